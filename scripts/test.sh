@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The one test command (README "Tests"). On a fresh machine it installs what the tests need into .venv
+# (moto server, cfn-lint, checkov, sqlglot + duckdb, cargo-lambda + zig), then runs every check:
+# formatting, clippy, unit + integration tests (each integration test starts its own moto server on a
+# loopback port), the SQL tests (Trino SQL transpiled to DuckDB), template lint and policy scan, and the
+# arm64 Lambda cross-build.  Set SKIP_ARM64_BUILD=1 to leave out the (slow) cross-build locally.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "python tools (.venv)"
+scripts/setup-venv.sh
+export PATH="$root/.venv/bin:$PATH"
+export MOTO_SERVER="$root/.venv/bin/moto_server"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test"
+cargo test --workspace 2>&1 | tee /tmp/bedrock-meter-cargo-test.log
+grep -q "test result:" /tmp/bedrock-meter-cargo-test.log
+
+for extra in scripts/test.d/*.sh; do
+  [ -e "$extra" ] || continue
+  step "$extra"
+  bash "$extra"
+done
+
+step "all checks passed"

@@ -1,0 +1,22 @@
+//! bedrock-meter core: Bedrock model-invocation log records → attributed, priced usage.
+//!
+//! A record's path, top-down: decode ([`subscription`], [`logfiles`]) → parse ([`record`]) →
+//! resolve ([`model_id`], [`profiles`]) → price ([`prices`]) → aggregate ([`rollup`]) → report
+//! ([`report`]) or alert ([`detector`]). Everything but `aws` is pure: no AWS SDK types, no I/O beyond
+//! reading local files in `logfiles`.
+
+pub mod logfiles;
+pub mod model_id;
+pub mod money;
+pub mod prices;
+pub mod profiles;
+pub mod record;
+pub mod report;
+pub mod rollup;
+pub mod scan;
+pub mod time;
+
+pub use money::Money;
+pub use prices::PriceTable;
+pub use record::{Record, RecordError, Tokens};
+pub use time::{Date, Timestamp};

@@ -1,0 +1,737 @@
+//! One Bedrock model-invocation log record (`schemaType: "ModelInvocationLog"`), reduced to what cost
+//! and attribution need. Bodies are skipped without building a tree; the one thing read from a body is
+//! the cache-write TTL split (`usage.cacheDetails` in Converse responses, `usage.cache_creation` in
+//! Anthropic Messages responses), when the body is logged.
+
+use std::borrow::Cow;
+
+use crate::scan::{Kind, ScanError, Scanner};
+use crate::time::Timestamp;
+
+/// What a record says, borrowed from its text where it can be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record<'a> {
+    pub timestamp: Timestamp,
+    pub account_id: Option<Cow<'a, str>>,
+    /// The source Region of the call.
+    pub region: Option<Cow<'a, str>>,
+    pub request_id: Option<Cow<'a, str>>,
+    pub operation: Option<Cow<'a, str>>,
+    /// Exactly what the caller passed.
+    pub model_id: Cow<'a, str>,
+    /// `identity.arn` as logged.
+    pub caller: Option<Cow<'a, str>>,
+    pub inference_region: Option<Cow<'a, str>>,
+    pub error_code: Option<Cow<'a, str>>,
+    pub request_metadata: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    pub tokens: Tokens,
+}
+
+/// Token counts of one request (or a sum of requests).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Tokens {
+    /// Input tokens excluding cache reads and writes.
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    /// All cache-write tokens (5-minute plus 1-hour).
+    pub cache_write: u64,
+    /// Of `cache_write`, those known (from the logged response body) to be 1-hour writes.
+    pub cache_write_1h: u64,
+}
+
+impl Tokens {
+    pub fn cache_write_5m(&self) -> u64 {
+        self.cache_write - self.cache_write_1h
+    }
+
+    /// Everything the model read as prompt: the long-context tier looks at this.
+    pub fn prompt_total(&self) -> u64 {
+        self.input
+            .saturating_add(self.cache_read)
+            .saturating_add(self.cache_write)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("invalid UTF-8")]
+    InvalidUtf8,
+    #[error("invalid JSON: {0}")]
+    Json(#[from] ScanError),
+    #[error("not an object")]
+    NotAnObject,
+    #[error("trailing data after the record")]
+    Trailing,
+    #[error("missing field {0}")]
+    Missing(&'static str),
+    #[error("field {0} has the wrong type")]
+    WrongType(&'static str),
+    #[error("field {0} out of range")]
+    OutOfRange(&'static str),
+    #[error("bad timestamp")]
+    BadTimestamp,
+    #[error("schemaType is not ModelInvocationLog")]
+    OtherSchema,
+}
+
+impl RecordError {
+    /// A short stable label for counting and logging (never the record's text).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RecordError::InvalidUtf8 => "invalid_utf8",
+            RecordError::Json(_) => "invalid_json",
+            RecordError::NotAnObject => "not_an_object",
+            RecordError::Trailing => "trailing_data",
+            RecordError::Missing(_) => "missing_field",
+            RecordError::WrongType(_) => "wrong_type",
+            RecordError::OutOfRange(_) => "out_of_range",
+            RecordError::BadTimestamp => "bad_timestamp",
+            RecordError::OtherSchema => "other_schema",
+        }
+    }
+}
+
+/// Parses one record from bytes (checks UTF-8 first).
+pub fn parse_bytes(b: &[u8]) -> Result<Record<'_>, RecordError> {
+    parse(std::str::from_utf8(b).map_err(|_| RecordError::InvalidUtf8)?)
+}
+
+/// Parses one record: the whole text must be one JSON object.
+pub fn parse(text: &str) -> Result<Record<'_>, RecordError> {
+    let mut sc = Scanner::new(text);
+    let r = parse_at(&mut sc)?;
+    if !sc.at_end() {
+        return Err(RecordError::Trailing);
+    }
+    Ok(r)
+}
+
+fn wrong(field: &'static str) -> impl Fn(ScanError) -> RecordError {
+    move |e| match e {
+        ScanError::NumberRange(_) => RecordError::OutOfRange(field),
+        ScanError::Unexpected { .. } => RecordError::WrongType(field),
+        other => RecordError::Json(other),
+    }
+}
+
+fn opt_string<'a>(
+    sc: &mut Scanner<'a>,
+    field: &'static str,
+) -> Result<Option<Cow<'a, str>>, RecordError> {
+    match sc.peek_kind()? {
+        Kind::String => Ok(Some(sc.string()?)),
+        Kind::Null => {
+            sc.null();
+            Ok(None)
+        }
+        _ => Err(RecordError::WrongType(field)),
+    }
+}
+
+fn opt_count(sc: &mut Scanner<'_>, field: &'static str) -> Result<Option<u64>, RecordError> {
+    match sc.peek_kind()? {
+        Kind::Number => Ok(Some(sc.u64().map_err(wrong(field))?)),
+        Kind::Null => {
+            sc.null();
+            Ok(None)
+        }
+        _ => Err(RecordError::WrongType(field)),
+    }
+}
+
+fn object_or_null<'a>(
+    sc: &mut Scanner<'a>,
+    field: &'static str,
+    mut f: impl FnMut(&mut Scanner<'a>, Cow<'a, str>) -> Result<(), RecordError>,
+) -> Result<(), RecordError> {
+    match sc.peek_kind()? {
+        Kind::Object => {
+            let mut inner: Result<(), RecordError> = Ok(());
+            let outer = sc.object(|sc, k| match f(sc, k) {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    inner = Err(e);
+                    Err(ScanError::Eof) // stop; the real error is in `inner`
+                }
+            });
+            inner?;
+            outer.map_err(RecordError::Json)
+        }
+        Kind::Null => {
+            sc.null();
+            Ok(())
+        }
+        _ => Err(RecordError::WrongType(field)),
+    }
+}
+
+/// Parses the record at the scanner's position (leaves the scanner after it).
+pub fn parse_at<'a>(sc: &mut Scanner<'a>) -> Result<Record<'a>, RecordError> {
+    if sc.peek_kind()? != Kind::Object {
+        return Err(RecordError::NotAnObject);
+    }
+    let mut timestamp: Option<Cow<'a, str>> = None;
+    let mut model_id = None;
+    let mut schema_type: Option<Cow<'a, str>> = None;
+    let mut r = Record {
+        timestamp: Timestamp(0),
+        account_id: None,
+        region: None,
+        request_id: None,
+        operation: None,
+        model_id: Cow::Borrowed(""),
+        caller: None,
+        inference_region: None,
+        error_code: None,
+        request_metadata: Vec::new(),
+        tokens: Tokens::default(),
+    };
+    let mut cache_1h_from_body: Option<u64> = None;
+    object_or_null(sc, "record", |sc, key| {
+        match key.as_ref() {
+            "timestamp" => timestamp = opt_string(sc, "timestamp")?,
+            "modelId" => model_id = opt_string(sc, "modelId")?,
+            "schemaType" => schema_type = opt_string(sc, "schemaType")?,
+            "accountId" => r.account_id = opt_string(sc, "accountId")?,
+            "region" => r.region = opt_string(sc, "region")?,
+            "requestId" => r.request_id = opt_string(sc, "requestId")?,
+            "operation" => r.operation = opt_string(sc, "operation")?,
+            "inferenceRegion" => r.inference_region = opt_string(sc, "inferenceRegion")?,
+            "errorCode" => r.error_code = opt_string(sc, "errorCode")?,
+            "identity" => object_or_null(sc, "identity", |sc, k| {
+                if k == "arn" {
+                    r.caller = opt_string(sc, "identity.arn")?;
+                } else {
+                    sc.skip()?;
+                }
+                Ok(())
+            })?,
+            "requestMetadata" => {
+                r.request_metadata.clear();
+                object_or_null(sc, "requestMetadata", |sc, k| {
+                    match sc.peek_kind()? {
+                        Kind::String => r.request_metadata.push((k, sc.string()?)),
+                        _ => sc.skip()?,
+                    }
+                    Ok(())
+                })?
+            }
+            "input" => object_or_null(sc, "input", |sc, k| {
+                let t = &mut r.tokens;
+                match k.as_ref() {
+                    "inputTokenCount" => {
+                        t.input = opt_count(sc, "input.inputTokenCount")?.unwrap_or(0)
+                    }
+                    "cacheReadInputTokenCount" => {
+                        t.cache_read = opt_count(sc, "input.cacheReadInputTokenCount")?.unwrap_or(0)
+                    }
+                    "cacheWriteInputTokenCount" => {
+                        t.cache_write =
+                            opt_count(sc, "input.cacheWriteInputTokenCount")?.unwrap_or(0)
+                    }
+                    _ => sc.skip()?,
+                }
+                Ok(())
+            })?,
+            "output" => object_or_null(sc, "output", |sc, k| {
+                match k.as_ref() {
+                    "outputTokenCount" => {
+                        r.tokens.output = opt_count(sc, "output.outputTokenCount")?.unwrap_or(0)
+                    }
+                    "outputBodyJson" if sc.peek_kind()? == Kind::Object => {
+                        cache_1h_from_body = read_cache_ttl_split(sc)?
+                    }
+                    _ => sc.skip()?,
+                }
+                Ok(())
+            })?,
+            _ => sc.skip()?,
+        }
+        Ok(())
+    })?;
+    if let Some(st) = &schema_type {
+        if st != "ModelInvocationLog" {
+            return Err(RecordError::OtherSchema);
+        }
+    }
+    let ts = timestamp.ok_or(RecordError::Missing("timestamp"))?;
+    r.timestamp = Timestamp::parse_iso8601(&ts).ok_or(RecordError::BadTimestamp)?;
+    r.model_id = model_id
+        .filter(|m| !m.is_empty())
+        .ok_or(RecordError::Missing("modelId"))?;
+    if let Some(h) = cache_1h_from_body {
+        r.tokens.cache_write_1h = h.min(r.tokens.cache_write);
+    }
+    Ok(r)
+}
+
+/// In a response body object: 1-hour cache-write tokens, if the body says. Reads
+/// `usage.cacheDetails[{ttl, inputTokens}]` (Converse) and
+/// `usage.cache_creation.ephemeral_1h_input_tokens` (Anthropic Messages); skips all else.
+fn read_cache_ttl_split(sc: &mut Scanner<'_>) -> Result<Option<u64>, RecordError> {
+    let mut one_hour: Option<u64> = None;
+    let mut add = |n: u64| one_hour = Some(one_hour.unwrap_or(0).saturating_add(n));
+    object_or_null(sc, "output.outputBodyJson", |sc, k| {
+        if k != "usage" || sc.peek_kind()? != Kind::Object {
+            return Ok(sc.skip()?);
+        }
+        object_or_null(sc, "usage", |sc, k| {
+            match (k.as_ref(), sc.peek_kind()?) {
+                ("cacheDetails", Kind::Array) => {
+                    let mut inner: Result<(), RecordError> = Ok(());
+                    sc.array(|sc| {
+                        if sc.peek_kind()? != Kind::Object {
+                            return sc.skip();
+                        }
+                        let (mut ttl, mut n) = (None, 0u64);
+                        let res = object_or_null(sc, "cacheDetails", |sc, k| {
+                            match (k.as_ref(), sc.peek_kind()?) {
+                                ("ttl", Kind::String) => ttl = Some(sc.string()?),
+                                ("inputTokens", Kind::Number) => {
+                                    n = sc.u64().map_err(wrong("cacheDetails.inputTokens"))?
+                                }
+                                _ => sc.skip()?,
+                            }
+                            Ok(())
+                        });
+                        if let Err(e) = res {
+                            inner = Err(e);
+                            return Err(ScanError::Eof);
+                        }
+                        if ttl.as_deref() == Some("1h") {
+                            add(n);
+                        } else if ttl.is_some() {
+                            add(0);
+                        }
+                        Ok(())
+                    })
+                    .or_else(|e| inner.clone().and(Err(RecordError::Json(e))))?;
+                }
+                ("cache_creation", Kind::Object) => {
+                    object_or_null(sc, "cache_creation", |sc, k| {
+                        match (k.as_ref(), sc.peek_kind()?) {
+                            ("ephemeral_1h_input_tokens", Kind::Number) => {
+                                add(sc.u64().map_err(wrong("cache_creation"))?)
+                            }
+                            ("ephemeral_5m_input_tokens", Kind::Number) => {
+                                sc.u64().map_err(wrong("cache_creation"))?;
+                                add(0);
+                            }
+                            _ => sc.skip()?,
+                        }
+                        Ok(())
+                    })?
+                }
+                _ => sc.skip()?,
+            }
+            Ok(())
+        })
+    })?;
+    Ok(one_hour)
+}
+
+/// Splits a buffer of records — JSON Lines, one pretty-printed object, or objects back to back — and
+/// calls `f` with each parse result. A broken record is reported as an error and the scan resumes at the
+/// next line that starts with `{`, so it never takes its neighbours down.
+pub fn for_each_record<'a>(text: &'a str, mut f: impl FnMut(Result<Record<'a>, RecordError>)) {
+    let b = text.as_bytes();
+    let mut pos = 0usize;
+    loop {
+        while pos < b.len() && b[pos].is_ascii_whitespace() {
+            pos += 1;
+        }
+        if pos >= b.len() {
+            return;
+        }
+        let mut sc = Scanner::new(&text[pos..]);
+        let res = parse_at(&mut sc);
+        // A record never spans a line that starts with '{': that is where the next record begins, and a
+        // value that runs into it is a broken record that swallowed its neighbour.
+        let swallowed = |len: usize| memchr::memmem::find(&b[pos..pos + len], b"\n{").is_some();
+        let ok_end = res.is_ok() && !swallowed(sc.pos) && {
+            // A record must end its line (or be followed by another record / whitespace).
+            let rest = &b[pos + sc.pos..];
+            let next = rest.iter().position(|c| !matches!(c, b' ' | b'\t' | b'\r'));
+            matches!(next.map(|i| rest[i]), None | Some(b'\n') | Some(b'{'))
+        };
+        if ok_end {
+            pos += sc.pos;
+            f(res);
+            continue;
+        }
+        f(match res {
+            Ok(_) => Err(RecordError::Trailing),
+            Err(e) => Err(e),
+        });
+        // A well-formed value with bad content: resume right after it.
+        let mut whole = Scanner::new(&text[pos..]);
+        if whole.skip().is_ok() && !swallowed(whole.pos) {
+            pos += whole.pos;
+            continue;
+        }
+        // Broken JSON: resynchronise at the next line beginning with '{'.
+        let mut next = pos + 1;
+        loop {
+            match memchr::memchr(b'\n', &b[next.min(b.len())..]) {
+                None => return,
+                Some(i) => {
+                    next += i + 1;
+                    if b.get(next) == Some(&b'{') {
+                        break;
+                    }
+                }
+            }
+        }
+        pos = next;
+    }
+}
+
+/// [`for_each_record`] over bytes: a buffer that is not all UTF-8 is taken line by line, and each line
+/// that is not UTF-8 is one [`RecordError::InvalidUtf8`].
+pub fn for_each_record_in_bytes<'a>(
+    b: &'a [u8],
+    mut f: impl FnMut(Result<Record<'a>, RecordError>),
+) {
+    match std::str::from_utf8(b) {
+        Ok(text) => for_each_record(text, f),
+        Err(_) => {
+            for line in b.split(|c| *c == b'\n') {
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                match std::str::from_utf8(line) {
+                    Ok(text) => for_each_record(text, &mut f),
+                    Err(_) => f(Err(RecordError::InvalidUtf8)),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(name: &str) -> String {
+        let p = format!(
+            "{}/tests/fixtures/examples/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+    }
+
+    #[test]
+    fn converse_stream_nova_lite() {
+        let text = example("02_conversestream_nova_lite_real.json");
+        let r = parse(&text).unwrap();
+        assert_eq!(r.timestamp.to_string(), "2025-03-11T00:38:02Z");
+        assert_eq!(r.model_id, "amazon.nova-lite-v1:0");
+        assert_eq!(
+            r.caller.as_deref(),
+            Some("arn:aws:iam::XXXXXXXXXXXX:user/dheeraj")
+        );
+        assert_eq!(r.region.as_deref(), Some("us-east-1"));
+        assert_eq!(r.operation.as_deref(), Some("ConverseStream"));
+        assert_eq!(
+            r.request_id.as_deref(),
+            Some("ff4b6c63-5561-4431-93b8-06a817275900")
+        );
+        assert_eq!(
+            r.tokens,
+            Tokens {
+                input: 4,
+                output: 38,
+                ..Tokens::default()
+            }
+        );
+    }
+
+    #[test]
+    fn the_broken_example_is_a_typed_error() {
+        // Anonymised timestamp ("xxxxxxxxxxxx"): not a time, so not countable on any day.
+        let text = example("03_invokemodelwithresponsestream_titan_real.json");
+        assert_eq!(parse(&text), Err(RecordError::BadTimestamp));
+        let fixed = text.replacen(
+            "\"timestamp\": \"xxxxxxxxxxxx\"",
+            "\"timestamp\": \"2025-01-02T03:04:05Z\"",
+            1,
+        );
+        let r = parse(&fixed).unwrap();
+        assert_eq!(r.model_id, "amazon.titan-text-express-v1");
+        assert_eq!(
+            r.tokens,
+            Tokens {
+                input: 7,
+                output: 11,
+                ..Tokens::default()
+            },
+            "stream array body skipped"
+        );
+    }
+
+    #[test]
+    fn profile_arn_with_identity_and_schema_at_the_end() {
+        let text = example("04_conversestream_inference_profile_arn_real.json");
+        let r = parse(&text).unwrap();
+        assert_eq!(r.model_id, "arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.anthropic.claude-haiku-4-5-20251001-v1:0");
+        assert_eq!(
+            r.caller.as_deref(),
+            Some("arn:aws:iam::111122223333:user/bedrock-test")
+        );
+        assert_eq!(
+            r.tokens,
+            Tokens {
+                input: 62,
+                output: 36,
+                ..Tokens::default()
+            }
+        );
+    }
+
+    #[test]
+    fn s3_offloaded_body_with_inference_region() {
+        let text = example("05_invokemodelwithresponsestream_s3offload_inferenceregion.json");
+        let r = parse(&text).unwrap();
+        assert_eq!(r.inference_region.as_deref(), Some("us-east-1"));
+        assert_eq!(r.region.as_deref(), Some("us-west-2"));
+        assert_eq!(
+            r.tokens,
+            Tokens {
+                input: 6,
+                output: 167,
+                cache_read: 0,
+                cache_write: 225_913,
+                cache_write_1h: 0
+            }
+        );
+    }
+
+    #[test]
+    fn metadata_only_record() {
+        let text = example("06_converse_metadata_only_text_delivery_disabled.json");
+        let r = parse(&text).unwrap();
+        assert_eq!(r.model_id, "apac.amazon.nova-micro-v1:0");
+        assert_eq!(
+            r.tokens,
+            Tokens {
+                input: 1,
+                output: 8,
+                ..Tokens::default()
+            }
+        );
+        assert_eq!(
+            r.caller.as_deref(),
+            Some("arn:aws:sts::111111111111:assumed-role/...")
+        );
+    }
+
+    const MIN: &str = r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"amazon.nova-micro-v1:0"}"#;
+
+    #[test]
+    fn optional_fields_default() {
+        let r = parse(MIN).unwrap();
+        assert_eq!(r.tokens, Tokens::default());
+        assert_eq!(
+            (r.caller, r.region, r.error_code, r.inference_region),
+            (None, None, None, None)
+        );
+        assert!(r.request_metadata.is_empty());
+    }
+
+    #[test]
+    fn any_key_order_and_all_optional_fields() {
+        let text = r#"{"output":{"outputTokenCount":5,"outputBodyJson":{"usage":{"cacheDetails":[{"ttl":"1h","inputTokens":300},{"ttl":"5m","inputTokens":200}]}}},
+            "requestMetadata":{"tenant":"acme","env":"prod","n":1},"errorCode":"ThrottlingException",
+            "input":{"cacheWriteInputTokenCount":500,"inputBodyJson":{"messages":[{"content":[{"text":"}{\"]["}]}]},"cacheReadInputTokenCount":40,"inputTokenCount":3},
+            "identity":{"arn":"arn:aws:sts::1:assumed-role/R/s"},"modelId":"global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "inferenceRegion":"eu-west-1","region":"eu-central-1","schemaVersion":"1.0","schemaType":"ModelInvocationLog","timestamp":"2026-11-25T10:00:00Z"}"#;
+        let r = parse(text).unwrap();
+        assert_eq!(
+            r.tokens,
+            Tokens {
+                input: 3,
+                output: 5,
+                cache_read: 40,
+                cache_write: 500,
+                cache_write_1h: 300
+            }
+        );
+        assert_eq!(r.error_code.as_deref(), Some("ThrottlingException"));
+        assert_eq!(
+            r.request_metadata,
+            vec![
+                ("tenant".into(), "acme".into()),
+                ("env".into(), "prod".into())
+            ]
+        );
+        assert_eq!(r.inference_region.as_deref(), Some("eu-west-1"));
+    }
+
+    #[test]
+    fn anthropic_messages_body_gives_the_ttl_split() {
+        let text = r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"anthropic.claude-opus-4-5-20251101-v1:0",
+            "input":{"inputTokenCount":10,"cacheWriteInputTokenCount":1000},
+            "output":{"outputTokenCount":5,"outputBodyJson":{"id":"x","content":[{"type":"text","text":"hi"}],
+              "usage":{"input_tokens":10,"cache_creation_input_tokens":1000,"cache_creation":{"ephemeral_5m_input_tokens":600,"ephemeral_1h_input_tokens":400},"output_tokens":5}}}}"#;
+        let r = parse(text).unwrap();
+        assert_eq!(
+            (
+                r.tokens.cache_write,
+                r.tokens.cache_write_1h,
+                r.tokens.cache_write_5m()
+            ),
+            (1000, 400, 600)
+        );
+        // A body claiming more 1h tokens than were written is capped.
+        let lying = text.replace(
+            "\"ephemeral_1h_input_tokens\":400",
+            "\"ephemeral_1h_input_tokens\":4000",
+        );
+        assert_eq!(parse(&lying).unwrap().tokens.cache_write_1h, 1000);
+    }
+
+    #[test]
+    fn bodies_in_every_shape_are_skipped() {
+        for body in [
+            r#"{"a":[1,2,{"b":null}]}"#,
+            r#"["chunk1",{"bytes":"eyJ9"}]"#,
+            r#""plain""#,
+            "null",
+            "12",
+            "true",
+        ] {
+            let text = format!(
+                r#"{{"timestamp":"2026-11-25T10:00:00Z","modelId":"m.x","input":{{"inputBodyJson":{body},"inputTokenCount":2}},"output":{{"outputBodyJson":{body},"outputTokenCount":3}}}}"#
+            );
+            let r = parse(&text).unwrap_or_else(|e| panic!("{body}: {e}"));
+            assert_eq!((r.tokens.input, r.tokens.output), (2, 3), "{body}");
+        }
+    }
+
+    #[test]
+    fn bad_input_is_a_typed_error() {
+        let cases: &[(&str, RecordError)] = &[
+            (r#"{"modelId":"m.x"}"#, RecordError::Missing("timestamp")),
+            (
+                r#"{"timestamp":"2026-11-25T10:00:00Z"}"#,
+                RecordError::Missing("modelId"),
+            ),
+            (
+                r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":""}"#,
+                RecordError::Missing("modelId"),
+            ),
+            (
+                r#"{"timestamp":1732000000,"modelId":"m.x"}"#,
+                RecordError::WrongType("timestamp"),
+            ),
+            (
+                r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":["m.x"]}"#,
+                RecordError::WrongType("modelId"),
+            ),
+            (
+                r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"m.x","input":{"inputTokenCount":"12"}}"#,
+                RecordError::WrongType("input.inputTokenCount"),
+            ),
+            (
+                r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"m.x","input":{"inputTokenCount":-5}}"#,
+                RecordError::WrongType("input.inputTokenCount"),
+            ),
+            (
+                r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"m.x","input":{"inputTokenCount":1.5}}"#,
+                RecordError::OutOfRange("input.inputTokenCount"),
+            ),
+            (
+                r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"m.x","input":{"inputTokenCount":99999999999999999999999}}"#,
+                RecordError::OutOfRange("input.inputTokenCount"),
+            ),
+            (
+                r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"m.x","output":{"outputTokenCount":1e400}}"#,
+                RecordError::OutOfRange("output.outputTokenCount"),
+            ),
+            (
+                r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"m.x","input":"oops"}"#,
+                RecordError::WrongType("input"),
+            ),
+            (
+                r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"m.x","identity":{"arn":7}}"#,
+                RecordError::WrongType("identity.arn"),
+            ),
+            (
+                r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"m.x","schemaType":"Other"}"#,
+                RecordError::OtherSchema,
+            ),
+            (r#"[1,2]"#, RecordError::NotAnObject),
+            (r#""text""#, RecordError::NotAnObject),
+            (
+                r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"m.x"} {"#,
+                RecordError::Trailing,
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(&parse(text).unwrap_err(), want, "{text}");
+        }
+        assert_eq!(
+            parse_bytes(b"{\"timestamp\":\"2026-11-25T10:00:00Z\",\"modelId\":\"m.\xff\"}"),
+            Err(RecordError::InvalidUtf8)
+        );
+        assert!(matches!(parse(""), Err(RecordError::Json(ScanError::Eof))));
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_never_a_panic() {
+        let text = example("05_invokemodelwithresponsestream_s3offload_inferenceregion.json");
+        let full = parse(&text).unwrap();
+        for cut in 0..text.trim_end().len() {
+            if let Some(prefix) = text.get(..cut) {
+                if let Ok(r) = parse(prefix) {
+                    panic!("prefix of {cut} bytes parsed as {r:?}, full is {full:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_record_never_takes_its_neighbours_down() {
+        let good = |i: u32| {
+            format!(
+                r#"{{"timestamp":"2026-11-25T10:00:0{i}Z","modelId":"amazon.nova-micro-v1:0","input":{{"inputTokenCount":{i}}}}}"#
+            )
+        };
+        let pretty = example("02_conversestream_nova_lite_real.json");
+        let text = [
+            good(1),
+            r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"m.x","input":{"inputTokenCount":"#.to_string(), // truncated
+            good(2),
+            "not json at all".into(),
+            r#"{"timestamp":"bad","modelId":"m.x"}"#.into(),
+            good(3),
+            pretty,
+            r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"m.x","input":{"inputTokenCount":"x"}} {"timestamp":"2026-11-25T10:00:00Z","modelId":"m.y"}"#.into(),
+            good(4),
+        ]
+        .join("\n");
+        let (mut ok, mut bad) = (Vec::new(), Vec::new());
+        for_each_record(&text, |r| match r {
+            Ok(r) => ok.push(r.tokens.input),
+            Err(e) => bad.push(e.kind()),
+        });
+        assert_eq!(ok, vec![1, 2, 3, 4, 0, 4], "good records survive: {bad:?}");
+        assert_eq!(
+            bad,
+            vec!["wrong_type", "not_an_object", "bad_timestamp", "wrong_type"]
+        );
+        // A string cut off at the end of its line does not swallow the record on the next line.
+        let text = format!("{}\n{{\"timestamp\":\"2026-11-25T10:00:00Z\",\"modelId\":\"m.x\",\"requestMetadata\":{{\"k\":\"v\n{}\n{}", good(1), good(2), good(3));
+        let mut ok = Vec::new();
+        for_each_record(&text, |r| ok.extend(r.ok().map(|r| r.tokens.input)));
+        assert_eq!(ok, vec![1, 2, 3]);
+        // Invalid UTF-8 on one line only costs that line.
+        let mut bytes = good(1).into_bytes();
+        bytes.extend_from_slice(b"\n{\"timestamp\":\"\xff\xfe\"}\n");
+        bytes.extend_from_slice(good(2).as_bytes());
+        let (mut n_ok, mut n_bad) = (0, 0);
+        for_each_record_in_bytes(&bytes, |r| if r.is_ok() { n_ok += 1 } else { n_bad += 1 });
+        assert_eq!((n_ok, n_bad), (2, 1));
+    }
+}

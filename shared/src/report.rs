@@ -1,0 +1,580 @@
+//! The daily report model and its renderings (JSON contract, table, CSV, plain-text email). The CLI
+//! `report` and the daily Lambda use this same code.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::money::Money;
+use crate::prices::Unpriced;
+use crate::rollup::{PricedRow, UNATTRIBUTED};
+use crate::time::Date;
+
+/// Sums over a set of rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Group {
+    pub requests: u64,
+    pub errors: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    /// Priced usage only; see `unpriced_requests`.
+    pub cost: Money,
+    pub unpriced_requests: u64,
+}
+
+impl Group {
+    fn add(&mut self, r: &PricedRow) {
+        let u = &r.usage;
+        self.requests += u.requests;
+        self.errors += u.errors;
+        self.input_tokens += u.tokens.input;
+        self.output_tokens += u.tokens.output;
+        self.cache_read_tokens += u.tokens.cache_read;
+        self.cache_write_tokens += u.tokens.cache_write;
+        match &r.cost {
+            Ok(c) => self.cost += *c,
+            Err(_) => self.unpriced_requests += u.requests,
+        }
+    }
+
+    /// Share of prompt tokens served from cache (reads / all prompt tokens).
+    pub fn cache_share(&self) -> f64 {
+        let all = self.input_tokens + self.cache_read_tokens + self.cache_write_tokens;
+        if all == 0 {
+            0.0
+        } else {
+            self.cache_read_tokens as f64 / all as f64
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnpricedModel {
+    pub model_id: String,
+    pub reason: String,
+    pub requests: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+/// One line of the detailed table: caller × team × app × model.
+#[derive(Clone, Debug)]
+pub struct Line {
+    pub caller: String,
+    pub team: String,
+    pub app: String,
+    pub model: String,
+    pub group: Group,
+}
+
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The day reported (`None` when the input spans several days and no day was asked for).
+    pub date: Option<Date>,
+    pub prices_as_of: Date,
+    pub totals: Group,
+    pub by_team: Vec<(String, Group)>,
+    /// (app, team)
+    pub by_app: Vec<((String, String), Group)>,
+    pub by_model: Vec<(String, Group)>,
+    pub by_caller: Vec<(String, Group)>,
+    /// Per configured metadata key: (value, group).
+    pub by_metadata: Vec<(String, Vec<(String, Group)>)>,
+    pub lines: Vec<Line>,
+    pub unpriced: Vec<UnpricedModel>,
+    pub malformed_records: u64,
+}
+
+fn sorted<K: Ord + Clone>(m: BTreeMap<K, Group>) -> Vec<(K, Group)> {
+    let mut v: Vec<(K, Group)> = m.into_iter().collect();
+    v.sort_by(|a, b| {
+        b.1.cost
+            .cmp(&a.1.cost)
+            .then(b.1.requests.cmp(&a.1.requests))
+            .then(a.0.cmp(&b.0))
+    });
+    v
+}
+
+impl Report {
+    pub fn build(
+        rows: &[PricedRow],
+        date: Option<Date>,
+        prices_as_of: Date,
+        metadata_keys: &[String],
+        malformed_records: u64,
+    ) -> Report {
+        let mut totals = Group::default();
+        let mut team: BTreeMap<String, Group> = BTreeMap::new();
+        let mut app: BTreeMap<(String, String), Group> = BTreeMap::new();
+        let mut model: BTreeMap<String, Group> = BTreeMap::new();
+        let mut caller: BTreeMap<String, Group> = BTreeMap::new();
+        let mut meta: Vec<BTreeMap<String, Group>> = vec![BTreeMap::new(); metadata_keys.len()];
+        let mut lines: BTreeMap<(String, String, String, String), Group> = BTreeMap::new();
+        let mut unpriced: BTreeMap<(String, String), UnpricedModel> = BTreeMap::new();
+        for r in rows {
+            let res = &r.resolution;
+            totals.add(r);
+            team.entry(res.team.clone()).or_default().add(r);
+            app.entry((res.app.clone(), res.team.clone()))
+                .or_default()
+                .add(r);
+            model.entry(res.model.clone()).or_default().add(r);
+            caller.entry(r.key.caller.clone()).or_default().add(r);
+            for (i, v) in r.key.metadata.iter().enumerate().take(meta.len()) {
+                meta[i]
+                    .entry(if v.is_empty() {
+                        "(none)".into()
+                    } else {
+                        v.clone()
+                    })
+                    .or_default()
+                    .add(r);
+            }
+            lines
+                .entry((
+                    r.key.caller.clone(),
+                    res.team.clone(),
+                    res.app.clone(),
+                    res.model.clone(),
+                ))
+                .or_default()
+                .add(r);
+            if let Err(why) = &r.cost {
+                let reason = match why {
+                    Unpriced::UnknownModel if res.base_model.is_none() => {
+                        "unresolved model".to_string()
+                    }
+                    Unpriced::UnknownModel => "no price for this model".to_string(),
+                    Unpriced::MissingRate(what) => format!("no {what} rate"),
+                };
+                let u = unpriced
+                    .entry((res.model.clone(), reason.clone()))
+                    .or_insert_with(|| UnpricedModel {
+                        model_id: res.model.clone(),
+                        reason,
+                        requests: 0,
+                        input_tokens: 0,
+                        output_tokens: 0,
+                    });
+                u.requests += r.usage.requests;
+                u.input_tokens += r.usage.tokens.input;
+                u.output_tokens += r.usage.tokens.output;
+            }
+        }
+        let mut unpriced: Vec<UnpricedModel> = unpriced.into_values().collect();
+        unpriced.sort_by(|a, b| {
+            b.requests
+                .cmp(&a.requests)
+                .then(a.model_id.cmp(&b.model_id))
+        });
+        Report {
+            date,
+            prices_as_of,
+            totals,
+            by_team: sorted(team),
+            by_app: sorted(app),
+            by_model: sorted(model),
+            by_caller: sorted(caller),
+            by_metadata: metadata_keys
+                .iter()
+                .cloned()
+                .zip(meta.into_iter().map(sorted))
+                .collect(),
+            lines: sorted(lines)
+                .into_iter()
+                .map(|((caller, team, app, model), group)| Line {
+                    caller,
+                    team,
+                    app,
+                    model,
+                    group,
+                })
+                .collect(),
+            unpriced,
+            malformed_records,
+        }
+    }
+
+    /// The part of the report that one team sees (its apps, models, callers), with the same totals.
+    pub fn for_team(&self, team: &str, rows: &[PricedRow], metadata_keys: &[String]) -> Report {
+        let mine: Vec<PricedRow> = rows
+            .iter()
+            .filter(|r| r.resolution.team == team)
+            .cloned()
+            .collect();
+        Report::build(&mine, self.date, self.prices_as_of, metadata_keys, 0)
+    }
+
+    /// Direct spend that bypasses application profiles.
+    pub fn unattributed(&self) -> Group {
+        self.by_team
+            .iter()
+            .find(|(t, _)| t == UNATTRIBUTED)
+            .map(|(_, g)| *g)
+            .unwrap_or_default()
+    }
+
+    // ---- JSON (a contract: field names are fixed) ----
+
+    pub fn to_json(&self) -> String {
+        #[derive(Serialize)]
+        struct G<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            team: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            app: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            model: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            caller: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            value: Option<&'a str>,
+            requests: u64,
+            errors: u64,
+            input_tokens: u64,
+            output_tokens: u64,
+            cache_read_tokens: u64,
+            cache_write_tokens: u64,
+            cost_usd: Box<RawValue>,
+            unpriced_requests: u64,
+        }
+        fn g<'a>(grp: &Group) -> G<'a> {
+            G {
+                team: None,
+                app: None,
+                model: None,
+                caller: None,
+                value: None,
+                requests: grp.requests,
+                errors: grp.errors,
+                input_tokens: grp.input_tokens,
+                output_tokens: grp.output_tokens,
+                cache_read_tokens: grp.cache_read_tokens,
+                cache_write_tokens: grp.cache_write_tokens,
+                cost_usd: RawValue::from_string(grp.cost.to_decimal_string(9))
+                    .expect("a decimal is a JSON number"),
+                unpriced_requests: grp.unpriced_requests,
+            }
+        }
+        #[derive(Serialize)]
+        struct U<'a> {
+            model_id: &'a str,
+            reason: &'a str,
+            requests: u64,
+            input_tokens: u64,
+            output_tokens: u64,
+        }
+        #[derive(Serialize)]
+        struct J<'a> {
+            date: Option<String>,
+            prices_as_of: String,
+            totals: G<'a>,
+            by_team: Vec<G<'a>>,
+            by_app: Vec<G<'a>>,
+            by_model: Vec<G<'a>>,
+            by_caller: Vec<G<'a>>,
+            by_metadata: BTreeMap<&'a str, Vec<G<'a>>>,
+            unpriced: Vec<U<'a>>,
+            malformed_records: u64,
+        }
+        let j = J {
+            date: self.date.map(|d| d.to_string()),
+            prices_as_of: self.prices_as_of.to_string(),
+            totals: g(&self.totals),
+            by_team: self
+                .by_team
+                .iter()
+                .map(|(t, grp)| G {
+                    team: Some(t),
+                    ..g(grp)
+                })
+                .collect(),
+            by_app: self
+                .by_app
+                .iter()
+                .map(|((a, t), grp)| G {
+                    app: Some(a),
+                    team: Some(t),
+                    ..g(grp)
+                })
+                .collect(),
+            by_model: self
+                .by_model
+                .iter()
+                .map(|(m, grp)| G {
+                    model: Some(m),
+                    ..g(grp)
+                })
+                .collect(),
+            by_caller: self
+                .by_caller
+                .iter()
+                .map(|(c, grp)| G {
+                    caller: Some(c),
+                    ..g(grp)
+                })
+                .collect(),
+            by_metadata: self
+                .by_metadata
+                .iter()
+                .map(|(k, vals)| {
+                    (
+                        k.as_str(),
+                        vals.iter()
+                            .map(|(v, grp)| G {
+                                value: Some(v),
+                                ..g(grp)
+                            })
+                            .collect(),
+                    )
+                })
+                .collect(),
+            unpriced: self
+                .unpriced
+                .iter()
+                .map(|u| U {
+                    model_id: &u.model_id,
+                    reason: &u.reason,
+                    requests: u.requests,
+                    input_tokens: u.input_tokens,
+                    output_tokens: u.output_tokens,
+                })
+                .collect(),
+            malformed_records: self.malformed_records,
+        };
+        serde_json::to_string_pretty(&j).expect("report serialises")
+    }
+
+    // ---- CSV: one row per caller × team × app × model ----
+
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("date,caller,team,app,model,requests,errors,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cost_usd,unpriced_requests\n");
+        let date = self.date.map(|d| d.to_string()).unwrap_or_default();
+        for l in &self.lines {
+            let g = &l.group;
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                date,
+                csv(&l.caller),
+                csv(&l.team),
+                csv(&l.app),
+                csv(&l.model),
+                g.requests,
+                g.errors,
+                g.input_tokens,
+                g.output_tokens,
+                g.cache_read_tokens,
+                g.cache_write_tokens,
+                g.cost.to_decimal_string(6),
+                g.unpriced_requests
+            );
+        }
+        out
+    }
+
+    // ---- Table: what a person reads ----
+
+    pub fn to_table(&self) -> String {
+        let mut out = String::new();
+        let day = self
+            .date
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "all records".into());
+        let _ = writeln!(
+            out,
+            "Bedrock spend {day}  (prices as of {})",
+            self.prices_as_of
+        );
+        let _ = writeln!(out);
+        let head = [
+            "caller",
+            "team",
+            "app",
+            "model",
+            "requests",
+            "tokens in",
+            "tokens out",
+            "cache read",
+            "cache write",
+            "est. cost",
+        ];
+        let mut rows: Vec<[String; 10]> = self
+            .lines
+            .iter()
+            .map(|l| {
+                let g = &l.group;
+                [
+                    short_caller(&l.caller),
+                    l.team.clone(),
+                    l.app.clone(),
+                    l.model.clone(),
+                    thousands(g.requests),
+                    thousands(g.input_tokens),
+                    thousands(g.output_tokens),
+                    thousands(g.cache_read_tokens),
+                    thousands(g.cache_write_tokens),
+                    cost_cell(g),
+                ]
+            })
+            .collect();
+        let t = &self.totals;
+        rows.push([
+            "TOTAL".into(),
+            String::new(),
+            String::new(),
+            String::new(),
+            thousands(t.requests),
+            thousands(t.input_tokens),
+            thousands(t.output_tokens),
+            thousands(t.cache_read_tokens),
+            thousands(t.cache_write_tokens),
+            cost_cell(t),
+        ]);
+        out.push_str(&table(&head, &rows, 4));
+        let _ = writeln!(out);
+        let _ = writeln!(out, "By team:");
+        for (team, g) in &self.by_team {
+            let _ = writeln!(
+                out,
+                "  {team:<24} {:>14}  {:>8} requests",
+                cost_cell(g),
+                thousands(g.requests)
+            );
+        }
+        for (key, vals) in &self.by_metadata {
+            let _ = writeln!(out, "By {key}:");
+            for (v, g) in vals {
+                let _ = writeln!(
+                    out,
+                    "  {v:<24} {:>14}  {:>8} requests",
+                    cost_cell(g),
+                    thousands(g.requests)
+                );
+            }
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "Cache share of prompt tokens: {:.1}%   Errors: {}",
+            100.0 * t.cache_share(),
+            thousands(t.errors)
+        );
+        let un = self.unattributed();
+        if un.requests > 0 {
+            let _ = writeln!(
+                out,
+                "Unattributed (calls without an application profile): {} in {} requests",
+                un.cost,
+                thousands(un.requests)
+            );
+        }
+        for u in &self.unpriced {
+            let _ = writeln!(
+                out,
+                "UNPRICED: {} — {} ({} requests, {} in / {} out tokens)",
+                u.model_id,
+                u.reason,
+                thousands(u.requests),
+                thousands(u.input_tokens),
+                thousands(u.output_tokens)
+            );
+        }
+        if self.malformed_records > 0 {
+            let _ = writeln!(
+                out,
+                "Malformed records skipped: {}",
+                thousands(self.malformed_records)
+            );
+        }
+        out
+    }
+}
+
+/// `$1.23`, with `+ unpriced` when part of the group has no price.
+pub fn cost_cell(g: &Group) -> String {
+    if g.unpriced_requests == 0 {
+        g.cost.to_string()
+    } else if g.unpriced_requests == g.requests {
+        "unpriced".into()
+    } else {
+        format!("{} + unpriced", g.cost)
+    }
+}
+
+/// `arn:aws:sts::1:assumed-role/Role/session` → `assumed-role/Role/session`.
+pub fn short_caller(arn: &str) -> String {
+    match arn.splitn(6, ':').nth(5) {
+        Some(rest) if arn.starts_with("arn:") => rest.to_string(),
+        _ => arn.to_string(),
+    }
+}
+
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn csv(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// A plain-text table; columns from `numeric_from` on are right-aligned.
+pub fn table<const N: usize>(
+    head: &[&str; N],
+    rows: &[[String; N]],
+    numeric_from: usize,
+) -> String {
+    let mut w: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<&str>, out: &mut String| {
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i >= numeric_from {
+                    format!("{c:>width$}", width = w[i])
+                } else {
+                    format!("{c:<width$}", width = w[i])
+                }
+            })
+            .collect();
+        out.push_str(parts.join("  ").trim_end());
+        out.push('\n');
+    };
+    line(head.to_vec(), &mut out);
+    line(
+        w.iter()
+            .map(|n| "-".repeat(*n))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect(),
+        &mut out,
+    );
+    for r in rows {
+        line(r.iter().map(String::as_str).collect(), &mut out);
+    }
+    out
+}

@@ -1,0 +1,359 @@
+//! Attribution and aggregation.
+//!
+//! Records are first summed into [`UsageRow`]s keyed by everything pricing and attribution look at
+//! (logged `modelId`, source Region, caller, configured metadata values, long-context flag). Pricing is
+//! linear in tokens within such a key, so pricing a sum equals summing the prices, exactly (integer
+//! money). The daily Athena path produces the same rows with SQL `GROUP BY` and feeds them to the same
+//! [`price_rows`]: both paths give the same number.
+
+use std::collections::HashMap;
+
+use crate::model_id::{classify, ModelRef, Pool};
+use crate::money::Money;
+use crate::prices::{PriceTable, Unpriced};
+use crate::profiles::ProfileDirectory;
+use crate::record::{Record, Tokens};
+use crate::time::Timestamp;
+
+pub const UNATTRIBUTED: &str = "unattributed";
+pub const UNRESOLVED: &str = "unresolved";
+pub const UNTAGGED: &str = "untagged";
+pub const UNKNOWN_CALLER: &str = "unknown";
+
+/// Which tags and request-metadata keys attribution reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttributionConfig {
+    pub app_tag: String,
+    pub team_tag: String,
+    /// `requestMetadata` keys that become extra dimensions (e.g. `tenant`).
+    pub metadata_keys: Vec<String>,
+}
+
+impl Default for AttributionConfig {
+    fn default() -> Self {
+        AttributionConfig {
+            app_tag: "app".into(),
+            team_tag: "team".into(),
+            metadata_keys: Vec::new(),
+        }
+    }
+}
+
+/// Who a `modelId` is charged to, and how it is priced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolution {
+    pub app: String,
+    pub team: String,
+    /// The base model when known, else the logged `modelId`.
+    pub model: String,
+    pub base_model: Option<String>,
+    pub pool: Pool,
+    pub profile_arn: Option<String>,
+    /// The application profile's tags (for per-app thresholds), empty otherwise.
+    pub tags: Vec<(String, String)>,
+}
+
+/// Resolves a logged `modelId`: application profiles get their `app`/`team` tags (an unknown profile
+/// goes to app = its id, team `unresolved`; a profile without the tags to app = its name, team
+/// `untagged`); every other form goes to app and team `unattributed`.
+pub fn resolve(
+    model_id: &str,
+    profiles: &dyn ProfileDirectory,
+    cfg: &AttributionConfig,
+) -> Resolution {
+    let unattributed = |base_model: Option<String>, pool: Pool| Resolution {
+        app: UNATTRIBUTED.into(),
+        team: UNATTRIBUTED.into(),
+        model: base_model.clone().unwrap_or_else(|| model_id.to_string()),
+        base_model,
+        pool,
+        profile_arn: None,
+        tags: Vec::new(),
+    };
+    match classify(model_id) {
+        ModelRef::Base { model } => unattributed(Some(model), Pool::InRegion),
+        ModelRef::SystemProfile { model, pool } => unattributed(Some(model), pool),
+        ModelRef::Other { .. } => unattributed(None, Pool::InRegion),
+        ModelRef::ApplicationProfile { arn } => match profiles.lookup(&arn) {
+            Some(p) => {
+                let base_model = p.base_model();
+                Resolution {
+                    app: p.tag(&cfg.app_tag).map(str::to_string).unwrap_or_else(|| {
+                        if p.name.is_empty() {
+                            p.id.clone()
+                        } else {
+                            p.name.clone()
+                        }
+                    }),
+                    team: p.tag(&cfg.team_tag).unwrap_or(UNTAGGED).to_string(),
+                    model: base_model.clone().unwrap_or_else(|| model_id.to_string()),
+                    base_model,
+                    pool: p.pool(),
+                    profile_arn: Some(arn),
+                    tags: p.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                }
+            }
+            None => Resolution {
+                app: arn.rsplit('/').next().unwrap_or(&arn).to_string(),
+                team: UNRESOLVED.into(),
+                model: model_id.to_string(),
+                base_model: None,
+                pool: Pool::InRegion,
+                profile_arn: Some(arn),
+                tags: Vec::new(),
+            },
+        },
+    }
+}
+
+/// Everything pricing and attribution look at.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UsageKey {
+    pub model_id: String,
+    /// Source Region of the call (`region` in the record).
+    pub region: String,
+    pub caller: String,
+    /// Values of the configured metadata keys, in their order (empty when absent).
+    pub metadata: Vec<String>,
+    pub long_context: bool,
+}
+
+/// Additive usage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub requests: u64,
+    pub errors: u64,
+    pub tokens: Tokens,
+}
+
+impl Usage {
+    pub fn add(&mut self, o: &Usage) {
+        self.requests += o.requests;
+        self.errors += o.errors;
+        let (t, u) = (&mut self.tokens, &o.tokens);
+        t.input = t.input.saturating_add(u.input);
+        t.output = t.output.saturating_add(u.output);
+        t.cache_read = t.cache_read.saturating_add(u.cache_read);
+        t.cache_write = t.cache_write.saturating_add(u.cache_write);
+        t.cache_write_1h = t.cache_write_1h.saturating_add(u.cache_write_1h);
+    }
+
+    pub fn of_record(r: &Record<'_>) -> Usage {
+        Usage {
+            requests: 1,
+            errors: u64::from(r.error_code.is_some()),
+            tokens: r.tokens,
+        }
+    }
+}
+
+/// Usage summed by key, with the count of records that could not be read.
+#[derive(Clone, Debug, Default)]
+pub struct Rollup {
+    pub rows: HashMap<UsageKey, Usage>,
+    pub malformed: u64,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+}
+
+impl Rollup {
+    pub fn key_of(r: &Record<'_>, cfg: &AttributionConfig, prices: &PriceTable) -> UsageKey {
+        UsageKey {
+            model_id: r.model_id.to_string(),
+            region: r.region.as_deref().unwrap_or("").to_string(),
+            caller: r
+                .caller
+                .as_deref()
+                .filter(|c| !c.is_empty())
+                .unwrap_or(UNKNOWN_CALLER)
+                .to_string(),
+            metadata: cfg
+                .metadata_keys
+                .iter()
+                .map(|k| {
+                    r.request_metadata
+                        .iter()
+                        .rev()
+                        .find(|(mk, _)| mk == k)
+                        .map(|(_, v)| v.to_string())
+                        .unwrap_or_default()
+                })
+                .collect(),
+            long_context: prices.is_long_context(&r.tokens),
+        }
+    }
+
+    pub fn add_record(&mut self, r: &Record<'_>, cfg: &AttributionConfig, prices: &PriceTable) {
+        let key = Rollup::key_of(r, cfg, prices);
+        self.add_row(key, &Usage::of_record(r));
+        self.first = Some(self.first.map_or(r.timestamp, |f| f.min(r.timestamp)));
+        self.last = Some(self.last.map_or(r.timestamp, |l| l.max(r.timestamp)));
+    }
+
+    /// Adds a pre-aggregated row (e.g. from Athena).
+    pub fn add_row(&mut self, key: UsageKey, usage: &Usage) {
+        self.rows.entry(key).or_default().add(usage);
+    }
+
+    pub fn merge(&mut self, other: Rollup) {
+        for (k, u) in other.rows {
+            self.add_row(k, &u);
+        }
+        self.malformed += other.malformed;
+        self.first = [self.first, other.first].into_iter().flatten().min();
+        self.last = [self.last, other.last].into_iter().flatten().max();
+    }
+}
+
+/// A priced, attributed row.
+#[derive(Clone, Debug)]
+pub struct PricedRow {
+    pub key: UsageKey,
+    pub resolution: Resolution,
+    pub usage: Usage,
+    pub cost: Result<Money, Unpriced>,
+}
+
+/// Resolves and prices rows (each distinct `modelId` is resolved once).
+pub fn price_rows<'k>(
+    rows: impl IntoIterator<Item = (&'k UsageKey, &'k Usage)>,
+    profiles: &dyn ProfileDirectory,
+    prices: &PriceTable,
+    cfg: &AttributionConfig,
+) -> Vec<PricedRow> {
+    let mut resolved: HashMap<&str, Resolution> = HashMap::new();
+    let mut out = Vec::new();
+    for (key, usage) in rows {
+        let res = resolved
+            .entry(key.model_id.as_str())
+            .or_insert_with(|| resolve(&key.model_id, profiles, cfg))
+            .clone();
+        let region = (!key.region.is_empty()).then_some(key.region.as_str());
+        let cost = match &res.base_model {
+            Some(m) => prices.cost(m, &res.pool, region, key.long_context, &usage.tokens),
+            None => Err(Unpriced::UnknownModel),
+        };
+        out.push(PricedRow {
+            key: key.clone(),
+            resolution: res,
+            usage: *usage,
+            cost,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profiles::{NoProfiles, Profile, ProfileMap};
+
+    fn profiles() -> ProfileMap {
+        ProfileMap::new([Profile {
+            arn: "arn:aws:bedrock:us-east-1:1:application-inference-profile/p1".into(),
+            id: "p1".into(),
+            name: "support-bot".into(),
+            model_arns: vec![
+                "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0".into(),
+            ],
+            tags: [
+                ("app".into(), "support".into()),
+                ("team".into(), "cx".into()),
+            ]
+            .into(),
+        }])
+    }
+
+    #[test]
+    fn attribution_by_form() {
+        let cfg = AttributionConfig::default();
+        let p = profiles();
+        let r = resolve(
+            "arn:aws:bedrock:us-east-1:1:application-inference-profile/p1",
+            &p,
+            &cfg,
+        );
+        assert_eq!(
+            (r.app.as_str(), r.team.as_str(), r.model.as_str()),
+            ("support", "cx", "amazon.nova-lite-v1:0")
+        );
+        let r = resolve("us.anthropic.claude-haiku-4-5-20251001-v1:0", &p, &cfg);
+        assert_eq!(
+            (r.app.as_str(), r.team.as_str()),
+            (UNATTRIBUTED, UNATTRIBUTED)
+        );
+        assert_eq!(r.pool, Pool::Geographic("us".into()));
+        let r = resolve(
+            "arn:aws:bedrock:us-east-1:1:application-inference-profile/gone",
+            &p,
+            &cfg,
+        );
+        assert_eq!(
+            (r.app.as_str(), r.team.as_str(), r.base_model),
+            ("gone", UNRESOLVED, None)
+        );
+        let custom = AttributionConfig {
+            app_tag: "team".into(),
+            team_tag: "app".into(),
+            metadata_keys: vec![],
+        };
+        let r = resolve(
+            "arn:aws:bedrock:us-east-1:1:application-inference-profile/p1",
+            &p,
+            &custom,
+        );
+        assert_eq!((r.app.as_str(), r.team.as_str()), ("cx", "support"));
+        let r = resolve(
+            "arn:aws:bedrock:us-east-1:1:application-inference-profile/p1",
+            &NoProfiles,
+            &cfg,
+        );
+        assert_eq!(r.team, UNRESOLVED);
+    }
+
+    #[test]
+    fn pricing_sums_equals_summing_prices() {
+        let prices = PriceTable::embedded();
+        let cfg = AttributionConfig {
+            metadata_keys: vec!["tenant".into()],
+            ..Default::default()
+        };
+        let texts: Vec<String> = (0..50)
+            .map(|i| {
+                format!(
+                    r#"{{"timestamp":"2026-11-25T10:{:02}:00Z","region":"us-east-1","modelId":"us.anthropic.claude-sonnet-4-5-20250929-v1:0","identity":{{"arn":"arn:aws:iam::1:user/u{}"}},"requestMetadata":{{"tenant":"t{}"}},"input":{{"inputTokenCount":{},"cacheReadInputTokenCount":{},"cacheWriteInputTokenCount":{}}},"output":{{"outputTokenCount":{}}}}}"#,
+                    i % 60, i % 3, i % 2, 1000 + i * 7919, (i * 104_729) % 250_000, i * 31, 17 * i + 3
+                )
+            })
+            .collect();
+        let records: Vec<Record> = texts
+            .iter()
+            .map(|t| crate::record::parse(t).unwrap())
+            .collect();
+        let mut rollup = Rollup::default();
+        let mut per_record = Money::ZERO;
+        for r in &records {
+            rollup.add_record(r, &cfg, &prices);
+            let res = resolve(&r.model_id, &NoProfiles, &cfg);
+            per_record += prices
+                .cost(
+                    res.base_model.as_deref().unwrap(),
+                    &res.pool,
+                    Some("us-east-1"),
+                    prices.is_long_context(&r.tokens),
+                    &r.tokens,
+                )
+                .unwrap();
+        }
+        assert!(rollup.rows.len() < records.len());
+        assert!(
+            rollup.rows.keys().any(|k| k.long_context)
+                && rollup.rows.keys().any(|k| !k.long_context)
+        );
+        let rows = price_rows(&rollup.rows, &NoProfiles, &prices, &cfg);
+        let total: Money = rows.iter().map(|r| *r.cost.as_ref().unwrap()).sum();
+        assert_eq!(total, per_record);
+        assert_eq!(rows.iter().map(|r| r.usage.requests).sum::<u64>(), 50);
+        assert!(rows.iter().all(|r| r.key.metadata[0].starts_with('t')));
+    }
+}

@@ -1,0 +1,429 @@
+//! A small pull scanner over one JSON text. It reads the few values cost needs and skips everything
+//! else — prompt and response bodies of up to 100 KB — without building a tree or allocating: strings
+//! are skipped with `memchr`, containers by bracket matching. Skipped scalars are not validated beyond
+//! their extent; everything that is read is validated fully.
+
+use std::borrow::Cow;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScanError {
+    #[error("unexpected end of input")]
+    Eof,
+    #[error("unexpected byte {byte:#04x} at offset {at}")]
+    Unexpected { byte: u8, at: usize },
+    #[error("bad string escape at offset {0}")]
+    Escape(usize),
+    #[error("number out of range at offset {0}")]
+    NumberRange(usize),
+    #[error("nesting deeper than {MAX_DEPTH}")]
+    TooDeep,
+}
+
+pub const MAX_DEPTH: usize = 512;
+
+pub struct Scanner<'a> {
+    s: &'a [u8],
+    pub pos: usize,
+}
+
+/// What the next value is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Object,
+    Array,
+    String,
+    Number,
+    Bool,
+    Null,
+}
+
+impl<'a> Scanner<'a> {
+    pub fn new(s: &'a str) -> Self {
+        Scanner {
+            s: s.as_bytes(),
+            pos: 0,
+        }
+    }
+
+    #[inline]
+    fn unexpected(&self) -> ScanError {
+        match self.s.get(self.pos) {
+            Some(&byte) => ScanError::Unexpected { byte, at: self.pos },
+            None => ScanError::Eof,
+        }
+    }
+
+    #[inline]
+    pub fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.s.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    pub fn at_end(&mut self) -> bool {
+        self.ws();
+        self.pos >= self.s.len()
+    }
+
+    #[inline]
+    fn eat(&mut self, b: u8) -> Result<(), ScanError> {
+        self.ws();
+        if self.s.get(self.pos) == Some(&b) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.unexpected())
+        }
+    }
+
+    pub fn peek_kind(&mut self) -> Result<Kind, ScanError> {
+        self.ws();
+        match self.s.get(self.pos) {
+            Some(b'{') => Ok(Kind::Object),
+            Some(b'[') => Ok(Kind::Array),
+            Some(b'"') => Ok(Kind::String),
+            Some(b'-' | b'0'..=b'9') => Ok(Kind::Number),
+            Some(b't' | b'f') => Ok(Kind::Bool),
+            Some(b'n') => Ok(Kind::Null),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    /// Iterates an object's members: `f(scanner, key)` must consume the value.
+    pub fn object(
+        &mut self,
+        mut f: impl FnMut(&mut Self, Cow<'a, str>) -> Result<(), ScanError>,
+    ) -> Result<(), ScanError> {
+        self.eat(b'{')?;
+        self.ws();
+        if self.s.get(self.pos) == Some(&b'}') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            let key = self.string()?;
+            self.eat(b':')?;
+            f(self, key)?;
+            self.ws();
+            match self.s.get(self.pos) {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.unexpected()),
+            }
+        }
+    }
+
+    /// Iterates an array's elements: `f(scanner)` must consume the element.
+    pub fn array(
+        &mut self,
+        mut f: impl FnMut(&mut Self) -> Result<(), ScanError>,
+    ) -> Result<(), ScanError> {
+        self.eat(b'[')?;
+        self.ws();
+        if self.s.get(self.pos) == Some(&b']') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            f(self)?;
+            self.ws();
+            match self.s.get(self.pos) {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.unexpected()),
+            }
+        }
+    }
+
+    /// A string value, unescaped; borrowed when it has no escapes.
+    pub fn string(&mut self) -> Result<Cow<'a, str>, ScanError> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        let end = memchr::memchr2(b'"', b'\\', &self.s[start..]).ok_or(ScanError::Eof)? + start;
+        if self.s[end] == b'"' {
+            self.pos = end + 1;
+            return Ok(Cow::Borrowed(as_str(&self.s[start..end])));
+        }
+        let mut out = Vec::with_capacity(end - start + 16);
+        out.extend_from_slice(&self.s[start..end]);
+        self.pos = end;
+        loop {
+            match self.s.get(self.pos) {
+                None => return Err(ScanError::Eof),
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(Cow::Owned(
+                        String::from_utf8(out).map_err(|_| ScanError::Escape(self.pos))?,
+                    ));
+                }
+                Some(b'\\') => {
+                    let at = self.pos;
+                    let e = *self.s.get(self.pos + 1).ok_or(ScanError::Eof)?;
+                    self.pos += 2;
+                    let c = match e {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let cp = if (0xD800..0xDC00).contains(&hi) {
+                                if self.s.get(self.pos) != Some(&b'\\')
+                                    || self.s.get(self.pos + 1) != Some(&b'u')
+                                {
+                                    return Err(ScanError::Escape(at));
+                                }
+                                self.pos += 2;
+                                let lo = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return Err(ScanError::Escape(at));
+                                }
+                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                            } else {
+                                hi
+                            };
+                            char::from_u32(cp).ok_or(ScanError::Escape(at))?
+                        }
+                        _ => return Err(ScanError::Escape(at)),
+                    };
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+                Some(_) => {
+                    let rest = &self.s[self.pos..];
+                    let n = memchr::memchr2(b'"', b'\\', rest).ok_or(ScanError::Eof)?;
+                    out.extend_from_slice(&rest[..n]);
+                    self.pos += n;
+                }
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, ScanError> {
+        let h = self.s.get(self.pos..self.pos + 4).ok_or(ScanError::Eof)?;
+        let mut v = 0u32;
+        for &c in h {
+            v = v * 16
+                + (c as char)
+                    .to_digit(16)
+                    .ok_or(ScanError::Escape(self.pos))?;
+        }
+        self.pos += 4;
+        Ok(v)
+    }
+
+    /// A non-negative integer that fits in u64 (`12`, also `12.0` and `1.2e3` when integral).
+    pub fn u64(&mut self) -> Result<u64, ScanError> {
+        self.ws();
+        let start = self.pos;
+        let s = self.s;
+        let mut i = start;
+        while i < s.len() && matches!(s[i], b'0'..=b'9') {
+            i += 1;
+        }
+        if i == start {
+            return Err(self.unexpected());
+        }
+        let int = &s[start..i];
+        if int.len() > 1 && int[0] == b'0' {
+            return Err(ScanError::Unexpected {
+                byte: b'0',
+                at: start,
+            });
+        }
+        let mut v: u64 = 0;
+        for &d in int {
+            v = v
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(u64::from(d - b'0')))
+                .ok_or(ScanError::NumberRange(start))?;
+        }
+        // An integral value written with a fraction or exponent: accept when exact.
+        if matches!(s.get(i), Some(b'.' | b'e' | b'E')) {
+            let mut j = i;
+            while j < s.len() && matches!(s[j], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') {
+                j += 1;
+            }
+            let text = as_str(&s[start..j]);
+            let f: f64 = text
+                .parse()
+                .map_err(|_| ScanError::Unexpected { byte: s[i], at: i })?;
+            self.pos = j;
+            if !(f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f < 9.007_199_254_740_992e15) {
+                return Err(ScanError::NumberRange(start));
+            }
+            return Ok(f as u64);
+        }
+        self.pos = i;
+        self.check_delimiter().map(|_| v)
+    }
+
+    fn check_delimiter(&self) -> Result<(), ScanError> {
+        match self.s.get(self.pos) {
+            None | Some(b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') => Ok(()),
+            Some(&byte) => Err(ScanError::Unexpected { byte, at: self.pos }),
+        }
+    }
+
+    /// `null` → true (consumed); anything else → false (not consumed).
+    pub fn null(&mut self) -> bool {
+        self.ws();
+        if self.s[self.pos..].starts_with(b"null") {
+            self.pos += 4;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Skips any value. Strings are skipped with memchr; containers by matching brackets.
+    pub fn skip(&mut self) -> Result<(), ScanError> {
+        self.ws();
+        let s = self.s;
+        match s.get(self.pos) {
+            None => Err(ScanError::Eof),
+            Some(b'"') => {
+                self.pos += 1;
+                self.skip_string_body()
+            }
+            Some(b'{' | b'[') => self.skip_container(),
+            Some(b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
+                let n = s[self.pos..]
+                    .iter()
+                    .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'))
+                    .unwrap_or(s.len() - self.pos);
+                let tok = &s[self.pos..self.pos + n];
+                let ok = matches!(tok, b"true" | b"false" | b"null")
+                    || (tok[0] != b't'
+                        && tok[0] != b'f'
+                        && tok[0] != b'n'
+                        && tok
+                            .iter()
+                            .all(|b| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')));
+                if !ok {
+                    return Err(self.unexpected());
+                }
+                self.pos += n;
+                Ok(())
+            }
+            Some(_) => Err(self.unexpected()),
+        }
+    }
+
+    /// After the opening quote: to just past the closing quote.
+    #[inline]
+    fn skip_string_body(&mut self) -> Result<(), ScanError> {
+        let s = self.s;
+        loop {
+            let n = memchr::memchr2(b'"', b'\\', &s[self.pos..]).ok_or(ScanError::Eof)?;
+            self.pos += n;
+            if s[self.pos] == b'"' {
+                self.pos += 1;
+                return Ok(());
+            }
+            self.pos += 2; // backslash and the escaped byte
+            if self.pos > s.len() {
+                return Err(ScanError::Eof);
+            }
+        }
+    }
+
+    fn skip_container(&mut self) -> Result<(), ScanError> {
+        let s = self.s;
+        // The closers expected, innermost last.
+        let mut stack: [u8; MAX_DEPTH] = [0; MAX_DEPTH];
+        let mut depth = 0usize;
+        while self.pos < s.len() {
+            let b = s[self.pos];
+            self.pos += 1;
+            match b {
+                b'"' => self.skip_string_body()?,
+                b'{' | b'[' => {
+                    if depth == MAX_DEPTH {
+                        return Err(ScanError::TooDeep);
+                    }
+                    stack[depth] = if b == b'{' { b'}' } else { b']' };
+                    depth += 1;
+                }
+                b'}' | b']' => {
+                    if depth == 0 || stack[depth - 1] != b {
+                        return Err(ScanError::Unexpected {
+                            byte: b,
+                            at: self.pos - 1,
+                        });
+                    }
+                    depth -= 1;
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Err(ScanError::Eof)
+    }
+}
+
+#[inline]
+fn as_str(b: &[u8]) -> &str {
+    // The scanner is built from a &str and only splits at ASCII delimiters, so every slice is UTF-8.
+    std::str::from_utf8(b).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_with_escapes() {
+        let mut s = Scanner::new(r#""a\"b\\c\/d\u00e9\ud83d\ude00\n""#);
+        assert_eq!(s.string().unwrap(), "a\"b\\c/dé😀\n");
+        assert!(Scanner::new(r#""\x""#).string().is_err());
+        assert!(Scanner::new(r#""\ud83d""#).string().is_err());
+        assert!(Scanner::new(r#""abc"#).string().is_err());
+    }
+
+    #[test]
+    fn skips_nested_values() {
+        let text = r#"{"a":[1,{"b":"}]\"["},[[]],true,null,-1.5e3],"c":{}} tail"#;
+        let mut s = Scanner::new(text);
+        s.skip().unwrap();
+        assert_eq!(&text[s.pos..], " tail");
+        for bad in [r#"{"a":[}"#, r#"[1,2"#, r#"{"a":"x}"#, "tru", "[[]]]"] {
+            let mut s = Scanner::new(bad);
+            let r = s.skip();
+            assert!(r.is_err() || !s.at_end(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = "[".repeat(100_000);
+        assert_eq!(Scanner::new(&deep).skip(), Err(ScanError::TooDeep));
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(Scanner::new("18446744073709551615").u64(), Ok(u64::MAX));
+        assert!(matches!(
+            Scanner::new("18446744073709551616").u64(),
+            Err(ScanError::NumberRange(_))
+        ));
+        assert_eq!(Scanner::new("12.0").u64(), Ok(12));
+        assert_eq!(Scanner::new("1e3").u64(), Ok(1000));
+        for bad in ["-1", "1.5", "1e300", "012", "\"12\"", "12x", "true"] {
+            assert!(Scanner::new(bad).u64().is_err(), "{bad}");
+        }
+    }
+}

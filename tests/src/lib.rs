@@ -1,0 +1,175 @@
+//! Harness for the integration tests: a moto server of its own per test (a fresh emulator on a free
+//! loopback port, so tests run in parallel without sharing state) and the environment that points the
+//! real aws-sdk clients at it.
+//!
+//! The moto server binary comes from the Python venv that the test command (`scripts/test.sh`) creates;
+//! `MOTO_SERVER` names it. A missing emulator is a test failure, never a silent skip.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running moto server, killed on drop.
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let bin = moto_binary();
+        let port = free_port();
+        let child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start moto server {}: {e} (run scripts/test.sh, which installs it)",
+                    bin.display()
+                )
+            });
+        let moto = Moto { child, port };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && http_get(port, "/moto-api/").is_some()
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "moto server did not come up on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// An SDK config pointed at this emulator, with dummy credentials. Never a real account.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        sdk_config_for(&self.endpoint()).await
+    }
+
+    /// moto's view of its own state (`GET /moto-api/data.json`).
+    pub fn data(&self) -> serde_json::Value {
+        let body = http_get(self.port, "/moto-api/data.json").expect("moto data.json");
+        serde_json::from_str(&body).expect("moto data.json is JSON")
+    }
+
+    /// Every SNS message published to the topic whose ARN ends with `:name`, as
+    /// `[id, message, subject, attributes, group]` arrays.
+    pub fn sns_sent(&self, topic_name: &str) -> Vec<serde_json::Value> {
+        let data = self.data();
+        let topics = data["sns"]["Topic"].as_array().cloned().unwrap_or_default();
+        topics
+            .iter()
+            .filter(|t| {
+                t["arn"]
+                    .as_str()
+                    .is_some_and(|a| a.ends_with(&format!(":{topic_name}")))
+                    || t["name"].as_str() == Some(topic_name)
+            })
+            .flat_map(|t| {
+                t["sent_notifications"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// POST a JSON body to a moto control endpoint (e.g. `/moto-api/static/athena/query-results`).
+    pub fn post_json(&self, path: &str, body: &serde_json::Value) -> String {
+        http_request(self.port, "POST", path, Some(&body.to_string())).expect("moto POST")
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An SDK config for any local endpoint (moto, or a stub of ours), with dummy credentials.
+pub async fn sdk_config_for(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "test", "test", None, None, "dummy",
+        ))
+        .load()
+        .await
+}
+
+fn moto_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("MOTO_SERVER") {
+        return PathBuf::from(p);
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
+    if venv.exists() {
+        return venv;
+    }
+    PathBuf::from("moto_server")
+}
+
+/// A free loopback port (bind to 0, read it, release it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    http_request(port, "GET", path, None)
+}
+
+/// Minimal blocking HTTP/1.1 client for the emulator's control API (loopback only).
+pub fn http_request(port: u16, method: &str, path: &str, body: Option<&str>) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let body = body.unwrap_or("");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n")?;
+    if !head.starts_with("HTTP/1.1 2") && !head.starts_with("HTTP/1.0 2") {
+        return None;
+    }
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return Some(dechunk(rest));
+    }
+    Some(rest.to_string())
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
