@@ -20,3 +20,6 @@ pub use money::Money;
 pub use prices::PriceTable;
 pub use record::{Record, RecordError, Tokens};
 pub use time::{Date, Timestamp};
+
+#[cfg(feature = "aws")]
+pub mod aws;
