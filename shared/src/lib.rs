@@ -5,7 +5,12 @@
 //! ([`report`]) or alert ([`detector`]). Everything but `aws` is pure: no AWS SDK types, no I/O beyond
 //! reading local files in `logfiles`.
 
+pub mod alert;
+pub mod athena_sql;
+pub mod detector;
+pub mod email;
 pub mod logfiles;
+pub mod metrics;
 pub mod model_id;
 pub mod money;
 pub mod prices;
@@ -14,6 +19,7 @@ pub mod record;
 pub mod report;
 pub mod rollup;
 pub mod scan;
+pub mod subscription;
 pub mod time;
 
 pub use money::Money;

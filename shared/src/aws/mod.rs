@@ -1,7 +1,11 @@
 //! The imperative shell's AWS adapters. Each AWS service sits behind a small trait of the core's; the
 //! real implementations here use the aws-sdk crates. Nothing in the pure core depends on this module.
 
+pub mod athena;
 pub mod bedrock;
+pub mod cloudwatch;
+pub mod dynamodb;
+pub mod sns;
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 

@@ -1,0 +1,70 @@
+//! `bedrock-meter`: the core on log files on disk (no AWS account needed), plus a few commands that
+//! talk to AWS (profiles export/create).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod common;
+mod demo;
+mod event;
+mod profiles;
+mod replay;
+mod report;
+mod rollup_sql;
+
+#[derive(Parser)]
+#[command(
+    name = "bedrock-meter",
+    version,
+    about = "Who spends what on Amazon Bedrock: cost reports, runaway-loop alerts, attribution"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Daily cost report over invocation-log files (the S3 layout Bedrock writes, .json.gz/.json/.jsonl).
+    Report(report::ReportArgs),
+    /// Backtest the runaway detector over log files: print every alert it would have sent.
+    Replay(replay::ReplayArgs),
+    /// Write realistic sample logs (several teams and apps, direct callers, agents, an overnight loop).
+    Demo(demo::DemoArgs),
+    /// Print the Athena (Trino) SQL the daily Lambda runs for a day.
+    RollupSql(rollup_sql::RollupSqlArgs),
+    /// Application inference profiles: export to the file `--profiles` reads, or create one.
+    Profiles {
+        #[command(subcommand)]
+        command: profiles::ProfilesCommand,
+    },
+    /// Build a CloudWatch Logs subscription event (for `cargo lambda invoke` and tests) from log records.
+    Event(event::EventArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BEDROCK_METER_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Report(a) => report::run(a),
+        Command::Replay(a) => replay::run(a),
+        Command::Demo(a) => demo::run(a),
+        Command::RollupSql(a) => rollup_sql::run(a),
+        Command::Profiles { command } => profiles::run(command),
+        Command::Event(a) => event::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("bedrock-meter: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
