@@ -1,0 +1,487 @@
+//! The logging custom resource (`functions/logging-config`) end to end: the real handler and the real
+//! aws-sdk-bedrock client against moto, answering CloudFormation on a pre-signed URL that is a local
+//! HTTP server capturing the body CloudFormation would receive.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use bedrock_meter_integration_tests::{free_port, sdk_config_for, Moto};
+use logging_config::{run, BedrockLogging, CloudWatchTarget, LoggingApi, LoggingConfig, S3Target};
+use serde_json::{json, Value};
+
+/// A one-shot "CloudFormation": accepts PUTs on loopback, answers `status`, and hands back each body.
+struct ResponseServer {
+    url: String,
+    bodies: mpsc::Receiver<(String, String, Value)>,
+}
+
+impl ResponseServer {
+    fn start(status: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { break };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                reader.read_line(&mut request_line).unwrap();
+                let mut len = 0usize;
+                let mut content_type = String::from("<absent>");
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    let line = line.trim_end();
+                    if line.is_empty() {
+                        break;
+                    }
+                    let (k, v) = line.split_once(':').unwrap_or((line, ""));
+                    match k.to_ascii_lowercase().as_str() {
+                        "content-length" => len = v.trim().parse().unwrap(),
+                        "content-type" => content_type = v.trim().to_string(),
+                        _ => {}
+                    }
+                }
+                let mut body = vec![0; len];
+                reader.read_exact(&mut body).unwrap();
+                let reason = if status == 200 { "OK" } else { "Forbidden" };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                if tx
+                    .send((request_line.trim().to_string(), content_type, body))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        ResponseServer {
+            url: format!("http://127.0.0.1:{port}/cfn-response?X-Amz-Signature=abc"),
+            bodies: rx,
+        }
+    }
+
+    /// The next response CloudFormation would have received; checks it came as a PUT without content type.
+    fn next(&self) -> Value {
+        let (line, content_type, body) = self
+            .bodies
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a response PUT");
+        assert!(
+            line.starts_with("PUT /cfn-response?X-Amz-Signature=abc "),
+            "{line}"
+        );
+        assert!(
+            content_type.is_empty(),
+            "pre-signed URL PUT must carry an empty content type, got {content_type:?}"
+        );
+        body
+    }
+}
+
+const REGION: &str = "us-east-1";
+const ROLE: &str = "arn:aws:iam::123456789012:role/bedrock-meter-BedrockLoggingRole";
+
+fn props(prefix: &str) -> Value {
+    json!({
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:bedrock-meter-logging-config",
+        "LogGroupName": "/aws/bedrock/modelinvocations",
+        "RoleArn": ROLE,
+        "BucketName": "bedrock-meter-logs-123456789012-us-east-1",
+        "KeyPrefix": prefix,
+        "LargeDataKeyPrefix": "large-data/",
+        "TextDataDeliveryEnabled": "true",
+    })
+}
+
+fn request(
+    kind: &str,
+    url: &str,
+    physical_id: Option<&str>,
+    props: Value,
+    old: Option<Value>,
+) -> Value {
+    let mut r = json!({
+        "RequestType": kind,
+        "ResponseURL": url,
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/bedrock-meter/8c1e4f70-0000-0000-0000-000000000000",
+        "RequestId": format!("req-{kind}-{}", free_port()),
+        "ResourceType": "Custom::BedrockInvocationLogging",
+        "LogicalResourceId": "InvocationLogging",
+        "ResourceProperties": props,
+    });
+    if let Some(id) = physical_id {
+        r["PhysicalResourceId"] = json!(id);
+    }
+    if let Some(old) = old {
+        r["OldResourceProperties"] = old;
+    }
+    r
+}
+
+/// Someone else's configuration (S3 only, with images), present before the stack.
+fn foreign_config() -> LoggingConfig {
+    LoggingConfig {
+        cloudwatch: None,
+        s3: Some(S3Target {
+            bucket: "security-team-bedrock-logs".into(),
+            prefix: Some("central/".into()),
+        }),
+        text: Some(true),
+        image: Some(true),
+        embedding: Some(false),
+        video: None,
+        audio: None,
+    }
+}
+
+fn expected_ours(prefix: &str) -> LoggingConfig {
+    LoggingConfig {
+        cloudwatch: Some(CloudWatchTarget {
+            log_group: "/aws/bedrock/modelinvocations".into(),
+            role_arn: ROLE.into(),
+            large_data: Some(S3Target {
+                bucket: "bedrock-meter-logs-123456789012-us-east-1".into(),
+                prefix: Some("large-data/".into()),
+            }),
+        }),
+        s3: Some(S3Target {
+            bucket: "bedrock-meter-logs-123456789012-us-east-1".into(),
+            prefix: Some(prefix.into()),
+        }),
+        text: Some(true),
+        image: Some(false),
+        embedding: Some(false),
+        video: Some(false),
+        audio: Some(false),
+    }
+}
+
+async fn invoke(api: &BedrockLogging, cfn: &ResponseServer, event: Value) -> Value {
+    let sent = run(api, REGION, event)
+        .await
+        .expect("handler answered CloudFormation");
+    let body = cfn.next();
+    assert_eq!(body["Status"], json!(sent.status));
+    body
+}
+
+#[tokio::test]
+async fn create_puts_the_configuration_and_delete_removes_it_when_there_was_none() {
+    let moto = Moto::start();
+    let api = BedrockLogging::from_conf(&moto.sdk_config().await);
+    let cfn = ResponseServer::start(200);
+    assert_eq!(
+        api.get().await.unwrap(),
+        None,
+        "fresh emulator has no logging configuration"
+    );
+
+    let body = invoke(
+        &api,
+        &cfn,
+        request("Create", &cfn.url, None, props("invocations/"), None),
+    )
+    .await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(body["LogicalResourceId"], "InvocationLogging");
+    assert!(body["RequestId"]
+        .as_str()
+        .unwrap()
+        .starts_with("req-Create-"));
+    assert!(body["StackId"]
+        .as_str()
+        .unwrap()
+        .contains(":stack/bedrock-meter/"));
+    assert_eq!(body["Data"]["PreviousConfiguration"], "none");
+    assert_eq!(
+        body["Data"]["LogGroupName"],
+        "/aws/bedrock/modelinvocations"
+    );
+    let physical = body["PhysicalResourceId"].as_str().unwrap().to_string();
+    assert_eq!(physical, "bedrock-invocation-logging:us-east-1:none");
+
+    let current = api.get().await.unwrap().expect("configuration put");
+    assert_eq!(current, expected_ours("invocations/"));
+
+    let body = invoke(
+        &api,
+        &cfn,
+        request(
+            "Delete",
+            &cfn.url,
+            Some(&physical),
+            props("invocations/"),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(body["PhysicalResourceId"], json!(physical));
+    assert!(
+        body["Reason"].as_str().unwrap().contains("switched off"),
+        "{body}"
+    );
+    assert_eq!(
+        api.get().await.unwrap(),
+        None,
+        "the stack's configuration is removed"
+    );
+}
+
+#[tokio::test]
+async fn delete_restores_the_configuration_that_existed_before_the_stack_even_after_an_update() {
+    let moto = Moto::start();
+    let api = BedrockLogging::from_conf(&moto.sdk_config().await);
+    let cfn = ResponseServer::start(200);
+    api.put(&foreign_config()).await.unwrap();
+
+    let body = invoke(
+        &api,
+        &cfn,
+        request("Create", &cfn.url, None, props("invocations/"), None),
+    )
+    .await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(body["Data"]["PreviousConfiguration"], "saved");
+    let physical = body["PhysicalResourceId"].as_str().unwrap().to_string();
+    assert!(
+        physical.starts_with("bedrock-invocation-logging:us-east-1:prev:"),
+        "{physical}"
+    );
+    assert!(physical.len() <= 1024);
+    assert_eq!(
+        api.get().await.unwrap().unwrap(),
+        expected_ours("invocations/")
+    );
+
+    // Update (new prefix): applied, and the physical id (the remembered configuration) is kept, so
+    // CloudFormation issues no Delete for the old id.
+    let update = request(
+        "Update",
+        &cfn.url,
+        Some(&physical),
+        props("v2/"),
+        Some(props("invocations/")),
+    );
+    let body = invoke(&api, &cfn, update).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(body["PhysicalResourceId"], json!(physical));
+    assert_eq!(api.get().await.unwrap().unwrap(), expected_ours("v2/"));
+
+    let body = invoke(
+        &api,
+        &cfn,
+        request("Delete", &cfn.url, Some(&physical), props("v2/"), None),
+    )
+    .await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert!(
+        body["Reason"].as_str().unwrap().contains("restored"),
+        "{body}"
+    );
+    assert_eq!(
+        api.get().await.unwrap().unwrap(),
+        foreign_config(),
+        "the previous configuration is back, exactly"
+    );
+}
+
+#[tokio::test]
+async fn delete_leaves_alone_a_configuration_someone_changed_or_removed_since() {
+    let moto = Moto::start();
+    let api = BedrockLogging::from_conf(&moto.sdk_config().await);
+    let cfn = ResponseServer::start(200);
+
+    let body = invoke(
+        &api,
+        &cfn,
+        request("Create", &cfn.url, None, props("invocations/"), None),
+    )
+    .await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    let physical = body["PhysicalResourceId"].as_str().unwrap().to_string();
+
+    // Someone else takes the singleton over after the stack applied its configuration.
+    api.put(&foreign_config()).await.unwrap();
+    let body = invoke(
+        &api,
+        &cfn,
+        request(
+            "Delete",
+            &cfn.url,
+            Some(&physical),
+            props("invocations/"),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert!(
+        body["Reason"].as_str().unwrap().contains("left unchanged"),
+        "{body}"
+    );
+    assert_eq!(
+        api.get().await.unwrap().unwrap(),
+        foreign_config(),
+        "not the stack's: not touched"
+    );
+
+    // ... or switched logging off: nothing is re-enabled or removed.
+    api.delete().await.unwrap();
+    let body = invoke(
+        &api,
+        &cfn,
+        request(
+            "Delete",
+            &cfn.url,
+            Some(&physical),
+            props("invocations/"),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert!(
+        body["Reason"].as_str().unwrap().contains("left unchanged"),
+        "{body}"
+    );
+    assert_eq!(api.get().await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn failures_are_answered_failed_with_a_reason_and_a_rollback_delete_touches_nothing() {
+    let moto = Moto::start();
+    let api = BedrockLogging::from_conf(&moto.sdk_config().await);
+    let cfn = ResponseServer::start(200);
+    api.put(&foreign_config()).await.unwrap();
+
+    // A property missing: FAILED, nothing applied, and an inert physical id.
+    let mut bad = props("invocations/");
+    bad.as_object_mut().unwrap().remove("LogGroupName");
+    let body = invoke(
+        &api,
+        &cfn,
+        request("Create", &cfn.url, None, bad.clone(), None),
+    )
+    .await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert!(
+        body["Reason"].as_str().unwrap().contains("LogGroupName"),
+        "{body}"
+    );
+    let inert = body["PhysicalResourceId"].as_str().unwrap().to_string();
+    assert!(
+        inert.starts_with("bedrock-invocation-logging-not-applied-"),
+        "{inert}"
+    );
+    assert_eq!(api.get().await.unwrap().unwrap(), foreign_config());
+
+    // CloudFormation's rollback then deletes that id: a no-op SUCCESS, the foreign configuration stays.
+    let body = invoke(
+        &api,
+        &cfn,
+        request("Delete", &cfn.url, Some(&inert), bad, None),
+    )
+    .await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(api.get().await.unwrap().unwrap(), foreign_config());
+
+    // A bad flag value.
+    let mut bad_flag = props("invocations/");
+    bad_flag["ImageDataDeliveryEnabled"] = json!("sometimes");
+    let body = invoke(
+        &api,
+        &cfn,
+        request("Create", &cfn.url, None, bad_flag, None),
+    )
+    .await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert!(
+        body["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("ImageDataDeliveryEnabled"),
+        "{body}"
+    );
+
+    // An unknown request type.
+    let body = invoke(
+        &api,
+        &cfn,
+        request("Replace", &cfn.url, None, props("x/"), None),
+    )
+    .await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert!(
+        body["Reason"].as_str().unwrap().contains("Replace"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn bedrock_errors_are_answered_failed_and_keep_the_physical_id_on_delete() {
+    // No Bedrock endpoint listening: every call fails after the SDK's retries.
+    let dead = BedrockLogging::from_conf(
+        &sdk_config_for(&format!("http://127.0.0.1:{}", free_port())).await,
+    );
+    let cfn = ResponseServer::start(200);
+
+    let body = invoke(
+        &dead,
+        &cfn,
+        request("Create", &cfn.url, None, props("invocations/"), None),
+    )
+    .await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert!(
+        body["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("GetModelInvocationLoggingConfiguration"),
+        "{body}"
+    );
+    assert!(body["PhysicalResourceId"]
+        .as_str()
+        .unwrap()
+        .starts_with("bedrock-invocation-logging-not-applied-"));
+
+    let physical = "bedrock-invocation-logging:us-east-1:none";
+    let body = invoke(
+        &dead,
+        &cfn,
+        request(
+            "Delete",
+            &cfn.url,
+            Some(physical),
+            props("invocations/"),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert_eq!(body["PhysicalResourceId"], physical);
+}
+
+#[tokio::test]
+async fn a_refused_response_put_is_an_error_of_the_invocation() {
+    let moto = Moto::start();
+    let api = BedrockLogging::from_conf(&moto.sdk_config().await);
+    let cfn = ResponseServer::start(403);
+    let err = run(
+        &api,
+        REGION,
+        request("Create", &cfn.url, None, props("invocations/"), None),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("403"), "{err}");
+    // A 4xx is not retried (an expired pre-signed URL stays expired): exactly one PUT.
+    let _ = cfn.next();
+    assert!(cfn.bodies.recv_timeout(Duration::from_millis(300)).is_err());
+}
