@@ -1,1 +1,628 @@
-//! (being written)
+//! Per-minute aggregation of priced, attributed usage into CloudWatch metric datums (pure).
+//!
+//! One datum per series and minute, never one per record: a series is a metric name plus one of the
+//! dimension sets `[Team]`, `[Team, App]`, `[Team, App, Model]`, and — only when configured, because
+//! every distinct series is billed as a custom metric — `[Team, App, Caller]` and `[Team, App, <key>]`
+//! for each configured `requestMetadata` key. `MalformedRecords` has no team to attribute to: it is one
+//! series without dimensions.
+//!
+//! Metrics: `Requests`, `Errors`, `InputTokens`, `OutputTokens`, `CacheReadTokens`, `CacheWriteTokens`,
+//! `EstimatedCostUSD`, `UnpricedRequests`, `MalformedRecords`. Zero values are not sent (except
+//! `Requests`, which is never zero for a series that exists): a series that is always zero — cache
+//! tokens of a model without caching, errors of a healthy app — then never comes into existence and
+//! costs nothing. Read them with the `Sum` statistic; a missing datapoint means zero.
+//!
+//! [`chunks`] splits datums into `PutMetricData` requests within the API's limits (1,000 datums and
+//! 1 MB of payload per request), estimating each datum's size in the Query-protocol form (the larger
+//! of the two wire forms the SDK may use).
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+
+use crate::money::Money;
+use crate::rollup::Usage;
+use crate::time::Timestamp;
+
+pub const DEFAULT_NAMESPACE: &str = "BedrockMeter";
+
+pub const REQUESTS: &str = "Requests";
+pub const ERRORS: &str = "Errors";
+pub const INPUT_TOKENS: &str = "InputTokens";
+pub const OUTPUT_TOKENS: &str = "OutputTokens";
+pub const CACHE_READ_TOKENS: &str = "CacheReadTokens";
+pub const CACHE_WRITE_TOKENS: &str = "CacheWriteTokens";
+pub const ESTIMATED_COST_USD: &str = "EstimatedCostUSD";
+pub const UNPRICED_REQUESTS: &str = "UnpricedRequests";
+pub const MALFORMED_RECORDS: &str = "MalformedRecords";
+
+pub const TEAM: &str = "Team";
+pub const APP: &str = "App";
+pub const MODEL: &str = "Model";
+pub const CALLER: &str = "Caller";
+
+/// PutMetricData limits.
+pub const MAX_DATUMS_PER_REQUEST: usize = 1000;
+pub const MAX_REQUEST_BYTES: usize = 1_000_000;
+/// CloudWatch allows 30 dimensions per metric; dimension values are at most 1024 characters.
+pub const MAX_DIMENSIONS: usize = 30;
+pub const MAX_DIMENSION_VALUE_CHARS: usize = 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    Count,
+    None,
+}
+
+impl Unit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Count => "Count",
+            Unit::None => "None",
+        }
+    }
+}
+
+/// One CloudWatch datum.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Datum {
+    pub metric: &'static str,
+    /// (name, value), in the order of the dimension set.
+    pub dimensions: Vec<(String, String)>,
+    /// The start of the minute.
+    pub timestamp: Timestamp,
+    pub value: f64,
+    pub unit: Unit,
+}
+
+/// Which optional dimension sets are published.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Adds `[Team, App, Caller]` (one series per caller: costs money per caller).
+    pub caller_dimensions: bool,
+    /// Adds `[Team, App, <key>]` per `requestMetadata` key (the record's value, `none` when absent).
+    pub metadata_keys: Vec<String>,
+}
+
+/// One priced, attributed group of records (usually one record, or records with the same key).
+#[derive(Clone, Copy, Debug)]
+pub struct Contribution<'a> {
+    pub at: Timestamp,
+    pub team: &'a str,
+    pub app: &'a str,
+    pub model: &'a str,
+    /// The caller's identity ARN as logged.
+    pub caller: &'a str,
+    /// Values of the configured metadata keys, in order (empty string when absent).
+    pub metadata: &'a [String],
+    pub usage: Usage,
+    /// Cost of the priced requests in `usage`.
+    pub cost: Money,
+    /// Requests in `usage` that could not be priced.
+    pub unpriced: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Sums {
+    requests: u64,
+    errors: u64,
+    input: u64,
+    output: u64,
+    cache_read: u64,
+    cache_write: u64,
+    cost: Money,
+    unpriced: u64,
+}
+
+impl Sums {
+    fn add(&mut self, c: &Contribution<'_>) {
+        let t = &c.usage.tokens;
+        self.requests += c.usage.requests;
+        self.errors += c.usage.errors;
+        self.input = self.input.saturating_add(t.input);
+        self.output = self.output.saturating_add(t.output);
+        self.cache_read = self.cache_read.saturating_add(t.cache_read);
+        self.cache_write = self.cache_write.saturating_add(t.cache_write);
+        self.cost += c.cost;
+        self.unpriced += c.unpriced;
+    }
+
+    fn merge(&mut self, o: &Sums) {
+        self.requests += o.requests;
+        self.errors += o.errors;
+        self.input = self.input.saturating_add(o.input);
+        self.output = self.output.saturating_add(o.output);
+        self.cache_read = self.cache_read.saturating_add(o.cache_read);
+        self.cache_write = self.cache_write.saturating_add(o.cache_write);
+        self.cost += o.cost;
+        self.unpriced += o.unpriced;
+    }
+}
+
+/// The key of a leaf group: everything any dimension set can look at.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Leaf {
+    minute: Timestamp,
+    team: String,
+    app: String,
+    model: String,
+    caller: String,
+    metadata: Vec<String>,
+}
+
+/// Sums contributions per minute, then expands them into datums per dimension set.
+#[derive(Clone, Debug, Default)]
+pub struct MetricsAggregator {
+    cfg: MetricsConfig,
+    leaves: HashMap<Leaf, Sums>,
+    malformed: BTreeMap<Timestamp, u64>,
+}
+
+impl MetricsAggregator {
+    pub fn new(cfg: MetricsConfig) -> MetricsAggregator {
+        MetricsAggregator {
+            cfg,
+            ..Default::default()
+        }
+    }
+
+    pub fn add(&mut self, c: &Contribution<'_>) {
+        let leaf = Leaf {
+            minute: c.at.minute(),
+            team: c.team.to_string(),
+            app: c.app.to_string(),
+            model: c.model.to_string(),
+            caller: if self.cfg.caller_dimensions {
+                caller_label(c.caller).to_string()
+            } else {
+                String::new()
+            },
+            metadata: self
+                .cfg
+                .metadata_keys
+                .iter()
+                .enumerate()
+                .map(|(i, _)| c.metadata.get(i).cloned().unwrap_or_default())
+                .collect(),
+        };
+        self.leaves.entry(leaf).or_default().add(c);
+    }
+
+    /// Counts records that could not be read, at the time their log event was ingested.
+    pub fn add_malformed(&mut self, at: Timestamp, n: u64) {
+        *self.malformed.entry(at.minute()).or_default() += n;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.leaves.is_empty() && self.malformed.is_empty()
+    }
+
+    /// Every datum, one per series and minute, in a stable order (minute, metric, dimensions).
+    pub fn datums(&self) -> Vec<Datum> {
+        let mut series: BTreeMap<(Timestamp, Vec<(String, String)>), Sums> = BTreeMap::new();
+        for (leaf, sums) in &self.leaves {
+            for dims in self.dimension_sets(leaf) {
+                series.entry((leaf.minute, dims)).or_default().merge(sums);
+            }
+        }
+        let mut out = Vec::new();
+        for ((minute, dims), s) in series {
+            let mut push = |metric: &'static str, value: f64, unit: Unit, always: bool| {
+                if always || value != 0.0 {
+                    out.push(Datum {
+                        metric,
+                        dimensions: dims.clone(),
+                        timestamp: minute,
+                        value,
+                        unit,
+                    });
+                }
+            };
+            push(REQUESTS, s.requests as f64, Unit::Count, true);
+            push(ERRORS, s.errors as f64, Unit::Count, false);
+            push(INPUT_TOKENS, s.input as f64, Unit::Count, false);
+            push(OUTPUT_TOKENS, s.output as f64, Unit::Count, false);
+            push(CACHE_READ_TOKENS, s.cache_read as f64, Unit::Count, false);
+            push(CACHE_WRITE_TOKENS, s.cache_write as f64, Unit::Count, false);
+            push(ESTIMATED_COST_USD, usd_value(s.cost), Unit::None, false);
+            push(UNPRICED_REQUESTS, s.unpriced as f64, Unit::Count, false);
+        }
+        for (minute, n) in &self.malformed {
+            out.push(Datum {
+                metric: MALFORMED_RECORDS,
+                dimensions: Vec::new(),
+                timestamp: *minute,
+                value: *n as f64,
+                unit: Unit::Count,
+            });
+        }
+        out.sort_by(|a, b| {
+            (a.timestamp, a.metric, &a.dimensions).cmp(&(b.timestamp, b.metric, &b.dimensions))
+        });
+        out
+    }
+
+    fn dimension_sets(&self, leaf: &Leaf) -> Vec<Vec<(String, String)>> {
+        let d = |name: &str, v: &str| (name.to_string(), dimension_value(v));
+        let team = d(TEAM, &leaf.team);
+        let app = d(APP, &leaf.app);
+        let mut sets = vec![
+            vec![team.clone()],
+            vec![team.clone(), app.clone()],
+            vec![team.clone(), app.clone(), d(MODEL, &leaf.model)],
+        ];
+        if self.cfg.caller_dimensions {
+            sets.push(vec![team.clone(), app.clone(), d(CALLER, &leaf.caller)]);
+        }
+        for (key, value) in self.cfg.metadata_keys.iter().zip(&leaf.metadata) {
+            let v = if value.is_empty() { "none" } else { value };
+            sets.push(vec![team.clone(), app.clone(), d(key, v)]);
+        }
+        sets
+    }
+}
+
+/// USD as a CloudWatch value: the exact amount rounded to nine decimals, then to the nearest `f64`.
+pub fn usd_value(m: Money) -> f64 {
+    m.to_decimal_string(9).parse().unwrap_or(m.as_f64())
+}
+
+/// The caller as a dimension value: an assumed-role session is reduced to its role
+/// (`arn:aws:sts::1:assumed-role/Role/session` → `arn:aws:sts::1:assumed-role/Role`), because session
+/// names are often unique per process and would make one series (one billed metric) per session.
+pub fn caller_label(arn: &str) -> &str {
+    if let Some(i) = arn.find(":assumed-role/") {
+        let after = i + ":assumed-role/".len();
+        if let Some(j) = arn[after..].find('/') {
+            return &arn[..after + j];
+        }
+    }
+    if arn.is_empty() {
+        crate::rollup::UNKNOWN_CALLER
+    } else {
+        arn
+    }
+}
+
+/// A dimension value CloudWatch accepts: non-empty, at most 1024 characters.
+pub fn dimension_value(v: &str) -> String {
+    if v.is_empty() {
+        return "none".into();
+    }
+    if v.chars().count() <= MAX_DIMENSION_VALUE_CHARS {
+        return v.to_string();
+    }
+    v.chars().take(MAX_DIMENSION_VALUE_CHARS).collect()
+}
+
+fn encoded_len(s: &str) -> usize {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                1
+            } else {
+                3
+            }
+        })
+        .sum()
+}
+
+/// Upper bound of a datum's size in a Query-protocol `PutMetricData` body (member index up to 1000).
+pub fn datum_wire_size(d: &Datum) -> usize {
+    const P: usize = "&MetricData.member.1000.".len();
+    let mut n = P + "MetricName=".len() + encoded_len(d.metric);
+    for (i, (k, v)) in d.dimensions.iter().enumerate() {
+        let p = P + "Dimensions.member.".len() + if i >= 9 { 2 } else { 1 } + 1;
+        n += p + "Name=".len() + encoded_len(k) + p + "Value=".len() + encoded_len(v);
+    }
+    n += P + "Timestamp=2026-11-25T10%3A00%3A00Z".len();
+    n += P + "Value=".len() + 24;
+    n += P + "Unit=".len() + d.unit.as_str().len();
+    n += P + "StorageResolution=60".len();
+    n
+}
+
+/// Splits datums into request-sized ranges: at most `max_datums` each and at most `max_bytes` of
+/// estimated payload (plus `overhead` per request for the action, version and namespace).
+pub fn chunks(
+    datums: &[Datum],
+    max_datums: usize,
+    max_bytes: usize,
+    overhead: usize,
+) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = overhead;
+    for (i, d) in datums.iter().enumerate() {
+        let size = datum_wire_size(d);
+        if i > start && (i - start >= max_datums || bytes + size > max_bytes) {
+            out.push(start..i);
+            start = i;
+            bytes = overhead;
+        }
+        bytes += size;
+    }
+    if start < datums.len() {
+        out.push(start..datums.len());
+    }
+    out
+}
+
+/// Request overhead for a namespace: `Action=PutMetricData&Version=2010-08-01&Namespace=…`.
+pub fn request_overhead(namespace: &str) -> usize {
+    "Action=PutMetricData&Version=2010-08-01&Namespace=".len() + encoded_len(namespace) + 64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Tokens;
+
+    fn usd(s: &str) -> Money {
+        Money::from_usd_text(s).unwrap()
+    }
+
+    fn c<'a>(
+        at: i64,
+        team: &'a str,
+        app: &'a str,
+        model: &'a str,
+        caller: &'a str,
+        tokens: Tokens,
+        cost: &str,
+    ) -> Contribution<'a> {
+        Contribution {
+            at: Timestamp(at),
+            team,
+            app,
+            model,
+            caller,
+            metadata: &[],
+            usage: Usage {
+                requests: 1,
+                errors: 0,
+                tokens,
+            },
+            cost: usd(cost),
+            unpriced: 0,
+        }
+    }
+
+    fn find<'d>(
+        ds: &'d [Datum],
+        metric: &str,
+        dims: &[(&str, &str)],
+        at: i64,
+    ) -> Option<&'d Datum> {
+        ds.iter().find(|d| {
+            d.metric == metric
+                && d.timestamp == Timestamp(at)
+                && d.dimensions.len() == dims.len()
+                && d.dimensions
+                    .iter()
+                    .zip(dims)
+                    .all(|((k, v), (k2, v2))| k == k2 && v == v2)
+        })
+    }
+
+    #[test]
+    fn one_datum_per_series_and_minute() {
+        let t = |i, o, cr, cw| Tokens {
+            input: i,
+            output: o,
+            cache_read: cr,
+            cache_write: cw,
+            cache_write_1h: 0,
+        };
+        let mut agg = MetricsAggregator::new(MetricsConfig::default());
+        let base = 1_764_064_800; // a whole minute
+        agg.add(&c(
+            base + 5,
+            "platform",
+            "ops-agent",
+            "m1",
+            "u1",
+            t(10, 20, 0, 0),
+            "0.5",
+        ));
+        agg.add(&c(
+            base + 59,
+            "platform",
+            "ops-agent",
+            "m1",
+            "u2",
+            t(1, 2, 3, 0),
+            "0.25",
+        ));
+        agg.add(&c(
+            base + 30,
+            "platform",
+            "ops-agent",
+            "m2",
+            "u1",
+            t(5, 0, 0, 7),
+            "1",
+        ));
+        agg.add(&c(
+            base + 61,
+            "platform",
+            "search",
+            "m1",
+            "u1",
+            t(1, 1, 0, 0),
+            "0.125",
+        ));
+        let mut unpriced = c(base + 2, "cx", "bot", "weird", "u3", t(4, 4, 0, 0), "0");
+        unpriced.unpriced = 1;
+        unpriced.usage.errors = 1;
+        agg.add(&unpriced);
+        agg.add_malformed(Timestamp(base + 10), 2);
+        agg.add_malformed(Timestamp(base + 20), 1);
+        let ds = agg.datums();
+        let team = find(&ds, REQUESTS, &[(TEAM, "platform")], base).unwrap();
+        assert_eq!(team.value, 3.0);
+        let cost = find(&ds, ESTIMATED_COST_USD, &[(TEAM, "platform")], base).unwrap();
+        assert_eq!(cost.value, 1.75);
+        assert_eq!(
+            find(
+                &ds,
+                INPUT_TOKENS,
+                &[(TEAM, "platform"), (APP, "ops-agent")],
+                base
+            )
+            .unwrap()
+            .value,
+            16.0
+        );
+        assert_eq!(
+            find(
+                &ds,
+                CACHE_WRITE_TOKENS,
+                &[(TEAM, "platform"), (APP, "ops-agent"), (MODEL, "m2")],
+                base
+            )
+            .unwrap()
+            .value,
+            7.0
+        );
+        assert!(
+            find(
+                &ds,
+                CACHE_WRITE_TOKENS,
+                &[(TEAM, "platform"), (APP, "ops-agent"), (MODEL, "m1")],
+                base
+            )
+            .is_none(),
+            "zeros are not sent"
+        );
+        assert_eq!(
+            find(&ds, REQUESTS, &[(TEAM, "platform")], base + 60)
+                .unwrap()
+                .value,
+            1.0
+        );
+        assert_eq!(
+            find(&ds, UNPRICED_REQUESTS, &[(TEAM, "cx")], base)
+                .unwrap()
+                .value,
+            1.0
+        );
+        assert_eq!(find(&ds, ERRORS, &[(TEAM, "cx")], base).unwrap().value, 1.0);
+        assert!(find(&ds, ESTIMATED_COST_USD, &[(TEAM, "cx")], base).is_none());
+        assert_eq!(find(&ds, MALFORMED_RECORDS, &[], base).unwrap().value, 3.0);
+        // Unique (metric, dims, minute).
+        let mut keys: Vec<_> = ds
+            .iter()
+            .map(|d| (d.metric, d.dimensions.clone(), d.timestamp))
+            .collect();
+        let n = keys.len();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), n);
+        assert!(ds
+            .iter()
+            .all(|d| !d.dimensions.iter().any(|(k, _)| k == CALLER)));
+    }
+
+    #[test]
+    fn optional_dimension_sets() {
+        let mut agg = MetricsAggregator::new(MetricsConfig {
+            caller_dimensions: true,
+            metadata_keys: vec!["tenant".into()],
+        });
+        let md = vec!["acme".to_string()];
+        let mut x = c(
+            0,
+            "t",
+            "a",
+            "m",
+            "arn:aws:sts::1:assumed-role/Worker/i-0123",
+            Tokens::default(),
+            "0",
+        );
+        x.metadata = &md;
+        agg.add(&x);
+        x.caller = "arn:aws:sts::1:assumed-role/Worker/i-9999";
+        x.metadata = &[];
+        agg.add(&x);
+        let ds = agg.datums();
+        assert_eq!(
+            find(
+                &ds,
+                REQUESTS,
+                &[
+                    (TEAM, "t"),
+                    (APP, "a"),
+                    (CALLER, "arn:aws:sts::1:assumed-role/Worker")
+                ],
+                0
+            )
+            .unwrap()
+            .value,
+            2.0
+        );
+        assert_eq!(
+            find(
+                &ds,
+                REQUESTS,
+                &[(TEAM, "t"), (APP, "a"), ("tenant", "acme")],
+                0
+            )
+            .unwrap()
+            .value,
+            1.0
+        );
+        assert_eq!(
+            find(
+                &ds,
+                REQUESTS,
+                &[(TEAM, "t"), (APP, "a"), ("tenant", "none")],
+                0
+            )
+            .unwrap()
+            .value,
+            1.0
+        );
+        assert_eq!(
+            caller_label("arn:aws:iam::1:user/bob"),
+            "arn:aws:iam::1:user/bob"
+        );
+        assert_eq!(caller_label(""), "unknown");
+    }
+
+    #[test]
+    fn chunking_respects_count_and_size() {
+        let d = |i: usize, vlen: usize| Datum {
+            metric: REQUESTS,
+            dimensions: vec![
+                (TEAM.into(), "x".repeat(vlen)),
+                (APP.into(), format!("a{i}")),
+            ],
+            timestamp: Timestamp(0),
+            value: 1.0,
+            unit: Unit::Count,
+        };
+        let small: Vec<Datum> = (0..2500).map(|i| d(i, 5)).collect();
+        let r = chunks(&small, MAX_DATUMS_PER_REQUEST, MAX_REQUEST_BYTES, 100);
+        assert_eq!(r, vec![0..1000, 1000..2000, 2000..2500]);
+        let big: Vec<Datum> = (0..3000).map(|i| d(i, 1024)).collect();
+        let r = chunks(&big, MAX_DATUMS_PER_REQUEST, MAX_REQUEST_BYTES, 100);
+        assert!(r.len() > 3);
+        assert_eq!(r.iter().map(|r| r.len()).sum::<usize>(), 3000);
+        for range in &r {
+            let bytes: usize = big[range.clone()]
+                .iter()
+                .map(datum_wire_size)
+                .sum::<usize>()
+                + 100;
+            assert!(bytes <= MAX_REQUEST_BYTES && range.len() <= MAX_DATUMS_PER_REQUEST);
+        }
+        assert!(chunks(&[], 1000, 1000, 10).is_empty());
+    }
+
+    #[test]
+    fn usd_values() {
+        assert_eq!(usd_value(usd("41.2")), 41.2);
+        assert_eq!(usd_value(Money(1)), 0.0);
+        assert_eq!(usd_value(usd("0.000000001")), 1e-9);
+    }
+}

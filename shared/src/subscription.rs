@@ -1,1 +1,711 @@
-//! (being written)
+//! CloudWatch Logs subscription events: `{"awslogs":{"data":"<base64 of gzip>"}}`, the data being
+//! `{messageType, owner, logGroup, logStream, subscriptionFilters, logEvents:[{id, timestamp, message}]}`.
+//!
+//! [`Decoder`] decodes one event into borrowed [`LogsData`]. It is built for the hot path of the ingest
+//! Lambda: its buffers (decoded bytes, inflated JSON, unescaped messages) and its inflate state are
+//! reused from one event to the next, the gzip stream is inflated straight into a buffer sized from the
+//! gzip trailer, and every message is unescaped into one shared arena. Decoding a batch therefore costs
+//! no allocation per log event beyond one `Vec` slot (and none at all once the buffers have grown).
+//!
+//! [`encode`] builds an event (standard padded base64 of gzip, as CloudWatch Logs sends it), for the CLI
+//! (`bedrock-meter event`) and tests.
+
+use std::borrow::Cow;
+use std::io::Write as _;
+
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::DecodePaddingMode;
+use base64::Engine as _;
+use flate2::{Crc, Decompress, FlushDecompress, Status};
+
+use crate::scan::{Kind, ScanError, Scanner};
+
+/// `messageType` of a log batch.
+pub const DATA_MESSAGE: &str = "DATA_MESSAGE";
+/// `messageType` of the reachability probe CloudWatch Logs sends when a subscription is created.
+pub const CONTROL_MESSAGE: &str = "CONTROL_MESSAGE";
+
+/// Inflated payloads larger than this are refused (a subscription event is at most 1 MB compressed; this
+/// bounds what a hostile or corrupt gzip stream can make the function allocate).
+pub const MAX_INFLATED_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SubscriptionError {
+    #[error("event is not a CloudWatch Logs subscription event (no awslogs.data)")]
+    NotAnEvent,
+    #[error("awslogs.data is not base64: {0}")]
+    Base64(String),
+    #[error("awslogs.data is not gzip: {0}")]
+    Gzip(&'static str),
+    #[error("inflated payload exceeds {MAX_INFLATED_BYTES} bytes")]
+    TooLarge,
+    #[error("payload is not valid JSON: {0}")]
+    Json(#[from] ScanError),
+    #[error("payload is not UTF-8")]
+    Utf8,
+    #[error("payload field {0} is missing or has the wrong type")]
+    Field(&'static str),
+}
+
+/// One log event: for Bedrock invocation logging, `message` is one log record as JSON text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogEvent<'a> {
+    /// A numeric string, unique per event (and stable across redeliveries of the same event).
+    pub id: &'a str,
+    /// When the event was ingested, epoch milliseconds.
+    pub timestamp: i64,
+    pub message: &'a str,
+}
+
+/// The decoded `awslogs.data` payload.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogsData<'a> {
+    pub message_type: &'a str,
+    pub owner: &'a str,
+    pub log_group: &'a str,
+    pub log_stream: &'a str,
+    pub subscription_filters: Vec<&'a str>,
+    pub log_events: Vec<LogEvent<'a>>,
+}
+
+impl LogsData<'_> {
+    pub fn is_control(&self) -> bool {
+        self.message_type == CONTROL_MESSAGE
+    }
+}
+
+/// Where a decoded string lives: in the inflated JSON (no escapes) or in the arena (unescaped).
+#[derive(Clone, Copy, Debug, Default)]
+enum Span {
+    #[default]
+    Empty,
+    Json(usize, usize),
+    Arena(usize, usize),
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct EventSpans {
+    id: Span,
+    timestamp: i64,
+    message: Span,
+}
+
+/// Reusable decoding state (keep one per Lambda instance).
+pub struct Decoder {
+    compressed: Vec<u8>,
+    json: Vec<u8>,
+    arena: String,
+    inflate: Decompress,
+    filters: Vec<Span>,
+    events: Vec<EventSpans>,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder::new()
+    }
+}
+
+/// Accepts padded and unpadded standard base64.
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+impl Decoder {
+    pub fn new() -> Decoder {
+        Decoder {
+            compressed: Vec::new(),
+            json: Vec::new(),
+            arena: String::new(),
+            inflate: Decompress::new(false),
+            filters: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Decodes a whole Lambda event (`{"awslogs":{"data":"…"}}`) given as JSON text.
+    pub fn decode_event<'s>(&'s mut self, event: &str) -> Result<LogsData<'s>, SubscriptionError> {
+        let data = awslogs_data(event)?;
+        self.decode_data(&data)
+    }
+
+    /// Decodes the `awslogs.data` string (base64 of gzip of JSON).
+    pub fn decode_data<'s>(&'s mut self, data: &str) -> Result<LogsData<'s>, SubscriptionError> {
+        self.compressed.clear();
+        LENIENT
+            .decode_vec(data.trim().as_bytes(), &mut self.compressed)
+            .map_err(|e| SubscriptionError::Base64(e.to_string()))?;
+        gunzip(&self.compressed, &mut self.inflate, &mut self.json)?;
+        self.parse_json()
+    }
+
+    /// Decodes an already inflated payload (JSON text).
+    pub fn decode_json<'s>(&'s mut self, json: &[u8]) -> Result<LogsData<'s>, SubscriptionError> {
+        self.json.clear();
+        self.json.extend_from_slice(json);
+        self.parse_json()
+    }
+
+    fn parse_json(&mut self) -> Result<LogsData<'_>, SubscriptionError> {
+        let text = std::str::from_utf8(&self.json).map_err(|_| SubscriptionError::Utf8)?;
+        self.arena.clear();
+        self.filters.clear();
+        self.events.clear();
+        let mut head = [Span::Empty; 4]; // messageType, owner, logGroup, logStream
+        let mut seen_type = false;
+        let mut seen_events = false;
+        let mut sc = Scanner::new(text);
+        let (arena, filters, events) = (&mut self.arena, &mut self.filters, &mut self.events);
+        let mut failed: Option<SubscriptionError> = None;
+        let mut fail = |e: SubscriptionError| {
+            failed.get_or_insert(e);
+            ScanError::Eof
+        };
+        if sc.peek_kind()? != Kind::Object {
+            return Err(SubscriptionError::Field("payload"));
+        }
+        let res = sc.object(|sc, key| {
+            let slot = match key.as_ref() {
+                "messageType" => Some(0),
+                "owner" => Some(1),
+                "logGroup" => Some(2),
+                "logStream" => Some(3),
+                _ => None,
+            };
+            if let Some(i) = slot {
+                if i == 0 {
+                    seen_type = true;
+                }
+                return match sc.peek_kind()? {
+                    Kind::String => {
+                        head[i] = string_span(sc, text, arena)?;
+                        Ok(())
+                    }
+                    Kind::Null => {
+                        sc.null();
+                        Ok(())
+                    }
+                    _ => Err(fail(SubscriptionError::Field(FIELDS[i]))),
+                };
+            }
+            match key.as_ref() {
+                "subscriptionFilters" => match sc.peek_kind()? {
+                    Kind::Array => sc.array(|sc| {
+                        if sc.peek_kind()? == Kind::String {
+                            filters.push(string_span(sc, text, arena)?);
+                            Ok(())
+                        } else {
+                            sc.skip()
+                        }
+                    }),
+                    _ => sc.skip(),
+                },
+                "logEvents" => {
+                    seen_events = true;
+                    if sc.peek_kind()? != Kind::Array {
+                        return Err(fail(SubscriptionError::Field("logEvents")));
+                    }
+                    sc.array(|sc| {
+                        if sc.peek_kind()? != Kind::Object {
+                            return Err(fail(SubscriptionError::Field("logEvents[]")));
+                        }
+                        let mut ev = EventSpans::default();
+                        let mut has_message = false;
+                        sc.object(|sc, k| match (k.as_ref(), sc.peek_kind()?) {
+                            ("id", Kind::String) => {
+                                ev.id = string_span(sc, text, arena)?;
+                                Ok(())
+                            }
+                            ("timestamp", Kind::Number) => {
+                                let t = sc.u64()?;
+                                ev.timestamp = i64::try_from(t)
+                                    .map_err(|_| fail(SubscriptionError::Field("timestamp")))?;
+                                Ok(())
+                            }
+                            ("message", Kind::String) => {
+                                has_message = true;
+                                ev.message = string_span(sc, text, arena)?;
+                                Ok(())
+                            }
+                            ("id" | "timestamp" | "message", _) => {
+                                Err(fail(SubscriptionError::Field("logEvents[]")))
+                            }
+                            _ => sc.skip(),
+                        })?;
+                        if !has_message {
+                            return Err(fail(SubscriptionError::Field("logEvents[].message")));
+                        }
+                        events.push(ev);
+                        Ok(())
+                    })
+                }
+                _ => sc.skip(),
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        res?;
+        if !sc.at_end() {
+            return Err(SubscriptionError::Field("payload"));
+        }
+        if !seen_type {
+            return Err(SubscriptionError::Field("messageType"));
+        }
+        if !seen_events {
+            return Err(SubscriptionError::Field("logEvents"));
+        }
+        let (json, arena) = (text, self.arena.as_str());
+        let get = |s: Span| -> &str {
+            match s {
+                Span::Empty => "",
+                Span::Json(a, b) => &json[a..b],
+                Span::Arena(a, b) => &arena[a..b],
+            }
+        };
+        Ok(LogsData {
+            message_type: get(head[0]),
+            owner: get(head[1]),
+            log_group: get(head[2]),
+            log_stream: get(head[3]),
+            subscription_filters: self.filters.iter().map(|s| get(*s)).collect(),
+            log_events: self
+                .events
+                .iter()
+                .map(|e| LogEvent {
+                    id: get(e.id),
+                    timestamp: e.timestamp,
+                    message: get(e.message),
+                })
+                .collect(),
+        })
+    }
+}
+
+const FIELDS: [&str; 4] = ["messageType", "owner", "logGroup", "logStream"];
+
+/// Reads the string at the scanner: borrowed from `text` when it has no escapes, else unescaped into
+/// the arena.
+fn string_span(sc: &mut Scanner<'_>, text: &str, arena: &mut String) -> Result<Span, ScanError> {
+    sc.ws();
+    let b = text.as_bytes();
+    let start = sc.pos + 1; // after the opening quote (peek_kind saw it)
+    let end = memchr::memchr2(b'"', b'\\', &b[start..]).ok_or(ScanError::Eof)? + start;
+    if b[end] == b'"' {
+        sc.pos = end + 1;
+        return Ok(Span::Json(start, end));
+    }
+    let a0 = arena.len();
+    match unescape_into(b, start, arena) {
+        Ok(after) => {
+            sc.pos = after;
+            Ok(Span::Arena(a0, arena.len()))
+        }
+        Err(e) => {
+            arena.truncate(a0);
+            Err(e)
+        }
+    }
+}
+
+/// Unescapes the JSON string body starting at `pos` (after its opening quote) into `out`; returns the
+/// position after the closing quote.
+fn unescape_into(b: &[u8], mut pos: usize, out: &mut String) -> Result<usize, ScanError> {
+    loop {
+        let rel = memchr::memchr2(b'"', b'\\', &b[pos..]).ok_or(ScanError::Eof)?;
+        let chunk = &b[pos..pos + rel];
+        if chunk.iter().any(|&c| c < 0x20) {
+            let at = pos + chunk.iter().position(|&c| c < 0x20).unwrap_or(0);
+            return Err(ScanError::Unexpected { byte: b[at], at });
+        }
+        // The input is a &str and the chunk ends before an ASCII byte: a whole UTF-8 sequence.
+        out.push_str(std::str::from_utf8(chunk).map_err(|_| ScanError::Escape(pos))?);
+        pos += rel;
+        if b[pos] == b'"' {
+            return Ok(pos + 1);
+        }
+        let at = pos;
+        let e = *b.get(pos + 1).ok_or(ScanError::Eof)?;
+        pos += 2;
+        let c = match e {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let hi = hex4(b, pos)?;
+                pos += 4;
+                let cp = if (0xD800..0xDC00).contains(&hi) {
+                    if b.get(pos) != Some(&b'\\') || b.get(pos + 1) != Some(&b'u') {
+                        return Err(ScanError::Escape(at));
+                    }
+                    let lo = hex4(b, pos + 2)?;
+                    pos += 6;
+                    if !(0xDC00..0xE000).contains(&lo) {
+                        return Err(ScanError::Escape(at));
+                    }
+                    0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                } else {
+                    hi
+                };
+                char::from_u32(cp).ok_or(ScanError::Escape(at))?
+            }
+            _ => return Err(ScanError::Escape(at)),
+        };
+        out.push(c);
+    }
+}
+
+fn hex4(b: &[u8], pos: usize) -> Result<u32, ScanError> {
+    let h = b.get(pos..pos + 4).ok_or(ScanError::Eof)?;
+    let mut v = 0u32;
+    for &c in h {
+        let d = (c as char).to_digit(16).ok_or(ScanError::Escape(pos))?;
+        v = v * 16 + d;
+    }
+    Ok(v)
+}
+
+/// Inflates a gzip stream (one or more members) into `out`, checking each member's CRC and length.
+fn gunzip(input: &[u8], z: &mut Decompress, out: &mut Vec<u8>) -> Result<(), SubscriptionError> {
+    out.clear();
+    if input.len() >= 4 {
+        // ISIZE of the last member: the inflated size (mod 2^32) when there is one member, the usual case.
+        let t = &input[input.len() - 4..];
+        let isize = u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as usize;
+        out.reserve(isize.min(MAX_INFLATED_BYTES) + 1);
+    }
+    let mut rest = input;
+    let mut members = 0;
+    while !rest.is_empty() {
+        if members > 0 && rest.iter().all(|&b| b == 0) {
+            break; // zero padding after the last member
+        }
+        let body = gzip_header(rest)?;
+        let start = out.len();
+        z.reset(false);
+        let consumed = loop {
+            if out.len() == out.capacity() {
+                if out.len() >= MAX_INFLATED_BYTES {
+                    return Err(SubscriptionError::TooLarge);
+                }
+                out.reserve((out.len() - start).clamp(32 * 1024, 8 * 1024 * 1024));
+            }
+            let before_in = z.total_in() as usize;
+            let status = z
+                .decompress_vec(&body[before_in..], out, FlushDecompress::None)
+                .map_err(|_| SubscriptionError::Gzip("corrupt deflate stream"))?;
+            match status {
+                Status::StreamEnd => break z.total_in() as usize,
+                Status::Ok => {}
+                Status::BufError => {
+                    if out.len() < out.capacity() {
+                        return Err(SubscriptionError::Gzip("truncated"));
+                    }
+                }
+            }
+        };
+        if out.len() > MAX_INFLATED_BYTES {
+            return Err(SubscriptionError::TooLarge);
+        }
+        let trailer = body
+            .get(consumed..consumed + 8)
+            .ok_or(SubscriptionError::Gzip("truncated trailer"))?;
+        let mut crc = Crc::new();
+        crc.update(&out[start..]);
+        let want_crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+        let want_len = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
+        if crc.sum() != want_crc {
+            return Err(SubscriptionError::Gzip("CRC mismatch"));
+        }
+        if (out.len() - start) as u32 != want_len {
+            return Err(SubscriptionError::Gzip("length mismatch"));
+        }
+        rest = &body[consumed + 8..];
+        members += 1;
+    }
+    if members == 0 {
+        return Err(SubscriptionError::Gzip("empty"));
+    }
+    Ok(())
+}
+
+/// Skips a gzip member header (RFC 1952), returning what follows it.
+fn gzip_header(b: &[u8]) -> Result<&[u8], SubscriptionError> {
+    const FHCRC: u8 = 2;
+    const FEXTRA: u8 = 4;
+    const FNAME: u8 = 8;
+    const FCOMMENT: u8 = 16;
+    let short = SubscriptionError::Gzip("truncated header");
+    if b.len() < 10 {
+        return Err(short);
+    }
+    if b[0] != 0x1f || b[1] != 0x8b {
+        return Err(SubscriptionError::Gzip("bad magic"));
+    }
+    if b[2] != 8 {
+        return Err(SubscriptionError::Gzip("not deflate"));
+    }
+    let flags = b[3];
+    let mut pos = 10;
+    if flags & FEXTRA != 0 {
+        let n = b.get(pos..pos + 2).ok_or(short.clone())?;
+        pos += 2 + u16::from_le_bytes([n[0], n[1]]) as usize;
+    }
+    for f in [FNAME, FCOMMENT] {
+        if flags & f != 0 {
+            let z = memchr::memchr(0, b.get(pos..).ok_or(short.clone())?).ok_or(short.clone())?;
+            pos += z + 1;
+        }
+    }
+    if flags & FHCRC != 0 {
+        pos += 2;
+    }
+    b.get(pos..).ok_or(short)
+}
+
+/// `awslogs.data` of a Lambda event given as JSON text (any other members are ignored).
+pub fn awslogs_data(event: &str) -> Result<Cow<'_, str>, SubscriptionError> {
+    let mut sc = Scanner::new(event);
+    let mut data = None;
+    let not = |_| SubscriptionError::NotAnEvent;
+    if sc.peek_kind().map_err(not)? != Kind::Object {
+        return Err(SubscriptionError::NotAnEvent);
+    }
+    sc.object(|sc, k| {
+        if k == "awslogs" && sc.peek_kind()? == Kind::Object {
+            sc.object(|sc, k| {
+                if k == "data" && sc.peek_kind()? == Kind::String {
+                    data = Some(sc.string()?);
+                    Ok(())
+                } else {
+                    sc.skip()
+                }
+            })
+        } else {
+            sc.skip()
+        }
+    })
+    .map_err(not)?;
+    data.ok_or(SubscriptionError::NotAnEvent)
+}
+
+/// Builds the `awslogs.data` string for a payload: standard padded base64 of gzip of its JSON.
+pub fn encode_data(data: &LogsData<'_>) -> String {
+    let json = payload_json(data);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(json.as_bytes())
+        .expect("writing to a Vec cannot fail");
+    let bytes = gz.finish().expect("writing to a Vec cannot fail");
+    STANDARD.encode(bytes)
+}
+
+/// Builds a whole Lambda event: `{"awslogs":{"data":"…"}}`.
+pub fn encode(data: &LogsData<'_>) -> String {
+    serde_json::json!({ "awslogs": { "data": encode_data(data) } }).to_string()
+}
+
+/// The payload's JSON, with members in the order CloudWatch Logs writes them.
+pub fn payload_json(d: &LogsData<'_>) -> String {
+    use std::fmt::Write as _;
+    let q = |v: &str| serde_json::Value::String(v.to_string()).to_string();
+    let mut out = String::with_capacity(
+        256 + d
+            .log_events
+            .iter()
+            .map(|e| e.message.len() + 96)
+            .sum::<usize>(),
+    );
+    let filters: Vec<String> = d.subscription_filters.iter().map(|f| q(f)).collect();
+    let _ = write!(
+        out,
+        "{{\"messageType\":{},\"owner\":{},\"logGroup\":{},\"logStream\":{},\"subscriptionFilters\":[{}],\"logEvents\":[",
+        q(d.message_type),
+        q(d.owner),
+        q(d.log_group),
+        q(d.log_stream),
+        filters.join(",")
+    );
+    for (i, e) in d.log_events.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(
+            out,
+            "{{\"id\":{},\"timestamp\":{},\"message\":{}}}",
+            q(e.id),
+            e.timestamp,
+            q(e.message)
+        );
+    }
+    out.push_str("]}");
+    out
+}
+
+/// A log event id in CloudWatch's shape (56 decimal digits), derived from the ingestion time and a
+/// sequence number so generated events are reproducible.
+pub fn event_id(timestamp_ms: i64, seq: u64) -> String {
+    format!("{:032}{:024}", timestamp_ms.max(0), seq)
+}
+
+/// The control message CloudWatch Logs sends to check that a destination is reachable.
+pub fn control_message(timestamp_ms: i64) -> LogsData<'static> {
+    LogsData {
+        message_type: CONTROL_MESSAGE,
+        owner: "CloudwatchLogs",
+        log_group: "",
+        log_stream: "",
+        subscription_filters: Vec::new(),
+        log_events: vec![LogEvent {
+            id: "",
+            timestamp: timestamp_ms,
+            message: "CWL CONTROL MESSAGE: Checking health of destination Lambda function.",
+        }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> LogsData<'static> {
+        LogsData {
+            message_type: DATA_MESSAGE,
+            owner: "111122223333",
+            log_group: "/aws/bedrock/modelinvocations",
+            log_stream: "aws/bedrock/modelinvocations",
+            subscription_filters: vec!["bedrock-meter"],
+            log_events: vec![
+                LogEvent {
+                    id: "1",
+                    timestamp: 1_764_000_000_000,
+                    message: r#"{"timestamp":"2025-11-24T16:00:00Z","modelId":"m.x","note":"tab\tquote\" é 😀"}"#,
+                },
+                LogEvent {
+                    id: "2",
+                    timestamp: 1_764_000_000_500,
+                    message: "plain text, no escapes",
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let d = sample();
+        let event = encode(&d);
+        let mut dec = Decoder::new();
+        let got = dec.decode_event(&event).unwrap();
+        assert_eq!(got, d);
+        assert!(!got.is_control());
+        // The decoder is reusable, and a control message is recognised.
+        let c = control_message(5);
+        let got = dec.decode_event(&encode(&c)).unwrap();
+        assert!(got.is_control());
+        assert_eq!(got.log_events.len(), 1);
+    }
+
+    #[test]
+    fn unicode_escapes_and_padding() {
+        let json = r#"{"messageType":"DATA_MESSAGE","logEvents":[{"id":"9","timestamp":3,"message":"a\u00e9\ud83d\ude00\n\/"}]}"#;
+        let mut dec = Decoder::new();
+        let got = dec.decode_json(json.as_bytes()).unwrap();
+        assert_eq!(got.log_events[0].message, "aé😀\n/");
+        // Unpadded base64 is accepted too.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(json.as_bytes()).unwrap();
+        let b = gz.finish().unwrap();
+        let unpadded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&b);
+        assert_eq!(
+            dec.decode_data(&unpadded).unwrap().log_events[0].message,
+            "aé😀\n/"
+        );
+    }
+
+    #[test]
+    fn errors_are_typed() {
+        let mut dec = Decoder::new();
+        assert_eq!(
+            dec.decode_event(r#"{"other":1}"#),
+            Err(SubscriptionError::NotAnEvent)
+        );
+        assert!(matches!(
+            dec.decode_data("!!!"),
+            Err(SubscriptionError::Base64(_))
+        ));
+        assert!(matches!(
+            dec.decode_data(&STANDARD.encode(b"not gzip at all")),
+            Err(SubscriptionError::Gzip(_))
+        ));
+        let good = encode_data(&sample());
+        let mut raw = STANDARD.decode(&good).unwrap();
+        let n = raw.len();
+        raw[n - 6] ^= 0xff; // CRC
+        assert_eq!(
+            dec.decode_data(&STANDARD.encode(&raw)),
+            Err(SubscriptionError::Gzip("CRC mismatch"))
+        );
+        let raw = STANDARD.decode(&good).unwrap();
+        for cut in [11, raw.len() / 2, raw.len() - 3] {
+            assert!(
+                dec.decode_data(&STANDARD.encode(&raw[..cut])).is_err(),
+                "cut {cut}"
+            );
+        }
+        for bad in [
+            r#"{"logEvents":[]}"#,
+            r#"{"messageType":"DATA_MESSAGE"}"#,
+            r#"{"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","timestamp":1}]}"#,
+            r#"{"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","timestamp":"x","message":""}]}"#,
+            r#"{"messageType":"DATA_MESSAGE","logEvents":[{"message":"unterminated}]}"#,
+            r#"{"messageType":"DATA_MESSAGE","logEvents":[]} trailing"#,
+            r#"[1]"#,
+        ] {
+            assert!(dec.decode_json(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn multi_member_gzip() {
+        let json = payload_json(&sample());
+        let (a, b) = json.split_at(40);
+        let mut bytes = Vec::new();
+        for part in [a, b] {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(part.as_bytes()).unwrap();
+            bytes.extend(gz.finish().unwrap());
+        }
+        let mut dec = Decoder::new();
+        assert_eq!(dec.decode_data(&STANDARD.encode(&bytes)).unwrap(), sample());
+    }
+
+    #[test]
+    fn large_payload() {
+        let big = "x".repeat(300_000);
+        let msgs: Vec<String> = (0..20)
+            .map(|i| format!("{{\"i\":{i},\"b\":\"{big}\"}}"))
+            .collect();
+        let d = LogsData {
+            message_type: DATA_MESSAGE,
+            log_events: msgs
+                .iter()
+                .enumerate()
+                .map(|(i, m)| LogEvent {
+                    id: "7",
+                    timestamp: i as i64,
+                    message: m,
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let mut dec = Decoder::new();
+        let got = dec.decode_data(&encode_data(&d)).unwrap();
+        assert_eq!(got.log_events.len(), 20);
+        assert_eq!(got.log_events[19].message, msgs[19]);
+    }
+}
