@@ -1,0 +1,550 @@
+//! The live path: a CloudWatch Logs subscription Lambda over the Bedrock invocation log group.
+//!
+//! One invocation, in order:
+//! 1. **decode** `awslogs.data` (base64 → gunzip → JSON) with the core's allocation-light decoder;
+//!    a `CONTROL_MESSAGE` (the reachability probe) succeeds at once;
+//! 2. **parse** each log event's message with the core; a record that cannot be read is counted by
+//!    kind (`MalformedRecords`, and one log line with the counts per kind — never the record's text);
+//! 3. **resolve** application inference profiles through a TTL cache kept across invocations
+//!    (`PROFILE_CACHE_TTL_SECONDS`); a failed lookup serves the last known tags, else the profile id
+//!    with team `unresolved` — counted, never failing the batch;
+//! 4. **price** with the embedded price table;
+//! 5. **detect** runaways with the shared detector (its state store is shared by all instances), and
+//!    **publish** the alerts it returns to SNS — before anything else can fail the invocation, because a
+//!    retried batch does not return the same alerts again;
+//! 6. **put metrics**: one datum per series and minute, chunked to `PutMetricData`'s limits. A final
+//!    failure is an invocation error, so Lambda retries the batch (the detector ignores the batch's
+//!    second delivery; metrics requests that had already succeeded are counted again — rare, and
+//!    documented in docs/live-path.md).
+//!
+//! [`Ingest`] is generic over its four AWS dependencies so tests can point each at a different local
+//! server; `main.rs` wires the real ones from the environment.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use bedrock_meter::alert::{render, AlertContext};
+use bedrock_meter::aws::bedrock::{CachedProfiles, ProfileSource};
+use bedrock_meter::aws::cloudwatch::{put_all, MetricsSink};
+use bedrock_meter::aws::sns::{Notification, Notifier};
+use bedrock_meter::aws::AwsError;
+use bedrock_meter::detector::{
+    Alert, ConfigError, Detector, DetectorConfig, Observation, StateStore, StoreError,
+};
+use bedrock_meter::metrics::{Contribution, MetricsAggregator, MetricsConfig, DEFAULT_NAMESPACE};
+use bedrock_meter::model_id::{classify, ModelRef};
+use bedrock_meter::prices::Unpriced;
+use bedrock_meter::record::{parse, Record};
+use bedrock_meter::rollup::{resolve, AttributionConfig, Resolution, Usage, UNKNOWN_CALLER};
+use bedrock_meter::subscription::{Decoder, LogsData, SubscriptionError};
+use bedrock_meter::{Money, PriceTable, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// The Lambda event: `{"awslogs":{"data":"<base64 of gzip>"}}` (other members ignored).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SubscriptionEvent {
+    pub awslogs: AwsLogs,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct AwsLogs {
+    pub data: String,
+}
+
+/// Configuration from the environment (the SAM template passes exactly these).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// `METRICS_NAMESPACE`, default `BedrockMeter`.
+    pub namespace: String,
+    /// `ALERT_TOPIC_ARN`; without it alerts are only logged.
+    pub alert_topic_arn: Option<String>,
+    /// `STATE_TABLE`: the detector's DynamoDB table.
+    pub state_table: Option<String>,
+    /// `WINDOW_MINUTES`, `MAX_COST_USD`, `MAX_REQUESTS`.
+    pub detector: DetectorConfig,
+    /// `APP_TAG_KEY`, `TEAM_TAG_KEY`, `METADATA_KEYS`.
+    pub attribution: AttributionConfig,
+    /// `CALLER_DIMENSIONS` (and the metadata keys).
+    pub metrics: MetricsConfig,
+    /// `PROFILE_CACHE_TTL_SECONDS`, default 300.
+    pub profile_cache_ttl: Duration,
+    /// `LOG_GROUP_NAME`: the invocation log group, named in the alert's Logs Insights query.
+    pub log_group_name: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_lookup(|_| None).expect("defaults are valid")
+    }
+}
+
+fn bool_value(name: &'static str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError {
+            name,
+            value: v.to_string(),
+            expected: "true or false",
+        }),
+    }
+}
+
+impl Config {
+    /// Reads the configuration through `get` (e.g. `|k| std::env::var(k).ok()`). Missing or empty
+    /// values take their defaults; a present but invalid value is an error.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let val = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let detector = DetectorConfig::from_lookup(&get)?;
+        let metadata_keys: Vec<String> = val("METADATA_KEYS")
+            .map(|v| {
+                v.split(',')
+                    .map(|k| k.trim().to_string())
+                    .filter(|k| !k.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let caller_dimensions = match val("CALLER_DIMENSIONS") {
+            Some(v) => bool_value("CALLER_DIMENSIONS", &v)?,
+            None => false,
+        };
+        let ttl = match val("PROFILE_CACHE_TTL_SECONDS") {
+            Some(v) => v.parse::<u64>().map_err(|_| ConfigError {
+                name: "PROFILE_CACHE_TTL_SECONDS",
+                value: v.clone(),
+                expected: "a whole number of seconds",
+            })?,
+            None => 300,
+        };
+        Ok(Config {
+            namespace: val("METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
+            alert_topic_arn: val("ALERT_TOPIC_ARN"),
+            state_table: val("STATE_TABLE"),
+            detector,
+            attribution: AttributionConfig {
+                app_tag: val("APP_TAG_KEY").unwrap_or_else(|| "app".into()),
+                team_tag: val("TEAM_TAG_KEY").unwrap_or_else(|| "team".into()),
+                metadata_keys: metadata_keys.clone(),
+            },
+            metrics: MetricsConfig {
+                caller_dimensions,
+                metadata_keys,
+            },
+            profile_cache_ttl: Duration::from_secs(ttl),
+            log_group_name: val("LOG_GROUP_NAME"),
+        })
+    }
+
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| std::env::var(k).ok())
+    }
+}
+
+/// Why an invocation failed (Lambda then retries it).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("undecodable subscription event: {0}")]
+    Decode(#[from] SubscriptionError),
+    #[error("runaway detector state: {0}")]
+    Detector(#[from] StoreError),
+    #[error("metrics: {0}")]
+    Metrics(AwsError),
+}
+
+/// What one invocation did (the Lambda's response, and one structured log line).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    pub control_message: bool,
+    pub log_events: usize,
+    pub records: usize,
+    /// Records that could not be read, by kind.
+    pub malformed: BTreeMap<String, u64>,
+    pub unpriced_requests: u64,
+    /// Application profiles looked up in the control plane this invocation.
+    pub profile_lookups: usize,
+    /// Lookups that failed (served stale when known before).
+    pub profile_lookup_failures: usize,
+    /// Records attributed to `unresolved` because their profile could not be looked up.
+    pub unresolved_records: u64,
+    pub alerts: Vec<String>,
+    pub alert_publish_failures: usize,
+    pub metric_datums: usize,
+    pub metric_requests: usize,
+}
+
+/// The handler and the state it keeps across invocations (profile cache, decode buffers).
+pub struct Ingest<P, M, N, S> {
+    config: Config,
+    prices: PriceTable,
+    profiles: tokio::sync::Mutex<CachedProfiles<P>>,
+    decoder: tokio::sync::Mutex<Decoder>,
+    metrics: M,
+    notifier: N,
+    detector: Detector<S>,
+}
+
+/// Publish attempts per alert (each after the SDK's own retries).
+const PUBLISH_ATTEMPTS: u32 = 3;
+
+impl<P, M, N, S> Ingest<P, M, N, S>
+where
+    P: ProfileSource + Send + Sync,
+    M: MetricsSink + Send + Sync,
+    N: Notifier + Send + Sync,
+    S: StateStore,
+{
+    pub fn new(config: Config, profiles: P, metrics: M, notifier: N, store: S) -> Self {
+        Ingest {
+            prices: PriceTable::embedded(),
+            profiles: tokio::sync::Mutex::new(CachedProfiles::new(
+                profiles,
+                config.profile_cache_ttl,
+            )),
+            decoder: tokio::sync::Mutex::new(Decoder::new()),
+            metrics,
+            notifier,
+            detector: Detector::new(store, config.detector),
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn detector(&self) -> &Detector<S> {
+        &self.detector
+    }
+
+    /// Handles one subscription event at wall-clock time `now`.
+    pub async fn handle(
+        &self,
+        event: &SubscriptionEvent,
+        now: Timestamp,
+    ) -> Result<Outcome, IngestError> {
+        let mut decoder = self.decoder.lock().await;
+        let data = decoder.decode_data(&event.awslogs.data)?;
+        self.handle_data(&data, now).await
+    }
+
+    /// Handles an already decoded payload.
+    pub async fn handle_data(
+        &self,
+        data: &LogsData<'_>,
+        now: Timestamp,
+    ) -> Result<Outcome, IngestError> {
+        let mut out = Outcome {
+            log_events: data.log_events.len(),
+            ..Outcome::default()
+        };
+        if data.is_control() {
+            tracing::info!(
+                message_type = data.message_type,
+                "control message: destination reachable"
+            );
+            out.control_message = true;
+            return Ok(out);
+        }
+        let mut agg = MetricsAggregator::new(self.config.metrics.clone());
+
+        // Parse.
+        let mut records: Vec<Record<'_>> = Vec::with_capacity(data.log_events.len());
+        for ev in &data.log_events {
+            match parse(ev.message) {
+                Ok(r) => records.push(r),
+                Err(e) => {
+                    *out.malformed.entry(e.kind().to_string()).or_default() += 1;
+                    agg.add_malformed(Timestamp::from_millis(ev.timestamp), 1);
+                }
+            }
+        }
+        out.records = records.len();
+        if !out.malformed.is_empty() {
+            // Kinds and counts only: never the record (it may hold prompt or response text).
+            tracing::warn!(malformed = ?out.malformed, log_group = data.log_group, "records that could not be read");
+        }
+
+        // Resolve profiles (fetch what the batch names and the cache does not hold fresh).
+        let mut profiles = self.profiles.lock().await;
+        let arns: HashSet<String> = records
+            .iter()
+            .filter_map(|r| match classify(&r.model_id) {
+                ModelRef::ApplicationProfile { arn } => Some(arn),
+                _ => None,
+            })
+            .collect();
+        let report = profiles.prefetch(arns.iter().map(String::as_str)).await;
+        out.profile_lookups = report.fetched;
+        out.profile_lookup_failures = report.failed.len();
+        for (arn, e) in &report.failed {
+            tracing::warn!(profile_arn = %arn, error = %e, stale = !report.unresolved.contains(arn), "inference profile lookup failed");
+        }
+        let mut resolutions: HashMap<&str, Resolution> = HashMap::new();
+        for r in &records {
+            resolutions
+                .entry(r.model_id.as_ref())
+                .or_insert_with(|| resolve(&r.model_id, &*profiles, &self.config.attribution));
+        }
+        drop(profiles);
+
+        // Price, aggregate per minute, and gather the detector's observations.
+        let mut observations: HashMap<(i64, &str, &str, &str), Observation> = HashMap::new();
+        for r in &records {
+            let res = &resolutions[r.model_id.as_ref()];
+            if res.team == bedrock_meter::rollup::UNRESOLVED {
+                out.unresolved_records += 1;
+            }
+            let region = r.region.as_deref().filter(|s| !s.is_empty());
+            let cost: Result<Money, Unpriced> = match &res.base_model {
+                Some(m) => self.prices.cost(
+                    m,
+                    &res.pool,
+                    region,
+                    self.prices.is_long_context(&r.tokens),
+                    &r.tokens,
+                ),
+                None => Err(Unpriced::UnknownModel),
+            };
+            let unpriced = u64::from(cost.is_err());
+            out.unpriced_requests += unpriced;
+            let caller = r
+                .caller
+                .as_deref()
+                .filter(|c| !c.is_empty())
+                .unwrap_or(UNKNOWN_CALLER);
+            let metadata: Vec<String> = self
+                .config
+                .attribution
+                .metadata_keys
+                .iter()
+                .map(|k| {
+                    r.request_metadata
+                        .iter()
+                        .rev()
+                        .find(|(mk, _)| mk == k)
+                        .map(|(_, v)| v.to_string())
+                        .unwrap_or_default()
+                })
+                .collect();
+            agg.add(&Contribution {
+                at: r.timestamp,
+                team: &res.team,
+                app: &res.app,
+                model: &res.model,
+                caller,
+                metadata: &metadata,
+                usage: Usage::of_record(r),
+                cost: *cost.as_ref().unwrap_or(&Money::ZERO),
+                unpriced,
+            });
+            let obs = Observation::new(r.timestamp, res, Some(caller), cost, r.tokens);
+            let key = (
+                r.timestamp.minute().0,
+                res.app.as_str(),
+                caller,
+                r.model_id.as_ref(),
+            );
+            match observations.get_mut(&key) {
+                None => {
+                    observations.insert(key, obs);
+                }
+                Some(o) => merge_observation(o, &obs),
+            }
+        }
+
+        // Detect and alert (alerts first: a retried batch would not return them again).
+        let mut observations: Vec<Observation> = observations.into_values().collect();
+        observations.sort_by(|a, b| (a.at, &a.app, &a.caller).cmp(&(b.at, &b.app, &b.caller)));
+        let alerts = self
+            .detector
+            .observe(&batch_id(data), &observations, now)
+            .await?;
+        for a in &alerts {
+            out.alerts.push(format!("{} {}", a.kind.as_str(), a.id));
+            if !self.publish(a).await {
+                out.alert_publish_failures += 1;
+            }
+        }
+
+        // Metrics.
+        let datums = agg.datums();
+        out.metric_datums = datums.len();
+        let sent = put_all(&self.metrics, &self.config.namespace, &datums)
+            .await
+            .map_err(IngestError::Metrics)?;
+        out.metric_requests = sent.requests;
+        tracing::info!(
+            log_events = out.log_events,
+            records = out.records,
+            malformed = out.malformed.values().sum::<u64>(),
+            unpriced = out.unpriced_requests,
+            profile_lookups = out.profile_lookups,
+            profile_lookup_failures = out.profile_lookup_failures,
+            unresolved_records = out.unresolved_records,
+            alerts = out.alerts.len(),
+            alert_publish_failures = out.alert_publish_failures,
+            metric_datums = out.metric_datums,
+            metric_requests = out.metric_requests,
+            "batch processed"
+        );
+        Ok(out)
+    }
+
+    /// Publishes one alert; `false` if it could not be published (logged with its subject).
+    async fn publish(&self, a: &Alert) -> bool {
+        let ctx = AlertContext {
+            log_group: self.config.log_group_name.clone(),
+        };
+        let r = render(a, &ctx);
+        let Some(topic) = &self.config.alert_topic_arn else {
+            tracing::warn!(subject = %r.subject, alert_id = %a.id, "ALERT_TOPIC_ARN not set: alert only logged");
+            return true;
+        };
+        let n = Notification {
+            subject: r.subject,
+            body: r.body,
+            attributes: r.attributes,
+        };
+        let mut last = None;
+        for attempt in 0..PUBLISH_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+            }
+            match self.notifier.publish(topic, &n).await {
+                Ok(id) => {
+                    tracing::info!(subject = %n.subject, alert_id = %a.id, message_id = %id, "alert published");
+                    return true;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        tracing::error!(
+            subject = %n.subject,
+            alert_id = %a.id,
+            error = %last.map(|e| e.to_string()).unwrap_or_default(),
+            "alert could not be published"
+        );
+        false
+    }
+}
+
+fn merge_observation(o: &mut Observation, x: &Observation) {
+    o.at = o.at.max(x.at);
+    o.cost += x.cost;
+    o.unpriced |= x.unpriced;
+    o.requests += x.requests;
+    let (t, u) = (&mut o.tokens, &x.tokens);
+    t.input = t.input.saturating_add(u.input);
+    t.output = t.output.saturating_add(u.output);
+    t.cache_read = t.cache_read.saturating_add(u.cache_read);
+    t.cache_write = t.cache_write.saturating_add(u.cache_write);
+    t.cache_write_1h = t.cache_write_1h.saturating_add(u.cache_write_1h);
+}
+
+/// A batch's identity, the same on every redelivery: where it came from, its first and last event ids
+/// and its size.
+pub fn batch_id(data: &LogsData<'_>) -> String {
+    let first = data.log_events.first().map_or("", |e| e.id);
+    let last = data.log_events.last().map_or("", |e| e.id);
+    let first_ts = data.log_events.first().map_or(0, |e| e.timestamp);
+    format!(
+        "{}|{}|{}|{}|{}|{}",
+        data.log_group,
+        data.log_stream,
+        first,
+        last,
+        first_ts,
+        data.log_events.len()
+    )
+}
+
+/// Wall-clock now.
+pub fn now() -> Timestamp {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    Timestamp(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_defaults_and_errors() {
+        let c = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(c.namespace, "BedrockMeter");
+        assert_eq!(c.profile_cache_ttl, Duration::from_secs(300));
+        assert_eq!(c.detector, DetectorConfig::default());
+        assert!(!c.metrics.caller_dimensions);
+        assert_eq!(c.alert_topic_arn, None);
+        let env: HashMap<&str, &str> = [
+            ("METRICS_NAMESPACE", "Custom"),
+            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:1:alerts"),
+            ("CALLER_DIMENSIONS", "TRUE"),
+            ("METADATA_KEYS", " tenant, env ,"),
+            ("PROFILE_CACHE_TTL_SECONDS", "60"),
+            ("WINDOW_MINUTES", "5"),
+            ("MAX_COST_USD", "2.5"),
+            ("LOG_GROUP_NAME", ""),
+            ("APP_TAG_KEY", "application"),
+        ]
+        .into();
+        let c = Config::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.namespace, "Custom");
+        assert!(c.metrics.caller_dimensions);
+        assert_eq!(c.metrics.metadata_keys, vec!["tenant", "env"]);
+        assert_eq!(c.attribution.metadata_keys, vec!["tenant", "env"]);
+        assert_eq!(c.attribution.app_tag, "application");
+        assert_eq!(c.profile_cache_ttl, Duration::from_secs(60));
+        assert_eq!(c.detector.window_minutes, 5);
+        assert_eq!(c.log_group_name, None);
+        assert!(
+            Config::from_lookup(|k| (k == "CALLER_DIMENSIONS").then(|| "maybe".into())).is_err()
+        );
+        assert!(Config::from_lookup(|k| (k == "MAX_REQUESTS").then(|| "-1".into())).is_err());
+    }
+
+    #[test]
+    fn our_decoder_agrees_with_aws_lambda_events() {
+        use bedrock_meter::subscription::{encode, LogEvent, DATA_MESSAGE};
+        let data = LogsData {
+            message_type: DATA_MESSAGE,
+            owner: "111122223333",
+            log_group: "/aws/bedrock/modelinvocations",
+            log_stream: "aws/bedrock/modelinvocations",
+            subscription_filters: vec!["f"],
+            log_events: vec![
+                LogEvent {
+                    id: "1",
+                    timestamp: 1,
+                    message: r#"{"a":"\"quoted\" é"}"#,
+                },
+                LogEvent {
+                    id: "2",
+                    timestamp: 2,
+                    message: "x",
+                },
+            ],
+        };
+        let event = encode(&data);
+        let theirs: aws_lambda_events::cloudwatch_logs::LogsEvent =
+            serde_json::from_str(&event).unwrap();
+        let mut dec = Decoder::new();
+        let ours: SubscriptionEvent = serde_json::from_str(&event).unwrap();
+        let ours = dec.decode_data(&ours.awslogs.data).unwrap();
+        let t = &theirs.aws_logs.data;
+        assert_eq!(t.log_group, ours.log_group);
+        assert_eq!(t.message_type, ours.message_type);
+        assert_eq!(t.log_events.len(), ours.log_events.len());
+        for (a, b) in t.log_events.iter().zip(&ours.log_events) {
+            assert_eq!(a.message, b.message);
+            assert_eq!(a.id, b.id);
+            assert_eq!(a.timestamp, b.timestamp);
+        }
+    }
+}
