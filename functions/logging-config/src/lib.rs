@@ -29,6 +29,20 @@ use serde_json::{json, Map, Value};
 pub const PHYSICAL_ID_PREFIX: &str = "bedrock-invocation-logging";
 /// CloudFormation rejects physical resource ids longer than 1 KB.
 pub const MAX_PHYSICAL_ID_LEN: usize = 1024;
+/// The whole response must stay under 4 KB; a long service error message is cut to this.
+pub const MAX_REASON_LEN: usize = 1000;
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push_str("...");
+    }
+    s
+}
 
 // ---------------------------------------------------------------------------------------------
 // The logging configuration, in a form we can compare and remember.
@@ -398,7 +412,7 @@ pub async fn handle<A: LoggingApi>(api: &A, region: &str, req: &CfnRequest) -> C
     };
     CfnResponse {
         status: status.to_string(),
-        reason: outcome.reason,
+        reason: truncate(outcome.reason, MAX_REASON_LEN),
         physical_resource_id: outcome.physical_id,
         stack_id: req.stack_id.clone(),
         request_id: req.request_id.clone(),
@@ -639,6 +653,12 @@ mod tests {
         big.cloudwatch.as_mut().unwrap().log_group = "g".repeat(800);
         let err = encode_physical_id("us-east-1", &Previous::Config(big)).unwrap_err();
         assert!(err.contains("left unchanged"), "{err}");
+    }
+
+    #[test]
+    fn long_reasons_are_cut_on_a_char_boundary() {
+        assert_eq!(truncate("é".repeat(600), 5), "éé...");
+        assert_eq!(truncate("short".into(), 10), "short");
     }
 
     #[test]
