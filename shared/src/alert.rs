@@ -102,11 +102,14 @@ pub fn subject(a: &Alert) -> String {
 fn group_digits(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
+    let first = match s.len() % 3 {
+        0 => 3,
+        r => r,
+    };
+    out.push_str(&s[..first]);
+    for chunk in s.as_bytes()[first..].chunks(3) {
+        out.push(',');
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
     }
     out
 }

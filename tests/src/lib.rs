@@ -5,6 +5,7 @@
 //! The moto server binary comes from the Python venv that the test command (`scripts/test.sh`) creates;
 //! `MOTO_SERVER` names it. A missing emulator is a test failure, never a silent skip.
 
+pub mod bedrock_stub;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

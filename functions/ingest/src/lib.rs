@@ -216,6 +216,10 @@ where
         &self.config
     }
 
+    pub fn metrics(&self) -> &M {
+        &self.metrics
+    }
+
     pub fn detector(&self) -> &Detector<S> {
         &self.detector
     }

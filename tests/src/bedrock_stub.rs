@@ -1,0 +1,385 @@
+//! A small Bedrock control-plane stub on loopback, for the profile and tag lookups moto does not
+//! implement. It speaks the REST-JSON shapes the real aws-sdk-bedrock client sends and parses:
+//!
+//! - `GET /inference-profiles/{inferenceProfileIdentifier}` (id or percent-encoded ARN) →
+//!   `GetInferenceProfile` output (`inferenceProfileName`, `inferenceProfileArn`, `inferenceProfileId`,
+//!   `models[].modelArn`, `status`, `type`, …);
+//! - `GET /inference-profiles?type=APPLICATION&maxResults=…&nextToken=…` → `ListInferenceProfiles`
+//!   (pages of `pageSize` summaries);
+//! - `POST /listTagsForResource` `{"resourceARN"}` → `{"tags":[{"key","value"}]}`.
+//!
+//! Errors come the restJson1 way: an HTTP status, `x-amzn-ErrorType: <Code>` and `{"message"}`.
+//! Failures are scripted per profile (by ARN or id) or for every request, and every request is logged
+//! so tests can check what the cache did.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// One application inference profile the stub knows.
+#[derive(Clone, Debug)]
+pub struct StubProfile {
+    pub arn: String,
+    pub id: String,
+    pub name: String,
+    pub model_arns: Vec<String>,
+    pub tags: Vec<(String, String)>,
+}
+
+impl StubProfile {
+    /// A profile in `us-east-1` of account 111122223333 copied from one foundation model.
+    pub fn new(id: &str, name: &str, model: &str, tags: &[(&str, &str)]) -> StubProfile {
+        StubProfile {
+            arn: format!(
+                "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/{id}"
+            ),
+            id: id.into(),
+            name: name.into(),
+            model_arns: vec![format!(
+                "arn:aws:bedrock:us-east-1::foundation-model/{model}"
+            )],
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+}
+
+/// A scripted failure, answered as the real service would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// 429 `ThrottlingException` (retried by the SDK).
+    Throttling,
+    /// 403 `AccessDeniedException` (not retried).
+    AccessDenied,
+    /// 500 `InternalServerException` (retried by the SDK).
+    Internal,
+    /// 404 `ResourceNotFoundException`.
+    NotFound,
+}
+
+impl Failure {
+    fn status(self) -> (u16, &'static str, &'static str) {
+        match self {
+            Failure::Throttling => (429, "Too Many Requests", "ThrottlingException"),
+            Failure::AccessDenied => (403, "Forbidden", "AccessDeniedException"),
+            Failure::Internal => (500, "Internal Server Error", "InternalServerException"),
+            Failure::NotFound => (404, "Not Found", "ResourceNotFoundException"),
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    profiles: BTreeMap<String, StubProfile>,
+    /// Failures by profile ARN or id.
+    failures: BTreeMap<String, Failure>,
+    fail_all: Option<Failure>,
+    /// "METHOD target" of every request, in order.
+    log: Vec<String>,
+    page_size: usize,
+}
+
+impl State {
+    fn find(&self, ident: &str) -> Option<&StubProfile> {
+        self.profiles
+            .get(ident)
+            .or_else(|| self.profiles.values().find(|p| p.id == ident))
+    }
+
+    fn failure(&self, ident: &str) -> Option<Failure> {
+        if let Some(f) = self.fail_all {
+            return Some(f);
+        }
+        if let Some(f) = self.failures.get(ident) {
+            return Some(*f);
+        }
+        let p = self.find(ident)?;
+        self.failures
+            .get(&p.arn)
+            .or_else(|| self.failures.get(&p.id))
+            .copied()
+    }
+}
+
+/// The running stub; stops on drop.
+pub struct BedrockStub {
+    pub port: u16,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl BedrockStub {
+    pub fn start() -> BedrockStub {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(State {
+            page_size: 100,
+            ..State::default()
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (state, stop) = (state.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for conn in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(conn) = conn else { continue };
+                    let state = state.clone();
+                    std::thread::spawn(move || {
+                        let _ = serve(conn, &state);
+                    });
+                }
+            })
+        };
+        BedrockStub {
+            port,
+            state,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn add_profile(&self, p: StubProfile) {
+        self.state.lock().unwrap().profiles.insert(p.arn.clone(), p);
+    }
+
+    /// Replaces a profile's tags (as `TagResource` would).
+    pub fn set_tags(&self, arn: &str, tags: &[(&str, &str)]) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(p) = s.profiles.get_mut(arn) {
+            p.tags = tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        }
+    }
+
+    /// Scripts (or with `None` clears) a failure for one profile, by ARN or id: both its
+    /// `GetInferenceProfile` and its `ListTagsForResource` fail.
+    pub fn fail(&self, arn_or_id: &str, failure: Option<Failure>) {
+        let mut s = self.state.lock().unwrap();
+        match failure {
+            Some(f) => s.failures.insert(arn_or_id.to_string(), f),
+            None => s.failures.remove(arn_or_id),
+        };
+    }
+
+    /// Scripts (or clears) a failure for every request.
+    pub fn fail_all(&self, failure: Option<Failure>) {
+        self.state.lock().unwrap().fail_all = failure;
+    }
+
+    pub fn set_page_size(&self, n: usize) {
+        self.state.lock().unwrap().page_size = n.max(1);
+    }
+
+    /// Every request so far, as `"METHOD target"` (e.g. `GET /inference-profiles/arn%3Aaws…`).
+    pub fn requests(&self) -> Vec<String> {
+        self.state.lock().unwrap().log.clone()
+    }
+
+    /// `GetInferenceProfile` requests so far.
+    pub fn get_profile_calls(&self) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.starts_with("GET /inference-profiles/"))
+            .count()
+    }
+}
+
+impl Drop for BedrockStub {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == name).then(|| percent_decode(v))
+    })
+}
+
+fn profile_json(p: &StubProfile) -> serde_json::Value {
+    serde_json::json!({
+        "inferenceProfileName": p.name,
+        "description": format!("stub profile {}", p.name),
+        "createdAt": "2026-11-01T00:00:00Z",
+        "updatedAt": "2026-11-01T00:00:00Z",
+        "inferenceProfileArn": p.arn,
+        "models": p.model_arns.iter().map(|m| serde_json::json!({"modelArn": m})).collect::<Vec<_>>(),
+        "inferenceProfileId": p.id,
+        "status": "ACTIVE",
+        "type": "APPLICATION",
+    })
+}
+
+fn error(f: Failure, message: &str) -> (u16, &'static str, Option<&'static str>, String) {
+    let (status, reason, code) = f.status();
+    (
+        status,
+        reason,
+        Some(code),
+        serde_json::json!({ "message": message }).to_string(),
+    )
+}
+
+fn route(
+    method: &str,
+    target: &str,
+    body: &[u8],
+    state: &Mutex<State>,
+) -> (u16, &'static str, Option<&'static str>, String) {
+    let mut s = state.lock().unwrap();
+    s.log.push(format!("{method} {target}"));
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    match (method, path) {
+        ("GET", "/inference-profiles") => {
+            if let Some(f) = s.fail_all {
+                return error(f, "scripted failure");
+            }
+            let start: usize = query_param(query, "nextToken")
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0);
+            let all: Vec<&StubProfile> = s.profiles.values().collect();
+            let page: Vec<serde_json::Value> = all
+                .iter()
+                .skip(start)
+                .take(s.page_size)
+                .map(|p| profile_json(p))
+                .collect();
+            let mut out = serde_json::json!({ "inferenceProfileSummaries": page });
+            if start + s.page_size < all.len() {
+                out["nextToken"] = (start + s.page_size).to_string().into();
+            }
+            (200, "OK", None, out.to_string())
+        }
+        ("GET", p) if p.starts_with("/inference-profiles/") => {
+            let ident = percent_decode(&p["/inference-profiles/".len()..]);
+            if let Some(f) = s.failure(&ident) {
+                return error(f, "scripted failure");
+            }
+            match s.find(&ident) {
+                Some(p) => (200, "OK", None, profile_json(p).to_string()),
+                None => error(
+                    Failure::NotFound,
+                    &format!("Inference profile {ident} not found"),
+                ),
+            }
+        }
+        ("POST", "/listTagsForResource") => {
+            let req: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+            let arn = req["resourceARN"].as_str().unwrap_or("").to_string();
+            if let Some(f) = s.failure(&arn) {
+                return error(f, "scripted failure");
+            }
+            match s.find(&arn) {
+                Some(p) => {
+                    let tags: Vec<serde_json::Value> = p
+                        .tags
+                        .iter()
+                        .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
+                        .collect();
+                    (
+                        200,
+                        "OK",
+                        None,
+                        serde_json::json!({ "tags": tags }).to_string(),
+                    )
+                }
+                None => error(Failure::NotFound, &format!("Resource {arn} not found")),
+            }
+        }
+        _ => (
+            404,
+            "Not Found",
+            Some("UnknownOperationException"),
+            serde_json::json!({"message": format!("stub: no route for {method} {path}")})
+                .to_string(),
+        ),
+    }
+}
+
+fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut conn = conn;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line)? == 0 {
+            return Ok(());
+        }
+        let mut parts = request_line.split_whitespace();
+        let (method, target) = (
+            parts.next().unwrap_or("").to_string(),
+            parts.next().unwrap_or("/").to_string(),
+        );
+        let mut len = 0usize;
+        let mut close = false;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line)?;
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            let (k, v) = line.split_once(':').unwrap_or((line, ""));
+            match k.trim().to_ascii_lowercase().as_str() {
+                "content-length" => len = v.trim().parse().unwrap_or(0),
+                "connection" => close = v.trim().eq_ignore_ascii_case("close"),
+                _ => {}
+            }
+        }
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body)?;
+        let (status, reason, code, out) = route(&method, &target, &body, state);
+        let mut head = format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nx-amzn-RequestId: stub-{}\r\n",
+            out.len(),
+            state.lock().unwrap().log.len()
+        );
+        if let Some(code) = code {
+            head.push_str(&format!("x-amzn-ErrorType: {code}\r\n"));
+        }
+        head.push_str("\r\n");
+        conn.write_all(head.as_bytes())?;
+        conn.write_all(out.as_bytes())?;
+        conn.flush()?;
+        if close {
+            return Ok(());
+        }
+    }
+}

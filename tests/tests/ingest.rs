@@ -1,0 +1,671 @@
+//! The live path (`functions/ingest`) end to end: the real handler with the real aws-sdk clients —
+//! CloudWatch and SNS against moto over HTTP, Bedrock profile lookups against the local Bedrock stub —
+//! fed subscription events built the way CloudWatch Logs builds them (gzip + padded base64).
+//!
+//! Every expected value is computed here from the price table's published rates and the generated
+//! records, not read back from the code under test.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use aws_smithy_types::DateTime;
+use bedrock_meter::aws::bedrock::BedrockProfiles;
+use bedrock_meter::aws::cloudwatch::{CloudWatchMetrics, MetricsSink};
+use bedrock_meter::aws::sns::SnsNotifier;
+use bedrock_meter::aws::AwsError;
+use bedrock_meter::detector::MemoryStore;
+use bedrock_meter::metrics::Datum;
+use bedrock_meter::subscription::{control_message, encode, event_id, LogEvent, LogsData};
+use bedrock_meter::Timestamp;
+use bedrock_meter_integration_tests::bedrock_stub::{BedrockStub, Failure, StubProfile};
+use bedrock_meter_integration_tests::{sdk_config_for, Moto};
+use ingest::{Config, Ingest, SubscriptionEvent};
+
+const NS: &str = "BedrockMeterTest";
+const LOG_GROUP: &str = "/aws/bedrock/modelinvocations";
+const SONNET45: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";
+const LOOP_CALLER: &str = "arn:aws:sts::111122223333:assumed-role/OpsAgent/loop";
+const OTHER_CALLER: &str = "arn:aws:sts::111122223333:assumed-role/OpsAgent/cron";
+const HUMAN: &str = "arn:aws:iam::111122223333:user/alice";
+
+/// Sonnet 4.5 in-Region ("regional") rates, USD per 1M tokens × 1000 (from docs/bedrock-facts §5:
+/// 3.30 / 16.50 / 0.33 / 4.125).
+const SONNET45_REGIONAL_MILLI: [u64; 4] = [3300, 16500, 330, 4125];
+/// Nova Lite: 0.06 / 0.24 / 0.015 / 0.
+const NOVA_LITE_MILLI: [u64; 4] = [60, 240, 15, 0];
+
+/// Cost in nano-dollars (exact): Σ tokens × (USD per 1M × 1000) / 1e9 USD.
+fn cost_nano(rates: [u64; 4], t: [u64; 4]) -> u64 {
+    rates.iter().zip(t).map(|(r, n)| r * n).sum::<u64>()
+}
+
+/// The same, as USD (for comparison with CloudWatch values).
+fn usd(rates: [u64; 4], t: [u64; 4], n: u64) -> f64 {
+    (rates.iter().zip(t).map(|(r, k)| r * k).sum::<u64>() * n) as f64 / 1e9
+}
+
+fn record(ts: i64, model_id: &str, caller: &str, t: [u64; 4], request_id: &str) -> String {
+    format!(
+        r#"{{"timestamp":"{}","accountId":"111122223333","identity":{{"arn":"{caller}"}},"region":"us-east-1","requestId":"{request_id}","operation":"Converse","modelId":"{model_id}","input":{{"inputContentType":"application/json","inputBodyJson":{{"messages":[{{"role":"user","content":[{{"text":"SECRET PROMPT TEXT"}}]}}]}},"inputTokenCount":{},"cacheReadInputTokenCount":{},"cacheWriteInputTokenCount":{}}},"output":{{"outputContentType":"application/json","outputBodyJson":{{"output":{{"message":{{"content":[{{"text":"SECRET RESPONSE TEXT"}}]}}}}}},"outputTokenCount":{}}},"schemaType":"ModelInvocationLog","schemaVersion":"1.0"}}"#,
+        Timestamp(ts),
+        t[0],
+        t[2],
+        t[3],
+        t[1]
+    )
+}
+
+fn event(messages: &[(i64, String)]) -> SubscriptionEvent {
+    let ids: Vec<String> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, (ts, _))| event_id(ts * 1000, i as u64))
+        .collect();
+    let data = LogsData {
+        message_type: "DATA_MESSAGE",
+        owner: "111122223333",
+        log_group: LOG_GROUP,
+        log_stream: "aws/bedrock/modelinvocations",
+        subscription_filters: vec!["bedrock-meter"],
+        log_events: messages
+            .iter()
+            .zip(&ids)
+            .map(|((ts, m), id)| LogEvent {
+                id,
+                timestamp: ts * 1000,
+                message: m,
+            })
+            .collect(),
+    };
+    serde_json::from_str(&encode(&data)).unwrap()
+}
+
+/// The start of the current minute, minus `back` minutes.
+fn minute_ago(back: i64) -> i64 {
+    let now = ingest::now().0;
+    now - now.rem_euclid(60) - back * 60
+}
+
+fn config(topic_arn: &str, extra: &[(&str, &str)]) -> Config {
+    let mut env: HashMap<String, String> = [
+        ("METRICS_NAMESPACE", NS),
+        ("ALERT_TOPIC_ARN", topic_arn),
+        ("LOG_GROUP_NAME", LOG_GROUP),
+        ("WINDOW_MINUTES", "15"),
+        ("MAX_COST_USD", "10"),
+        ("MAX_REQUESTS", "600"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in extra {
+        env.insert(k.to_string(), v.to_string());
+    }
+    Config::from_lookup(|k| env.get(k).cloned()).unwrap()
+}
+
+async fn create_topic(sdk: &aws_config::SdkConfig, name: &str) -> String {
+    aws_sdk_sns::Client::new(sdk)
+        .create_topic()
+        .name(name)
+        .send()
+        .await
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_string()
+}
+
+/// Sum of a metric series over `[start, start + minutes)`, per minute, read back with GetMetricData.
+async fn read_metric(
+    cw: &aws_sdk_cloudwatch::Client,
+    metric: &str,
+    dims: &[(&str, &str)],
+    start: i64,
+    minutes: i64,
+) -> Vec<(i64, f64)> {
+    let m = Metric::builder()
+        .namespace(NS)
+        .metric_name(metric)
+        .set_dimensions(Some(
+            dims.iter()
+                .map(|(k, v)| Dimension::builder().name(*k).value(*v).build())
+                .collect(),
+        ))
+        .build();
+    let q = MetricDataQuery::builder()
+        .id("q")
+        .metric_stat(
+            MetricStat::builder()
+                .metric(m)
+                .period(60)
+                .stat("Sum")
+                .build(),
+        )
+        .build();
+    let out = cw
+        .get_metric_data()
+        .metric_data_queries(q)
+        .start_time(DateTime::from_secs(start))
+        .end_time(DateTime::from_secs(start + minutes * 60))
+        .send()
+        .await
+        .unwrap();
+    let r = &out.metric_data_results()[0];
+    let mut v: Vec<(i64, f64)> = r
+        .timestamps()
+        .iter()
+        .map(|t| t.secs())
+        .zip(r.values().iter().copied())
+        .collect();
+    v.sort_by_key(|p| p.0);
+    v
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+}
+
+fn attr(n: &serde_json::Value, name: &str) -> String {
+    let a = &n[3][name];
+    a["StringValue"]
+        .as_str()
+        .or_else(|| a["Value"].as_str())
+        .unwrap_or_else(|| panic!("attribute {name} in {n}"))
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_and_alert_end_to_end() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let stub = BedrockStub::start();
+    let ops = StubProfile::new(
+        "opsagent01",
+        "ops-agent-prod",
+        SONNET45,
+        &[("app", "ops-agent"), ("team", "platform")],
+    );
+    stub.add_profile(ops.clone());
+    let topic = create_topic(&sdk, "alerts").await;
+    let ingest = Ingest::new(
+        config(&topic, &[]),
+        BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
+        CloudWatchMetrics::new(&sdk),
+        SnsNotifier::new(&sdk),
+        MemoryStore::new(),
+    );
+
+    // Two minutes of traffic: a loop (110 requests of one caller through the ops-agent profile), a
+    // second caller of the same app, a person calling Nova Lite directly, and two broken records.
+    let m1 = minute_ago(3);
+    let m2 = m1 + 60;
+    let loop_t = [10_000, 2_000, 100_000, 0]; // input, output, cache read, cache write
+    let cron_t = [1_000, 500, 0, 2_000];
+    let nova_t = [4_000, 1_000, 0, 0];
+    let mut msgs = Vec::new();
+    for i in 0..110 {
+        let ts = if i < 60 { m1 + (i % 60) } else { m2 + (i % 50) };
+        msgs.push((
+            ts,
+            record(ts, &ops.arn, LOOP_CALLER, loop_t, &format!("loop-{i}")),
+        ));
+    }
+    for i in 0..10 {
+        msgs.push((
+            m1 + 5 * i,
+            record(
+                m1 + 5 * i,
+                &ops.arn,
+                OTHER_CALLER,
+                cron_t,
+                &format!("cron-{i}"),
+            ),
+        ));
+    }
+    for i in 0..3 {
+        msgs.push((
+            m2 + i,
+            record(
+                m2 + i,
+                "us.amazon.nova-lite-v1:0",
+                HUMAN,
+                nova_t,
+                &format!("h-{i}"),
+            ),
+        ));
+    }
+    msgs.push((
+        m2 + 30,
+        r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"x","input":{"inputTokenCount":"#
+            .to_string(),
+    ));
+    msgs.push((
+        m2 + 31,
+        r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"x","input":{"inputTokenCount":"12"}}"#
+            .to_string(),
+    ));
+    let ev = event(&msgs);
+    let now = Timestamp(m2 + 59);
+
+    let out = ingest.handle(&ev, now).await.expect("handler succeeds");
+    assert_eq!(out.log_events, 125);
+    assert_eq!(out.records, 123, "the good records survive the bad ones");
+    assert_eq!(
+        out.malformed.get("invalid_json").copied().unwrap_or(0)
+            + out.malformed.get("wrong_type").copied().unwrap_or(0),
+        2,
+        "{:?}",
+        out.malformed
+    );
+    assert_eq!(out.profile_lookups, 1);
+    assert_eq!(out.profile_lookup_failures, 0);
+    assert_eq!(out.unresolved_records, 0);
+    assert!(out.metric_requests >= 1);
+
+    // Metrics, read back from the emulator.
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    let team = [("Team", "platform")];
+    let app = [("Team", "platform"), ("App", "ops-agent")];
+    let model = [
+        ("Team", "platform"),
+        ("App", "ops-agent"),
+        ("Model", SONNET45),
+    ];
+    let reqs = read_metric(&cw, "Requests", &team, m1, 2).await;
+    assert_eq!(
+        reqs,
+        vec![(m1, 70.0), (m2, 50.0)],
+        "60 loop + 10 cron, then 50 loop"
+    );
+    let cost = read_metric(&cw, "EstimatedCostUSD", &model, m1, 2).await;
+    let want_m1 =
+        usd(SONNET45_REGIONAL_MILLI, loop_t, 60) + usd(SONNET45_REGIONAL_MILLI, cron_t, 10);
+    let want_m2 = usd(SONNET45_REGIONAL_MILLI, loop_t, 50);
+    assert_eq!(cost.len(), 2, "{cost:?}");
+    assert!(close(cost[0].1, want_m1), "{} vs {want_m1}", cost[0].1);
+    assert!(close(cost[1].1, want_m2), "{} vs {want_m2}", cost[1].1);
+    let input = read_metric(&cw, "InputTokens", &app, m1, 2).await;
+    assert_eq!(
+        input,
+        vec![
+            (m1, (60 * 10_000 + 10 * 1_000) as f64),
+            (m2, (50 * 10_000) as f64)
+        ]
+    );
+    let cr = read_metric(&cw, "CacheReadTokens", &app, m1, 2).await;
+    assert_eq!(cr, vec![(m1, 6_000_000.0), (m2, 5_000_000.0)]);
+    let cwr = read_metric(&cw, "CacheWriteTokens", &team, m1, 2).await;
+    assert_eq!(cwr, vec![(m1, 20_000.0)]);
+    let out_tok = read_metric(&cw, "OutputTokens", &team, m1, 2).await;
+    assert_eq!(
+        out_tok,
+        vec![
+            (m1, (60 * 2_000 + 10 * 500) as f64),
+            (m2, (50 * 2_000) as f64)
+        ]
+    );
+    let nova = [
+        ("Team", "unattributed"),
+        ("App", "unattributed"),
+        ("Model", "amazon.nova-lite-v1:0"),
+    ];
+    assert_eq!(
+        read_metric(&cw, "Requests", &nova, m1, 2).await,
+        vec![(m2, 3.0)]
+    );
+    let nova_cost = read_metric(&cw, "EstimatedCostUSD", &nova, m1, 2).await;
+    assert!(
+        close(nova_cost[0].1, usd(NOVA_LITE_MILLI, nova_t, 3)),
+        "{nova_cost:?}"
+    );
+    assert_eq!(
+        read_metric(&cw, "MalformedRecords", &[], m1, 2).await,
+        vec![(m2, 2.0)]
+    );
+    assert!(
+        read_metric(&cw, "Errors", &team, m1, 2).await.is_empty(),
+        "zeros are not sent"
+    );
+    assert!(read_metric(&cw, "UnpricedRequests", &team, m1, 2)
+        .await
+        .is_empty());
+
+    // Dimension sets: exactly [Team], [Team, App], [Team, App, Model] (no caller: not configured).
+    let listed = cw
+        .list_metrics()
+        .namespace(NS)
+        .metric_name("Requests")
+        .send()
+        .await
+        .unwrap();
+    let mut sets: Vec<Vec<String>> = listed
+        .metrics()
+        .iter()
+        .map(|m| {
+            let mut d: Vec<String> = m
+                .dimensions()
+                .iter()
+                .map(|d| d.name().unwrap().to_string())
+                .collect();
+            d.sort();
+            d
+        })
+        .collect();
+    sets.sort();
+    sets.dedup();
+    assert_eq!(
+        sets,
+        vec![
+            vec!["App", "Model", "Team"],
+            vec!["App", "Team"],
+            vec!["Team"]
+        ]
+    );
+
+    // The alert: one, for the looping caller (its 110 requests cost more than $10 in the window).
+    let sent = moto.sns_sent("alerts");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let n = &sent[0];
+    let loop_cost_nano = cost_nano(SONNET45_REGIONAL_MILLI, loop_t) * 110;
+    let dollars = format!(
+        "${}.{:02}",
+        loop_cost_nano / 1_000_000_000,
+        (loop_cost_nano % 1_000_000_000 + 5_000_000) / 10_000_000
+    );
+    assert_eq!(dollars, "$10.89");
+    assert_eq!(
+        n[2].as_str().unwrap(),
+        format!("Bedrock runaway: ops-agent (platform) {dollars} in 15 min")
+    );
+    assert_eq!(attr(n, "team"), "platform");
+    assert_eq!(attr(n, "app"), "ops-agent");
+    assert_eq!(attr(n, "severity"), "high");
+    let body = n[1].as_str().unwrap();
+    for want in [
+        "App:         ops-agent".to_string(),
+        "Team:        platform".to_string(),
+        format!("Caller:      {LOOP_CALLER}"),
+        format!("Models:      {SONNET45}"),
+        format!("Profile ARN: {}", ops.arn),
+        "Requests:    110".to_string(),
+        format!("Est. cost:   {dollars}"),
+        "Threshold:   $10.00 or 600 requests per 15 min".to_string(),
+        format!("Tokens:      {} (input 1,100,000, output 220,000, cache read 11,000,000, cache write 0)", "12,320,000"),
+        format!("log group {LOG_GROUP}"),
+        format!("| filter modelId = \"{}\" and identity.arn = \"{LOOP_CALLER}\"", ops.arn),
+    ] {
+        assert!(body.contains(&want), "missing {want:?} in:\n{body}");
+    }
+    assert!(
+        !body.contains("SECRET"),
+        "no prompt or response text in alerts"
+    );
+
+    // The same batch delivered again (a Lambda retry): no second alert.
+    ingest.handle(&ev, now).await.unwrap();
+    assert_eq!(moto.sns_sent("alerts").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_message_is_ignored() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let stub = BedrockStub::start();
+    let topic = create_topic(&sdk, "alerts").await;
+    let ingest = Ingest::new(
+        config(&topic, &[]),
+        BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
+        CloudWatchMetrics::new(&sdk),
+        SnsNotifier::new(&sdk),
+        MemoryStore::new(),
+    );
+    let ev: SubscriptionEvent =
+        serde_json::from_str(&encode(&control_message(1_764_000_000_000))).unwrap();
+    let out = ingest.handle(&ev, ingest::now()).await.unwrap();
+    assert!(out.control_message);
+    assert_eq!((out.records, out.metric_requests), (0, 0));
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    assert!(cw
+        .list_metrics()
+        .namespace(NS)
+        .send()
+        .await
+        .unwrap()
+        .metrics()
+        .is_empty());
+    assert!(moto.sns_sent("alerts").is_empty());
+    assert!(stub.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_profile_lookups_serve_stale_tags_or_unresolved() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let stub = BedrockStub::start();
+    let search = StubProfile::new(
+        "search01",
+        "search",
+        "amazon.nova-lite-v1:0",
+        &[("app", "search"), ("team", "discovery")],
+    );
+    let fresh = StubProfile::new(
+        "newapp01",
+        "newapp",
+        "amazon.nova-lite-v1:0",
+        &[("app", "newapp"), ("team", "growth")],
+    );
+    stub.add_profile(search.clone());
+    stub.add_profile(fresh.clone());
+    let topic = create_topic(&sdk, "alerts").await;
+    // TTL 0: every batch looks its profiles up again.
+    let ingest = Ingest::new(
+        config(&topic, &[("PROFILE_CACHE_TTL_SECONDS", "0")]),
+        BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
+        CloudWatchMetrics::new(&sdk),
+        SnsNotifier::new(&sdk),
+        MemoryStore::new(),
+    );
+    let t = [1_000, 100, 0, 0];
+    let m1 = minute_ago(4);
+    let first = event(&[(m1, record(m1, &search.arn, HUMAN, t, "a"))]);
+    let out = ingest.handle(&first, Timestamp(m1 + 59)).await.unwrap();
+    assert_eq!((out.profile_lookups, out.profile_lookup_failures), (1, 0));
+    // The real client asked the stub with the ARN percent-encoded in the path, then for the tags.
+    let reqs = stub.requests();
+    assert_eq!(
+        reqs[0],
+        format!(
+            "GET /inference-profiles/{}",
+            search.arn.replace(':', "%3A").replace('/', "%2F")
+        ),
+        "{reqs:?}"
+    );
+    assert_eq!(reqs[1], "POST /listTagsForResource");
+
+    // Now the control plane refuses both: search keeps its last known tags, newapp is unresolved.
+    stub.fail(&search.arn, Some(Failure::AccessDenied));
+    stub.fail(&fresh.id, Some(Failure::AccessDenied));
+    let m2 = m1 + 60;
+    let second = event(&[
+        (m2, record(m2, &search.arn, HUMAN, t, "b")),
+        (m2 + 1, record(m2 + 1, &fresh.arn, HUMAN, t, "c")),
+        (m2 + 2, record(m2 + 2, &fresh.arn, HUMAN, t, "d")),
+    ]);
+    let out = ingest
+        .handle(&second, Timestamp(m2 + 59))
+        .await
+        .expect("a failed lookup never fails the batch");
+    assert_eq!(out.profile_lookup_failures, 2);
+    assert_eq!(out.unresolved_records, 2);
+    assert_eq!(
+        out.unpriced_requests, 2,
+        "an unresolved profile has no known model"
+    );
+
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    assert_eq!(
+        read_metric(
+            &cw,
+            "Requests",
+            &[("Team", "discovery"), ("App", "search")],
+            m1,
+            2
+        )
+        .await,
+        vec![(m1, 1.0), (m2, 1.0)],
+        "stale tags served"
+    );
+    let search_cost = read_metric(&cw, "EstimatedCostUSD", &[("Team", "discovery")], m1, 2).await;
+    assert!(
+        close(search_cost[1].1, usd(NOVA_LITE_MILLI, t, 1)),
+        "{search_cost:?}"
+    );
+    let unresolved = [("Team", "unresolved"), ("App", "newapp01")];
+    assert_eq!(
+        read_metric(&cw, "Requests", &unresolved, m1, 2).await,
+        vec![(m2, 2.0)]
+    );
+    assert_eq!(
+        read_metric(&cw, "UnpricedRequests", &unresolved, m1, 2).await,
+        vec![(m2, 2.0)]
+    );
+
+    // The control plane recovers: newapp is attributed to its tags.
+    stub.fail(&fresh.id, None);
+    let m3 = m2 + 60;
+    let third = event(&[(m3, record(m3, &fresh.arn, HUMAN, t, "e"))]);
+    let out = ingest.handle(&third, Timestamp(m3 + 59)).await.unwrap();
+    assert_eq!(out.unresolved_records, 0);
+    assert_eq!(
+        read_metric(
+            &cw,
+            "Requests",
+            &[("Team", "growth"), ("App", "newapp")],
+            m1,
+            3
+        )
+        .await,
+        vec![(m3, 1.0)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_are_cached_across_invocations() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let stub = BedrockStub::start();
+    let p = StubProfile::new(
+        "cached01",
+        "cached",
+        "amazon.nova-lite-v1:0",
+        &[("app", "c"), ("team", "t")],
+    );
+    stub.add_profile(p.clone());
+    let topic = create_topic(&sdk, "alerts").await;
+    let ingest = Ingest::new(
+        config(&topic, &[("CALLER_DIMENSIONS", "true")]),
+        BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
+        CloudWatchMetrics::new(&sdk),
+        SnsNotifier::new(&sdk),
+        MemoryStore::new(),
+    );
+    let m = minute_ago(2);
+    for i in 0..3 {
+        let ev = event(&[(
+            m + i,
+            record(m + i, &p.arn, LOOP_CALLER, [1, 1, 0, 0], &format!("r{i}")),
+        )]);
+        ingest.handle(&ev, Timestamp(m + 59)).await.unwrap();
+    }
+    assert_eq!(stub.get_profile_calls(), 1, "{:?}", stub.requests());
+    // Caller dimensions when configured: the role, without the session name.
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    let caller = [
+        ("Team", "t"),
+        ("App", "c"),
+        ("Caller", "arn:aws:sts::111122223333:assumed-role/OpsAgent"),
+    ];
+    assert_eq!(
+        read_metric(&cw, "Requests", &caller, m, 1).await,
+        vec![(m, 3.0)]
+    );
+}
+
+/// A metrics sink that fails while `broken` is set, else sends with the real CloudWatch adapter.
+struct Flaky {
+    real: CloudWatchMetrics,
+    broken_client: CloudWatchMetrics,
+    broken: AtomicBool,
+}
+
+impl MetricsSink for Flaky {
+    async fn put_metric_data(&self, namespace: &str, datums: &[Datum]) -> Result<(), AwsError> {
+        if self.broken.load(Ordering::SeqCst) {
+            self.broken_client.put_metric_data(namespace, datums).await
+        } else {
+            self.real.put_metric_data(namespace, datums).await
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_metric_data_failure_is_an_invocation_error_after_alerts_went_out() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let stub = BedrockStub::start();
+    let topic = create_topic(&sdk, "alerts").await;
+    // The "broken" CloudWatch is the Bedrock stub: every PutMetricData gets a 404 error answer.
+    let broken_sdk = sdk_config_for(&stub.endpoint()).await;
+    let ingest = Ingest::new(
+        config(&topic, &[("MAX_REQUESTS", "5")]),
+        BedrockProfiles::new(&broken_sdk),
+        Flaky {
+            real: CloudWatchMetrics::new(&sdk),
+            broken_client: CloudWatchMetrics::new(&broken_sdk),
+            broken: AtomicBool::new(true),
+        },
+        SnsNotifier::new(&sdk),
+        MemoryStore::new(),
+    );
+    let m = minute_ago(2);
+    let msgs: Vec<(i64, String)> = (0..8)
+        .map(|i| {
+            (
+                m + i,
+                record(
+                    m + i,
+                    "us.amazon.nova-lite-v1:0",
+                    HUMAN,
+                    [10, 10, 0, 0],
+                    &format!("q{i}"),
+                ),
+            )
+        })
+        .collect();
+    let ev = event(&msgs);
+    let err = ingest
+        .handle(&ev, Timestamp(m + 59))
+        .await
+        .expect_err("a failed PutMetricData fails the invocation");
+    assert!(matches!(err, ingest::IngestError::Metrics(_)), "{err}");
+    assert!(err.to_string().contains("PutMetricData"), "{err}");
+    // The alert (8 requests > 5) was published before the metrics failed...
+    let sent = moto.sns_sent("alerts");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0][2].as_str().unwrap(),
+        "Bedrock runaway: unattributed (unattributed) 8 requests in 15 min"
+    );
+    // ...and Lambda's retry of the same batch sends the metrics without alerting again.
+    ingest.metrics().broken.store(false, Ordering::SeqCst);
+    let out = ingest.handle(&ev, Timestamp(m + 59)).await.unwrap();
+    assert!(out.alerts.is_empty());
+    assert_eq!(moto.sns_sent("alerts").len(), 1);
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    assert_eq!(
+        read_metric(&cw, "Requests", &[("Team", "unattributed")], m, 1).await,
+        vec![(m, 8.0)]
+    );
+}
