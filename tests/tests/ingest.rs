@@ -12,9 +12,9 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_smithy_types::DateTime;
 use bedrock_meter::aws::bedrock::BedrockProfiles;
 use bedrock_meter::aws::cloudwatch::{CloudWatchMetrics, MetricsSink};
+use bedrock_meter::aws::dynamodb::DynamoStore;
 use bedrock_meter::aws::sns::SnsNotifier;
 use bedrock_meter::aws::AwsError;
-use bedrock_meter::detector::MemoryStore;
 use bedrock_meter::metrics::Datum;
 use bedrock_meter::subscription::{control_message, encode, event_id, LogEvent, LogsData};
 use bedrock_meter::Timestamp;
@@ -103,6 +103,13 @@ fn config(topic_arn: &str, extra: &[(&str, &str)]) -> Config {
         env.insert(k.to_string(), v.to_string());
     }
     Config::from_lookup(|k| env.get(k).cloned()).unwrap()
+}
+
+/// The detector's state table in the emulator, in the shape the SAM template creates.
+async fn state_table(sdk: &aws_config::SdkConfig) -> DynamoStore {
+    let store = DynamoStore::new(sdk, "bedrock-meter-state");
+    store.create_table().await.expect("create the state table");
+    store
 }
 
 async fn create_topic(sdk: &aws_config::SdkConfig, name: &str) -> String {
@@ -194,7 +201,7 @@ async fn metrics_and_alert_end_to_end() {
         BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
         CloudWatchMetrics::new(&sdk),
         SnsNotifier::new(&sdk),
-        MemoryStore::new(),
+        state_table(&sdk).await,
     );
 
     // Two minutes of traffic: a loop (110 requests of one caller through the ops-agent profile), a
@@ -419,7 +426,7 @@ async fn control_message_is_ignored() {
         BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
         CloudWatchMetrics::new(&sdk),
         SnsNotifier::new(&sdk),
-        MemoryStore::new(),
+        state_table(&sdk).await,
     );
     let ev: SubscriptionEvent =
         serde_json::from_str(&encode(&control_message(1_764_000_000_000))).unwrap();
@@ -465,7 +472,7 @@ async fn failed_profile_lookups_serve_stale_tags_or_unresolved() {
         BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
         CloudWatchMetrics::new(&sdk),
         SnsNotifier::new(&sdk),
-        MemoryStore::new(),
+        state_table(&sdk).await,
     );
     let t = [1_000, 100, 0, 0];
     let m1 = minute_ago(4);
@@ -569,7 +576,7 @@ async fn profiles_are_cached_across_invocations() {
         BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
         CloudWatchMetrics::new(&sdk),
         SnsNotifier::new(&sdk),
-        MemoryStore::new(),
+        state_table(&sdk).await,
     );
     let m = minute_ago(2);
     for i in 0..3 {
@@ -627,7 +634,7 @@ async fn put_metric_data_failure_is_an_invocation_error_after_alerts_went_out() 
             broken: AtomicBool::new(true),
         },
         SnsNotifier::new(&sdk),
-        MemoryStore::new(),
+        state_table(&sdk).await,
     );
     let m = minute_ago(2);
     let msgs: Vec<(i64, String)> = (0..8)

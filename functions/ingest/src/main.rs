@@ -2,8 +2,9 @@
 
 use bedrock_meter::aws::bedrock::BedrockProfiles;
 use bedrock_meter::aws::cloudwatch::CloudWatchMetrics;
+use bedrock_meter::aws::dynamodb::DynamoStore;
 use bedrock_meter::aws::sns::SnsNotifier;
-use bedrock_meter::detector::MemoryStore;
+use bedrock_meter::detector::{MemoryStore, StateStore};
 use ingest::{now, Config, Ingest, SubscriptionEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
@@ -19,13 +20,28 @@ async fn main() -> Result<(), Error> {
         .init();
     let config = Config::from_env()?;
     let sdk = aws_config::load_from_env().await;
-    // INTEGRATION POINT (detector store): replaced by the DynamoDB store once it exists.
-    let store = MemoryStore::new();
+    match config.state_table.clone() {
+        Some(table) => serve(config, &sdk, DynamoStore::new(&sdk, table)).await,
+        None => {
+            // Only for local runs (`cargo lambda watch`): windows then live in this one instance.
+            tracing::warn!(
+                "STATE_TABLE not set: runaway windows kept in memory, per instance only"
+            );
+            serve(config, &sdk, MemoryStore::new()).await
+        }
+    }
+}
+
+async fn serve<S: StateStore>(
+    config: Config,
+    sdk: &aws_config::SdkConfig,
+    store: S,
+) -> Result<(), Error> {
     let ingest = Ingest::new(
         config,
-        BedrockProfiles::new(&sdk),
-        CloudWatchMetrics::new(&sdk),
-        SnsNotifier::new(&sdk),
+        BedrockProfiles::new(sdk),
+        CloudWatchMetrics::new(sdk),
+        SnsNotifier::new(sdk),
         store,
     );
     let ingest = &ingest;
