@@ -62,6 +62,9 @@
 //!   per-minute evaluations without a crossing, computed from the stored buckets (the last `2W-1`
 //!   minutes), so it does not depend on how often the detector ran.
 //!
+//! Calls without an application profile resolve to app `unattributed`: they get caller-level windows
+//! only, since summing every unrelated direct caller into one "app" would alert on normal traffic.
+//!
 //! An app-level alert is dropped from the result when the same call produced a caller-level alert of the
 //! same kind for the same app (the caller-level one names strictly more); the app-level incident is still
 //! recorded, so it does not alert later for the same crossing.
@@ -73,7 +76,7 @@ use std::sync::Mutex;
 use crate::money::Money;
 use crate::prices::Unpriced;
 use crate::record::Tokens;
-use crate::rollup::{Resolution, UNKNOWN_CALLER};
+use crate::rollup::{Resolution, UNATTRIBUTED, UNKNOWN_CALLER};
 use crate::time::Timestamp;
 
 pub const TAG_MAX_COST: &str = "meter:max-cost-usd";
@@ -654,7 +657,13 @@ impl<S: StateStore> Detector<S> {
         let mut end = now;
         for o in observations {
             let minute = o.at.minute();
-            for scope in [Scope::app(&o.app), Scope::caller(&o.app, &o.caller)] {
+            // `unattributed` is not an app but every call without a profile: no app-level window for
+            // it (unrelated callers' normal traffic would add up to a false alarm); per caller only.
+            let app_scope = (o.app != UNATTRIBUTED).then(|| Scope::app(&o.app));
+            for scope in app_scope
+                .into_iter()
+                .chain([Scope::caller(&o.app, &o.caller)])
+            {
                 deltas
                     .entry((scope, minute.0))
                     .or_insert_with(|| Bucket::new(minute))
@@ -1369,6 +1378,32 @@ mod tests {
         assert_eq!(alerts[0].kind, AlertKind::Runaway);
         assert_eq!(alerts[0].caller, None);
         assert!(alerts.iter().all(|a| a.caller.is_none()));
+    }
+
+    #[test]
+    fn unattributed_calls_have_no_app_level_window() {
+        // 20 direct callers (no profile), $0.80 each in the window: $16 together, but they are not an
+        // app. One of them looping is still caught.
+        let mut v = Vec::new();
+        for m in 0..15 {
+            for c in 0..20 {
+                v.push(ob(
+                    T0 + m * 60 + c,
+                    UNATTRIBUTED,
+                    &format!("user-{c}"),
+                    Money(usd("0.80").0 / 15),
+                    1,
+                ));
+            }
+        }
+        assert_eq!(run(&mut v.clone()), vec![]);
+        v.extend((0..8).map(|m| ob(T0 + m * 60 + 30, UNATTRIBUTED, "user-0", usd("2"), 1)));
+        let alerts = run(&mut v);
+        assert_eq!(alerts[0].kind, AlertKind::Runaway);
+        assert_eq!(
+            (alerts[0].app.as_str(), alerts[0].caller.as_deref()),
+            (UNATTRIBUTED, Some("user-0"))
+        );
     }
 
     #[test]
