@@ -1,10 +1,219 @@
-//! (being written)
+//! `bedrock-meter event [--control] FILE...`: prints a CloudWatch Logs subscription event
+//! (`{"awslogs":{"data":"<standard padded base64 of gzip>"}}`) whose log events are the log records in
+//! the files — what the ingest Lambda receives, for `cargo lambda invoke --data-file` and for tests.
+//!
+//! Files hold records as Bedrock writes them: JSON Lines, one pretty-printed record, or records back to
+//! back; `.gz` files are gunzipped. Each record becomes one log event, compacted to one line (as
+//! CloudWatch Logs stores it) with its keys in their original order; the event's timestamp is the
+//! record's `timestamp` (or the previous event's when it has none). A file that is not a stream of JSON
+//! values is taken line by line, each non-blank line one event as it is — so broken records can be put
+//! in an event on purpose.
 
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-#[derive(clap::Args, Debug)]
-pub struct EventArgs {}
+use anyhow::Context;
+use bedrock_meter::subscription::{
+    control_message, encode, event_id, LogEvent, LogsData, DATA_MESSAGE,
+};
+use bedrock_meter::Timestamp;
+use serde_json::value::RawValue;
 
-pub fn run(_a: EventArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not built yet")
+#[derive(clap::Args, Debug)]
+pub struct EventArgs {
+    /// Print a CONTROL_MESSAGE (the reachability probe CloudWatch Logs sends) instead; takes no files.
+    #[arg(long, conflicts_with = "files")]
+    pub control: bool,
+    /// Log group named in the event.
+    #[arg(long, default_value = "/aws/bedrock/modelinvocations")]
+    pub log_group: String,
+    /// Log stream named in the event.
+    #[arg(long, default_value = "aws/bedrock/modelinvocations")]
+    pub log_stream: String,
+    /// Subscription filter named in the event.
+    #[arg(long, default_value = "bedrock-meter")]
+    pub filter: String,
+    /// Account id (`owner`); default: the first record's accountId, else 123456789012.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Print the decoded payload (the JSON inside `awslogs.data`) instead of the event.
+    #[arg(long)]
+    pub decoded: bool,
+    /// Log record files (.json, .jsonl, .json.gz, …).
+    #[arg(value_name = "FILE", required_unless_present = "control")]
+    pub files: Vec<PathBuf>,
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .with_context(|| format!("gunzipping {}", path.display()))?;
+        out
+    } else {
+        bytes
+    };
+    String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", path.display()))
+}
+
+/// The JSON text without insignificant whitespace (strings untouched, key order kept).
+fn compact(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !c.is_whitespace() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The messages of one file: compacted records, or its lines when it is not a JSON stream.
+fn messages(text: &str) -> Vec<String> {
+    let stream: Result<Vec<Box<RawValue>>, _> = serde_json::Deserializer::from_str(text)
+        .into_iter::<Box<RawValue>>()
+        .collect();
+    match stream {
+        Ok(values) => values.iter().map(|v| compact(v.get())).collect(),
+        Err(_) => text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.trim_end_matches('\r').to_string())
+            .collect(),
+    }
+}
+
+fn record_field(message: &str, field: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(message).ok()?;
+    v.get(field)?.as_str().map(str::to_string)
+}
+
+pub fn run(a: EventArgs) -> anyhow::Result<ExitCode> {
+    let out = if a.control {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let data = control_message(now);
+        if a.decoded {
+            bedrock_meter::subscription::payload_json(&data)
+        } else {
+            encode(&data)
+        }
+    } else {
+        let mut msgs = Vec::new();
+        for f in &a.files {
+            msgs.extend(messages(&read(f)?));
+        }
+        if msgs.is_empty() {
+            anyhow::bail!("no log records in {:?}", a.files);
+        }
+        let mut last_ms = 0i64;
+        let stamps: Vec<i64> = msgs
+            .iter()
+            .map(|m| {
+                if let Some(t) = record_field(m, "timestamp")
+                    .as_deref()
+                    .and_then(Timestamp::parse_iso8601)
+                {
+                    last_ms = t.0 * 1000;
+                }
+                last_ms
+            })
+            .collect();
+        let ids: Vec<String> = stamps
+            .iter()
+            .enumerate()
+            .map(|(i, ts)| event_id(*ts, i as u64))
+            .collect();
+        let owner = a
+            .owner
+            .clone()
+            .or_else(|| msgs.iter().find_map(|m| record_field(m, "accountId")))
+            .unwrap_or_else(|| "123456789012".into());
+        let data = LogsData {
+            message_type: DATA_MESSAGE,
+            owner: &owner,
+            log_group: &a.log_group,
+            log_stream: &a.log_stream,
+            subscription_filters: vec![a.filter.as_str()],
+            log_events: msgs
+                .iter()
+                .zip(&stamps)
+                .zip(&ids)
+                .map(|((m, ts), id)| LogEvent {
+                    id,
+                    timestamp: *ts,
+                    message: m,
+                })
+                .collect(),
+        };
+        if a.decoded {
+            bedrock_meter::subscription::payload_json(&data)
+        } else {
+            encode(&data)
+        }
+    };
+    println!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bedrock_meter::subscription::Decoder;
+
+    #[test]
+    fn pretty_records_and_lines() {
+        let pretty = "{\n  \"timestamp\": \"2026-11-25T10:00:00Z\",\n  \"modelId\": \"m.x\",\n  \"note\": \"a  b\\\"\"\n}\n{\"timestamp\":\"2026-11-25T10:00:01Z\",\"modelId\":\"m.y\"}\n";
+        let m = messages(pretty);
+        assert_eq!(
+            m,
+            vec![
+                r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"m.x","note":"a  b\""}"#,
+                r#"{"timestamp":"2026-11-25T10:00:01Z","modelId":"m.y"}"#
+            ]
+        );
+        let broken =
+            "{\"timestamp\":\"2026-11-25T10:00:00Z\",\"modelId\":\"m.x\"}\n{\"truncated\":\n";
+        assert_eq!(messages(broken).len(), 2);
+    }
+
+    #[test]
+    fn event_round_trips_through_the_decoder() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("r.jsonl");
+        std::fs::write(
+            &f,
+            "{\"timestamp\":\"2026-11-25T10:00:00Z\",\"accountId\":\"111122223333\",\"modelId\":\"m.x\"}\n",
+        )
+        .unwrap();
+        let msgs = messages(&read(&f).unwrap());
+        let data = LogsData {
+            message_type: DATA_MESSAGE,
+            log_events: vec![LogEvent {
+                id: "1",
+                timestamp: 1,
+                message: &msgs[0],
+            }],
+            ..Default::default()
+        };
+        let mut dec = Decoder::new();
+        let got = dec.decode_event(&encode(&data)).unwrap();
+        assert_eq!(got.log_events[0].message, msgs[0]);
+    }
 }

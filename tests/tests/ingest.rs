@@ -676,3 +676,62 @@ async fn put_metric_data_failure_is_an_invocation_error_after_alerts_went_out() 
         vec![(m, 8.0)]
     );
 }
+
+/// The sample events in `events/` (generated with `bedrock-meter event`) are what the handler expects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_events_in_the_repository() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let stub = BedrockStub::start();
+    stub.add_profile(StubProfile::new(
+        "opsagent01",
+        "ops-agent-prod",
+        SONNET45,
+        &[("app", "ops-agent"), ("team", "platform")],
+    ));
+    let topic = create_topic(&sdk, "alerts").await;
+    let ingest = Ingest::new(
+        config(&topic, &[]),
+        BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
+        CloudWatchMetrics::new(&sdk),
+        SnsNotifier::new(&sdk),
+        state_table(&sdk).await,
+    );
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../events");
+    let load = |name: &str| -> SubscriptionEvent {
+        let text = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let now = Timestamp::parse_iso8601("2026-11-25T02:01:00Z").unwrap();
+    let out = ingest
+        .handle(&load("control-message.json"), now)
+        .await
+        .unwrap();
+    assert!(out.control_message);
+    let out = ingest
+        .handle(&load("subscription-event.json"), now)
+        .await
+        .unwrap();
+    assert_eq!((out.log_events, out.records), (5, 5));
+    assert!(out.malformed.is_empty());
+    assert_eq!((out.profile_lookups, out.unresolved_records), (1, 0));
+    let out = ingest
+        .handle(&load("subscription-event-with-malformed.json"), now)
+        .await
+        .unwrap();
+    assert_eq!(out.log_events, 10);
+    assert_eq!(
+        out.malformed.get("bad_timestamp"),
+        Some(&1),
+        "{:?}",
+        out.malformed
+    );
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    let m = Timestamp::parse_iso8601("2026-11-25T02:00:00Z").unwrap().0;
+    let errors = read_metric(&cw, "Errors", &[("Team", "platform")], m, 1).await;
+    assert_eq!(
+        errors,
+        vec![(m, 2.0)],
+        "one throttled call in each of the two events"
+    );
+}

@@ -257,9 +257,13 @@ where
 
         // Parse.
         let mut records: Vec<Record<'_>> = Vec::with_capacity(data.log_events.len());
+        let mut ingested: Vec<Timestamp> = Vec::with_capacity(data.log_events.len());
         for ev in &data.log_events {
             match parse(ev.message) {
-                Ok(r) => records.push(r),
+                Ok(r) => {
+                    records.push(r);
+                    ingested.push(Timestamp::from_millis(ev.timestamp));
+                }
                 Err(e) => {
                     *out.malformed.entry(e.kind().to_string()).or_default() += 1;
                     agg.add_malformed(Timestamp::from_millis(ev.timestamp), 1);
@@ -297,7 +301,7 @@ where
 
         // Price, aggregate per minute, and gather the detector's observations.
         let mut observations: HashMap<(i64, &str, &str, &str), Observation> = HashMap::new();
-        for r in &records {
+        for (r, ingested_at) in records.iter().zip(&ingested) {
             let res = &resolutions[r.model_id.as_ref()];
             if res.team == bedrock_meter::rollup::UNRESOLVED {
                 out.unresolved_records += 1;
@@ -335,7 +339,7 @@ where
                 })
                 .collect();
             agg.add(&Contribution {
-                at: r.timestamp,
+                at: metric_time(r.timestamp, *ingested_at, now),
                 team: &res.team,
                 app: &res.app,
                 model: &res.model,
@@ -449,6 +453,23 @@ fn merge_observation(o: &mut Observation, x: &Observation) {
     t.cache_write_1h = t.cache_write_1h.saturating_add(u.cache_write_1h);
 }
 
+/// CloudWatch accepts datapoints from two weeks in the past to two hours in the future; a request with
+/// one datum outside that range fails whole. Margins keep clear of both edges.
+const METRIC_MAX_AGE_SECS: i64 = 14 * 86_400 - 3_600;
+const METRIC_MAX_AHEAD_SECS: i64 = 2 * 3_600 - 300;
+
+/// The minute a record's metrics are put at: its own timestamp when CloudWatch accepts it, else the
+/// time its log event was ingested, else `now` (so one record with a wild clock cannot make every retry
+/// of its batch fail).
+pub fn metric_time(record: Timestamp, ingested: Timestamp, now: Timestamp) -> Timestamp {
+    let ok =
+        |t: Timestamp| t.0 >= now.0 - METRIC_MAX_AGE_SECS && t.0 <= now.0 + METRIC_MAX_AHEAD_SECS;
+    [record, ingested]
+        .into_iter()
+        .find(|t| ok(*t))
+        .unwrap_or(now)
+}
+
 /// A batch's identity, the same on every redelivery: where it came from, its first and last event ids
 /// and its size.
 pub fn batch_id(data: &LogsData<'_>) -> String {
@@ -477,6 +498,18 @@ pub fn now() -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metric_times_stay_in_what_cloudwatch_accepts() {
+        let now = Timestamp(1_800_000_000);
+        let ok = Timestamp(now.0 - 3_600);
+        assert_eq!(metric_time(ok, now, now), ok);
+        let ancient = Timestamp(0);
+        assert_eq!(metric_time(ancient, ok, now), ok);
+        assert_eq!(metric_time(ancient, ancient, now), now);
+        let future = Timestamp(now.0 + 86_400);
+        assert_eq!(metric_time(future, ok, now), ok);
+    }
 
     #[test]
     fn config_defaults_and_errors() {
