@@ -413,6 +413,33 @@ async fn metrics_and_alert_end_to_end() {
     // The same batch delivered again (a Lambda retry): no second alert.
     ingest.handle(&ev, now).await.unwrap();
     assert_eq!(moto.sns_sent("alerts").len(), 1);
+
+    // No traffic afterwards: a scheduled tick (any event without awslogs) closes the incident after a
+    // full quiet window, with a short "resolved" message.
+    let tick: SubscriptionEvent =
+        serde_json::from_str(r#"{"source":"aws.events","detail-type":"Scheduled Event"}"#).unwrap();
+    let out = ingest.handle(&tick, Timestamp(m2 + 5 * 60)).await.unwrap();
+    assert!(out.tick && out.alerts.is_empty(), "{out:?}");
+    let out = ingest
+        .handle(&tick, Timestamp(m2 + 60 + 30 * 60))
+        .await
+        .unwrap();
+    assert_eq!(out.alerts.len(), 1, "{out:?}");
+    let sent = moto.sns_sent("alerts");
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        sent[1][2].as_str().unwrap(),
+        "Bedrock runaway resolved: ops-agent (platform)"
+    );
+    assert_eq!(attr(&sent[1], "severity"), "info");
+    assert!(
+        sent[1][1]
+            .as_str()
+            .unwrap()
+            .starts_with("RESOLVED: one caller of ops-agent (team platform)"),
+        "{}",
+        sent[1][1]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -40,10 +40,13 @@ use bedrock_meter::subscription::{Decoder, LogsData, SubscriptionError};
 use bedrock_meter::{Money, PriceTable, Timestamp};
 use serde::{Deserialize, Serialize};
 
-/// The Lambda event: `{"awslogs":{"data":"<base64 of gzip>"}}` (other members ignored).
-#[derive(Clone, Debug, Deserialize, Serialize)]
+/// The Lambda event: `{"awslogs":{"data":"<base64 of gzip>"}}` (other members ignored). Any other
+/// event (e.g. an EventBridge schedule) has no `awslogs` and is a **tick**: the detector re-evaluates
+/// open incidents, so a "resolved" alert does not wait for the next log record.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct SubscriptionEvent {
-    pub awslogs: AwsLogs,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awslogs: Option<AwsLogs>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -159,6 +162,8 @@ pub enum IngestError {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Outcome {
     pub control_message: bool,
+    /// Not a subscription event: open incidents re-evaluated only.
+    pub tick: bool,
     pub log_events: usize,
     pub records: usize,
     /// Records that could not be read, by kind.
@@ -230,9 +235,32 @@ where
         event: &SubscriptionEvent,
         now: Timestamp,
     ) -> Result<Outcome, IngestError> {
+        let Some(logs) = &event.awslogs else {
+            return self.tick(now).await;
+        };
         let mut decoder = self.decoder.lock().await;
-        let data = decoder.decode_data(&event.awslogs.data)?;
+        let data = decoder.decode_data(&logs.data)?;
         self.handle_data(&data, now).await
+    }
+
+    /// Re-evaluates open incidents without traffic (publishes e.g. "resolved" alerts).
+    pub async fn tick(&self, now: Timestamp) -> Result<Outcome, IngestError> {
+        let mut out = Outcome {
+            tick: true,
+            ..Outcome::default()
+        };
+        let alerts = self
+            .detector
+            .observe(&format!("tick|{}", now.0), &[], now)
+            .await?;
+        for a in &alerts {
+            out.alerts.push(format!("{} {}", a.kind.as_str(), a.id));
+            if !self.publish(a).await {
+                out.alert_publish_failures += 1;
+            }
+        }
+        tracing::info!(alerts = out.alerts.len(), "tick");
+        Ok(out)
     }
 
     /// Handles an already decoded payload.
@@ -573,7 +601,7 @@ mod tests {
             serde_json::from_str(&event).unwrap();
         let mut dec = Decoder::new();
         let ours: SubscriptionEvent = serde_json::from_str(&event).unwrap();
-        let ours = dec.decode_data(&ours.awslogs.data).unwrap();
+        let ours = dec.decode_data(&ours.awslogs.unwrap().data).unwrap();
         let t = &theirs.aws_logs.data;
         assert_eq!(t.log_group, ours.log_group);
         assert_eq!(t.message_type, ours.message_type);
