@@ -94,7 +94,7 @@ struct EventSpans {
 pub struct Decoder {
     compressed: Vec<u8>,
     json: Vec<u8>,
-    arena: String,
+    arena: Vec<u8>,
     inflate: Decompress,
     filters: Vec<Span>,
     events: Vec<EventSpans>,
@@ -117,7 +117,7 @@ impl Decoder {
         Decoder {
             compressed: Vec::new(),
             json: Vec::new(),
-            arena: String::new(),
+            arena: Vec::new(),
             inflate: Decompress::new(false),
             filters: Vec::new(),
             events: Vec::new(),
@@ -256,7 +256,10 @@ impl Decoder {
         if !seen_events {
             return Err(SubscriptionError::Field("logEvents"));
         }
-        let (json, arena) = (text, self.arena.as_str());
+        // Every arena span was cut at ASCII boundaries from valid UTF-8 plus whole encoded chars, so
+        // this cannot fail; checking once here is cheaper than per chunk.
+        let arena = std::str::from_utf8(&self.arena).map_err(|_| SubscriptionError::Utf8)?;
+        let json = text;
         let get = |s: Span| -> &str {
             match s {
                 Span::Empty => "",
@@ -287,7 +290,7 @@ const FIELDS: [&str; 4] = ["messageType", "owner", "logGroup", "logStream"];
 
 /// Reads the string at the scanner: borrowed from `text` when it has no escapes, else unescaped into
 /// the arena.
-fn string_span(sc: &mut Scanner<'_>, text: &str, arena: &mut String) -> Result<Span, ScanError> {
+fn string_span(sc: &mut Scanner<'_>, text: &str, arena: &mut Vec<u8>) -> Result<Span, ScanError> {
     sc.ws();
     let b = text.as_bytes();
     let start = sc.pos + 1; // after the opening quote (peek_kind saw it)
@@ -310,54 +313,78 @@ fn string_span(sc: &mut Scanner<'_>, text: &str, arena: &mut String) -> Result<S
 }
 
 /// Unescapes the JSON string body starting at `pos` (after its opening quote) into `out`; returns the
-/// position after the closing quote.
-fn unescape_into(b: &[u8], mut pos: usize, out: &mut String) -> Result<usize, ScanError> {
+/// position after the closing quote. Raw control characters are rejected, as JSON requires.
+fn unescape_into(b: &[u8], mut pos: usize, out: &mut Vec<u8>) -> Result<usize, ScanError> {
     loop {
-        let rel = memchr::memchr2(b'"', b'\\', &b[pos..]).ok_or(ScanError::Eof)?;
-        let chunk = &b[pos..pos + rel];
-        if chunk.iter().any(|&c| c < 0x20) {
-            let at = pos + chunk.iter().position(|&c| c < 0x20).unwrap_or(0);
-            return Err(ScanError::Unexpected { byte: b[at], at });
+        // Copy the run up to the next quote or backslash (the common case: a short run before `\"`).
+        // Runs between escapes are short in metadata (`\"key\":\"value\"`) and long in prompt text:
+        // a byte loop for the first few bytes, then memchr for the rest.
+        let start = pos;
+        let short_end = (pos + 16).min(b.len());
+        while pos < short_end {
+            let c = b[pos];
+            if c == b'"' || c == b'\\' {
+                break;
+            }
+            if c < 0x20 {
+                return Err(ScanError::Unexpected { byte: c, at: pos });
+            }
+            pos += 1;
         }
-        // The input is a &str and the chunk ends before an ASCII byte: a whole UTF-8 sequence.
-        out.push_str(std::str::from_utf8(chunk).map_err(|_| ScanError::Escape(pos))?);
-        pos += rel;
-        if b[pos] == b'"' {
+        if pos == short_end && pos < b.len() {
+            let tail = pos;
+            pos += memchr::memchr2(b'"', b'\\', &b[pos..]).unwrap_or(b.len() - pos);
+            if let Some(i) = b[tail..pos].iter().position(|&c| c < 0x20) {
+                return Err(ScanError::Unexpected {
+                    byte: b[tail + i],
+                    at: tail + i,
+                });
+            }
+        }
+        out.extend_from_slice(&b[start..pos]);
+        let Some(&c) = b.get(pos) else {
+            return Err(ScanError::Eof);
+        };
+        if c == b'"' {
             return Ok(pos + 1);
         }
         let at = pos;
         let e = *b.get(pos + 1).ok_or(ScanError::Eof)?;
         pos += 2;
-        let c = match e {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
-            b'u' => {
-                let hi = hex4(b, pos)?;
-                pos += 4;
-                let cp = if (0xD800..0xDC00).contains(&hi) {
-                    if b.get(pos) != Some(&b'\\') || b.get(pos + 1) != Some(&b'u') {
-                        return Err(ScanError::Escape(at));
-                    }
-                    let lo = hex4(b, pos + 2)?;
-                    pos += 6;
-                    if !(0xDC00..0xE000).contains(&lo) {
-                        return Err(ScanError::Escape(at));
-                    }
-                    0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
-                } else {
-                    hi
-                };
-                char::from_u32(cp).ok_or(ScanError::Escape(at))?
-            }
+        let simple = match e {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            b'b' => 8,
+            b'f' => 12,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'u' => 0,
             _ => return Err(ScanError::Escape(at)),
         };
-        out.push(c);
+        if e != b'u' {
+            out.push(simple);
+            continue;
+        }
+        let hi = hex4(b, pos)?;
+        pos += 4;
+        let cp = if (0xD800..0xDC00).contains(&hi) {
+            if b.get(pos) != Some(&b'\\') || b.get(pos + 1) != Some(&b'u') {
+                return Err(ScanError::Escape(at));
+            }
+            let lo = hex4(b, pos + 2)?;
+            pos += 6;
+            if !(0xDC00..0xE000).contains(&lo) {
+                return Err(ScanError::Escape(at));
+            }
+            0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+        } else {
+            hi
+        };
+        let ch = char::from_u32(cp).ok_or(ScanError::Escape(at))?;
+        let mut buf = [0u8; 4];
+        out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
     }
 }
 
@@ -665,9 +692,46 @@ mod tests {
             r#"{"messageType":"DATA_MESSAGE","logEvents":[{"message":"unterminated}]}"#,
             r#"{"messageType":"DATA_MESSAGE","logEvents":[]} trailing"#,
             r#"[1]"#,
+            "{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[{\"id\":\"1\",\"timestamp\":1,\"message\":\"a\\\"b\x01\"}]}",
+            "{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[{\"id\":\"1\",\"timestamp\":1,\"message\":\"\\\"0123456789abcdefghijklmnop\nq\"}]}",
+            "{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[{\"id\":\"1\",\"timestamp\":1,\"message\":\"\\\"0123456789abcdefghijklmnop",
         ] {
             assert!(dec.decode_json(bad.as_bytes()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn any_message_round_trips() {
+        let alphabet: Vec<char> = "ab\"\\/\n\t\u{1}é😀{}:, 0123456789".chars().collect();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let msgs: Vec<String> = (0..300)
+            .map(|_| {
+                let len = (next() % 80) as usize;
+                (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect()
+            })
+            .collect();
+        let d = LogsData {
+            message_type: DATA_MESSAGE,
+            log_events: msgs
+                .iter()
+                .map(|m| LogEvent {
+                    id: "1",
+                    timestamp: 2,
+                    message: m,
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let mut dec = Decoder::new();
+        assert_eq!(dec.decode_data(&encode_data(&d)).unwrap(), d);
     }
 
     #[test]
