@@ -762,3 +762,64 @@ async fn sample_events_in_the_repository() {
         "one throttled call in each of the two events"
     );
 }
+
+/// More series than one PutMetricData request may carry: the datums are split, and all arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_batches_are_chunked_to_the_api_limits() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let stub = BedrockStub::start();
+    let topic = create_topic(&sdk, "alerts").await;
+    let ingest = Ingest::new(
+        config(
+            &topic,
+            &[("CALLER_DIMENSIONS", "true"), ("MAX_REQUESTS", "100000")],
+        ),
+        BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
+        CloudWatchMetrics::new(&sdk),
+        SnsNotifier::new(&sdk),
+        state_table(&sdk).await,
+    );
+    let m = minute_ago(2);
+    let t = [100, 10, 0, 0];
+    // 260 callers (distinct roles) × 4 non-zero metrics (Requests, InputTokens, OutputTokens,
+    // EstimatedCostUSD) = 1,040 caller datums, plus the team, app and model series.
+    let msgs: Vec<(i64, String)> = (0..260)
+        .map(|i| {
+            let caller = format!("arn:aws:sts::111122223333:assumed-role/Role{i:03}/s");
+            (
+                m + i % 60,
+                record(
+                    m + i % 60,
+                    "amazon.nova-lite-v1:0",
+                    &caller,
+                    t,
+                    &format!("r{i}"),
+                ),
+            )
+        })
+        .collect();
+    let out = ingest
+        .handle(&event(&msgs), Timestamp(m + 59))
+        .await
+        .unwrap();
+    assert_eq!(out.metric_datums, 4 * 263);
+    assert_eq!(out.metric_requests, 2);
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    let team = [("Team", "unattributed")];
+    assert_eq!(
+        read_metric(&cw, "Requests", &team, m, 1).await,
+        vec![(m, 260.0)]
+    );
+    let last = [
+        ("Team", "unattributed"),
+        ("App", "unattributed"),
+        ("Caller", "arn:aws:sts::111122223333:assumed-role/Role259"),
+    ];
+    assert_eq!(
+        read_metric(&cw, "InputTokens", &last, m, 1).await,
+        vec![(m, 100.0)]
+    );
+    let cost = read_metric(&cw, "EstimatedCostUSD", &team, m, 1).await;
+    assert!(close(cost[0].1, usd(NOVA_LITE_MILLI, t, 260)), "{cost:?}");
+}
