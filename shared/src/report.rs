@@ -41,6 +41,17 @@ impl Group {
         }
     }
 
+    pub fn merge(&mut self, o: &Group) {
+        self.requests += o.requests;
+        self.errors += o.errors;
+        self.input_tokens += o.input_tokens;
+        self.output_tokens += o.output_tokens;
+        self.cache_read_tokens += o.cache_read_tokens;
+        self.cache_write_tokens += o.cache_write_tokens;
+        self.cost += o.cost;
+        self.unpriced_requests += o.unpriced_requests;
+    }
+
     /// Share of prompt tokens served from cache (reads / all prompt tokens).
     pub fn cache_share(&self) -> f64 {
         let all = self.input_tokens + self.cache_read_tokens + self.cache_write_tokens;
@@ -404,55 +415,76 @@ impl Report {
             "cache write",
             "est. cost",
         ];
+        const MAX_LINES: usize = 25;
+        let row = |caller: String, team: &str, app: &str, model: &str, g: &Group| -> [String; 10] {
+            [
+                caller,
+                team.to_string(),
+                app.to_string(),
+                model.to_string(),
+                thousands(g.requests),
+                thousands(g.input_tokens),
+                thousands(g.output_tokens),
+                thousands(g.cache_read_tokens),
+                thousands(g.cache_write_tokens),
+                cost_cell(g),
+            ]
+        };
         let mut rows: Vec<[String; 10]> = self
             .lines
             .iter()
-            .map(|l| {
-                let g = &l.group;
-                [
-                    short_caller(&l.caller),
-                    l.team.clone(),
-                    l.app.clone(),
-                    l.model.clone(),
-                    thousands(g.requests),
-                    thousands(g.input_tokens),
-                    thousands(g.output_tokens),
-                    thousands(g.cache_read_tokens),
-                    thousands(g.cache_write_tokens),
-                    cost_cell(g),
-                ]
-            })
+            .take(MAX_LINES)
+            .map(|l| row(short_caller(&l.caller), &l.team, &l.app, &l.model, &l.group))
             .collect();
-        let t = &self.totals;
-        rows.push([
-            "TOTAL".into(),
-            String::new(),
-            String::new(),
-            String::new(),
-            thousands(t.requests),
-            thousands(t.input_tokens),
-            thousands(t.output_tokens),
-            thousands(t.cache_read_tokens),
-            thousands(t.cache_write_tokens),
-            cost_cell(t),
-        ]);
-        out.push_str(&table(&head, &rows, 4));
-        let _ = writeln!(out);
-        let _ = writeln!(out, "By team:");
-        for (team, g) in &self.by_team {
-            let _ = writeln!(
-                out,
-                "  {team:<24} {:>14}  {:>8} requests",
-                cost_cell(g),
-                thousands(g.requests)
-            );
+        if self.lines.len() > MAX_LINES {
+            let mut rest = Group::default();
+            for l in &self.lines[MAX_LINES..] {
+                rest.merge(&l.group);
+            }
+            let label = format!("… {} more lines", self.lines.len() - MAX_LINES);
+            rows.push(row(label, "", "", "", &rest));
         }
-        for (key, vals) in &self.by_metadata {
-            let _ = writeln!(out, "By {key}:");
-            for (v, g) in vals {
+        let t = &self.totals;
+        rows.push(row("TOTAL".into(), "", "", "", t));
+        out.push_str(&table(&head, &rows, 4));
+        let sections = [
+            (
+                "team",
+                self.by_team
+                    .iter()
+                    .map(|(k, g)| (k.clone(), g))
+                    .collect::<Vec<_>>(),
+            ),
+            (
+                "app",
+                self.by_app
+                    .iter()
+                    .map(|((a, t), g)| (format!("{a} ({t})"), g))
+                    .collect(),
+            ),
+            (
+                "model",
+                self.by_model.iter().map(|(k, g)| (k.clone(), g)).collect(),
+            ),
+        ];
+        let meta = self.by_metadata.iter().map(|(k, vals)| {
+            (
+                k.as_str(),
+                vals.iter().map(|(v, g)| (v.clone(), g)).collect::<Vec<_>>(),
+            )
+        });
+        for (title, groups) in sections.into_iter().chain(meta) {
+            let _ = writeln!(out, "\nBy {title}:");
+            let width = groups
+                .iter()
+                .map(|(k, _)| k.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(20);
+            for (k, g) in groups {
                 let _ = writeln!(
                     out,
-                    "  {v:<24} {:>14}  {:>8} requests",
+                    "  {k:<width$}  {:>18}  {:>9} requests",
                     cost_cell(g),
                     thousands(g.requests)
                 );
@@ -519,7 +551,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -229,7 +229,7 @@ impl<'a> Scanner<'a> {
         let start = self.pos;
         let s = self.s;
         let mut i = start;
-        while i < s.len() && matches!(s[i], b'0'..=b'9') {
+        while i < s.len() && s[i].is_ascii_digit() {
             i += 1;
         }
         if i == start {

@@ -229,7 +229,7 @@ impl<S: ProfileSource> CachedProfiles<S> {
                     );
                 }
                 Err(e) => {
-                    if !self.entries.get(arn).is_some_and(|e| e.profile.is_some()) {
+                    if self.entries.get(arn).is_none_or(|e| e.profile.is_none()) {
                         report.unresolved.push(arn.to_string());
                     }
                     report.failed.push((arn.to_string(), e));
