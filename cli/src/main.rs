@@ -7,11 +7,14 @@ use clap::{Parser, Subcommand};
 
 mod common;
 mod demo;
+mod doctor;
 mod event;
 mod profiles;
 mod replay;
 mod report;
 mod rollup_sql;
+mod smoke;
+mod tail;
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +42,12 @@ enum Command {
         #[command(subcommand)]
         command: profiles::ProfilesCommand,
     },
+    /// Check every link of the chain in this account and Region, with the fix for each failure.
+    Doctor(doctor::DoctorArgs),
+    /// Live table per app/team/caller from the invocation log group.
+    Tail(tail::TailArgs),
+    /// Send one tiny request through each application profile and show it attributed and priced.
+    Smoke(smoke::SmokeArgs),
     /// Build a CloudWatch Logs subscription event (for `cargo lambda invoke` and tests) from log records.
     Event(event::EventArgs),
 }
@@ -59,6 +68,9 @@ fn main() -> ExitCode {
         Command::RollupSql(a) => rollup_sql::run(a),
         Command::Profiles { command } => profiles::run(command),
         Command::Event(a) => event::run(a),
+        Command::Doctor(a) => doctor::run(a),
+        Command::Tail(a) => tail::run(a),
+        Command::Smoke(a) => smoke::run(a),
     };
     match result {
         Ok(code) => code,
