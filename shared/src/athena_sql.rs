@@ -1,1 +1,532 @@
-//! (being written)
+//! The daily path's SQL, pure: the Athena table's DDL (kept in `shared/sql/table.sql`), the rollup
+//! query the Lambda sends (and `bedrock-meter rollup-sql` prints), and the reading of its result rows
+//! back into the core's [`UsageKey`]/[`Usage`] rows.
+//!
+//! The query groups a day's records by exactly what [`Rollup::key_of`] keys on — logged `modelId`,
+//! source Region, caller, the configured `requestMetadata` values, the long-context flag — and sums what
+//! [`Usage::of_record`] counts. The rows then go through the same [`crate::rollup::price_rows`] and
+//! [`crate::report::Report::build`] as the per-record path, so both paths give the same money.
+//!
+//! Two differences from the per-record path, both documented in `docs/daily-path.md`:
+//! - the 1-hour cache-write split is only in response bodies, which the table does not declare: the
+//!   daily path prices every cache write as a 5-minute write (as the live path does when bodies are not
+//!   logged). `bedrock-meter report` reads the split from logged bodies and can be higher by exactly
+//!   1-hour tokens × (1-hour − 5-minute rate).
+//! - records without `schemaType` (only seen in third-party fixtures; Bedrock always writes it) are
+//!   read by `bedrock-meter report` but not by the table query, which must drop `data/` body objects.
+
+use std::fmt::Write as _;
+
+use crate::prices::PriceTable;
+use crate::record::Tokens;
+use crate::rollup::{AttributionConfig, Rollup, Usage, UsageKey, UNKNOWN_CALLER};
+use crate::time::{Date, Timestamp};
+
+/// The table DDL with `{{database}}`, `{{table}}`, `{{location}}` placeholders.
+pub const TABLE_DDL_TEMPLATE: &str = include_str!("../sql/table.sql");
+
+/// The partition column (hour folders `yyyy/MM/dd/HH`, projected).
+pub const PARTITION_COLUMN: &str = "datehour";
+
+/// Where the query reads from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableRef {
+    pub database: String,
+    pub table: String,
+}
+
+/// Everything the rollup query depends on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RollupQuery {
+    pub table: TableRef,
+    /// The UTC day (by each record's own `timestamp`).
+    pub date: Date,
+    /// `requestMetadata` keys that are grouped on, in order (as in `AttributionConfig`).
+    pub metadata_keys: Vec<String>,
+    /// Prompt tokens above which a request is long-context (the price table's
+    /// `long_context_above_prompt_tokens`).
+    pub long_context_above: u64,
+}
+
+impl RollupQuery {
+    /// The query for `date` under an attribution configuration and price table: the one constructor
+    /// both the Lambda and `bedrock-meter rollup-sql` use, so they send and print the same text.
+    pub fn new(
+        table: TableRef,
+        date: Date,
+        cfg: &AttributionConfig,
+        prices: &PriceTable,
+    ) -> RollupQuery {
+        RollupQuery {
+            table,
+            date,
+            metadata_keys: cfg.metadata_keys.clone(),
+            long_context_above: prices.long_context_above,
+        }
+    }
+
+    pub fn sql(&self) -> String {
+        rollup_sql(self)
+    }
+}
+
+/// Result columns, in order (then one `metadata_<n>` per metadata key, then [`SUM_COLUMNS`]).
+pub const KEY_COLUMNS: [&str; 3] = ["model_id", "region", "caller"];
+pub const LONG_CONTEXT_COLUMN: &str = "long_context";
+pub const SUM_COLUMNS: [&str; 7] = [
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+];
+
+/// The result column names the query produces for `n` metadata keys.
+pub fn result_columns(n_metadata: usize) -> Vec<String> {
+    let mut v: Vec<String> = KEY_COLUMNS.iter().map(|s| s.to_string()).collect();
+    v.extend((1..=n_metadata).map(|i| format!("metadata_{i}")));
+    v.push(LONG_CONTEXT_COLUMN.into());
+    v.extend(SUM_COLUMNS.iter().map(|s| s.to_string()));
+    v
+}
+
+/// The hour folders one day's query reads: the day's 24 plus the first hour of the next day (records
+/// land in the folder of their delivery, which can be a little after their `timestamp`). Inclusive
+/// bounds, as `yyyy/MM/dd/HH` strings (which sort as they should).
+pub fn partition_range(date: Date) -> (String, String) {
+    let hour = |d: Date, h: u8| format!("{:04}/{:02}/{:02}/{:02}", d.year, d.month, d.day, h);
+    (hour(date, 0), hour(date.succ(), 0))
+}
+
+/// Every hour folder [`partition_range`] covers (25 of them).
+pub fn partition_hours(date: Date) -> Vec<String> {
+    let mut v: Vec<String> = (0..24)
+        .map(|h| format!("{:04}/{:02}/{:02}/{h:02}", date.year, date.month, date.day))
+        .collect();
+    v.push(partition_range(date).1);
+    v
+}
+
+/// A SQL string literal.
+pub fn sql_string(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A quoted SQL identifier.
+pub fn sql_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn iso(t: Timestamp) -> String {
+    t.to_string()
+}
+
+/// The Athena (Trino) query that rolls one day up into the core's usage rows.
+pub fn rollup_sql(q: &RollupQuery) -> String {
+    let (first_hour, last_hour) = partition_range(q.date);
+    let n = q.metadata_keys.len();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "-- bedrock-meter daily rollup for {} (UTC): one row per model, Region, caller, metadata values and long-context flag",
+        q.date
+    );
+    s.push_str("SELECT\n");
+    s.push_str("  modelId AS model_id,\n");
+    s.push_str("  coalesce(region, '') AS region,\n");
+    s.push_str("  coalesce(identity.arn, '') AS caller,\n");
+    for (i, k) in q.metadata_keys.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "  coalesce(element_at(requestMetadata, {}), '') AS metadata_{},",
+            sql_string(k),
+            i + 1
+        );
+    }
+    let _ = writeln!(
+        s,
+        "  (coalesce(input.inputTokenCount, 0) + coalesce(input.cacheReadInputTokenCount, 0) + coalesce(input.cacheWriteInputTokenCount, 0)) > {} AS long_context,",
+        q.long_context_above
+    );
+    s.push_str("  count(*) AS requests,\n");
+    s.push_str("  count(errorCode) AS errors,\n");
+    s.push_str("  sum(coalesce(input.inputTokenCount, 0)) AS input_tokens,\n");
+    s.push_str("  sum(coalesce(output.outputTokenCount, 0)) AS output_tokens,\n");
+    s.push_str("  sum(coalesce(input.cacheReadInputTokenCount, 0)) AS cache_read_tokens,\n");
+    s.push_str("  sum(coalesce(input.cacheWriteInputTokenCount, 0)) AS cache_write_tokens,\n");
+    s.push_str(
+        "  -- the 1-hour cache-write split is only in response bodies, which the table does not declare\n",
+    );
+    s.push_str("  0 AS cache_write_1h_tokens\n");
+    let _ = writeln!(
+        s,
+        "FROM {}.{}",
+        sql_ident(&q.table.database),
+        sql_ident(&q.table.table)
+    );
+    let _ = writeln!(
+        s,
+        "WHERE {PARTITION_COLUMN} BETWEEN {} AND {}",
+        sql_string(&first_hour),
+        sql_string(&last_hour)
+    );
+    s.push_str("  AND schemaType = 'ModelInvocationLog'\n");
+    s.push_str("  AND modelId <> ''\n");
+    let _ = writeln!(
+        s,
+        "  AND try(from_iso8601_timestamp(\"timestamp\")) >= from_iso8601_timestamp({})",
+        sql_string(&iso(q.date.start()))
+    );
+    let _ = writeln!(
+        s,
+        "  AND try(from_iso8601_timestamp(\"timestamp\")) < from_iso8601_timestamp({})",
+        sql_string(&iso(q.date.succ().start()))
+    );
+    let group: Vec<String> = (1..=n + 4).map(|i| i.to_string()).collect();
+    let _ = writeln!(s, "GROUP BY {}", group.join(", "));
+    let _ = write!(s, "ORDER BY {}", group.join(", "));
+    s
+}
+
+/// The `CREATE EXTERNAL TABLE` statement for manual use (`location` is the
+/// `…/BedrockModelInvocationLogs/<region>/` prefix; a missing trailing slash is added).
+pub fn create_table_sql(database: &str, table: &str, location: &str) -> String {
+    let location = if location.ends_with('/') {
+        location.to_string()
+    } else {
+        format!("{location}/")
+    };
+    let body: String = TABLE_DDL_TEMPLATE
+        .lines()
+        .filter(|l| !l.starts_with("--"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    body.replace("{{database}}", &database.replace('`', ""))
+        .replace("{{table}}", &table.replace('`', ""))
+        .replace("{{location}}", &location.replace('\'', ""))
+}
+
+/// The table's columns `(name, hive type)` as the DDL declares them (partition column excluded).
+pub fn table_columns() -> Vec<(String, String)> {
+    let start = TABLE_DDL_TEMPLATE
+        .find("` (\n")
+        .expect("the DDL has a column list");
+    let end = TABLE_DDL_TEMPLATE
+        .find("\n)\nPARTITIONED BY")
+        .expect("the DDL has a partition clause");
+    TABLE_DDL_TEMPLATE[start + 4..end]
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim().trim_end_matches(',');
+            let rest = l.strip_prefix('`')?;
+            let (name, ty) = rest.split_once("` ")?;
+            Some((name.to_string(), ty.trim().to_string()))
+        })
+        .collect()
+}
+
+/// A result row that cannot be read back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RowError {
+    #[error("unexpected result columns {got:?} (expected {expected:?})")]
+    Columns {
+        got: Vec<String>,
+        expected: Vec<String>,
+    },
+    #[error("row {row}: {column} is {value:?}, expected {what}")]
+    Value {
+        row: usize,
+        column: String,
+        value: Option<String>,
+        what: &'static str,
+    },
+    #[error("row {row}: {len} values for {expected} columns")]
+    Width {
+        row: usize,
+        len: usize,
+        expected: usize,
+    },
+}
+
+/// Reads the query's result rows (values as Athena returns them: text, `None` for NULL) into a
+/// [`Rollup`], exactly as the per-record path would have summed the same records.
+pub fn rollup_from_rows(
+    columns: &[String],
+    rows: &[Vec<Option<String>>],
+    n_metadata: usize,
+) -> Result<Rollup, RowError> {
+    let expected = result_columns(n_metadata);
+    let got: Vec<String> = columns.iter().map(|c| c.to_ascii_lowercase()).collect();
+    if got != expected {
+        return Err(RowError::Columns {
+            got: columns.to_vec(),
+            expected,
+        });
+    }
+    let mut rollup = Rollup::default();
+    for (i, row) in rows.iter().enumerate() {
+        let (key, usage) = read_row(i, row, &expected, n_metadata)?;
+        rollup.add_row(key, &usage);
+    }
+    Ok(rollup)
+}
+
+fn read_row(
+    i: usize,
+    row: &[Option<String>],
+    columns: &[String],
+    n: usize,
+) -> Result<(UsageKey, Usage), RowError> {
+    if row.len() != columns.len() {
+        return Err(RowError::Width {
+            row: i,
+            len: row.len(),
+            expected: columns.len(),
+        });
+    }
+    let bad = |c: usize, what: &'static str| RowError::Value {
+        row: i,
+        column: columns[c].clone(),
+        value: row[c].clone(),
+        what,
+    };
+    let text = |c: usize| row[c].clone().unwrap_or_default();
+    let count = |c: usize| -> Result<u64, RowError> {
+        match row[c].as_deref() {
+            None => Ok(0),
+            Some(v) => v.trim().parse::<u64>().map_err(|_| bad(c, "a count")),
+        }
+    };
+    let model_id = text(0);
+    if model_id.is_empty() {
+        return Err(bad(0, "a model id"));
+    }
+    let caller = text(2);
+    let lc = 3 + n;
+    let long_context = match row[lc].as_deref().map(str::to_ascii_lowercase).as_deref() {
+        Some("true") => true,
+        Some("false") => false,
+        _ => return Err(bad(lc, "true or false")),
+    };
+    let s = lc + 1;
+    let tokens = Tokens {
+        input: count(s + 2)?,
+        output: count(s + 3)?,
+        cache_read: count(s + 4)?,
+        cache_write: count(s + 5)?,
+        cache_write_1h: count(s + 6)?,
+    };
+    if tokens.cache_write_1h > tokens.cache_write {
+        return Err(bad(s + 6, "at most cache_write_tokens"));
+    }
+    Ok((
+        UsageKey {
+            model_id,
+            region: text(1),
+            caller: if caller.is_empty() {
+                UNKNOWN_CALLER.to_string()
+            } else {
+                caller
+            },
+            metadata: (0..n).map(|m| text(3 + m)).collect(),
+            long_context,
+        },
+        Usage {
+            requests: count(s)?,
+            errors: count(s + 1)?,
+            tokens,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profiles::NoProfiles;
+    use crate::rollup::price_rows;
+    use crate::Money;
+
+    fn q(keys: &[&str]) -> RollupQuery {
+        RollupQuery {
+            table: TableRef {
+                database: "bedrock_meter".into(),
+                table: "invocation_logs".into(),
+            },
+            date: Date::parse("2026-11-25").unwrap(),
+            metadata_keys: keys.iter().map(|s| s.to_string()).collect(),
+            long_context_above: 200_000,
+        }
+    }
+
+    #[test]
+    fn partitions_are_the_day_plus_the_next_hour() {
+        let d = Date::parse("2026-12-31").unwrap();
+        assert_eq!(
+            partition_range(d),
+            ("2026/12/31/00".to_string(), "2027/01/01/00".to_string())
+        );
+        let hours = partition_hours(d);
+        assert_eq!(hours.len(), 25);
+        assert_eq!(hours[23], "2026/12/31/23");
+        assert!(hours.windows(2).all(|w| w[0] < w[1]), "sorted as strings");
+        let sql = rollup_sql(&RollupQuery { date: d, ..q(&[]) });
+        assert!(sql.contains("WHERE datehour BETWEEN '2026/12/31/00' AND '2027/01/01/00'\n"));
+        assert!(sql.contains(">= from_iso8601_timestamp('2026-12-31T00:00:00Z')"));
+        assert!(sql.contains("< from_iso8601_timestamp('2027-01-01T00:00:00Z')"));
+    }
+
+    #[test]
+    fn sql_groups_on_the_core_key_and_quotes_what_it_embeds() {
+        let sql = rollup_sql(&q(&["tenant", "o'brien"]));
+        assert!(sql.contains("element_at(requestMetadata, 'tenant'), '') AS metadata_1,"));
+        assert!(sql.contains("element_at(requestMetadata, 'o''brien'), '') AS metadata_2,"));
+        assert!(sql.contains("> 200000 AS long_context,"));
+        assert!(sql.contains("FROM \"bedrock_meter\".\"invocation_logs\"\n"));
+        assert!(sql.contains("GROUP BY 1, 2, 3, 4, 5, 6\n"));
+        assert!(sql.contains("schemaType = 'ModelInvocationLog'"));
+        let plain = rollup_sql(&q(&[]));
+        assert!(plain.contains("GROUP BY 1, 2, 3, 4\n"));
+        assert!(!plain.contains("metadata_"));
+        // Every result column is produced, in order.
+        let mut at = 0;
+        for c in result_columns(2) {
+            let p = sql[at..]
+                .find(&format!(" AS {c}"))
+                .unwrap_or_else(|| panic!("{c}"));
+            at += p;
+        }
+    }
+
+    #[test]
+    fn ddl_declares_the_reference_columns() {
+        let cols = table_columns();
+        let names: Vec<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "schemaType",
+                "schemaVersion",
+                "timestamp",
+                "accountId",
+                "region",
+                "requestId",
+                "operation",
+                "modelId",
+                "inferenceRegion",
+                "errorCode",
+                "identity",
+                "requestMetadata",
+                "input",
+                "output"
+            ]
+        );
+        assert_eq!(cols[11].1, "map<string,string>");
+        assert_eq!(cols[12].1, "struct<inputTokenCount:bigint,cacheReadInputTokenCount:bigint,cacheWriteInputTokenCount:bigint,inputBodyS3Path:string>");
+        let ddl = create_table_sql(
+            "db",
+            "logs",
+            "s3://b/p/AWSLogs/1/BedrockModelInvocationLogs/us-east-1",
+        );
+        assert!(ddl.starts_with("CREATE EXTERNAL TABLE IF NOT EXISTS `db`.`logs` ("));
+        assert!(ddl.contains(
+            "'storage.location.template' = 's3://b/p/AWSLogs/1/BedrockModelInvocationLogs/us-east-1/${datehour}/'"
+        ));
+        assert!(!ddl.contains("{{"));
+    }
+
+    fn row(v: &[&str]) -> Vec<Option<String>> {
+        v.iter()
+            .map(|s| (*s != "NULL").then(|| s.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn rows_read_back_into_the_same_rollup_as_records() {
+        let prices = PriceTable::embedded();
+        let cfg = AttributionConfig {
+            metadata_keys: vec!["tenant".into()],
+            ..Default::default()
+        };
+        let recs = [
+            r#"{"timestamp":"2026-11-25T01:00:00Z","region":"us-east-1","modelId":"us.anthropic.claude-sonnet-4-5-20250929-v1:0","identity":{"arn":"arn:aws:iam::1:user/a"},"requestMetadata":{"tenant":"t1"},"input":{"inputTokenCount":10,"cacheReadInputTokenCount":5,"cacheWriteInputTokenCount":7},"output":{"outputTokenCount":3}}"#,
+            r#"{"timestamp":"2026-11-25T02:00:00Z","region":"us-east-1","modelId":"us.anthropic.claude-sonnet-4-5-20250929-v1:0","identity":{"arn":"arn:aws:iam::1:user/a"},"requestMetadata":{"tenant":"t1"},"input":{"inputTokenCount":20},"output":{"outputTokenCount":4},"errorCode":"ThrottlingException"}"#,
+            r#"{"timestamp":"2026-11-25T03:00:00Z","region":"us-east-1","modelId":"us.anthropic.claude-sonnet-4-5-20250929-v1:0","input":{"inputTokenCount":250000},"output":{"outputTokenCount":1}}"#,
+        ];
+        let mut per_record = Rollup::default();
+        for t in recs {
+            per_record.add_record(&crate::record::parse(t).unwrap(), &cfg, &prices);
+        }
+        let m = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+        let cols = result_columns(1);
+        let rows = vec![
+            row(&[
+                m,
+                "us-east-1",
+                "arn:aws:iam::1:user/a",
+                "t1",
+                "false",
+                "2",
+                "1",
+                "30",
+                "7",
+                "5",
+                "7",
+                "0",
+            ]),
+            row(&[
+                m,
+                "us-east-1",
+                "",
+                "",
+                "true",
+                "1",
+                "0",
+                "250000",
+                "1",
+                "0",
+                "0",
+                "0",
+            ]),
+        ];
+        let sql_path = rollup_from_rows(&cols, &rows, 1).unwrap();
+        let mut a: Vec<_> = per_record.rows.iter().collect();
+        let mut b: Vec<_> = sql_path.rows.iter().collect();
+        a.sort_by(|x, y| x.0.cmp(y.0));
+        b.sort_by(|x, y| x.0.cmp(y.0));
+        assert_eq!(a, b);
+        let cost = |r: &Rollup| -> Money {
+            price_rows(&r.rows, &NoProfiles, &prices, &cfg)
+                .iter()
+                .map(|p| p.cost.clone().unwrap())
+                .sum()
+        };
+        assert_eq!(cost(&per_record), cost(&sql_path));
+    }
+
+    #[test]
+    fn bad_results_are_errors_not_zeroes() {
+        let cols = result_columns(0);
+        assert!(matches!(
+            rollup_from_rows(&cols[1..], &[], 0),
+            Err(RowError::Columns { .. })
+        ));
+        let ok = ["m", "r", "c", "false", "1", "0", "1", "1", "0", "0", "0"];
+        assert!(rollup_from_rows(&cols, &[row(&ok)], 0).is_ok());
+        for (i, v) in [(4, "x"), (3, "maybe"), (0, ""), (10, "5"), (6, "-1")] {
+            let mut r = ok;
+            r[i] = v;
+            assert!(rollup_from_rows(&cols, &[row(&r)], 0).is_err(), "{i} = {v}");
+        }
+        assert!(matches!(
+            rollup_from_rows(&cols, &[row(&ok[1..])], 0),
+            Err(RowError::Width { .. })
+        ));
+        // Upper-case headers (some drivers) are fine; NULL sums are 0.
+        let upper: Vec<String> = cols.iter().map(|c| c.to_uppercase()).collect();
+        let mut r = ok;
+        r[6] = "NULL";
+        assert!(rollup_from_rows(&upper, &[row(&r)], 0).is_ok());
+    }
+}
