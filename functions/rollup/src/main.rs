@@ -1,1 +1,37 @@
-fn main() {}
+//! Lambda entry point of the daily rollup; the logic is in the library.
+
+use bedrock_meter::aws::athena::AthenaEngine;
+use bedrock_meter::aws::bedrock::BedrockProfiles;
+use bedrock_meter::aws::sns::SnsNotifier;
+use bedrock_meter::PriceTable;
+use bedrock_meter_rollup::{handle, now, Config, Deps};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_target(false)
+        .without_time()
+        .init();
+    let cfg = Config::from_env()?;
+    let conf = aws_config::load_from_env().await;
+    let deps = Deps {
+        engine: AthenaEngine::new(&conf),
+        profiles: BedrockProfiles::new(&conf),
+        notifier: SnsNotifier::new(&conf),
+        prices: PriceTable::embedded(),
+    };
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let (deps, cfg) = (&deps, &cfg);
+        async move {
+            let outcome = handle(deps, cfg, &event.payload, now()).await?;
+            Ok::<Value, Error>(serde_json::to_value(outcome)?)
+        }
+    }))
+    .await
+}

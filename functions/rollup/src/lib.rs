@@ -1,0 +1,487 @@
+//! The daily path: an EventBridge schedule (or a `{"date": "YYYY-MM-DD"}` backfill) → one Athena query
+//! that rolls the day's invocation logs up into the core's usage rows (and one for the day before, for
+//! the day-over-day change) → profiles and tags → the same pricing and report model as the CLI
+//! `report` → one SNS message per team (attribute `team=<team>`) and an organisation summary
+//! (`team=all`).
+//!
+//! Failure is loud: a query that fails, is cancelled or times out, a result that cannot be read, or a
+//! message that cannot be published makes the invocation an error and sends a message to the alerts
+//! topic. Nothing is ever reported as $0 because something failed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use bedrock_meter::athena_sql::{rollup_from_rows, RollupQuery, RowError, TableRef};
+use bedrock_meter::aws::athena::{
+    finish_query, start_query, PollOptions, QueryEngine, QueryError, StartQuery, Started,
+};
+use bedrock_meter::aws::bedrock::ProfileSource;
+use bedrock_meter::aws::sns::{Notification, Notifier, MAX_MESSAGE_BYTES};
+use bedrock_meter::aws::AwsError;
+use bedrock_meter::email::{render, Audience, PreviousDay};
+use bedrock_meter::model_id::{classify, ModelRef};
+use bedrock_meter::profiles::ProfileMap;
+use bedrock_meter::report::{Group, Report};
+use bedrock_meter::rollup::{price_rows, AttributionConfig, Rollup};
+use bedrock_meter::{Date, PriceTable, Timestamp};
+use serde::Serialize;
+use serde_json::Value;
+
+/// The SNS message attribute subscribers filter on.
+pub const TEAM_ATTRIBUTE: &str = "team";
+/// Its value on the organisation summary.
+pub const SUMMARY_TEAM: &str = "all";
+
+/// Configuration, from the environment the template sets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub workgroup: String,
+    pub table: TableRef,
+    pub report_topic_arn: String,
+    pub alert_topic_arn: String,
+    pub attribution: AttributionConfig,
+    pub query_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {0} is not valid: {1:?}")]
+    Invalid(&'static str, String),
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// From any variable lookup (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let req = |k: &'static str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .ok_or(ConfigError::Missing(k))
+        };
+        let opt = |k: &str, default: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| default.to_string())
+        };
+        let timeout_text = opt("QUERY_TIMEOUT_SECONDS", "600");
+        let timeout: u64 = timeout_text
+            .parse()
+            .ok()
+            .filter(|s| *s > 0)
+            .ok_or(ConfigError::Invalid("QUERY_TIMEOUT_SECONDS", timeout_text))?;
+        Ok(Config {
+            workgroup: req("ATHENA_WORKGROUP")?,
+            table: TableRef {
+                database: req("ATHENA_DATABASE")?,
+                table: req("ATHENA_TABLE")?,
+            },
+            report_topic_arn: req("REPORT_TOPIC_ARN")?,
+            alert_topic_arn: req("ALERT_TOPIC_ARN")?,
+            attribution: AttributionConfig {
+                app_tag: opt("APP_TAG_KEY", "app"),
+                team_tag: opt("TEAM_TAG_KEY", "team"),
+                metadata_keys: get("METADATA_KEYS")
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(|k| k.trim().to_string())
+                    .filter(|k| !k.is_empty())
+                    .collect(),
+            },
+            query_timeout: Duration::from_secs(timeout),
+        })
+    }
+}
+
+/// Why an invocation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RollupError {
+    #[error("bad event: {0}")]
+    Event(String),
+    #[error("{which} query: {source}")]
+    Query {
+        which: &'static str,
+        #[source]
+        source: QueryError,
+    },
+    #[error("{which} query {query_id}: unreadable results: {source}")]
+    Rows {
+        which: &'static str,
+        query_id: String,
+        #[source]
+        source: RowError,
+    },
+    #[error("{} of {} report messages could not be published: {}", failed.len(), total,
+        failed.iter().map(|(t, e)| format!("team {t}: {e}")).collect::<Vec<_>>().join("; "))]
+    Publish {
+        failed: Vec<(String, AwsError)>,
+        total: usize,
+    },
+}
+
+/// The day to report: `{"date": "YYYY-MM-DD"}` (a backfill), else the day before the scheduled event's
+/// `time` (EventBridge), else the day before `now` — all UTC.
+pub fn day_of(event: &Value, now: Timestamp) -> Result<Date, RollupError> {
+    let today = now.date();
+    if let Some(d) = event.get("date").filter(|d| !d.is_null()) {
+        let text = d
+            .as_str()
+            .ok_or_else(|| RollupError::Event(format!("\"date\" must be a string, got {d}")))?;
+        let date = Date::parse(text.trim()).ok_or_else(|| {
+            RollupError::Event(format!("\"date\" {text:?} is not a YYYY-MM-DD date"))
+        })?;
+        if date > today {
+            return Err(RollupError::Event(format!(
+                "\"date\" {date} is in the future (today is {today} UTC)"
+            )));
+        }
+        return Ok(date);
+    }
+    if let Some(t) = event.get("time").and_then(Value::as_str) {
+        if let Some(ts) = Timestamp::parse_iso8601(t) {
+            return Ok(ts.date().pred());
+        }
+    }
+    Ok(today.pred())
+}
+
+/// What the handler talks to.
+pub struct Deps<E, P, N> {
+    pub engine: E,
+    pub profiles: P,
+    pub notifier: N,
+    pub prices: PriceTable,
+}
+
+/// What an invocation did (the Lambda's result).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Outcome {
+    pub date: String,
+    pub query_id: String,
+    pub previous_query_id: String,
+    pub rows: usize,
+    pub total_usd: String,
+    pub unpriced_requests: u64,
+    /// Teams that got a message (the summary is `all`).
+    pub teams: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// Runs the day and, on failure, sends an alert before returning the error.
+pub async fn handle<E: QueryEngine, P: ProfileSource, N: Notifier>(
+    deps: &Deps<E, P, N>,
+    cfg: &Config,
+    event: &Value,
+    now: Timestamp,
+) -> Result<Outcome, RollupError> {
+    let date = day_of(event, now).ok();
+    match run(deps, cfg, event, now).await {
+        Ok(o) => Ok(o),
+        Err(e) => {
+            tracing::error!(error = %e, "daily rollup failed");
+            let day = date.map_or_else(|| "(unknown day)".to_string(), |d| d.to_string());
+            let alert = Notification {
+                subject: format!("bedrock-meter: daily cost rollup FAILED for {day}"),
+                body: format!(
+                    "The daily Bedrock cost rollup for {day} (UTC) failed:\n\n  {e}\n\n{}\
+                     Nothing was reported as $0. Re-run it for the day with the event {{\"date\": \"{day}\"}} \
+                     once the cause is fixed.\n",
+                    match &e {
+                        RollupError::Publish { .. } =>
+                            "The reports for the other teams were sent. ",
+                        _ => "No cost report was sent for this day. ",
+                    }
+                ),
+                attributes: vec![
+                    ("kind".into(), "rollup-failure".into()),
+                    (TEAM_ATTRIBUTE.into(), SUMMARY_TEAM.into()),
+                ],
+            };
+            if let Err(ae) = deps.notifier.publish(&cfg.alert_topic_arn, &alert).await {
+                tracing::error!(error = %ae, "could not publish the failure alert either");
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn start<E: QueryEngine>(
+    engine: &E,
+    cfg: &Config,
+    q: &RollupQuery,
+    which: &'static str,
+) -> Result<Started, RollupError> {
+    start_query(
+        engine,
+        &StartQuery {
+            sql: q.sql(),
+            workgroup: cfg.workgroup.clone(),
+            database: cfg.table.database.clone(),
+        },
+    )
+    .await
+    .map_err(|source| RollupError::Query { which, source })
+}
+
+async fn finish<E: QueryEngine>(
+    engine: &E,
+    cfg: &Config,
+    started: Started,
+    q: &RollupQuery,
+    which: &'static str,
+) -> Result<(String, Rollup), RollupError> {
+    let out = finish_query(
+        engine,
+        started,
+        &PollOptions::with_timeout(cfg.query_timeout),
+    )
+    .await
+    .map_err(|source| RollupError::Query { which, source })?;
+    let rollup =
+        rollup_from_rows(&out.columns, &out.rows, q.metadata_keys.len()).map_err(|source| {
+            RollupError::Rows {
+                which,
+                query_id: out.query_id.clone(),
+                source,
+            }
+        })?;
+    Ok((out.query_id, rollup))
+}
+
+/// Looks up every application profile the rows name. A failed lookup leaves the profile unresolved
+/// (its spend shows under team `unresolved`, unpriced — never $0) and is returned as a note.
+async fn profiles_for<P: ProfileSource>(
+    source: &P,
+    rollups: &[&Rollup],
+) -> (ProfileMap, Vec<String>) {
+    let arns: BTreeSet<String> = rollups
+        .iter()
+        .flat_map(|r| r.rows.keys())
+        .filter_map(|k| match classify(&k.model_id) {
+            ModelRef::ApplicationProfile { arn } => Some(arn),
+            _ => None,
+        })
+        .collect();
+    let mut map = ProfileMap::default();
+    let mut notes = Vec::new();
+    for arn in arns {
+        match source.get_profile(&arn).await {
+            Ok(Some(p)) => map.insert(p),
+            Ok(None) => notes.push(format!(
+                "application inference profile {arn} no longer exists: its spend is under team \"unresolved\""
+            )),
+            Err(e) => {
+                tracing::warn!(%arn, error = %e, "profile lookup failed");
+                notes.push(format!(
+                    "could not look up application inference profile {arn} ({e}): its spend is under team \"unresolved\", unpriced"
+                ))
+            }
+        }
+    }
+    (map, notes)
+}
+
+async fn run<E: QueryEngine, P: ProfileSource, N: Notifier>(
+    deps: &Deps<E, P, N>,
+    cfg: &Config,
+    event: &Value,
+    now: Timestamp,
+) -> Result<Outcome, RollupError> {
+    let date = day_of(event, now)?;
+    let prev_date = date.pred();
+    let attribution = &cfg.attribution;
+    let q = RollupQuery::new(cfg.table.clone(), date, attribution, &deps.prices);
+    let pq = RollupQuery::new(cfg.table.clone(), prev_date, attribution, &deps.prices);
+    tracing::info!(%date, workgroup = %cfg.workgroup, "daily rollup");
+    // Both days at once (the function's time budget is one query timeout, not two), started in a
+    // fixed order.
+    let day_started = start(&deps.engine, cfg, &q, "daily").await?;
+    let prev_started = start(&deps.engine, cfg, &pq, "previous-day").await?;
+    let (day, prev) = tokio::join!(
+        finish(&deps.engine, cfg, day_started, &q, "daily"),
+        finish(&deps.engine, cfg, prev_started, &pq, "previous-day")
+    );
+    let ((query_id, rollup), (previous_query_id, prev_rollup)) = (day?, prev?);
+
+    let (profiles, mut notes) = profiles_for(&deps.profiles, &[&rollup, &prev_rollup]).await;
+    let keys = &attribution.metadata_keys;
+    let rows = price_rows(&rollup.rows, &profiles, &deps.prices, attribution);
+    let org = Report::build(&rows, Some(date), deps.prices.as_of, keys, 0);
+    let prev_rows = price_rows(&prev_rollup.rows, &profiles, &deps.prices, attribution);
+    let prev_org = Report::build(&prev_rows, Some(prev_date), deps.prices.as_of, keys, 0);
+    let prev_by_team: BTreeMap<&str, &Group> = prev_org
+        .by_team
+        .iter()
+        .map(|(t, g)| (t.as_str(), g))
+        .collect();
+    if rows.is_empty() {
+        notes.push(format!(
+            "no invocation records were found for {date}: if Bedrock was used that day, check the \
+             invocation-logging configuration and the table's S3 location"
+        ));
+    }
+
+    // Per-message budget: SNS counts the subject and attributes too; keep a margin.
+    let budget = MAX_MESSAGE_BYTES - 4_096;
+    let mut messages: Vec<(String, Notification)> = Vec::new();
+    for (team, _) in &org.by_team {
+        let report = org.for_team(team, &rows, keys);
+        let previous = PreviousDay::of(
+            prev_date,
+            prev_by_team
+                .get(team.as_str())
+                .copied()
+                .unwrap_or(&Group::default()),
+        );
+        let email = render(
+            &report,
+            date,
+            Audience::Team(team),
+            Some(&previous),
+            &[],
+            budget,
+        );
+        messages.push((team.clone(), notification(email, team)));
+    }
+    let summary = render(
+        &org,
+        date,
+        Audience::Summary,
+        Some(&PreviousDay::of(prev_date, &prev_org.totals)),
+        &notes,
+        budget,
+    );
+    messages.push((SUMMARY_TEAM.into(), notification(summary, SUMMARY_TEAM)));
+
+    let total = messages.len();
+    let mut failed = Vec::new();
+    let mut teams = Vec::new();
+    for (team, n) in &messages {
+        match deps.notifier.publish(&cfg.report_topic_arn, n).await {
+            Ok(id) => {
+                tracing::info!(%team, message_id = %id, "report published");
+                teams.push(team.clone());
+            }
+            Err(e) => failed.push((team.clone(), e)),
+        }
+    }
+    if !failed.is_empty() {
+        return Err(RollupError::Publish { failed, total });
+    }
+    Ok(Outcome {
+        date: date.to_string(),
+        query_id,
+        previous_query_id,
+        rows: rows.len(),
+        total_usd: org.totals.cost.to_decimal_string(6),
+        unpriced_requests: org.totals.unpriced_requests,
+        teams,
+        notes,
+    })
+}
+
+fn notification(email: bedrock_meter::email::Email, team: &str) -> Notification {
+    Notification {
+        subject: email.subject,
+        body: email.body,
+        attributes: vec![(TEAM_ATTRIBUTE.into(), team.into())],
+    }
+}
+
+/// Now, from the system clock.
+pub fn now() -> Timestamp {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    Timestamp(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ts(s: &str) -> Timestamp {
+        Timestamp::parse_iso8601(s).unwrap()
+    }
+
+    #[test]
+    fn the_day_is_yesterday_or_the_backfill_date() {
+        let now = ts("2026-11-26T06:00:07Z");
+        let sched = json!({"version": "0", "id": "x", "detail-type": "Scheduled Event",
+            "source": "aws.events", "time": "2026-11-26T06:00:00Z", "detail": {}});
+        assert_eq!(day_of(&sched, now).unwrap().to_string(), "2026-11-25");
+        // A late retry of the 00:00 schedule still reports the day before the schedule's time.
+        let midnight = json!({"source": "aws.events", "time": "2026-11-26T00:00:00Z"});
+        assert_eq!(
+            day_of(&midnight, ts("2026-11-27T00:10:00Z"))
+                .unwrap()
+                .to_string(),
+            "2026-11-25"
+        );
+        assert_eq!(day_of(&json!({}), now).unwrap().to_string(), "2026-11-25");
+        assert_eq!(
+            day_of(&json!({"date": "2026-01-31"}), now)
+                .unwrap()
+                .to_string(),
+            "2026-01-31"
+        );
+        for bad in [
+            json!({"date": "2026-02-30"}),
+            json!({"date": 20261125}),
+            json!({"date": "2026-11-27"}),
+        ] {
+            assert!(
+                matches!(day_of(&bad, now), Err(RollupError::Event(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn config_from_the_environment() {
+        let env: BTreeMap<&str, &str> = [
+            ("ATHENA_WORKGROUP", "wg"),
+            ("ATHENA_DATABASE", "db"),
+            ("ATHENA_TABLE", "logs"),
+            ("REPORT_TOPIC_ARN", "arn:aws:sns:us-east-1:1:reports"),
+            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:1:alerts"),
+            ("METADATA_KEYS", " tenant, ,env "),
+            ("QUERY_TIMEOUT_SECONDS", "120"),
+        ]
+        .into();
+        let c = Config::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.attribution.metadata_keys, ["tenant", "env"]);
+        assert_eq!(
+            (
+                c.attribution.app_tag.as_str(),
+                c.attribution.team_tag.as_str()
+            ),
+            ("app", "team")
+        );
+        assert_eq!(c.query_timeout, Duration::from_secs(120));
+        let missing = Config::from_lookup(|k| {
+            (k != "ALERT_TOPIC_ARN")
+                .then(|| env.get(k).map(|v| v.to_string()))
+                .flatten()
+        });
+        assert!(matches!(
+            missing,
+            Err(ConfigError::Missing("ALERT_TOPIC_ARN"))
+        ));
+        let bad = Config::from_lookup(|k| {
+            if k == "QUERY_TIMEOUT_SECONDS" {
+                Some("soon".into())
+            } else {
+                env.get(k).map(|v| v.to_string())
+            }
+        });
+        assert!(matches!(bad, Err(ConfigError::Invalid(..))));
+    }
+}
