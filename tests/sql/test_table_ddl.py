@@ -1,0 +1,92 @@
+"""The Athena table is defined once (shared/sql/table.sql): the SAM template's AWS::Glue::Table must
+declare exactly the same columns, partition key, SerDe and projection, and the CREATE EXTERNAL TABLE
+statement `bedrock-meter rollup-sql --create-table` prints must be that file, filled in."""
+
+import os
+import re
+import unittest
+
+import yaml
+
+from test_rollup_sql import BIN, DDL, ROOT, ddl_columns, read, run
+
+TEMPLATE = os.path.join(ROOT, "template.yaml")
+
+
+class CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation short-form tags (!Ref, !Sub, !If, ...) as plain values."""
+
+
+def _any_tag(loader, tag_suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        return {tag_suffix: loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {tag_suffix: loader.construct_sequence(node, deep=True)}
+    return {tag_suffix: loader.construct_mapping(node, deep=True)}
+
+
+CfnLoader.add_multi_constructor("!", _any_tag)
+
+
+def norm(t):
+    return re.sub(r"\s+", "", t).lower()
+
+
+def ddl_properties():
+    text = read(DDL)
+    props = text[text.index("TBLPROPERTIES"):]
+    return dict(re.findall(r"'([^']+)'\s*=\s*'([^']*)'", props))
+
+
+class TableDefinitionTest(unittest.TestCase):
+    def glue_table(self):
+        if not os.path.exists(TEMPLATE):
+            self.skipTest("template.yaml does not exist yet")
+        doc = yaml.load(read(TEMPLATE), Loader=CfnLoader)
+        tables = [r for r in doc["Resources"].values() if r.get("Type") == "AWS::Glue::Table"]
+        self.assertEqual(len(tables), 1, "one Glue table in template.yaml")
+        return tables[0]["Properties"]["TableInput"]
+
+    def test_template_columns_match_the_ddl(self):
+        t = self.glue_table()
+        got = [(c["Name"], norm(c["Type"])) for c in t["StorageDescriptor"]["Columns"]]
+        want = [(n, norm(ty)) for n, ty in ddl_columns()]
+        self.assertEqual(got, want)
+        self.assertEqual([(p["Name"], p["Type"]) for p in t["PartitionKeys"]], [("datehour", "string")])
+
+    def test_template_serde_and_projection_match_the_ddl(self):
+        t = self.glue_table()
+        sd = t["StorageDescriptor"]
+        text = read(DDL)
+        serde = re.search(r"ROW FORMAT SERDE '([^']+)'", text).group(1)
+        self.assertEqual(sd["SerdeInfo"]["SerializationLibrary"], serde)
+        self.assertEqual(str(sd["SerdeInfo"]["Parameters"]["ignore.malformed.json"]).lower(), "true")
+        self.assertIn(re.search(r"INPUTFORMAT '([^']+)'", text).group(1), sd["InputFormat"])
+        params = t["Parameters"]
+        for k, v in ddl_properties().items():
+            if k == "storage.location.template":
+                tmpl = params[k]
+                sub = tmpl["Sub"][0] if isinstance(tmpl, dict) else tmpl
+                if isinstance(sub, list):
+                    sub = sub[0]
+                self.assertTrue(sub.endswith("/${!datehour}/"), sub)
+                self.assertIn("/AWSLogs/", sub)
+                self.assertIn("/BedrockModelInvocationLogs/", sub)
+            else:
+                self.assertEqual(str(params.get(k)), v, k)
+
+    def test_create_table_statement_is_the_ddl_filled_in(self):
+        loc = "s3://my-logs/bedrock/AWSLogs/111122223333/BedrockModelInvocationLogs/us-east-1/"
+        out = run("rollup-sql", "--create-table", "--database", "bedrock_meter",
+                  "--table", "invocation_logs", "--location", loc)
+        self.assertTrue(out.startswith("CREATE EXTERNAL TABLE IF NOT EXISTS `bedrock_meter`.`invocation_logs` ("))
+        self.assertIn(f"LOCATION '{loc}'", out)
+        self.assertIn(f"'storage.location.template' = '{loc}${{datehour}}/'", out)
+        self.assertNotIn("{{", out)
+        for name, ty in ddl_columns():
+            self.assertIn(f"`{name}` {ty}", out)
+        self.assertTrue(os.path.exists(BIN))
+
+
+if __name__ == "__main__":
+    unittest.main()
