@@ -2,25 +2,26 @@
 //! against moto (Athena answers with seeded results; SNS records what was published).
 //!
 //! moto's Athena cannot produce a FAILED query and returns all seeded rows in one page (no NextToken),
-//! so two cases use a scripted [`QueryEngine`] (the adapter's trait) with the real SNS client on moto:
-//! results over several pages, and a FAILED query. A query that never finishes is real moto (its
-//! state manager holds the execution in QUEUED/RUNNING) and is stopped with the real client.
+//! so two cases point the same real Athena client at a small local endpoint speaking Athena's JSON
+//! protocol ([`AthenaStub`]), with the real SNS client on moto: results over several pages, and a
+//! FAILED query. A query that never finishes is real moto (its state manager holds the execution in
+//! QUEUED/RUNNING) and is stopped with the real client.
 //! moto has no Bedrock inference profiles: profiles come from a fake [`ProfileSource`].
 
-use std::sync::Mutex;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bedrock_meter::athena_sql::{result_columns, RollupQuery, TableRef};
-use bedrock_meter::aws::athena::{
-    AthenaEngine, QueryEngine, QueryState, QueryStatus, ResultPage, StartQuery,
-};
+use bedrock_meter::aws::athena::AthenaEngine;
 use bedrock_meter::aws::bedrock::ProfileSource;
 use bedrock_meter::aws::sns::SnsNotifier;
 use bedrock_meter::aws::AwsError;
 use bedrock_meter::profiles::Profile;
 use bedrock_meter::rollup::AttributionConfig;
 use bedrock_meter::{Date, PriceTable, Timestamp};
-use bedrock_meter_integration_tests::Moto;
+use bedrock_meter_integration_tests::{sdk_config_for, Moto};
 use bedrock_meter_rollup::{handle, Config, Deps, RollupError};
 use serde_json::{json, Value};
 
@@ -457,78 +458,137 @@ async fn daily_reports_per_team_and_summary_from_athena_on_moto() {
     assert!(published(&e.moto, "bedrock-meter-alerts").is_empty());
 }
 
-/// A scripted engine: query `i` (in start order) answers with `pages[i]`, or ends in `fail`.
-struct Scripted {
-    pages: Vec<Vec<ResultPage>>,
-    fail: Option<QueryState>,
-    started: Mutex<Vec<StartQuery>>,
-    reads: Mutex<Vec<(String, Option<String>)>>,
+type Log<T> = Arc<Mutex<Vec<T>>>;
+
+/// A local Athena endpoint speaking the JSON 1.1 protocol of the real service, for what moto's Athena
+/// cannot do: it pages `GetQueryResults` (`page_size` rows per page, with `NextToken`) and can end
+/// every query in FAILED. Query `i` (in start order) answers with `results[i]` (header row first).
+struct AthenaStub {
+    endpoint: String,
+    /// (workgroup, database, query) of each StartQueryExecution.
+    started: Log<(String, String, String)>,
+    /// (query id, NextToken) of each GetQueryResults.
+    reads: Log<(String, Option<String>)>,
 }
 
-impl Scripted {
-    fn paged(results: &[Vec<Row>], page_size: usize) -> Scripted {
+impl AthenaStub {
+    fn start(results: Vec<Vec<Row>>, page_size: usize, fail: Option<&'static str>) -> AthenaStub {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let started = Arc::new(Mutex::new(Vec::new()));
+        let reads = Arc::new(Mutex::new(Vec::new()));
+        let (s, r) = (started.clone(), reads.clone());
         let cols = result_columns(1);
-        let pages = results
+        let pages: Vec<Vec<Vec<Row>>> = results
             .iter()
             .map(|rows| {
                 let mut all: Vec<Row> = vec![cols.iter().map(|c| Some(c.clone())).collect()];
                 all.extend(rows.iter().cloned());
-                let chunks: Vec<Vec<Row>> = all.chunks(page_size).map(|c| c.to_vec()).collect();
-                let n = chunks.len();
-                chunks
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, rows)| ResultPage {
-                        columns: cols.clone(),
-                        rows,
-                        next_token: (i + 1 < n).then(|| format!("{}", i + 1)),
-                    })
-                    .collect()
+                all.chunks(page_size).map(|c| c.to_vec()).collect()
             })
             .collect();
-        Scripted {
-            pages,
-            fail: None,
-            started: Mutex::new(Vec::new()),
-            reads: Mutex::new(Vec::new()),
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { break };
+                let (target, body) = read_request(&stream);
+                let op = target.rsplit('.').next().unwrap_or_default().to_string();
+                let id_of = |b: &Value| b["QueryExecutionId"].as_str().unwrap_or("").to_string();
+                let out = match op.as_str() {
+                    "StartQueryExecution" => {
+                        let mut s = s.lock().unwrap();
+                        s.push((
+                            body["WorkGroup"].as_str().unwrap_or("").to_string(),
+                            body["QueryExecutionContext"]["Database"]
+                                .as_str()
+                                .unwrap_or("")
+                                .to_string(),
+                            body["QueryString"].as_str().unwrap_or("").to_string(),
+                        ));
+                        json!({"QueryExecutionId": (s.len() - 1).to_string()})
+                    }
+                    "GetQueryExecution" => {
+                        let id = id_of(&body);
+                        let status = match fail {
+                            Some(reason) => json!({"State": "FAILED", "StateChangeReason": reason}),
+                            None => json!({"State": "SUCCEEDED"}),
+                        };
+                        json!({"QueryExecution": {"QueryExecutionId": id, "Status": status,
+                            "Statistics": {"DataScannedInBytes": 123456}}})
+                    }
+                    "GetQueryResults" => {
+                        let id = id_of(&body);
+                        let token = body["NextToken"].as_str().map(str::to_string);
+                        r.lock().unwrap().push((id.clone(), token.clone()));
+                        let q: usize = id.parse().unwrap();
+                        let p: usize =
+                            token.map_or(0, |t| t.trim_start_matches("page-").parse().unwrap());
+                        let cell = |v: &Option<String>| match v {
+                            Some(s) => json!({ "VarCharValue": s }),
+                            None => json!({}),
+                        };
+                        let mut out = json!({"ResultSet": {
+                            "Rows": pages[q][p].iter().map(|row| json!({"Data": row.iter().map(cell).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+                            "ResultSetMetadata": {"ColumnInfo": cols.iter().map(|c| json!({"Name": c, "Label": c, "Type": "varchar"})).collect::<Vec<_>>()}
+                        }});
+                        if p + 1 < pages[q].len() {
+                            out["NextToken"] = json!(format!("page-{}", p + 1));
+                        }
+                        out
+                    }
+                    other => panic!("unexpected Athena operation {other}"),
+                };
+                let text = out.to_string();
+                let mut stream = stream;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+            }
+        });
+        AthenaStub {
+            endpoint,
+            started,
+            reads,
         }
+    }
+
+    async fn engine(&self) -> AthenaEngine {
+        AthenaEngine::new(&sdk_config_for(&self.endpoint).await)
     }
 }
 
-impl QueryEngine for Scripted {
-    async fn start(&self, q: &StartQuery) -> Result<String, AwsError> {
-        let mut s = self.started.lock().unwrap();
-        s.push(q.clone());
-        Ok((s.len() - 1).to_string())
+/// (X-Amz-Target, JSON body) of one HTTP/1.1 request.
+fn read_request(stream: &std::net::TcpStream) -> (String, Value) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let (mut len, mut target) = (0usize, String::new());
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).unwrap();
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':').unwrap_or((h, ""));
+        match k.to_ascii_lowercase().as_str() {
+            "content-length" => len = v.trim().parse().unwrap(),
+            "x-amz-target" => target = v.trim().to_string(),
+            _ => {}
+        }
     }
-    async fn status(&self, _: &str) -> Result<QueryStatus, AwsError> {
-        Ok(QueryStatus {
-            state: self.fail.unwrap_or(QueryState::Succeeded),
-            reason: self.fail.map(|_| {
-                "HIVE_BAD_DATA: Error parsing field value for field 11: For input string".into()
-            }),
-            scanned_bytes: Some(1234),
-        })
-    }
-    async fn page(&self, id: &str, token: Option<String>) -> Result<ResultPage, AwsError> {
-        self.reads
-            .lock()
-            .unwrap()
-            .push((id.to_string(), token.clone()));
-        let q: usize = id.parse().unwrap();
-        let p: usize = token.map_or(0, |t| t.parse().unwrap());
-        Ok(self.pages[q][p].clone())
-    }
-    async fn stop(&self, _: &str) -> Result<(), AwsError> {
-        Ok(())
-    }
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).unwrap();
+    (target, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn results_over_many_pages_give_the_same_reports() {
     let e = env().await;
+    let stub = AthenaStub::start(vec![day_rows(), prev_rows()], 2, None);
     let deps = Deps {
-        engine: Scripted::paged(&[day_rows(), prev_rows()], 2),
+        engine: stub.engine().await,
         profiles: profiles(),
         notifier: SnsNotifier::new(&e.conf),
         prices: PriceTable::embedded(),
@@ -538,22 +598,43 @@ async fn results_over_many_pages_give_the_same_reports() {
         .await
         .unwrap();
     assert_eq!(out.total_usd, "12.877500");
-    let reads = deps.engine.reads.lock().unwrap().clone();
-    // 1 header + 6 rows in pages of 2 → 4 pages; 1 + 2 → 2 pages.
-    assert_eq!(reads.iter().filter(|(q, _)| q == "0").count(), 4);
-    assert_eq!(reads.iter().filter(|(q, _)| q == "1").count(), 2);
-    let started = deps.engine.started.lock().unwrap().clone();
-    assert!(started.iter().all(|q| q.workgroup == WORKGROUP));
+    let reads = stub.reads.lock().unwrap().clone();
+    // 1 header + 6 rows in pages of 2 → 4 pages; 1 header + 2 rows → 2 pages; each token followed.
+    let tokens = |q: &str| -> Vec<Option<String>> {
+        reads
+            .iter()
+            .filter(|(id, _)| id == q)
+            .map(|(_, t)| t.clone())
+            .collect()
+    };
+    assert_eq!(
+        tokens("0"),
+        [
+            None,
+            Some("page-1".into()),
+            Some("page-2".into()),
+            Some("page-3".into())
+        ]
+    );
+    assert_eq!(tokens("1"), [None, Some("page-1".into())]);
+    let started = stub.started.lock().unwrap().clone();
+    assert_eq!(started.len(), 2);
+    assert!(started
+        .iter()
+        .all(|(wg, db, _)| wg == WORKGROUP && db == "bedrock_meter"));
     check_reports(&published(&e.moto, "bedrock-meter-reports"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_query_is_an_error_and_an_alert_and_no_report() {
     let e = env().await;
-    let mut engine = Scripted::paged(&[day_rows(), prev_rows()], 100);
-    engine.fail = Some(QueryState::Failed);
+    let stub = AthenaStub::start(
+        vec![day_rows(), prev_rows()],
+        100,
+        Some("HIVE_BAD_DATA: Error parsing field value for field 11: For input string"),
+    );
     let deps = Deps {
-        engine,
+        engine: stub.engine().await,
         profiles: profiles(),
         notifier: SnsNotifier::new(&e.conf),
         prices: PriceTable::embedded(),
@@ -564,6 +645,7 @@ async fn a_failed_query_is_an_error_and_an_alert_and_no_report() {
         .unwrap_err();
     assert!(matches!(err, RollupError::Query { .. }), "{err:?}");
     assert!(err.to_string().contains("FAILED: HIVE_BAD_DATA"), "{err}");
+    assert!(stub.reads.lock().unwrap().is_empty(), "no results read");
     assert!(published(&e.moto, "bedrock-meter-reports").is_empty());
     let alerts = e.moto.sns_sent("bedrock-meter-alerts");
     assert_eq!(alerts.len(), 1);
@@ -632,8 +714,9 @@ async fn a_query_that_never_finishes_is_stopped_an_error_and_an_alert() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_that_cannot_be_published_is_an_error_and_an_alert() {
     let e = env().await;
+    let stub = AthenaStub::start(vec![day_rows(), prev_rows()], 100, None);
     let deps = Deps {
-        engine: Scripted::paged(&[day_rows(), prev_rows()], 100),
+        engine: stub.engine().await,
         profiles: profiles(),
         notifier: SnsNotifier::new(&e.conf),
         prices: PriceTable::embedded(),
