@@ -9,6 +9,7 @@ mod common;
 mod demo;
 mod doctor;
 mod event;
+mod ops;
 mod profiles;
 mod replay;
 mod report;

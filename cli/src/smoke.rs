@@ -1,10 +1,356 @@
-//! (being written)
+//! `bedrock-meter smoke`: one minimal Converse request (a short prompt, `maxTokens` small) through each
+//! application inference profile, then waits for each call's record in the invocation log group and
+//! shows it attributed (app, team from the profile's tags) and priced — or says exactly why not:
+//! access denied, model not enabled, no log record after N seconds, untagged profile, no price.
 
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bedrock_meter::aws::bedrock::{BedrockProfiles, ProfileSource};
+use bedrock_meter::aws::AwsError;
+use bedrock_meter::profiles::{Profile, ProfileMap};
+use bedrock_meter::report::{table, thousands};
+use bedrock_meter::rollup::{price_rows, Rollup, UNRESOLVED, UNTAGGED};
+use serde::Serialize;
+
+use crate::common::{Core, CoreOpts};
+use crate::doctor::DEFAULT_LOG_GROUP;
+use crate::ops::sdk::Clients;
+use crate::ops::{now_ms, parse_duration, read_events, ConverseOutcome, LogGroups, Runtime};
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
 
 #[derive(clap::Args, Debug)]
-pub struct SmokeArgs {}
+pub struct SmokeArgs {
+    /// `live` (ListInferenceProfiles + tags in this account and Region) or a profiles file (the shape
+    /// `bedrock-meter profiles export` writes).
+    #[arg(long = "profiles", default_value = "live")]
+    pub source: String,
+    /// Only these profiles (name, id or ARN; repeatable).
+    #[arg(long)]
+    pub only: Vec<String>,
+    /// The invocation log group to find the records in.
+    #[arg(long, default_value = DEFAULT_LOG_GROUP, env = "LOG_GROUP_NAME")]
+    pub log_group: String,
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The prompt sent (keep it tiny: it is billed).
+    #[arg(long, default_value = "Reply with the single word OK.")]
+    pub prompt: String,
+    #[arg(long, default_value_t = 8)]
+    pub max_tokens: i32,
+    /// How long to wait for the log records.
+    #[arg(long, default_value = "120s", value_parser = parse_duration)]
+    pub wait: Duration,
+    /// How often to look for them.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub poll: Duration,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Price table and tag keys (--profiles here is the option above).
+    #[arg(long, env = "BEDROCK_METER_PRICES")]
+    pub prices: Option<std::path::PathBuf>,
+    #[arg(long, default_value = "app", env = "APP_TAG_KEY")]
+    pub app_tag: String,
+    #[arg(long, default_value = "team", env = "TEAM_TAG_KEY")]
+    pub team_tag: String,
+}
 
-pub fn run(_a: SmokeArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not built yet")
+/// What happened to one profile.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    pub profile: String,
+    pub arn: String,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+    /// Estimated cost, USD with 9 decimals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<String>,
+    /// Why it failed, with the fix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+impl Outcome {
+    fn new(p: &Profile) -> Outcome {
+        Outcome {
+            profile: p.name.clone(),
+            arn: p.arn.clone(),
+            ok: false,
+            request_id: None,
+            app: None,
+            team: None,
+            model: None,
+            input_tokens: None,
+            output_tokens: None,
+            cost_usd: None,
+            problem: None,
+        }
+    }
+}
+
+/// A Converse failure in words, with the fix.
+pub fn explain_converse_error(e: &AwsError, p: &Profile) -> String {
+    let code = e.code.as_deref().unwrap_or("");
+    let msg = e.message.to_ascii_lowercase();
+    let models: Vec<&str> = p.model_arns.iter().map(String::as_str).collect();
+    if msg.contains("access to the model")
+        || msg.contains("not enabled")
+        || msg.contains("model access")
+    {
+        format!(
+            "model not enabled: {code} (enable model access in the Bedrock console for {} in every Region the profile routes to)",
+            p.base_model().unwrap_or_else(|| "its model".into())
+        )
+    } else if code == "AccessDeniedException" {
+        format!(
+            "access denied: {code} (allow bedrock:InvokeModel on {} and {})",
+            p.arn,
+            models.join(", ")
+        )
+    } else if code == "ResourceNotFoundException" {
+        format!("not found: {code} (the profile or its model does not exist in this Region)")
+    } else if code == "ThrottlingException" || code == "ServiceQuotaExceededException" {
+        format!("throttled: {code} (try again later, or ask for a higher quota)")
+    } else {
+        format!("Converse failed: {e}")
+    }
+}
+
+/// Sends the requests; failures are recorded in the outcomes.
+pub async fn invoke_all<R: Runtime>(
+    rt: &R,
+    profiles: &[Profile],
+    prompt: &str,
+    max_tokens: i32,
+) -> Vec<(Outcome, Option<ConverseOutcome>)> {
+    let mut out = Vec::new();
+    for p in profiles {
+        let mut o = Outcome::new(p);
+        match rt.converse(&p.arn, prompt, max_tokens).await {
+            Ok(c) => {
+                o.request_id = c.request_id.clone();
+                out.push((o, Some(c)));
+            }
+            Err(e) => {
+                o.problem = Some(explain_converse_error(&e, p));
+                out.push((o, None));
+            }
+        }
+    }
+    out
+}
+
+/// Waits for the record of each successful call and fills in attribution and cost.
+pub async fn await_records<L: LogGroups>(
+    logs: &L,
+    group: &str,
+    start_ms: i64,
+    calls: &mut [(Outcome, Option<ConverseOutcome>)],
+    core: &Core,
+    wait: Duration,
+    poll: Duration,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let (events, _) = read_events(logs, group, start_ms, 1_000_000).await?;
+        for (o, call) in calls.iter_mut() {
+            if call.is_none() || o.ok || o.app.is_some() {
+                continue;
+            }
+            let found = events.iter().find_map(|e| {
+                let r = bedrock_meter::record::parse(&e.message).ok()?;
+                let matches = match (&o.request_id, &r.request_id) {
+                    (Some(want), Some(got)) => want == got.as_ref(),
+                    (None, _) => r.model_id == o.arn.as_str(),
+                    _ => false,
+                };
+                if !matches {
+                    return None;
+                }
+                let mut rollup = Rollup::default();
+                rollup.add_record(&r, &core.attribution, &core.prices);
+                Some(rollup)
+            });
+            if let Some(rollup) = found {
+                let rows = price_rows(
+                    &rollup.rows,
+                    &core.profiles,
+                    &core.prices,
+                    &core.attribution,
+                );
+                let row = &rows[0];
+                o.app = Some(row.resolution.app.clone());
+                o.team = Some(row.resolution.team.clone());
+                o.model = Some(row.resolution.model.clone());
+                o.input_tokens = Some(row.usage.tokens.input);
+                o.output_tokens = Some(row.usage.tokens.output);
+                match &row.cost {
+                    Ok(c) => o.cost_usd = Some(c.to_decimal_string(9)),
+                    Err(why) => {
+                        o.problem = Some(format!(
+                        "logged and attributed, but unpriced ({why:?}): add {} to the price table",
+                        row.resolution.model
+                    ))
+                    }
+                }
+                let team = row.resolution.team.as_str();
+                if team == UNTAGGED || team == UNRESOLVED {
+                    o.problem = Some(format!(
+                        "logged, but attributed to team {team}: tag the profile with {} and {}",
+                        core.attribution.app_tag, core.attribution.team_tag
+                    ));
+                }
+                o.ok = o.problem.is_none();
+            }
+        }
+        let waiting = calls.iter().any(|(o, c)| c.is_some() && o.app.is_none());
+        if !waiting || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(poll).await;
+    }
+    for (o, c) in calls.iter_mut() {
+        if c.is_some() && o.app.is_none() {
+            o.problem = Some(format!(
+                "no log record after {} s in {group}: check invocation logging (bedrock-meter doctor)",
+                wait.as_secs()
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn render_table(outcomes: &[Outcome]) -> String {
+    let rows: Vec<[String; 8]> = outcomes
+        .iter()
+        .map(|o| {
+            [
+                if o.ok { "ok" } else { "FAILED" }.to_string(),
+                o.profile.clone(),
+                o.app.clone().unwrap_or_default(),
+                o.team.clone().unwrap_or_default(),
+                o.model.clone().unwrap_or_default(),
+                o.input_tokens.map(thousands).unwrap_or_default(),
+                o.output_tokens.map(thousands).unwrap_or_default(),
+                o.cost_usd
+                    .as_deref()
+                    .map(|c| format!("${c}"))
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let mut out = table(
+        &[
+            "result",
+            "profile",
+            "app",
+            "team",
+            "model",
+            "input",
+            "output",
+            "est. cost",
+        ],
+        &rows,
+        5,
+    );
+    for o in outcomes.iter().filter(|o| o.problem.is_some()) {
+        out.push_str(&format!(
+            "\n{}: {}",
+            o.profile,
+            o.problem.as_deref().unwrap_or_default()
+        ));
+    }
+    let failed = outcomes.iter().filter(|o| !o.ok).count();
+    out.push_str(&format!(
+        "\n{}\n",
+        if failed == 0 {
+            format!("All {} profiles attributed and priced.", outcomes.len())
+        } else {
+            format!("{failed} of {} profiles failed.", outcomes.len())
+        }
+    ));
+    out
+}
+
+fn select(profiles: Vec<Profile>, only: &[String]) -> Vec<Profile> {
+    if only.is_empty() {
+        return profiles;
+    }
+    profiles
+        .into_iter()
+        .filter(|p| {
+            only.iter()
+                .any(|o| *o == p.name || *o == p.id || *o == p.arn)
+        })
+        .collect()
+}
+
+pub fn run(a: SmokeArgs) -> anyhow::Result<ExitCode> {
+    let opts = CoreOpts {
+        profiles: None,
+        prices: a.prices.clone(),
+        app_tag: a.app_tag.clone(),
+        team_tag: a.team_tag.clone(),
+        metadata_keys: Vec::new(),
+    };
+    let mut core = opts.load()?;
+    crate::ops::runtime()?.block_on(async {
+        let config = crate::ops::load_config(a.region.as_deref()).await;
+        let clients = Clients::new(&config);
+        let profiles = if a.source == "live" {
+            BedrockProfiles::new(&config)
+                .list_application_profiles()
+                .await
+                .context("listing application inference profiles")?
+        } else {
+            let text = std::fs::read_to_string(&a.source)
+                .with_context(|| format!("reading {}", a.source))?;
+            ProfileMap::from_json(&text)
+                .with_context(|| format!("profiles file {}", a.source))?
+                .profiles()
+                .into_iter()
+                .cloned()
+                .collect()
+        };
+        let profiles = select(profiles, &a.only);
+        if profiles.is_empty() {
+            anyhow::bail!("no application inference profiles to test (create one with `bedrock-meter profiles create`)");
+        }
+        core.profiles = ProfileMap::new(profiles.iter().cloned());
+        // Records carry the time of the call; allow for clock skew.
+        let start_ms = now_ms() - 60_000;
+        eprintln!("Sending one request through each of {} profiles…", profiles.len());
+        let mut calls = invoke_all(&clients, &profiles, &a.prompt, a.max_tokens).await;
+        if calls.iter().any(|(_, c)| c.is_some()) {
+            eprintln!("Waiting up to {} s for the log records in {}…", a.wait.as_secs(), a.log_group);
+        }
+        await_records(&clients, &a.log_group, start_ms, &mut calls, &core, a.wait, a.poll).await?;
+        let outcomes: Vec<Outcome> = calls.into_iter().map(|(o, _)| o).collect();
+        match a.format {
+            Format::Table => print!("{}", render_table(&outcomes)),
+            Format::Json => println!("{}", serde_json::json!({ "ok": outcomes.iter().all(|o| o.ok), "profiles": outcomes })),
+        }
+        Ok(if outcomes.iter().all(|o| o.ok) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
+    })
 }

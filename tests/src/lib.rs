@@ -174,3 +174,5 @@ fn dechunk(mut s: &str) -> String {
     }
     out
 }
+pub mod logs_stub;
+pub mod runtime_stub;
