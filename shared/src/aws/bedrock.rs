@@ -112,11 +112,7 @@ impl ProfileSource for BedrockProfiles {
         Ok(Some(Profile {
             id: out.inference_profile_id().to_string(),
             name: out.inference_profile_name().to_string(),
-            model_arns: out
-                .models()
-                .iter()
-                .filter_map(|m| m.model_arn().map(str::to_string))
-                .collect(),
+            model_arns: model_arns(out.models()),
             tags: tags.into_iter().collect(),
             arn,
         }))
@@ -141,11 +137,7 @@ impl ProfileSource for BedrockProfiles {
                 out.push(Profile {
                     id: s.inference_profile_id().to_string(),
                     name: s.inference_profile_name().to_string(),
-                    model_arns: s
-                        .models()
-                        .iter()
-                        .filter_map(|m| m.model_arn().map(str::to_string))
-                        .collect(),
+                    model_arns: model_arns(s.models()),
                     tags: tags.into_iter().collect(),
                     arn,
                 });
@@ -156,6 +148,13 @@ impl ProfileSource for BedrockProfiles {
             }
         }
     }
+}
+
+fn model_arns(models: &[aws_sdk_bedrock::types::InferenceProfileModel]) -> Vec<String> {
+    models
+        .iter()
+        .filter_map(|m| m.model_arn().map(str::to_string))
+        .collect()
 }
 
 struct Entry {
