@@ -22,6 +22,9 @@ pub enum ScanError {
 pub const MAX_DEPTH: usize = 512;
 
 pub struct Scanner<'a> {
+    /// The text (slices are cut from it at ASCII delimiters, so no UTF-8 check is needed again)…
+    t: &'a str,
+    /// …and its bytes.
     s: &'a [u8],
     pub pos: usize,
 }
@@ -40,9 +43,17 @@ pub enum Kind {
 impl<'a> Scanner<'a> {
     pub fn new(s: &'a str) -> Self {
         Scanner {
+            t: s,
             s: s.as_bytes(),
             pos: 0,
         }
+    }
+
+    /// `text[start..end]`. The scanner only cuts at ASCII delimiters, so both ends are char boundaries
+    /// and slicing the `&str` costs a boundary check, not a UTF-8 validation of the slice.
+    #[inline]
+    fn slice(&self, start: usize, end: usize) -> &'a str {
+        self.t.get(start..end).unwrap_or_default()
     }
 
     #[inline]
@@ -149,7 +160,7 @@ impl<'a> Scanner<'a> {
         let end = memchr::memchr2(b'"', b'\\', &self.s[start..]).ok_or(ScanError::Eof)? + start;
         if self.s[end] == b'"' {
             self.pos = end + 1;
-            return Ok(Cow::Borrowed(as_str(&self.s[start..end])));
+            return Ok(Cow::Borrowed(self.slice(start, end)));
         }
         let mut out = Vec::with_capacity(end - start + 16);
         out.extend_from_slice(&self.s[start..end]);
@@ -255,7 +266,7 @@ impl<'a> Scanner<'a> {
             while j < s.len() && matches!(s[j], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') {
                 j += 1;
             }
-            let text = as_str(&s[start..j]);
+            let text = self.slice(start, j);
             let f: f64 = text
                 .parse()
                 .map_err(|_| ScanError::Unexpected { byte: s[i], at: i })?;
@@ -375,11 +386,7 @@ impl<'a> Scanner<'a> {
     }
 }
 
-#[inline]
-fn as_str(b: &[u8]) -> &str {
-    // The scanner is built from a &str and only splits at ASCII delimiters, so every slice is UTF-8.
-    std::str::from_utf8(b).unwrap_or_default()
-}
+
 
 #[cfg(test)]
 mod tests {
