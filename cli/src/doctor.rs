@@ -17,6 +17,7 @@ use bedrock_meter::rollup::{resolve, AttributionConfig};
 use bedrock_meter::{PriceTable, Timestamp};
 use serde::Serialize;
 
+use crate::ops::brief;
 use crate::ops::sdk::Clients;
 use crate::ops::{
     now_ms, parse_duration, read_events, Catalog, InvocationLogging, LogGroups, LoggingConfig,
@@ -192,8 +193,14 @@ impl Check {
 }
 
 fn could_not(id: &'static str, title: &'static str, e: &str, permission: &str) -> Check {
-    Check::new(id, title, Status::Fail, format!("could not check: {e}"))
-        .fix(format!("allow {permission} to whoever runs doctor"))
+    let fix = if e.contains("AccessDenied") || e.contains("UnauthorizedOperation") {
+        format!("allow {permission} to whoever runs doctor")
+    } else {
+        format!(
+            "retry; if it persists, check the Region and the network (doctor needs {permission})"
+        )
+    };
+    Check::new(id, title, Status::Fail, format!("could not check: {e}")).fix(fix)
 }
 
 fn s3_url(bucket: &str, prefix: Option<&str>) -> String {
@@ -692,7 +699,7 @@ where
         .with_context(|| format!("stack outputs {}", path.display()))?,
         None => BTreeMap::new(),
     };
-    let logging = c.logging_config().await.map_err(|e| e.to_string());
+    let logging = c.logging_config().await.map_err(|e| brief(&e));
     let configured = logging.as_ref().ok().and_then(|c| c.as_ref());
     let explicit_group = a
         .log_group
@@ -735,19 +742,19 @@ where
     let log_group_exists = c
         .log_group_exists(&names.log_group)
         .await
-        .map_err(|e| e.to_string());
+        .map_err(|e| brief(&e));
     let group_ok = matches!(log_group_exists, Ok(true));
     let filters = if group_ok {
         c.subscription_filters(&names.log_group)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| brief(&e))
     } else {
         Ok(Vec::new())
     };
     let recent = if group_ok {
         recent_records(c, &names.log_group, a.recent, a.max_events, now_ms)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| brief(&e))
     } else {
         Err("no log group".into())
     };
@@ -755,8 +762,10 @@ where
         Some(b) => latest_delivery(c, b, &names.prefix, &region, now)
             .await
             .map_err(|e| match &e.code {
-                Some(code) if !e.message.contains(code.as_str()) => format!("{code}: {e}"),
-                _ => e.to_string(),
+                Some(code) if !brief(&e).contains(code.as_str()) => {
+                    format!("{code}: {}", brief(&e))
+                }
+                _ => brief(&e),
             }),
         None => Ok(Delivery::default()),
     };
@@ -764,15 +773,12 @@ where
         table_exists: c
             .table_exists(&names.database, &names.table)
             .await
-            .map_err(|e| e.to_string()),
+            .map_err(|e| brief(&e)),
         workgroup: c
             .workgroup_state(&names.workgroup)
             .await
-            .map_err(|e| e.to_string()),
-        profiles: p
-            .list_application_profiles()
-            .await
-            .map_err(|e| e.to_string()),
+            .map_err(|e| brief(&e)),
+        profiles: p.list_application_profiles().await.map_err(|e| brief(&e)),
         region,
         now,
         names,

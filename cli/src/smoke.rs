@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::common::{Core, CoreOpts};
 use crate::doctor::DEFAULT_LOG_GROUP;
 use crate::ops::sdk::Clients;
-use crate::ops::{now_ms, parse_duration, read_events, ConverseOutcome, LogGroups, Runtime};
+use crate::ops::{brief, now_ms, parse_duration, read_events, ConverseOutcome, LogGroups, Runtime};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -129,7 +129,7 @@ pub fn explain_converse_error(e: &AwsError, p: &Profile) -> String {
     } else if code == "ThrottlingException" || code == "ServiceQuotaExceededException" {
         format!("throttled: {code} (try again later, or ask for a higher quota)")
     } else {
-        format!("Converse failed: {e}")
+        brief(e)
     }
 }
 
@@ -169,7 +169,9 @@ pub async fn await_records<L: LogGroups>(
 ) -> anyhow::Result<()> {
     let deadline = Instant::now() + wait;
     loop {
-        let (events, _) = read_events(logs, group, start_ms, 1_000_000).await?;
+        let (events, _) = read_events(logs, group, start_ms, 1_000_000)
+            .await
+            .map_err(|e| anyhow::anyhow!(brief(&e)))?;
         for (o, call) in calls.iter_mut() {
             if call.is_none() || o.ok || o.app.is_some() {
                 continue;
@@ -318,7 +320,7 @@ pub fn run(a: SmokeArgs) -> anyhow::Result<ExitCode> {
             BedrockProfiles::new(&config)
                 .list_application_profiles()
                 .await
-                .context("listing application inference profiles")?
+                .map_err(|e| anyhow::anyhow!("listing application inference profiles: {}", brief(&e)))?
         } else {
             let text = std::fs::read_to_string(&a.source)
                 .with_context(|| format!("reading {}", a.source))?;

@@ -17,7 +17,7 @@ use bedrock_meter::Timestamp;
 use crate::common::{Core, CoreOpts};
 use crate::doctor::DEFAULT_LOG_GROUP;
 use crate::ops::sdk::Clients;
-use crate::ops::{now_ms, parse_duration, read_events, LogEvent, LogGroups};
+use crate::ops::{brief, now_ms, parse_duration, read_events, LogEvent, LogGroups};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -105,7 +105,9 @@ impl Tail {
         core: &Core,
     ) -> anyhow::Result<usize> {
         let from = (self.cursor_ms - OVERLAP_MS).max(self.start_ms);
-        let (events, truncated) = read_events(logs, group, from, max).await?;
+        let (events, truncated) = read_events(logs, group, from, max)
+            .await
+            .map_err(|e| anyhow::anyhow!(brief(&e)))?;
         self.truncated |= truncated;
         Ok(self.add_events(&events, core))
     }
@@ -311,7 +313,7 @@ pub fn run(a: TailArgs) -> anyhow::Result<ExitCode> {
                     .prefetch(tail.profile_arns().iter().map(String::as_str))
                     .await;
                 for (arn, e) in &report.failed {
-                    eprintln!("warning: profile {arn}: {e}");
+                    eprintln!("warning: profile {arn}: {}", brief(e));
                 }
                 &cache
             } else {
