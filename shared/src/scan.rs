@@ -386,8 +386,6 @@ impl<'a> Scanner<'a> {
     }
 }
 
-
-
 #[cfg(test)]
 mod tests {
     use super::*;
