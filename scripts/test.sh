@@ -10,6 +10,10 @@ root=$PWD
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# Build outside the checkout by default, so a fresh clone on the same machine reuses compiled
+# dependencies (the AWS SDK crates take minutes to build cold). Override with CARGO_TARGET_DIR.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/bedrock-meter/target}"
+
 step "python tools (.venv)"
 scripts/setup-venv.sh
 export PATH="$root/.venv/bin:$PATH"
