@@ -94,7 +94,7 @@ struct EventSpans {
 pub struct Decoder {
     compressed: Vec<u8>,
     json: Vec<u8>,
-    arena: Vec<u8>,
+    arena: Arena,
     inflate: Decompress,
     filters: Vec<Span>,
     events: Vec<EventSpans>,
@@ -117,7 +117,7 @@ impl Decoder {
         Decoder {
             compressed: Vec::new(),
             json: Vec::new(),
-            arena: Vec::new(),
+            arena: Arena::default(),
             inflate: Decompress::new(false),
             filters: Vec::new(),
             events: Vec::new(),
@@ -149,7 +149,7 @@ impl Decoder {
 
     fn parse_json(&mut self) -> Result<LogsData<'_>, SubscriptionError> {
         let text = std::str::from_utf8(&self.json).map_err(|_| SubscriptionError::Utf8)?;
-        self.arena.clear();
+        self.arena.reset(text.len());
         self.filters.clear();
         self.events.clear();
         let mut head = [Span::Empty; 4]; // messageType, owner, logGroup, logStream
@@ -256,9 +256,14 @@ impl Decoder {
         if !seen_events {
             return Err(SubscriptionError::Field("logEvents"));
         }
-        // Every arena span was cut at ASCII boundaries from valid UTF-8 plus whole encoded chars, so
-        // this cannot fail; checking once here is cheaper than per chunk.
-        let arena = std::str::from_utf8(&self.arena).map_err(|_| SubscriptionError::Utf8)?;
+        let arena = &self.arena.buf[..self.arena.len];
+        debug_assert!(std::str::from_utf8(arena).is_ok());
+        // SAFETY: `arena[..len]` is a concatenation of runs of `text` (valid UTF-8: `from_utf8` above)
+        // cut only before and after ASCII bytes (quotes, backslashes, escape sequences), and of
+        // escapes encoded with `char::encode_utf8`. Every byte below `len` was last written as part of
+        // one of those (the copy loop's stores past a run's end are overwritten or lie beyond `len`),
+        // so it is valid UTF-8 and need not be validated a second time.
+        let arena = unsafe { std::str::from_utf8_unchecked(arena) };
         let json = text;
         let get = |s: Span| -> &str {
             match s {
@@ -288,9 +293,32 @@ impl Decoder {
 
 const FIELDS: [&str; 4] = ["messageType", "owner", "logGroup", "logStream"];
 
+/// The unescaped-message arena: `buf` is sized once per payload to hold every string of it (an
+/// unescaped string is never longer than its escaped text) plus slack, so unescaping writes into it
+/// without growth checks; `len` is how much of it is in use.
+#[derive(Default)]
+struct Arena {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+/// Slack after the payload's length in the arena: the copy loop stores 8 bytes at a time.
+const ARENA_SLACK: usize = 16;
+
+impl Arena {
+    fn reset(&mut self, json_len: usize) {
+        self.len = 0;
+        let need = json_len + ARENA_SLACK;
+        if self.buf.len() < need {
+            // Zeroed by the allocator (fresh pages), not by a fill loop.
+            self.buf = vec![0; need];
+        }
+    }
+}
+
 /// Reads the string at the scanner: borrowed from `text` when it has no escapes, else unescaped into
 /// the arena.
-fn string_span(sc: &mut Scanner<'_>, text: &str, arena: &mut Vec<u8>) -> Result<Span, ScanError> {
+fn string_span(sc: &mut Scanner<'_>, text: &str, arena: &mut Arena) -> Result<Span, ScanError> {
     sc.ws();
     let b = text.as_bytes();
     let start = sc.pos + 1; // after the opening quote (peek_kind saw it)
@@ -299,54 +327,89 @@ fn string_span(sc: &mut Scanner<'_>, text: &str, arena: &mut Vec<u8>) -> Result<
         sc.pos = end + 1;
         return Ok(Span::Json(start, end));
     }
-    let a0 = arena.len();
-    match unescape_into(b, start, arena) {
-        Ok(after) => {
-            sc.pos = after;
-            Ok(Span::Arena(a0, arena.len()))
-        }
-        Err(e) => {
-            arena.truncate(a0);
-            Err(e)
-        }
+    let a0 = arena.len;
+    // The text before the first backslash has neither quote nor backslash: copy it, checking only
+    // for raw control characters.
+    if let Some(i) = b[start..end].iter().position(|&c| c < 0x20) {
+        return Err(ScanError::Unexpected {
+            byte: b[start + i],
+            at: start + i,
+        });
     }
+    let n = end - start;
+    arena.buf[a0..a0 + n].copy_from_slice(&b[start..end]);
+    let (after, o) = unescape_into(b, end, &mut arena.buf, a0 + n)?;
+    sc.pos = after;
+    arena.len = o;
+    Ok(Span::Arena(a0, o))
 }
 
-/// Unescapes the JSON string body starting at `pos` (after its opening quote) into `out`; returns the
-/// position after the closing quote. Raw control characters are rejected, as JSON requires.
-fn unescape_into(b: &[u8], mut pos: usize, out: &mut Vec<u8>) -> Result<usize, ScanError> {
+/// Bytes a JSON string body cannot hold raw or that end a run: `"`, `\\` and controls (< 0x20).
+#[inline(always)]
+fn special_byte(c: u8) -> bool {
+    c == b'"' || c == b'\\' || c < 0x20
+}
+
+/// A mask whose lowest set bit (little-endian byte order) marks the first special byte of `w`, zero
+/// when there is none. Bits above the first match may be spurious (borrows), never below it.
+#[inline(always)]
+fn special_mask(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x;
+    let quote = zero(w ^ (ONES * b'"' as u64));
+    let backslash = zero(w ^ (ONES * b'\\' as u64));
+    let control = w.wrapping_sub(ONES * 0x20) & !w;
+    (quote | backslash | control) & HIGH
+}
+
+/// Copies the run of ordinary bytes at `b[pos..]` to `out[o..]`, 8 bytes at a time (stores may run up
+/// to 8 bytes past the run: later writes overwrite them); returns the positions of the first special
+/// byte (or the end of `b`) and of the output after the run. Needs `o <= pos` and
+/// `out.len() >= b.len() + ARENA_SLACK`.
+#[inline(always)]
+fn copy_run(b: &[u8], out: &mut [u8], mut pos: usize, mut o: usize) -> (usize, usize) {
+    while let Some(chunk) = b.get(pos..pos + 8) {
+        out[o..o + 8].copy_from_slice(chunk);
+        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let m = special_mask(w);
+        if m != 0 {
+            let k = (m.trailing_zeros() / 8) as usize;
+            return (pos + k, o + k);
+        }
+        pos += 8;
+        o += 8;
+    }
+    while pos < b.len() && !special_byte(b[pos]) {
+        out[o] = b[pos];
+        pos += 1;
+        o += 1;
+    }
+    (pos, o)
+}
+
+/// Unescapes the JSON string body from `pos` (inside the string) into `out` from `o`; returns the
+/// position after the closing quote and the output position after the string. Raw control
+/// characters are rejected, as JSON requires.
+///
+/// Needs `o <= pos` and `out.len() >= b.len() + ARENA_SLACK`: unescaping never writes more bytes than
+/// it reads, so the output stays behind the input and within `out`.
+fn unescape_into(
+    b: &[u8],
+    mut pos: usize,
+    out: &mut [u8],
+    mut o: usize,
+) -> Result<(usize, usize), ScanError> {
     loop {
-        // Copy the run up to the next quote or backslash (the common case: a short run before `\"`).
-        // Runs between escapes are short in metadata (`\"key\":\"value\"`) and long in prompt text:
-        // a byte loop for the first few bytes, then memchr for the rest.
-        let start = pos;
-        let short_end = (pos + 16).min(b.len());
-        while pos < short_end {
-            let c = b[pos];
-            if c == b'"' || c == b'\\' {
-                break;
-            }
-            if c < 0x20 {
-                return Err(ScanError::Unexpected { byte: c, at: pos });
-            }
-            pos += 1;
-        }
-        if pos == short_end && pos < b.len() {
-            let tail = pos;
-            pos += memchr::memchr2(b'"', b'\\', &b[pos..]).unwrap_or(b.len() - pos);
-            if let Some(i) = b[tail..pos].iter().position(|&c| c < 0x20) {
-                return Err(ScanError::Unexpected {
-                    byte: b[tail + i],
-                    at: tail + i,
-                });
-            }
-        }
-        out.extend_from_slice(&b[start..pos]);
+        (pos, o) = copy_run(b, out, pos, o);
         let Some(&c) = b.get(pos) else {
             return Err(ScanError::Eof);
         };
         if c == b'"' {
-            return Ok(pos + 1);
+            return Ok((pos + 1, o));
+        }
+        if c != b'\\' {
+            return Err(ScanError::Unexpected { byte: c, at: pos });
         }
         let at = pos;
         let e = *b.get(pos + 1).ok_or(ScanError::Eof)?;
@@ -364,7 +427,8 @@ fn unescape_into(b: &[u8], mut pos: usize, out: &mut Vec<u8>) -> Result<usize, S
             _ => return Err(ScanError::Escape(at)),
         };
         if e != b'u' {
-            out.push(simple);
+            out[o] = simple;
+            o += 1;
             continue;
         }
         let hi = hex4(b, pos)?;
@@ -383,8 +447,7 @@ fn unescape_into(b: &[u8], mut pos: usize, out: &mut Vec<u8>) -> Result<usize, S
             hi
         };
         let ch = char::from_u32(cp).ok_or(ScanError::Escape(at))?;
-        let mut buf = [0u8; 4];
-        out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+        o += ch.encode_utf8(&mut out[o..]).len();
     }
 }
 
