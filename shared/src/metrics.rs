@@ -17,6 +17,7 @@
 //! of the two wire forms the SDK may use).
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
 use crate::money::Money;
@@ -139,7 +140,7 @@ impl Sums {
 }
 
 /// The key of a leaf group: everything any dimension set can look at.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Leaf {
     minute: Timestamp,
     team: String,
@@ -149,11 +150,121 @@ struct Leaf {
     metadata: Vec<String>,
 }
 
+/// A leaf key borrowed from a contribution: looked up without allocating; owned only when new.
+struct LeafRef<'a> {
+    minute: Timestamp,
+    team: &'a str,
+    app: &'a str,
+    model: &'a str,
+    caller: &'a str,
+    metadata: &'a [String],
+    /// How many metadata values the key has (the configured keys); missing ones are empty.
+    n_metadata: usize,
+}
+
+impl LeafRef<'_> {
+    fn metadata(&self, i: usize) -> &str {
+        self.metadata.get(i).map_or("", String::as_str)
+    }
+
+    fn hash(&self) -> u64 {
+        let mut h = FxHasher::default();
+        h.write_u64(self.minute.0 as u64);
+        for s in [self.team, self.app, self.model, self.caller] {
+            h.write_str(s);
+        }
+        for i in 0..self.n_metadata {
+            h.write_str(self.metadata(i));
+        }
+        h.finish()
+    }
+
+    fn matches(&self, leaf: &Leaf) -> bool {
+        leaf.minute == self.minute
+            && leaf.team == self.team
+            && leaf.app == self.app
+            && leaf.model == self.model
+            && leaf.caller == self.caller
+            && (0..self.n_metadata).all(|i| leaf.metadata[i] == self.metadata(i))
+    }
+
+    fn to_owned(&self) -> Leaf {
+        Leaf {
+            minute: self.minute,
+            team: self.team.to_string(),
+            app: self.app.to_string(),
+            model: self.model.to_string(),
+            caller: self.caller.to_string(),
+            metadata: (0..self.n_metadata)
+                .map(|i| self.metadata(i).to_string())
+                .collect(),
+        }
+    }
+}
+
+/// A small, fast, non-cryptographic hasher (the Fx word hash with a final mix) for the aggregator's
+/// in-process maps: their keys come from one batch and never leave the process.
+#[derive(Clone, Copy, Default)]
+struct FxHasher(u64);
+
+const FX_K: u64 = 0xf135_7aea_2e62_a9c5;
+
+impl FxHasher {
+    #[inline]
+    fn word(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(FX_K);
+    }
+
+    /// A string, length-terminated so that ("ab", "c") and ("a", "bc") differ.
+    #[inline]
+    fn write_str(&mut self, s: &str) {
+        self.write(s.as_bytes());
+        self.word(s.len() as u64);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.word(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut buf = [0u8; 8];
+            buf[..rest.len()].copy_from_slice(rest);
+            self.word(u64::from_le_bytes(buf));
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.word(n);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        // Spread the high bits (the multiply leaves them best mixed) into the low ones too.
+        let x = self.0;
+        (x ^ (x >> 29)).wrapping_mul(FX_K).rotate_left(26)
+    }
+}
+
+type FxBuild = BuildHasherDefault<FxHasher>;
+
+/// No entry in `MetricsAggregator::next`.
+const NONE: u32 = u32::MAX;
+
 /// Sums contributions per minute, then expands them into datums per dimension set.
 #[derive(Clone, Debug, Default)]
 pub struct MetricsAggregator {
     cfg: MetricsConfig,
-    leaves: HashMap<Leaf, Sums>,
+    /// Every leaf group, in order of first contribution.
+    leaves: Vec<(Leaf, Sums)>,
+    /// Hash of a leaf key → index of the most recent leaf with that hash; `next` chains the others.
+    index: HashMap<u64, u32, FxBuild>,
+    next: Vec<u32>,
     malformed: BTreeMap<Timestamp, u64>,
 }
 
@@ -166,25 +277,36 @@ impl MetricsAggregator {
     }
 
     pub fn add(&mut self, c: &Contribution<'_>) {
-        let leaf = Leaf {
+        let key = LeafRef {
             minute: c.at.minute(),
-            team: c.team.to_string(),
-            app: c.app.to_string(),
-            model: c.model.to_string(),
+            team: c.team,
+            app: c.app,
+            model: c.model,
             caller: if self.cfg.caller_dimensions {
-                caller_label(c.caller).to_string()
+                caller_label(c.caller)
             } else {
-                String::new()
+                ""
             },
-            metadata: self
-                .cfg
-                .metadata_keys
-                .iter()
-                .enumerate()
-                .map(|(i, _)| c.metadata.get(i).cloned().unwrap_or_default())
-                .collect(),
+            metadata: c.metadata,
+            n_metadata: self.cfg.metadata_keys.len(),
         };
-        self.leaves.entry(leaf).or_default().add(c);
+        let h = key.hash();
+        let head = self.index.get(&h).copied().unwrap_or(NONE);
+        let mut i = head;
+        while i != NONE {
+            let (leaf, sums) = &mut self.leaves[i as usize];
+            if key.matches(leaf) {
+                sums.add(c);
+                return;
+            }
+            i = self.next[i as usize];
+        }
+        let new = u32::try_from(self.leaves.len()).expect("fewer than 2^32 leaves");
+        let mut sums = Sums::default();
+        sums.add(c);
+        self.leaves.push((key.to_owned(), sums));
+        self.next.push(head);
+        self.index.insert(h, new);
     }
 
     /// Counts records that could not be read, at the time their log event was ingested.
@@ -198,14 +320,23 @@ impl MetricsAggregator {
 
     /// Every datum, one per series and minute, in a stable order (minute, metric, dimensions).
     pub fn datums(&self) -> Vec<Datum> {
-        let mut series: BTreeMap<(Timestamp, Vec<(String, String)>), Sums> = BTreeMap::new();
+        // Series keyed by borrowed (name, value) dimensions; a set has at most three.
+        type Dims<'a> = ([(&'a str, &'a str); 3], u8);
+        let mut series: HashMap<(Timestamp, Dims<'_>), Sums, FxBuild> = HashMap::default();
+        let mut sets: Vec<Dims<'_>> = Vec::new();
         for (leaf, sums) in &self.leaves {
-            for dims in self.dimension_sets(leaf) {
-                series.entry((leaf.minute, dims)).or_default().merge(sums);
+            sets.clear();
+            self.dimension_sets(leaf, &mut sets);
+            for dims in &sets {
+                series.entry((leaf.minute, *dims)).or_default().merge(sums);
             }
         }
         let mut out = Vec::new();
-        for ((minute, dims), s) in series {
+        for ((minute, (dims, n)), s) in series {
+            let dims: Vec<(String, String)> = dims[..n as usize]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
             let mut push = |metric: &'static str, value: f64, unit: Unit, always: bool| {
                 if always || value != 0.0 {
                     out.push(Datum {
@@ -235,29 +366,43 @@ impl MetricsAggregator {
                 unit: Unit::Count,
             });
         }
-        out.sort_by(|a, b| {
+        out.sort_unstable_by(|a, b| {
             (a.timestamp, a.metric, &a.dimensions).cmp(&(b.timestamp, b.metric, &b.dimensions))
         });
         out
     }
 
-    fn dimension_sets(&self, leaf: &Leaf) -> Vec<Vec<(String, String)>> {
-        let d = |name: &str, v: &str| (name.to_string(), dimension_value(v));
-        let team = d(TEAM, &leaf.team);
-        let app = d(APP, &leaf.app);
-        let mut sets = vec![
-            vec![team.clone()],
-            vec![team.clone(), app.clone()],
-            vec![team.clone(), app.clone(), d(MODEL, &leaf.model)],
-        ];
+    /// The dimension sets of a leaf, as borrowed (name, value) pairs (values as
+    /// [`dimension_value`] makes them).
+    #[allow(clippy::type_complexity)]
+    fn dimension_sets<'a>(&'a self, leaf: &'a Leaf, sets: &mut Vec<([(&'a str, &'a str); 3], u8)>) {
+        let team = (TEAM, dimension_str(&leaf.team));
+        let app = (APP, dimension_str(&leaf.app));
+        let none = ("", "");
+        sets.push(([team, none, none], 1));
+        sets.push(([team, app, none], 2));
+        sets.push(([team, app, (MODEL, dimension_str(&leaf.model))], 3));
         if self.cfg.caller_dimensions {
-            sets.push(vec![team.clone(), app.clone(), d(CALLER, &leaf.caller)]);
+            sets.push(([team, app, (CALLER, dimension_str(&leaf.caller))], 3));
         }
         for (key, value) in self.cfg.metadata_keys.iter().zip(&leaf.metadata) {
             let v = if value.is_empty() { "none" } else { value };
-            sets.push(vec![team.clone(), app.clone(), d(key, v)]);
+            sets.push(([team, app, (key.as_str(), dimension_str(v))], 3));
         }
-        sets
+    }
+}
+
+/// [`dimension_value`] without allocating: `none` for an empty value, else its first 1024 characters.
+fn dimension_str(v: &str) -> &str {
+    if v.is_empty() {
+        return "none";
+    }
+    if v.len() <= MAX_DIMENSION_VALUE_CHARS {
+        return v; // at most as many chars as bytes
+    }
+    match v.char_indices().nth(MAX_DIMENSION_VALUE_CHARS) {
+        Some((i, _)) => &v[..i],
+        None => v,
     }
 }
 
@@ -617,6 +762,44 @@ mod tests {
             assert!(bytes <= MAX_REQUEST_BYTES && range.len() <= MAX_DATUMS_PER_REQUEST);
         }
         assert!(chunks(&[], 1000, 1000, 10).is_empty());
+    }
+
+    #[test]
+    fn borrowed_dimension_values_match_owned_ones() {
+        for v in [
+            String::new(),
+            "a".into(),
+            "x".repeat(1024),
+            "x".repeat(1025),
+            "é".repeat(600),
+            "é".repeat(1024),
+            "é".repeat(1500),
+            format!("{}😀{}", "a".repeat(1023), "b"),
+        ] {
+            assert_eq!(dimension_str(&v), dimension_value(&v), "{}", v.len());
+        }
+    }
+
+    #[test]
+    fn hash_collisions_keep_leaves_apart() {
+        // Same hash bucket or not, distinct keys stay distinct series and equal keys merge.
+        let mut a = MetricsAggregator::new(MetricsConfig::default());
+        let t = Timestamp::parse_iso8601("2026-11-25T10:00:05Z").unwrap();
+        for (team, app) in [("ab", "c"), ("a", "bc"), ("ab", "c")] {
+            a.add(&Contribution {
+                at: t,
+                team,
+                app,
+                model: "m",
+                caller: "",
+                metadata: &[],
+                usage: Usage::default(),
+                cost: Money::ZERO,
+                unpriced: 0,
+            });
+        }
+        assert_eq!(a.leaves.len(), 2);
+        assert_eq!(a.leaves[0].1.requests + a.leaves[1].1.requests, 0);
     }
 
     #[test]
