@@ -20,6 +20,7 @@
 //! [`Ingest`] is generic over its four AWS dependencies so tests can point each at a different local
 //! server; `main.rs` wires the real ones from the environment.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
@@ -37,7 +38,7 @@ use bedrock_meter::prices::Unpriced;
 use bedrock_meter::record::{parse, Record};
 use bedrock_meter::rollup::{resolve, AttributionConfig, Resolution, Usage, UNKNOWN_CALLER};
 use bedrock_meter::subscription::{Decoder, LogsData, SubscriptionError};
-use bedrock_meter::{Money, PriceTable, Timestamp};
+use bedrock_meter::{Money, PriceTable, Timestamp, Tokens};
 use serde::{Deserialize, Serialize};
 
 /// The Lambda event: `{"awslogs":{"data":"<base64 of gzip>"}}` (other members ignored). Any other
@@ -305,10 +306,12 @@ where
         }
 
         // Resolve profiles (fetch what the batch names and the cache does not hold fresh).
+        // Each distinct modelId is classified and resolved once, not once per record.
         let mut profiles = self.profiles.lock().await;
-        let arns: HashSet<String> = records
+        let model_ids: HashSet<&str> = records.iter().map(|r| r.model_id.as_ref()).collect();
+        let arns: HashSet<String> = model_ids
             .iter()
-            .filter_map(|r| match classify(&r.model_id) {
+            .filter_map(|m| match classify(m) {
                 ModelRef::ApplicationProfile { arn } => Some(arn),
                 _ => None,
             })
@@ -319,16 +322,17 @@ where
         for (arn, e) in &report.failed {
             tracing::warn!(profile_arn = %arn, error = %e, stale = !report.unresolved.contains(arn), "inference profile lookup failed");
         }
-        let mut resolutions: HashMap<&str, Resolution> = HashMap::new();
-        for r in &records {
-            resolutions
-                .entry(r.model_id.as_ref())
-                .or_insert_with(|| resolve(&r.model_id, &*profiles, &self.config.attribution));
-        }
+        let resolutions: HashMap<&str, Resolution> = model_ids
+            .iter()
+            .map(|&m| (m, resolve(m, &*profiles, &self.config.attribution)))
+            .collect();
         drop(profiles);
 
         // Price, aggregate per minute, and gather the detector's observations.
         let mut observations: HashMap<(i64, &str, &str, &str), Observation> = HashMap::new();
+        // The configured metadata values of the current record; the Strings are reused.
+        let mut metadata: Vec<String> =
+            vec![String::new(); self.config.attribution.metadata_keys.len()];
         for (r, ingested_at) in records.iter().zip(&ingested) {
             let res = &resolutions[r.model_id.as_ref()];
             if res.team == bedrock_meter::rollup::UNRESOLVED {
@@ -352,20 +356,18 @@ where
                 .as_deref()
                 .filter(|c| !c.is_empty())
                 .unwrap_or(UNKNOWN_CALLER);
-            let metadata: Vec<String> = self
+            for (k, value) in self
                 .config
                 .attribution
                 .metadata_keys
                 .iter()
-                .map(|k| {
-                    r.request_metadata
-                        .iter()
-                        .rev()
-                        .find(|(mk, _)| mk == k)
-                        .map(|(_, v)| v.to_string())
-                        .unwrap_or_default()
-                })
-                .collect();
+                .zip(&mut metadata)
+            {
+                value.clear();
+                if let Some((_, v)) = r.request_metadata.iter().rev().find(|(mk, _)| mk == k) {
+                    value.push_str(v);
+                }
+            }
             agg.add(&Contribution {
                 at: metric_time(r.timestamp, *ingested_at, now),
                 team: &res.team,
@@ -377,18 +379,24 @@ where
                 cost: *cost.as_ref().unwrap_or(&Money::ZERO),
                 unpriced,
             });
-            let obs = Observation::new(r.timestamp, res, Some(caller), cost, r.tokens);
             let key = (
                 r.timestamp.minute().0,
                 res.app.as_str(),
                 caller,
                 r.model_id.as_ref(),
             );
-            match observations.get_mut(&key) {
-                None => {
-                    observations.insert(key, obs);
+            // An Observation (owned strings, parsed override tags) only for a new key.
+            match observations.entry(key) {
+                Entry::Vacant(v) => {
+                    v.insert(Observation::new(
+                        r.timestamp,
+                        res,
+                        Some(caller),
+                        cost,
+                        r.tokens,
+                    ));
                 }
-                Some(o) => merge_observation(o, &obs),
+                Entry::Occupied(mut o) => merge_record(o.get_mut(), r.timestamp, &cost, &r.tokens),
             }
         }
 
@@ -468,12 +476,13 @@ where
     }
 }
 
-fn merge_observation(o: &mut Observation, x: &Observation) {
-    o.at = o.at.max(x.at);
-    o.cost += x.cost;
-    o.unpriced |= x.unpriced;
-    o.requests += x.requests;
-    let (t, u) = (&mut o.tokens, &x.tokens);
+/// Adds one record to an observation, as merging `Observation::new` of the record would.
+fn merge_record(o: &mut Observation, at: Timestamp, cost: &Result<Money, Unpriced>, u: &Tokens) {
+    o.at = o.at.max(at);
+    o.cost += *cost.as_ref().unwrap_or(&Money::ZERO);
+    o.unpriced |= cost.is_err();
+    o.requests += 1;
+    let t = &mut o.tokens;
     t.input = t.input.saturating_add(u.input);
     t.output = t.output.saturating_add(u.output);
     t.cache_read = t.cache_read.saturating_add(u.cache_read);
