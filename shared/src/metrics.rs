@@ -202,10 +202,11 @@ impl LeafRef<'_> {
     }
 }
 
-/// A small, fast, non-cryptographic hasher (the Fx word hash with a final mix) for the aggregator's
-/// in-process maps: their keys come from one batch and never leave the process.
+/// A small, fast, non-cryptographic hasher (the Fx word hash with a final mix) for in-process maps
+/// keyed by one batch's strings (the aggregator's, the ingest handler's): no HashDoS resistance, so
+/// not for maps whose size an attacker controls beyond one batch.
 #[derive(Clone, Copy, Default)]
-struct FxHasher(u64);
+pub struct FxHasher(u64);
 
 const FX_K: u64 = 0xf135_7aea_2e62_a9c5;
 
@@ -251,7 +252,8 @@ impl Hasher for FxHasher {
     }
 }
 
-type FxBuild = BuildHasherDefault<FxHasher>;
+/// [`FxHasher`] for `HashMap`/`HashSet`.
+pub type FxBuild = BuildHasherDefault<FxHasher>;
 
 /// No entry in `MetricsAggregator::next`.
 const NONE: u32 = u32::MAX;

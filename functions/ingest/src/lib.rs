@@ -32,7 +32,9 @@ use bedrock_meter::aws::AwsError;
 use bedrock_meter::detector::{
     Alert, ConfigError, Detector, DetectorConfig, Observation, StateStore, StoreError,
 };
-use bedrock_meter::metrics::{Contribution, MetricsAggregator, MetricsConfig, DEFAULT_NAMESPACE};
+use bedrock_meter::metrics::{
+    Contribution, FxBuild, MetricsAggregator, MetricsConfig, DEFAULT_NAMESPACE,
+};
 use bedrock_meter::model_id::{classify, ModelRef};
 use bedrock_meter::prices::Unpriced;
 use bedrock_meter::record::{parse, Record};
@@ -308,7 +310,8 @@ where
         // Resolve profiles (fetch what the batch names and the cache does not hold fresh).
         // Each distinct modelId is classified and resolved once, not once per record.
         let mut profiles = self.profiles.lock().await;
-        let model_ids: HashSet<&str> = records.iter().map(|r| r.model_id.as_ref()).collect();
+        let model_ids: HashSet<&str, FxBuild> =
+            records.iter().map(|r| r.model_id.as_ref()).collect();
         let arns: HashSet<String> = model_ids
             .iter()
             .filter_map(|m| match classify(m) {
@@ -322,14 +325,15 @@ where
         for (arn, e) in &report.failed {
             tracing::warn!(profile_arn = %arn, error = %e, stale = !report.unresolved.contains(arn), "inference profile lookup failed");
         }
-        let resolutions: HashMap<&str, Resolution> = model_ids
+        let resolutions: HashMap<&str, Resolution, FxBuild> = model_ids
             .iter()
             .map(|&m| (m, resolve(m, &*profiles, &self.config.attribution)))
             .collect();
         drop(profiles);
 
         // Price, aggregate per minute, and gather the detector's observations.
-        let mut observations: HashMap<(i64, &str, &str, &str), Observation> = HashMap::new();
+        let mut observations: HashMap<(i64, &str, &str, &str), Observation, FxBuild> =
+            HashMap::default();
         // The configured metadata values of the current record; the Strings are reused.
         let mut metadata: Vec<String> =
             vec![String::new(); self.config.attribution.metadata_keys.len()];
