@@ -413,6 +413,13 @@ fn unescape_into(
         }
         let at = pos;
         let e = *b.get(pos + 1).ok_or(ScanError::Eof)?;
+        if e == b'"' {
+            // The common escape: a record is JSON inside this string.
+            out[o] = b'"';
+            o += 1;
+            pos += 2;
+            continue;
+        }
         pos += 2;
         let simple = match e {
             b'"' => b'"',
