@@ -6,6 +6,7 @@
 //!   `models[].modelArn`, `status`, `type`, …);
 //! - `GET /inference-profiles?type=APPLICATION&maxResults=…&nextToken=…` → `ListInferenceProfiles`
 //!   (pages of `pageSize` summaries);
+//! - `POST /inference-profiles` → `CreateInferenceProfile` (copyFrom becomes the profile's model ARN);
 //! - `POST /listTagsForResource` `{"resourceARN"}` → `{"tags":[{"key","value"}]}`.
 //!
 //! Errors come the restJson1 way: an HTTP status, `x-amzn-ErrorType: <Code>` and `{"message"}`.
@@ -299,6 +300,52 @@ fn route(
                     &format!("Inference profile {ident} not found"),
                 ),
             }
+        }
+        ("POST", "/inference-profiles") => {
+            if let Some(f) = s.fail_all {
+                return error(f, "scripted failure");
+            }
+            let req: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+            let name = req["inferenceProfileName"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            let copy_from = req["modelSource"]["copyFrom"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            if name.is_empty() || copy_from.is_empty() {
+                return (
+                    400,
+                    "Bad Request",
+                    Some("ValidationException"),
+                    serde_json::json!({"message": "inferenceProfileName and modelSource.copyFrom are required"}).to_string(),
+                );
+            }
+            let id = format!("created{:05}", s.profiles.len());
+            let mut p = StubProfile::new(&id, &name, "placeholder", &[]);
+            p.model_arns = vec![copy_from];
+            p.tags = req["tags"]
+                .as_array()
+                .map(|t| {
+                    t.iter()
+                        .map(|t| {
+                            (
+                                t["key"].as_str().unwrap_or("").to_string(),
+                                t["value"].as_str().unwrap_or("").to_string(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let arn = p.arn.clone();
+            s.profiles.insert(p.arn.clone(), p);
+            (
+                201,
+                "Created",
+                None,
+                serde_json::json!({"inferenceProfileArn": arn, "status": "ACTIVE"}).to_string(),
+            )
         }
         ("POST", "/listTagsForResource") => {
             let req: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
