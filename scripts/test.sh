@@ -26,8 +26,9 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo test"
-cargo test --workspace 2>&1 | tee /tmp/bedrock-meter-cargo-test.log
-grep -q "test result:" /tmp/bedrock-meter-cargo-test.log
+test_log=$(mktemp)
+cargo test --workspace 2>&1 | tee "$test_log"
+grep -q "test result:" "$test_log"
 
 for extra in scripts/test.d/*.sh; do
   [ -e "$extra" ] || continue
@@ -36,3 +37,6 @@ for extra in scripts/test.d/*.sh; do
 done
 
 step "all checks passed"
+# One closing line for the whole run: every Rust test (unit, integration, doc) that ran.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$test_log"
