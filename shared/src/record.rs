@@ -27,6 +27,28 @@ pub struct Record<'a> {
     pub tokens: Tokens,
 }
 
+/// The caller of a record without `identity.arn`.
+pub const UNKNOWN_CALLER: &str = "unknown";
+
+impl Record<'_> {
+    /// The caller as attributed: `identity.arn` as logged, or [`UNKNOWN_CALLER`].
+    pub fn caller_or_unknown(&self) -> &str {
+        self.caller
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .unwrap_or(UNKNOWN_CALLER)
+    }
+
+    /// The value of a `requestMetadata` key (the last one, if the key is repeated).
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.request_metadata
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_ref())
+    }
+}
+
 /// Token counts of one request (or a sum of requests).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Tokens {

@@ -18,7 +18,7 @@ use crate::time::Timestamp;
 pub const UNATTRIBUTED: &str = "unattributed";
 pub const UNRESOLVED: &str = "unresolved";
 pub const UNTAGGED: &str = "untagged";
-pub const UNKNOWN_CALLER: &str = "unknown";
+pub use crate::record::UNKNOWN_CALLER;
 
 /// Which tags and request-metadata keys attribution reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,23 +161,11 @@ impl Rollup {
         UsageKey {
             model_id: r.model_id.to_string(),
             region: r.region.as_deref().unwrap_or("").to_string(),
-            caller: r
-                .caller
-                .as_deref()
-                .filter(|c| !c.is_empty())
-                .unwrap_or(UNKNOWN_CALLER)
-                .to_string(),
+            caller: r.caller_or_unknown().to_string(),
             metadata: cfg
                 .metadata_keys
                 .iter()
-                .map(|k| {
-                    r.request_metadata
-                        .iter()
-                        .rev()
-                        .find(|(mk, _)| mk == k)
-                        .map(|(_, v)| v.to_string())
-                        .unwrap_or_default()
-                })
+                .map(|k| r.metadata(k).unwrap_or_default().to_string())
                 .collect(),
             long_context: prices.is_long_context(&r.tokens),
         }

@@ -38,7 +38,7 @@ use bedrock_meter::metrics::{
 use bedrock_meter::model_id::{classify, ModelRef};
 use bedrock_meter::prices::Unpriced;
 use bedrock_meter::record::{parse, Record};
-use bedrock_meter::rollup::{resolve, AttributionConfig, Resolution, Usage, UNKNOWN_CALLER};
+use bedrock_meter::rollup::{resolve, AttributionConfig, Resolution, Usage};
 use bedrock_meter::subscription::{Decoder, LogsData, SubscriptionError};
 use bedrock_meter::{Money, PriceTable, Timestamp, Tokens};
 use serde::{Deserialize, Serialize};
@@ -355,11 +355,7 @@ where
             };
             let unpriced = u64::from(cost.is_err());
             out.unpriced_requests += unpriced;
-            let caller = r
-                .caller
-                .as_deref()
-                .filter(|c| !c.is_empty())
-                .unwrap_or(UNKNOWN_CALLER);
+            let caller = r.caller_or_unknown();
             for (k, value) in self
                 .config
                 .attribution
@@ -368,9 +364,7 @@ where
                 .zip(&mut metadata)
             {
                 value.clear();
-                if let Some((_, v)) = r.request_metadata.iter().rev().find(|(mk, _)| mk == k) {
-                    value.push_str(v);
-                }
+                value.push_str(r.metadata(k).unwrap_or_default());
             }
             agg.add(&Contribution {
                 at: metric_time(r.timestamp, *ingested_at, now),
