@@ -1,13 +1,13 @@
 //! Every input the fuzzers ever crashed on (and a few hand-made hostile ones) replayed through the same
-//! code the fuzz targets run (`fuzz/fuzz_targets/*.rs`): none may panic. Inputs live in
+//! code the fuzz targets run (`fuzz/harness.rs`, included by both): none may panic. Inputs live in
 //! `fuzz/regressions/<target>/`, one file each; a new crash found by `fuzz/run.sh` is added there.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 
-use base64::Engine as _;
-use bedrock_meter::record::{for_each_record_in_bytes, parse, parse_bytes};
-use bedrock_meter::subscription::{Decoder, LogsData};
+#[path = "../../fuzz/harness.rs"]
+mod harness;
+
+use harness::{record_parser, subscription_decoder};
 
 fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -28,64 +28,6 @@ fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
     out.sort();
     assert!(!out.is_empty(), "no inputs in {}", dir.display());
     out
-}
-
-fn parse_messages(d: &LogsData<'_>) {
-    for ev in &d.log_events {
-        let _ = parse(ev.message);
-    }
-}
-
-/// What `fuzz_targets/subscription_decoder.rs` does with one input.
-fn subscription_decoder(input: &[u8]) {
-    let Some((&mode, data)) = input.split_first() else {
-        return;
-    };
-    let mut dec = Decoder::new();
-    match mode % 4 {
-        0 => {
-            if let Ok(text) = std::str::from_utf8(data) {
-                if let Ok(d) = dec.decode_event(text) {
-                    parse_messages(&d);
-                }
-            }
-        }
-        1 => {
-            if let Ok(d) = dec.decode_json(data) {
-                parse_messages(&d);
-            }
-        }
-        2 => {
-            let b64 = base64::engine::general_purpose::STANDARD.encode(data);
-            if let Ok(d) = dec.decode_data(&b64) {
-                parse_messages(&d);
-            }
-        }
-        _ => {
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            gz.write_all(data).expect("vec");
-            let b64 = base64::engine::general_purpose::STANDARD.encode(gz.finish().expect("vec"));
-            let via_gzip = dec.decode_data(&b64).map(|d| format!("{d:?}"));
-            let mut dec2 = Decoder::new();
-            let direct = dec2.decode_json(data).map(|d| format!("{d:?}"));
-            assert_eq!(via_gzip, direct);
-        }
-    }
-}
-
-/// What `fuzz_targets/record_parser.rs` does with one input.
-fn record_parser(data: &[u8]) {
-    if let Ok(r) = parse_bytes(data) {
-        assert!(r.tokens.cache_write_1h <= r.tokens.cache_write);
-        assert!(!r.model_id.is_empty());
-        let text = std::str::from_utf8(data).expect("parsed, so UTF-8");
-        assert_eq!(parse(text.trim()).as_ref().ok(), Some(&r));
-    }
-    for_each_record_in_bytes(data, |r| {
-        if let Ok(r) = r {
-            assert!(r.tokens.cache_write_1h <= r.tokens.cache_write);
-        }
-    });
 }
 
 fn replay(target: &str, f: fn(&[u8])) {
