@@ -13,6 +13,7 @@
 //! Failures are scripted per profile (by ARN or id) or for every request, and every request is logged
 //! so tests can check what the cache did.
 
+use crate::percent_decode;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -207,24 +208,6 @@ impl Drop for BedrockStub {
             let _ = t.join();
         }
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn query_param(query: &str, name: &str) -> Option<String> {

@@ -10,6 +10,7 @@
 //!   `tests/src/bedrock_stub.rs` only its profiles: the front sends `/logging/…` to one and the rest to
 //!   the other.
 
+use crate::percent_decode;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -294,24 +295,6 @@ struct RuntimeState {
 pub struct RuntimeStub {
     server: Server,
     state: Arc<Mutex<RuntimeState>>,
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 3 <= b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl RuntimeStub {
