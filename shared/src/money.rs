@@ -132,6 +132,18 @@ fn trim_decimal(s: &str) -> String {
     }
 }
 
+/// `1234567` → `1,234,567` (a string of ASCII digits).
+pub fn group_thousands(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 impl fmt::Display for Money {
     /// `$1,234.56` for people (cents; tiny non-zero amounts show four decimals).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -145,14 +157,7 @@ impl fmt::Display for Money {
             .strip_prefix('-')
             .map_or(("", text.as_str()), |b| ("-", b));
         let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-        let mut grouped = String::new();
-        for (i, c) in int.chars().enumerate() {
-            if i > 0 && (int.len() - i) % 3 == 0 {
-                grouped.push(',');
-            }
-            grouped.push(c);
-        }
-        write!(f, "{sign}${grouped}.{frac}")
+        write!(f, "{sign}${}.{frac}", group_thousands(int))
     }
 }
 

@@ -548,15 +548,7 @@ pub fn short_caller(arn: &str) -> String {
 }
 
 pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    crate::money::group_thousands(&n.to_string())
 }
 
 fn csv(s: &str) -> String {
