@@ -52,7 +52,7 @@ fn requests_crossed(a: &Alert) -> bool {
 /// request threshold was crossed.
 fn headline_amount(a: &Alert) -> String {
     if requests_crossed(a) && !cost_crossed(a) {
-        format!("{} requests", group_digits(a.window_requests))
+        format!("{} requests", crate::report::thousands(a.window_requests))
     } else {
         a.window_cost.to_string()
     }
@@ -97,21 +97,6 @@ pub fn subject(a: &Alert) -> String {
         cut(&team, team_max)
     );
     cut(&s, MAX_SUBJECT_CHARS)
-}
-
-fn group_digits(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    let first = match s.len() % 3 {
-        0 => 3,
-        r => r,
-    };
-    out.push_str(&s[..first]);
-    for chunk in s.as_bytes()[first..].chunks(3) {
-        out.push(',');
-        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-    }
-    out
 }
 
 fn query_string(s: &str) -> String {
@@ -204,11 +189,11 @@ fn tokens_line(a: &Alert) -> String {
         .saturating_add(t.cache_write);
     format!(
         "{} (input {}, output {}, cache read {}, cache write {})",
-        group_digits(total),
-        group_digits(t.input),
-        group_digits(t.output),
-        group_digits(t.cache_read),
-        group_digits(t.cache_write)
+        crate::report::thousands(total),
+        crate::report::thousands(t.input),
+        crate::report::thousands(t.output),
+        crate::report::thousands(t.cache_read),
+        crate::report::thousands(t.cache_write)
     )
 }
 
@@ -231,8 +216,8 @@ pub fn body(a: &Alert, ctx: &AlertContext) -> String {
     let lead = match a.kind {
         AlertKind::Runaway => format!(
             "RUNAWAY: {who} {} (team {}) made {} requests costing an estimated {} in the last {} minutes — over the threshold of {} or {} requests.",
-            a.app, a.team, group_digits(a.window_requests), a.window_cost, a.window_minutes,
-            a.threshold_cost, group_digits(a.threshold_requests)
+            a.app, a.team, crate::report::thousands(a.window_requests), a.window_cost, a.window_minutes,
+            a.threshold_cost, crate::report::thousands(a.threshold_requests)
         ),
         AlertKind::Escalation => format!(
             "ESCALATING: the runaway of {who} {} (team {}) keeps growing: {} in the last {} minutes, up from {} at the previous alert.",
@@ -283,14 +268,14 @@ pub fn body(a: &Alert, ctx: &AlertContext) -> String {
     let unpriced = if a.window_unpriced > 0 {
         format!(
             " ({} unpriced, not in the cost)",
-            group_digits(a.window_unpriced)
+            crate::report::thousands(a.window_unpriced)
         )
     } else {
         String::new()
     };
     row(
         "Requests:",
-        &format!("{}{unpriced}", group_digits(a.window_requests)),
+        &format!("{}{unpriced}", crate::report::thousands(a.window_requests)),
     );
     row("Tokens:", &tokens_line(a));
     row("Est. cost:", &a.window_cost.to_string());
@@ -299,7 +284,7 @@ pub fn body(a: &Alert, ctx: &AlertContext) -> String {
         &format!(
             "{} or {} requests per {} min (crossed: {})",
             a.threshold_cost,
-            group_digits(a.threshold_requests),
+            crate::report::thousands(a.threshold_requests),
             a.window_minutes,
             crossed_line(a)
         ),
