@@ -116,7 +116,8 @@ async fn redelivered_batches_add_once_and_alert_once() {
 /// Writes go to moto one at a time: DynamoDB applies the writes to one item one after the other (that
 /// is what makes `ADD` and conditional writes atomic), but moto's threaded server does not — measured
 /// here, four concurrent `ADD`s to one item left two. Serialising the writes gives moto DynamoDB's
-/// semantics; reads, the evaluation and the race to the compare-and-set stay concurrent.
+/// semantics; reads and the evaluation stay concurrent, and every racer still reads the same incident
+/// version and tries its compare-and-set, of which moto (like DynamoDB) lets exactly one succeed.
 struct Rendezvous {
     inner: DynamoStore,
     barrier: Arc<tokio::sync::Barrier>,
@@ -127,6 +128,7 @@ struct Rendezvous {
 
 impl StateStore for Rendezvous {
     async fn add(&self, s: &Scope, b: &str, d: &Bucket, e: Timestamp) -> Result<bool, StoreError> {
+        let _one_at_a_time = self.writes.lock().await;
         self.inner.add(s, b, d, e).await
     }
     async fn buckets(
@@ -144,6 +146,7 @@ impl StateStore for Rendezvous {
         self.inner.incident(s).await
     }
     async fn swap_incident(&self, s: &Scope, v: u64, n: &Incident) -> Result<bool, StoreError> {
+        let _one_at_a_time = self.writes.lock().await;
         self.inner.swap_incident(s, v, n).await
     }
     async fn open_scopes(&self) -> Result<Vec<Scope>, StoreError> {
