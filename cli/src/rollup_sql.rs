@@ -1,6 +1,12 @@
 //! `bedrock-meter rollup-sql`: prints the exact Athena (Trino) SQL the daily Lambda sends for a day
 //! (built by the same `athena_sql::RollupQuery::new`), or the table's `CREATE EXTERNAL TABLE` statement.
 //!
+//! The Athena query pack (`query_pack`): `--pricing-cte` prints the pricing CTE generated from the
+//! price table, `--query-pack DIR` writes the five console queries (`queries/` in the repository),
+//! `--named-queries` prints template.yaml's `AWS::Athena::NamedQuery` resources, `--profiles-snapshot`
+//! prints the profiles snapshot the daily Lambda writes (from `--profiles FILE`), and
+//! `--create-profiles-table` the snapshot table's DDL.
+//!
 //! A hidden `--price-rows FILE` prices query results (`{"columns": [...], "rows": [[text|null, ...]]}`,
 //! the values as Athena returns them) through the same row reader, pricing and report code as the
 //! Lambda: the SQL tests use it to run the SQL elsewhere (DuckDB) and compare with `report`.
@@ -10,6 +16,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use bedrock_meter::athena_sql::{create_table_sql, rollup_from_rows, RollupQuery, TableRef};
+use bedrock_meter::query_pack::{
+    create_profiles_table_sql, named_queries_yaml, pricing_cte, profile_rows, snapshot_jsonl,
+    ProfilesFrom, QueryPack, DEFAULT_LOCATION, DEFAULT_PROFILES_TABLE,
+};
 use bedrock_meter::report::Report;
 use bedrock_meter::rollup::price_rows;
 use bedrock_meter::Date;
@@ -20,7 +30,7 @@ use crate::report::{parse_date, Format};
 #[derive(clap::Args, Debug)]
 pub struct RollupSqlArgs {
     /// The UTC day to roll up (the Lambda's default is yesterday).
-    #[arg(long, value_parser = parse_date, required_unless_present = "create_table")]
+    #[arg(long, value_parser = parse_date, required_unless_present_any = ["create_table", "pricing_cte", "query_pack", "named_queries", "create_profiles_table"])]
     pub date: Option<Date>,
     /// Glue database of the invocation-log table.
     #[arg(long, default_value = "bedrock_meter", env = "ATHENA_DATABASE")]
@@ -32,8 +42,35 @@ pub struct RollupSqlArgs {
     #[arg(long, requires = "location", conflicts_with = "date")]
     pub create_table: bool,
     /// With --create-table: s3://<bucket>/<prefix>/AWSLogs/<account>/BedrockModelInvocationLogs/<region>/
+    /// (with --create-profiles-table: s3://<bucket>/bedrock-meter/profiles/)
     #[arg(long)]
     pub location: Option<String>,
+    /// Print the pricing CTE (`prices AS (...)`, to follow WITH) generated from the price table.
+    #[arg(long, conflicts_with = "date")]
+    pub pricing_cte: bool,
+    /// Write the Athena query pack (01-create-table.sql ... 05-caller-app-cost.sql) into this directory.
+    /// The repository's queries/ is `--query-pack queries` with the defaults.
+    #[arg(long, value_name = "DIR", conflicts_with = "date")]
+    pub query_pack: Option<PathBuf>,
+    /// Glue table of the profile snapshots the daily Lambda writes (read by the query pack).
+    #[arg(long, default_value = DEFAULT_PROFILES_TABLE)]
+    pub profiles_table: String,
+    /// With --query-pack: write the profiles of --profiles FILE into the queries instead of reading the
+    /// snapshot table (for set-ups without the daily Lambda).
+    #[arg(long, requires = "query_pack")]
+    pub inline_profiles: bool,
+    /// With --query-pack: the window, in complete UTC days before today.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=366))]
+    pub days: u32,
+    /// Print template.yaml's AWS::Athena::NamedQuery resources (the query pack with the stack's names).
+    #[arg(long, conflicts_with = "date")]
+    pub named_queries: bool,
+    /// Print the profiles snapshot (JSON lines) the daily Lambda would write for --date, from --profiles.
+    #[arg(long, requires = "date")]
+    pub profiles_snapshot: bool,
+    /// Print the profile-snapshot table's CREATE EXTERNAL TABLE statement.
+    #[arg(long, requires = "location", conflicts_with = "date")]
+    pub create_profiles_table: bool,
     /// Price query results from this JSON file (`{"columns": [...], "rows": [[...]]}`) and print the
     /// report, as the Lambda would (for tests).
     #[arg(long, hide = true)]
@@ -63,8 +100,63 @@ pub fn run(a: RollupSqlArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let date = a.date.context("--date is required")?;
+    if a.create_profiles_table {
+        let location = a.location.as_deref().unwrap_or_default();
+        if !location.starts_with("s3://") {
+            anyhow::bail!("--location must be an s3:// URL, got {location:?}");
+        }
+        println!(
+            "{};",
+            create_profiles_table_sql(&a.database, &a.profiles_table, location).trim_end()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let core = a.core.load()?;
+    if a.pricing_cte {
+        println!("{}", pricing_cte(&core.prices));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.named_queries {
+        print!("{}", named_queries_yaml(&core.prices));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(dir) = &a.query_pack {
+        let profiles = if a.inline_profiles {
+            if a.core.profiles.is_none() {
+                anyhow::bail!("--inline-profiles needs --profiles FILE");
+            }
+            let today = Date::parse(&today_utc()).context("system clock")?;
+            ProfilesFrom::Inline(profile_rows(&core.profiles, &core.attribution, today))
+        } else {
+            ProfilesFrom::Table(a.profiles_table.clone())
+        };
+        let pack = QueryPack {
+            database: a.database.clone(),
+            table: a.table.clone(),
+            profiles,
+            location: a
+                .location
+                .clone()
+                .unwrap_or_else(|| DEFAULT_LOCATION.to_string()),
+            days: a.days,
+            prices: &core.prices,
+        };
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for f in pack.files() {
+            let path = dir.join(f.file_name);
+            std::fs::write(&path, &f.sql).with_context(|| format!("writing {}", path.display()))?;
+            println!("{}", path.display());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let date = a.date.context("--date is required")?;
+    if a.profiles_snapshot {
+        print!(
+            "{}",
+            snapshot_jsonl(&profile_rows(&core.profiles, &core.attribution, date))
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let query = RollupQuery::new(
         TableRef {
             database: a.database.clone(),
@@ -107,4 +199,12 @@ pub fn run(a: RollupSqlArgs) -> anyhow::Result<ExitCode> {
     };
     print!("{out}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Today (UTC) as YYYY-MM-DD, from the system clock.
+fn today_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    bedrock_meter::Timestamp(secs).date().to_string()
 }

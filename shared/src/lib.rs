@@ -15,6 +15,7 @@ pub mod model_id;
 pub mod money;
 pub mod prices;
 pub mod profiles;
+pub mod query_pack;
 pub mod record;
 pub mod report;
 pub mod rollup;

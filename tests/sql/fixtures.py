@@ -25,6 +25,9 @@ SONNET = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 OPUS = "anthropic.claude-opus-4-5-20251101-v1:0"
 NOVA_LITE = "amazon.nova-lite-v1:0"
 UNPRICED = "writer.palmyra-x5-v1:0"
+NOVA_MICRO = "amazon.nova-micro-v1:0"
+CLAUDE3_HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"   # no cache rates in the price table
+TOKYO = "ap-northeast-1"                                     # Nova Micro has a per-Region price there
 
 
 def profile_arn(pid):
@@ -46,6 +49,9 @@ PROFILES = [
     ("supportbot01", "support-bot", [fm(r, SONNET) for r in US3],
      {"app": "support-bot", "team": "cx"}),
     ("search01", "search-rerank", [fm(REGION, HAIKU)], {"owner": "nobody"}),  # no app/team tags
+    # Copied from a global. profile: Regions in several geographies -> global rates.
+    ("research01", "research-notebook", [fm(r, OPUS) for r in ("us-east-1", "eu-west-1", "ap-northeast-1")],
+     {"app": "research-notebook", "team": "research"}),
 ]
 GONE_PROFILE = profile_arn("deleted99")  # named in logs, absent from the profiles file
 
@@ -131,9 +137,9 @@ def record(ts, model_id, who, *, tokens=(0, 0, 0, 0), operation="Converse", meta
 
 
 class Layout:
-    def __init__(self, root):
+    def __init__(self, root, region=REGION):
         self.root = root
-        self.base = os.path.join(root, "AWSLogs", ACCOUNT, "BedrockModelInvocationLogs", REGION)
+        self.base = os.path.join(root, "AWSLogs", ACCOUNT, "BedrockModelInvocationLogs", region)
         self.n = 0
 
     def hour_dir(self, day, hour):
@@ -257,6 +263,32 @@ def write_day(root, seed=7):
     lay.write_body(DAY, 3, "x_input.json.gz", {"messages": [{"role": "user", "content": [{"text": "big"}]}],
                                                 "modelId": "not-a-record", "timestamp": ts(DAY, 3)})
     lay.write_body(DAY, 7, "y_output.json.gz", [{"chunk": {"bytes": "eyJ0eXBlIjoi"}}])
+    # Every other form of modelId, each with its own caller (so per-caller money checks each form):
+    # a foundation-model ARN of a model without cache rates (cache tokens -> unpriced, never $0; a call
+    # without cache tokens -> priced), a system-profile ARN, the app profile copied from a global
+    # profile (global rates), a long-context call through it, and a cache-heavy agent call.
+    lay.write(DAY, 15, [
+        record(ts(DAY, 15, 1, 0), f"arn:aws:bedrock:{REGION}::foundation-model/{CLAUDE3_HAIKU}",
+               caller("role", "LegacyBatch"), tokens=(2000, 300, 0, 0)),
+        record(ts(DAY, 15, 2, 0), f"arn:aws:bedrock:{REGION}::foundation-model/{CLAUDE3_HAIKU}",
+               caller("role", "LegacyCached"), tokens=(2000, 300, 5000, 0)),
+        record(ts(DAY, 15, 3, 0), f"arn:aws:bedrock:{REGION}:{ACCOUNT}:inference-profile/us.{SONNET}",
+               caller("role", "ArnCaller"), tokens=(3000, 700, 1000, 500)),
+        record(ts(DAY, 15, 4, 0), profile_arn("research01"), caller("role", "Research"),
+               tokens=(4000, 900, 20000, 3000)),
+        record(ts(DAY, 15, 5, 0), profile_arn("research01"), caller("role", "Research"),
+               tokens=(9, 1200, 180000, 40000)),
+        record(ts(DAY, 15, 6, 0), profile_arn("fraudagent01"), caller("role", "FraudAgent"),
+               tokens=(3, 950, 480000, 150000)),   # long context, cache-heavy (Haiku: no long-context tier)
+    ])
+    # A call from Tokyo (its own Region folder): Nova Micro's ap-northeast-1 override applies in-Region.
+    tokyo = Layout(root, TOKYO)
+    tokyo.write(DAY, 8, [
+        record(ts(DAY, 8, 0, 0), NOVA_MICRO, caller("user", "tokyo-dev"), tokens=(100000, 20000, 40000, 0),
+               region=TOKYO),
+        record(ts(DAY, 8, 1, 0), f"apac.{NOVA_MICRO}", caller("user", "tokyo-dev"),
+               tokens=(100000, 20000, 0, 0), region=TOKYO),
+    ])
     # Neighbouring days (not today's).
     lay.write(PREV, 12, [record(ts(PREV, 12, 0, 0), f"us.{HAIKU}", caller("user", "alice"),
                                tokens=(4000, 400, 0, 0))])

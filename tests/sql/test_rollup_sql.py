@@ -179,7 +179,7 @@ class RollupSqlTest(unittest.TestCase):
 
     def test_the_fixture_exercises_every_case(self):
         teams = {t["team"] for t in self.cli["by_team"]}
-        self.assertEqual(teams, {"fraud-risk", "cx", "untagged", "unresolved", "unattributed"})
+        self.assertEqual(teams, {"fraud-risk", "cx", "research", "untagged", "unresolved", "unattributed"})
         self.assertTrue(any(u["model_id"] == fixtures.UNPRICED for u in self.cli["unpriced"]))
         self.assertGreaterEqual(self.cli["malformed_records"], 1)
         self.assertGreater(self.cli["totals"]["errors"], 0)

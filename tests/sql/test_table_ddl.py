@@ -1,6 +1,7 @@
 """The Athena table is defined once (shared/sql/table.sql): the SAM template's AWS::Glue::Table must
 declare exactly the same columns, partition key, SerDe and projection, and the CREATE EXTERNAL TABLE
-statement `bedrock-meter rollup-sql --create-table` prints must be that file, filled in."""
+statement `bedrock-meter rollup-sql --create-table` prints must be that file, filled in. The same for
+the profile-snapshot table (shared/sql/profiles_table.sql, template ProfilesTable)."""
 
 import os
 import re
@@ -39,13 +40,29 @@ def ddl_properties():
 
 
 class TableDefinitionTest(unittest.TestCase):
-    def glue_table(self):
+    def glue_table(self, name="InvocationLogTable"):
         if not os.path.exists(TEMPLATE):
             self.skipTest("template.yaml does not exist yet")
         doc = yaml.load(read(TEMPLATE), Loader=CfnLoader)
-        tables = [r for r in doc["Resources"].values() if r.get("Type") == "AWS::Glue::Table"]
-        self.assertEqual(len(tables), 1, "one Glue table in template.yaml")
-        return tables[0]["Properties"]["TableInput"]
+        tables = {k: r for k, r in doc["Resources"].items() if r.get("Type") == "AWS::Glue::Table"}
+        self.assertEqual(set(tables), {"InvocationLogTable", "ProfilesTable"}, "Glue tables in template.yaml")
+        return tables[name]["Properties"]["TableInput"]
+
+    def test_profiles_table_matches_its_ddl(self):
+        from test_query_pack import PROFILES_DDL, ddl_columns_of
+        t = self.glue_table("ProfilesTable")
+        got = [(c["Name"], norm(c["Type"])) for c in t["StorageDescriptor"]["Columns"]]
+        self.assertEqual(got, [(n, norm(ty)) for n, ty in ddl_columns_of(PROFILES_DDL)])
+        self.assertNotIn("PartitionKeys", t)
+        sd = t["StorageDescriptor"]
+        text = read(PROFILES_DDL)
+        self.assertEqual(sd["SerdeInfo"]["SerializationLibrary"],
+                         re.search(r"ROW FORMAT SERDE '([^']+)'", text).group(1))
+        loc = sd["Location"]["Sub"][0]
+        self.assertTrue(loc.endswith("/bedrock-meter/profiles/"), loc)
+        out = run("rollup-sql", "--create-profiles-table", "--location", "s3://b/bedrock-meter/profiles/")
+        self.assertTrue(out.startswith(
+            "CREATE EXTERNAL TABLE IF NOT EXISTS `bedrock_meter`.`invocation_logs_profiles` ("))
 
     def test_template_columns_match_the_ddl(self):
         t = self.glue_table()

@@ -1,0 +1,915 @@
+//! The Athena query pack, pure: the five console queries of the article this project grows from
+//! (create table; daily usage by profile; estimated cost per app; spend per IAM caller; caller + app +
+//! cost), generated from the one table definition (`shared/sql/table.sql`) and the price table, plus
+//! the pricing CTE they share, the profiles snapshot the daily Lambda writes for them, and the
+//! `AWS::Athena::NamedQuery` resources of `template.yaml`. Nothing here is hand-edited SQL: the files
+//! under `queries/` and the template's named queries are this module's output (tests compare them).
+//!
+//! How the SQL prices and attributes a call, the way the core does (`model_id::classify`,
+//! `rollup::resolve`, `PriceTable::rates`):
+//! - the logged `modelId` is classified with the core's rules (ARN forms stripped, geographic prefix →
+//!   pool: `global.` → global rates, other prefixes and in-Region calls → regional rates);
+//! - an application-profile ARN is looked up by profile id in the profiles snapshot table (app, team,
+//!   base model and pool, resolved by the core when the Lambda wrote it; newest snapshot per profile);
+//!   one that is not there goes to app = profile id, team `unresolved`, unpriced;
+//! - the pricing CTE has one row per `match` prefix × pool × source Region override × long-context flag,
+//!   each computed with `PriceTable::rates` itself, so the join only has to find the longest matching
+//!   prefix (the core's rule) and prefer a Region-specific row;
+//! - usage is summed per (logged `modelId`, Region, caller, long-context flag) — the core's `UsageKey`
+//!   without metadata — and priced once per sum; a model without a price, or cache tokens without a
+//!   cache rate, leave the cost NULL and are counted in `unpriced_requests` / named in
+//!   `unpriced_models`, never $0;
+//! - cache writes are priced as 5-minute writes: the log does not say which TTL was used (the daily
+//!   path does the same; docs/daily-path.md).
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::athena_sql::{create_table_sql, sql_ident, sql_string, PARTITION_COLUMN};
+use crate::model_id::{Pool, GEO_PREFIXES};
+use crate::money::Rate;
+use crate::prices::{PriceTable, Rates};
+use crate::profiles::{Profile, ProfileMap};
+use crate::rollup::{resolve, AttributionConfig, UNATTRIBUTED, UNKNOWN_CALLER, UNRESOLVED};
+use crate::time::Date;
+
+/// The profiles table DDL with `{{database}}`, `{{table}}`, `{{location}}` placeholders.
+pub const PROFILES_TABLE_DDL_TEMPLATE: &str = include_str!("../sql/profiles_table.sql");
+
+/// Where the daily Lambda writes profile snapshots in the log bucket (one object per day).
+pub const PROFILES_PREFIX: &str = "bedrock-meter/profiles/";
+
+/// Names the committed query files use (the template's defaults).
+pub const DEFAULT_DATABASE: &str = "bedrock_meter";
+pub const DEFAULT_TABLE: &str = "invocation_logs";
+pub const DEFAULT_PROFILES_TABLE: &str = "invocation_logs_profiles";
+/// The location the committed `01-create-table.sql` names: replace the capitals before running it.
+pub const DEFAULT_LOCATION: &str =
+    "s3://YOUR-LOG-BUCKET/bedrock-logs/AWSLogs/YOUR-ACCOUNT-ID/BedrockModelInvocationLogs/YOUR-REGION/";
+
+/// The snapshot object of one day: `bedrock-meter/profiles/2026-11-25.jsonl`.
+pub fn snapshot_key(date: Date) -> String {
+    format!("{PROFILES_PREFIX}{date}.jsonl")
+}
+
+/// One line of the profiles snapshot: an application profile as the core resolves it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileRow {
+    pub snapshot_date: String,
+    pub profile_arn: String,
+    pub profile_id: String,
+    pub name: String,
+    pub app: String,
+    pub team: String,
+    /// The base model the profile is priced with; '' when unknown (its calls are unpriced).
+    pub model_id: String,
+    /// `Pool::label`: `in-region`, `geographic` or `global`.
+    pub pool: String,
+}
+
+/// The snapshot row of a profile, by `rollup::resolve` (tags → app/team, models → base model and pool).
+pub fn profile_row(p: &Profile, cfg: &AttributionConfig, date: Date) -> ProfileRow {
+    let one = ProfileMap::new([p.clone()]);
+    let r = resolve(&p.arn, &one, cfg);
+    let id = if p.id.is_empty() {
+        p.arn.rsplit('/').next().unwrap_or_default().to_string()
+    } else {
+        p.id.clone()
+    };
+    ProfileRow {
+        snapshot_date: date.to_string(),
+        profile_arn: p.arn.clone(),
+        profile_id: id,
+        name: p.name.clone(),
+        app: r.app,
+        team: r.team,
+        model_id: r.base_model.unwrap_or_default(),
+        pool: r.pool.label().to_string(),
+    }
+}
+
+/// Every profile of `profiles` as snapshot rows, sorted by ARN.
+pub fn profile_rows(profiles: &ProfileMap, cfg: &AttributionConfig, date: Date) -> Vec<ProfileRow> {
+    profiles
+        .profiles()
+        .into_iter()
+        .map(|p| profile_row(p, cfg, date))
+        .collect()
+}
+
+/// The snapshot object's text: one JSON object per line.
+pub fn snapshot_jsonl(rows: &[ProfileRow]) -> String {
+    rows.iter()
+        .map(|r| serde_json::to_string(r).unwrap_or_default() + "\n")
+        .collect()
+}
+
+/// The profiles table's `CREATE EXTERNAL TABLE` statement (`location` gets a trailing slash).
+pub fn create_profiles_table_sql(database: &str, table: &str, location: &str) -> String {
+    let location = if location.ends_with('/') {
+        location.to_string()
+    } else {
+        format!("{location}/")
+    };
+    let body: String = PROFILES_TABLE_DDL_TEMPLATE
+        .lines()
+        .filter(|l| !l.starts_with("--"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    body.replace("{{database}}", &database.replace('`', ""))
+        .replace("{{table}}", &table.replace('`', ""))
+        .replace("{{location}}", &location.replace('\'', ""))
+}
+
+/// One row of the pricing CTE.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PriceRow {
+    /// A `match` prefix of the price table.
+    pub price_match: String,
+    pub price_name: String,
+    /// `global` (global. profiles) or `regional` (geographic profiles and in-Region calls).
+    pub pool: &'static str,
+    /// Source Region of an override; '' = any Region without one.
+    pub region: String,
+    pub long_context: bool,
+    pub rates: Rates,
+}
+
+/// The pool column of the pricing CTE for a core pool.
+pub fn price_pool(pool: &Pool) -> &'static str {
+    if *pool == Pool::Global {
+        "global"
+    } else {
+        "regional"
+    }
+}
+
+/// Every row of the pricing CTE, each computed with [`PriceTable::rates`] for its prefix, pool,
+/// Region and long-context flag. Region rows are only emitted where they differ from the default.
+pub fn price_rows(prices: &PriceTable) -> Vec<PriceRow> {
+    let mut out = Vec::new();
+    for m in &prices.models {
+        let mut regions: Vec<&String> = m.regions.keys().collect();
+        regions.sort();
+        for s in &m.matches {
+            for pool in [Pool::Global, Pool::InRegion] {
+                for lc in [false, true] {
+                    let Some(default) = prices.rates(s, &pool, None, lc) else {
+                        continue;
+                    };
+                    let row = |region: &str, rates: &Rates| PriceRow {
+                        price_match: s.clone(),
+                        price_name: m.name.clone(),
+                        pool: price_pool(&pool),
+                        region: region.to_string(),
+                        long_context: lc,
+                        rates: rates.clone(),
+                    };
+                    out.push(row("", default));
+                    for r in &regions {
+                        if let Some(rates) = prices.rates(s, &pool, Some(r), lc) {
+                            if rates != default {
+                                out.push(row(r, rates));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn rate_text(r: Option<Rate>) -> String {
+    r.map_or_else(|| "NULL".into(), |r| sql_string(&r.per_million_text()))
+}
+
+/// The pricing CTE (`prices AS (…)`, to follow `WITH`): what `bedrock-meter rollup-sql --pricing-cte`
+/// prints. Rates are USD per token (`DECIMAL(18, 15)`, exact: the core's femto-dollars), converted
+/// from the USD per 1M tokens of the price table; NULL = unknown.
+pub fn pricing_cte(prices: &PriceTable) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "prices AS (\n  -- bedrock-meter price table as of {}, generated by `bedrock-meter rollup-sql --pricing-cte`: do not edit.",
+        prices.as_of
+    );
+    s.push_str(
+        "  -- One row per model-id prefix (price_match: a base model id equal to it or continuing with '-', ':' or '.';\n  \
+         -- the longest matching prefix wins), pool ('global' for global. profiles, 'regional' for geographic\n  \
+         -- profiles and in-Region calls), source Region override ('' = any other Region) and long-context flag.\n  \
+         -- Rates: USD per token, from USD per 1M tokens; NULL = unknown, so usage that needs it is unpriced.\n  \
+         -- Cache writes are priced at the 5-minute rate (the log does not say which TTL was used).\n",
+    );
+    s.push_str("  SELECT price_match, price_name, pool, region, long_context,\n");
+    let cols = [
+        ("input", "input_rate"),
+        ("output", "output_rate"),
+        ("cache_read", "cache_read_rate"),
+        ("cache_write_5m", "cache_write_rate"),
+    ];
+    for (i, (src, dst)) in cols.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "    CAST(CAST({src}_per_1m AS DECIMAL(18, 9)) * CAST('0.000001' AS DECIMAL(7, 6)) AS DECIMAL(18, 15)) AS {dst}{}",
+            if i + 1 < cols.len() { "," } else { "" }
+        );
+    }
+    s.push_str("  FROM (\n    VALUES\n");
+    let rows = price_rows(prices);
+    for (i, r) in rows.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "      ({}, {}, '{}', {}, {}, {}, {}, {}, {}){}",
+            sql_string(&r.price_match),
+            sql_string(&r.price_name),
+            r.pool,
+            sql_string(&r.region),
+            r.long_context,
+            rate_text(Some(r.rates.input)),
+            rate_text(Some(r.rates.output)),
+            rate_text(r.rates.cache_read),
+            rate_text(r.rates.cache_write_5m),
+            if i + 1 < rows.len() { "," } else { "" }
+        );
+    }
+    s.push_str(
+        "  ) AS t (price_match, price_name, pool, region, long_context, input_per_1m, output_per_1m, cache_read_per_1m, cache_write_5m_per_1m)\n)",
+    );
+    s
+}
+
+/// Where the queries find application profiles.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProfilesFrom {
+    /// The snapshot table the daily Lambda fills (the stack's second Glue table).
+    Table(String),
+    /// Rows written into the query (`rollup-sql --query-pack DIR --inline-profiles --profiles FILE`),
+    /// for set-ups without the Lambda's snapshots.
+    Inline(Vec<ProfileRow>),
+}
+
+/// Everything the query pack depends on.
+#[derive(Clone, Debug)]
+pub struct QueryPack<'a> {
+    pub database: String,
+    pub table: String,
+    pub profiles: ProfilesFrom,
+    /// The invocation-log location `01-create-table.sql` names.
+    pub location: String,
+    /// The window: the last `days` complete UTC days before `current_date`.
+    pub days: u32,
+    pub prices: &'a PriceTable,
+}
+
+/// One generated query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryFile {
+    pub file_name: &'static str,
+    /// The template's logical id of its named query.
+    pub logical_id: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub sql: String,
+}
+
+const QUERIES: [(&str, &str, &str, &str); 5] = [
+    (
+        "01-create-table.sql",
+        "NamedQueryCreateTable",
+        "01 create table",
+        "The invocation-log table (the stack already creates it; for manual set-up: replace the location's capitals).",
+    ),
+    (
+        "02-daily-usage-by-profile.sql",
+        "NamedQueryDailyUsageByProfile",
+        "02 daily usage by profile",
+        "Requests, tokens and estimated cost per UTC day and inference profile (or logged model id), with app and team.",
+    ),
+    (
+        "03-estimated-cost-per-app.sql",
+        "NamedQueryCostPerApp",
+        "03 estimated cost per app",
+        "Estimated cost per app and team (application-profile tags; calls without a profile are unattributed).",
+    ),
+    (
+        "04-spend-per-iam-caller.sql",
+        "NamedQuerySpendPerCaller",
+        "04 spend per IAM caller",
+        "Estimated cost per IAM caller (identity.arn), whatever profile they called through.",
+    ),
+    (
+        "05-caller-app-cost.sql",
+        "NamedQueryCallerAppCost",
+        "05 caller app cost",
+        "Estimated cost per IAM caller, app and team combined.",
+    ),
+];
+
+/// `^(us|eu|…|global)\.(.*\..*)$`: a system inference profile id (`model_id::classify`).
+fn system_profile_regex() -> String {
+    format!("^({})\\.(.*\\..*)$", GEO_PREFIXES.join("|"))
+}
+/// A base model id: `provider.model…`, provider in `[a-z0-9-]`, no whitespace or `/`.
+const MODEL_ID_REGEX: &str = "^[a-z0-9-]+\\.[^/ \\t\\n\\f\\r]+$";
+/// `arn:<partition>:bedrock:<region>:<account>:<type>/<id>`.
+const ARN_REGEX: &str = "^arn:[^:]*:bedrock:[^:]*:[^:]*:([^/]*)/(.*)$";
+
+impl QueryPack<'_> {
+    /// The pack with the committed files' names and the embedded or given price table.
+    pub fn default_for(prices: &PriceTable) -> QueryPack<'_> {
+        QueryPack {
+            database: DEFAULT_DATABASE.into(),
+            table: DEFAULT_TABLE.into(),
+            profiles: ProfilesFrom::Table(DEFAULT_PROFILES_TABLE.into()),
+            location: DEFAULT_LOCATION.into(),
+            days: 1,
+            prices,
+        }
+    }
+
+    fn logs(&self) -> String {
+        format!("{}.{}", sql_ident(&self.database), sql_ident(&self.table))
+    }
+
+    fn window_comment(&self) -> String {
+        format!(
+            "-- Window: the last {d} complete UTC day{s} before today (current_date), by each record's own timestamp{same}.\n\
+             -- Another window: replace current_date with DATE 'YYYY-MM-DD' (the day after the last day wanted) and/or\n\
+             -- INTERVAL '{d}' DAY with the number of days.\n",
+            d = self.days,
+            s = if self.days == 1 { "" } else { "s" },
+            same = if self.days == 1 {
+                " (the day of the daily cost email)"
+            } else {
+                ""
+            },
+        )
+    }
+
+    fn profiles_cte(&self) -> String {
+        let mut s = String::from("profiles AS (\n");
+        match &self.profiles {
+            ProfilesFrom::Table(t) => {
+                s.push_str(
+                    "  -- Application inference profiles as the daily Lambda resolved them (newest snapshot per profile).\n",
+                );
+                s.push_str("  SELECT profile_id,\n");
+                for c in ["name", "app", "team", "model_id", "pool"] {
+                    let _ = writeln!(
+                        s,
+                        "    max_by({c}, snapshot_date) AS {c}{}",
+                        if c == "pool" { "" } else { "," }
+                    );
+                }
+                let _ = write!(
+                    s,
+                    "  FROM {}.{}\n  GROUP BY profile_id\n)",
+                    sql_ident(&self.database),
+                    sql_ident(t)
+                );
+            }
+            ProfilesFrom::Inline(rows) => {
+                s.push_str(
+                    "  -- Application inference profiles written in by `bedrock-meter rollup-sql --inline-profiles`.\n",
+                );
+                s.push_str(
+                    "  SELECT profile_id, name, app, team, model_id, pool\n  FROM (\n    VALUES\n",
+                );
+                // A row that never matches keeps VALUES valid when there are no profiles.
+                let mut lines: Vec<String> = rows
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "      ({}, {}, {}, {}, {}, {})",
+                            sql_string(&r.profile_id),
+                            sql_string(&r.name),
+                            sql_string(&r.app),
+                            sql_string(&r.team),
+                            sql_string(&r.model_id),
+                            sql_string(&r.pool)
+                        )
+                    })
+                    .collect();
+                if lines.is_empty() {
+                    lines.push("      ('', '', '', '', '', '')".into());
+                }
+                s.push_str(&lines.join(",\n"));
+                s.push_str("\n  ) AS t (profile_id, name, app, team, model_id, pool)\n)");
+            }
+        }
+        s
+    }
+
+    /// The CTEs every usage query shares, ending with `priced`: one row per UTC day, logged model id,
+    /// Region, caller and long-context flag, with app, team, profile, model and `cost_usd` (NULL when
+    /// unpriced).
+    fn shared_ctes(&self) -> String {
+        let d = self.days;
+        let from = format!("current_date - INTERVAL '{d}' DAY");
+        let to = "current_date";
+        let ts = "try(from_iso8601_timestamp(\"timestamp\"))";
+        let prompt = "coalesce(input.inputTokenCount, 0) + coalesce(input.cacheReadInputTokenCount, 0) + coalesce(input.cacheWriteInputTokenCount, 0)";
+        let sys = sql_string(&system_profile_regex());
+        let model = sql_string(MODEL_ID_REGEX);
+        let arn = sql_string(ARN_REGEX);
+        let mut s = String::from("WITH\n");
+        s.push_str(&pricing_cte(self.prices));
+        s.push_str(",\n");
+        s.push_str(&self.profiles_cte());
+        s.push_str(",\n");
+        let _ = write!(
+            s,
+            "usage AS (\n  \
+             -- The window's records summed by what pricing and attribution look at (the core's UsageKey).\n  \
+             SELECT\n    \
+             date({ts}) AS day,\n    \
+             modelId AS model_id,\n    \
+             coalesce(region, '') AS region,\n    \
+             coalesce(nullif(identity.arn, ''), {unknown}) AS caller,\n    \
+             ({prompt}) > {lc} AS long_context,\n    \
+             count(*) AS requests,\n    \
+             count(errorCode) AS errors,\n    \
+             sum(coalesce(input.inputTokenCount, 0)) AS input_tokens,\n    \
+             sum(coalesce(output.outputTokenCount, 0)) AS output_tokens,\n    \
+             sum(coalesce(input.cacheReadInputTokenCount, 0)) AS cache_read_tokens,\n    \
+             sum(coalesce(input.cacheWriteInputTokenCount, 0)) AS cache_write_tokens\n  \
+             FROM {logs}\n  \
+             WHERE {PARTITION_COLUMN} BETWEEN date_format({from}, '%Y/%m/%d/00') AND date_format({to}, '%Y/%m/%d/00')\n    \
+             AND schemaType = 'ModelInvocationLog'\n    \
+             AND modelId <> ''\n    \
+             AND {ts} >= from_iso8601_timestamp(date_format({from}, '%Y-%m-%dT00:00:00Z'))\n    \
+             AND {ts} < from_iso8601_timestamp(date_format({to}, '%Y-%m-%dT00:00:00Z'))\n  \
+             GROUP BY 1, 2, 3, 4, 5\n),\n",
+            unknown = sql_string(UNKNOWN_CALLER),
+            lc = self.prices.long_context_above,
+            logs = self.logs(),
+        );
+        let _ = write!(
+            s,
+            "model_ids AS (\n  \
+             -- What each logged modelId names, by the rules of bedrock-meter's core (shared/src/model_id.rs).\n  \
+             SELECT\n    \
+             model_id,\n    \
+             starts_with(model_id, 'arn:') AS is_arn,\n    \
+             coalesce(regexp_extract(model_id, {arn}, 1), '') AS arn_type,\n    \
+             coalesce(regexp_extract(model_id, {arn}, 2), '') AS arn_id\n  \
+             FROM (SELECT DISTINCT model_id FROM usage)\n),\n\
+             forms AS (\n  \
+             SELECT\n    \
+             model_id,\n    \
+             CASE\n      \
+             WHEN NOT is_arn AND regexp_like(model_id, {sys}) THEN 'system-profile'\n      \
+             WHEN NOT is_arn AND regexp_like(model_id, {model}) THEN 'base'\n      \
+             WHEN arn_type = 'foundation-model' AND regexp_like(arn_id, {model}) THEN 'base'\n      \
+             WHEN arn_type = 'inference-profile' AND regexp_like(arn_id, {sys}) THEN 'system-profile'\n      \
+             WHEN arn_type = 'application-inference-profile' AND arn_id <> '' THEN 'application-profile'\n      \
+             ELSE 'other'\n    \
+             END AS form,\n    \
+             CASE WHEN is_arn THEN arn_id ELSE model_id END AS ref,\n    \
+             coalesce(regexp_extract(model_id, '[^/]*$'), '') AS profile_id\n  \
+             FROM model_ids\n),\n\
+             resolved AS (\n  \
+             -- App and team from the profile (calls without one are unattributed), base model and pool for the price.\n  \
+             SELECT\n    \
+             f.model_id,\n    \
+             CASE WHEN f.form = 'application-profile' THEN coalesce(p.app, f.profile_id) ELSE {unattributed} END AS app,\n    \
+             CASE WHEN f.form = 'application-profile' THEN coalesce(p.team, {unresolved}) ELSE {unattributed} END AS team,\n    \
+             CASE WHEN f.form = 'application-profile' THEN coalesce(nullif(p.name, ''), f.profile_id) ELSE f.model_id END AS profile,\n    \
+             CASE f.form\n      \
+             WHEN 'base' THEN f.ref\n      \
+             WHEN 'system-profile' THEN regexp_extract(f.ref, {sys}, 2)\n      \
+             WHEN 'application-profile' THEN nullif(p.model_id, '')\n    \
+             END AS base_model,\n    \
+             CASE f.form\n      \
+             WHEN 'system-profile' THEN CASE WHEN regexp_extract(f.ref, {sys}, 1) = 'global' THEN 'global' ELSE 'geographic' END\n      \
+             WHEN 'application-profile' THEN p.pool\n      \
+             ELSE 'in-region'\n    \
+             END AS pool\n  \
+             FROM forms f\n  \
+             LEFT JOIN profiles p ON f.form = 'application-profile' AND p.profile_id = f.profile_id\n),\n",
+            unattributed = sql_string(UNATTRIBUTED),
+            unresolved = sql_string(UNRESOLVED),
+        );
+        s.push_str(
+            "rates AS (\n  \
+             -- The price row of each (model id, Region, long-context flag): the longest matching prefix, then a Region override.\n  \
+             SELECT\n    \
+             k.model_id,\n    \
+             k.region,\n    \
+             k.long_context,\n    \
+             pr.price_match,\n    \
+             pr.input_rate,\n    \
+             pr.output_rate,\n    \
+             pr.cache_read_rate,\n    \
+             pr.cache_write_rate,\n    \
+             row_number() OVER (PARTITION BY k.model_id, k.region, k.long_context ORDER BY length(pr.price_match) DESC, length(pr.region) DESC) AS pick\n  \
+             FROM (SELECT DISTINCT model_id, region, long_context FROM usage) k\n  \
+             JOIN resolved r ON r.model_id = k.model_id\n  \
+             LEFT JOIN prices pr\n    \
+             ON (r.base_model = pr.price_match\n        \
+             OR (starts_with(r.base_model, pr.price_match) AND substr(r.base_model, length(pr.price_match) + 1, 1) IN ('-', ':', '.')))\n    \
+             AND pr.pool = CASE WHEN r.pool = 'global' THEN 'global' ELSE 'regional' END\n    \
+             AND pr.long_context = k.long_context\n    \
+             AND pr.region IN ('', k.region)\n),\n\
+             priced AS (\n  \
+             -- Each sum priced once (exact decimals); NULL = unpriced (unknown model, or cache tokens without a cache rate).\n  \
+             SELECT\n    \
+             u.*,\n    \
+             r.app,\n    \
+             r.team,\n    \
+             r.profile,\n    \
+             coalesce(r.base_model, u.model_id) AS model,\n    \
+             CASE\n      \
+             WHEN x.price_match IS NULL THEN NULL\n      \
+             WHEN u.cache_read_tokens > 0 AND x.cache_read_rate IS NULL THEN NULL\n      \
+             WHEN u.cache_write_tokens > 0 AND x.cache_write_rate IS NULL THEN NULL\n      \
+             ELSE u.input_tokens * x.input_rate + u.output_tokens * x.output_rate\n        \
+             + u.cache_read_tokens * coalesce(x.cache_read_rate, 0) + u.cache_write_tokens * coalesce(x.cache_write_rate, 0)\n    \
+             END AS cost_usd\n  \
+             FROM usage u\n  \
+             JOIN resolved r ON r.model_id = u.model_id\n  \
+             JOIN rates x ON x.model_id = u.model_id AND x.region = u.region AND x.long_context = u.long_context AND x.pick = 1\n)\n",
+        );
+        s
+    }
+
+    fn usage_query(&self, title: &str, description: &str, group: &[(&str, &str)]) -> String {
+        let mut s = self.header(title, description);
+        s.push_str(&self.window_comment());
+        s.push_str(
+            "-- estimated_cost_usd: priced with the pricing CTE below; NULL when nothing in the row could be priced.\n\
+             -- unpriced_requests / unpriced_models: requests whose cost is NOT included (model without a price) - never $0.\n",
+        );
+        s.push_str(&self.shared_ctes());
+        s.push_str("SELECT\n");
+        for (expr, name) in group {
+            if expr == name {
+                let _ = writeln!(s, "  {name},");
+            } else {
+                let _ = writeln!(s, "  {expr} AS {name},");
+            }
+        }
+        s.push_str(
+            "  sum(requests) AS requests,\n  \
+             sum(errors) AS errors,\n  \
+             sum(input_tokens) AS input_tokens,\n  \
+             sum(output_tokens) AS output_tokens,\n  \
+             sum(cache_read_tokens) AS cache_read_tokens,\n  \
+             sum(cache_write_tokens) AS cache_write_tokens,\n  \
+             CAST(sum(cost_usd) AS DECIMAL(38, 6)) AS estimated_cost_usd,\n  \
+             sum(CASE WHEN cost_usd IS NULL THEN requests ELSE 0 END) AS unpriced_requests,\n  \
+             array_join(array_sort(array_agg(DISTINCT model) FILTER (WHERE cost_usd IS NULL)), ', ') AS unpriced_models\n\
+             FROM priced\n",
+        );
+        let keys: Vec<String> = (1..=group.len()).map(|i| i.to_string()).collect();
+        let _ = writeln!(s, "GROUP BY {}", keys.join(", "));
+        let order: Vec<&str> = group.iter().map(|(_, n)| *n).collect();
+        let lead = if group[0].1 == "day" { "day, " } else { "" };
+        let rest: Vec<&str> = order.iter().copied().filter(|n| *n != "day").collect();
+        let _ = writeln!(
+            s,
+            "ORDER BY {lead}estimated_cost_usd DESC NULLS LAST, {};",
+            rest.join(", ")
+        );
+        s
+    }
+
+    fn header(&self, title: &str, description: &str) -> String {
+        format!(
+            "-- bedrock-meter query pack: {title}\n\
+             -- {description}\n\
+             -- Generated by `bedrock-meter rollup-sql --query-pack queries` from shared/sql/table.sql and the price\n\
+             -- table as of {}: do not edit, regenerate (docs/daily-path.md).\n",
+            self.prices.as_of
+        )
+    }
+
+    /// The five queries, in order.
+    pub fn files(&self) -> Vec<QueryFile> {
+        QUERIES
+            .iter()
+            .map(|(file_name, logical_id, title, description)| {
+                let sql = match *file_name {
+                    "01-create-table.sql" => {
+                        let mut s = self.header(title, description);
+                        s.push_str(
+                            create_table_sql(&self.database, &self.table, &self.location)
+                                .trim_end(),
+                        );
+                        s.push_str(";\n");
+                        s
+                    }
+                    "02-daily-usage-by-profile.sql" => self.usage_query(
+                        title,
+                        description,
+                        &[
+                            ("day", "day"),
+                            ("profile", "profile"),
+                            ("app", "app"),
+                            ("team", "team"),
+                            ("model", "model"),
+                        ],
+                    ),
+                    "03-estimated-cost-per-app.sql" => {
+                        self.usage_query(title, description, &[("app", "app"), ("team", "team")])
+                    }
+                    "04-spend-per-iam-caller.sql" => {
+                        self.usage_query(title, description, &[("caller", "caller")])
+                    }
+                    _ => self.usage_query(
+                        title,
+                        description,
+                        &[("caller", "caller"), ("app", "app"), ("team", "team")],
+                    ),
+                };
+                QueryFile {
+                    file_name,
+                    logical_id,
+                    title,
+                    description,
+                    sql,
+                }
+            })
+            .collect()
+    }
+}
+
+const SENTINEL_DATABASE: &str = "\u{1}database\u{1}";
+const SENTINEL_TABLE: &str = "\u{1}table\u{1}";
+const SENTINEL_PROFILES: &str = "\u{1}profiles\u{1}";
+const SENTINEL_LOCATION: &str = "\u{1}location\u{1}/";
+
+/// The template's `AWS::Athena::NamedQuery` resources (what `bedrock-meter rollup-sql --named-queries`
+/// prints, pasted between the markers in template.yaml): the committed files with the stack's
+/// database, tables and log location substituted in by `!Sub`.
+pub fn named_queries_yaml(prices: &PriceTable) -> String {
+    let pack = QueryPack {
+        database: SENTINEL_DATABASE.into(),
+        table: SENTINEL_TABLE.into(),
+        profiles: ProfilesFrom::Table(SENTINEL_PROFILES.into()),
+        location: SENTINEL_LOCATION.into(),
+        ..QueryPack::default_for(prices)
+    };
+    let mut s = String::from(
+        "  # BEGIN generated by `bedrock-meter rollup-sql --named-queries`: do not edit (docs/daily-path.md).\n",
+    );
+    for f in pack.files() {
+        let sql = f
+            .sql
+            .replace("${", "${!")
+            .replace(SENTINEL_DATABASE, "${GlueDatabase}")
+            .replace(SENTINEL_TABLE, "${InvocationLogTable}")
+            .replace(SENTINEL_PROFILES, "${ProfilesTable}")
+            .replace(
+                SENTINEL_LOCATION,
+                "s3://${Bucket}/${LogKeyPrefix}/AWSLogs/${AWS::AccountId}/BedrockModelInvocationLogs/${AWS::Region}/",
+            );
+        let _ = write!(
+            s,
+            "  {}:\n    Type: AWS::Athena::NamedQuery\n    Properties:\n      \
+             Name: !Sub \"${{AWS::StackName}} {}\"\n      \
+             Description: \"{}\"\n      \
+             Database: !Ref GlueDatabase\n      \
+             WorkGroup: !Ref AthenaWorkGroup\n      \
+             QueryString: !Sub\n        - |\n",
+            f.logical_id,
+            f.title,
+            f.description.replace('"', "'")
+        );
+        for line in sql.lines() {
+            if line.is_empty() {
+                s.push('\n');
+            } else {
+                let _ = writeln!(s, "          {line}");
+            }
+        }
+        s.push_str(
+            "        - Bucket: !If [CreateLogBucket, !Ref LogBucket, !Ref ExistingLogBucketName]\n",
+        );
+    }
+    s.push_str("  # END generated\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Tokens;
+
+    fn table() -> PriceTable {
+        PriceTable::embedded()
+    }
+
+    #[test]
+    fn every_price_row_is_the_core_rate() {
+        let t = table();
+        let rows = price_rows(&t);
+        // Every prefix, in both pools and both long-context tiers, plus the Nova Micro Tokyo override.
+        let n_matches: usize = t.models.iter().map(|m| m.matches.len()).sum();
+        assert!(rows.len() > 4 * n_matches);
+        for r in &rows {
+            let pool = if r.pool == "global" {
+                Pool::Global
+            } else {
+                Pool::Geographic("us".into())
+            };
+            let region = (!r.region.is_empty()).then_some(r.region.as_str());
+            let base = format!("{}-20990101-v1:0", r.price_match);
+            assert_eq!(
+                t.rates(&base, &pool, region, r.long_context),
+                Some(&r.rates),
+                "{r:?}"
+            );
+        }
+        let tokyo: Vec<&PriceRow> = rows
+            .iter()
+            .filter(|r| r.region == "ap-northeast-1")
+            .collect();
+        assert!(tokyo.iter().any(|r| r.price_match == "amazon.nova-micro-v1"
+            && r.rates.input.per_million_text() == "0.042"));
+        assert!(tokyo.iter().all(|r| r.pool == "regional"));
+    }
+
+    #[test]
+    fn the_pricing_cte_is_exact_and_marks_unknown_rates() {
+        let t = table();
+        let cte = pricing_cte(&t);
+        assert!(cte.starts_with("prices AS (\n"));
+        assert!(cte.ends_with(")"));
+        assert!(cte.contains("as of 2026-11-01"));
+        assert!(cte.contains(
+            "('anthropic.claude-haiku-4-5', 'Claude Haiku 4.5', 'global', '', false, '1', '5', '0.1', '1.25')"
+        ));
+        assert!(cte.contains(
+            "('anthropic.claude-haiku-4-5', 'Claude Haiku 4.5', 'regional', '', false, '1.1', '5.5', '0.11', '1.375')"
+        ));
+        // Sonnet 4.5 over 200k prompt tokens: the long-context rates.
+        assert!(cte.contains(
+            "('anthropic.claude-sonnet-4-5', 'Claude Sonnet 4.5', 'global', '', true, '6', '22.5', '0.6', '7.5')"
+        ));
+        // Claude 3 Haiku has no cache rates: NULL, never 0.
+        assert!(cte.contains("'anthropic.claude-3-haiku', 'Claude 3 Haiku', 'regional', '', false, '0.25', '1.25', NULL, NULL)"));
+        assert!(cte.contains(
+            "('amazon.nova-micro-v1', 'Amazon Nova Micro', 'regional', 'ap-northeast-1', false, '0.042', '0.168', '0.0105', '0')"
+        ));
+    }
+
+    #[test]
+    fn the_sql_regexes_are_built_from_the_core_prefixes() {
+        // Executed against the core's classification by tests/sql/test_query_pack.py.
+        assert_eq!(
+            system_profile_regex(),
+            "^(us|eu|apac|jp|au|ca|us-gov|global)\\.(.*\\..*)$"
+        );
+    }
+
+    fn profile() -> Profile {
+        Profile {
+            arn: "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/ops01"
+                .into(),
+            id: "ops01".into(),
+            name: "ops-agent".into(),
+            model_arns: ["us-east-1", "us-west-2"]
+                .iter()
+                .map(|r| {
+                    format!("arn:aws:bedrock:{r}::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0")
+                })
+                .collect(),
+            tags: [("team".into(), "platform".into())].into(),
+        }
+    }
+
+    #[test]
+    fn snapshot_rows_follow_the_core_resolution() {
+        let date = Date::parse("2026-11-25").unwrap();
+        let row = profile_row(&profile(), &AttributionConfig::default(), date);
+        assert_eq!(
+            row,
+            ProfileRow {
+                snapshot_date: "2026-11-25".into(),
+                profile_arn:
+                    "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/ops01"
+                        .into(),
+                profile_id: "ops01".into(),
+                name: "ops-agent".into(),
+                // No app tag: the profile name.
+                app: "ops-agent".into(),
+                team: "platform".into(),
+                model_id: "anthropic.claude-haiku-4-5-20251001-v1:0".into(),
+                pool: "geographic".into(),
+            }
+        );
+        let text = snapshot_jsonl(&[row.clone(), row]);
+        assert_eq!(text.lines().count(), 2);
+        assert!(text.starts_with("{\"snapshot_date\":\"2026-11-25\",\"profile_arn\":"));
+        assert_eq!(
+            snapshot_key(date),
+            "bedrock-meter/profiles/2026-11-25.jsonl"
+        );
+        // The pool and price the SQL uses for it are the ones the core uses.
+        let t = table();
+        let rows = price_rows(&t);
+        let r = rows
+            .iter()
+            .find(|r| {
+                r.price_match == "anthropic.claude-haiku-4-5"
+                    && r.pool == price_pool(&profile().pool())
+                    && !r.long_context
+                    && r.region.is_empty()
+            })
+            .unwrap();
+        let tokens = Tokens {
+            input: 1000,
+            output: 100,
+            ..Default::default()
+        };
+        assert_eq!(
+            t.cost(
+                "anthropic.claude-haiku-4-5-20251001-v1:0",
+                &profile().pool(),
+                Some("us-east-1"),
+                false,
+                &tokens
+            )
+            .unwrap(),
+            r.rates.input * 1000 + r.rates.output * 100
+        );
+    }
+
+    #[test]
+    fn the_files_share_one_table_and_price_definition() {
+        let t = table();
+        let files = QueryPack::default_for(&t).files();
+        let names: Vec<&str> = files.iter().map(|f| f.file_name).collect();
+        assert_eq!(
+            names,
+            [
+                "01-create-table.sql",
+                "02-daily-usage-by-profile.sql",
+                "03-estimated-cost-per-app.sql",
+                "04-spend-per-iam-caller.sql",
+                "05-caller-app-cost.sql"
+            ]
+        );
+        assert!(files[0]
+            .sql
+            .contains("CREATE EXTERNAL TABLE IF NOT EXISTS `bedrock_meter`.`invocation_logs` ("));
+        assert!(files[0].sql.contains(DEFAULT_LOCATION));
+        let cte = pricing_cte(&t);
+        for f in &files[1..] {
+            assert!(f.sql.contains(&cte), "{}", f.file_name);
+            assert!(f
+                .sql
+                .contains("FROM \"bedrock_meter\".\"invocation_logs\"\n"));
+            assert!(f
+                .sql
+                .contains("FROM \"bedrock_meter\".\"invocation_logs_profiles\"\n"));
+            assert!(f.sql.contains("datehour BETWEEN date_format(current_date - INTERVAL '1' DAY, '%Y/%m/%d/00') AND date_format(current_date, '%Y/%m/%d/00')"));
+            assert!(f.sql.contains(") > 200000 AS long_context"));
+            assert!(f.sql.ends_with(";\n"));
+            assert!(!f.sql.contains("\n\n"));
+        }
+    }
+
+    #[test]
+    fn inline_profiles_replace_the_table() {
+        let t = table();
+        let date = Date::parse("2026-11-25").unwrap();
+        let rows = vec![profile_row(&profile(), &AttributionConfig::default(), date)];
+        let pack = QueryPack {
+            profiles: ProfilesFrom::Inline(rows),
+            ..QueryPack::default_for(&t)
+        };
+        let sql = &pack.files()[2].sql;
+        assert!(!sql.contains("invocation_logs_profiles"));
+        assert!(sql.contains(
+            "('ops01', 'ops-agent', 'ops-agent', 'platform', 'anthropic.claude-haiku-4-5-20251001-v1:0', 'geographic')"
+        ));
+        let empty = QueryPack {
+            profiles: ProfilesFrom::Inline(vec![]),
+            ..QueryPack::default_for(&t)
+        };
+        assert!(empty.files()[2].sql.contains("('', '', '', '', '', '')"));
+    }
+
+    #[test]
+    fn named_queries_are_the_files_with_the_stack_names() {
+        let t = table();
+        let yaml = named_queries_yaml(&t);
+        assert_eq!(yaml.matches("Type: AWS::Athena::NamedQuery").count(), 5);
+        assert!(yaml.contains("FROM \"${GlueDatabase}\".\"${InvocationLogTable}\""));
+        assert!(yaml.contains("'storage.location.template' = 's3://${Bucket}/${LogKeyPrefix}/AWSLogs/${AWS::AccountId}/BedrockModelInvocationLogs/${AWS::Region}/${!datehour}/'"));
+        assert!(!yaml.contains('\u{1}'));
+        assert!(!yaml.contains('\t'));
+    }
+
+    #[test]
+    fn profiles_ddl_is_filled_in() {
+        let sql = create_profiles_table_sql("db", "t", "s3://b/bedrock-meter/profiles");
+        assert!(sql.starts_with("CREATE EXTERNAL TABLE IF NOT EXISTS `db`.`t` ("));
+        assert!(sql.contains("LOCATION 's3://b/bedrock-meter/profiles/'"));
+        assert!(!sql.contains("{{"));
+    }
+}

@@ -1,0 +1,290 @@
+"""The Athena query pack (queries/, the stack's named queries), executed — not only string-compared.
+
+The committed files must be exactly what `bedrock-meter rollup-sql --query-pack queries` generates from
+shared/sql/table.sql and the price table, and template.yaml's AWS::Athena::NamedQuery resources must be
+those files with the stack's names substituted. Then each usage query (02-05) is parsed as Trino,
+transpiled to DuckDB with sqlglot and run over the S3-layout fixture logs (the view of
+test_rollup_sql.py) and over the profiles snapshot the daily Lambda would write for them (printed by
+`bedrock-meter rollup-sql --profiles-snapshot`, the same core function the Lambda calls), with
+`current_date` set to the day after the fixture day. Its money must agree with
+`bedrock-meter report --format json` on the same files per app, per team and per caller (to $0.0001),
+with the one documented difference checked exactly: 1-hour cache writes, visible only in logged
+response bodies, are priced as 5-minute writes by SQL (docs/daily-path.md).
+
+Run: .venv/bin/python -m unittest discover -s tests/sql -v   (BEDROCK_METER_BIN names the binary)
+"""
+
+import json
+import os
+import tempfile
+import unittest
+from collections import defaultdict
+from decimal import Decimal
+
+import duckdb
+import sqlglot
+import yaml
+
+import fixtures
+from test_rollup_sql import (BIN, DATABASE, ROOT, TABLE, TOLERANCE, athena_table, duck_type, loads,
+                             read, run, split_top)  # noqa: F401
+from test_table_ddl import CfnLoader, TEMPLATE
+
+QUERIES = os.path.join(ROOT, "queries")
+PROFILES_DDL = os.path.join(ROOT, "shared", "sql", "profiles_table.sql")
+PROFILES_TABLE = "invocation_logs_profiles"
+FILES = ["01-create-table.sql", "02-daily-usage-by-profile.sql", "03-estimated-cost-per-app.sql",
+         "04-spend-per-iam-caller.sql", "05-caller-app-cost.sql"]
+REGENERATE = "regenerate with: bedrock-meter rollup-sql --query-pack queries"
+# What the template's !Sub fills in, as the committed files name it.
+STACK_NAMES = {
+    "s3://${Bucket}/${LogKeyPrefix}/AWSLogs/${AWS::AccountId}/BedrockModelInvocationLogs/${AWS::Region}/":
+        "s3://YOUR-LOG-BUCKET/bedrock-logs/AWSLogs/YOUR-ACCOUNT-ID/BedrockModelInvocationLogs/YOUR-REGION/",
+    "${GlueDatabase}": DATABASE,
+    "${InvocationLogTable}": TABLE,
+    "${ProfilesTable}": PROFILES_TABLE,
+}
+
+
+def ddl_columns_of(path):
+    text = read(path)
+    body = text[text.index("` (\n") + 4: text.index("\n)\n")]
+    cols = []
+    for line in body.splitlines():
+        line = line.strip().rstrip(",")
+        if line.startswith("`"):
+            name, ty = line[1:].split("` ", 1)
+            cols.append((name, ty.strip()))
+    return cols
+
+
+def profiles_table(con, root):
+    """The profile-snapshot table over `root` (JSON lines), in DuckDB, from profiles_table.sql."""
+    columns = "{" + ", ".join(f"'{n}': '{duck_type(t)}'" for n, t in ddl_columns_of(PROFILES_DDL)) + "}"
+    glob = os.path.join(root, "*.jsonl").replace("'", "''")
+    con.execute(f"""
+        CREATE OR REPLACE VIEW {DATABASE}.{PROFILES_TABLE} AS
+        SELECT * FROM read_json('{glob}', columns = {columns}, format = 'newline_delimited',
+                                ignore_errors = true)
+    """)
+
+
+def sub_text(text):
+    for k, v in STACK_NAMES.items():
+        text = text.replace(k, v)
+    return text.replace("${!", "${")
+
+
+def named_queries():
+    doc = yaml.load(read(TEMPLATE), Loader=CfnLoader)
+    out = {}
+    for name, r in doc["Resources"].items():
+        if r.get("Type") == "AWS::Athena::NamedQuery":
+            out[name] = r["Properties"]
+    return doc, out
+
+
+def execute(con, sql, day_after):
+    """Runs a pack query as the console would on `day_after` (its current_date)."""
+    assert sql.count("current_date") >= 2, "the window is expressed with current_date"
+    sql = sql.replace("current_date", f"DATE '{day_after}'")
+    sqlglot.parse_one(sql, read="trino")          # raises on a syntax error
+    duck_sql = sqlglot.transpile(sql, read="trino", write="duckdb")[0]
+    cur = con.execute(duck_sql)
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def money(v):
+    return Decimal(0) if v is None else Decimal(v)
+
+
+class GeneratedFilesTest(unittest.TestCase):
+    def test_committed_files_are_the_generator_output(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            run("rollup-sql", "--query-pack", tmp)
+            self.assertEqual(sorted(os.listdir(tmp)), FILES)
+            for f in FILES:
+                path = os.path.join(QUERIES, f)
+                self.assertTrue(os.path.exists(path), f"queries/{f} missing: {REGENERATE}")
+                self.assertEqual(read(path), read(os.path.join(tmp, f)),
+                                 f"queries/{f} differs from the generator: {REGENERATE}")
+
+    def test_template_named_queries_are_the_generated_block(self):
+        block = run("rollup-sql", "--named-queries")
+        self.assertTrue(block in read(TEMPLATE),
+                        "template.yaml's named queries differ from `bedrock-meter rollup-sql --named-queries`: "
+                        "paste its output between the BEGIN/END generated markers")
+
+    def test_named_query_text_equals_the_files(self):
+        _, nq = named_queries()
+        self.assertEqual(len(nq), len(FILES))
+        texts = {}
+        for name, props in nq.items():
+            self.assertEqual(props["Database"], {"Ref": "GlueDatabase"}, name)
+            self.assertEqual(props["WorkGroup"], {"Ref": "AthenaWorkGroup"}, name)
+            q = props["QueryString"]["Sub"]
+            texts[name] = sub_text(q[0] if isinstance(q, list) else q)
+        by_text = {t: n for n, t in texts.items()}
+        for f in FILES:
+            self.assertIn(read(os.path.join(QUERIES, f)), by_text, f"no named query has the text of queries/{f}")
+
+    def test_pricing_cte_is_the_one_in_every_query(self):
+        cte = run("rollup-sql", "--pricing-cte").rstrip("\n")
+        self.assertTrue(cte.startswith("prices AS ("))
+        for f in FILES[1:]:
+            self.assertIn("WITH\n" + cte + ",\n", read(os.path.join(QUERIES, f)), f)
+
+    def test_create_table_query_is_the_table_ddl(self):
+        loc = STACK_NAMES[next(iter(STACK_NAMES))]
+        ddl = run("rollup-sql", "--create-table", "--location", loc)
+        self.assertTrue(read(os.path.join(QUERIES, FILES[0])).endswith(ddl))
+
+
+class QueryPackExecutedTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(BIN):
+            raise AssertionError(f"{BIN} not built (cargo build -p bedrock-meter)")
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.logs = os.path.join(cls.tmp.name, "logs")
+        cls.facts = fixtures.write_day(cls.logs)
+        cls.profiles_file = os.path.join(cls.tmp.name, "profiles.json")
+        with open(cls.profiles_file, "w") as f:
+            json.dump(fixtures.profiles_document(), f)
+        # The snapshots the daily Lambda writes: today's, and an older one with stale tags (newest wins).
+        snaps = os.path.join(cls.tmp.name, "profiles")
+        os.makedirs(snaps)
+        today = run("rollup-sql", "--profiles-snapshot", "--date", fixtures.DAY, "--profiles", cls.profiles_file)
+        with open(os.path.join(snaps, f"{fixtures.DAY}.jsonl"), "w") as f:
+            f.write(today)
+        stale = [dict(json.loads(l), snapshot_date="2026-11-01", team="old-team", app="old-app")
+                 for l in today.splitlines()]
+        with open(os.path.join(snaps, "2026-11-01.jsonl"), "w") as f:
+            f.write("".join(json.dumps(r) + "\n" for r in stale))
+        cls.snapshot = [json.loads(l) for l in today.splitlines()]
+        con = duckdb.connect()
+        athena_table(con, cls.logs)
+        profiles_table(con, snaps)
+        cls.results = {f: execute(con, read(os.path.join(QUERIES, f)), fixtures.NEXT) for f in FILES[1:]}
+        cls.cli = loads(run("report", "--date", fixtures.DAY, "--format", "json",
+                            "--profiles", cls.profiles_file, cls.logs))
+        table = json.loads(read(os.path.join(ROOT, "shared", "data", "prices.json")))
+        model, pool, tokens = cls.facts["one_hour_tokens"]["fraud-risk"]
+        entry = next(m for m in table["models"] if any(model.startswith(p) for p in m["match"]))
+        r = entry[pool]
+        # The documented gap: report prices the body's 1-hour writes at the 1-hour rate, SQL at 5-minute.
+        cls.gap = (Decimal(r["cache_write_1h"]) - Decimal(r["cache_write_5m"])) / 1_000_000 * tokens
+        cls.gap_app, cls.gap_team = "fraud-agent", "fraud-risk"
+        cls.gap_caller = fixtures.caller("role", "FraudAgent")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def sums(self, query, key):
+        out = defaultdict(lambda: defaultdict(Decimal))
+        for row in self.results[query]:
+            k = key(row)
+            for c in ("requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
+                      "cache_write_tokens", "unpriced_requests"):
+                out[k][c] += row[c]
+            out[k]["cost"] += money(row["estimated_cost_usd"])
+        return out
+
+    def assert_same(self, sql, report_groups, gap_key, what):
+        self.assertEqual(set(sql), set(report_groups), what)
+        for k, c in report_groups.items():
+            d = sql[k]
+            gap = self.gap if k == gap_key else Decimal(0)
+            with self.subTest(what=what, key=k):
+                self.assertLessEqual(abs(Decimal(c["cost_usd"]) - d["cost"] - gap), TOLERANCE,
+                                     f"{what} {k}: report {c['cost_usd']} vs SQL {d['cost']} (+1h gap {gap})")
+                for col in ("requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
+                            "cache_write_tokens", "unpriced_requests"):
+                    self.assertEqual(d[col], c[col], f"{what} {k} {col}")
+
+    def test_the_fixture_exercises_every_case(self):
+        forms = {r["model"] for r in self.results["02-daily-usage-by-profile.sql"]}
+        self.assertIn(fixtures.UNPRICED, forms)
+        apps = {r["app"] for r in self.cli["by_app"]}
+        self.assertTrue({"fraud-agent", "support-bot", "research-notebook", "search-rerank", "unattributed",
+                         "deleted99"} <= apps, apps)
+        callers = {r["caller"] for r in self.cli["by_caller"]}
+        for who in ("LegacyCached", "ArnCaller", "Research"):
+            self.assertIn(fixtures.caller("role", who), callers)
+        self.assertIn(fixtures.caller("user", "tokyo-dev"), callers)
+        self.assertGreater(self.gap, Decimal("0.01"))
+        # The stale snapshot's tags are not used.
+        self.assertNotIn("old-team", json.dumps(self.results, default=str))
+
+    def test_cost_per_app_and_team_agrees_with_report(self):
+        q = "03-estimated-cost-per-app.sql"
+        sql = self.sums(q, lambda r: (r["app"], r["team"]))
+        rep = {(g["app"], g["team"]): g for g in self.cli["by_app"]}
+        self.assert_same(sql, rep, (self.gap_app, self.gap_team), "app")
+        teams = self.sums(q, lambda r: r["team"])
+        self.assert_same(teams, {g["team"]: g for g in self.cli["by_team"]}, self.gap_team, "team")
+
+    def test_spend_per_caller_agrees_with_report(self):
+        sql = self.sums("04-spend-per-iam-caller.sql", lambda r: r["caller"])
+        self.assert_same(sql, {g["caller"]: g for g in self.cli["by_caller"]}, self.gap_caller, "caller")
+
+    def test_caller_app_and_daily_profile_queries_add_up_the_same(self):
+        q5 = "05-caller-app-cost.sql"
+        self.assert_same(self.sums(q5, lambda r: r["caller"]), {g["caller"]: g for g in self.cli["by_caller"]},
+                         self.gap_caller, "05 by caller")
+        self.assert_same(self.sums(q5, lambda r: (r["app"], r["team"])),
+                         {(g["app"], g["team"]): g for g in self.cli["by_app"]},
+                         (self.gap_app, self.gap_team), "05 by app")
+        q2 = "02-daily-usage-by-profile.sql"
+        self.assertEqual({str(r["day"]) for r in self.results[q2]}, {fixtures.DAY})
+        self.assert_same(self.sums(q2, lambda r: (r["app"], r["team"])),
+                         {(g["app"], g["team"]): g for g in self.cli["by_app"]},
+                         (self.gap_app, self.gap_team), "02 by app")
+        profiles = {r["profile"] for r in self.results[q2]}
+        self.assertTrue({"fraud-scorer", "research-notebook", "search-rerank", "deleted99"} <= profiles)
+
+    def test_totals_differ_only_by_the_one_hour_writes(self):
+        total = sum(money(r["estimated_cost_usd"]) for r in self.results["04-spend-per-iam-caller.sql"])
+        self.assertLessEqual(abs(Decimal(self.cli["totals"]["cost_usd"]) - total - self.gap), TOLERANCE)
+
+    def test_unpriced_is_null_and_named_never_zero(self):
+        rows = {r["caller"]: r for r in self.results["04-spend-per-iam-caller.sql"]}
+        carol = rows[fixtures.caller("user", "carol")]          # only the model without a price
+        self.assertIsNone(carol["estimated_cost_usd"])
+        self.assertEqual(carol["unpriced_requests"], carol["requests"])
+        self.assertEqual(carol["unpriced_models"], fixtures.UNPRICED)
+        cached = rows[fixtures.caller("role", "LegacyCached")]  # cache reads on a model without a cache rate
+        self.assertIsNone(cached["estimated_cost_usd"])
+        self.assertEqual(cached["unpriced_models"], fixtures.CLAUDE3_HAIKU)
+        batch = rows[fixtures.caller("role", "LegacyBatch")]    # same model, no cache tokens: priced
+        self.assertGreater(batch["estimated_cost_usd"], 0)
+        self.assertIsNone(batch["unpriced_models"])
+        gone = {r["app"]: r for r in self.results["03-estimated-cost-per-app.sql"]}["deleted99"]
+        self.assertEqual((gone["team"], gone["estimated_cost_usd"]), ("unresolved", None))
+        for q, rows in self.results.items():
+            for r in rows:
+                if r["estimated_cost_usd"] is not None and r["estimated_cost_usd"] == 0:
+                    self.assertEqual(r["unpriced_requests"], 0, f"{q}: $0 with unpriced requests: {r}")
+
+    def test_prices_follow_pool_region_and_long_context(self):
+        rows = {r["caller"]: r for r in self.results["04-spend-per-iam-caller.sql"]}
+        # Tokyo: Nova Micro from ap-northeast-1, in-Region and through the apac. profile alike (the core
+        # applies a Region override to every non-global pool): 0.042/0.168/0.0105 per 1M, not 0.035/0.14.
+        tokyo = rows[fixtures.caller("user", "tokyo-dev")]["estimated_cost_usd"]
+        want = (Decimal("0.042") * 200000 + Decimal("0.168") * 40000 + Decimal("0.0105") * 40000) / 1_000_000
+        self.assertEqual(tokyo, want)
+        # The research profile (models in three geographies) is priced at Opus 4.5's global rates.
+        research = rows[fixtures.caller("role", "Research")]["estimated_cost_usd"]
+        want = (Decimal("5") * 4009 + Decimal("25") * 2100 + Decimal("0.5") * 200000
+                + Decimal("6.25") * 43000) / 1_000_000
+        self.assertEqual(research, want)
+        snap = {r["profile_id"]: r for r in self.snapshot}
+        self.assertEqual(snap["research01"]["pool"], "global")
+        self.assertEqual(snap["fraudagent01"]["pool"], "geographic")
+        self.assertEqual(snap["search01"]["team"], "untagged")
+
+
+if __name__ == "__main__":
+    unittest.main()
