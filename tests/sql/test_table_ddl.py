@@ -64,6 +64,21 @@ class TableDefinitionTest(unittest.TestCase):
         self.assertTrue(out.startswith(
             "CREATE EXTERNAL TABLE IF NOT EXISTS `bedrock_meter`.`invocation_logs_profiles` ("))
 
+    def test_rollup_writes_snapshots_where_the_profiles_table_reads_them(self):
+        doc = yaml.load(read(TEMPLATE), Loader=CfnLoader)
+        fn = doc["Resources"]["RollupFunction"]["Properties"]
+        self.assertIn("PROFILES_SNAPSHOT_BUCKET", fn["Environment"]["Variables"])
+        stmts = [st for p in fn["Policies"] if isinstance(p, dict) for st in p["Statement"]]
+        puts = [st for st in stmts if "s3:PutObject" in (st["Action"] if isinstance(st["Action"], list)
+                                                         else [st["Action"]])]
+        snap = [st for st in puts if st["Sid"] == "WriteProfileSnapshots"]
+        self.assertEqual(len(snap), 1)
+        self.assertEqual(snap[0]["Action"], "s3:PutObject")   # nothing else on the log bucket
+        res = snap[0]["Resource"]["Sub"][0]
+        self.assertTrue(res.endswith(":s3:::${Bucket}/bedrock-meter/profiles/*"), res)
+        loc = self.glue_table("ProfilesTable")["StorageDescriptor"]["Location"]["Sub"][0]
+        self.assertEqual(loc, "s3://${Bucket}/bedrock-meter/profiles/")
+
     def test_template_columns_match_the_ddl(self):
         t = self.glue_table()
         got = [(c["Name"], norm(c["Type"])) for c in t["StorageDescriptor"]["Columns"]]

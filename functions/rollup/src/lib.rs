@@ -4,6 +4,11 @@
 //! `report` → one SNS message per team (attribute `team=<team>`) and an organisation summary
 //! (`team=all`).
 //!
+//! It also writes the day's application profiles, as the core resolved them (app, team, base model,
+//! pool), to `s3://<PROFILES_SNAPSHOT_BUCKET>/bedrock-meter/profiles/<day>.jsonl`: the Athena query
+//! pack's profiles table, so the console queries can attribute and price application-profile calls.
+//! A snapshot that cannot be written is a note in the summary, not a failure (the reports still go).
+//!
 //! Failure is loud: a query that fails, is cancelled or times out, a result that cannot be read, or a
 //! message that cannot be published makes the invocation an error and sends a message to the alerts
 //! topic. Nothing is ever reported as $0 because something failed.
@@ -16,11 +21,13 @@ use bedrock_meter::aws::athena::{
     finish_query, start_query, PollOptions, QueryEngine, QueryError, StartQuery, Started,
 };
 use bedrock_meter::aws::bedrock::ProfileSource;
+use bedrock_meter::aws::s3::ObjectStore;
 use bedrock_meter::aws::sns::{Notification, Notifier, MAX_MESSAGE_BYTES};
 use bedrock_meter::aws::AwsError;
 use bedrock_meter::email::{render, Audience, PreviousDay};
 use bedrock_meter::model_id::{classify, ModelRef};
 use bedrock_meter::profiles::ProfileMap;
+use bedrock_meter::query_pack::{profile_rows, snapshot_jsonl, snapshot_key};
 use bedrock_meter::report::{Group, Report};
 use bedrock_meter::rollup::{price_rows, AttributionConfig, Rollup};
 use bedrock_meter::{Date, PriceTable, Timestamp};
@@ -41,6 +48,8 @@ pub struct Config {
     pub alert_topic_arn: String,
     pub attribution: AttributionConfig,
     pub query_timeout: Duration,
+    /// Where the day's profile snapshot goes (`PROFILES_SNAPSHOT_BUCKET`); none = not written.
+    pub profiles_snapshot_bucket: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +104,9 @@ impl Config {
                     .collect(),
             },
             query_timeout: Duration::from_secs(timeout),
+            profiles_snapshot_bucket: get("PROFILES_SNAPSHOT_BUCKET")
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
         })
     }
 }
@@ -152,10 +164,12 @@ pub fn day_of(event: &Value, now: Timestamp) -> Result<Date, RollupError> {
 }
 
 /// What the handler talks to.
-pub struct Deps<E, P, N> {
+pub struct Deps<E, P, N, S> {
     pub engine: E,
     pub profiles: P,
     pub notifier: N,
+    /// Where the profile snapshot is written (used only with `profiles_snapshot_bucket`).
+    pub store: S,
     pub prices: PriceTable,
 }
 
@@ -171,11 +185,13 @@ pub struct Outcome {
     /// Teams that got a message (the summary is `all`).
     pub teams: Vec<String>,
     pub notes: Vec<String>,
+    /// `s3://bucket/key` of the profile snapshot written, if any.
+    pub profiles_snapshot: Option<String>,
 }
 
 /// Runs the day and, on failure, sends an alert before returning the error.
-pub async fn handle<E: QueryEngine, P: ProfileSource, N: Notifier>(
-    deps: &Deps<E, P, N>,
+pub async fn handle<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectStore>(
+    deps: &Deps<E, P, N, S>,
     cfg: &Config,
     event: &Value,
     now: Timestamp,
@@ -287,8 +303,8 @@ async fn profiles_for<P: ProfileSource>(
     (map, notes)
 }
 
-async fn run<E: QueryEngine, P: ProfileSource, N: Notifier>(
-    deps: &Deps<E, P, N>,
+async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectStore>(
+    deps: &Deps<E, P, N, S>,
     cfg: &Config,
     event: &Value,
     now: Timestamp,
@@ -310,6 +326,7 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier>(
     let ((query_id, rollup), (previous_query_id, prev_rollup)) = (day?, prev?);
 
     let (profiles, mut notes) = profiles_for(&deps.profiles, &[&rollup, &prev_rollup]).await;
+    let profiles_snapshot = write_snapshot(deps, cfg, &profiles, date, &mut notes).await;
     let keys = &attribution.metadata_keys;
     let rows = price_rows(&rollup.rows, &profiles, &deps.prices, attribution);
     let org = Report::build(&rows, Some(date), deps.prices.as_of, keys, 0);
@@ -383,7 +400,45 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier>(
         unpriced_requests: org.totals.unpriced_requests,
         teams,
         notes,
+        profiles_snapshot,
     })
+}
+
+/// Writes the day's profile snapshot (the profiles the rows named, resolved by the core) for the Athena
+/// query pack. A failure is logged and noted in the summary: the reports do not depend on it.
+async fn write_snapshot<E, P, N, S: ObjectStore>(
+    deps: &Deps<E, P, N, S>,
+    cfg: &Config,
+    profiles: &ProfileMap,
+    date: Date,
+    notes: &mut Vec<String>,
+) -> Option<String> {
+    let bucket = cfg.profiles_snapshot_bucket.as_deref()?;
+    let rows = profile_rows(profiles, &cfg.attribution, date);
+    if rows.is_empty() {
+        return None;
+    }
+    let key = snapshot_key(date);
+    let url = format!("s3://{bucket}/{key}");
+    let body = snapshot_jsonl(&rows).into_bytes();
+    match deps
+        .store
+        .put_object(bucket, &key, body, "application/x-ndjson")
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(%url, profiles = rows.len(), "profile snapshot written");
+            Some(url)
+        }
+        Err(e) => {
+            tracing::error!(%url, error = %e, "could not write the profile snapshot");
+            notes.push(format!(
+                "could not write the application-profile snapshot {url} ({e}): the Athena query pack \
+                 may show this day's new profiles as \"unresolved\" until the next run"
+            ));
+            None
+        }
+    }
 }
 
 fn notification(email: bedrock_meter::email::Email, team: &str) -> Notification {
@@ -466,6 +521,19 @@ mod tests {
             ("app", "team")
         );
         assert_eq!(c.query_timeout, Duration::from_secs(120));
+        assert_eq!(c.profiles_snapshot_bucket, None);
+        let with_bucket = Config::from_lookup(|k| {
+            if k == "PROFILES_SNAPSHOT_BUCKET" {
+                Some(" my-logs ".into())
+            } else {
+                env.get(k).map(|v| v.to_string())
+            }
+        })
+        .unwrap();
+        assert_eq!(
+            with_bucket.profiles_snapshot_bucket.as_deref(),
+            Some("my-logs")
+        );
         let missing = Config::from_lookup(|k| {
             (k != "ALERT_TOPIC_ARN")
                 .then(|| env.get(k).map(|v| v.to_string()))

@@ -2,6 +2,7 @@
 
 use bedrock_meter::aws::athena::AthenaEngine;
 use bedrock_meter::aws::bedrock::BedrockProfiles;
+use bedrock_meter::aws::s3::S3Store;
 use bedrock_meter::aws::sns::SnsNotifier;
 use bedrock_meter::PriceTable;
 use bedrock_meter_rollup::{handle, now, Config, Deps};
@@ -24,6 +25,7 @@ async fn main() -> Result<(), Error> {
         engine: AthenaEngine::new(&conf),
         profiles: BedrockProfiles::new(&conf),
         notifier: SnsNotifier::new(&conf),
+        store: S3Store::new(&conf),
         prices: PriceTable::embedded(),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {

@@ -16,6 +16,7 @@ use std::time::Duration;
 use bedrock_meter::athena_sql::{result_columns, RollupQuery, TableRef};
 use bedrock_meter::aws::athena::AthenaEngine;
 use bedrock_meter::aws::bedrock::ProfileSource;
+use bedrock_meter::aws::s3::S3Store;
 use bedrock_meter::aws::sns::SnsNotifier;
 use bedrock_meter::aws::AwsError;
 use bedrock_meter::profiles::Profile;
@@ -99,6 +100,7 @@ fn config(report_topic: &str, alert_topic: &str, timeout: Duration) -> Config {
             ..Default::default()
         },
         query_timeout: timeout,
+        profiles_snapshot_bucket: None,
     }
 }
 
@@ -410,6 +412,7 @@ async fn daily_reports_per_team_and_summary_from_athena_on_moto() {
         engine: AthenaEngine::new(&e.conf),
         profiles: profiles(),
         notifier: SnsNotifier::new(&e.conf),
+        store: S3Store::new(&e.conf),
         prices: PriceTable::embedded(),
     };
     let cfg = config(&e.reports, &e.alerts, Duration::from_secs(60));
@@ -455,6 +458,112 @@ async fn daily_reports_per_team_and_summary_from_athena_on_moto() {
         println!("--- team={team}\nSubject: {subject}\n\n{body}");
     }
     check_reports(&msgs);
+    assert!(published(&e.moto, "bedrock-meter-alerts").is_empty());
+}
+
+/// The day's application profiles land in the log bucket as the Athena query pack's profiles table
+/// (one JSON line per profile, resolved by the core), with least surprise: same run, same reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_the_profile_snapshot_for_the_query_pack_to_s3_on_moto() {
+    let e = env().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&e.conf)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket("bedrock-meter-logs")
+        .send()
+        .await
+        .unwrap();
+    e.moto.post_json(
+        "/moto-api/static/athena/query-results",
+        &json!({"results": [seeded(&day_rows()), seeded(&prev_rows())]}),
+    );
+    let deps = Deps {
+        engine: AthenaEngine::new(&e.conf),
+        profiles: profiles(),
+        notifier: SnsNotifier::new(&e.conf),
+        store: S3Store::new(&e.conf),
+        prices: PriceTable::embedded(),
+    };
+    let mut cfg = config(&e.reports, &e.alerts, Duration::from_secs(60));
+    cfg.profiles_snapshot_bucket = Some("bedrock-meter-logs".into());
+    let out = handle(&deps, &cfg, &json!({"date": "2026-11-25"}), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        out.profiles_snapshot.as_deref(),
+        Some("s3://bedrock-meter-logs/bedrock-meter/profiles/2026-11-25.jsonl")
+    );
+    let obj = s3
+        .get_object()
+        .bucket("bedrock-meter-logs")
+        .key("bedrock-meter/profiles/2026-11-25.jsonl")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(obj.content_type(), Some("application/x-ndjson"));
+    let text = String::from_utf8(obj.body.collect().await.unwrap().to_vec()).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    let by_id = |id: &str| {
+        lines
+            .iter()
+            .find(|l| l["profile_id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {text}"))
+            .clone()
+    };
+    assert_eq!(
+        by_id("fraudagent01"),
+        json!({"snapshot_date": "2026-11-25", "profile_arn": arn("fraudagent01"),
+               "profile_id": "fraudagent01", "name": "fraud-agent", "app": "fraud-agent",
+               "team": "fraud-risk", "model_id": HAIKU, "pool": "geographic"})
+    );
+    assert_eq!(by_id("fraud01")["pool"], "in-region");
+    assert_eq!(by_id("support01")["model_id"], SONNET);
+    // The reports are unchanged by it.
+    check_reports(&published(&e.moto, "bedrock-meter-reports"));
+}
+
+/// A snapshot that cannot be written (here: no such bucket) is a note in the summary; the reports go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_that_cannot_be_written_is_a_note_not_a_failure() {
+    let e = env().await;
+    e.moto.post_json(
+        "/moto-api/static/athena/query-results",
+        &json!({"results": [seeded(&day_rows()), seeded(&prev_rows())]}),
+    );
+    let deps = Deps {
+        engine: AthenaEngine::new(&e.conf),
+        profiles: profiles(),
+        notifier: SnsNotifier::new(&e.conf),
+        store: S3Store::new(&e.conf),
+        prices: PriceTable::embedded(),
+    };
+    let mut cfg = config(&e.reports, &e.alerts, Duration::from_secs(60));
+    cfg.profiles_snapshot_bucket = Some("no-such-bucket".into());
+    let out = handle(&deps, &cfg, &json!({"date": "2026-11-25"}), now())
+        .await
+        .unwrap();
+    assert_eq!(out.profiles_snapshot, None);
+    assert!(
+        out.notes.iter().any(|n| n.contains(
+            "could not write the application-profile snapshot s3://no-such-bucket/bedrock-meter/profiles/2026-11-25.jsonl"
+        ) && n.contains("NoSuchBucket")),
+        "{:?}",
+        out.notes
+    );
+    let msgs = published(&e.moto, "bedrock-meter-reports");
+    assert_eq!(msgs.len(), 4);
+    assert!(
+        msgs[3].2.contains("application-profile snapshot"),
+        "{}",
+        msgs[3].2
+    );
     assert!(published(&e.moto, "bedrock-meter-alerts").is_empty());
 }
 
@@ -591,6 +700,7 @@ async fn results_over_many_pages_give_the_same_reports() {
         engine: stub.engine().await,
         profiles: profiles(),
         notifier: SnsNotifier::new(&e.conf),
+        store: S3Store::new(&e.conf),
         prices: PriceTable::embedded(),
     };
     let cfg = config(&e.reports, &e.alerts, Duration::from_secs(60));
@@ -637,6 +747,7 @@ async fn a_failed_query_is_an_error_and_an_alert_and_no_report() {
         engine: stub.engine().await,
         profiles: profiles(),
         notifier: SnsNotifier::new(&e.conf),
+        store: S3Store::new(&e.conf),
         prices: PriceTable::embedded(),
     };
     let cfg = config(&e.reports, &e.alerts, Duration::from_secs(60));
@@ -671,6 +782,7 @@ async fn a_query_that_never_finishes_is_stopped_an_error_and_an_alert() {
         engine: AthenaEngine::new(&e.conf),
         profiles: profiles(),
         notifier: SnsNotifier::new(&e.conf),
+        store: S3Store::new(&e.conf),
         prices: PriceTable::embedded(),
     };
     let cfg = config(&e.reports, &e.alerts, Duration::from_secs(2));
@@ -719,6 +831,7 @@ async fn a_report_that_cannot_be_published_is_an_error_and_an_alert() {
         engine: stub.engine().await,
         profiles: profiles(),
         notifier: SnsNotifier::new(&e.conf),
+        store: S3Store::new(&e.conf),
         prices: PriceTable::embedded(),
     };
     let missing = format!("arn:aws:sns:us-east-1:{ACCT}:no-such-topic");

@@ -1,0 +1,59 @@
+//! Writing small objects to S3 behind [`ObjectStore`]; [`S3Store`] uses aws-sdk-s3. The daily rollup
+//! writes the day's application-profile snapshot with it (`query_pack::snapshot_key`), which the
+//! Athena query pack reads through the stack's profiles table.
+
+use std::future::Future;
+
+use aws_sdk_s3::primitives::ByteStream;
+
+use super::AwsError;
+
+pub trait ObjectStore {
+    /// Writes (or replaces) one object.
+    fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+#[derive(Clone, Debug)]
+pub struct S3Store {
+    client: aws_sdk_s3::Client,
+}
+
+impl S3Store {
+    pub fn new(config: &aws_config::SdkConfig) -> S3Store {
+        // Path-style addressing when an endpoint is configured (a local emulator has no per-bucket
+        // host names); the SDK's default (virtual-hosted) otherwise.
+        let s3 = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(config.endpoint_url().is_some())
+            .build();
+        S3Store {
+            client: aws_sdk_s3::Client::from_conf(s3),
+        }
+    }
+}
+
+impl ObjectStore for S3Store {
+    async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), AwsError> {
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("PutObject", e))?;
+        Ok(())
+    }
+}
