@@ -258,7 +258,7 @@ SELECT
   sum(cache_write_tokens) AS cache_write_tokens,
   CAST(sum(cost_usd) AS DECIMAL(38, 6)) AS estimated_cost_usd,
   sum(CASE WHEN cost_usd IS NULL THEN requests ELSE 0 END) AS unpriced_requests,
-  array_join(array_sort(array_agg(DISTINCT model) FILTER (WHERE cost_usd IS NULL)), ', ') AS unpriced_models
+  array_join(array_sort(array_distinct(array_agg(model) FILTER (WHERE cost_usd IS NULL))), ', ') AS unpriced_models
 FROM priced
 GROUP BY 1, 2
 ORDER BY estimated_cost_usd DESC NULLS LAST, app, team;

@@ -560,7 +560,7 @@ impl QueryPack<'_> {
              sum(cache_write_tokens) AS cache_write_tokens,\n  \
              CAST(sum(cost_usd) AS DECIMAL(38, 6)) AS estimated_cost_usd,\n  \
              sum(CASE WHEN cost_usd IS NULL THEN requests ELSE 0 END) AS unpriced_requests,\n  \
-             array_join(array_sort(array_agg(DISTINCT model) FILTER (WHERE cost_usd IS NULL)), ', ') AS unpriced_models\n\
+             array_join(array_sort(array_distinct(array_agg(model) FILTER (WHERE cost_usd IS NULL))), ', ') AS unpriced_models\n\
              FROM priced\n",
         );
         let keys: Vec<String> = (1..=group.len()).map(|i| i.to_string()).collect();
