@@ -8,12 +8,19 @@
 use std::io::Write as _;
 
 use base64::Engine as _;
-use bedrock_meter::record::{for_each_record_in_bytes, parse, parse_bytes};
+use bedrock_meter::record::{for_each_record_in_bytes, parse, parse_bytes, parse_escaped, Record};
 use bedrock_meter::subscription::{Decoder, LogsData};
 
+/// Every message is parsed as the ingest Lambda parses it (in place from its escaped text), and that
+/// must give exactly what parsing its decoded text gives.
 fn parse_messages(d: &LogsData<'_>) {
     for ev in &d.log_events {
-        let _ = parse(ev.message);
+        let in_place = ev.message.parse();
+        let decoded = ev.message.text().map(|t| parse(&t).map(Record::into_owned));
+        match decoded {
+            Ok(expected) => assert_eq!(in_place, expected),
+            Err(_) => assert!(in_place.is_err()),
+        }
     }
 }
 
@@ -65,6 +72,13 @@ pub fn record_parser(data: &[u8]) {
         assert!(!r.model_id.is_empty());
         let text = std::str::from_utf8(data).expect("parsed, so UTF-8");
         assert_eq!(parse(text.trim()).as_ref().ok(), Some(&r));
+    }
+    // Read in place from the text escaped as a JSON string body (as a log event's message arrives),
+    // a record must parse exactly as from the text.
+    if let Ok(text) = std::str::from_utf8(data) {
+        let quoted = serde_json::Value::String(text.to_string()).to_string();
+        let escaped = &quoted[1..quoted.len() - 1];
+        assert_eq!(parse_escaped(escaped), parse(text).map(Record::into_owned));
     }
     for_each_record_in_bytes(data, |r| {
         if let Ok(r) = r {

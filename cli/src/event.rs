@@ -158,7 +158,7 @@ pub fn run(a: EventArgs) -> anyhow::Result<ExitCode> {
                 .map(|((m, ts), id)| LogEvent {
                     id,
                     timestamp: *ts,
-                    message: m,
+                    message: m.as_str().into(),
                 })
                 .collect(),
         };
@@ -208,12 +208,12 @@ mod tests {
             log_events: vec![LogEvent {
                 id: "1",
                 timestamp: 1,
-                message: &msgs[0],
+                message: msgs[0].as_str().into(),
             }],
             ..Default::default()
         };
         let mut dec = Decoder::new();
         let got = dec.decode_event(&encode(&data)).unwrap();
-        assert_eq!(got.log_events[0].message, msgs[0]);
+        assert_eq!(got.log_events[0].message.text().unwrap(), msgs[0]);
     }
 }

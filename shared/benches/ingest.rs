@@ -29,9 +29,8 @@ fn bench(c: &mut Criterion) {
         let inflated = raw.run(data);
         let mut decoder = Decoder::new();
         let logs = decoder.decode_data(data).expect("decode");
-        let (records, ingested, malformed) = parse_all(&logs);
-        let resolutions = resolve_all(&records, &p.profiles, &p.attribution);
-        let costs = price_all(&records, &resolutions, &p.prices);
+        let parsed = parse_all(&logs);
+        let resolutions = resolve_all(&parsed, &p.profiles, &p.attribution);
 
         let mut g = c.benchmark_group(name);
         g.sample_size(20);
@@ -44,25 +43,27 @@ fn bench(c: &mut Criterion) {
                     .map(|l| l.log_events.len())
             })
         });
-        g.bench_function("parse", |b| b.iter(|| parse_all(black_box(&logs)).0.len()));
+        g.bench_function("parse", |b| {
+            b.iter(|| parse_all(black_box(&logs)).records.len())
+        });
         g.bench_function("resolve", |b| {
-            b.iter(|| resolve_all(black_box(&records), &p.profiles, &p.attribution).len())
+            b.iter(|| resolve_all(black_box(&parsed), &p.profiles, &p.attribution).len())
         });
         g.bench_function("price", |b| {
-            b.iter(|| price_all(black_box(&records), &resolutions, &p.prices).len())
+            b.iter(|| price_all(black_box(&parsed), &resolutions, &p.prices).len())
         });
         g.bench_function("aggregate", |b| {
             b.iter(|| {
                 aggregate(
-                    black_box(&records),
-                    &ingested,
+                    black_box(&parsed),
                     &resolutions,
-                    &costs,
+                    &p.prices,
                     &p.attribution,
                     &p.metrics,
                     p.now,
-                    malformed,
                 )
+                .datums
+                .len()
             })
         });
         g.bench_function("end_to_end", |b| {

@@ -7,6 +7,7 @@
 
 pub mod alert;
 pub mod athena_sql;
+pub mod batch;
 pub mod detector;
 pub mod email;
 pub mod logfiles;

@@ -129,6 +129,47 @@ pub fn parse(text: &str) -> Result<Record<'_>, RecordError> {
     Ok(r)
 }
 
+/// Parses one record from the body of the JSON string it arrived in, escapes not decoded (a log
+/// event's message as [`crate::subscription::Decoder`] leaves it: no raw `"` or control character).
+/// The record is read in place ([`Scanner::escaped`]); when that mode gives up, or the record is bad,
+/// the message is unescaped and parsed as text, so the result is always what [`parse`] gives for the
+/// decoded text.
+pub fn parse_escaped(escaped: &str) -> Result<Record<'_>, RecordError> {
+    let mut sc = Scanner::escaped(escaped);
+    if let Ok(r) = parse_at(&mut sc) {
+        if sc.at_end() {
+            return Ok(r);
+        }
+    }
+    let quoted = format!("\"{escaped}\"");
+    let text = Scanner::new(&quoted).string()?;
+    parse(&text).map(Record::into_owned)
+}
+
+impl Record<'_> {
+    /// The record with every string owned.
+    pub fn into_owned(self) -> Record<'static> {
+        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        Record {
+            timestamp: self.timestamp,
+            account_id: self.account_id.map(own),
+            region: self.region.map(own),
+            request_id: self.request_id.map(own),
+            operation: self.operation.map(own),
+            model_id: own(self.model_id),
+            caller: self.caller.map(own),
+            inference_region: self.inference_region.map(own),
+            error_code: self.error_code.map(own),
+            request_metadata: self
+                .request_metadata
+                .into_iter()
+                .map(|(k, v)| (own(k), own(v)))
+                .collect(),
+            tokens: self.tokens,
+        }
+    }
+}
+
 fn wrong(field: &'static str) -> impl Fn(ScanError) -> RecordError {
     move |e| match e {
         ScanError::NumberRange(_) => RecordError::OutOfRange(field),
@@ -137,8 +178,8 @@ fn wrong(field: &'static str) -> impl Fn(ScanError) -> RecordError {
     }
 }
 
-fn opt_string<'a>(
-    sc: &mut Scanner<'a>,
+fn opt_string<'a, const E: bool>(
+    sc: &mut Scanner<'a, E>,
     field: &'static str,
 ) -> Result<Option<Cow<'a, str>>, RecordError> {
     match sc.peek_kind()? {
@@ -151,7 +192,10 @@ fn opt_string<'a>(
     }
 }
 
-fn opt_count(sc: &mut Scanner<'_>, field: &'static str) -> Result<Option<u64>, RecordError> {
+fn opt_count<const E: bool>(
+    sc: &mut Scanner<'_, E>,
+    field: &'static str,
+) -> Result<Option<u64>, RecordError> {
     match sc.peek_kind()? {
         Kind::Number => Ok(Some(sc.u64().map_err(wrong(field))?)),
         Kind::Null => {
@@ -162,10 +206,10 @@ fn opt_count(sc: &mut Scanner<'_>, field: &'static str) -> Result<Option<u64>, R
     }
 }
 
-fn object_or_null<'a>(
-    sc: &mut Scanner<'a>,
+fn object_or_null<'a, const E: bool>(
+    sc: &mut Scanner<'a, E>,
     field: &'static str,
-    mut f: impl FnMut(&mut Scanner<'a>, Cow<'a, str>) -> Result<(), RecordError>,
+    mut f: impl FnMut(&mut Scanner<'a, E>, Cow<'a, str>) -> Result<(), RecordError>,
 ) -> Result<(), RecordError> {
     match sc.peek_kind()? {
         Kind::Object => {
@@ -189,7 +233,7 @@ fn object_or_null<'a>(
 }
 
 /// Parses the record at the scanner's position (leaves the scanner after it).
-pub fn parse_at<'a>(sc: &mut Scanner<'a>) -> Result<Record<'a>, RecordError> {
+pub fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>, RecordError> {
     if sc.peek_kind()? != Kind::Object {
         return Err(RecordError::NotAnObject);
     }
@@ -291,7 +335,9 @@ pub fn parse_at<'a>(sc: &mut Scanner<'a>) -> Result<Record<'a>, RecordError> {
 /// In a response body object: 1-hour cache-write tokens, if the body says. Reads
 /// `usage.cacheDetails[{ttl, inputTokens}]` (Converse) and
 /// `usage.cache_creation.ephemeral_1h_input_tokens` (Anthropic Messages); skips all else.
-fn read_cache_ttl_split(sc: &mut Scanner<'_>) -> Result<Option<u64>, RecordError> {
+fn read_cache_ttl_split<const E: bool>(
+    sc: &mut Scanner<'_, E>,
+) -> Result<Option<u64>, RecordError> {
     let mut one_hour: Option<u64> = None;
     let mut add = |n: u64| one_hour = Some(one_hour.unwrap_or(0).saturating_add(n));
     object_or_null(sc, "output.outputBodyJson", |sc, k| {
@@ -755,5 +801,100 @@ mod tests {
         let (mut n_ok, mut n_bad) = (0, 0);
         for_each_record_in_bytes(&bytes, |r| if r.is_ok() { n_ok += 1 } else { n_bad += 1 });
         assert_eq!((n_ok, n_bad), (2, 1));
+    }
+
+    /// Escapes `text` as the body of a JSON string, the way a log event's message arrives; `alt`
+    /// also writes `/` as `\/` and non-ASCII characters as `\u` escapes (surrogate pairs above the BMP).
+    fn escape(text: &str, alt: bool) -> String {
+        let mut out = String::new();
+        for c in text.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '/' if alt => out.push_str("\\/"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c if alt && !c.is_ascii() => {
+                    let mut buf = [0u16; 2];
+                    for u in c.encode_utf16(&mut buf) {
+                        out.push_str(&format!("\\u{u:04x}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn parsing_in_place_from_the_escaped_message_equals_parsing_its_text() {
+        let mut texts: Vec<String> = [
+            "01_converse_claude_sonnet_anonymised.json",
+            "02_conversestream_nova_lite_real.json",
+            "03_invokemodelwithresponsestream_titan_real.json",
+            "04_conversestream_inference_profile_arn_real.json",
+            "05_invokemodelwithresponsestream_s3offload_inferenceregion.json",
+            "06_converse_metadata_only_text_delivery_disabled.json",
+        ]
+        .iter()
+        .filter_map(|n| {
+            let p = format!("{}/tests/fixtures/examples/{n}", env!("CARGO_MANIFEST_DIR"));
+            std::fs::read_to_string(p).ok()
+        })
+        .collect();
+        assert!(texts.len() >= 5, "the reference examples are there");
+        // Strings that need the slow paths: escaped quotes and backslashes in bodies and in read
+        // fields, an escaped key, non-ASCII text, a 1-hour cache split, whitespace between tokens.
+        texts.push(
+            r#"{ "schemaType" : "ModelInvocationLog", "timestamp":"2026-11-25T10:00:00Z",
+  "modelId":"us.anthropic.claude-sonnet-4-5-20250929-v1:0", "region":"us-east-1",
+  "identity":{"arn":"arn:aws:sts::1:assumed-role/R/s\"q\\b/é"},
+  "requestMetadata":{"tenant":"acme \"inc\" \\ café 😀", "t\u0065am":"x\ny"},
+  "input":{"inputTokenCount":3,"cacheWriteInputTokenCount":100,"inputBodyJson":{"messages":[{"content":[{"text":"say \"hi\" \\\" } ] { [ \\ \u00e9 😀 \/"}]}]}},
+  "output":{"outputTokenCount":5.0,"outputBodyJson":{"output":{"message":{"content":[{"text":"\\\\\""}]}},
+    "usage":{"cacheDetails":[{"ttl":"1h","inputTokens":60},{"ttl":"5m","inputTokens":40}]}}}
+}"#
+            .to_string(),
+        );
+        // Bad records must fail the same way in place as from the text.
+        texts.extend(
+            [
+                r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"m","input":{"inputTokenCount":-1}}"#,
+                r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"m","input":{"inputTokenCount":"1"}}"#,
+                r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"m"} trailing"#,
+                r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"m","x":[1,2}"#,
+                r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"m","x":"\q"}"#,
+                r#"{"timestamp":"2026-11-25T10:00:00Z","schemaType":"Other","modelId":"m"}"#,
+                r#"{"timestamp":"not a time","modelId":"m"}"#,
+                r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":""}"#,
+                r#"[]"#,
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
+        for text in &texts {
+            let expected = parse(text).map(Record::into_owned);
+            for alt in [false, true] {
+                let escaped = escape(text, alt);
+                assert_eq!(parse_escaped(&escaped), expected, "{escaped}");
+            }
+            // Records Bedrock writes (compact, no escapes in the cost fields) are read in place,
+            // borrowing from the message: not through the unescaping fallback.
+            // (Skipped values are not validated, so some records parse that serde_json refuses.)
+            let value = serde_json::from_str::<serde_json::Value>(text);
+            if let (Ok(r), Ok(value)) = (&expected, value) {
+                let compact = serde_json::to_string(&value).unwrap();
+                let escaped = escape(&compact, false);
+                let in_place = parse_escaped(&escaped).unwrap();
+                // (Compacting sorts the keys: the metadata order may differ from `r`'s.)
+                assert_eq!(in_place, parse(&compact).unwrap());
+                assert_eq!(in_place.tokens, r.tokens);
+                if !r.model_id.contains(['"', '\\']) {
+                    assert!(matches!(in_place.model_id, Cow::Borrowed(_)), "{compact}");
+                }
+            }
+        }
     }
 }

@@ -2,6 +2,16 @@
 //! else — prompt and response bodies of up to 100 KB — without building a tree or allocating: strings
 //! are skipped with `memchr`, containers by bracket matching. Skipped scalars are not validated beyond
 //! their extent; everything that is read is validated fully.
+//!
+//! **Escaped mode** (`Scanner::escaped`, `ESC = true`) scans a JSON text *as it sits inside a JSON
+//! string*: the body of a CloudWatch Logs `message`, where each `"` of the record is written `\"` and
+//! each `\` is written `\\`. Cost fields are plain ASCII, so they read the same either way, and bodies
+//! are skipped in place: the ingest path never copies a message out to unescape it. Anything the mode
+//! does not take on (a `\u` escape that encodes a quote or backslash, escaped whitespace other than
+//! `\n`, `\r`, `\t` between tokens) is an error, and the caller falls back to unescaping the message and
+//! scanning it normally ([`crate::record::parse_escaped`]). So escaped mode may give up where the
+//! normal mode would not, but when it succeeds it reads exactly what the normal mode reads from the
+//! unescaped text (a differential test and the fuzz harness check this).
 
 use std::borrow::Cow;
 
@@ -21,7 +31,9 @@ pub enum ScanError {
 
 pub const MAX_DEPTH: usize = 512;
 
-pub struct Scanner<'a> {
+/// A scanner over `text`; `ESC`: `text` is the body of a JSON string holding the JSON (see the module
+/// documentation).
+pub struct Scanner<'a, const ESC: bool = false> {
     /// The text (slices are cut from it at ASCII delimiters, so no UTF-8 check is needed again)…
     t: &'a str,
     /// …and its bytes.
@@ -40,7 +52,7 @@ pub enum Kind {
     Null,
 }
 
-impl<'a> Scanner<'a> {
+impl<'a> Scanner<'a, false> {
     pub fn new(s: &'a str) -> Self {
         Scanner {
             t: s,
@@ -48,7 +60,26 @@ impl<'a> Scanner<'a> {
             pos: 0,
         }
     }
+}
 
+impl<'a> Scanner<'a, true> {
+    /// A scanner over the body of a JSON string (escapes not decoded) that holds the JSON text.
+    pub fn escaped(s: &'a str) -> Self {
+        Scanner {
+            t: s,
+            s: s.as_bytes(),
+            pos: 0,
+        }
+    }
+}
+
+/// An escape that escaped mode does not take on (the caller falls back to unescaping).
+#[inline]
+fn give_up(at: usize) -> ScanError {
+    ScanError::Escape(at)
+}
+
+impl<'a, const ESC: bool> Scanner<'a, ESC> {
     /// `text[start..end]`. The scanner only cuts at ASCII delimiters, so both ends are char boundaries
     /// and slicing the `&str` costs a boundary check, not a UTF-8 validation of the slice.
     #[inline]
@@ -64,10 +95,32 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// In escaped mode: is there an escaped whitespace character (`\n`, `\r`, `\t`) at `i`?
+    #[inline]
+    fn escaped_ws_at(&self, i: usize) -> bool {
+        ESC && self.s.get(i) == Some(&b'\\')
+            && matches!(self.s.get(i + 1), Some(b'n' | b'r' | b't'))
+    }
+
+    /// In escaped mode: is there a (structural) quote, written `\"`, at `i`?
+    #[inline]
+    fn quote_at(&self, i: usize) -> bool {
+        if ESC {
+            self.s.get(i) == Some(&b'\\') && self.s.get(i + 1) == Some(&b'"')
+        } else {
+            self.s.get(i) == Some(&b'"')
+        }
+    }
+
     #[inline]
     pub fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.s.get(self.pos) {
-            self.pos += 1;
+        loop {
+            match self.s.get(self.pos) {
+                Some(b' ') => self.pos += 1,
+                Some(b'\n' | b'\r' | b'\t') if !ESC => self.pos += 1,
+                Some(b'\\') if self.escaped_ws_at(self.pos) => self.pos += 2,
+                _ => return,
+            }
         }
     }
 
@@ -87,12 +140,25 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// The opening quote of a string.
+    #[inline]
+    fn open_quote(&mut self) -> Result<(), ScanError> {
+        self.ws();
+        if self.quote_at(self.pos) {
+            self.pos += if ESC { 2 } else { 1 };
+            Ok(())
+        } else {
+            Err(self.unexpected())
+        }
+    }
+
     pub fn peek_kind(&mut self) -> Result<Kind, ScanError> {
         self.ws();
         match self.s.get(self.pos) {
             Some(b'{') => Ok(Kind::Object),
             Some(b'[') => Ok(Kind::Array),
-            Some(b'"') => Ok(Kind::String),
+            Some(b'"') if !ESC => Ok(Kind::String),
+            Some(b'\\') if ESC && self.quote_at(self.pos) => Ok(Kind::String),
             Some(b'-' | b'0'..=b'9') => Ok(Kind::Number),
             Some(b't' | b'f') => Ok(Kind::Bool),
             Some(b'n') => Ok(Kind::Null),
@@ -155,7 +221,10 @@ impl<'a> Scanner<'a> {
 
     /// A string value, unescaped; borrowed when it has no escapes.
     pub fn string(&mut self) -> Result<Cow<'a, str>, ScanError> {
-        self.eat(b'"')?;
+        self.open_quote()?;
+        if ESC {
+            return self.string_escaped();
+        }
         let start = self.pos;
         let end = memchr::memchr2(b'"', b'\\', &self.s[start..]).ok_or(ScanError::Eof)? + start;
         if self.s[end] == b'"' {
@@ -221,15 +290,29 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn hex4(&mut self) -> Result<u32, ScanError> {
-        let h = self.s.get(self.pos..self.pos + 4).ok_or(ScanError::Eof)?;
-        let mut v = 0u32;
-        for &c in h {
-            v = v * 16
-                + (c as char)
-                    .to_digit(16)
-                    .ok_or(ScanError::Escape(self.pos))?;
+    /// Escaped mode, after the opening `\"`: the string's value. Borrowed when the text up to the
+    /// closing `\"` holds no other backslash (every cost field); otherwise its escaped text is decoded
+    /// twice (the message's escapes, then the record's).
+    fn string_escaped(&mut self) -> Result<Cow<'a, str>, ScanError> {
+        let start = self.pos;
+        let first = memchr::memchr(b'\\', &self.s[start..]).ok_or(ScanError::Eof)? + start;
+        if self.s.get(first + 1) == Some(&b'"') {
+            self.pos = first + 2;
+            return Ok(Cow::Borrowed(self.slice(start, first)));
         }
+        self.skip_string_body()?;
+        let raw = self.slice(start, self.pos - 2);
+        // `raw` holds no raw quote (it is inside the message string): decode the message's escapes…
+        let quoted = format!("\"{raw}\"");
+        let inner = Scanner::new(&quoted).string()?;
+        // …then the record's.
+        let quoted = format!("\"{inner}\"");
+        let value = Scanner::new(&quoted).string()?.into_owned();
+        Ok(Cow::Owned(value))
+    }
+
+    fn hex4(&mut self) -> Result<u32, ScanError> {
+        let v = hex4_at(self.s, self.pos)?;
         self.pos += 4;
         Ok(v)
     }
@@ -282,7 +365,9 @@ impl<'a> Scanner<'a> {
 
     fn check_delimiter(&self) -> Result<(), ScanError> {
         match self.s.get(self.pos) {
-            None | Some(b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') => Ok(()),
+            None | Some(b',' | b'}' | b']' | b' ') => Ok(()),
+            Some(b'\n' | b'\r' | b'\t') if !ESC => Ok(()),
+            Some(b'\\') if self.escaped_ws_at(self.pos) => Ok(()),
             Some(&byte) => Err(ScanError::Unexpected { byte, at: self.pos }),
         }
     }
@@ -304,15 +389,24 @@ impl<'a> Scanner<'a> {
         let s = self.s;
         match s.get(self.pos) {
             None => Err(ScanError::Eof),
-            Some(b'"') => {
+            Some(b'"') if !ESC => {
                 self.pos += 1;
+                self.skip_string_body()
+            }
+            Some(b'\\') if ESC && self.quote_at(self.pos) => {
+                self.pos += 2;
                 self.skip_string_body()
             }
             Some(b'{' | b'[') => self.skip_container(),
             Some(b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
                 let n = s[self.pos..]
                     .iter()
-                    .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'))
+                    .position(|&b| match b {
+                        b',' | b'}' | b']' | b' ' => true,
+                        b'\n' | b'\r' | b'\t' => !ESC,
+                        b'\\' => ESC,
+                        _ => false,
+                    })
                     .unwrap_or(s.len() - self.pos);
                 let tok = &s[self.pos..self.pos + n];
                 let ok = matches!(tok, b"true" | b"false" | b"null")
@@ -326,6 +420,9 @@ impl<'a> Scanner<'a> {
                     return Err(self.unexpected());
                 }
                 self.pos += n;
+                if ESC && s.get(self.pos) == Some(&b'\\') && !self.escaped_ws_at(self.pos) {
+                    return Err(self.unexpected());
+                }
                 Ok(())
             }
             Some(_) => Err(self.unexpected()),
@@ -335,6 +432,9 @@ impl<'a> Scanner<'a> {
     /// After the opening quote: to just past the closing quote.
     #[inline]
     fn skip_string_body(&mut self) -> Result<(), ScanError> {
+        if ESC {
+            return self.skip_string_body_escaped();
+        }
         let s = self.s;
         loop {
             let n = memchr::memchr2(b'"', b'\\', &s[self.pos..]).ok_or(ScanError::Eof)?;
@@ -350,6 +450,54 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Escaped mode, after the opening `\"`: to just past the closing `\"`. In the message's text a
+    /// record string ends at the first `\"` that does not follow a record-level backslash (`\\`), and
+    /// every other `"` of it is written `\\\"`.
+    #[inline]
+    fn skip_string_body_escaped(&mut self) -> Result<(), ScanError> {
+        let s = self.s;
+        loop {
+            let n = memchr::memchr(b'\\', &s[self.pos..]).ok_or(ScanError::Eof)?;
+            let p = self.pos + n;
+            match s.get(p + 1) {
+                None => return Err(ScanError::Eof),
+                // The closing quote.
+                Some(b'"') => {
+                    self.pos = p + 2;
+                    return Ok(());
+                }
+                // A record-level backslash: the next character of the record is escaped. Written
+                // `\"`, `\\` or `\/` in the message, that is 2 more bytes; any other is one byte
+                // (`n`, `u` of `\u00e9`…), scanned on as ordinary text.
+                Some(b'\\') => {
+                    self.pos = if s.get(p + 2) == Some(&b'\\') {
+                        if s.get(p + 3) == Some(&b'u') {
+                            // `\\\uXXXX`: the escaped character written as a \u escape.
+                            p + 8
+                        } else {
+                            p + 4
+                        }
+                    } else {
+                        p + 2
+                    };
+                }
+                // A character the message escaped: `\uXXXX` is a record-level quote or backslash only
+                // for 0022 and 005c, which this mode does not take on; others are ordinary text.
+                Some(b'u') => {
+                    let cp = hex4_at(s, p + 2)?;
+                    if cp == 0x22 || cp == 0x5c {
+                        return Err(give_up(p));
+                    }
+                    self.pos = p + 6;
+                }
+                Some(_) => self.pos = p + 2,
+            }
+            if self.pos > s.len() {
+                return Err(ScanError::Eof);
+            }
+        }
+    }
+
     fn skip_container(&mut self) -> Result<(), ScanError> {
         let s = self.s;
         // The closers expected, innermost last.
@@ -359,7 +507,15 @@ impl<'a> Scanner<'a> {
             let b = s[self.pos];
             self.pos += 1;
             match b {
-                b'"' => self.skip_string_body()?,
+                b'"' if !ESC => self.skip_string_body()?,
+                b'\\' if ESC => match s.get(self.pos) {
+                    Some(b'"') => {
+                        self.pos += 1;
+                        self.skip_string_body()?
+                    }
+                    Some(b'n' | b'r' | b't') => self.pos += 1,
+                    _ => return Err(give_up(self.pos - 1)),
+                },
                 b'{' | b'[' => {
                     if depth == MAX_DEPTH {
                         return Err(ScanError::TooDeep);
@@ -384,6 +540,16 @@ impl<'a> Scanner<'a> {
         }
         Err(ScanError::Eof)
     }
+}
+
+/// Four hex digits at `pos`.
+fn hex4_at(s: &[u8], pos: usize) -> Result<u32, ScanError> {
+    let h = s.get(pos..pos + 4).ok_or(ScanError::Eof)?;
+    let mut v = 0u32;
+    for &c in h {
+        v = v * 16 + (c as char).to_digit(16).ok_or(ScanError::Escape(pos))?;
+    }
+    Ok(v)
 }
 
 #[cfg(test)]

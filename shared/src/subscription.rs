@@ -2,10 +2,13 @@
 //! `{messageType, owner, logGroup, logStream, subscriptionFilters, logEvents:[{id, timestamp, message}]}`.
 //!
 //! [`Decoder`] decodes one event into borrowed [`LogsData`]. It is built for the hot path of the ingest
-//! Lambda: its buffers (decoded bytes, inflated JSON, unescaped messages) and its inflate state are
-//! reused from one event to the next, the gzip stream is inflated straight into a buffer sized from the
-//! gzip trailer, and every message is unescaped into one shared arena. Decoding a batch therefore costs
-//! no allocation per log event beyond one `Vec` slot (and none at all once the buffers have grown).
+//! Lambda: its buffers (decoded bytes, inflated JSON) and its inflate state are reused from one event to
+//! the next, and the gzip stream is inflated straight into a buffer sized from the gzip trailer. A
+//! message is **not** unescaped: the decoder only finds where its JSON string ends, and leaves it as a
+//! [`Message`] borrowed from the inflated JSON. [`Message::parse`] reads the record from the escaped
+//! text in place ([`crate::record::parse_escaped`]); [`Message::text`] decodes it for whoever needs the
+//! text. Decoding a batch therefore copies no message and costs no allocation per log event beyond one
+//! `Vec` slot (and none at all once the buffers have grown).
 //!
 //! [`encode`] builds an event (standard padded base64 of gzip, as CloudWatch Logs sends it), for the CLI
 //! (`bedrock-meter event`) and tests.
@@ -18,6 +21,7 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use flate2::{Crc, Decompress, FlushDecompress, Status};
 
+use crate::record::{parse, parse_escaped, Record, RecordError};
 use crate::scan::{Kind, ScanError, Scanner};
 
 /// `messageType` of a log batch.
@@ -54,8 +58,82 @@ pub struct LogEvent<'a> {
     pub id: &'a str,
     /// When the event was ingested, epoch milliseconds.
     pub timestamp: i64,
-    pub message: &'a str,
+    pub message: Message<'a>,
 }
+
+/// A log event's message: its text, or, as the decoder leaves it, the body of the JSON string it came
+/// in with its escapes not decoded (no raw `"` or control character: the decoder found its end).
+/// Two messages are equal when their texts are.
+#[derive(Clone, Copy, Debug)]
+pub struct Message<'a> {
+    body: &'a str,
+    escaped: bool,
+}
+
+impl<'a> Message<'a> {
+    /// A message given as its text.
+    pub fn text_of(text: &'a str) -> Message<'a> {
+        Message {
+            body: text,
+            escaped: false,
+        }
+    }
+
+    /// The message's text (decoded when it was left escaped; an error when its escapes are bad).
+    pub fn text(self) -> Result<Cow<'a, str>, ScanError> {
+        if !self.escaped {
+            return Ok(Cow::Borrowed(self.body));
+        }
+        let quoted = format!("\"{}\"", self.body);
+        Ok(Cow::Owned(Scanner::new(&quoted).string()?.into_owned()))
+    }
+
+    /// Bytes of the message as sent (escaped when it was).
+    pub fn len(self) -> usize {
+        self.body.len()
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.body.is_empty()
+    }
+
+    /// The log record the message holds, read in place when the message was left escaped.
+    pub fn parse(self) -> Result<Record<'a>, RecordError> {
+        if self.escaped {
+            parse_escaped(self.body)
+        } else {
+            parse(self.body)
+        }
+    }
+
+    /// The message as a JSON string (with its quotes).
+    fn write_json(self, out: &mut String) {
+        if self.escaped {
+            out.push('"');
+            out.push_str(self.body);
+            out.push('"');
+        } else {
+            out.push_str(&serde_json::Value::String(self.body.to_string()).to_string());
+        }
+    }
+}
+
+impl<'a> From<&'a str> for Message<'a> {
+    fn from(text: &'a str) -> Self {
+        Message::text_of(text)
+    }
+}
+
+impl PartialEq for Message<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        if self.escaped == other.escaped {
+            return self.body == other.body;
+        }
+        self.text() == other.text()
+    }
+}
+
+impl Eq for Message<'_> {}
 
 /// The decoded `awslogs.data` payload.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -74,13 +152,15 @@ impl LogsData<'_> {
     }
 }
 
-/// Where a decoded string lives: in the inflated JSON (no escapes) or in the arena (unescaped).
+/// Where a decoded string lives: in the inflated JSON (no escapes), in the arena (unescaped), or in
+/// the inflated JSON with its escapes left in (messages).
 #[derive(Clone, Copy, Debug, Default)]
 enum Span {
     #[default]
     Empty,
     Json(usize, usize),
     Arena(usize, usize),
+    Escaped(usize, usize),
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -225,7 +305,7 @@ impl Decoder {
                             }
                             ("message", Kind::String) => {
                                 has_message = true;
-                                ev.message = string_span(sc, text, arena)?;
+                                ev.message = message_span(sc, text)?;
                                 Ok(())
                             }
                             ("id" | "timestamp" | "message", _) => {
@@ -268,7 +348,7 @@ impl Decoder {
         let get = |s: Span| -> &str {
             match s {
                 Span::Empty => "",
-                Span::Json(a, b) => &json[a..b],
+                Span::Json(a, b) | Span::Escaped(a, b) => &json[a..b],
                 Span::Arena(a, b) => &arena[a..b],
             }
         };
@@ -284,7 +364,10 @@ impl Decoder {
                 .map(|e| LogEvent {
                     id: get(e.id),
                     timestamp: e.timestamp,
-                    message: get(e.message),
+                    message: Message {
+                        body: get(e.message),
+                        escaped: matches!(e.message, Span::Escaped(..)),
+                    },
                 })
                 .collect(),
         })
@@ -342,6 +425,55 @@ fn string_span(sc: &mut Scanner<'_>, text: &str, arena: &mut Arena) -> Result<Sp
     sc.pos = after;
     arena.len = o;
     Ok(Span::Arena(a0, o))
+}
+
+/// Finds the end of the message string at the scanner, leaving its escapes in: a span of the JSON text,
+/// escaped when the string holds a backslash. Raw control characters are rejected, as JSON requires;
+/// the escapes themselves are checked when the message is read.
+fn message_span(sc: &mut Scanner<'_>, text: &str) -> Result<Span, ScanError> {
+    sc.ws();
+    let b = text.as_bytes();
+    let start = sc.pos + 1; // after the opening quote (peek_kind saw it)
+    let mut pos = start;
+    let mut escaped = false;
+    loop {
+        pos = next_special(b, pos);
+        match b.get(pos) {
+            None => return Err(ScanError::Eof),
+            Some(b'"') => {
+                sc.pos = pos + 1;
+                return Ok(if escaped {
+                    Span::Escaped(start, pos)
+                } else {
+                    Span::Json(start, pos)
+                });
+            }
+            Some(b'\\') => {
+                escaped = true;
+                if pos + 1 >= b.len() {
+                    return Err(ScanError::Eof);
+                }
+                pos += 2;
+            }
+            Some(&byte) => return Err(ScanError::Unexpected { byte, at: pos }),
+        }
+    }
+}
+
+/// The position of the first `"`, `\` or control byte at or after `pos` (`b.len()` when none).
+#[inline(always)]
+fn next_special(b: &[u8], mut pos: usize) -> usize {
+    while let Some(chunk) = b.get(pos..pos + 8) {
+        let m = special_mask(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        if m != 0 {
+            return pos + (m.trailing_zeros() / 8) as usize;
+        }
+        pos += 8;
+    }
+    while pos < b.len() && !special_byte(b[pos]) {
+        pos += 1;
+    }
+    pos.min(b.len())
 }
 
 /// Bytes a JSON string body cannot hold raw or that end a run: `"`, `\\` and controls (< 0x20).
@@ -634,11 +766,12 @@ pub fn payload_json(d: &LogsData<'_>) -> String {
         }
         let _ = write!(
             out,
-            "{{\"id\":{},\"timestamp\":{},\"message\":{}}}",
+            "{{\"id\":{},\"timestamp\":{},\"message\":",
             q(e.id),
-            e.timestamp,
-            q(e.message)
+            e.timestamp
         );
+        e.message.write_json(&mut out);
+        out.push('}');
     }
     out.push_str("]}");
     out
@@ -661,7 +794,7 @@ pub fn control_message(timestamp_ms: i64) -> LogsData<'static> {
         log_events: vec![LogEvent {
             id: "",
             timestamp: timestamp_ms,
-            message: "CWL CONTROL MESSAGE: Checking health of destination Lambda function.",
+            message: "CWL CONTROL MESSAGE: Checking health of destination Lambda function.".into(),
         }],
     }
 }
@@ -681,12 +814,12 @@ mod tests {
                 LogEvent {
                     id: "1",
                     timestamp: 1_764_000_000_000,
-                    message: r#"{"timestamp":"2025-11-24T16:00:00Z","modelId":"m.x","note":"tab\tquote\" é 😀"}"#,
+                    message: r#"{"timestamp":"2025-11-24T16:00:00Z","modelId":"m.x","note":"tab\tquote\" é 😀"}"#.into(),
                 },
                 LogEvent {
                     id: "2",
                     timestamp: 1_764_000_000_500,
-                    message: "plain text, no escapes",
+                    message: "plain text, no escapes".into(),
                 },
             ],
         }
@@ -712,14 +845,17 @@ mod tests {
         let json = r#"{"messageType":"DATA_MESSAGE","logEvents":[{"id":"9","timestamp":3,"message":"a\u00e9\ud83d\ude00\n\/"}]}"#;
         let mut dec = Decoder::new();
         let got = dec.decode_json(json.as_bytes()).unwrap();
-        assert_eq!(got.log_events[0].message, "aé😀\n/");
+        assert_eq!(got.log_events[0].message.text().unwrap(), "aé😀\n/");
         // Unpadded base64 is accepted too.
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(json.as_bytes()).unwrap();
         let b = gz.finish().unwrap();
         let unpadded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&b);
         assert_eq!(
-            dec.decode_data(&unpadded).unwrap().log_events[0].message,
+            dec.decode_data(&unpadded).unwrap().log_events[0]
+                .message
+                .text()
+                .unwrap(),
             "aé😀\n/"
         );
     }
@@ -795,7 +931,7 @@ mod tests {
                 .map(|m| LogEvent {
                     id: "1",
                     timestamp: 2,
-                    message: m,
+                    message: m.as_str().into(),
                 })
                 .collect(),
             ..Default::default()
@@ -832,7 +968,7 @@ mod tests {
                 .map(|(i, m)| LogEvent {
                     id: "7",
                     timestamp: i as i64,
-                    message: m,
+                    message: m.as_str().into(),
                 })
                 .collect(),
             ..Default::default()
@@ -840,6 +976,6 @@ mod tests {
         let mut dec = Decoder::new();
         let got = dec.decode_data(&encode_data(&d)).unwrap();
         assert_eq!(got.log_events.len(), 20);
-        assert_eq!(got.log_events[19].message, msgs[19]);
+        assert_eq!(got.log_events[19].message.text().unwrap(), msgs[19]);
     }
 }

@@ -74,7 +74,7 @@ fn event(messages: &[(i64, String)]) -> SubscriptionEvent {
             .map(|((ts, m), id)| LogEvent {
                 id,
                 timestamp: ts * 1000,
-                message: m,
+                message: m.as_str().into(),
             })
             .collect(),
     };

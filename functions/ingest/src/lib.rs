@@ -20,8 +20,7 @@
 //! [`Ingest`] is generic over its four AWS dependencies so tests can point each at a different local
 //! server; `main.rs` wires the real ones from the environment.
 
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bedrock_meter::alert::{render, AlertContext};
@@ -29,18 +28,14 @@ use bedrock_meter::aws::bedrock::{CachedProfiles, ProfileSource};
 use bedrock_meter::aws::cloudwatch::{put_all, MetricsSink};
 use bedrock_meter::aws::sns::{Notification, Notifier};
 use bedrock_meter::aws::AwsError;
+use bedrock_meter::batch;
 use bedrock_meter::detector::{
-    Alert, ConfigError, Detector, DetectorConfig, Observation, StateStore, StoreError,
+    Alert, ConfigError, Detector, DetectorConfig, StateStore, StoreError,
 };
-use bedrock_meter::metrics::{
-    Contribution, FxBuild, MetricsAggregator, MetricsConfig, DEFAULT_NAMESPACE,
-};
-use bedrock_meter::model_id::{classify, ModelRef};
-use bedrock_meter::prices::Unpriced;
-use bedrock_meter::record::{parse, Record};
-use bedrock_meter::rollup::{resolve, AttributionConfig, Resolution, Usage};
+use bedrock_meter::metrics::{MetricsConfig, DEFAULT_NAMESPACE};
+use bedrock_meter::rollup::AttributionConfig;
 use bedrock_meter::subscription::{Decoder, LogsData, SubscriptionError};
-use bedrock_meter::{Money, PriceTable, Timestamp, Tokens};
+use bedrock_meter::{PriceTable, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// The Lambda event: `{"awslogs":{"data":"<base64 of gzip>"}}` (other members ignored). Any other
@@ -284,126 +279,49 @@ where
             out.control_message = true;
             return Ok(out);
         }
-        let mut agg = MetricsAggregator::new(self.config.metrics.clone());
-
-        // Parse.
-        let mut records: Vec<Record<'_>> = Vec::with_capacity(data.log_events.len());
-        let mut ingested: Vec<Timestamp> = Vec::with_capacity(data.log_events.len());
-        for ev in &data.log_events {
-            match parse(ev.message) {
-                Ok(r) => {
-                    records.push(r);
-                    ingested.push(Timestamp::from_millis(ev.timestamp));
-                }
-                Err(e) => {
-                    *out.malformed.entry(e.kind().to_string()).or_default() += 1;
-                    agg.add_malformed(Timestamp::from_millis(ev.timestamp), 1);
-                }
-            }
-        }
-        out.records = records.len();
+        // Parse (in place, from the escaped messages).
+        let parsed = batch::parse_events(&data.log_events);
+        out.records = parsed.records.len();
+        out.malformed = parsed
+            .malformed
+            .iter()
+            .map(|(k, n)| (k.to_string(), *n))
+            .collect();
         if !out.malformed.is_empty() {
             // Kinds and counts only: never the record (it may hold prompt or response text).
             tracing::warn!(malformed = ?out.malformed, log_group = data.log_group, "records that could not be read");
         }
 
-        // Resolve profiles (fetch what the batch names and the cache does not hold fresh).
-        // Each distinct modelId is classified and resolved once, not once per record.
+        // Resolve profiles (fetch what the batch names and the cache does not hold fresh), each
+        // distinct modelId once.
+        let model_ids = parsed.model_ids();
+        let arns = batch::application_profiles(model_ids.iter().copied());
         let mut profiles = self.profiles.lock().await;
-        let model_ids: HashSet<&str, FxBuild> =
-            records.iter().map(|r| r.model_id.as_ref()).collect();
-        let arns: HashSet<String> = model_ids
-            .iter()
-            .filter_map(|m| match classify(m) {
-                ModelRef::ApplicationProfile { arn } => Some(arn),
-                _ => None,
-            })
-            .collect();
         let report = profiles.prefetch(arns.iter().map(String::as_str)).await;
         out.profile_lookups = report.fetched;
         out.profile_lookup_failures = report.failed.len();
         for (arn, e) in &report.failed {
             tracing::warn!(profile_arn = %arn, error = %e, stale = !report.unresolved.contains(arn), "inference profile lookup failed");
         }
-        let resolutions: HashMap<&str, Resolution, FxBuild> = model_ids
-            .iter()
-            .map(|&m| (m, resolve(m, &*profiles, &self.config.attribution)))
-            .collect();
+        let resolutions = batch::resolve_all(&model_ids, &*profiles, &self.config.attribution);
         drop(profiles);
 
-        // Price, aggregate per minute, and gather the detector's observations.
-        let mut observations: HashMap<(i64, &str, &str, &str), Observation, FxBuild> =
-            HashMap::default();
-        // The configured metadata values of the current record; the Strings are reused.
-        let mut metadata: Vec<String> =
-            vec![String::new(); self.config.attribution.metadata_keys.len()];
-        for (r, ingested_at) in records.iter().zip(&ingested) {
-            let res = &resolutions[r.model_id.as_ref()];
-            if res.team == bedrock_meter::rollup::UNRESOLVED {
-                out.unresolved_records += 1;
-            }
-            let region = r.region.as_deref().filter(|s| !s.is_empty());
-            let cost: Result<Money, Unpriced> = match &res.base_model {
-                Some(m) => self.prices.cost(
-                    m,
-                    &res.pool,
-                    region,
-                    self.prices.is_long_context(&r.tokens),
-                    &r.tokens,
-                ),
-                None => Err(Unpriced::UnknownModel),
-            };
-            let unpriced = u64::from(cost.is_err());
-            out.unpriced_requests += unpriced;
-            let caller = r.caller_or_unknown();
-            for (k, value) in self
-                .config
-                .attribution
-                .metadata_keys
-                .iter()
-                .zip(&mut metadata)
-            {
-                value.clear();
-                value.push_str(r.metadata(k).unwrap_or_default());
-            }
-            agg.add(&Contribution {
-                at: metric_time(r.timestamp, *ingested_at, now),
-                team: &res.team,
-                app: &res.app,
-                model: &res.model,
-                caller,
-                metadata: &metadata,
-                usage: Usage::of_record(r),
-                cost: *cost.as_ref().unwrap_or(&Money::ZERO),
-                unpriced,
-            });
-            let key = (
-                r.timestamp.minute().0,
-                res.app.as_str(),
-                caller,
-                r.model_id.as_ref(),
-            );
-            // An Observation (owned strings, parsed override tags) only for a new key.
-            match observations.entry(key) {
-                Entry::Vacant(v) => {
-                    v.insert(Observation::new(
-                        r.timestamp,
-                        res,
-                        Some(caller),
-                        cost,
-                        r.tokens,
-                    ));
-                }
-                Entry::Occupied(mut o) => merge_record(o.get_mut(), r.timestamp, &cost, &r.tokens),
-            }
-        }
+        // Price and aggregate: per-minute metric datums and the detector's observations.
+        let agg = batch::aggregate(
+            &parsed,
+            &resolutions,
+            &self.prices,
+            &self.config.attribution,
+            &self.config.metrics,
+            now,
+        );
+        out.unpriced_requests = agg.unpriced_requests;
+        out.unresolved_records = agg.unresolved_records;
 
         // Detect and alert (alerts first: a retried batch would not return them again).
-        let mut observations: Vec<Observation> = observations.into_values().collect();
-        observations.sort_by(|a, b| (a.at, &a.app, &a.caller).cmp(&(b.at, &b.app, &b.caller)));
         let alerts = self
             .detector
-            .observe(&batch_id(data), &observations, now)
+            .observe(&batch_id(data), &agg.observations, now)
             .await?;
         for a in &alerts {
             out.alerts.push(format!("{} {}", a.kind.as_str(), a.id));
@@ -413,9 +331,8 @@ where
         }
 
         // Metrics.
-        let datums = agg.datums();
-        out.metric_datums = datums.len();
-        let sent = put_all(&self.metrics, &self.config.namespace, &datums)
+        out.metric_datums = agg.datums.len();
+        let sent = put_all(&self.metrics, &self.config.namespace, &agg.datums)
             .await
             .map_err(IngestError::Metrics)?;
         out.metric_requests = sent.requests;
@@ -474,37 +391,6 @@ where
     }
 }
 
-/// Adds one record to an observation, as merging `Observation::new` of the record would.
-fn merge_record(o: &mut Observation, at: Timestamp, cost: &Result<Money, Unpriced>, u: &Tokens) {
-    o.at = o.at.max(at);
-    o.cost += *cost.as_ref().unwrap_or(&Money::ZERO);
-    o.unpriced |= cost.is_err();
-    o.requests += 1;
-    let t = &mut o.tokens;
-    t.input = t.input.saturating_add(u.input);
-    t.output = t.output.saturating_add(u.output);
-    t.cache_read = t.cache_read.saturating_add(u.cache_read);
-    t.cache_write = t.cache_write.saturating_add(u.cache_write);
-    t.cache_write_1h = t.cache_write_1h.saturating_add(u.cache_write_1h);
-}
-
-/// CloudWatch accepts datapoints from two weeks in the past to two hours in the future; a request with
-/// one datum outside that range fails whole. Margins keep clear of both edges.
-const METRIC_MAX_AGE_SECS: i64 = 14 * 86_400 - 3_600;
-const METRIC_MAX_AHEAD_SECS: i64 = 2 * 3_600 - 300;
-
-/// The minute a record's metrics are put at: its own timestamp when CloudWatch accepts it, else the
-/// time its log event was ingested, else `now` (so one record with a wild clock cannot make every retry
-/// of its batch fail).
-pub fn metric_time(record: Timestamp, ingested: Timestamp, now: Timestamp) -> Timestamp {
-    let ok =
-        |t: Timestamp| t.0 >= now.0 - METRIC_MAX_AGE_SECS && t.0 <= now.0 + METRIC_MAX_AHEAD_SECS;
-    [record, ingested]
-        .into_iter()
-        .find(|t| ok(*t))
-        .unwrap_or(now)
-}
-
 /// A batch's identity, the same on every redelivery: where it came from, its first and last event ids
 /// and its size.
 pub fn batch_id(data: &LogsData<'_>) -> String {
@@ -533,18 +419,7 @@ pub fn now() -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn metric_times_stay_in_what_cloudwatch_accepts() {
-        let now = Timestamp(1_800_000_000);
-        let ok = Timestamp(now.0 - 3_600);
-        assert_eq!(metric_time(ok, now, now), ok);
-        let ancient = Timestamp(0);
-        assert_eq!(metric_time(ancient, ok, now), ok);
-        assert_eq!(metric_time(ancient, ancient, now), now);
-        let future = Timestamp(now.0 + 86_400);
-        assert_eq!(metric_time(future, ok, now), ok);
-    }
+    use std::collections::HashMap;
 
     #[test]
     fn config_defaults_and_errors() {
@@ -594,12 +469,12 @@ mod tests {
                 LogEvent {
                     id: "1",
                     timestamp: 1,
-                    message: r#"{"a":"\"quoted\" é"}"#,
+                    message: r#"{"a":"\"quoted\" é"}"#.into(),
                 },
                 LogEvent {
                     id: "2",
                     timestamp: 2,
-                    message: "x",
+                    message: "x".into(),
                 },
             ],
         };
@@ -614,7 +489,7 @@ mod tests {
         assert_eq!(t.message_type, ours.message_type);
         assert_eq!(t.log_events.len(), ours.log_events.len());
         for (a, b) in t.log_events.iter().zip(&ours.log_events) {
-            assert_eq!(a.message, b.message);
+            assert_eq!(a.message, b.message.text().unwrap());
             assert_eq!(a.id, b.id);
             assert_eq!(a.timestamp, b.timestamp);
         }

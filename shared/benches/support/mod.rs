@@ -1,29 +1,26 @@
 //! Shared by the criterion bench (`benches/ingest.rs`) and the bench binary
 //! (`examples/ingest_bench.rs`): a realistic subscription-event generator, the decode-only limit, and
-//! the ingest pipeline, mirroring `functions/ingest` (`Ingest::handle_data`) stage for stage without the
-//! AWS calls: decode → parse → resolve (warm profile cache) → price → aggregate (per-minute metrics per
-//! dimension set, and the detector's per-minute observations).
+//! the ingest pipeline: the same core functions `functions/ingest` (`Ingest::handle_data`) calls
+//! (`subscription::Decoder`, then `batch::parse_events` → `batch::resolve_all` → `batch::aggregate`),
+//! without the AWS calls around them (warm profile cache).
 #![allow(dead_code)]
 
-use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::time::Instant;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use bedrock_meter::detector::Observation;
-use bedrock_meter::metrics::{Contribution, MetricsAggregator, MetricsConfig};
-use bedrock_meter::model_id::{classify, ModelRef};
+use bedrock_meter::batch::{self, Aggregated, Parsed, Resolutions};
+use bedrock_meter::metrics::MetricsConfig;
 use bedrock_meter::prices::Unpriced;
 use bedrock_meter::profiles::ProfileMap;
-use bedrock_meter::record::{parse, Record};
-use bedrock_meter::rollup::{resolve, AttributionConfig, Resolution, Usage, UNKNOWN_CALLER};
+use bedrock_meter::rollup::AttributionConfig;
 use bedrock_meter::subscription::{event_id, Decoder, LogsData};
 use bedrock_meter::{Money, PriceTable, Timestamp};
 use flate2::{Crc, Decompress, FlushDecompress, Status};
 
 // ---------------------------------------------------------------------------------------------------
-// The pipeline (mirrors functions/ingest/src/lib.rs `handle_data`).
+// The pipeline: what functions/ingest/src/lib.rs `handle_data` runs between its AWS calls.
 
 /// The Lambda event as `lambda_runtime` deserializes it.
 #[derive(serde::Deserialize)]
@@ -88,156 +85,56 @@ impl Pipeline {
     }
 }
 
-pub fn parse_all<'a>(logs: &LogsData<'a>) -> (Vec<Record<'a>>, Vec<Timestamp>, u64) {
-    let mut records = Vec::with_capacity(logs.log_events.len());
-    let mut ingested = Vec::with_capacity(logs.log_events.len());
-    let mut malformed = 0;
-    for ev in &logs.log_events {
-        match parse(ev.message) {
-            Ok(r) => {
-                records.push(r);
-                ingested.push(Timestamp::from_millis(ev.timestamp));
-            }
-            Err(_) => malformed += 1,
-        }
-    }
-    (records, ingested, malformed)
+/// The parse stage: every message, in place.
+pub fn parse_all<'a>(logs: &LogsData<'a>) -> Parsed<'a> {
+    batch::parse_events(&logs.log_events)
 }
 
-pub fn resolve_all<'r>(
-    records: &'r [Record<'_>],
+/// The resolve stage as the Lambda runs it with a warm cache: the distinct modelIds, the profile ARNs
+/// it would make sure are fresh, and one resolution per modelId.
+pub fn resolve_all<'p>(
+    parsed: &'p Parsed<'_>,
     profiles: &ProfileMap,
     cfg: &AttributionConfig,
-) -> HashMap<&'r str, Resolution> {
-    // The ARNs the batch names (the live handler prefetches them; warm cache: nothing to fetch).
-    let arns: HashSet<String> = records
-        .iter()
-        .filter_map(|r| match classify(&r.model_id) {
-            ModelRef::ApplicationProfile { arn } => Some(arn),
-            _ => None,
-        })
-        .collect();
-    std::hint::black_box(&arns);
-    let mut resolutions: HashMap<&str, Resolution> = HashMap::new();
-    for r in records {
-        resolutions
-            .entry(r.model_id.as_ref())
-            .or_insert_with(|| resolve(&r.model_id, profiles, cfg));
-    }
-    resolutions
+) -> Resolutions<'p> {
+    let ids = parsed.model_ids();
+    std::hint::black_box(batch::application_profiles(ids.iter().copied()));
+    batch::resolve_all(&ids, profiles, cfg)
 }
 
+/// The price stage alone (the aggregate stage prices again, as the Lambda does, record by record).
 pub fn price_all(
-    records: &[Record<'_>],
-    resolutions: &HashMap<&str, Resolution>,
+    parsed: &Parsed<'_>,
+    resolutions: &Resolutions<'_>,
     prices: &PriceTable,
 ) -> Vec<Result<Money, Unpriced>> {
-    records
+    parsed
+        .records
         .iter()
-        .map(|r| {
-            let res = &resolutions[r.model_id.as_ref()];
-            let region = r.region.as_deref().filter(|s| !s.is_empty());
-            match &res.base_model {
-                Some(m) => prices.cost(
-                    m,
-                    &res.pool,
-                    region,
-                    prices.is_long_context(&r.tokens),
-                    &r.tokens,
-                ),
-                None => Err(Unpriced::UnknownModel),
-            }
-        })
+        .map(|r| batch::cost_of(r, &resolutions[r.model_id.as_ref()], prices))
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The aggregate stage: price, per-minute metric datums, the detector's observations.
 pub fn aggregate(
-    records: &[Record<'_>],
-    ingested: &[Timestamp],
-    resolutions: &HashMap<&str, Resolution>,
-    costs: &[Result<Money, Unpriced>],
+    parsed: &Parsed<'_>,
+    resolutions: &Resolutions<'_>,
+    prices: &PriceTable,
     cfg: &AttributionConfig,
     mcfg: &MetricsConfig,
     now: Timestamp,
-    malformed: u64,
-) -> Summary {
-    let mut agg = MetricsAggregator::new(mcfg.clone());
-    if malformed > 0 {
-        agg.add_malformed(now, malformed);
-    }
-    let mut observations: HashMap<(i64, &str, &str, &str), Observation> = HashMap::new();
-    let mut total = Money::ZERO;
-    for ((r, ingested_at), cost) in records.iter().zip(ingested).zip(costs) {
-        let res = &resolutions[r.model_id.as_ref()];
-        let unpriced = u64::from(cost.is_err());
-        let caller = r
-            .caller
-            .as_deref()
-            .filter(|c| !c.is_empty())
-            .unwrap_or(UNKNOWN_CALLER);
-        let metadata: Vec<String> = cfg
-            .metadata_keys
-            .iter()
-            .map(|k| {
-                r.request_metadata
-                    .iter()
-                    .rev()
-                    .find(|(mk, _)| mk == k)
-                    .map(|(_, v)| v.to_string())
-                    .unwrap_or_default()
-            })
-            .collect();
-        let c = *cost.as_ref().unwrap_or(&Money::ZERO);
-        total += c;
-        agg.add(&Contribution {
-            at: metric_time(r.timestamp, *ingested_at, now),
-            team: &res.team,
-            app: &res.app,
-            model: &res.model,
-            caller,
-            metadata: &metadata,
-            usage: Usage::of_record(r),
-            cost: c,
-            unpriced,
-        });
-        let obs = Observation::new(r.timestamp, res, Some(caller), cost.clone(), r.tokens);
-        let key = (
-            r.timestamp.minute().0,
-            res.app.as_str(),
-            caller,
-            r.model_id.as_ref(),
-        );
-        match observations.get_mut(&key) {
-            None => {
-                observations.insert(key, obs);
-            }
-            Some(o) => {
-                o.cost += obs.cost;
-                o.requests += obs.requests;
-                o.tokens.input = o.tokens.input.saturating_add(obs.tokens.input);
-            }
-        }
-    }
-    let mut obs: Vec<Observation> = observations.into_values().collect();
-    obs.sort_by(|a, b| (a.at, &a.app, &a.caller).cmp(&(b.at, &b.app, &b.caller)));
-    let datums = agg.datums();
-    Summary {
-        records: records.len(),
-        malformed,
-        datums: datums.len(),
-        observations: obs.len(),
-        cost: total,
-    }
+) -> Aggregated {
+    batch::aggregate(parsed, resolutions, prices, cfg, mcfg, now)
 }
 
-/// Same rule as `functions/ingest::metric_time`.
-pub fn metric_time(record: Timestamp, ingested: Timestamp, now: Timestamp) -> Timestamp {
-    let ok = |t: Timestamp| t.0 >= now.0 - (14 * 86_400 - 3_600) && t.0 <= now.0 + (7_200 - 300);
-    [record, ingested]
-        .into_iter()
-        .find(|t| ok(*t))
-        .unwrap_or(now)
+pub fn summary(parsed: &Parsed<'_>, agg: &Aggregated) -> Summary {
+    Summary {
+        records: parsed.records.len(),
+        malformed: parsed.malformed.values().sum(),
+        datums: agg.datums.len(),
+        observations: agg.observations.len(),
+        cost: agg.observations.iter().map(|o| o.cost).sum(),
+    }
 }
 
 pub fn process(
@@ -248,19 +145,10 @@ pub fn process(
     mcfg: &MetricsConfig,
     now: Timestamp,
 ) -> Summary {
-    let (records, ingested, malformed) = parse_all(logs);
-    let resolutions = resolve_all(&records, profiles, cfg);
-    let costs = price_all(&records, &resolutions, prices);
-    aggregate(
-        &records,
-        &ingested,
-        &resolutions,
-        &costs,
-        cfg,
-        mcfg,
-        now,
-        malformed,
-    )
+    let parsed = parse_all(logs);
+    let resolutions = resolve_all(&parsed, profiles, cfg);
+    let agg = aggregate(&parsed, &resolutions, prices, cfg, mcfg, now);
+    summary(&parsed, &agg)
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -355,38 +243,40 @@ pub fn stages(event: &str, profiles_json: &str, iters: usize) -> String {
     });
     let mut decoder = Decoder::new();
     let logs = decoder.decode_data(data).expect("decode");
-    let record_bytes: usize = logs.log_events.iter().map(|e| e.message.len()).sum();
+    let record_bytes: usize = logs
+        .log_events
+        .iter()
+        .map(|e| e.message.text().expect("message").len())
+        .sum();
     let events = logs.log_events.len();
 
-    let parse_t = time(iters, || parse_all(&logs).0.len());
-    let (records, ingested, malformed) = parse_all(&logs);
+    let parse_t = time(iters, || parse_all(&logs).records.len());
+    let parsed = parse_all(&logs);
     let resolve_t = time(iters, || {
-        resolve_all(&records, &p.profiles, &p.attribution).len()
+        resolve_all(&parsed, &p.profiles, &p.attribution).len()
     });
-    let resolutions = resolve_all(&records, &p.profiles, &p.attribution);
-    let price_t = time(iters, || price_all(&records, &resolutions, &p.prices).len());
-    let costs = price_all(&records, &resolutions, &p.prices);
+    let resolutions = resolve_all(&parsed, &p.profiles, &p.attribution);
+    let price_t = time(iters, || price_all(&parsed, &resolutions, &p.prices).len());
     let aggregate_t = time(iters, || {
         aggregate(
-            &records,
-            &ingested,
+            &parsed,
             &resolutions,
-            &costs,
+            &p.prices,
             &p.attribution,
             &p.metrics,
             p.now,
-            malformed,
         )
     });
-    let summary = aggregate(
-        &records,
-        &ingested,
-        &resolutions,
-        &costs,
-        &p.attribution,
-        &p.metrics,
-        p.now,
-        malformed,
+    let summary = summary(
+        &parsed,
+        &aggregate(
+            &parsed,
+            &resolutions,
+            &p.prices,
+            &p.attribution,
+            &p.metrics,
+            p.now,
+        ),
     );
     // End to end: the event's JSON text in, metric datums and observations out.
     let e2e = time(iters, || p.handle_event(event));

@@ -1,0 +1,364 @@
+//! One subscription batch through the live path's pure stages — **parse → resolve → price →
+//! aggregate** — exactly as the ingest Lambda runs it between its AWS calls (the profile prefetch
+//! before [`resolve_all`]; the detector's store, SNS and CloudWatch after [`aggregate`]). The ingest
+//! benchmark runs these same functions, so what it measures is what the Lambda does.
+//!
+//! Per-batch work is per distinct `modelId` where it can be (classification, profile resolution), and
+//! the detector's [`Observation`] (owned strings) is built only for a new (minute, app, caller, model)
+//! key; in-process maps use the Fx hash.
+
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::detector::Observation;
+use crate::metrics::{Contribution, Datum, FxBuild, MetricsAggregator, MetricsConfig};
+use crate::model_id::{classify, ModelRef};
+use crate::prices::{PriceTable, Unpriced};
+use crate::profiles::ProfileDirectory;
+use crate::record::{Record, Tokens};
+use crate::rollup::{resolve, AttributionConfig, Resolution, Usage, UNRESOLVED};
+use crate::subscription::LogEvent;
+use crate::{Money, Timestamp};
+
+/// The records of a batch that could be read, and a count of those that could not.
+#[derive(Debug, Default)]
+pub struct Parsed<'a> {
+    pub records: Vec<Record<'a>>,
+    /// When each record's log event was ingested (in the order of `records`).
+    pub ingested: Vec<Timestamp>,
+    /// Records that could not be read, by kind ([`crate::record::RecordError::kind`]).
+    pub malformed: BTreeMap<&'static str, u64>,
+    /// When each unreadable record's log event was ingested (its `MalformedRecords` metric minute).
+    pub malformed_at: Vec<Timestamp>,
+}
+
+/// Parses every log event's message (in place, from its escaped text). A record that cannot be read is
+/// counted by kind; it never stops the others.
+pub fn parse_events<'a>(events: &[LogEvent<'a>]) -> Parsed<'a> {
+    let mut p = Parsed {
+        records: Vec::with_capacity(events.len()),
+        ingested: Vec::with_capacity(events.len()),
+        ..Parsed::default()
+    };
+    for ev in events {
+        let at = Timestamp::from_millis(ev.timestamp);
+        match ev.message.parse() {
+            Ok(r) => {
+                p.records.push(r);
+                p.ingested.push(at);
+            }
+            Err(e) => {
+                *p.malformed.entry(e.kind()).or_default() += 1;
+                p.malformed_at.push(at);
+            }
+        }
+    }
+    p
+}
+
+impl Parsed<'_> {
+    /// Each distinct `modelId` of the batch.
+    pub fn model_ids(&self) -> HashSet<&str, FxBuild> {
+        self.records.iter().map(|r| r.model_id.as_ref()).collect()
+    }
+}
+
+/// The application inference profile ARNs among `model_ids` (what the Lambda makes sure its profile
+/// cache holds fresh before resolving).
+pub fn application_profiles<'m>(model_ids: impl IntoIterator<Item = &'m str>) -> HashSet<String> {
+    model_ids
+        .into_iter()
+        .filter_map(|m| match classify(m) {
+            ModelRef::ApplicationProfile { arn } => Some(arn),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Each distinct `modelId`'s attribution and pricing model.
+pub type Resolutions<'m> = HashMap<&'m str, Resolution, FxBuild>;
+
+/// Resolves each distinct `modelId` once.
+pub fn resolve_all<'m>(
+    model_ids: &HashSet<&'m str, FxBuild>,
+    profiles: &dyn ProfileDirectory,
+    cfg: &AttributionConfig,
+) -> Resolutions<'m> {
+    model_ids
+        .iter()
+        .map(|&m| (m, resolve(m, profiles, cfg)))
+        .collect()
+}
+
+/// The price of one record, or why it has none.
+pub fn cost_of(r: &Record<'_>, res: &Resolution, prices: &PriceTable) -> Result<Money, Unpriced> {
+    let region = r.region.as_deref().filter(|s| !s.is_empty());
+    match &res.base_model {
+        Some(m) => prices.cost(
+            m,
+            &res.pool,
+            region,
+            prices.is_long_context(&r.tokens),
+            &r.tokens,
+        ),
+        None => Err(Unpriced::UnknownModel),
+    }
+}
+
+/// What a batch adds up to: the metric datums to put, the detector's observations, and counts.
+#[derive(Debug, Default)]
+pub struct Aggregated {
+    /// One datum per series and minute.
+    pub datums: Vec<Datum>,
+    /// One observation per (minute, app, caller, model), in a stable order.
+    pub observations: Vec<Observation>,
+    /// Records without a price (unknown model or missing rate): never counted as $0 spend.
+    pub unpriced_requests: u64,
+    /// Records attributed to `unresolved` because their profile could not be looked up.
+    pub unresolved_records: u64,
+}
+
+/// Prices every record and adds it to the per-minute metrics and the detector's observations.
+/// `resolutions` must hold every `modelId` of `parsed` ([`resolve_all`] of [`Parsed::model_ids`]).
+pub fn aggregate(
+    parsed: &Parsed<'_>,
+    resolutions: &Resolutions<'_>,
+    prices: &PriceTable,
+    attribution: &AttributionConfig,
+    metrics: &MetricsConfig,
+    now: Timestamp,
+) -> Aggregated {
+    let mut out = Aggregated::default();
+    let mut agg = MetricsAggregator::new(metrics.clone());
+    for &at in &parsed.malformed_at {
+        agg.add_malformed(at, 1);
+    }
+    let mut observations: HashMap<(i64, &str, &str, &str), Observation, FxBuild> =
+        HashMap::default();
+    // The configured metadata values of the current record; the Strings are reused.
+    let mut metadata: Vec<String> = vec![String::new(); attribution.metadata_keys.len()];
+    for (r, ingested_at) in parsed.records.iter().zip(&parsed.ingested) {
+        let res = &resolutions[r.model_id.as_ref()];
+        if res.team == UNRESOLVED {
+            out.unresolved_records += 1;
+        }
+        let cost = cost_of(r, res, prices);
+        let unpriced = u64::from(cost.is_err());
+        out.unpriced_requests += unpriced;
+        let caller = r.caller_or_unknown();
+        for (k, value) in attribution.metadata_keys.iter().zip(&mut metadata) {
+            value.clear();
+            value.push_str(r.metadata(k).unwrap_or_default());
+        }
+        agg.add(&Contribution {
+            at: metric_time(r.timestamp, *ingested_at, now),
+            team: &res.team,
+            app: &res.app,
+            model: &res.model,
+            caller,
+            metadata: &metadata,
+            usage: Usage::of_record(r),
+            cost: *cost.as_ref().unwrap_or(&Money::ZERO),
+            unpriced,
+        });
+        let key = (
+            r.timestamp.minute().0,
+            res.app.as_str(),
+            caller,
+            r.model_id.as_ref(),
+        );
+        match observations.entry(key) {
+            Entry::Vacant(v) => {
+                v.insert(Observation::new(
+                    r.timestamp,
+                    res,
+                    Some(caller),
+                    cost,
+                    r.tokens,
+                ));
+            }
+            Entry::Occupied(mut o) => merge_record(o.get_mut(), r.timestamp, &cost, &r.tokens),
+        }
+    }
+    out.observations = observations.into_values().collect();
+    out.observations.sort_by(|a, b| {
+        (a.at, &a.app, &a.caller, &a.model).cmp(&(b.at, &b.app, &b.caller, &b.model))
+    });
+    out.datums = agg.datums();
+    out
+}
+
+/// Adds one record to an observation, as merging `Observation::new` of the record would.
+fn merge_record(o: &mut Observation, at: Timestamp, cost: &Result<Money, Unpriced>, u: &Tokens) {
+    o.at = o.at.max(at);
+    o.cost += *cost.as_ref().unwrap_or(&Money::ZERO);
+    o.unpriced |= cost.is_err();
+    o.requests += 1;
+    let t = &mut o.tokens;
+    t.input = t.input.saturating_add(u.input);
+    t.output = t.output.saturating_add(u.output);
+    t.cache_read = t.cache_read.saturating_add(u.cache_read);
+    t.cache_write = t.cache_write.saturating_add(u.cache_write);
+    t.cache_write_1h = t.cache_write_1h.saturating_add(u.cache_write_1h);
+}
+
+/// CloudWatch accepts datapoints from two weeks in the past to two hours in the future; a request with
+/// one datum outside that range fails whole. Margins keep clear of both edges.
+const METRIC_MAX_AGE_SECS: i64 = 14 * 86_400 - 3_600;
+const METRIC_MAX_AHEAD_SECS: i64 = 2 * 3_600 - 300;
+
+/// The minute a record's metrics are put at: its own timestamp when CloudWatch accepts it, else the
+/// time its log event was ingested, else `now` (so one record with a wild clock cannot make every retry
+/// of its batch fail).
+pub fn metric_time(record: Timestamp, ingested: Timestamp, now: Timestamp) -> Timestamp {
+    let ok =
+        |t: Timestamp| t.0 >= now.0 - METRIC_MAX_AGE_SECS && t.0 <= now.0 + METRIC_MAX_AHEAD_SECS;
+    [record, ingested]
+        .into_iter()
+        .find(|t| ok(*t))
+        .unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::MALFORMED_RECORDS;
+    use crate::profiles::ProfileMap;
+    use crate::subscription::{encode_data, Decoder, LogsData, DATA_MESSAGE};
+
+    const HAIKU: &str = "us.anthropic.claude-haiku-4-5-20251001-v1:0";
+
+    fn record(ts: &str, model: &str, caller: &str, input: u64, output: u64) -> String {
+        format!(
+            r#"{{"schemaType":"ModelInvocationLog","timestamp":"{ts}","modelId":"{model}","region":"us-east-1","identity":{{"arn":"{caller}"}},"input":{{"inputTokenCount":{input},"inputBodyJson":{{"messages":[{{"content":[{{"text":"say \"hi\""}}]}}]}}}},"output":{{"outputTokenCount":{output}}}}}"#
+        )
+    }
+
+    /// The messages, through a real subscription payload and the decoder (so they arrive escaped).
+    fn decoded<'d>(messages: &[String], dec: &'d mut Decoder) -> LogsData<'d> {
+        let data = LogsData {
+            message_type: DATA_MESSAGE,
+            log_events: messages
+                .iter()
+                .enumerate()
+                .map(|(i, m)| LogEvent {
+                    id: "1",
+                    timestamp: 1_795_600_000_000 + i as i64,
+                    message: m.as_str().into(),
+                })
+                .collect(),
+            ..LogsData::default()
+        };
+        dec.decode_data(&encode_data(&data)).unwrap()
+    }
+
+    #[test]
+    fn bad_records_are_counted_by_kind_and_never_take_their_neighbours_down() {
+        let msgs = vec![
+            record(
+                "2026-11-25T10:00:05Z",
+                HAIKU,
+                "arn:aws:iam::1:user/a",
+                10,
+                2,
+            ),
+            "{\"timestamp\":\"2026-11-25T10:00:06Z\",\"modelId\":".to_string(),
+            r#"{"schemaType":"Other","timestamp":"2026-11-25T10:00:07Z","modelId":"m"}"#.into(),
+            record(
+                "2026-11-25T10:00:08Z",
+                HAIKU,
+                "arn:aws:iam::1:user/b",
+                20,
+                4,
+            ),
+        ];
+        let mut dec = Decoder::new();
+        let logs = decoded(&msgs, &mut dec);
+        let p = parse_events(&logs.log_events);
+        assert_eq!(p.records.len(), 2);
+        assert_eq!(p.records[1].tokens.input, 20);
+        assert_eq!(p.ingested[1], Timestamp::from_millis(1_795_600_000_003));
+        let kinds: Vec<(&str, u64)> = p.malformed.iter().map(|(k, n)| (*k, *n)).collect();
+        assert_eq!(kinds, vec![("invalid_json", 1), ("other_schema", 1)]);
+        assert_eq!(p.malformed_at.len(), 2);
+    }
+
+    #[test]
+    fn aggregate_prices_each_record_and_merges_observations_per_minute_app_caller_model() {
+        let a = "arn:aws:iam::1:user/a";
+        let msgs = vec![
+            record("2026-11-25T10:00:05Z", HAIKU, a, 1000, 200),
+            record("2026-11-25T10:00:50Z", HAIKU, a, 3000, 400),
+            record(
+                "2026-11-25T10:00:20Z",
+                HAIKU,
+                "arn:aws:iam::1:user/b",
+                10,
+                1,
+            ),
+            record("2026-11-25T10:00:30Z", "vendor.no-such-model-v9", a, 5, 5),
+            "not json".to_string(),
+        ];
+        let mut dec = Decoder::new();
+        let logs = decoded(&msgs, &mut dec);
+        let parsed = parse_events(&logs.log_events);
+        let ids = parsed.model_ids();
+        assert_eq!(ids.len(), 2);
+        assert!(application_profiles(ids.iter().copied()).is_empty());
+        let prices = PriceTable::embedded();
+        let cfg = AttributionConfig::default();
+        let resolutions = resolve_all(&ids, &ProfileMap::default(), &cfg);
+        let now = Timestamp::parse_iso8601("2026-11-25T10:05:00Z").unwrap();
+        let agg = aggregate(
+            &parsed,
+            &resolutions,
+            &prices,
+            &cfg,
+            &MetricsConfig::default(),
+            now,
+        );
+        assert_eq!(agg.unpriced_requests, 1);
+        assert_eq!(agg.unresolved_records, 0);
+        // (10:00, unattributed, a, haiku) twice, (…, b, haiku), (…, a, unknown model).
+        assert_eq!(agg.observations.len(), 3);
+        let merged = agg
+            .observations
+            .iter()
+            .find(|o| o.caller == a && o.requests == 2)
+            .expect("a's two haiku calls in one observation");
+        let each: Money = parsed.records[..2]
+            .iter()
+            .map(|r| cost_of(r, &resolutions[r.model_id.as_ref()], &prices).unwrap())
+            .sum();
+        assert!(each > Money::ZERO);
+        assert_eq!(merged.cost, each);
+        assert_eq!((merged.tokens.input, merged.tokens.output), (4000, 600));
+        assert_eq!(
+            merged.at,
+            Timestamp::parse_iso8601("2026-11-25T10:00:50Z").unwrap()
+        );
+        let unknown = agg.observations.iter().find(|o| o.unpriced).unwrap();
+        assert_eq!((unknown.requests, unknown.cost), (1, Money::ZERO));
+        // The unreadable record is a MalformedRecords datum; the rest are per-team series.
+        let malformed: f64 = agg
+            .datums
+            .iter()
+            .filter(|d| d.metric == MALFORMED_RECORDS)
+            .map(|d| d.value)
+            .sum();
+        assert_eq!(malformed, 1.0);
+        assert!(agg.datums.len() > 1);
+    }
+
+    #[test]
+    fn metric_times_stay_in_what_cloudwatch_accepts() {
+        let now = Timestamp(1_800_000_000);
+        let ok = Timestamp(now.0 - 3_600);
+        assert_eq!(metric_time(ok, now, now), ok);
+        let ancient = Timestamp(0);
+        assert_eq!(metric_time(ancient, ok, now), ok);
+        assert_eq!(metric_time(ancient, ancient, now), now);
+        let future = Timestamp(now.0 + 86_400);
+        assert_eq!(metric_time(future, ok, now), ok);
+    }
+}
