@@ -110,7 +110,7 @@ pub fn cost_of(r: &Record<'_>, res: &Resolution, prices: &PriceTable) -> Result<
 pub struct Aggregated {
     /// One datum per series and minute.
     pub datums: Vec<Datum>,
-    /// One observation per (minute, app, caller, model), in a stable order.
+    /// One observation per (minute, app, caller, model), in the order the batch first names each.
     pub observations: Vec<Observation>,
     /// Records without a price (unknown model or missing rate): never counted as $0 spend.
     pub unpriced_requests: u64,
@@ -133,8 +133,9 @@ pub fn aggregate(
     for &at in &parsed.malformed_at {
         agg.add_malformed(at, 1);
     }
-    let mut observations: HashMap<(i64, &str, &str, &str), Observation, FxBuild> =
-        HashMap::default();
+    // Observations in the order their keys first appear (the detector does not depend on order, and
+    // this one is deterministic without sorting); the map holds each key's index.
+    let mut index: HashMap<(i64, &str, &str, &str), usize, FxBuild> = HashMap::default();
     // The configured metadata values of the current record; the Strings are reused.
     let mut metadata: Vec<String> = vec![String::new(); attribution.metadata_keys.len()];
     for (r, ingested_at) in parsed.records.iter().zip(&parsed.ingested) {
@@ -167,9 +168,10 @@ pub fn aggregate(
             caller,
             r.model_id.as_ref(),
         );
-        match observations.entry(key) {
+        match index.entry(key) {
             Entry::Vacant(v) => {
-                v.insert(Observation::new(
+                v.insert(out.observations.len());
+                out.observations.push(Observation::new(
                     r.timestamp,
                     res,
                     Some(caller),
@@ -177,13 +179,14 @@ pub fn aggregate(
                     r.tokens,
                 ));
             }
-            Entry::Occupied(mut o) => merge_record(o.get_mut(), r.timestamp, &cost, &r.tokens),
+            Entry::Occupied(o) => merge_record(
+                &mut out.observations[*o.get()],
+                r.timestamp,
+                &cost,
+                &r.tokens,
+            ),
         }
     }
-    out.observations = observations.into_values().collect();
-    out.observations.sort_by(|a, b| {
-        (a.at, &a.app, &a.caller, &a.model).cmp(&(b.at, &b.app, &b.caller, &b.model))
-    });
     out.datums = agg.datums();
     out
 }

@@ -258,6 +258,29 @@ pub type FxBuild = BuildHasherDefault<FxHasher>;
 /// No entry in `MetricsAggregator::next`.
 const NONE: u32 = u32::MAX;
 
+/// The metrics of a series: name, value, unit, and whether it is sent when zero.
+#[allow(clippy::type_complexity)]
+const SERIES_METRICS: [(&str, fn(&Sums) -> f64, Unit, bool); 8] = [
+    (REQUESTS, |s| s.requests as f64, Unit::Count, true),
+    (ERRORS, |s| s.errors as f64, Unit::Count, false),
+    (INPUT_TOKENS, |s| s.input as f64, Unit::Count, false),
+    (OUTPUT_TOKENS, |s| s.output as f64, Unit::Count, false),
+    (
+        CACHE_READ_TOKENS,
+        |s| s.cache_read as f64,
+        Unit::Count,
+        false,
+    ),
+    (
+        CACHE_WRITE_TOKENS,
+        |s| s.cache_write as f64,
+        Unit::Count,
+        false,
+    ),
+    (ESTIMATED_COST_USD, |s| usd_value(s.cost), Unit::None, false),
+    (UNPRICED_REQUESTS, |s| s.unpriced as f64, Unit::Count, false),
+];
+
 /// Sums contributions per minute, then expands them into datums per dimension set.
 #[derive(Clone, Debug, Default)]
 pub struct MetricsAggregator {
@@ -322,55 +345,73 @@ impl MetricsAggregator {
 
     /// Every datum, one per series and minute, in a stable order (minute, metric, dimensions).
     pub fn datums(&self) -> Vec<Datum> {
+        fn dims_of<'d, 'a>(d: &'d ([(&'a str, &'a str); 3], u8)) -> &'d [(&'a str, &'a str)] {
+            &d.0[..d.1 as usize]
+        }
         // Series keyed by borrowed (name, value) dimensions; a set has at most three.
         type Dims<'a> = ([(&'a str, &'a str); 3], u8);
-        let mut series: HashMap<(Timestamp, Dims<'_>), Sums, FxBuild> = HashMap::default();
+        let mut by_key: HashMap<(Timestamp, Dims<'_>), Sums, FxBuild> = HashMap::default();
         let mut sets: Vec<Dims<'_>> = Vec::new();
         for (leaf, sums) in &self.leaves {
             sets.clear();
             self.dimension_sets(leaf, &mut sets);
             for dims in &sets {
-                series.entry((leaf.minute, *dims)).or_default().merge(sums);
+                by_key.entry((leaf.minute, *dims)).or_default().merge(sums);
             }
         }
-        let mut out = Vec::new();
-        for ((minute, (dims, n)), s) in series {
-            let dims: Vec<(String, String)> = dims[..n as usize]
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            let mut push = |metric: &'static str, value: f64, unit: Unit, always: bool| {
-                if always || value != 0.0 {
-                    out.push(Datum {
-                        metric,
-                        dimensions: dims.clone(),
-                        timestamp: minute,
-                        value,
-                        unit,
-                    });
-                }
-            };
-            push(REQUESTS, s.requests as f64, Unit::Count, true);
-            push(ERRORS, s.errors as f64, Unit::Count, false);
-            push(INPUT_TOKENS, s.input as f64, Unit::Count, false);
-            push(OUTPUT_TOKENS, s.output as f64, Unit::Count, false);
-            push(CACHE_READ_TOKENS, s.cache_read as f64, Unit::Count, false);
-            push(CACHE_WRITE_TOKENS, s.cache_write as f64, Unit::Count, false);
-            push(ESTIMATED_COST_USD, usd_value(s.cost), Unit::None, false);
-            push(UNPRICED_REQUESTS, s.unpriced as f64, Unit::Count, false);
-        }
-        for (minute, n) in &self.malformed {
-            out.push(Datum {
-                metric: MALFORMED_RECORDS,
-                dimensions: Vec::new(),
-                timestamp: *minute,
-                value: *n as f64,
-                unit: Unit::Count,
-            });
-        }
-        out.sort_unstable_by(|a, b| {
-            (a.timestamp, a.metric, &a.dimensions).cmp(&(b.timestamp, b.metric, &b.dimensions))
+        // Sorted once by (minute, dimensions) on borrowed strings; the datums then come out in
+        // (minute, metric, dimensions) order without sorting (or cloning for) the owned datums.
+        let mut series: Vec<((Timestamp, Dims<'_>), Sums)> = by_key.into_iter().collect();
+        series.sort_unstable_by(|(a, _), (b, _)| {
+            a.0.cmp(&b.0).then_with(|| dims_of(&a.1).cmp(dims_of(&b.1)))
         });
+        let mut metrics = SERIES_METRICS.map(|m| m.0).to_vec();
+        metrics.push(MALFORMED_RECORDS);
+        metrics.sort_unstable();
+        let mut minutes: Vec<Timestamp> = series.iter().map(|((m, _), _)| *m).collect();
+        minutes.extend(self.malformed.keys().copied());
+        minutes.sort_unstable();
+        minutes.dedup();
+        let mut out = Vec::with_capacity(series.len() * 4 + self.malformed.len());
+        let mut start = 0;
+        for minute in minutes {
+            let end = start + series[start..].partition_point(|((m, _), _)| *m <= minute);
+            let group = &series[start..end];
+            start = end;
+            for &metric in &metrics {
+                if metric == MALFORMED_RECORDS {
+                    if let Some(n) = self.malformed.get(&minute) {
+                        out.push(Datum {
+                            metric: MALFORMED_RECORDS,
+                            dimensions: Vec::new(),
+                            timestamp: minute,
+                            value: *n as f64,
+                            unit: Unit::Count,
+                        });
+                    }
+                    continue;
+                }
+                let (_, value_of, unit, always) = SERIES_METRICS
+                    .iter()
+                    .find(|m| m.0 == metric)
+                    .expect("a series metric");
+                for ((_, dims), sums) in group {
+                    let value = value_of(sums);
+                    if *always || value != 0.0 {
+                        out.push(Datum {
+                            metric,
+                            dimensions: dims_of(dims)
+                                .iter()
+                                .map(|(k, v)| (k.to_string(), v.to_string()))
+                                .collect(),
+                            timestamp: minute,
+                            value,
+                            unit: *unit,
+                        });
+                    }
+                }
+            }
+        }
         out
     }
 
@@ -809,5 +850,109 @@ mod tests {
         assert_eq!(usd_value(usd("41.2")), 41.2);
         assert_eq!(usd_value(Money(1)), 0.0);
         assert_eq!(usd_value(usd("0.000000001")), 1e-9);
+    }
+
+    /// The datums as the aggregator first computed them: every datum of every series, then one sort
+    /// of the owned datums by (minute, metric, dimensions).
+    fn reference_datums(a: &MetricsAggregator) -> Vec<Datum> {
+        let mut series: HashMap<(Timestamp, Vec<(String, String)>), Sums> = HashMap::new();
+        let mut sets = Vec::new();
+        for (leaf, sums) in &a.leaves {
+            sets.clear();
+            a.dimension_sets(leaf, &mut sets);
+            for (dims, n) in &sets {
+                let owned = dims[..*n as usize]
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                series.entry((leaf.minute, owned)).or_default().merge(sums);
+            }
+        }
+        let mut out = Vec::new();
+        for ((minute, dims), s) in series {
+            for (metric, value_of, unit, always) in SERIES_METRICS {
+                let value = value_of(&s);
+                if always || value != 0.0 {
+                    out.push(Datum {
+                        metric,
+                        dimensions: dims.clone(),
+                        timestamp: minute,
+                        value,
+                        unit,
+                    });
+                }
+            }
+        }
+        for (minute, n) in &a.malformed {
+            out.push(Datum {
+                metric: MALFORMED_RECORDS,
+                dimensions: Vec::new(),
+                timestamp: *minute,
+                value: *n as f64,
+                unit: Unit::Count,
+            });
+        }
+        out.sort_by(|a, b| {
+            (a.timestamp, a.metric, &a.dimensions).cmp(&(b.timestamp, b.metric, &b.dimensions))
+        });
+        out
+    }
+
+    #[test]
+    fn datums_equal_every_series_sorted_by_minute_metric_dimensions() {
+        let mut a = MetricsAggregator::new(MetricsConfig {
+            caller_dimensions: true,
+            metadata_keys: vec!["tenant".into(), "env".into()],
+        });
+        let teams = ["t1", "t2", "unattributed"];
+        let apps = ["chat", "agent", "unattributed"];
+        let tenants = ["", "acme", "zeta"];
+        let mut seed = 7u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        for i in 0..400 {
+            let metadata = vec![
+                tenants[next(3) as usize].to_string(),
+                if i % 7 == 0 {
+                    "prod".into()
+                } else {
+                    String::new()
+                },
+            ];
+            let minute = 1_800_000_000 + 60 * next(4) as i64;
+            a.add(&Contribution {
+                at: Timestamp(minute + next(60) as i64),
+                team: teams[next(3) as usize],
+                app: apps[next(3) as usize],
+                model: if next(2) == 0 { "m.a" } else { "m.b" },
+                caller: if next(2) == 0 {
+                    "arn:aws:sts::1:assumed-role/R/s1"
+                } else {
+                    "arn:aws:iam::1:user/u"
+                },
+                metadata: &metadata,
+                usage: Usage {
+                    requests: 1,
+                    errors: next(5) / 4,
+                    tokens: Tokens {
+                        input: next(1000),
+                        output: next(3),
+                        cache_read: next(2) * 500,
+                        ..Tokens::default()
+                    },
+                },
+                cost: usd("0.001"),
+                unpriced: next(9) / 8,
+            });
+        }
+        a.add_malformed(Timestamp(1_800_000_060), 2);
+        a.add_malformed(Timestamp(1_800_999_960), 1); // a minute with no series
+        let got = a.datums();
+        assert!(got.len() > 100);
+        assert_eq!(got, reference_datums(&a));
     }
 }
