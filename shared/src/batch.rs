@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::detector::Observation;
 use crate::metrics::{Contribution, Datum, FxBuild, MetricsAggregator, MetricsConfig};
 use crate::model_id::{classify, ModelRef};
-use crate::prices::{PriceTable, Unpriced};
+use crate::prices::{PriceTable, Rates, Unpriced};
 use crate::profiles::ProfileDirectory;
 use crate::record::{Record, Tokens};
 use crate::rollup::{resolve, AttributionConfig, Resolution, Usage, UNRESOLVED};
@@ -136,6 +136,9 @@ pub fn aggregate(
     // Observations in the order their keys first appear (the detector does not depend on order, and
     // this one is deterministic without sorting); the map holds each key's index.
     let mut index: HashMap<(i64, &str, &str, &str), usize, FxBuild> = HashMap::default();
+    // The rates of each (model, pool, source Region, long-context) the batch prices: the price table's
+    // lookup once per distinct call shape, not once per record.
+    let mut rates: HashMap<(&str, &str, bool), Option<&Rates>, FxBuild> = HashMap::default();
     // The configured metadata values of the current record; the Strings are reused.
     let mut metadata: Vec<String> = vec![String::new(); attribution.metadata_keys.len()];
     for (r, ingested_at) in parsed.records.iter().zip(&parsed.ingested) {
@@ -143,7 +146,21 @@ pub fn aggregate(
         if res.team == UNRESOLVED {
             out.unresolved_records += 1;
         }
-        let cost = cost_of(r, res, prices);
+        let cost = match &res.base_model {
+            Some(m) => {
+                let region = r.region.as_deref().filter(|s| !s.is_empty());
+                let long_context = prices.is_long_context(&r.tokens);
+                // The pool follows from the logged modelId, which `res` is the resolution of.
+                let key = (r.model_id.as_ref(), region.unwrap_or(""), long_context);
+                let found = *rates
+                    .entry(key)
+                    .or_insert_with(|| prices.rates(m, &res.pool, region, long_context));
+                found
+                    .ok_or(Unpriced::UnknownModel)
+                    .and_then(|x| x.cost(&r.tokens))
+            }
+            None => Err(Unpriced::UnknownModel),
+        };
         let unpriced = u64::from(cost.is_err());
         out.unpriced_requests += unpriced;
         let caller = r.caller_or_unknown();
@@ -300,13 +317,30 @@ mod tests {
                 1,
             ),
             record("2026-11-25T10:00:30Z", "vendor.no-such-model-v9", a, 5, 5),
+            // The same model from another Region, and a long-context Sonnet 4.5 call.
+            record("2026-11-25T10:00:40Z", HAIKU, "arn:aws:iam::1:user/c", 7, 7)
+                .replace("us-east-1", "eu-west-1"),
+            record(
+                "2026-11-25T10:00:45Z",
+                "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                "arn:aws:iam::1:user/c",
+                250_000,
+                10,
+            ),
+            record(
+                "2026-11-25T10:00:46Z",
+                "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                "arn:aws:iam::1:user/c",
+                1_000,
+                10,
+            ),
             "not json".to_string(),
         ];
         let mut dec = Decoder::new();
         let logs = decoded(&msgs, &mut dec);
         let parsed = parse_events(&logs.log_events);
         let ids = parsed.model_ids();
-        assert_eq!(ids.len(), 2);
+        assert_eq!(ids.len(), 3);
         assert!(application_profiles(ids.iter().copied()).is_empty());
         let prices = PriceTable::embedded();
         let cfg = AttributionConfig::default();
@@ -322,8 +356,9 @@ mod tests {
         );
         assert_eq!(agg.unpriced_requests, 1);
         assert_eq!(agg.unresolved_records, 0);
-        // (10:00, unattributed, a, haiku) twice, (…, b, haiku), (…, a, unknown model).
-        assert_eq!(agg.observations.len(), 3);
+        // (10:00, unattributed, a, haiku) twice, (…, b, haiku), (…, a, unknown model), (…, c, haiku),
+        // (…, c, sonnet) twice.
+        assert_eq!(agg.observations.len(), 5);
         let merged = agg
             .observations
             .iter()
@@ -340,6 +375,14 @@ mod tests {
             merged.at,
             Timestamp::parse_iso8601("2026-11-25T10:00:50Z").unwrap()
         );
+        // Every record at the rates `cost_of` gives it (the aggregate caches rates per call shape).
+        let total: Money = agg.observations.iter().map(|o| o.cost).sum();
+        let expected: Money = parsed
+            .records
+            .iter()
+            .filter_map(|r| cost_of(r, &resolutions[r.model_id.as_ref()], &prices).ok())
+            .sum();
+        assert_eq!(total, expected);
         let unknown = agg.observations.iter().find(|o| o.unpriced).unwrap();
         assert_eq!((unknown.requests, unknown.cost), (1, Money::ZERO));
         // The unreadable record is a MalformedRecords datum; the rest are per-team series.

@@ -248,19 +248,29 @@ impl PriceTable {
         long_context: bool,
         tokens: &Tokens,
     ) -> Result<Money, Unpriced> {
-        let r = self
-            .rates(base_model, pool, region, long_context)
-            .ok_or(Unpriced::UnknownModel)?;
+        self.rates(base_model, pool, region, long_context)
+            .ok_or(Unpriced::UnknownModel)?
+            .cost(tokens)
+    }
+}
+
+impl Rates {
+    /// The cost of `tokens` at these rates; tokens of a kind without a rate make it unpriced.
+    pub fn cost(&self, tokens: &Tokens) -> Result<Money, Unpriced> {
         let need = |rate: Option<Rate>, n: u64, what: &'static str| match (rate, n) {
             (_, 0) => Ok(Money::ZERO),
             (Some(rate), n) => Ok(rate * n),
             (None, _) => Err(Unpriced::MissingRate(what)),
         };
-        Ok(r.input * tokens.input
-            + r.output * tokens.output
-            + need(r.cache_read, tokens.cache_read, "cache_read")?
-            + need(r.cache_write_5m, tokens.cache_write_5m(), "cache_write_5m")?
-            + need(r.cache_write_1h, tokens.cache_write_1h, "cache_write_1h")?)
+        Ok(self.input * tokens.input
+            + self.output * tokens.output
+            + need(self.cache_read, tokens.cache_read, "cache_read")?
+            + need(
+                self.cache_write_5m,
+                tokens.cache_write_5m(),
+                "cache_write_5m",
+            )?
+            + need(self.cache_write_1h, tokens.cache_write_1h, "cache_write_1h")?)
     }
 }
 

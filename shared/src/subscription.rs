@@ -511,13 +511,23 @@ impl Block {
                 (&pad[..], (1u64 << rest.len()) - 1)
             }
         };
-        let (mut backslash, mut quote, mut control) = (0u64, 0u64, 0u64);
+        let (mut backslash, mut quote, mut any_control) = (0u64, 0u64, 0u64);
         for (k, chunk) in bytes.chunks_exact(8).enumerate() {
             let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
             let shift = 8 * k as u32;
-            backslash |= gather(zero_bytes(w ^ (ONES * u64::from(b'\\')))) << shift;
-            quote |= gather(zero_bytes(w ^ (ONES * u64::from(b'"')))) << shift;
-            control |= gather(zero_bytes(w & (ONES * 0xe0))) << shift;
+            let b = zero_bytes(w ^ (ONES * u64::from(b'\\')));
+            let q = zero_bytes(w ^ (ONES * u64::from(b'"')));
+            backslash |= gather(b) << shift;
+            quote |= gather(q) << shift;
+            any_control |= zero_bytes(w & (ONES * 0xe0));
+        }
+        // Control bytes are invalid in a string: almost never there, so located only when they are.
+        let mut control = 0u64;
+        if any_control != 0 {
+            for (k, chunk) in bytes.chunks_exact(8).enumerate() {
+                let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+                control |= gather(zero_bytes(w & (ONES * 0xe0))) << (8 * k as u32);
+            }
         }
         Block {
             backslash,
