@@ -17,7 +17,9 @@ OUT=bench/out
 mkdir -p "$OUT"
 
 cargo build --release --quiet -p bedrock-meter-core --example ingest_bench
-BIN=target/release/examples/ingest_bench
+# Wherever cargo puts its build (CARGO_TARGET_DIR, as scripts/test.sh sets it, or ./target).
+TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+BIN=$TARGET_DIR/release/examples/ingest_bench
 PIN=()
 if command -v taskset >/dev/null; then PIN=(taskset -c "$CPU"); fi
 TIME=/usr/bin/time

@@ -193,12 +193,18 @@ pub fn rollup_sql(q: &RollupQuery) -> String {
 /// The `CREATE EXTERNAL TABLE` statement for manual use (`location` is the
 /// `…/BedrockModelInvocationLogs/<region>/` prefix; a missing trailing slash is added).
 pub fn create_table_sql(database: &str, table: &str, location: &str) -> String {
+    fill_ddl(TABLE_DDL_TEMPLATE, database, table, location)
+}
+
+/// A DDL template (`{{database}}`, `{{table}}`, `{{location}}`) filled in, without its `--` comment
+/// lines; `location` gets a trailing slash.
+pub fn fill_ddl(template: &str, database: &str, table: &str, location: &str) -> String {
     let location = if location.ends_with('/') {
         location.to_string()
     } else {
         format!("{location}/")
     };
-    let body: String = TABLE_DDL_TEMPLATE
+    let body: String = template
         .lines()
         .filter(|l| !l.starts_with("--"))
         .map(|l| format!("{l}\n"))

@@ -107,19 +107,7 @@ pub fn snapshot_jsonl(rows: &[ProfileRow]) -> String {
 
 /// The profiles table's `CREATE EXTERNAL TABLE` statement (`location` gets a trailing slash).
 pub fn create_profiles_table_sql(database: &str, table: &str, location: &str) -> String {
-    let location = if location.ends_with('/') {
-        location.to_string()
-    } else {
-        format!("{location}/")
-    };
-    let body: String = PROFILES_TABLE_DDL_TEMPLATE
-        .lines()
-        .filter(|l| !l.starts_with("--"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    body.replace("{{database}}", &database.replace('`', ""))
-        .replace("{{table}}", &table.replace('`', ""))
-        .replace("{{location}}", &location.replace('\'', ""))
+    crate::athena_sql::fill_ddl(PROFILES_TABLE_DDL_TEMPLATE, database, table, location)
 }
 
 /// One row of the pricing CTE.

@@ -26,7 +26,7 @@ import sqlglot
 import yaml
 
 import fixtures
-from test_rollup_sql import (BIN, DATABASE, ROOT, TABLE, TOLERANCE, athena_table, duck_type, loads,
+from test_rollup_sql import (BIN, DATABASE, ROOT, TABLE, TOLERANCE, athena_table, ddl_columns_of, duck_type, loads,
                              read, run, split_top)  # noqa: F401
 from test_table_ddl import CfnLoader, TEMPLATE
 
@@ -44,18 +44,6 @@ STACK_NAMES = {
     "${InvocationLogTable}": TABLE,
     "${ProfilesTable}": PROFILES_TABLE,
 }
-
-
-def ddl_columns_of(path):
-    text = read(path)
-    body = text[text.index("` (\n") + 4: text.index("\n)\n")]
-    cols = []
-    for line in body.splitlines():
-        line = line.strip().rstrip(",")
-        if line.startswith("`"):
-            name, ty = line[1:].split("` ", 1)
-            cols.append((name, ty.strip()))
-    return cols
 
 
 def profiles_table(con, root):

@@ -71,8 +71,13 @@ def duck_type(hive):
 
 def ddl_columns():
     """(name, hive type) of the table, read from the one DDL file."""
-    text = read(DDL)
-    body = text[text.index("` (\n") + 4: text.index("\n)\nPARTITIONED BY")]
+    return ddl_columns_of(DDL)
+
+
+def ddl_columns_of(path):
+    """(name, hive type) of the columns a CREATE EXTERNAL TABLE file declares (partitions excluded)."""
+    text = read(path)
+    body = text[text.index("` (\n") + 4: text.index("\n)\n")]
     cols = []
     for line in body.splitlines():
         line = line.strip().rstrip(",")

@@ -257,7 +257,7 @@ pub fn stages(event: &str, profiles_json: &str, iters: usize) -> String {
     });
     let resolutions = resolve_all(&parsed, &p.profiles, &p.attribution);
     let price_t = time(iters, || price_all(&parsed, &resolutions, &p.prices).len());
-    let aggregate_t = time(iters, || {
+    let run_aggregate = || {
         aggregate(
             &parsed,
             &resolutions,
@@ -266,18 +266,9 @@ pub fn stages(event: &str, profiles_json: &str, iters: usize) -> String {
             &p.metrics,
             p.now,
         )
-    });
-    let summary = summary(
-        &parsed,
-        &aggregate(
-            &parsed,
-            &resolutions,
-            &p.prices,
-            &p.attribution,
-            &p.metrics,
-            p.now,
-        ),
-    );
+    };
+    let aggregate_t = time(iters, run_aggregate);
+    let summary = summary(&parsed, &run_aggregate());
     // End to end: the event's JSON text in, metric datums and observations out.
     let e2e = time(iters, || p.handle_event(event));
     assert_eq!(p.handle_event(event), summary);
