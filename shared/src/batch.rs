@@ -304,6 +304,29 @@ mod tests {
     }
 
     #[test]
+    fn a_message_with_bad_escapes_is_one_malformed_record_not_a_failed_payload() {
+        let good = record(
+            "2026-11-25T10:00:05Z",
+            HAIKU,
+            "arn:aws:iam::1:user/a",
+            10,
+            2,
+        );
+        let good_json = serde_json::Value::String(good.clone()).to_string();
+        // `\x` is no JSON escape; `\ud800` alone is half a surrogate pair.
+        let payload = format!(
+            r#"{{"messageType":"DATA_MESSAGE","logEvents":[{{"id":"1","timestamp":1,"message":{good_json}}},{{"id":"2","timestamp":2,"message":"{{\"modelId\":\"m\x\"}}"}},{{"id":"3","timestamp":3,"message":"{{\"a\":\"\ud800\"}}"}},{{"id":"4","timestamp":4,"message":{good_json}}}]}}"#
+        );
+        let mut dec = Decoder::new();
+        let logs = dec.decode_json(payload.as_bytes()).unwrap();
+        assert_eq!(logs.log_events.len(), 4);
+        let p = parse_events(&logs.log_events);
+        assert_eq!(p.records.len(), 2);
+        assert_eq!(p.records[1].tokens.input, 10);
+        assert_eq!(p.malformed.get("invalid_json"), Some(&2));
+    }
+
+    #[test]
     fn aggregate_prices_each_record_and_merges_observations_per_minute_app_caller_model() {
         let a = "arn:aws:iam::1:user/a";
         let msgs = vec![
