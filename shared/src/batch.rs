@@ -133,8 +133,9 @@ pub fn aggregate(
     for &at in &parsed.malformed_at {
         agg.add_malformed(at, 1);
     }
-    // Observations in the order their keys first appear (the detector does not depend on order, and
-    // this one is deterministic without sorting); the map holds each key's index.
+    // Observations in the order their keys first appear in the batch (log order: deterministic without
+    // a sort); the map holds each key's index. The detector's sums do not depend on the order; where
+    // two profiles share an app tag but disagree on team or threshold tags, the last one it sees wins.
     let mut index: HashMap<(i64, &str, &str, &str), usize, FxBuild> = HashMap::default();
     // The rates of each (model, pool, source Region, long-context) the batch prices: the price table's
     // lookup once per distinct call shape, not once per record.

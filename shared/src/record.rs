@@ -130,7 +130,8 @@ pub fn parse(text: &str) -> Result<Record<'_>, RecordError> {
 }
 
 /// Parses one record from the body of the JSON string it arrived in, escapes not decoded (a log
-/// event's message as [`crate::subscription::Decoder`] leaves it: no raw `"` or control character).
+/// event's message as [`crate::subscription::Decoder`] leaves it: no unescaped `"` and no control
+/// character — the decoder found its end; use [`crate::subscription::Message::parse`]).
 /// The record is read in place ([`Scanner::escaped`]); when that mode gives up, or the record is bad,
 /// the message is unescaped and parsed as text, so the result is always what [`parse`] gives for the
 /// decoded text.
@@ -141,8 +142,7 @@ pub fn parse_escaped(escaped: &str) -> Result<Record<'_>, RecordError> {
             return Ok(r);
         }
     }
-    let quoted = format!("\"{escaped}\"");
-    let text = Scanner::new(&quoted).string()?;
+    let text = crate::scan::unescape_body(escaped)?;
     parse(&text).map(Record::into_owned)
 }
 
@@ -896,5 +896,46 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_message_that_does_not_decode_is_never_read_in_place() {
+        let head = r#"{\"timestamp\":\"2026-11-25T10:00:00Z\",\"modelId\":\"m\",\"input\":{\"inputTokenCount\":3},\"note\":\""#;
+        // Bad escapes of the message inside a string the parser skips.
+        for bad in [
+            r"\ud800",
+            r"\udc00",
+            r"\ud800\u0041",
+            r"\x",
+            r"\q",
+            r"\\\uZZZZ",
+            r"\\\ud800",
+            r"\\\q",
+        ] {
+            let escaped = format!(r#"{head}{bad}\"}}"#);
+            assert!(crate::scan::unescape_body(&escaped).is_err(), "{escaped}");
+            assert!(parse_escaped(&escaped).is_err(), "{escaped}");
+        }
+        // The same kinds of escape, valid: read in place, as from the text.
+        for good in [
+            r"\ud83d\ude00",
+            r"\u00e9",
+            r"\\\u00e9",
+            r"\/",
+            r"\\\/",
+            r"\\\ud83d\ude00",
+            r"\\n",
+        ] {
+            let escaped = format!(r#"{head}{good}\"}}"#);
+            let text = crate::scan::unescape_body(&escaped).unwrap();
+            let r = parse_escaped(&escaped).unwrap();
+            assert_eq!(r, parse(&text).unwrap(), "{escaped}");
+            assert!(
+                matches!(r.model_id, Cow::Borrowed(_)),
+                "read in place: {escaped}"
+            );
+        }
+        // An unescaped quote inside a body is not a message the decoder gives, and is not decoded.
+        assert!(crate::scan::unescape_body(r#"a"b"#).is_err());
     }
 }

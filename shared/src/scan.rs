@@ -452,7 +452,8 @@ impl<'a, const ESC: bool> Scanner<'a, ESC> {
 
     /// Escaped mode, after the opening `\"`: to just past the closing `\"`. In the message's text a
     /// record string ends at the first `\"` that does not follow a record-level backslash (`\\`), and
-    /// every other `"` of it is written `\\\"`.
+    /// every other `"` of it is written `\\\"`. Every escape of the message is checked as decoding the
+    /// message would check it, so a string skipped here is one the decoded text also has.
     #[inline]
     fn skip_string_body_escaped(&mut self) -> Result<(), ScanError> {
         let s = self.s;
@@ -465,31 +466,25 @@ impl<'a, const ESC: bool> Scanner<'a, ESC> {
                     self.pos = p + 2;
                     return Ok(());
                 }
-                // A record-level backslash: the next character of the record is escaped. Written
-                // `\"`, `\\` or `\/` in the message, that is 2 more bytes; any other is one byte
-                // (`n`, `u` of `\u00e9`…), scanned on as ordinary text.
+                // A record-level backslash: the next character of the record is escaped, whether the
+                // message writes it raw (`n` of `\n`, `u` of `\u00e9`: scanned on as ordinary text)
+                // or as an escape of its own (`\"`, `\\`, `\/`, `\uXXXX`…).
                 Some(b'\\') => {
                     self.pos = if s.get(p + 2) == Some(&b'\\') {
-                        if s.get(p + 3) == Some(&b'u') {
-                            // `\\\uXXXX`: the escaped character written as a \u escape.
-                            p + 8
-                        } else {
-                            p + 4
-                        }
+                        p + 2 + message_escape(s, p + 2)?.0
                     } else {
                         p + 2
                     };
                 }
-                // A character the message escaped: `\uXXXX` is a record-level quote or backslash only
-                // for 0022 and 005c, which this mode does not take on; others are ordinary text.
-                Some(b'u') => {
-                    let cp = hex4_at(s, p + 2)?;
-                    if cp == 0x22 || cp == 0x5c {
+                // A character the message escaped. As a `\u` escape it could be a record-level quote or
+                // backslash, which this mode does not take on; otherwise it is ordinary text.
+                Some(_) => {
+                    let (len, c) = message_escape(s, p)?;
+                    if len > 2 && (c == 0x22 || c == 0x5c) {
                         return Err(give_up(p));
                     }
-                    self.pos = p + 6;
+                    self.pos = p + len;
                 }
-                Some(_) => self.pos = p + 2,
             }
             if self.pos > s.len() {
                 return Err(ScanError::Eof);
@@ -562,6 +557,58 @@ fn find_backslash(s: &[u8], from: usize) -> Option<usize> {
         pos += 8;
     }
     memchr::memchr(b'\\', s.get(pos..)?).map(|n| pos + n)
+}
+
+/// The text of a JSON string body (without its quotes): its escapes decoded, all of it (an unescaped
+/// quote inside is an error, not the end).
+pub fn unescape_body(body: &str) -> Result<Cow<'_, str>, ScanError> {
+    if !body.contains('\\') && !body.contains('"') {
+        return Ok(Cow::Borrowed(body));
+    }
+    let quoted = format!("\"{body}\"");
+    let mut sc = Scanner::new(&quoted);
+    let text = sc.string()?.into_owned();
+    if sc.pos != quoted.len() {
+        return Err(ScanError::Unexpected {
+            byte: b'"',
+            at: sc.pos - 2,
+        });
+    }
+    Ok(Cow::Owned(text))
+}
+
+/// The JSON escape at `s[p]` (a backslash), checked as unescaping checks it: its length in bytes
+/// (2, 6 for `\uXXXX`, 12 for a surrogate pair) and the character it stands for.
+fn message_escape(s: &[u8], p: usize) -> Result<(usize, u32), ScanError> {
+    let c = match *s.get(p + 1).ok_or(ScanError::Eof)? {
+        b'"' => 0x22,
+        b'\\' => 0x5c,
+        b'/' => 0x2f,
+        b'b' => 0x08,
+        b'f' => 0x0c,
+        b'n' => 0x0a,
+        b'r' => 0x0d,
+        b't' => 0x09,
+        b'u' => {
+            let hi = hex4_at(s, p + 2)?;
+            return match hi {
+                0xD800..=0xDBFF => {
+                    if s.get(p + 6) != Some(&b'\\') || s.get(p + 7) != Some(&b'u') {
+                        return Err(ScanError::Escape(p));
+                    }
+                    let lo = hex4_at(s, p + 8)?;
+                    if !(0xDC00..0xE000).contains(&lo) {
+                        return Err(ScanError::Escape(p));
+                    }
+                    Ok((12, 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)))
+                }
+                0xDC00..=0xDFFF => Err(ScanError::Escape(p)),
+                _ => Ok((6, hi)),
+            };
+        }
+        _ => return Err(ScanError::Escape(p)),
+    };
+    Ok((2, c))
 }
 
 /// Four hex digits at `pos`.

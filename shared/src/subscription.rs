@@ -84,8 +84,7 @@ impl<'a> Message<'a> {
         if !self.escaped {
             return Ok(Cow::Borrowed(self.body));
         }
-        let quoted = format!("\"{}\"", self.body);
-        Ok(Cow::Owned(Scanner::new(&quoted).string()?.into_owned()))
+        crate::scan::unescape_body(self.body)
     }
 
     /// Bytes of the message as sent (escaped when it was).
