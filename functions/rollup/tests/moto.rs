@@ -292,6 +292,25 @@ fn seeded(rows: &[Row]) -> Value {
     })
 }
 
+/// The handler's dependencies: SNS and S3 on moto, the test's profiles, Athena as given.
+fn deps_with<E>(e: &Env, engine: E) -> Deps<E, FakeProfiles, SnsNotifier, S3Store> {
+    Deps {
+        engine,
+        profiles: profiles(),
+        notifier: SnsNotifier::new(&e.conf),
+        store: S3Store::new(&e.conf),
+        prices: PriceTable::embedded(),
+    }
+}
+
+/// Moto's Athena answers the day's query and the previous day's with the seeded rows.
+fn seed_results(e: &Env) {
+    e.moto.post_json(
+        "/moto-api/static/athena/query-results",
+        &json!({"results": [seeded(&day_rows()), seeded(&prev_rows())]}),
+    );
+}
+
 struct Env {
     moto: Moto,
     conf: aws_config::SdkConfig,
@@ -404,17 +423,8 @@ fn check_reports(msgs: &[(String, String, String)]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daily_reports_per_team_and_summary_from_athena_on_moto() {
     let e = env().await;
-    e.moto.post_json(
-        "/moto-api/static/athena/query-results",
-        &json!({"results": [seeded(&day_rows()), seeded(&prev_rows())]}),
-    );
-    let deps = Deps {
-        engine: AthenaEngine::new(&e.conf),
-        profiles: profiles(),
-        notifier: SnsNotifier::new(&e.conf),
-        store: S3Store::new(&e.conf),
-        prices: PriceTable::embedded(),
-    };
+    seed_results(&e);
+    let deps = deps_with(&e, AthenaEngine::new(&e.conf));
     let cfg = config(&e.reports, &e.alerts, Duration::from_secs(60));
     let out = handle(&deps, &cfg, &json!({"date": "2026-11-25"}), now())
         .await
@@ -476,17 +486,8 @@ async fn writes_the_profile_snapshot_for_the_query_pack_to_s3_on_moto() {
         .send()
         .await
         .unwrap();
-    e.moto.post_json(
-        "/moto-api/static/athena/query-results",
-        &json!({"results": [seeded(&day_rows()), seeded(&prev_rows())]}),
-    );
-    let deps = Deps {
-        engine: AthenaEngine::new(&e.conf),
-        profiles: profiles(),
-        notifier: SnsNotifier::new(&e.conf),
-        store: S3Store::new(&e.conf),
-        prices: PriceTable::embedded(),
-    };
+    seed_results(&e);
+    let deps = deps_with(&e, AthenaEngine::new(&e.conf));
     let mut cfg = config(&e.reports, &e.alerts, Duration::from_secs(60));
     cfg.profiles_snapshot_bucket = Some("bedrock-meter-logs".into());
     let out = handle(&deps, &cfg, &json!({"date": "2026-11-25"}), now())
@@ -533,17 +534,8 @@ async fn writes_the_profile_snapshot_for_the_query_pack_to_s3_on_moto() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_that_cannot_be_written_is_a_note_not_a_failure() {
     let e = env().await;
-    e.moto.post_json(
-        "/moto-api/static/athena/query-results",
-        &json!({"results": [seeded(&day_rows()), seeded(&prev_rows())]}),
-    );
-    let deps = Deps {
-        engine: AthenaEngine::new(&e.conf),
-        profiles: profiles(),
-        notifier: SnsNotifier::new(&e.conf),
-        store: S3Store::new(&e.conf),
-        prices: PriceTable::embedded(),
-    };
+    seed_results(&e);
+    let deps = deps_with(&e, AthenaEngine::new(&e.conf));
     let mut cfg = config(&e.reports, &e.alerts, Duration::from_secs(60));
     cfg.profiles_snapshot_bucket = Some("no-such-bucket".into());
     let out = handle(&deps, &cfg, &json!({"date": "2026-11-25"}), now())
@@ -696,13 +688,7 @@ fn read_request(stream: &std::net::TcpStream) -> (String, Value) {
 async fn results_over_many_pages_give_the_same_reports() {
     let e = env().await;
     let stub = AthenaStub::start(vec![day_rows(), prev_rows()], 2, None);
-    let deps = Deps {
-        engine: stub.engine().await,
-        profiles: profiles(),
-        notifier: SnsNotifier::new(&e.conf),
-        store: S3Store::new(&e.conf),
-        prices: PriceTable::embedded(),
-    };
+    let deps = deps_with(&e, stub.engine().await);
     let cfg = config(&e.reports, &e.alerts, Duration::from_secs(60));
     let out = handle(&deps, &cfg, &json!({"date": "2026-11-25"}), now())
         .await
@@ -743,13 +729,7 @@ async fn a_failed_query_is_an_error_and_an_alert_and_no_report() {
         100,
         Some("HIVE_BAD_DATA: Error parsing field value for field 11: For input string"),
     );
-    let deps = Deps {
-        engine: stub.engine().await,
-        profiles: profiles(),
-        notifier: SnsNotifier::new(&e.conf),
-        store: S3Store::new(&e.conf),
-        prices: PriceTable::embedded(),
-    };
+    let deps = deps_with(&e, stub.engine().await);
     let cfg = config(&e.reports, &e.alerts, Duration::from_secs(60));
     let err = handle(&deps, &cfg, &json!({"date": "2026-11-25"}), now())
         .await
@@ -778,13 +758,7 @@ async fn a_query_that_never_finishes_is_stopped_an_error_and_an_alert() {
         "/moto-api/state-manager/set-transition",
         &json!({"model_name": "athena::execution", "transition": {"progression": "manual", "times": 100000}}),
     );
-    let deps = Deps {
-        engine: AthenaEngine::new(&e.conf),
-        profiles: profiles(),
-        notifier: SnsNotifier::new(&e.conf),
-        store: S3Store::new(&e.conf),
-        prices: PriceTable::embedded(),
-    };
+    let deps = deps_with(&e, AthenaEngine::new(&e.conf));
     let cfg = config(&e.reports, &e.alerts, Duration::from_secs(2));
     let t0 = std::time::Instant::now();
     let err = handle(&deps, &cfg, &json!({}), now()).await.unwrap_err();
@@ -827,13 +801,7 @@ async fn a_query_that_never_finishes_is_stopped_an_error_and_an_alert() {
 async fn a_report_that_cannot_be_published_is_an_error_and_an_alert() {
     let e = env().await;
     let stub = AthenaStub::start(vec![day_rows(), prev_rows()], 100, None);
-    let deps = Deps {
-        engine: stub.engine().await,
-        profiles: profiles(),
-        notifier: SnsNotifier::new(&e.conf),
-        store: S3Store::new(&e.conf),
-        prices: PriceTable::embedded(),
-    };
+    let deps = deps_with(&e, stub.engine().await);
     let missing = format!("arn:aws:sns:us-east-1:{ACCT}:no-such-topic");
     let cfg = config(&missing, &e.alerts, Duration::from_secs(60));
     let err = handle(&deps, &cfg, &json!({"date": "2026-11-25"}), now())
