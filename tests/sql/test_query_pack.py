@@ -26,7 +26,7 @@ import sqlglot
 import yaml
 
 import fixtures
-from test_rollup_sql import (BIN, DATABASE, ROOT, TABLE, TOLERANCE, athena_table, ddl_columns_of, duck_type, loads,
+from test_rollup_sql import (BIN, DATABASE, ROOT, TABLE, TOLERANCE, athena_table, ddl_columns_of, duck_type, fixture_day, loads,
                              read, run, split_top)  # noqa: F401
 from test_table_ddl import CfnLoader, TEMPLATE
 
@@ -132,14 +132,7 @@ class GeneratedFilesTest(unittest.TestCase):
 class QueryPackExecutedTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        if not os.path.exists(BIN):
-            raise AssertionError(f"{BIN} not built (cargo build -p bedrock-meter)")
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.logs = os.path.join(cls.tmp.name, "logs")
-        cls.facts = fixtures.write_day(cls.logs)
-        cls.profiles_file = os.path.join(cls.tmp.name, "profiles.json")
-        with open(cls.profiles_file, "w") as f:
-            json.dump(fixtures.profiles_document(), f)
+        cls.tmp, cls.logs, cls.facts, cls.profiles_file = fixture_day()
         # The snapshots the daily Lambda writes: today's, and an older one with stale tags (newest wins).
         snaps = os.path.join(cls.tmp.name, "profiles")
         os.makedirs(snaps)

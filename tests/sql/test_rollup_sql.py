@@ -146,17 +146,24 @@ def by(report, section, key):
     return {g[key]: g for g in report[section]}
 
 
+def fixture_day():
+    """A temporary folder with the fixture day's logs (S3 layout) and its profiles file: (tmp, logs
+    folder, the facts fixtures.write_day returns, profiles file)."""
+    if not os.path.exists(BIN):
+        raise AssertionError(f"{BIN} not built (cargo build -p bedrock-meter)")
+    tmp = tempfile.TemporaryDirectory()
+    logs = os.path.join(tmp.name, "logs")
+    facts = fixtures.write_day(logs)
+    profiles = os.path.join(tmp.name, "profiles.json")
+    with open(profiles, "w") as f:
+        json.dump(fixtures.profiles_document(), f)
+    return tmp, logs, facts, profiles
+
+
 class RollupSqlTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        if not os.path.exists(BIN):
-            raise AssertionError(f"{BIN} not built (cargo build -p bedrock-meter)")
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.logs = os.path.join(cls.tmp.name, "logs")
-        cls.facts = fixtures.write_day(cls.logs)
-        cls.profiles = os.path.join(cls.tmp.name, "profiles.json")
-        with open(cls.profiles, "w") as f:
-            json.dump(fixtures.profiles_document(), f)
+        cls.tmp, cls.logs, cls.facts, cls.profiles = fixture_day()
         cls.sql, cols, rows = run_rollup_sql(cls.logs, fixtures.DAY)
         rows_file = os.path.join(cls.tmp.name, "rows.json")
         with open(rows_file, "w") as f:
