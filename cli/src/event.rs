@@ -105,10 +105,7 @@ fn record_field(message: &str, field: &str) -> Option<String> {
 
 pub fn run(a: EventArgs) -> anyhow::Result<ExitCode> {
     let out = if a.control {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        let data = control_message(now);
+        let data = control_message(bedrock_meter::time::now_millis());
         if a.decoded {
             bedrock_meter::subscription::payload_json(&data)
         } else {

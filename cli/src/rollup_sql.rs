@@ -125,7 +125,7 @@ pub fn run(a: RollupSqlArgs) -> anyhow::Result<ExitCode> {
             if a.core.profiles.is_none() {
                 anyhow::bail!("--inline-profiles needs --profiles FILE");
             }
-            let today = Date::parse(&today_utc()).context("system clock")?;
+            let today = bedrock_meter::Timestamp::now().date();
             ProfilesFrom::Inline(profile_rows(&core.profiles, &core.attribution, today))
         } else {
             ProfilesFrom::Table(a.profiles_table.clone())
@@ -199,12 +199,4 @@ pub fn run(a: RollupSqlArgs) -> anyhow::Result<ExitCode> {
     };
     print!("{out}");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Today (UTC) as YYYY-MM-DD, from the system clock.
-fn today_utc() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    bedrock_meter::Timestamp(secs).date().to_string()
 }

@@ -16,12 +16,7 @@ const GROUP: &str = "/aws/bedrock/modelinvocations";
 const BUCKET: &str = "meter-logs-111122223333";
 const ACCOUNT: &str = "111122223333";
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+use bedrock_meter::time::now_millis as now_ms;
 
 fn record(request_id: &str, caller: &str, model_id: &str, ts_ms: i64) -> String {
     let t = Timestamp::from_millis(ts_ms);

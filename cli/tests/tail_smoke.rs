@@ -14,12 +14,7 @@ use bedrock_meter_integration_tests::Moto;
 const GROUP: &str = "/aws/bedrock/modelinvocations";
 const STREAM: &str = "aws/bedrock/modelinvocations";
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+use bedrock_meter::time::now_millis as now_ms;
 
 fn iso(ms: i64) -> String {
     let t = Timestamp::from_millis(ms);

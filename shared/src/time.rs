@@ -112,7 +112,20 @@ impl fmt::Display for Date {
     }
 }
 
+/// Milliseconds since the Unix epoch, from the system clock. Only the shells (Lambdas, CLI) read the
+/// clock; the core is always given the time.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 impl Timestamp {
+    /// Now, from the system clock (see [`now_millis`]).
+    pub fn now() -> Timestamp {
+        Timestamp::from_millis(now_millis())
+    }
+
     /// ISO-8601 as Bedrock writes it: `YYYY-MM-DDTHH:MM:SS` with optional fraction, then `Z` or `±HH:MM`
     /// (also accepts a space for `T`). Fractions are truncated to the second.
     pub fn parse_iso8601(s: &str) -> Option<Timestamp> {

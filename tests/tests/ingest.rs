@@ -83,7 +83,7 @@ fn event(messages: &[(i64, String)]) -> SubscriptionEvent {
 
 /// The start of the current minute, minus `back` minutes.
 fn minute_ago(back: i64) -> i64 {
-    let now = ingest::now().0;
+    let now = bedrock_meter::Timestamp::now().0;
     now - now.rem_euclid(60) - back * 60
 }
 
@@ -457,7 +457,10 @@ async fn control_message_is_ignored() {
     );
     let ev: SubscriptionEvent =
         serde_json::from_str(&encode(&control_message(1_764_000_000_000))).unwrap();
-    let out = ingest.handle(&ev, ingest::now()).await.unwrap();
+    let out = ingest
+        .handle(&ev, bedrock_meter::Timestamp::now())
+        .await
+        .unwrap();
     assert!(out.control_message);
     assert_eq!((out.records, out.metric_requests), (0, 0));
     let cw = aws_sdk_cloudwatch::Client::new(&sdk);

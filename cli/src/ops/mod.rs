@@ -204,12 +204,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+pub use bedrock_meter::time::now_millis as now_ms;
 
 /// The standard AWS configuration (environment, profile, SSO…), with an optional Region override.
 pub async fn load_config(region: Option<&str>) -> aws_config::SdkConfig {

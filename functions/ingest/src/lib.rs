@@ -408,14 +408,6 @@ pub fn batch_id(data: &LogsData<'_>) -> String {
     )
 }
 
-/// Wall-clock now.
-pub fn now() -> Timestamp {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    Timestamp(secs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,19 +5,13 @@ use bedrock_meter::aws::cloudwatch::CloudWatchMetrics;
 use bedrock_meter::aws::dynamodb::DynamoStore;
 use bedrock_meter::aws::sns::SnsNotifier;
 use bedrock_meter::detector::{MemoryStore, StateStore};
-use ingest::{now, Config, Ingest, SubscriptionEvent};
+use bedrock_meter::Timestamp;
+use ingest::{Config, Ingest, SubscriptionEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_target(false)
-        .without_time()
-        .init();
+    bedrock_meter::aws::init_lambda_logging();
     let config = Config::from_env()?;
     let sdk = aws_config::load_from_env().await;
     match config.state_table.clone() {
@@ -48,7 +42,7 @@ async fn serve<S: StateStore>(
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<SubscriptionEvent>| async move {
             ingest
-                .handle(&event.payload, now())
+                .handle(&event.payload, Timestamp::now())
                 .await
                 .map_err(Error::from)
         },

@@ -449,14 +449,6 @@ fn notification(email: bedrock_meter::email::Email, team: &str) -> Notification 
     }
 }
 
-/// Now, from the system clock.
-pub fn now() -> Timestamp {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    Timestamp(secs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

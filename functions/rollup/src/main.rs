@@ -4,21 +4,14 @@ use bedrock_meter::aws::athena::AthenaEngine;
 use bedrock_meter::aws::bedrock::BedrockProfiles;
 use bedrock_meter::aws::s3::S3Store;
 use bedrock_meter::aws::sns::SnsNotifier;
-use bedrock_meter::PriceTable;
-use bedrock_meter_rollup::{handle, now, Config, Deps};
+use bedrock_meter::{PriceTable, Timestamp};
+use bedrock_meter_rollup::{handle, Config, Deps};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_target(false)
-        .without_time()
-        .init();
+    bedrock_meter::aws::init_lambda_logging();
     let cfg = Config::from_env()?;
     let conf = aws_config::load_from_env().await;
     let deps = Deps {
@@ -31,7 +24,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (deps, cfg) = (&deps, &cfg);
         async move {
-            let outcome = handle(deps, cfg, &event.payload, now()).await?;
+            let outcome = handle(deps, cfg, &event.payload, Timestamp::now()).await?;
             Ok::<Value, Error>(serde_json::to_value(outcome)?)
         }
     }))

@@ -10,6 +10,19 @@ pub mod sns;
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+/// The Lambdas' logging: one JSON object per line (CloudWatch Logs adds the time), level from
+/// `RUST_LOG`, `info` by default.
+pub fn init_lambda_logging() {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
 /// An AWS call that failed. Callers surface it as an error (so Lambda retries), never as $0.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{operation} failed: {message}")]
