@@ -112,6 +112,23 @@ async fn state_table(sdk: &aws_config::SdkConfig) -> DynamoStore {
     store
 }
 
+/// The live handler as deployed: profiles from the Bedrock stub; CloudWatch, SNS and the detector's
+/// DynamoDB table on moto; configuration from `topic_arn` and `extra`.
+async fn live_ingest(
+    sdk: &aws_config::SdkConfig,
+    stub: &BedrockStub,
+    topic_arn: &str,
+    extra: &[(&str, &str)],
+) -> Ingest<BedrockProfiles, CloudWatchMetrics, SnsNotifier, DynamoStore> {
+    Ingest::new(
+        config(topic_arn, extra),
+        BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
+        CloudWatchMetrics::new(sdk),
+        SnsNotifier::new(sdk),
+        state_table(sdk).await,
+    )
+}
+
 async fn create_topic(sdk: &aws_config::SdkConfig, name: &str) -> String {
     aws_sdk_sns::Client::new(sdk)
         .create_topic()
@@ -196,13 +213,7 @@ async fn metrics_and_alert_end_to_end() {
     );
     stub.add_profile(ops.clone());
     let topic = create_topic(&sdk, "alerts").await;
-    let ingest = Ingest::new(
-        config(&topic, &[]),
-        BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
-        CloudWatchMetrics::new(&sdk),
-        SnsNotifier::new(&sdk),
-        state_table(&sdk).await,
-    );
+    let ingest = live_ingest(&sdk, &stub, &topic, &[]).await;
 
     // Two minutes of traffic: a loop (110 requests of one caller through the ops-agent profile), a
     // second caller of the same app, a person calling Nova Lite directly, and two broken records.
@@ -448,13 +459,7 @@ async fn control_message_is_ignored() {
     let sdk = moto.sdk_config().await;
     let stub = BedrockStub::start();
     let topic = create_topic(&sdk, "alerts").await;
-    let ingest = Ingest::new(
-        config(&topic, &[]),
-        BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
-        CloudWatchMetrics::new(&sdk),
-        SnsNotifier::new(&sdk),
-        state_table(&sdk).await,
-    );
+    let ingest = live_ingest(&sdk, &stub, &topic, &[]).await;
     let ev: SubscriptionEvent =
         serde_json::from_str(&encode(&control_message(1_764_000_000_000))).unwrap();
     let out = ingest
@@ -497,13 +502,7 @@ async fn failed_profile_lookups_serve_stale_tags_or_unresolved() {
     stub.add_profile(fresh.clone());
     let topic = create_topic(&sdk, "alerts").await;
     // TTL 0: every batch looks its profiles up again.
-    let ingest = Ingest::new(
-        config(&topic, &[("PROFILE_CACHE_TTL_SECONDS", "0")]),
-        BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
-        CloudWatchMetrics::new(&sdk),
-        SnsNotifier::new(&sdk),
-        state_table(&sdk).await,
-    );
+    let ingest = live_ingest(&sdk, &stub, &topic, &[("PROFILE_CACHE_TTL_SECONDS", "0")]).await;
     let t = [1_000, 100, 0, 0];
     let m1 = minute_ago(4);
     let first = event(&[(m1, record(m1, &search.arn, HUMAN, t, "a"))]);
@@ -601,13 +600,7 @@ async fn profiles_are_cached_across_invocations() {
     );
     stub.add_profile(p.clone());
     let topic = create_topic(&sdk, "alerts").await;
-    let ingest = Ingest::new(
-        config(&topic, &[("CALLER_DIMENSIONS", "true")]),
-        BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
-        CloudWatchMetrics::new(&sdk),
-        SnsNotifier::new(&sdk),
-        state_table(&sdk).await,
-    );
+    let ingest = live_ingest(&sdk, &stub, &topic, &[("CALLER_DIMENSIONS", "true")]).await;
     let m = minute_ago(2);
     for i in 0..3 {
         let ev = event(&[(
@@ -720,13 +713,7 @@ async fn sample_events_in_the_repository() {
         &[("app", "ops-agent"), ("team", "platform")],
     ));
     let topic = create_topic(&sdk, "alerts").await;
-    let ingest = Ingest::new(
-        config(&topic, &[]),
-        BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
-        CloudWatchMetrics::new(&sdk),
-        SnsNotifier::new(&sdk),
-        state_table(&sdk).await,
-    );
+    let ingest = live_ingest(&sdk, &stub, &topic, &[]).await;
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../events");
     let load = |name: &str| -> SubscriptionEvent {
         let text = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
@@ -773,16 +760,13 @@ async fn large_batches_are_chunked_to_the_api_limits() {
     let sdk = moto.sdk_config().await;
     let stub = BedrockStub::start();
     let topic = create_topic(&sdk, "alerts").await;
-    let ingest = Ingest::new(
-        config(
-            &topic,
-            &[("CALLER_DIMENSIONS", "true"), ("MAX_REQUESTS", "100000")],
-        ),
-        BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
-        CloudWatchMetrics::new(&sdk),
-        SnsNotifier::new(&sdk),
-        state_table(&sdk).await,
-    );
+    let ingest = live_ingest(
+        &sdk,
+        &stub,
+        &topic,
+        &[("CALLER_DIMENSIONS", "true"), ("MAX_REQUESTS", "100000")],
+    )
+    .await;
     let m = minute_ago(2);
     let t = [100, 10, 0, 0];
     // 260 callers (distinct roles) × 4 non-zero metrics (Requests, InputTokens, OutputTokens,
