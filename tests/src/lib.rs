@@ -148,18 +148,31 @@ pub fn http_request(port: u16, method: &str, path: &str, body: Option<&str>) -> 
     s.write_all(req.as_bytes()).ok()?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).ok()?;
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let (head, rest) = text.split_once("\r\n\r\n")?;
-    if !head.starts_with("HTTP/1.1 2") && !head.starts_with("HTTP/1.0 2") {
-        return None;
-    }
-    if head
+    // A response cut before the end of its head is no answer.
+    buf.windows(4).any(|w| w == b"\r\n\r\n").then_some(())?;
+    let (status, body) = parse_response(&buf);
+    (200..300).contains(&status).then_some(body)
+}
+
+/// An HTTP/1.1 response read to its end: (status, body, de-chunked when it was sent chunked). A
+/// response without a status line has status 0.
+pub(crate) fn parse_response(buf: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(buf);
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = if head
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked")
     {
-        return Some(dechunk(rest));
-    }
-    Some(rest.to_string())
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    (status, body)
 }
 
 fn dechunk(mut s: &str) -> String {
