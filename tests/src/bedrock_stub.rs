@@ -14,12 +14,9 @@
 //! so tests can check what the cache did.
 
 use crate::percent_decode;
+use crate::runtime_stub::{Request, Server};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 /// One application inference profile the stub knows.
 #[derive(Clone, Debug)]
@@ -65,12 +62,12 @@ pub enum Failure {
 }
 
 impl Failure {
-    fn status(self) -> (u16, &'static str, &'static str) {
+    fn status(self) -> (u16, &'static str) {
         match self {
-            Failure::Throttling => (429, "Too Many Requests", "ThrottlingException"),
-            Failure::AccessDenied => (403, "Forbidden", "AccessDeniedException"),
-            Failure::Internal => (500, "Internal Server Error", "InternalServerException"),
-            Failure::NotFound => (404, "Not Found", "ResourceNotFoundException"),
+            Failure::Throttling => (429, "ThrottlingException"),
+            Failure::AccessDenied => (403, "AccessDeniedException"),
+            Failure::Internal => (500, "InternalServerException"),
+            Failure::NotFound => (404, "ResourceNotFoundException"),
         }
     }
 }
@@ -112,39 +109,34 @@ impl State {
 pub struct BedrockStub {
     pub port: u16,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _server: Server,
 }
 
 impl BedrockStub {
     pub fn start() -> BedrockStub {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State {
             page_size: 100,
             ..State::default()
         }));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (state, stop) = (state.clone(), stop.clone());
-            std::thread::spawn(move || {
-                for conn in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(conn) = conn else { continue };
-                    let state = state.clone();
-                    std::thread::spawn(move || {
-                        let _ = serve(conn, &state);
-                    });
-                }
-            })
-        };
+        let routed = state.clone();
+        let server = Server::start(Arc::new(move |req: &Request| {
+            let (status, code, body) = route(&req.method, &req.target, &req.body, &routed);
+            let mut headers = vec![
+                ("Content-Type".to_string(), "application/json".to_string()),
+                (
+                    "x-amzn-RequestId".to_string(),
+                    format!("stub-{}", routed.lock().unwrap().log.len()),
+                ),
+            ];
+            if let Some(code) = code {
+                headers.push(("x-amzn-ErrorType".to_string(), code.to_string()));
+            }
+            (status, headers, body.into_bytes())
+        }));
         BedrockStub {
-            port,
+            port: server.port,
             state,
-            stop,
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -200,16 +192,6 @@ impl BedrockStub {
     }
 }
 
-impl Drop for BedrockStub {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 fn query_param(query: &str, name: &str) -> Option<String> {
     query.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
@@ -231,11 +213,10 @@ fn profile_json(p: &StubProfile) -> serde_json::Value {
     })
 }
 
-fn error(f: Failure, message: &str) -> (u16, &'static str, Option<&'static str>, String) {
-    let (status, reason, code) = f.status();
+fn error(f: Failure, message: &str) -> (u16, Option<&'static str>, String) {
+    let (status, code) = f.status();
     (
         status,
-        reason,
         Some(code),
         serde_json::json!({ "message": message }).to_string(),
     )
@@ -246,7 +227,7 @@ fn route(
     target: &str,
     body: &[u8],
     state: &Mutex<State>,
-) -> (u16, &'static str, Option<&'static str>, String) {
+) -> (u16, Option<&'static str>, String) {
     let mut s = state.lock().unwrap();
     s.log.push(format!("{method} {target}"));
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
@@ -269,7 +250,7 @@ fn route(
             if start + s.page_size < all.len() {
                 out["nextToken"] = (start + s.page_size).to_string().into();
             }
-            (200, "OK", None, out.to_string())
+            (200, None, out.to_string())
         }
         ("GET", p) if p.starts_with("/inference-profiles/") => {
             let ident = percent_decode(&p["/inference-profiles/".len()..]);
@@ -277,7 +258,7 @@ fn route(
                 return error(f, "scripted failure");
             }
             match s.find(&ident) {
-                Some(p) => (200, "OK", None, profile_json(p).to_string()),
+                Some(p) => (200, None, profile_json(p).to_string()),
                 None => error(
                     Failure::NotFound,
                     &format!("Inference profile {ident} not found"),
@@ -300,7 +281,6 @@ fn route(
             if name.is_empty() || copy_from.is_empty() {
                 return (
                     400,
-                    "Bad Request",
                     Some("ValidationException"),
                     serde_json::json!({"message": "inferenceProfileName and modelSource.copyFrom are required"}).to_string(),
                 );
@@ -325,7 +305,6 @@ fn route(
             s.profiles.insert(p.arn.clone(), p);
             (
                 201,
-                "Created",
                 None,
                 serde_json::json!({"inferenceProfileArn": arn, "status": "ACTIVE"}).to_string(),
             )
@@ -343,73 +322,16 @@ fn route(
                         .iter()
                         .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
                         .collect();
-                    (
-                        200,
-                        "OK",
-                        None,
-                        serde_json::json!({ "tags": tags }).to_string(),
-                    )
+                    (200, None, serde_json::json!({ "tags": tags }).to_string())
                 }
                 None => error(Failure::NotFound, &format!("Resource {arn} not found")),
             }
         }
         _ => (
             404,
-            "Not Found",
             Some("UnknownOperationException"),
             serde_json::json!({"message": format!("stub: no route for {method} {path}")})
                 .to_string(),
         ),
-    }
-}
-
-fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
-    conn.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
-    let mut reader = BufReader::new(conn.try_clone()?);
-    let mut conn = conn;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line)? == 0 {
-            return Ok(());
-        }
-        let mut parts = request_line.split_whitespace();
-        let (method, target) = (
-            parts.next().unwrap_or("").to_string(),
-            parts.next().unwrap_or("/").to_string(),
-        );
-        let mut len = 0usize;
-        let mut close = false;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line)?;
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            let (k, v) = line.split_once(':').unwrap_or((line, ""));
-            match k.trim().to_ascii_lowercase().as_str() {
-                "content-length" => len = v.trim().parse().unwrap_or(0),
-                "connection" => close = v.trim().eq_ignore_ascii_case("close"),
-                _ => {}
-            }
-        }
-        let mut body = vec![0; len];
-        reader.read_exact(&mut body)?;
-        let (status, reason, code, out) = route(&method, &target, &body, state);
-        let mut head = format!(
-            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nx-amzn-RequestId: stub-{}\r\n",
-            out.len(),
-            state.lock().unwrap().log.len()
-        );
-        if let Some(code) = code {
-            head.push_str(&format!("x-amzn-ErrorType: {code}\r\n"));
-        }
-        head.push_str("\r\n");
-        conn.write_all(head.as_bytes())?;
-        conn.write_all(out.as_bytes())?;
-        conn.flush()?;
-        if close {
-            return Ok(());
-        }
     }
 }
