@@ -10,7 +10,7 @@ use bedrock_meter::Timestamp;
 use bedrock_meter_integration_tests::bedrock_stub::{BedrockStub, StubProfile};
 use bedrock_meter_integration_tests::logs_stub as seed;
 use bedrock_meter_integration_tests::runtime_stub::SplitFront;
-use bedrock_meter_integration_tests::Moto;
+use bedrock_meter_integration_tests::{offline_aws_env, Moto};
 
 const GROUP: &str = "/aws/bedrock/modelinvocations";
 const BUCKET: &str = "meter-logs-111122223333";
@@ -52,19 +52,11 @@ impl Env {
     }
 
     fn doctor(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_bedrock-meter"))
+        let mut c = Command::new(env!("CARGO_BIN_EXE_bedrock-meter"));
+        offline_aws_env(&mut c, &self.moto.endpoint())
             .arg("doctor")
             .args(args)
-            .env("AWS_ENDPOINT_URL", self.moto.endpoint())
             .env("AWS_ENDPOINT_URL_BEDROCK", self.front.endpoint())
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env_remove("AWS_PROFILE")
-            .env_remove("BEDROCK_METER_PRICES")
             .output()
             .expect("run bedrock-meter")
     }

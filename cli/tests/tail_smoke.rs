@@ -9,7 +9,7 @@ use bedrock_meter::{PriceTable, Timestamp};
 use bedrock_meter_integration_tests::bedrock_stub::{BedrockStub, StubProfile};
 use bedrock_meter_integration_tests::logs_stub as seed;
 use bedrock_meter_integration_tests::runtime_stub::{Reply, RuntimeStub};
-use bedrock_meter_integration_tests::Moto;
+use bedrock_meter_integration_tests::{offline_aws_env, Moto};
 
 const GROUP: &str = "/aws/bedrock/modelinvocations";
 const STREAM: &str = "aws/bedrock/modelinvocations";
@@ -50,17 +50,7 @@ fn record(
 
 fn bin(moto: &Moto) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_bedrock-meter"));
-    c.env("AWS_ENDPOINT_URL", moto.endpoint())
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .env_remove("BEDROCK_METER_PROFILES")
-        .env_remove("BEDROCK_METER_PRICES")
-        .env_remove("LOG_GROUP_NAME");
+    offline_aws_env(&mut c, &moto.endpoint());
     c
 }
 

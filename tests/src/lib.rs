@@ -135,6 +135,26 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     http_request(port, "GET", path, None)
 }
 
+/// Points a `bedrock-meter` (or any AWS SDK) process at `endpoint` with dummy credentials, and cuts
+/// it off from every real source of configuration: no profile or config file, no instance metadata,
+/// none of bedrock-meter's own environment settings from the caller's shell.
+pub fn offline_aws_env<'c>(
+    c: &'c mut std::process::Command,
+    endpoint: &str,
+) -> &'c mut std::process::Command {
+    c.env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("BEDROCK_METER_PROFILES")
+        .env_remove("BEDROCK_METER_PRICES")
+        .env_remove("LOG_GROUP_NAME")
+}
+
 /// Minimal blocking HTTP/1.1 client for the emulator's control API (loopback only).
 pub fn http_request(port: u16, method: &str, path: &str, body: Option<&str>) -> Option<String> {
     use std::io::{Read, Write};
