@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use anyhow::Context;
-use bedrock_meter::logfiles::{find_log_files, for_each_record_in_file};
+use bedrock_meter::logfiles::{find_log_files_and_others, for_each_record_in_file};
 use bedrock_meter::profiles::ProfileMap;
 use bedrock_meter::record::Record;
 use bedrock_meter::rollup::AttributionConfig;
@@ -40,16 +39,9 @@ pub struct Core {
 
 impl CoreOpts {
     pub fn load(&self) -> anyhow::Result<Core> {
-        let prices = match &self.prices {
-            Some(p) => PriceTable::from_json(
-                &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
-            )
-            .with_context(|| format!("price table {}", p.display()))?,
-            None => PriceTable::embedded(),
-        };
+        let prices = load_prices(self.prices.as_deref())?;
         let profiles = match &self.profiles {
-            Some(p) => ProfileMap::from_json(&std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
-                .with_context(|| format!("profiles file {} (expected the shape of `aws bedrock list-inference-profiles`)", p.display()))?,
+            Some(p) => load_profiles("--profiles", p)?,
             None => ProfileMap::default(),
         };
         let attribution = AttributionConfig {
@@ -70,15 +62,96 @@ impl CoreOpts {
     }
 }
 
+/// A file named by a flag, read whole; the error names the flag and the file.
+pub fn read_flag_file(flag: &str, path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            std::io::ErrorKind::IsADirectory => "is a directory, not a file".to_string(),
+            _ => e.to_string(),
+        };
+        anyhow::anyhow!("{flag} {}: {why}", path.display())
+    })
+}
+
+/// Why a JSON file could not be used, in one clause: not JSON at all, or JSON of the wrong shape.
+fn json_problem(text: &str, e: &serde_json::Error, expected: &str) -> String {
+    use serde_json::error::Category;
+    if text.trim().is_empty() {
+        return format!("the file is empty (expected {expected})");
+    }
+    match e.classify() {
+        Category::Data => format!("not {expected}: {e}"),
+        _ => format!("not valid JSON ({e})"),
+    }
+}
+
+/// The price table of `--prices` (or `BEDROCK_METER_PRICES`), else the embedded one.
+pub fn load_prices(path: Option<&Path>) -> anyhow::Result<PriceTable> {
+    let Some(path) = path else {
+        return Ok(PriceTable::embedded());
+    };
+    let text = read_flag_file("--prices", path)?;
+    PriceTable::from_json(&text).map_err(|e| {
+        use bedrock_meter::prices::PriceTableError;
+        let why = match &e {
+            PriceTableError::Json(j) => json_problem(
+                &text,
+                j,
+                "a price table (the format of shared/data/prices.json)",
+            ),
+            other => {
+                let t = other.to_string();
+                t.strip_prefix("price table: ").unwrap_or(&t).to_string()
+            }
+        };
+        anyhow::anyhow!("--prices {}: {why}", path.display())
+    })
+}
+
+/// A profiles file (the shape `bedrock-meter profiles export` writes), named by `flag`.
+pub fn load_profiles(flag: &str, path: &Path) -> anyhow::Result<ProfileMap> {
+    let text = read_flag_file(flag, path)?;
+    ProfileMap::from_json(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{flag} {}: {} (write it with `bedrock-meter profiles export > FILE`)",
+            path.display(),
+            json_problem(
+                &text,
+                &e,
+                "a profiles file (the shape of `aws bedrock list-inference-profiles`)"
+            )
+        )
+    })
+}
+
+/// What [`read_logs`] went through, besides the records.
+#[derive(Clone, Debug, Default)]
+pub struct ReadSummary {
+    /// Log files found (read or not).
+    pub files: usize,
+    /// Files in the folders that are not log files (by name), e.g. `readme.txt`.
+    pub other_files: Vec<PathBuf>,
+    /// Files that could not be read at all; each was warned about once (see [`warn_unreadable`]).
+    pub unreadable_files: u64,
+}
+
+/// The one warning for a file that cannot be read, the same in every command: plain text on stderr.
+pub fn warn_unreadable(file: &Path, e: &dyn std::fmt::Display) {
+    eprintln!("warning: skipping unreadable file {}: {e}", file.display());
+}
+
 /// Reads every log file under `paths` on all cores. Each worker folds records into its own state with
-/// `fold(state, result)`; the states are returned for merging. Unreadable files are counted in
-/// `file_errors` (reported, never fatal).
+/// `fold(state, result)`; the states are returned for merging. Unreadable files are warned about and
+/// counted in the summary (never fatal).
 pub fn read_logs<S: Send>(
     paths: &[PathBuf],
     init: impl Fn() -> S + Sync,
     fold: impl Fn(&mut S, Result<Record<'_>, bedrock_meter::RecordError>) + Sync,
-) -> anyhow::Result<(Vec<S>, usize)> {
-    let files = find_log_files(paths)?;
+) -> anyhow::Result<(Vec<S>, ReadSummary)> {
+    let found = find_log_files_and_others(paths)?;
+    let files = found.files;
     let bar = progress(files.len() as u64);
     let next = AtomicUsize::new(0);
     let file_errors = AtomicUsize::new(0);
@@ -95,8 +168,10 @@ pub fn read_logs<S: Send>(
                     let Some(file) = files.get(i) else { break };
                     if let Err(e) = for_each_record_in_file(file, |r| fold(&mut state, r)) {
                         file_errors.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(file = %file.display(), error = %e, "unreadable log file");
-                        eprintln!("warning: {}: {e}", file.display());
+                        match &bar {
+                            Some(b) => b.suspend(|| warn_unreadable(file, &e)),
+                            None => warn_unreadable(file, &e),
+                        }
                     }
                     if let Some(b) = &bar {
                         b.inc(1);
@@ -111,7 +186,11 @@ pub fn read_logs<S: Send>(
     }
     Ok((
         states.into_inner().expect("no worker panics"),
-        file_errors.into_inner(),
+        ReadSummary {
+            files: files.len(),
+            other_files: found.other_files,
+            unreadable_files: file_errors.into_inner() as u64,
+        },
     ))
 }
 
@@ -139,4 +218,31 @@ pub fn ensure_paths(paths: &[PathBuf]) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether an error is a write to a closed pipe (`bedrock-meter … | head -1`).
+pub fn is_closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// A reader that stops early (`doctor 2>&1 | head -1`) closes the pipe; `print!` then panics on
+/// EPIPE (Rust ignores SIGPIPE). For every command: such a panic ends the process quietly with exit
+/// code 0, as when the output was read in full; any other panic is reported as before.
+pub fn exit_quietly_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("Broken pipe") || msg.contains("os error 32") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }

@@ -1,4 +1,4 @@
-//! `bedrock-meter event [--control] FILE...`: prints a CloudWatch Logs subscription event
+//! `bedrock-meter event [--control] PATH...`: prints a CloudWatch Logs subscription event
 //! (`{"awslogs":{"data":"<standard padded base64 of gzip>"}}`) whose log events are the log records in
 //! the files — what the ingest Lambda receives, for `cargo lambda invoke --data-file` and for tests.
 //!
@@ -9,16 +9,18 @@
 //! values is taken line by line, each non-blank line one event as it is — so broken records can be put
 //! in an event on purpose.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
+use bedrock_meter::logfiles::{find_log_files_and_others, read_maybe_gzip};
+use bedrock_meter::report::skipped_summary;
 use bedrock_meter::subscription::{
     control_message, encode, event_id, LogEvent, LogsData, DATA_MESSAGE,
 };
 use bedrock_meter::Timestamp;
 use serde_json::value::RawValue;
+
+use crate::common::{ensure_paths, warn_unreadable};
 
 #[derive(clap::Args, Debug)]
 pub struct EventArgs {
@@ -40,23 +42,17 @@ pub struct EventArgs {
     /// Print the decoded payload (the JSON inside `awslogs.data`) instead of the event.
     #[arg(long)]
     pub decoded: bool,
-    /// Log record files (.json, .jsonl, .json.gz, …).
+    /// Log record files (.json, .jsonl, .json.gz, …) and folders of them (read recursively, like
+    /// report and replay).
     #[arg(value_name = "FILE", required_unless_present = "control")]
     pub files: Vec<PathBuf>,
 }
 
-fn read(path: &Path) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .with_context(|| format!("gunzipping {}", path.display()))?;
-        out
-    } else {
-        bytes
-    };
-    String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", path.display()))
+/// A file's text (gunzipped when gzip); the error says why it cannot be read.
+fn read(path: &Path) -> std::io::Result<String> {
+    let bytes = read_maybe_gzip(path)?;
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
 /// The JSON text without insignificant whitespace (strings untouched, key order kept).
@@ -112,12 +108,33 @@ pub fn run(a: EventArgs) -> anyhow::Result<ExitCode> {
             encode(&data)
         }
     } else {
+        ensure_paths(&a.files)?;
+        // Folders are read like report and replay read them; a file named explicitly is read as it is.
+        let files = find_log_files_and_others(&a.files)?.files;
         let mut msgs = Vec::new();
-        for f in &a.files {
-            msgs.extend(messages(&read(f)?));
+        let mut unreadable = 0u64;
+        for f in &files {
+            match read(f) {
+                Ok(text) => msgs.extend(messages(&text)),
+                Err(e) => {
+                    unreadable += 1;
+                    warn_unreadable(f, &e);
+                }
+            }
+        }
+        if let Some(s) = skipped_summary(0, unreadable) {
+            eprintln!("{s}");
         }
         if msgs.is_empty() {
-            anyhow::bail!("no log records in {:?}", a.files);
+            anyhow::bail!(
+                "no log records in {} ({} log files found)",
+                a.files
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                files.len()
+            );
         }
         let mut last_ms = 0i64;
         let stamps: Vec<i64> = msgs

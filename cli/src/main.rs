@@ -54,7 +54,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    common::exit_quietly_on_closed_pipe();
     tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("BEDROCK_METER_LOG")
                 .unwrap_or_else(|_| "warn".into()),
@@ -75,8 +77,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e) if common::is_closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("bedrock-meter: {e:#}");
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "bedrock-meter: {e:#}");
             ExitCode::from(2)
         }
     }

@@ -9,7 +9,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use bedrock_meter::detector::{self, Detector, DetectorConfig, MemoryStore, Observation};
+use bedrock_meter::detector::{
+    self, Detector, DetectorConfig, MemoryStore, Observation, Overrides,
+};
+use bedrock_meter::report::{skipped_summary, thousands};
 use bedrock_meter::record::Tokens;
 use bedrock_meter::rollup::{resolve, Resolution};
 use bedrock_meter::{Money, Timestamp};
@@ -73,7 +76,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         max_cost: a.max_cost.unwrap_or(defaults.max_cost),
         max_requests: a.max_requests.unwrap_or(defaults.max_requests),
     };
-    let (reads, file_errors) = read_logs(&a.paths, Read::default, |st, rec| match rec {
+    let (reads, summary) = read_logs(&a.paths, Read::default, |st, rec| match rec {
         Ok(r) => st.seen.push(Seen {
             at: r.timestamp,
             model_id: r.model_id.to_string(),
@@ -114,6 +117,18 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     let records = observations.len();
+    let skipped = skipped_summary(malformed, summary.unreadable_files);
+    if records == 0 {
+        eprintln!(
+            "bedrock-meter: nothing to replay: {} log files, no valid record in them{}",
+            summary.files,
+            skipped
+                .map(|s| format!("; {}", s.to_lowercase()))
+                .unwrap_or_default()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let overrides = applied_overrides(&resolved, &config);
     let detector = Detector::new(MemoryStore::new(), config);
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -131,12 +146,68 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     eprintln!(
-        "replayed {records} records ({unpriced} unpriced, {} malformed, {file_errors} unreadable files) with window {} min, thresholds {} / {} requests: {} alerts",
-        malformed,
+        "replayed {} records ({} unpriced) with window {} min, thresholds {} / {} requests: {} alerts",
+        thousands(records as u64),
+        thousands(unpriced),
         config.window_minutes,
         config.max_cost,
         config.max_requests,
         alerts.len()
     );
+    if !overrides.is_empty() {
+        eprintln!("per-app thresholds from profile tags (they replace the ones above for these apps):");
+        for line in &overrides {
+            eprintln!("  {line}");
+        }
+    }
+    if let Some(s) = skipped {
+        eprintln!("{s}");
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The per-app threshold overrides (profile tags `meter:*`) that apply to the apps replayed, one line
+/// per app: `ticket-triage (support): max cost $10.00 (meter:max-cost-usd=10)`.
+fn applied_overrides(resolved: &HashMap<String, Resolution>, config: &DetectorConfig) -> Vec<String> {
+    let mut lines: Vec<String> = resolved
+        .values()
+        .filter_map(|res| {
+            let o = Overrides::from_tags(&res.tags);
+            if o == Overrides::default() {
+                return None;
+            }
+            let tag = |key: &str| {
+                res.tags
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map_or_else(String::new, |(k, v)| format!(" ({k}={v})"))
+            };
+            let mut parts = Vec::new();
+            if let Some(w) = o.window_minutes {
+                parts.push(format!(
+                    "window {w} min instead of {}{}",
+                    config.window_minutes,
+                    tag(detector::TAG_WINDOW_MINUTES)
+                ));
+            }
+            if let Some(c) = o.max_cost {
+                parts.push(format!(
+                    "max cost {c} instead of {}{}",
+                    config.max_cost,
+                    tag(detector::TAG_MAX_COST)
+                ));
+            }
+            if let Some(n) = o.max_requests {
+                parts.push(format!(
+                    "max requests {n} instead of {}{}",
+                    config.max_requests,
+                    tag(detector::TAG_MAX_REQUESTS)
+                ));
+            }
+            Some(format!("{} ({}): {}", res.app, res.team, parts.join(", ")))
+        })
+        .collect();
+    lines.sort();
+    lines.dedup();
+    lines
 }

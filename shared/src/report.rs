@@ -79,6 +79,9 @@ pub struct Line {
     pub team: String,
     pub app: String,
     pub model: String,
+    /// Values of the configured metadata keys, in their order (empty when absent); empty in
+    /// [`Report::lines`], filled in [`Report::detail`].
+    pub metadata: Vec<String>,
     pub group: Group,
 }
 
@@ -96,8 +99,14 @@ pub struct Report {
     /// Per configured metadata key: (value, group).
     pub by_metadata: Vec<(String, Vec<(String, Group)>)>,
     pub lines: Vec<Line>,
+    /// The lines split further by metadata values (the CSV rows); the same as `lines` without
+    /// metadata keys.
+    pub detail: Vec<Line>,
     pub unpriced: Vec<UnpricedModel>,
     pub malformed_records: u64,
+    /// Files that could not be read at all (not gzip, truncated, no permission): each was warned
+    /// about and skipped. Set by the reader (the CLI); 0 for the daily Lambda's Athena rows.
+    pub unreadable_files: u64,
 }
 
 fn sorted<K: Ord + Clone>(m: BTreeMap<K, Group>) -> Vec<(K, Group)> {
@@ -126,6 +135,8 @@ impl Report {
         let mut caller: BTreeMap<String, Group> = BTreeMap::new();
         let mut meta: Vec<BTreeMap<String, Group>> = vec![BTreeMap::new(); metadata_keys.len()];
         let mut lines: BTreeMap<(String, String, String, String), Group> = BTreeMap::new();
+        let mut detail: BTreeMap<(String, String, String, String, Vec<String>), Group> =
+            BTreeMap::new();
         let mut unpriced: BTreeMap<(String, String), UnpricedModel> = BTreeMap::new();
         for r in rows {
             let res = &r.resolution;
@@ -155,6 +166,18 @@ impl Report {
                 ))
                 .or_default()
                 .add(r);
+            if !metadata_keys.is_empty() {
+                detail
+                    .entry((
+                        r.key.caller.clone(),
+                        res.team.clone(),
+                        res.app.clone(),
+                        res.model.clone(),
+                        r.key.metadata.clone(),
+                    ))
+                    .or_default()
+                    .add(r);
+            }
             if let Err(why) = &r.cost {
                 let reason = match why {
                     Unpriced::UnknownModel if res.base_model.is_none() => {
@@ -183,6 +206,32 @@ impl Report {
                 .cmp(&a.requests)
                 .then(a.model_id.cmp(&b.model_id))
         });
+        let lines: Vec<Line> = sorted(lines)
+            .into_iter()
+            .map(|((caller, team, app, model), group)| Line {
+                caller,
+                team,
+                app,
+                model,
+                metadata: Vec::new(),
+                group,
+            })
+            .collect();
+        let detail = if metadata_keys.is_empty() {
+            lines.clone()
+        } else {
+            sorted(detail)
+                .into_iter()
+                .map(|((caller, team, app, model, metadata), group)| Line {
+                    caller,
+                    team,
+                    app,
+                    model,
+                    metadata,
+                    group,
+                })
+                .collect()
+        };
         Report {
             date,
             prices_as_of,
@@ -196,18 +245,11 @@ impl Report {
                 .cloned()
                 .zip(meta.into_iter().map(sorted))
                 .collect(),
-            lines: sorted(lines)
-                .into_iter()
-                .map(|((caller, team, app, model), group)| Line {
-                    caller,
-                    team,
-                    app,
-                    model,
-                    group,
-                })
-                .collect(),
+            lines,
+            detail,
             unpriced,
             malformed_records,
+            unreadable_files: 0,
         }
     }
 
@@ -251,7 +293,8 @@ impl Report {
             output_tokens: u64,
             cache_read_tokens: u64,
             cache_write_tokens: u64,
-            cost_usd: Box<RawValue>,
+            /// The priced part; `null` when no request of the group could be priced.
+            cost_usd: Option<Box<RawValue>>,
             unpriced_requests: u64,
         }
         fn g<'a>(grp: &Group) -> G<'a> {
@@ -267,8 +310,10 @@ impl Report {
                 output_tokens: grp.output_tokens,
                 cache_read_tokens: grp.cache_read_tokens,
                 cache_write_tokens: grp.cache_write_tokens,
-                cost_usd: RawValue::from_string(grp.cost.to_decimal_string(9))
-                    .expect("a decimal is a JSON number"),
+                cost_usd: priced_cost(grp).map(|c| {
+                    RawValue::from_string(c.to_decimal_string(9))
+                        .expect("a decimal is a JSON number")
+                }),
                 unpriced_requests: grp.unpriced_requests,
             }
         }
@@ -292,6 +337,7 @@ impl Report {
             by_metadata: BTreeMap<&'a str, Vec<G<'a>>>,
             unpriced: Vec<U<'a>>,
             malformed_records: u64,
+            unreadable_files: u64,
         }
         let j = J {
             date: self.date.map(|d| d.to_string()),
@@ -357,32 +403,51 @@ impl Report {
                 })
                 .collect(),
             malformed_records: self.malformed_records,
+            unreadable_files: self.unreadable_files,
         };
         serde_json::to_string_pretty(&j).expect("report serialises")
     }
 
-    // ---- CSV: one row per caller × team × app × model ----
+    // ---- CSV: one row per caller × team × app × model × metadata values ----
 
+    /// `date,caller,team,app,model[,<metadata key>…],requests,errors,input_tokens,output_tokens,
+    /// cache_read_tokens,cache_write_tokens,cost_usd,unpriced_requests`: `cost_usd` with 9 decimals
+    /// like the JSON, empty when no request of the row could be priced.
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("date,caller,team,app,model,requests,errors,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cost_usd,unpriced_requests\n");
+        let mut out = String::from("date,caller,team,app,model");
+        for (key, _) in &self.by_metadata {
+            out.push(',');
+            out.push_str(&csv(key));
+        }
+        out.push_str(",requests,errors,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cost_usd,unpriced_requests\n");
         let date = self.date.map(|d| d.to_string()).unwrap_or_default();
-        for l in &self.lines {
+        for l in &self.detail {
             let g = &l.group;
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{}",
                 date,
                 csv(&l.caller),
                 csv(&l.team),
                 csv(&l.app),
                 csv(&l.model),
+            );
+            for i in 0..self.by_metadata.len() {
+                out.push(',');
+                out.push_str(&csv(l.metadata.get(i).map_or("", String::as_str)));
+            }
+            let _ = writeln!(
+                out,
+                ",{},{},{},{},{},{},{},{}",
                 g.requests,
                 g.errors,
                 g.input_tokens,
                 g.output_tokens,
                 g.cache_read_tokens,
                 g.cache_write_tokens,
-                g.cost.to_decimal_string(6),
+                priced_cost(g)
+                    .map(|c| c.to_decimal_string(9))
+                    .unwrap_or_default(),
                 g.unpriced_requests
             );
         }
@@ -391,7 +456,14 @@ impl Report {
 
     // ---- Table: what a person reads ----
 
+    /// The table with the 25 costliest lines.
     pub fn to_table(&self) -> String {
+        self.to_table_top(Some(DEFAULT_TABLE_LINES))
+    }
+
+    /// The table with the `top` costliest caller × team × app × model lines (`None`: all of them);
+    /// the rest are summed into one line that says how many are hidden.
+    pub fn to_table_top(&self, top: Option<usize>) -> String {
         let mut out = String::new();
         let day = self
             .date
@@ -415,7 +487,7 @@ impl Report {
             "cache write",
             "est. cost",
         ];
-        const MAX_LINES: usize = 25;
+        let max_lines = top.unwrap_or(usize::MAX);
         let row = |caller: String, team: &str, app: &str, model: &str, g: &Group| -> [String; 10] {
             [
                 caller,
@@ -433,15 +505,18 @@ impl Report {
         let mut rows: Vec<[String; 10]> = self
             .lines
             .iter()
-            .take(MAX_LINES)
+            .take(max_lines)
             .map(|l| row(short_caller(&l.caller), &l.team, &l.app, &l.model, &l.group))
             .collect();
-        if self.lines.len() > MAX_LINES {
+        if self.lines.len() > max_lines {
             let mut rest = Group::default();
-            for l in &self.lines[MAX_LINES..] {
+            for l in &self.lines[max_lines..] {
                 rest.merge(&l.group);
             }
-            let label = format!("… {} more lines", self.lines.len() - MAX_LINES);
+            let label = format!(
+                "… {} more lines (--all shows them)",
+                self.lines.len() - max_lines
+            );
             rows.push(row(label, "", "", "", &rest));
         }
         let t = &self.totals;
@@ -517,15 +592,42 @@ impl Report {
                 thousands(u.output_tokens)
             );
         }
-        if self.malformed_records > 0 {
-            let _ = writeln!(
-                out,
-                "Malformed records skipped: {}",
-                thousands(self.malformed_records)
-            );
+        if let Some(line) = skipped_summary(self.malformed_records, self.unreadable_files) {
+            let _ = writeln!(out, "{line}");
         }
         out
     }
+}
+
+/// Lines the report table shows by default.
+pub const DEFAULT_TABLE_LINES: usize = 25;
+
+/// The group's priced cost, `None` when none of its requests could be priced (never a $0 for
+/// unknown money). A partly priced group has its priced part here and the rest in
+/// `unpriced_requests`.
+pub fn priced_cost(g: &Group) -> Option<Money> {
+    (g.unpriced_requests == 0 || g.unpriced_requests < g.requests).then_some(g.cost)
+}
+
+/// What a reader skipped, in the words every command uses: `Skipped: 2 malformed records, 1
+/// unreadable file` (`None` when nothing was skipped).
+pub fn skipped_summary(malformed_records: u64, unreadable_files: u64) -> Option<String> {
+    let mut parts = Vec::new();
+    if malformed_records > 0 {
+        parts.push(format!(
+            "{} malformed record{}",
+            thousands(malformed_records),
+            if malformed_records == 1 { "" } else { "s" }
+        ));
+    }
+    if unreadable_files > 0 {
+        parts.push(format!(
+            "{} unreadable file{}",
+            thousands(unreadable_files),
+            if unreadable_files == 1 { "" } else { "s" }
+        ));
+    }
+    (!parts.is_empty()).then(|| format!("Skipped: {}", parts.join(", ")))
 }
 
 /// `$1.23`, with `+ unpriced` when part of the group has no price.
