@@ -27,6 +27,7 @@ pub struct DemoArgs {
     /// The day to generate (UTC).
     #[arg(long, value_parser = parse_date, default_value = "2026-11-25")]
     pub date: Date,
+    /// Seed of the generator: the same seed writes the same files.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// Only write the files; do not run report and replay on them.
@@ -494,12 +495,16 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         ),
     ];
     for (title, args) in steps {
-        eprintln!(
+        // The section headers go with the sections, on stdout (flushed before the child writes).
+        let mut stdout = std::io::stdout();
+        writeln!(
+            stdout,
             "\n=== {title}: bedrock-meter {} --profiles {} {}\n",
             args.join(" "),
             profiles.display(),
             logs.display()
-        );
+        )?;
+        stdout.flush()?;
         let status = Command::new(&exe)
             .args(&args)
             .arg("--profiles")

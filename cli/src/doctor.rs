@@ -42,6 +42,7 @@ pub struct DoctorArgs {
     /// Region to check (default: the standard AWS configuration's).
     #[arg(long)]
     pub region: Option<String>,
+    /// table (for people) or json (for automation; same checks, exit code 1 when one fails).
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
     /// The stack's outputs, as `aws cloudformation describe-stacks --stack-name NAME` prints them (or
@@ -58,8 +59,10 @@ pub struct DoctorArgs {
     /// Key prefix of the logs in the bucket (default: the logging configuration's, else bedrock-logs).
     #[arg(long)]
     pub prefix: Option<String>,
+    /// Glue database of the invocation-log table (default: stack outputs, else bedrock_meter).
     #[arg(long)]
     pub database: Option<String>,
+    /// Glue table of the invocation logs (default: stack outputs, else invocation_logs).
     #[arg(long)]
     pub table: Option<String>,
     /// Athena workgroup (the template names it after the stack; default bedrock-meter).
@@ -80,8 +83,10 @@ pub struct DoctorArgs {
     /// Price table file overriding the embedded one.
     #[arg(long, env = "BEDROCK_METER_PRICES")]
     pub prices: Option<PathBuf>,
+    /// Profile tag key that names the app (checked on every application profile).
     #[arg(long, default_value = "app", env = "APP_TAG_KEY")]
     pub app_tag: String,
+    /// Profile tag key that names the team (checked on every application profile).
     #[arg(long, default_value = "team", env = "TEAM_TAG_KEY")]
     pub team_tag: String,
 }
@@ -510,6 +515,7 @@ pub fn checklist(
         }
     }
     let summary = format!("prices as of {} ({stale_days} days old)", prices.as_of);
+    let read_records = f.recent.as_ref().is_ok_and(|r| r.records > 0);
     out.push(if !unpriced.is_empty() {
         Check::new(PRICES.0, PRICES.1, Status::Warn, format!("{summary}; {} recently used models cannot be priced: reported as unpriced, not $0", unpriced.len()))
             .details(unpriced.iter().map(|(m, (c, why))| format!("{m}: {c} calls, {why}")).collect())
@@ -517,10 +523,28 @@ pub fn checklist(
     } else if stale_days > 120 {
         Check::new(PRICES.0, PRICES.1, Status::Warn, summary)
             .fix("check the Bedrock pricing page and update shared/data/prices.json (README, The price table)")
+    } else if !read_records {
+        // Nothing read, nothing checked: never a PASS for a check that could not be made.
+        Check::new(PRICES.0, PRICES.1, Status::Skip, format!("{summary}; no recent records read, so the models in use could not be checked"))
     } else {
         Check::new(PRICES.0, PRICES.1, Status::Pass, format!("{summary}; every recently used model has a price"))
     });
     out
+}
+
+/// The one cause to fix first, when the checks point at it: the stack was never deployed in this
+/// Region (its log group, Glue table and Athena workgroup are all missing).
+pub fn headline(f: &Facts) -> Option<String> {
+    let n = &f.names;
+    let missing = matches!(f.log_group_exists, Ok(false))
+        && matches!(f.table_exists, Ok(false))
+        && matches!(f.workgroup, Ok(None));
+    missing.then(|| {
+        format!(
+            "stack not found: no bedrock-meter stack in {} (no log group {}, no Glue table {}.{}, no Athena workgroup {}) → deploy it with `sam deploy --guided --region {}` (docs/deploy.md), then run doctor again; if it is deployed under other names, pass --stack-outputs",
+            f.region, n.log_group, n.database, n.table, n.workgroup, f.region
+        )
+    })
 }
 
 /// 1 when a check failed.
@@ -532,10 +556,13 @@ pub fn exit_code(checks: &[Check]) -> ExitCode {
     }
 }
 
-pub fn render_table(region: &str, checks: &[Check]) -> String {
+pub fn render_table(region: &str, headline: Option<&str>, checks: &[Check]) -> String {
     use std::fmt::Write as _;
     let width = checks.iter().map(|c| c.title.len()).max().unwrap_or(0);
     let mut out = format!("bedrock-meter doctor: {region}\n\n");
+    if let Some(h) = headline {
+        let _ = writeln!(out, "FIRST: {h}\n");
+    }
     for c in checks {
         let _ = writeln!(
             out,
@@ -567,10 +594,16 @@ pub fn render_table(region: &str, checks: &[Check]) -> String {
     out
 }
 
-pub fn render_json(region: &str, names: &Names, checks: &[Check]) -> String {
+pub fn render_json(
+    region: &str,
+    headline: Option<&str>,
+    names: &Names,
+    checks: &[Check],
+) -> String {
     serde_json::json!({
         "region": region,
         "ok": !checks.iter().any(|c| c.status == Status::Fail),
+        "headline": headline,
         "names": names,
         "checks": checks,
     })
@@ -791,13 +824,7 @@ where
 }
 
 pub fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
-    let prices = match &a.prices {
-        Some(p) => PriceTable::from_json(
-            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
-        )
-        .with_context(|| format!("price table {}", p.display()))?,
-        None => PriceTable::embedded(),
-    };
+    let prices = crate::common::load_prices(a.prices.as_deref())?;
     let cfg = AttributionConfig {
         app_tag: a.app_tag.clone(),
         team_tag: a.team_tag.clone(),
@@ -813,9 +840,13 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
         let profiles = BedrockProfiles::new(&config);
         let facts = gather(&clients, &profiles, &a, region).await?;
         let checks = checklist(&facts, &prices, &cfg, a.max_delivery_age);
+        let first = headline(&facts);
         match a.format {
-            Format::Table => print!("{}", render_table(&facts.region, &checks)),
-            Format::Json => println!("{}", render_json(&facts.region, &facts.names, &checks)),
+            Format::Table => print!("{}", render_table(&facts.region, first.as_deref(), &checks)),
+            Format::Json => println!(
+                "{}",
+                render_json(&facts.region, first.as_deref(), &facts.names, &checks)
+            ),
         }
         Ok(exit_code(&checks))
     })
@@ -922,7 +953,7 @@ mod tests {
             "{checks:#?}"
         );
         assert_eq!(exit_code(&checks), ExitCode::SUCCESS);
-        assert!(render_table("us-east-1", &checks).contains("Verdict: healthy."));
+        assert!(render_table("us-east-1", None, &checks).contains("Verdict: healthy."));
     }
 
     #[test]

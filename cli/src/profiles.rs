@@ -1,6 +1,7 @@
 //! `bedrock-meter profiles export|create`: the only commands here that call AWS (the account and Region
 //! of the standard AWS configuration: environment, profile, SSO…).
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -12,9 +13,20 @@ use bedrock_meter::profiles::ProfileMap;
 pub enum ProfilesCommand {
     /// Print every application inference profile with its tags, as the file `--profiles` reads
     /// (ListInferenceProfiles typeEquals=APPLICATION, paged; ListTagsForResource per profile).
-    Export,
+    Export {
+        /// Region of the profiles (default: the standard AWS configuration's).
+        #[arg(long)]
+        region: Option<String>,
+        /// Write the file here (only once the export succeeded; a failure leaves no file) instead of
+        /// printing it.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Create an application inference profile tagged for attribution.
     Create {
+        /// Region to create it in (default: the standard AWS configuration's).
+        #[arg(long)]
+        region: Option<String>,
         /// Profile name (letters, digits, spaces, `_` and `-`; at most 64).
         #[arg(long)]
         name: String,
@@ -30,8 +42,10 @@ pub enum ProfilesCommand {
         /// Extra tags as key=value (e.g. meter:max-cost-usd=25).
         #[arg(long = "tag", value_parser = parse_tag)]
         tags: Vec<(String, String)>,
+        /// Tag key for the app (the key `report --app-tag` and the Lambdas' APP_TAG_KEY read).
         #[arg(long, default_value = "app")]
         app_tag: String,
+        /// Tag key for the team (the key `report --team-tag` and the Lambdas' TEAM_TAG_KEY read).
         #[arg(long, default_value = "team")]
         team_tag: String,
     },
@@ -59,15 +73,28 @@ pub fn run(cmd: ProfilesCommand) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let region = match &cmd {
+        ProfilesCommand::Export { region, .. } | ProfilesCommand::Create { region, .. } => {
+            region.clone()
+        }
+    };
     rt.block_on(async {
-        let config = aws_config::load_from_env().await;
+        let config = crate::ops::load_config(region.as_deref()).await;
         let bedrock = BedrockProfiles::new(&config);
         match cmd {
-            ProfilesCommand::Export => {
+            ProfilesCommand::Export { output, .. } => {
+                // Nothing is written anywhere until every page and tag has been read.
                 let profiles = bedrock.list_application_profiles().await.context("listing application inference profiles")?;
-                println!("{}", ProfileMap::new(profiles).to_json());
+                let json = ProfileMap::new(profiles).to_json() + "\n";
+                match output {
+                    Some(path) => write_whole(&path, &json)?,
+                    None => {
+                        use std::io::Write as _;
+                        std::io::stdout().write_all(json.as_bytes())?;
+                    }
+                }
             }
-            ProfilesCommand::Create { name, app, team, from, tags, app_tag, team_tag } => {
+            ProfilesCommand::Create { name, app, team, from, tags, app_tag, team_tag, .. } => {
                 if !valid_profile_name(&name) {
                     anyhow::bail!("{name:?} is not a valid profile name (letters and digits, single spaces, '_' or '-' between them; at most 64)");
                 }
@@ -83,6 +110,20 @@ pub fn run(cmd: ProfilesCommand) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Writes a file whole or not at all: a temporary file beside it, renamed over it.
+fn write_whole(path: &Path, text: &str) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .with_context(|| format!("--output {}: not a file name", path.display()))?;
+    let tmp = path.with_file_name(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            anyhow::anyhow!("--output {}: {e}", path.display())
+        })
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ pub struct ReplayArgs {
     /// Request threshold per window (default 600; per-app tag `meter:max-requests` overrides).
     #[arg(long, env = "MAX_REQUESTS", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_requests: Option<u64>,
+    /// table (one line per alert) or json (one JSON object per alert and line).
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
     #[command(flatten)]

@@ -17,7 +17,10 @@ use serde::Serialize;
 use crate::common::{Core, CoreOpts};
 use crate::doctor::DEFAULT_LOG_GROUP;
 use crate::ops::sdk::Clients;
-use crate::ops::{brief, now_ms, parse_duration, read_events, ConverseOutcome, LogGroups, Runtime};
+use crate::ops::{
+    brief, now_ms, parse_duration, read_events, ConverseOutcome, InvocationLogging, LogGroups,
+    Runtime,
+};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -37,11 +40,13 @@ pub struct SmokeArgs {
     /// The invocation log group to find the records in.
     #[arg(long, default_value = DEFAULT_LOG_GROUP, env = "LOG_GROUP_NAME")]
     pub log_group: String,
+    /// Region of the profiles and the log group (default: the standard AWS configuration's).
     #[arg(long)]
     pub region: Option<String>,
     /// The prompt sent (keep it tiny: it is billed).
     #[arg(long, default_value = "Reply with the single word OK.")]
     pub prompt: String,
+    /// Most output tokens per request (keep it tiny: it is billed).
     #[arg(long, default_value_t = 8)]
     pub max_tokens: i32,
     /// How long to wait for the log records.
@@ -50,13 +55,16 @@ pub struct SmokeArgs {
     /// How often to look for them.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub poll: Duration,
+    /// table (one line per profile) or json.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
-    /// Price table and tag keys (--profiles here is the option above).
+    /// Price table file overriding the embedded one (same format as shared/data/prices.json).
     #[arg(long, env = "BEDROCK_METER_PRICES")]
     pub prices: Option<std::path::PathBuf>,
+    /// Profile tag key that names the app.
     #[arg(long, default_value = "app", env = "APP_TAG_KEY")]
     pub app_tag: String,
+    /// Profile tag key that names the team.
     #[arg(long, default_value = "team", env = "TEAM_TAG_KEY")]
     pub team_tag: String,
 }
@@ -131,6 +139,58 @@ pub fn explain_converse_error(e: &AwsError, p: &Profile) -> String {
     } else {
         brief(e)
     }
+}
+
+/// Checks, before anything is billed, that a record of a call would reach the log group: the group
+/// exists and invocation logging delivers to it. `Err` is the reason no call is worth sending;
+/// `Ok` carries warnings (e.g. the logging configuration could not be read).
+pub async fn check_chain<C: LogGroups + InvocationLogging>(
+    c: &C,
+    group: &str,
+) -> Result<Vec<String>, String> {
+    let mut warnings = Vec::new();
+    match c.log_group_exists(group).await {
+        Err(e) => return Err(format!("could not check the log group {group}: {}", brief(&e))),
+        Ok(false) => {
+            return Err(format!(
+                "the log group {group} does not exist in this Region: deploy the stack (sam deploy), or pass --log-group naming the group invocation logging writes to (bedrock-meter doctor)"
+            ))
+        }
+        Ok(true) => {}
+    }
+    match c.logging_config().await {
+        Err(e) => warnings.push(format!(
+            "could not read the invocation logging configuration ({}); sending anyway",
+            brief(&e)
+        )),
+        Ok(None) => {
+            return Err(
+                "Bedrock invocation logging is not configured in this Region: no call would be logged (bedrock-meter doctor)"
+                    .into(),
+            )
+        }
+        Ok(Some(cfg)) => match cfg.log_group.as_deref() {
+            Some(g) if g == group => {}
+            Some(g) => {
+                return Err(format!(
+                    "invocation logging writes to the log group {g}, not {group}: pass --log-group {g}, or fix logging (bedrock-meter doctor)"
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "invocation logging has no CloudWatch Logs delivery: no record would reach {group} (bedrock-meter doctor)"
+                ))
+            }
+        },
+    }
+    Ok(warnings)
+}
+
+/// A profile whose call could not be attributed and priced whatever happens: why, else `None`.
+pub fn unresolvable(p: &Profile) -> Option<String> {
+    p.base_model().is_none().then(|| {
+        "not sent: the profile names no foundation model (its models[] is empty), so its calls cannot be priced".to_string()
+    })
 }
 
 /// Sends the requests; failures are recorded in the outcomes.
@@ -336,15 +396,45 @@ pub fn run(a: SmokeArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!("no application inference profiles to test (create one with `bedrock-meter profiles create`)");
         }
         core.profiles = ProfileMap::new(profiles.iter().cloned());
+        // Nothing is billed before the chain that would show the calls is known to be there.
+        let blocked: Option<String> = match check_chain(&clients, &a.log_group).await {
+            Ok(warnings) => {
+                for w in warnings {
+                    eprintln!("warning: {w}");
+                }
+                None
+            }
+            Err(why) => Some(format!("not sent: {why}")),
+        };
+        let (to_send, mut not_sent): (Vec<Profile>, Vec<Outcome>) = {
+            let mut send = Vec::new();
+            let mut skip = Vec::new();
+            for p in profiles {
+                match blocked.clone().or_else(|| unresolvable(&p)) {
+                    Some(why) => {
+                        let mut o = Outcome::new(&p);
+                        o.problem = Some(why);
+                        skip.push(o);
+                    }
+                    None => send.push(p),
+                }
+            }
+            (send, skip)
+        };
+        let profiles = to_send;
         // Records carry the time of the call; allow for clock skew.
         let start_ms = now_ms() - 60_000;
-        eprintln!("Sending one request through each of {} profiles…", profiles.len());
-        let mut calls = invoke_all(&clients, &profiles, &a.prompt, a.max_tokens).await;
+        let mut calls = Vec::new();
+        if !profiles.is_empty() {
+            eprintln!("Sending one request through each of {} profiles…", profiles.len());
+            calls = invoke_all(&clients, &profiles, &a.prompt, a.max_tokens).await;
+        }
         if calls.iter().any(|(_, c)| c.is_some()) {
             eprintln!("Waiting up to {} s for the log records in {}…", a.wait.as_secs(), a.log_group);
+            await_records(&clients, &a.log_group, start_ms, &mut calls, &core, a.wait, a.poll).await?;
         }
-        await_records(&clients, &a.log_group, start_ms, &mut calls, &core, a.wait, a.poll).await?;
-        let outcomes: Vec<Outcome> = calls.into_iter().map(|(o, _)| o).collect();
+        let mut outcomes: Vec<Outcome> = calls.into_iter().map(|(o, _)| o).collect();
+        outcomes.append(&mut not_sent);
         match a.format {
             Format::Table => print!("{}", render_table(&outcomes)),
             Format::Json => println!("{}", serde_json::json!({ "ok": outcomes.iter().all(|o| o.ok), "profiles": outcomes })),

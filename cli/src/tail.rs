@@ -10,7 +10,7 @@ use std::time::Duration;
 use bedrock_meter::aws::bedrock::{BedrockProfiles, CachedProfiles};
 use bedrock_meter::model_id::{classify, ModelRef};
 use bedrock_meter::profiles::ProfileDirectory;
-use bedrock_meter::report::{cost_cell, short_caller, table, thousands, Group};
+use bedrock_meter::report::{cost_cell, priced_cost, short_caller, table, thousands, Group};
 use bedrock_meter::rollup::{price_rows, PricedRow, Rollup};
 use bedrock_meter::Timestamp;
 
@@ -39,6 +39,7 @@ pub struct TailArgs {
     /// The invocation log group.
     #[arg(long, default_value = DEFAULT_LOG_GROUP, env = "LOG_GROUP_NAME")]
     pub log_group: String,
+    /// Region of the log group (default: the standard AWS configuration's).
     #[arg(long)]
     pub region: Option<String>,
     /// table, or json (one JSON document per poll).
@@ -107,7 +108,7 @@ impl Tail {
         let from = (self.cursor_ms - OVERLAP_MS).max(self.start_ms);
         let (events, truncated) = read_events(logs, group, from, max)
             .await
-            .map_err(|e| anyhow::anyhow!(brief(&e)))?;
+            .map_err(|e| missing_group_or(e, group))?;
         self.truncated |= truncated;
         Ok(self.add_events(&events, core))
     }
@@ -260,6 +261,18 @@ pub fn render_table(
     out
 }
 
+/// A read of the log group that failed, naming the group (and what to do when it does not exist).
+pub fn missing_group_or(e: bedrock_meter::aws::AwsError, group: &str) -> anyhow::Error {
+    if e.is_not_found() {
+        anyhow::anyhow!(
+            "the log group {group} does not exist in this Region: pass --log-group (or --region), or run `bedrock-meter doctor` ({})",
+            brief(&e)
+        )
+    } else {
+        anyhow::anyhow!("reading the log group {group}: {}", brief(&e))
+    }
+}
+
 pub fn render_json(group: &str, tail: &Tail, rows: &[PricedRow], now_ms: i64) -> String {
     let minutes = (now_ms - tail.start_ms) as f64 / 60_000.0;
     let (lines, total) = lines(rows);
@@ -272,7 +285,8 @@ pub fn render_json(group: &str, tail: &Tail, rows: &[PricedRow], now_ms: i64) ->
             "output_tokens": g.output_tokens,
             "cache_read_tokens": g.cache_read_tokens,
             "cache_write_tokens": g.cache_write_tokens,
-            "cost_usd": g.cost.to_decimal_string(9),
+            // A JSON number like the report's (null when nothing in the group could be priced).
+            "cost_usd": priced_cost(g).map(|c| c.to_decimal_string(9).parse::<f64>().expect("a decimal")),
             "unpriced_requests": g.unpriced_requests,
         })
     };

@@ -152,37 +152,7 @@ pub trait Runtime {
 /// An AWS error in one line for people: the operation, the service's code and message, without the
 /// SDK's debug dump of the raw response.
 pub fn brief(e: &AwsError) -> String {
-    let mut m = e.message.as_str();
-    for marker in [
-        " (ServiceError(",
-        " (DispatchFailure(",
-        " (ResponseError(",
-        " (TimeoutError(",
-        " (ConstructionFailure(",
-    ] {
-        if let Some(i) = m.find(marker) {
-            m = &m[..i];
-        }
-    }
-    let m = m.strip_prefix("service error: ").unwrap_or(m);
-    // The SDK repeats "Code: message" once more after the message.
-    let m = match e.code.as_deref() {
-        Some(code) => match m.match_indices(&format!(": {code}: ")).next() {
-            Some((i, _)) if i > 0 => &m[..i],
-            _ => m,
-        },
-        None => m,
-    };
-    let mut out = format!("{} failed: {m}", e.operation);
-    if out.len() > 400 {
-        let mut cut = 400;
-        while !out.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        out.truncate(cut);
-        out.push('…');
-    }
-    out
+    e.brief()
 }
 
 /// `90s`, `15m`, `24h`, `2d` (a bare number is seconds).

@@ -23,9 +23,10 @@ pub fn init_lambda_logging() {
         .init();
 }
 
-/// An AWS call that failed. Callers surface it as an error (so Lambda retries), never as $0.
+/// An AWS call that failed. Callers surface it as an error (so Lambda retries), never as $0. It
+/// displays as one short line (see [`AwsError::brief`]); `message` keeps the SDK's full context.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{operation} failed: {message}")]
+#[error("{}", self.brief())]
 pub struct AwsError {
     pub operation: &'static str,
     /// The service's error code, when it sent one (e.g. `ResourceNotFoundException`).
@@ -64,6 +65,42 @@ impl AwsError {
             code,
             message,
         }
+    }
+
+    /// One line for people and logs: the operation, the service's code and message, without the
+    /// SDK's debug dump of the raw response (at most about 400 characters).
+    pub fn brief(&self) -> String {
+        let mut m = self.message.as_str();
+        for marker in [
+            " (ServiceError(",
+            " (DispatchFailure(",
+            " (ResponseError(",
+            " (TimeoutError(",
+            " (ConstructionFailure(",
+        ] {
+            if let Some(i) = m.find(marker) {
+                m = &m[..i];
+            }
+        }
+        let m = m.strip_prefix("service error: ").unwrap_or(m);
+        // The SDK repeats "Code: message" once more after the message.
+        let m = match self.code.as_deref() {
+            Some(code) => match m.match_indices(&format!(": {code}: ")).next() {
+                Some((i, _)) if i > 0 => &m[..i],
+                _ => m,
+            },
+            None => m,
+        };
+        let mut out = format!("{} failed: {m}", self.operation);
+        if out.len() > 400 {
+            let mut cut = 400;
+            while !out.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            out.truncate(cut);
+            out.push('…');
+        }
+        out
     }
 
     pub fn is_not_found(&self) -> bool {
