@@ -1,6 +1,6 @@
 //! Lambda entry point of the live path; the logic is in the library (`src/lib.rs`).
 
-use bedrock_meter::aws::bedrock::BedrockProfiles;
+use bedrock_meter::aws::bedrock::Profiles;
 use bedrock_meter::aws::cloudwatch::CloudWatchMetrics;
 use bedrock_meter::aws::dynamodb::DynamoStore;
 use bedrock_meter::aws::sns::SnsNotifier;
@@ -14,14 +14,22 @@ async fn main() -> Result<(), Error> {
     bedrock_meter::aws::init_lambda_logging();
     let config = Config::from_env()?;
     let sdk = aws_config::load_from_env().await;
+    // PROFILES_FILE (local runs): profiles from a file read now, instead of the Bedrock API.
+    let profiles = Profiles::from_lookup(&sdk, |k| std::env::var(k).ok())?;
+    if let Profiles::File(m) = &profiles {
+        tracing::info!(
+            profiles = m.len(),
+            "PROFILES_FILE set: profiles read from the file, not looked up"
+        );
+    }
     match config.state_table.clone() {
-        Some(table) => serve(config, &sdk, DynamoStore::new(&sdk, table)).await,
+        Some(table) => serve(config, &sdk, profiles, DynamoStore::new(&sdk, table)).await,
         None => {
             // Only for local runs (`cargo lambda watch`): windows then live in this one instance.
             tracing::warn!(
                 "STATE_TABLE not set: runaway windows kept in memory, per instance only"
             );
-            serve(config, &sdk, MemoryStore::new()).await
+            serve(config, &sdk, profiles, MemoryStore::new()).await
         }
     }
 }
@@ -29,11 +37,12 @@ async fn main() -> Result<(), Error> {
 async fn serve<S: StateStore>(
     config: Config,
     sdk: &aws_config::SdkConfig,
+    profiles: Profiles,
     store: S,
 ) -> Result<(), Error> {
     let ingest = Ingest::new(
         config,
-        BedrockProfiles::new(sdk),
+        profiles,
         CloudWatchMetrics::new(sdk),
         SnsNotifier::new(sdk),
         store,

@@ -150,6 +150,64 @@ impl ProfileSource for BedrockProfiles {
     }
 }
 
+/// A profiles file (the shape `bedrock-meter profiles export` writes) is a source too: a profile not in
+/// it does not exist. For local runs where the Bedrock API is not reachable (`cargo lambda watch`
+/// against an emulator).
+impl ProfileSource for ProfileMap {
+    async fn get_profile(&self, arn: &str) -> Result<Option<Profile>, AwsError> {
+        Ok(self.lookup(arn).cloned())
+    }
+
+    async fn list_application_profiles(&self) -> Result<Vec<Profile>, AwsError> {
+        Ok(self.profiles().into_iter().cloned().collect())
+    }
+}
+
+/// Profiles from the Bedrock API, or from a profiles file read once at cold start.
+#[derive(Clone, Debug)]
+pub enum Profiles {
+    Live(BedrockProfiles),
+    File(ProfileMap),
+}
+
+impl Profiles {
+    /// `PROFILES_FILE` (read through `get`) names a profiles file: it is read now and is then the only
+    /// source; unset or empty, the Bedrock API is. A file that cannot be read or parsed is an error
+    /// (a cold-start failure), never an empty directory.
+    pub fn from_lookup(
+        sdk: &aws_config::SdkConfig,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Profiles, String> {
+        match get("PROFILES_FILE").filter(|p| !p.trim().is_empty()) {
+            None => Ok(Profiles::Live(BedrockProfiles::new(sdk))),
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("PROFILES_FILE {path}: {e}"))?;
+                let map = ProfileMap::from_json(&text).map_err(|e| {
+                    format!("PROFILES_FILE {path}: not a profiles file (bedrock-meter profiles export writes one): {e}")
+                })?;
+                Ok(Profiles::File(map))
+            }
+        }
+    }
+}
+
+impl ProfileSource for Profiles {
+    async fn get_profile(&self, arn: &str) -> Result<Option<Profile>, AwsError> {
+        match self {
+            Profiles::Live(b) => b.get_profile(arn).await,
+            Profiles::File(m) => m.get_profile(arn).await,
+        }
+    }
+
+    async fn list_application_profiles(&self) -> Result<Vec<Profile>, AwsError> {
+        match self {
+            Profiles::Live(b) => b.list_application_profiles().await,
+            Profiles::File(m) => m.list_application_profiles().await,
+        }
+    }
+}
+
 fn model_arns(models: &[aws_sdk_bedrock::types::InferenceProfileModel]) -> Vec<String> {
     models
         .iter()
@@ -326,5 +384,44 @@ mod tests {
         assert_eq!(r.unresolved, vec![other.to_string()]);
         assert_eq!(c2.lookup(known).unwrap().id, "known");
         assert!(c2.lookup(other).is_none());
+    }
+
+    #[test]
+    fn a_profiles_file_is_a_source_read_at_cold_start() {
+        let arn = "arn:aws:bedrock:us-east-1:1:application-inference-profile/abc";
+        let file = std::env::temp_dir().join(format!("bm-profiles-{}.json", std::process::id()));
+        std::fs::write(
+            &file,
+            format!(
+                r#"{{"inferenceProfileSummaries":[{{"inferenceProfileName":"bot","inferenceProfileArn":"{arn}",
+                "models":[{{"modelArn":"arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0"}}],
+                "tags":[{{"key":"app","value":"bot"}},{{"key":"team","value":"cx"}}]}}]}}"#
+            ),
+        )
+        .unwrap();
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        let path = file.to_str().unwrap().to_string();
+        let source = Profiles::from_lookup(&sdk, |k| (k == "PROFILES_FILE").then(|| path.clone()))
+            .unwrap();
+        assert!(matches!(source, Profiles::File(_)));
+        let mut c = CachedProfiles::new(source, Duration::from_secs(300));
+        let other = "arn:aws:bedrock:us-east-1:1:application-inference-profile/zzz";
+        let r = block_on(c.prefetch([arn, other]));
+        assert!(r.failed.is_empty(), "a file never fails a lookup");
+        assert_eq!(c.lookup(arn).unwrap().tags["team"], "cx");
+        assert!(c.lookup(other).is_none(), "not in the file: does not exist");
+
+        assert!(matches!(
+            Profiles::from_lookup(&sdk, |_| None).unwrap(),
+            Profiles::Live(_)
+        ));
+        let e = Profiles::from_lookup(&sdk, |_| Some("/nonexistent/p.json".into())).unwrap_err();
+        assert!(e.starts_with("PROFILES_FILE /nonexistent/p.json"), "{e}");
+        std::fs::write(&file, "").unwrap();
+        assert!(Profiles::from_lookup(&sdk, |_| Some(path.clone())).is_err());
+        let _ = std::fs::remove_file(&file);
     }
 }

@@ -110,3 +110,26 @@ impl AwsError {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_displays_as_one_short_line() {
+        let e = AwsError {
+            operation: "GetInferenceProfile",
+            code: Some("UnknownOperationException".into()),
+            message: format!(
+                "service error: UnknownOperationException: not implemented: UnknownOperationException: not implemented (ServiceError(ServiceError {{ source: {}, raw: Response {{ .. }} }}))",
+                "x".repeat(1500)
+            ),
+        };
+        assert_eq!(
+            e.to_string(),
+            "GetInferenceProfile failed: UnknownOperationException: not implemented"
+        );
+        let long = AwsError::new("Converse", "y".repeat(2000));
+        assert!(long.to_string().chars().count() <= 401, "at most about 400 characters");
+    }
+}
