@@ -325,3 +325,46 @@ fn broken_setup_names_each_failure_and_exits_one() {
         assert!(d.contains(needle), "{needle}: {d}");
     }
 }
+
+#[test]
+fn a_stack_never_deployed_leads_with_the_one_cause_and_passes_nothing_unchecked() {
+    let env = Env::start();
+    let out = env.doctor(&["--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = checks(&out);
+    let headline = v["headline"].as_str().unwrap_or_else(|| panic!("no headline: {v}"));
+    assert!(
+        headline.starts_with("stack not found") && headline.contains("sam deploy"),
+        "{headline}"
+    );
+    // It read no events: the price check could not be made, so it is not a PASS.
+    assert_eq!(status(&v, "prices"), "skip", "{}", check(&v, "prices"));
+    assert!(
+        !v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["status"] == "pass"),
+        "nothing passes on an empty account: {v}"
+    );
+
+    let out = env.doctor(&[]);
+    let t = String::from_utf8_lossy(&out.stdout);
+    let first = t.lines().find(|l| !l.trim().is_empty() && !l.starts_with("bedrock-meter doctor")).unwrap();
+    assert!(first.starts_with("FIRST: stack not found"), "leads with the cause:\n{t}");
+
+    // `doctor 2>&1 | head -1`: the reader is gone before doctor writes; no panic.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let err = writer.try_clone().unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_bedrock-meter"));
+    let status = offline_aws_env(&mut c, &env.moto.endpoint())
+        .arg("doctor")
+        .env("AWS_ENDPOINT_URL_BEDROCK", env.front.endpoint())
+        .stdout(writer)
+        .stderr(err)
+        .status()
+        .unwrap();
+    assert_ne!(status.code(), Some(101), "panicked on the closed pipe");
+    assert!(status.code().is_some(), "killed by a signal");
+}

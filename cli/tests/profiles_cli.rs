@@ -125,3 +125,61 @@ fn create_refuses_bad_input_before_calling_aws() {
         stub.requests()
     );
 }
+
+#[test]
+fn a_failed_export_prints_the_short_error_and_leaves_no_file() {
+    use bedrock_meter_integration_tests::bedrock_stub::Failure;
+    let stub = BedrockStub::start();
+    stub.add_profile(StubProfile::new(
+        "good1",
+        "good",
+        "amazon.nova-lite-v1:0",
+        &[("app", "a"), ("team", "t")],
+    ));
+    stub.add_profile(StubProfile::new(
+        "denied1",
+        "denied",
+        "amazon.nova-lite-v1:0",
+        &[("app", "b"), ("team", "t")],
+    ));
+    stub.fail("denied1", Some(Failure::AccessDenied));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("profiles.json");
+
+    let out = cli(&stub, &["profiles", "export", "--region", "us-east-1"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(out.stdout.is_empty(), "a failed export prints nothing to stdout");
+    assert!(
+        err.contains("ListTagsForResource failed: AccessDeniedException"),
+        "{err}"
+    );
+    assert!(
+        err.len() < 400 && !err.contains("ServiceError") && !err.contains("raw:"),
+        "the short form, not the SDK's dump ({} chars): {err}",
+        err.len()
+    );
+
+    let out = cli(
+        &stub,
+        &["profiles", "export", "--output", file.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!file.exists(), "no empty file left behind");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no temporary file left behind"
+    );
+
+    stub.fail("denied1", None);
+    let out = cli(
+        &stub,
+        &["profiles", "export", "--region", "us-east-1", "--output", file.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty(), "--output writes the file instead");
+    let map = bedrock_meter::profiles::ProfileMap::from_json(&std::fs::read_to_string(&file).unwrap())
+        .unwrap();
+    assert_eq!(map.len(), 2);
+}
