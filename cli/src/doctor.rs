@@ -725,11 +725,8 @@ where
     let now_ms = now_ms();
     let now = Timestamp::from_millis(now_ms);
     let outputs = match &a.stack_outputs {
-        Some(path) => read_stack_outputs(
-            &std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?,
-        )
-        .with_context(|| format!("stack outputs {}", path.display()))?,
+        Some(path) => read_stack_outputs(&crate::common::read_flag_file("--stack-outputs", path)?)
+            .with_context(|| format!("--stack-outputs {}", path.display()))?,
         None => BTreeMap::new(),
     };
     let logging = c.logging_config().await.map_err(|e| brief(&e));

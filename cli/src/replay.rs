@@ -12,8 +12,8 @@ use anyhow::Context;
 use bedrock_meter::detector::{
     self, Detector, DetectorConfig, MemoryStore, Observation, Overrides,
 };
-use bedrock_meter::report::{skipped_summary, thousands};
 use bedrock_meter::record::Tokens;
+use bedrock_meter::report::{skipped_summary, thousands};
 use bedrock_meter::rollup::{resolve, Resolution};
 use bedrock_meter::{Money, Timestamp};
 
@@ -156,7 +156,9 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         alerts.len()
     );
     if !overrides.is_empty() {
-        eprintln!("per-app thresholds from profile tags (they replace the ones above for these apps):");
+        eprintln!(
+            "per-app thresholds from profile tags (they replace the ones above for these apps):"
+        );
         for line in &overrides {
             eprintln!("  {line}");
         }
@@ -169,7 +171,10 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
 
 /// The per-app threshold overrides (profile tags `meter:*`) that apply to the apps replayed, one line
 /// per app: `ticket-triage (support): max cost $10.00 (meter:max-cost-usd=10)`.
-fn applied_overrides(resolved: &HashMap<String, Resolution>, config: &DetectorConfig) -> Vec<String> {
+fn applied_overrides(
+    resolved: &HashMap<String, Resolution>,
+    config: &DetectorConfig,
+) -> Vec<String> {
     let mut lines: Vec<String> = resolved
         .values()
         .filter_map(|res| {

@@ -50,7 +50,9 @@ pub fn parse_date(s: &str) -> Result<Date, String> {
     if let [y, m, d] = parts[..] {
         if let (Some(y), Some(m), Some(_)) = (num(y, 4), num(m, 2), num(d, 2)) {
             if !(1..=12).contains(&m) {
-                return Err(format!("{s:?}: there is no month {m} (months are 01 to 12)"));
+                return Err(format!(
+                    "{s:?}: there is no month {m} (months are 01 to 12)"
+                ));
             }
             let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
             let days = match m {
@@ -60,8 +62,18 @@ pub fn parse_date(s: &str) -> Result<Date, String> {
                 _ => 31,
             };
             const MONTHS: [&str; 12] = [
-                "January", "February", "March", "April", "May", "June", "July", "August",
-                "September", "October", "November", "December",
+                "January",
+                "February",
+                "March",
+                "April",
+                "May",
+                "June",
+                "July",
+                "August",
+                "September",
+                "October",
+                "November",
+                "December",
             ];
             return Err(format!(
                 "{s:?}: that day does not exist ({} {y} has {days} days)",
@@ -194,7 +206,10 @@ mod tests {
         assert!(parse_date("2026-11-30").is_ok());
         assert!(parse_date("2028-02-29").is_ok());
         let e = parse_date("2026-11-31").unwrap_err();
-        assert!(e.contains("does not exist") && e.contains("November 2026 has 30 days"), "{e}");
+        assert!(
+            e.contains("does not exist") && e.contains("November 2026 has 30 days"),
+            "{e}"
+        );
         let e = parse_date("2026-02-29").unwrap_err();
         assert!(e.contains("February 2026 has 28 days"), "{e}");
         let e = parse_date("2026-13-01").unwrap_err();

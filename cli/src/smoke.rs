@@ -6,7 +6,6 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use bedrock_meter::aws::bedrock::{BedrockProfiles, ProfileSource};
 use bedrock_meter::aws::AwsError;
 use bedrock_meter::profiles::{Profile, ProfileMap};
@@ -382,10 +381,7 @@ pub fn run(a: SmokeArgs) -> anyhow::Result<ExitCode> {
                 .await
                 .map_err(|e| anyhow::anyhow!("listing application inference profiles: {}", brief(&e)))?
         } else {
-            let text = std::fs::read_to_string(&a.source)
-                .with_context(|| format!("reading {}", a.source))?;
-            ProfileMap::from_json(&text)
-                .with_context(|| format!("profiles file {}", a.source))?
+            crate::common::load_profiles("--profiles", std::path::Path::new(&a.source))?
                 .profiles()
                 .into_iter()
                 .cloned()

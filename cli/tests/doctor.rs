@@ -332,7 +332,9 @@ fn a_stack_never_deployed_leads_with_the_one_cause_and_passes_nothing_unchecked(
     let out = env.doctor(&["--format", "json"]);
     assert_eq!(out.status.code(), Some(1));
     let v = checks(&out);
-    let headline = v["headline"].as_str().unwrap_or_else(|| panic!("no headline: {v}"));
+    let headline = v["headline"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no headline: {v}"));
     assert!(
         headline.starts_with("stack not found") && headline.contains("sam deploy"),
         "{headline}"
@@ -350,8 +352,14 @@ fn a_stack_never_deployed_leads_with_the_one_cause_and_passes_nothing_unchecked(
 
     let out = env.doctor(&[]);
     let t = String::from_utf8_lossy(&out.stdout);
-    let first = t.lines().find(|l| !l.trim().is_empty() && !l.starts_with("bedrock-meter doctor")).unwrap();
-    assert!(first.starts_with("FIRST: stack not found"), "leads with the cause:\n{t}");
+    let first = t
+        .lines()
+        .find(|l| !l.trim().is_empty() && !l.starts_with("bedrock-meter doctor"))
+        .unwrap();
+    assert!(
+        first.starts_with("FIRST: stack not found"),
+        "leads with the cause:\n{t}"
+    );
 
     // `doctor 2>&1 | head -1`: the reader is gone before doctor writes; no panic.
     let (reader, writer) = std::io::pipe().unwrap();

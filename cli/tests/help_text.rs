@@ -61,7 +61,11 @@ fn every_option_has_a_description() {
             missing.push(format!("{}: {o}", c.join(" ")));
         }
     }
-    assert!(missing.is_empty(), "options without a description:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "options without a description:\n{}",
+        missing.join("\n")
+    );
 }
 
 #[test]
@@ -69,7 +73,10 @@ fn the_check_finds_an_undescribed_option() {
     let sample = "Usage: x\n\nOptions:\n      --database <DATABASE>\n      --app-tag <APP_TAG>  [default: app]\n      --region <REGION>  Region to check\n  -h, --help  Print help\n";
     assert_eq!(
         undescribed(sample),
-        vec!["--database <DATABASE>", "--app-tag <APP_TAG>  [default: app]"]
+        vec![
+            "--database <DATABASE>",
+            "--app-tag <APP_TAG>  [default: app]"
+        ]
     );
     let below = "Options:\n      --table <TABLE>\n          Glue table\n\n      --format <FORMAT>\n          [default: table]\n\n  -h, --help\n          Print help\n";
     assert_eq!(undescribed(below), vec!["--format <FORMAT>"]);

@@ -149,7 +149,10 @@ fn a_failed_export_prints_the_short_error_and_leaves_no_file() {
     let out = cli(&stub, &["profiles", "export", "--region", "us-east-1"]);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(out.stdout.is_empty(), "a failed export prints nothing to stdout");
+    assert!(
+        out.stdout.is_empty(),
+        "a failed export prints nothing to stdout"
+    );
     assert!(
         err.contains("ListTagsForResource failed: AccessDeniedException"),
         "{err}"
@@ -175,11 +178,23 @@ fn a_failed_export_prints_the_short_error_and_leaves_no_file() {
     stub.fail("denied1", None);
     let out = cli(
         &stub,
-        &["profiles", "export", "--region", "us-east-1", "--output", file.to_str().unwrap()],
+        &[
+            "profiles",
+            "export",
+            "--region",
+            "us-east-1",
+            "--output",
+            file.to_str().unwrap(),
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.stdout.is_empty(), "--output writes the file instead");
-    let map = bedrock_meter::profiles::ProfileMap::from_json(&std::fs::read_to_string(&file).unwrap())
-        .unwrap();
+    let map =
+        bedrock_meter::profiles::ProfileMap::from_json(&std::fs::read_to_string(&file).unwrap())
+            .unwrap();
     assert_eq!(map.len(), 2);
 }

@@ -279,7 +279,18 @@ fn smoke_checks_the_chain_before_it_spends() {
     let smoke = |format: &str| {
         bin(&moto)
             .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", runtime.endpoint())
-            .args(["smoke", "--log-group", GROUP, "--wait", "2s", "--poll", "1s", "--format", format, "--profiles"])
+            .args([
+                "smoke",
+                "--log-group",
+                GROUP,
+                "--wait",
+                "2s",
+                "--poll",
+                "1s",
+                "--format",
+                format,
+                "--profiles",
+            ])
             .arg(&file)
             .output()
             .unwrap()
@@ -289,8 +300,14 @@ fn smoke_checks_the_chain_before_it_spends() {
     let out = smoke("table");
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
-    assert!(runtime.calls().is_empty(), "no billed call before the chain is checked");
-    assert!(t.contains("2 of 2 profiles failed."), "a per-profile table: {t}");
+    assert!(
+        runtime.calls().is_empty(),
+        "no billed call before the chain is checked"
+    );
+    assert!(
+        t.contains("2 of 2 profiles failed."),
+        "a per-profile table: {t}"
+    );
     assert!(t.contains("support-bot") && t.contains("scorer"), "{t}");
     assert!(
         t.contains(&format!("not sent: the log group {GROUP} does not exist")),

@@ -207,14 +207,18 @@ mod tests {
     #[test]
     fn other_files_are_listed_and_bedrock_non_records_are_not() {
         let dir = TempDir::new("others");
-        let hour = dir.path().join("AWSLogs/1/BedrockModelInvocationLogs/us-east-1/2026/11/25/10");
+        let hour = dir
+            .path()
+            .join("AWSLogs/1/BedrockModelInvocationLogs/us-east-1/2026/11/25/10");
         std::fs::create_dir_all(hour.join("data")).unwrap();
         std::fs::write(hour.join("a.json.gz"), b"").unwrap();
         std::fs::write(hour.join("data/r_input.json.gz"), b"").unwrap();
         std::fs::write(dir.path().join("readme.txt"), b"hi").unwrap();
         std::fs::write(dir.path().join(".DS_Store"), b"").unwrap();
         std::fs::write(
-            dir.path().join("AWSLogs/1/BedrockModelInvocationLogs").join(PERMISSION_CHECK),
+            dir.path()
+                .join("AWSLogs/1/BedrockModelInvocationLogs")
+                .join(PERMISSION_CHECK),
             b"",
         )
         .unwrap();

@@ -404,8 +404,8 @@ mod tests {
             .region(aws_config::Region::new("us-east-1"))
             .build();
         let path = file.to_str().unwrap().to_string();
-        let source = Profiles::from_lookup(&sdk, |k| (k == "PROFILES_FILE").then(|| path.clone()))
-            .unwrap();
+        let source =
+            Profiles::from_lookup(&sdk, |k| (k == "PROFILES_FILE").then(|| path.clone())).unwrap();
         assert!(matches!(source, Profiles::File(_)));
         let mut c = CachedProfiles::new(source, Duration::from_secs(300));
         let other = "arn:aws:bedrock:us-east-1:1:application-inference-profile/zzz";

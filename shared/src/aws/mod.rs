@@ -130,6 +130,9 @@ mod tests {
             "GetInferenceProfile failed: UnknownOperationException: not implemented"
         );
         let long = AwsError::new("Converse", "y".repeat(2000));
-        assert!(long.to_string().chars().count() <= 401, "at most about 400 characters");
+        assert!(
+            long.to_string().chars().count() <= 401,
+            "at most about 400 characters"
+        );
     }
 }
