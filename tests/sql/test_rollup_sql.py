@@ -204,7 +204,11 @@ class RollupSqlTest(unittest.TestCase):
         daily, cli = by(self.daily, "by_team", "team"), by(self.cli, "by_team", "team")
         self.assertEqual(set(daily), set(cli))
         for team in cli:
-            d, c = Decimal(daily[team]["cost_usd"]), Decimal(cli[team]["cost_usd"])
+            # Both null (never 0) when nothing in the team has a price (team unresolved).
+            self.assertEqual(daily[team]["cost_usd"] is None, cli[team]["cost_usd"] is None, team)
+            self.assertEqual(cli[team]["cost_usd"] is None,
+                             cli[team]["unpriced_requests"] == cli[team]["requests"], team)
+            d, c = Decimal(daily[team]["cost_usd"] or 0), Decimal(cli[team]["cost_usd"] or 0)
             gap = self.one_hour_gap(team)
             with self.subTest(team=team):
                 self.assertLessEqual(abs(c - d - gap), TOLERANCE,
