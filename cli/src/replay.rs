@@ -188,25 +188,32 @@ fn applied_overrides(
                     .find(|(k, _)| k == key)
                     .map_or_else(String::new, |(k, v)| format!(" ({k}={v})"))
             };
+            let instead = |own: String, global: String| {
+                if own == global {
+                    String::new()
+                } else {
+                    format!(" instead of {global}")
+                }
+            };
             let mut parts = Vec::new();
             if let Some(w) = o.window_minutes {
                 parts.push(format!(
-                    "window {w} min instead of {}{}",
-                    config.window_minutes,
+                    "window {w} min{}{}",
+                    instead(w.to_string(), config.window_minutes.to_string()),
                     tag(detector::TAG_WINDOW_MINUTES)
                 ));
             }
             if let Some(c) = o.max_cost {
                 parts.push(format!(
-                    "max cost {c} instead of {}{}",
-                    config.max_cost,
+                    "max cost {c}{}{}",
+                    instead(c.to_string(), config.max_cost.to_string()),
                     tag(detector::TAG_MAX_COST)
                 ));
             }
             if let Some(n) = o.max_requests {
                 parts.push(format!(
-                    "max requests {n} instead of {}{}",
-                    config.max_requests,
+                    "max requests {n}{}{}",
+                    instead(n.to_string(), config.max_requests.to_string()),
                     tag(detector::TAG_MAX_REQUESTS)
                 ));
             }

@@ -121,7 +121,11 @@ pub fn read_maybe_gzip(path: &Path) -> std::io::Result<Vec<u8>> {
     if named_gz && !raw.starts_with(&GZIP_MAGIC) {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            "named .gz but not gzip-compressed",
+            if raw.is_empty() {
+                "empty file, named .gz"
+            } else {
+                "named .gz but not gzip-compressed"
+            },
         ));
     }
     gunzip_if_gzip(raw)
