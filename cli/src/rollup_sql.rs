@@ -170,10 +170,13 @@ pub fn run(a: RollupSqlArgs) -> anyhow::Result<ExitCode> {
         println!("{}", query.sql());
         return Ok(ExitCode::SUCCESS);
     };
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let results: ResultFile = serde_json::from_str(&text)
-        .with_context(|| format!("{}: expected {{\"columns\", \"rows\"}}", path.display()))?;
+    let text = crate::common::read_flag_file("--price-rows", path)?;
+    let results: ResultFile = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "--price-rows {}: expected {{\"columns\", \"rows\"}} ({e})",
+            path.display()
+        )
+    })?;
     let rollup = rollup_from_rows(
         &results.columns,
         &results.rows,
