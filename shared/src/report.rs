@@ -704,3 +704,104 @@ pub fn table<const N: usize>(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profiles::ProfileMap;
+    use crate::record::Tokens;
+    use crate::rollup::{price_rows, AttributionConfig, Rollup, Usage, UsageKey};
+    use crate::PriceTable;
+
+    fn report(keys: &[String]) -> Report {
+        let mut r = Rollup::default();
+        for (model, caller, tenant, input) in [
+            ("amazon.nova-lite-v1:0", "a", "acme", 1_000_000u64),
+            ("amazon.titan-text-express-v1", "a", "acme", 10),
+            ("amazon.titan-text-express-v1", "b", "", 10),
+        ] {
+            r.add_row(
+                UsageKey {
+                    model_id: model.into(),
+                    region: "us-east-1".into(),
+                    caller: caller.into(),
+                    metadata: if keys.is_empty() {
+                        vec![]
+                    } else {
+                        vec![tenant.into()]
+                    },
+                    long_context: false,
+                },
+                &Usage {
+                    requests: 1,
+                    errors: 0,
+                    tokens: Tokens {
+                        input,
+                        ..Default::default()
+                    },
+                },
+            );
+        }
+        let prices = PriceTable::embedded();
+        let cfg = AttributionConfig {
+            metadata_keys: keys.to_vec(),
+            ..AttributionConfig::default()
+        };
+        let rows = price_rows(&r.rows, &ProfileMap::default(), &prices, &cfg);
+        Report::build(&rows, Date::parse("2026-11-25"), prices.as_of, keys, 0)
+    }
+
+    #[test]
+    fn unknown_money_is_null_in_json_and_empty_in_csv() {
+        let keys = vec!["tenant".to_string()];
+        let r = report(&keys);
+        let j: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(
+            j["totals"]["cost_usd"].as_f64(),
+            Some(0.06),
+            "the priced part"
+        );
+        assert_eq!(j["totals"]["unpriced_requests"], 2);
+        let titan = j["by_model"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["model"] == "amazon.titan-text-express-v1")
+            .unwrap();
+        assert!(titan["cost_usd"].is_null(), "{titan}");
+        assert_eq!(j["unreadable_files"], 0);
+        let csv = r.to_csv();
+        assert!(
+            csv.starts_with("date,caller,team,app,model,tenant,requests,"),
+            "{csv}"
+        );
+        assert!(
+            csv.contains(",acme,1,0,1000000,0,0,0,0.060000000,0\n"),
+            "{csv}"
+        );
+        assert!(
+            csv.contains(
+                ",b,unattributed,unattributed,amazon.titan-text-express-v1,,1,0,10,0,0,0,,1\n"
+            ),
+            "{csv}"
+        );
+        // The CSV rows sum to the totals.
+        assert_eq!(csv.lines().count(), 1 + 3);
+    }
+
+    #[test]
+    fn skipped_is_said_the_same_way_everywhere() {
+        assert_eq!(skipped_summary(0, 0), None);
+        assert_eq!(
+            skipped_summary(1, 2).as_deref(),
+            Some("Skipped: 1 malformed record, 2 unreadable files")
+        );
+        assert_eq!(
+            skipped_summary(1_500, 1).as_deref(),
+            Some("Skipped: 1,500 malformed records, 1 unreadable file")
+        );
+        let mut r = report(&[]);
+        r.unreadable_files = 1;
+        assert!(r.to_table().contains("Skipped: 1 unreadable file\n"));
+    }
+}
