@@ -60,6 +60,8 @@ struct Seen {
     region: Option<String>,
     caller: Option<String>,
     tokens: Tokens,
+    /// The service tier the record names ([`bedrock_meter::prices::tier_of`]).
+    tier: String,
 }
 
 #[derive(Default)]
@@ -84,6 +86,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             region: r.region.as_deref().map(str::to_string),
             caller: r.caller.as_deref().map(str::to_string),
             tokens: r.tokens,
+            tier: bedrock_meter::prices::tier_of(r.service_tier.as_deref()),
         }),
         Err(e) => {
             st.malformed += 1;
@@ -99,11 +102,12 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             .entry(s.model_id.clone())
             .or_insert_with(|| resolve(&s.model_id, &core.profiles, &core.attribution));
         let cost = match &res.base_model {
-            Some(m) => core.prices.cost(
+            Some(m) => core.prices.cost_in_tier(
                 m,
                 &res.pool,
                 s.region.as_deref(),
                 core.prices.is_long_context(&s.tokens),
+                &s.tier,
                 &s.tokens,
             ),
             None => Err(bedrock_meter::prices::Unpriced::UnknownModel),

@@ -338,6 +338,8 @@ fn read_row(
             },
             metadata: (0..n).map(|m| text(3 + m)).collect(),
             long_context,
+            // The Athena table declares no body columns: the tier is not read there (README).
+            tier: crate::prices::DEFAULT_TIER.to_string(),
         },
         Usage {
             requests: count(s)?,

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::detector::Observation;
 use crate::metrics::{Contribution, Datum, FxBuild, MetricsAggregator, MetricsConfig};
 use crate::model_id::{classify, ModelRef};
-use crate::prices::{PriceTable, Rates, Unpriced};
+use crate::prices::{tier_of, PriceTable, Rates, Unpriced};
 use crate::profiles::ProfileDirectory;
 use crate::record::{Record, Tokens};
 use crate::rollup::{resolve, AttributionConfig, Resolution, Usage, UNRESOLVED};
@@ -90,15 +90,20 @@ pub fn resolve_all<'m>(
         .collect()
 }
 
+/// What a record's rates depend on besides its resolution: (logged `modelId`, source Region,
+/// long-context, logged service tier).
+type CallShape<'r> = (&'r str, &'r str, bool, Option<&'r str>);
+
 /// The price of one record, or why it has none.
 pub fn cost_of(r: &Record<'_>, res: &Resolution, prices: &PriceTable) -> Result<Money, Unpriced> {
     let region = r.region.as_deref().filter(|s| !s.is_empty());
     match &res.base_model {
-        Some(m) => prices.cost(
+        Some(m) => prices.cost_in_tier(
             m,
             &res.pool,
             region,
             prices.is_long_context(&r.tokens),
+            &tier_of(r.service_tier.as_deref()),
             &r.tokens,
         ),
         None => Err(Unpriced::UnknownModel),
@@ -137,9 +142,9 @@ pub fn aggregate(
     // a sort); the map holds each key's index. The detector's sums do not depend on the order; where
     // two profiles share an app tag but disagree on team or threshold tags, the last one it sees wins.
     let mut index: HashMap<(i64, &str, &str, &str), usize, FxBuild> = HashMap::default();
-    // The rates of each (model, pool, source Region, long-context) the batch prices: the price table's
+    // The rates of each (model, pool, source Region, long-context, tier) the batch prices: the price table's
     // lookup once per distinct call shape, not once per record.
-    let mut rates: HashMap<(&str, &str, bool), Option<&Rates>, FxBuild> = HashMap::default();
+    let mut rates: HashMap<CallShape<'_>, Result<&Rates, Unpriced>, FxBuild> = HashMap::default();
     // The configured metadata values of the current record; the Strings are reused.
     let mut metadata: Vec<String> = vec![String::new(); attribution.metadata_keys.len()];
     for (r, ingested_at) in parsed.records.iter().zip(&parsed.ingested) {
@@ -152,13 +157,18 @@ pub fn aggregate(
                 let region = r.region.as_deref().filter(|s| !s.is_empty());
                 let long_context = prices.is_long_context(&r.tokens);
                 // The pool follows from the logged modelId, which `res` is the resolution of.
-                let key = (r.model_id.as_ref(), region.unwrap_or(""), long_context);
-                let found = *rates
-                    .entry(key)
-                    .or_insert_with(|| prices.rates(m, &res.pool, region, long_context));
-                found
-                    .ok_or(Unpriced::UnknownModel)
-                    .and_then(|x| x.cost(&r.tokens))
+                let logged_tier = r.service_tier.as_deref();
+                let key = (
+                    r.model_id.as_ref(),
+                    region.unwrap_or(""),
+                    long_context,
+                    logged_tier,
+                );
+                let found = rates.entry(key).or_insert_with(|| {
+                    let tier = tier_of(logged_tier);
+                    prices.rates_in_tier(m, &res.pool, region, long_context, &tier)
+                });
+                found.clone().and_then(|x| x.cost(&r.tokens))
             }
             None => Err(Unpriced::UnknownModel),
         };

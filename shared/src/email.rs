@@ -382,6 +382,7 @@ mod tests {
                     caller: format!("arn:aws:sts::1:assumed-role/Role/session-{i:05}"),
                     metadata: vec![],
                     long_context: false,
+                    tier: "default".into(),
                 },
                 &Usage {
                     requests: 10,
@@ -402,6 +403,7 @@ mod tests {
                 caller: "arn:aws:iam::1:user/direct".into(),
                 metadata: vec![],
                 long_context: false,
+                tier: "default".into(),
             },
             &Usage {
                 requests: 3,
@@ -419,6 +421,7 @@ mod tests {
                 caller: "arn:aws:iam::1:user/direct".into(),
                 metadata: vec![],
                 long_context: false,
+                tier: "default".into(),
             },
             &Usage {
                 requests: 2,
@@ -477,7 +480,10 @@ mod tests {
         assert!(e.body.contains("By model\n  amazon.nova-lite-v1:0"));
         assert!(e.body.contains("assumed-role/Role/session-00000"));
         assert!(e.body.contains("Cache share   33.3% of prompt tokens"));
-        assert!(e.body.contains("price table as of 2026-11-01"));
+        assert!(e.body.contains(&format!(
+            "price table as of {}",
+            PriceTable::embedded().as_of
+        )));
         assert!(!e.body.contains("Unattributed"), "{}", e.body);
         assert!(!e.body.contains("By team"));
 

@@ -726,7 +726,7 @@ mod tests {
         let cte = pricing_cte(&t);
         assert!(cte.starts_with("prices AS (\n"));
         assert!(cte.ends_with(")"));
-        assert!(cte.contains("as of 2026-11-01"));
+        assert!(cte.contains(&format!("as of {}", t.as_of)));
         assert!(cte.contains(
             "('anthropic.claude-haiku-4-5', 'Claude Haiku 4.5', 'global', '', false, '1', '5', '0.1', '1.25')"
         ));

@@ -25,6 +25,10 @@ pub struct Record<'a> {
     pub error_code: Option<Cow<'a, str>>,
     pub request_metadata: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     pub tokens: Tokens,
+    /// The service tier as logged: the tier that served the call (`serviceTier` of the logged Converse
+    /// response, or of the record itself) if the record says, else the tier the request asked for
+    /// (`serviceTier` of the logged Converse request); `None` when neither is logged (Standard).
+    pub service_tier: Option<Cow<'a, str>>,
 }
 
 /// The caller of a record without `identity.arn`.
@@ -166,6 +170,7 @@ impl Record<'_> {
                 .map(|(k, v)| (own(k), own(v)))
                 .collect(),
             tokens: self.tokens,
+            service_tier: self.service_tier.map(own),
         }
     }
 }
@@ -252,8 +257,10 @@ pub fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>
         error_code: None,
         request_metadata: Vec::new(),
         tokens: Tokens::default(),
+        service_tier: None,
     };
     let mut cache_1h_from_body: Option<u64> = None;
+    let (mut served_tier, mut requested_tier) = (None, None);
     object_or_null(sc, "record", |sc, key| {
         match key.as_ref() {
             "timestamp" => timestamp = opt_string(sc, "timestamp")?,
@@ -265,6 +272,7 @@ pub fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>
             "operation" => r.operation = opt_string(sc, "operation")?,
             "inferenceRegion" => r.inference_region = opt_string(sc, "inferenceRegion")?,
             "errorCode" => r.error_code = opt_string(sc, "errorCode")?,
+            "serviceTier" => served_tier = read_tier(sc)?,
             "identity" => object_or_null(sc, "identity", |sc, k| {
                 if k == "arn" {
                     r.caller = opt_string(sc, "identity.arn")?;
@@ -296,6 +304,16 @@ pub fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>
                         t.cache_write =
                             opt_count(sc, "input.cacheWriteInputTokenCount")?.unwrap_or(0)
                     }
+                    "inputBodyJson" if sc.peek_kind()? == Kind::Object => {
+                        object_or_null(sc, "input.inputBodyJson", |sc, k| {
+                            if k == "serviceTier" {
+                                requested_tier = read_tier(sc)?;
+                            } else {
+                                sc.skip()?;
+                            }
+                            Ok(())
+                        })?
+                    }
                     _ => sc.skip()?,
                 }
                 Ok(())
@@ -306,7 +324,7 @@ pub fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>
                         r.tokens.output = opt_count(sc, "output.outputTokenCount")?.unwrap_or(0)
                     }
                     "outputBodyJson" if sc.peek_kind()? == Kind::Object => {
-                        cache_1h_from_body = read_cache_ttl_split(sc)?
+                        cache_1h_from_body = read_cache_ttl_split(sc, &mut served_tier)?
                     }
                     _ => sc.skip()?,
                 }
@@ -329,18 +347,53 @@ pub fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>
     if let Some(h) = cache_1h_from_body {
         r.tokens.cache_write_1h = h.min(r.tokens.cache_write);
     }
+    r.service_tier = served_tier.or(requested_tier);
     Ok(r)
+}
+
+/// A `serviceTier` value: `{"type": "flex"}` (the Converse shape) or a bare string; anything else is
+/// not a tier and is skipped (a body never makes its record unreadable for this).
+fn read_tier<'a, const E: bool>(
+    sc: &mut Scanner<'a, E>,
+) -> Result<Option<Cow<'a, str>>, RecordError> {
+    match sc.peek_kind()? {
+        Kind::String => Ok(Some(sc.string()?).filter(|t| !t.is_empty())),
+        Kind::Object => {
+            let mut tier = None;
+            sc.object(|sc, k| {
+                if k == "type" && sc.peek_kind()? == Kind::String {
+                    tier = Some(sc.string()?).filter(|t| !t.is_empty());
+                    Ok(())
+                } else {
+                    sc.skip()
+                }
+            })?;
+            Ok(tier)
+        }
+        _ => {
+            sc.skip()?;
+            Ok(None)
+        }
+    }
 }
 
 /// In a response body object: 1-hour cache-write tokens, if the body says. Reads
 /// `usage.cacheDetails[{ttl, inputTokens}]` (Converse) and
-/// `usage.cache_creation.ephemeral_1h_input_tokens` (Anthropic Messages); skips all else.
-fn read_cache_ttl_split<const E: bool>(
-    sc: &mut Scanner<'_, E>,
+/// `usage.cache_creation.ephemeral_1h_input_tokens` (Anthropic Messages); also the served tier
+/// (`serviceTier`, Converse) into `served_tier`; skips all else.
+fn read_cache_ttl_split<'a, const E: bool>(
+    sc: &mut Scanner<'a, E>,
+    served_tier: &mut Option<Cow<'a, str>>,
 ) -> Result<Option<u64>, RecordError> {
     let mut one_hour: Option<u64> = None;
     let mut add = |n: u64| one_hour = Some(one_hour.unwrap_or(0).saturating_add(n));
     object_or_null(sc, "output.outputBodyJson", |sc, k| {
+        if k == "serviceTier" {
+            if let Some(t) = read_tier(sc)? {
+                *served_tier = Some(t);
+            }
+            return Ok(());
+        }
         if k != "usage" || sc.peek_kind()? != Kind::Object {
             return Ok(sc.skip()?);
         }
@@ -657,6 +710,54 @@ mod tests {
             "\"ephemeral_1h_input_tokens\":4000",
         );
         assert_eq!(parse(&lying).unwrap().tokens.cache_write_1h, 1000);
+    }
+
+    #[test]
+    fn service_tier_served_else_requested_else_none() {
+        // The Converse request asks for flex (ConverseRequest.serviceTier); the response says priority
+        // served it (ConverseResponse.serviceTier): the served tier wins.
+        let both = r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"openai.gpt-oss-120b-1:0",
+            "input":{"inputTokenCount":10,"inputBodyJson":{"messages":[{"role":"user","content":[{"text":"x"}]}],"serviceTier":{"type":"flex"}}},
+            "output":{"outputTokenCount":5,"outputBodyJson":{"output":{"message":{}},"usage":{"inputTokens":10},"serviceTier":{"type":"priority"},"metrics":{"latencyMs":9}}}}"#;
+        let r = parse(both).unwrap();
+        assert_eq!(r.service_tier.as_deref(), Some("priority"));
+        assert_eq!((r.tokens.input, r.tokens.output), (10, 5));
+        // Only the request's tier logged (no response body): the requested tier.
+        let requested = r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"m.x",
+            "input":{"inputBodyJson":{"serviceTier":{"type":"flex"},"messages":[]},"inputTokenCount":1},"output":{"outputTokenCount":1}}"#;
+        assert_eq!(
+            parse(requested).unwrap().service_tier.as_deref(),
+            Some("flex")
+        );
+        // A tier on the record itself (string or object) counts as served.
+        for top in [r#""reserved""#, r#"{"type":"reserved"}"#] {
+            let t = format!(
+                r#"{{"serviceTier":{top},"timestamp":"2026-11-25T10:00:00Z","modelId":"m.x","input":{{"inputBodyJson":{{"serviceTier":{{"type":"flex"}}}}}}}}"#
+            );
+            assert_eq!(
+                parse(&t).unwrap().service_tier.as_deref(),
+                Some("reserved"),
+                "{top}"
+            );
+        }
+        // Nothing logged: none (priced as the default tier).
+        let none = r#"{"timestamp":"2026-11-25T10:00:00Z","modelId":"m.x","input":{"inputBodyJson":{"messages":[]}}}"#;
+        assert_eq!(parse(none).unwrap().service_tier, None);
+        // A tier of another shape is not a tier, and never makes the record unreadable.
+        for odd in ["12", "null", "[\"flex\"]", r#"{"type":5}"#, r#""""#] {
+            let t = format!(
+                r#"{{"timestamp":"2026-11-25T10:00:00Z","modelId":"m.x","input":{{"inputTokenCount":3,"inputBodyJson":{{"serviceTier":{odd}}}}},"output":{{"outputBodyJson":{{"serviceTier":{odd}}}}}}}"#
+            );
+            let r = parse(&t).unwrap_or_else(|e| panic!("{odd}: {e}"));
+            assert_eq!((r.service_tier, r.tokens.input), (None, 3), "{odd}");
+        }
+        // The escaped (CloudWatch message) path reads the same tier.
+        let escaped = serde_json::to_string(both).unwrap();
+        let escaped = &escaped[1..escaped.len() - 1];
+        assert_eq!(
+            parse_escaped(escaped).unwrap().service_tier.as_deref(),
+            Some("priority")
+        );
     }
 
     #[test]

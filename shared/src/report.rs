@@ -96,6 +96,8 @@ pub struct Report {
     pub by_app: Vec<((String, String), Group)>,
     pub by_model: Vec<(String, Group)>,
     pub by_caller: Vec<(String, Group)>,
+    /// Per service tier the calls were priced in (`default`, `flex`, `priority`, `reserved`).
+    pub by_tier: Vec<(String, Group)>,
     /// Per configured metadata key: (value, group).
     pub by_metadata: Vec<(String, Vec<(String, Group)>)>,
     pub lines: Vec<Line>,
@@ -133,6 +135,7 @@ impl Report {
         let mut app: BTreeMap<(String, String), Group> = BTreeMap::new();
         let mut model: BTreeMap<String, Group> = BTreeMap::new();
         let mut caller: BTreeMap<String, Group> = BTreeMap::new();
+        let mut tier: BTreeMap<String, Group> = BTreeMap::new();
         let mut meta: Vec<BTreeMap<String, Group>> = vec![BTreeMap::new(); metadata_keys.len()];
         let mut lines: BTreeMap<(String, String, String, String), Group> = BTreeMap::new();
         let mut detail: BTreeMap<(String, String, String, String, Vec<String>), Group> =
@@ -147,6 +150,7 @@ impl Report {
                 .add(r);
             model.entry(res.model.clone()).or_default().add(r);
             caller.entry(r.key.caller.clone()).or_default().add(r);
+            tier.entry(r.key.tier.clone()).or_default().add(r);
             for (i, v) in r.key.metadata.iter().enumerate().take(meta.len()) {
                 meta[i]
                     .entry(if v.is_empty() {
@@ -183,8 +187,7 @@ impl Report {
                     Unpriced::UnknownModel if res.base_model.is_none() => {
                         "unresolved model".to_string()
                     }
-                    Unpriced::UnknownModel => "no price for this model".to_string(),
-                    Unpriced::MissingRate(what) => format!("no {what} rate"),
+                    other => other.reason(),
                 };
                 let u = unpriced
                     .entry((res.model.clone(), reason.clone()))
@@ -240,6 +243,7 @@ impl Report {
             by_app: sorted(app),
             by_model: sorted(model),
             by_caller: sorted(caller),
+            by_tier: sorted(tier),
             by_metadata: metadata_keys
                 .iter()
                 .cloned()
@@ -286,6 +290,8 @@ impl Report {
             #[serde(skip_serializing_if = "Option::is_none")]
             caller: Option<&'a str>,
             #[serde(skip_serializing_if = "Option::is_none")]
+            tier: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
             value: Option<&'a str>,
             requests: u64,
             errors: u64,
@@ -303,6 +309,7 @@ impl Report {
                 app: None,
                 model: None,
                 caller: None,
+                tier: None,
                 value: None,
                 requests: grp.requests,
                 errors: grp.errors,
@@ -334,6 +341,7 @@ impl Report {
             by_app: Vec<G<'a>>,
             by_model: Vec<G<'a>>,
             by_caller: Vec<G<'a>>,
+            by_tier: Vec<G<'a>>,
             by_metadata: BTreeMap<&'a str, Vec<G<'a>>>,
             unpriced: Vec<U<'a>>,
             malformed_records: u64,
@@ -373,6 +381,14 @@ impl Report {
                 .iter()
                 .map(|(c, grp)| G {
                     caller: Some(c),
+                    ..g(grp)
+                })
+                .collect(),
+            by_tier: self
+                .by_tier
+                .iter()
+                .map(|(t, grp)| G {
+                    tier: Some(t),
                     ..g(grp)
                 })
                 .collect(),
@@ -540,6 +556,10 @@ impl Report {
             (
                 "model",
                 self.by_model.iter().map(|(k, g)| (k.clone(), g)).collect(),
+            ),
+            (
+                "service tier",
+                self.by_tier.iter().map(|(k, g)| (k.clone(), g)).collect(),
             ),
         ];
         let meta = self.by_metadata.iter().map(|(k, vals)| {

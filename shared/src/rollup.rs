@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use crate::model_id::{classify, ModelRef, Pool};
 use crate::money::Money;
-use crate::prices::{PriceTable, Unpriced};
+use crate::prices::{tier_of, PriceTable, Unpriced};
 use crate::profiles::ProfileDirectory;
 use crate::record::{Record, Tokens};
 use crate::time::Timestamp;
@@ -116,6 +116,8 @@ pub struct UsageKey {
     /// Values of the configured metadata keys, in their order (empty when absent).
     pub metadata: Vec<String>,
     pub long_context: bool,
+    /// The service tier the calls were priced in ([`tier_of`] the logged tier: `default` when none).
+    pub tier: String,
 }
 
 /// Additive usage.
@@ -168,6 +170,7 @@ impl Rollup {
                 .map(|k| r.metadata(k).unwrap_or_default().to_string())
                 .collect(),
             long_context: prices.is_long_context(&r.tokens),
+            tier: tier_of(r.service_tier.as_deref()),
         }
     }
 
@@ -218,7 +221,14 @@ pub fn price_rows<'k>(
             .clone();
         let region = (!key.region.is_empty()).then_some(key.region.as_str());
         let cost = match &res.base_model {
-            Some(m) => prices.cost(m, &res.pool, region, key.long_context, &usage.tokens),
+            Some(m) => prices.cost_in_tier(
+                m,
+                &res.pool,
+                region,
+                key.long_context,
+                &key.tier,
+                &usage.tokens,
+            ),
             None => Err(Unpriced::UnknownModel),
         };
         out.push(PricedRow {
@@ -343,5 +353,72 @@ mod tests {
         assert_eq!(total, per_record);
         assert_eq!(rows.iter().map(|r| r.usage.requests).sum::<u64>(), 50);
         assert!(rows.iter().all(|r| r.key.metadata[0].starts_with('t')));
+    }
+
+    #[test]
+    fn served_tier_prices_each_call_and_the_report_splits_by_tier() {
+        use crate::report::Report;
+        let prices = PriceTable::embedded();
+        let cfg = AttributionConfig::default();
+        let rec = |tier_body: &str| {
+            format!(
+                r#"{{"timestamp":"2026-11-25T10:00:00Z","region":"us-east-1","modelId":"global.anthropic.claude-sonnet-4-6","identity":{{"arn":"arn:aws:iam::1:user/u"}},"input":{{"inputTokenCount":1000000,"inputBodyJson":{{"messages":[]{tier_body}}}}},"output":{{"outputTokenCount":1000000}}}}"#
+            )
+        };
+        let texts = [
+            rec(""),                                     // no tier: default
+            rec(r#","serviceTier":{"type":"default"}"#), // asked for default
+            rec(r#","serviceTier":{"type":"flex"}"#),    // asked for flex: no flex rate
+            rec(r#","serviceTier":{"type":"priority"}"#),
+        ];
+        let mut rollup = Rollup::default();
+        for t in &texts {
+            rollup.add_record(&crate::record::parse(t).unwrap(), &cfg, &prices);
+        }
+        let rows = price_rows(&rollup.rows, &NoProfiles, &prices, &cfg);
+        let report = Report::build(&rows, None, prices.as_of, &[], 0);
+        let tier = |name: &str| {
+            report
+                .by_tier
+                .iter()
+                .find(|(t, _)| t == name)
+                .map(|(_, g)| *g)
+                .unwrap()
+        };
+        // Two default calls at the global Sonnet 4.6 rate (3 + 15 per 1M each).
+        assert_eq!(tier("default").requests, 2);
+        assert_eq!(tier("default").cost, Money::from_usd_text("36").unwrap());
+        assert_eq!(tier("default").unpriced_requests, 0);
+        for t in ["flex", "priority"] {
+            assert_eq!((tier(t).requests, tier(t).unpriced_requests), (1, 1), "{t}");
+            assert_eq!(tier(t).cost, Money::ZERO, "{t}");
+        }
+        assert_eq!(report.totals.cost, Money::from_usd_text("36").unwrap());
+        assert_eq!(report.totals.unpriced_requests, 2);
+        assert!(
+            report
+                .unpriced
+                .iter()
+                .all(|u| u.reason == "no rate for tier"
+                    && u.model_id == "anthropic.claude-sonnet-4-6")
+        );
+        assert_eq!(report.unpriced.iter().map(|u| u.requests).sum::<u64>(), 2);
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        let by_tier = json["by_tier"].as_array().unwrap();
+        assert_eq!(by_tier.len(), 3);
+        assert_eq!(by_tier[0]["tier"], "default");
+        assert_eq!(by_tier[0]["cost_usd"].as_f64(), Some(36.0));
+        assert!(report.to_json().contains("\"cost_usd\": 36.000000000"));
+        assert!(report.to_table().contains("By service tier:"));
+        // The live path's per-record price agrees.
+        for (t, want) in texts.iter().zip([true, true, false, false]) {
+            let r = crate::record::parse(t).unwrap();
+            let res = resolve(&r.model_id, &NoProfiles, &cfg);
+            let c = crate::batch::cost_of(&r, &res, &prices);
+            assert_eq!(c.is_ok(), want, "{t}");
+            if !want {
+                assert!(matches!(c, Err(Unpriced::NoRateForTier(_))));
+            }
+        }
     }
 }

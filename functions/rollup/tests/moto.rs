@@ -197,7 +197,7 @@ fn day_rows() -> Vec<Row> {
             "0",
         ]),
         row([
-            "writer.palmyra-x5-v1:0",
+            "amazon.titan-text-express-v1",
             "us-east-1",
             &format!("arn:aws:iam::{ACCT}:user/carol"),
             "",
@@ -415,9 +415,10 @@ fn check_reports(msgs: &[(String, String, String)]) {
         "Unattributed direct spend (calls that bypass application profiles): $2.20 + unpriced in 35 requests"
     ));
     assert!(summary.contains(
-        "Unpriced models (NOT included in the totals)\n  writer.palmyra-x5-v1:0 — no price for this model: 5 requests"
+        "Unpriced models (NOT included in the totals)\n  amazon.titan-text-express-v1 — no price for this model: 5 requests"
     ));
-    assert!(summary.contains("price table as of 2026-11-01"));
+    let as_of = bedrock_meter::PriceTable::embedded().as_of;
+    assert!(summary.contains(&format!("price table as of {as_of}")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
