@@ -10,6 +10,7 @@ mod demo;
 mod doctor;
 mod event;
 mod ops;
+mod prices;
 mod profiles;
 mod replay;
 mod report;
@@ -49,6 +50,11 @@ enum Command {
     Tail(tail::TailArgs),
     /// Send one tiny request through each application profile and show it attributed and priced.
     Smoke(smoke::SmokeArgs),
+    /// The price table: compare it with the AWS Price List (`update`), or list unpriced models in logs (`check`).
+    Prices {
+        #[command(subcommand)]
+        command: prices::PricesCommand,
+    },
     /// Build a CloudWatch Logs subscription event (for `cargo lambda invoke` and tests) from log records.
     Event(event::EventArgs),
 }
@@ -71,6 +77,7 @@ fn main() -> ExitCode {
         Command::RollupSql(a) => rollup_sql::run(a),
         Command::Profiles { command } => profiles::run(command),
         Command::Event(a) => event::run(a),
+        Command::Prices { command } => prices::run(command),
         Command::Doctor(a) => doctor::run(a),
         Command::Tail(a) => tail::run(a),
         Command::Smoke(a) => smoke::run(a),

@@ -14,6 +14,7 @@ pub mod logfiles;
 pub mod metrics;
 pub mod model_id;
 pub mod money;
+pub mod price_list;
 pub mod prices;
 pub mod profiles;
 pub mod query_pack;
