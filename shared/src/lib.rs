@@ -18,6 +18,7 @@ pub mod price_list;
 pub mod prices;
 pub mod profiles;
 pub mod query_pack;
+pub mod reconcile;
 pub mod record;
 pub mod report;
 pub mod rollup;

@@ -262,7 +262,7 @@ pub struct QueryFile {
     pub sql: String,
 }
 
-const QUERIES: [(&str, &str, &str, &str); 5] = [
+const QUERIES: [(&str, &str, &str, &str); 6] = [
     (
         "01-create-table.sql",
         "NamedQueryCreateTable",
@@ -293,6 +293,12 @@ const QUERIES: [(&str, &str, &str, &str); 5] = [
         "05 caller app cost",
         "Estimated cost per IAM caller, app and team combined.",
     ),
+    (
+        "06-estimate-vs-bill.sql",
+        "NamedQueryEstimateVsBill",
+        "06 estimate vs bill",
+        "The estimate beside the bill (CUR 2.0) per UTC day: per application profile ARN with app and team, and per IAM principal.",
+    ),
 ];
 
 /// `^(us|eu|…|global)\.(.*\..*)$`: a system inference profile id (`model_id::classify`).
@@ -321,7 +327,7 @@ impl QueryPack<'_> {
         format!("{}.{}", sql_ident(&self.database), sql_ident(&self.table))
     }
 
-    fn window_comment(&self) -> String {
+    pub(crate) fn window_comment(&self) -> String {
         format!(
             "-- Window: the last {d} complete UTC day{s} before today (current_date), by each record's own timestamp{same}.\n\
              -- Another window: replace current_date with DATE 'YYYY-MM-DD' (the day after the last day wanted) and/or\n\
@@ -393,7 +399,7 @@ impl QueryPack<'_> {
     /// The CTEs every usage query shares, ending with `priced`: one row per UTC day, logged model id,
     /// Region, caller and long-context flag, with app, team, profile, model and `cost_usd` (NULL when
     /// unpriced).
-    fn shared_ctes(&self) -> String {
+    pub(crate) fn shared_ctes(&self) -> String {
         let d = self.days;
         let from = format!("current_date - INTERVAL '{d}' DAY");
         let to = "current_date";
@@ -564,7 +570,7 @@ impl QueryPack<'_> {
         s
     }
 
-    fn header(&self, title: &str, description: &str) -> String {
+    pub(crate) fn header(&self, title: &str, description: &str) -> String {
         format!(
             "-- bedrock-meter query pack: {title}\n\
              -- {description}\n\
@@ -574,7 +580,7 @@ impl QueryPack<'_> {
         )
     }
 
-    /// The five queries, in order.
+    /// The queries, in order.
     pub fn files(&self) -> Vec<QueryFile> {
         QUERIES
             .iter()
@@ -606,6 +612,12 @@ impl QueryPack<'_> {
                     "04-spend-per-iam-caller.sql" => {
                         self.usage_query(title, description, &[("caller", "caller")])
                     }
+                    "06-estimate-vs-bill.sql" => crate::reconcile::estimate_vs_bill_sql(
+                        self,
+                        title,
+                        description,
+                        crate::reconcile::CUR_TABLE_PLACEHOLDER,
+                    ),
                     _ => self.usage_query(
                         title,
                         description,
@@ -838,7 +850,8 @@ mod tests {
                 "02-daily-usage-by-profile.sql",
                 "03-estimated-cost-per-app.sql",
                 "04-spend-per-iam-caller.sql",
-                "05-caller-app-cost.sql"
+                "05-caller-app-cost.sql",
+                "06-estimate-vs-bill.sql"
             ]
         );
         assert!(files[0]
@@ -847,6 +860,7 @@ mod tests {
         assert!(files[0].sql.contains(DEFAULT_LOCATION));
         let cte = pricing_cte(&t);
         for f in &files[1..] {
+            let days = if f.file_name.starts_with("06") { 7 } else { 1 };
             assert!(f.sql.contains(&cte), "{}", f.file_name);
             assert!(f
                 .sql
@@ -854,7 +868,7 @@ mod tests {
             assert!(f
                 .sql
                 .contains("FROM \"bedrock_meter\".\"invocation_logs_profiles\"\n"));
-            assert!(f.sql.contains("datehour BETWEEN date_format(current_date - INTERVAL '1' DAY, '%Y/%m/%d/00') AND date_format(current_date, '%Y/%m/%d/00')"));
+            assert!(f.sql.contains(&format!("datehour BETWEEN date_format(current_date - INTERVAL '{days}' DAY, '%Y/%m/%d/00') AND date_format(current_date, '%Y/%m/%d/00')")));
             assert!(f.sql.contains(") > 200000 AS long_context"));
             assert!(f.sql.ends_with(";\n"));
             assert!(!f.sql.contains("\n\n"));
@@ -886,7 +900,7 @@ mod tests {
     fn named_queries_are_the_files_with_the_stack_names() {
         let t = table();
         let yaml = named_queries_yaml(&t);
-        assert_eq!(yaml.matches("Type: AWS::Athena::NamedQuery").count(), 5);
+        assert_eq!(yaml.matches("Type: AWS::Athena::NamedQuery").count(), 6);
         assert!(yaml.contains("FROM \"${GlueDatabase}\".\"${InvocationLogTable}\""));
         assert!(yaml.contains("'storage.location.template' = 's3://${Bucket}/${LogKeyPrefix}/AWSLogs/${AWS::AccountId}/BedrockModelInvocationLogs/${AWS::Region}/${!datehour}/'"));
         assert!(!yaml.contains('\u{1}'));

@@ -14,6 +14,8 @@ response bodies, are priced as 5-minute writes by SQL (docs/daily-path.md).
 Run: .venv/bin/python -m unittest discover -s tests/sql -v   (BEDROCK_METER_BIN names the binary)
 """
 
+import csv
+import io
 import json
 import os
 import tempfile
@@ -34,7 +36,18 @@ QUERIES = os.path.join(ROOT, "queries")
 PROFILES_DDL = os.path.join(ROOT, "shared", "sql", "profiles_table.sql")
 PROFILES_TABLE = "invocation_logs_profiles"
 FILES = ["01-create-table.sql", "02-daily-usage-by-profile.sql", "03-estimated-cost-per-app.sql",
-         "04-spend-per-iam-caller.sql", "05-caller-app-cost.sql"]
+         "04-spend-per-iam-caller.sql", "05-caller-app-cost.sql", "06-estimate-vs-bill.sql"]
+RECONCILE = "06-estimate-vs-bill.sql"
+# The bill: a CUR 2.0 table. Column names and types from the AWS Data Exports user guide (table
+# dictionary "Cost and Usage Report (CUR) 2.0": line item, product columns; line_item_iam_principal is
+# the CUR 2.0 column of Bedrock's IAM-principal cost allocation); only the columns the query reads,
+# plus line_item_usage_type.
+CUR_SCHEMA, CUR_TABLE = "YOUR_CUR_DATABASE", "YOUR_CUR_TABLE"
+CUR_COLUMNS = [("line_item_usage_start_date", "TIMESTAMP"), ("line_item_line_item_type", "VARCHAR"),
+               ("line_item_product_code", "VARCHAR"), ("product_servicecode", "VARCHAR"),
+               ("line_item_usage_type", "VARCHAR"), ("line_item_resource_id", "VARCHAR"),
+               ("line_item_iam_principal", "VARCHAR"), ("line_item_unblended_cost", "DOUBLE")]
+NO_PROFILE = "(no application profile)"
 REGENERATE = "regenerate with: bedrock-meter rollup-sql --query-pack queries"
 # What the template's !Sub fills in, as the committed files name it.
 STACK_NAMES = {
@@ -55,6 +68,51 @@ def profiles_table(con, root):
         SELECT * FROM read_json('{glob}', columns = {columns}, format = 'newline_delimited',
                                 ignore_errors = true)
     """)
+
+
+def cur_fixture(con, lines, snapshot):
+    """A CUR 2.0-shaped bill for the fixture day: one Bedrock usage line per caller x team x app x
+    model line of `report --format csv` (resource id = the app's profile ARN, or the model's ARN for
+    calls without a profile; principal = the caller), billed at the estimate plus a delta typed in
+    here; plus lines the reconciliation must leave out or show as bill-only. Returns the expected
+    difference per (dimension, key), summed here from the deltas."""
+    con.execute(f'CREATE SCHEMA IF NOT EXISTS "{CUR_SCHEMA}"')
+    con.execute(f'CREATE OR REPLACE TABLE "{CUR_SCHEMA}"."{CUR_TABLE}" ('
+                + ", ".join(f"{n} {t}" for n, t in CUR_COLUMNS) + ")")
+    arn_of = {(r["app"], r["team"]): r["profile_arn"] for r in snapshot}
+    day = fixtures.DAY
+    rows, expect = [], defaultdict(Decimal)
+
+    def line(ts, rid, principal, usd, *, kind="Usage", product="AmazonBedrock", ut="USE1-NovaLite-input-tokens"):
+        rows.append((ts, kind, product, product, ut, rid, principal, float(usd)))
+
+    for i, l in enumerate(lines):
+        if l["team"] == "unresolved":
+            continue                            # a deleted profile: nothing billed in this fixture
+        if l["team"] == "unattributed":
+            key, rid = NO_PROFILE, ("" if i % 2 else f"arn:aws:bedrock:us-east-1::foundation-model/{l['model']}")
+        else:
+            key = rid = arn_of[(l["app"], l["team"])]
+        principal = "" if l["caller"] == "unknown" else l["caller"]
+        delta = Decimal(i % 7 + 1) / 100        # 0.01 .. 0.07
+        total = Decimal(l["cost_usd"]) + delta
+        # Two usage types per line (input and output), as the bill splits them.
+        line(f"{day} 00:00:00", rid, principal, total / 4, ut="USE1-Claude4.6Sonnet-input-tokens")
+        line(f"{day} 13:00:00", rid, principal, total - total / 4,
+             product="AmazonBedrockFoundationModels", ut="USE1-Claude4.6Sonnet-output-tokens")
+        expect[("profile", key)] += delta
+        expect[("principal", l["caller"])] += delta
+    # A batch job's role the invocation logs never saw.
+    batch = "arn:aws:sts::111122223333:assumed-role/BatchJobs/job-7"
+    line(f"{day} 11:00:00", "", batch, Decimal("3"), ut="USE1-NovaLite-input-tokens-batch")
+    expect[("principal", batch)] += Decimal("3")
+    expect[("profile", NO_PROFILE)] += Decimal("3")
+    # Left out: tax, another service, a day outside the window.
+    line(f"{day} 12:00:00", "", "", Decimal("99"), kind="Tax")
+    line(f"{day} 12:00:00", "", "", Decimal("77"), product="AmazonEC2", ut="BoxUsage:m7g.large")
+    line("2026-11-01 12:00:00", "", "", Decimal("55"))
+    con.executemany(f'INSERT INTO "{CUR_SCHEMA}"."{CUR_TABLE}" VALUES (?, ?, ?, ?, ?, ?, ?, ?)', rows)
+    return dict(expect)
 
 
 def sub_text(text):
@@ -147,9 +205,11 @@ class QueryPackExecutedTest(unittest.TestCase):
         con = duckdb.connect()
         athena_table(con, cls.logs)
         profiles_table(con, snaps)
-        cls.results = {f: execute(con, read(os.path.join(QUERIES, f)), fixtures.NEXT) for f in FILES[1:]}
         cls.cli = loads(run("report", "--date", fixtures.DAY, "--format", "json",
                             "--profiles", cls.profiles_file, cls.logs))
+        csv_text = run("report", "--date", fixtures.DAY, "--format", "csv", "--profiles", cls.profiles_file, cls.logs)
+        cls.bill = cur_fixture(con, list(csv.DictReader(io.StringIO(csv_text))), cls.snapshot)
+        cls.results = {f: execute(con, read(os.path.join(QUERIES, f)), fixtures.NEXT) for f in FILES[1:]}
         table = json.loads(read(os.path.join(ROOT, "shared", "data", "prices.json")))
         model, pool, tokens = cls.facts["one_hour_tokens"]["fraud-risk"]
         entry = next(m for m in table["models"] if any(model.startswith(p) for p in m["match"]))
@@ -268,6 +328,49 @@ class QueryPackExecutedTest(unittest.TestCase):
         self.assertEqual(snap["fraudagent01"]["pool"], "geographic")
         self.assertEqual(snap["search01"]["team"], "untagged")
 
+
+    def test_estimate_vs_bill_per_profile_and_principal(self):
+        """Each difference is billed - estimated: the delta typed into the bill above, plus for the
+        fraud agent (app and caller) the documented 1-hour-write gap (SQL estimates lower than report)."""
+        rows = [r for r in self.results[RECONCILE] if str(r["day"]) == fixtures.DAY]
+        got = {(r["dimension"], r["key"]): r for r in rows}
+        gap_arn = next(r["profile_arn"] for r in self.snapshot if r["app"] == self.gap_app)
+        # Profile rows: one per profile ARN of the estimate and of the bill (deleted99's profile is
+        # billed nothing here, estimated NULL: unpriced), the direct calls in one row.
+        self.assertGreater(len(self.bill), 10)
+        for (dim, key), delta in self.bill.items():
+            with self.subTest(dim=dim, key=key):
+                r = got[(dim, key)]
+                gap = self.gap if key in (gap_arn, self.gap_caller) else Decimal(0)
+                self.assertLessEqual(abs(money(r["difference_usd"]) - delta - gap), TOLERANCE,
+                                     f"{dim} {key}: {r}")
+                self.assertTrue(r["bill_complete"])
+        # App and team ride along on profile rows.
+        fraud = got[("profile", gap_arn)]
+        self.assertEqual((fraud["app"], fraud["team"]), (self.gap_app, self.gap_team))
+        direct = got[("profile", NO_PROFILE)]
+        self.assertEqual((direct["app"], direct["team"]), ("unattributed", "unattributed"))
+        # Bill-only: the batch role has no estimate; the whole bill line is the difference.
+        batch = got[("principal", "arn:aws:sts::111122223333:assumed-role/BatchJobs/job-7")]
+        self.assertIsNone(batch["estimated_cost_usd"])
+        self.assertEqual(money(batch["billed_cost_usd"]), Decimal("3"))
+        # Estimate-only: the deleted profile's calls (unpriced), counted as unpriced requests.
+        gone = [r for r in rows if r["app"] == "deleted99"]
+        self.assertEqual(len(gone), 1)
+        self.assertIsNone(gone[0]["billed_cost_usd"])
+        self.assertGreater(gone[0]["unpriced_requests"], 0)
+        # Tax, EC2 and a day outside the window are not in the bill total; per dimension the bill adds
+        # up to the fixture's Bedrock usage lines exactly.
+        billed_profiles = sum(money(r["billed_cost_usd"]) for r in rows if r["dimension"] == "profile")
+        estimated = sum(money(r["estimated_cost_usd"]) for r in rows if r["dimension"] == "profile")
+        deltas = sum(v for (d, _), v in self.bill.items() if d == "profile")
+        self.assertLessEqual(abs(billed_profiles - estimated - deltas - self.gap), TOLERANCE)
+        self.assertLessEqual(abs(estimated - Decimal(self.cli["totals"]["cost_usd"]) + self.gap), TOLERANCE)
+        # The fixture's records of the day before have an estimate but no bill line yet: not complete.
+        before = [r for r in self.results[RECONCILE] if str(r["day"]) != fixtures.DAY]
+        self.assertTrue(before)
+        for r in before:
+            self.assertEqual((str(r["day"]), r["bill_complete"], r["billed_cost_usd"]), ("2026-11-24", False, None))
 
 if __name__ == "__main__":
     unittest.main()
