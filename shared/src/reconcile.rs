@@ -15,8 +15,14 @@
 //! rate), negative where the estimate is. `bill_complete` is false for days with no Bedrock line in
 //! the bill yet (CUR data lags by a day or more): their difference means nothing yet.
 
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
 use crate::athena_sql::sql_string;
+use crate::money::Money;
 use crate::query_pack::QueryPack;
+use crate::rollup::PricedRow;
+use crate::time::Date;
 
 /// The CUR 2.0 table the committed query names: replace it (or `rollup-sql --query-pack DIR
 /// --cur-table DATABASE.TABLE`).
@@ -109,4 +115,270 @@ pub fn estimate_vs_bill_sql(
          ORDER BY 1, 2, abs(coalesce(b.billed_usd, 0) - coalesce(e.estimated_usd, 0)) DESC, 3;\n"
     ));
     s
+}
+
+// ---- The daily email's bill check (functions/rollup, optional: CUR_TABLE) ----
+
+/// Billed Bedrock usage of one UTC day and key (an application-profile ARN or [`NO_PROFILE`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BilledLine {
+    pub day: Date,
+    pub key: String,
+    pub billed: Money,
+}
+
+/// The bill's Bedrock usage per UTC day and profile key for the `days` days up to and including
+/// `date`, from the CUR 2.0 table `cur_table` (`database.table`, each part quoted here). Columns: `day`
+/// (YYYY-MM-DD), `key`, `billed_usd` (a plain decimal).
+pub fn bill_sql(cur_table: &str, date: Date, days: u32) -> String {
+    let table = cur_table
+        .split('.')
+        .map(crate::athena_sql::sql_ident)
+        .collect::<Vec<_>>()
+        .join(".");
+    let mut from = date;
+    for _ in 1..days.max(1) {
+        from = from.pred();
+    }
+    let to = date.succ();
+    let arn = sql_string(APP_PROFILE_ARN);
+    let none = sql_string(NO_PROFILE);
+    format!(
+        "-- bedrock-meter daily bill check: Bedrock usage of the CUR 2.0 export per UTC day and application profile.\n\
+         SELECT\n  \
+         CAST(date(line_item_usage_start_date) AS varchar) AS day,\n  \
+         CASE WHEN regexp_like(coalesce(line_item_resource_id, ''), {arn}) THEN line_item_resource_id ELSE {none} END AS key,\n  \
+         CAST(CAST(sum(line_item_unblended_cost) AS DECIMAL(38, 10)) AS varchar) AS billed_usd\n\
+         FROM {table}\n\
+         WHERE line_item_line_item_type = 'Usage'\n  \
+         AND (line_item_product_code LIKE 'AmazonBedrock%' OR product_servicecode LIKE 'AmazonBedrock%')\n  \
+         AND line_item_usage_start_date >= TIMESTAMP '{from} 00:00:00'\n  \
+         AND line_item_usage_start_date < TIMESTAMP '{to} 00:00:00'\n\
+         GROUP BY 1, 2\n"
+    )
+}
+
+/// The rows of [`bill_sql`].
+pub fn bill_from_rows(
+    columns: &[String],
+    rows: &[Vec<Option<String>>],
+) -> Result<Vec<BilledLine>, String> {
+    let col = |name: &str| {
+        columns
+            .iter()
+            .position(|c| c == name)
+            .ok_or_else(|| format!("no column {name:?} in {columns:?}"))
+    };
+    let (d, k, b) = (col("day")?, col("key")?, col("billed_usd")?);
+    rows.iter()
+        .map(|r| {
+            let get = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+            let day = Date::parse(get(d).trim()).ok_or_else(|| format!("day {:?}", get(d)))?;
+            let billed = Money::from_usd_text(&get(b))
+                .map_err(|e| format!("billed_usd {:?}: {e}", get(b)))?;
+            Ok(BilledLine {
+                day,
+                key: get(k),
+                billed,
+            })
+        })
+        .collect()
+}
+
+/// The latest fully billed day: the day before the latest day the bill has Bedrock usage for (a day
+/// is complete once the bill has moved on to the next one).
+pub fn latest_fully_billed(lines: &[BilledLine]) -> Option<Date> {
+    let last = lines.iter().map(|l| l.day).max()?;
+    let day = last.pred();
+    lines.iter().any(|l| l.day <= day).then_some(day)
+}
+
+/// The summary email's line for `day`: billed vs estimated, the difference, and the profile key
+/// where most of it is (with the estimate's app and team).
+pub fn bill_check_line(day: Date, lines: &[BilledLine], estimate: &[PricedRow]) -> String {
+    let mut billed: BTreeMap<String, Money> = BTreeMap::new();
+    for l in lines.iter().filter(|l| l.day == day) {
+        *billed.entry(l.key.clone()).or_default() += l.billed;
+    }
+    let mut estimated: BTreeMap<String, Money> = BTreeMap::new();
+    let mut who: BTreeMap<String, String> = BTreeMap::new();
+    let mut unpriced = 0u64;
+    for r in estimate {
+        let key = match &r.resolution.profile_arn {
+            Some(arn) => arn.clone(),
+            None => NO_PROFILE.to_string(),
+        };
+        who.entry(key.clone())
+            .or_insert_with(|| format!("{} ({})", r.resolution.app, r.resolution.team));
+        match r.cost {
+            Ok(c) => *estimated.entry(key).or_default() += c,
+            Err(_) => unpriced += r.usage.requests,
+        }
+    }
+    let total_billed: Money = billed.values().copied().sum();
+    let total_estimated: Money = estimated.values().copied().sum();
+    let diff = total_billed - total_estimated;
+    let keys: std::collections::BTreeSet<&String> = billed.keys().chain(estimated.keys()).collect();
+    let largest = keys
+        .into_iter()
+        .map(|k| {
+            let d = billed.get(k).copied().unwrap_or_default()
+                - estimated.get(k).copied().unwrap_or_default();
+            (d, k)
+        })
+        .max_by(|a, b| a.0 .0.abs().cmp(&b.0 .0.abs()).then(b.1.cmp(a.1)));
+    let sign = |m: Money| {
+        if m.0 >= 0 {
+            format!("+{m}")
+        } else {
+            m.to_string()
+        }
+    };
+    let mut line = format!(
+        "Bill check {day} (latest fully billed day): billed {total_billed}, estimated {total_estimated}, difference {}",
+        sign(diff)
+    );
+    if let Some((d, k)) = largest.filter(|(d, _)| d.0 != 0) {
+        let name = who.get(k).cloned().unwrap_or_else(|| "bill only".into());
+        let _ = write!(line, "; most of it: {k} [{name}] {}", sign(d));
+    }
+    if unpriced > 0 {
+        let _ = write!(line, "; {unpriced} unpriced requests not in the estimate");
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profiles::{Profile, ProfileMap};
+    use crate::rollup::{price_rows, AttributionConfig, Rollup, Usage, UsageKey};
+    use crate::{PriceTable, Tokens};
+
+    const ARN: &str = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/ops01";
+
+    fn d(s: &str) -> Date {
+        Date::parse(s).unwrap()
+    }
+
+    fn usd(s: &str) -> Money {
+        Money::from_usd_text(s).unwrap()
+    }
+
+    #[test]
+    fn bill_query_reads_cur_2_columns_for_the_window() {
+        let sql = bill_sql("cur.cur2_daily", d("2026-11-25"), 7);
+        assert!(sql.contains("FROM \"cur\".\"cur2_daily\"\n"));
+        assert!(sql.contains("line_item_usage_start_date >= TIMESTAMP '2026-11-19 00:00:00'"));
+        assert!(sql.contains("line_item_usage_start_date < TIMESTAMP '2026-11-26 00:00:00'"));
+        for c in [
+            "line_item_resource_id",
+            "line_item_unblended_cost",
+            "line_item_line_item_type = 'Usage'",
+            "line_item_product_code",
+            "product_servicecode",
+        ] {
+            assert!(sql.contains(c), "{c}");
+        }
+    }
+
+    #[test]
+    fn the_line_names_the_day_the_difference_and_where_it_is() {
+        let cols: Vec<String> = ["day", "key", "billed_usd"].map(String::from).to_vec();
+        let row = |day: &str, key: &str, usd: &str| {
+            vec![
+                Some(day.to_string()),
+                Some(key.to_string()),
+                Some(usd.to_string()),
+            ]
+        };
+        let lines = bill_from_rows(
+            &cols,
+            &[
+                row("2026-11-23", ARN, "6.6000000000"),
+                row("2026-11-23", NO_PROFILE, "1.5000000000"),
+                row("2026-11-24", ARN, "0.1000000000"),
+            ],
+        )
+        .unwrap();
+        // The bill has reached the 24th: the 23rd is the latest complete day.
+        assert_eq!(latest_fully_billed(&lines), Some(d("2026-11-23")));
+        assert_eq!(latest_fully_billed(&lines[2..]), None);
+        assert!(bill_from_rows(&cols, &[row("x", ARN, "1")]).is_err());
+        assert!(bill_from_rows(&cols[..2], &[]).is_err());
+
+        // The estimate of the 23rd: 1M input + 1M output tokens of Haiku 4.5 through the us. profile
+        // (1.10 + 5.50 = 6.60), and 1M Nova Lite input tokens called directly (0.06).
+        let prices = PriceTable::embedded();
+        let profiles = ProfileMap::new([Profile {
+            arn: ARN.into(),
+            id: "ops01".into(),
+            name: "ops-agent".into(),
+            model_arns: vec![
+                "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0".into(),
+                "arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0".into(),
+            ],
+            tags: [("app".into(), "ops-agent".into()), ("team".into(), "platform".into())].into(),
+        }]);
+        let key = |m: &str| UsageKey {
+            model_id: m.into(),
+            region: "us-east-1".into(),
+            caller: "arn:aws:iam::1:user/u".into(),
+            metadata: vec![],
+            long_context: false,
+            tier: "default".into(),
+        };
+        let mut r = Rollup::default();
+        let m = 1_000_000;
+        r.add_row(
+            key(ARN),
+            &Usage {
+                requests: 4,
+                errors: 0,
+                tokens: Tokens {
+                    input: m,
+                    output: m,
+                    ..Default::default()
+                },
+            },
+        );
+        r.add_row(
+            key("amazon.nova-lite-v1:0"),
+            &Usage {
+                requests: 2,
+                errors: 0,
+                tokens: Tokens {
+                    input: m,
+                    ..Default::default()
+                },
+            },
+        );
+        r.add_row(
+            key("acme.unknown-v1"),
+            &Usage {
+                requests: 3,
+                errors: 0,
+                tokens: Tokens::default(),
+            },
+        );
+        let rows = price_rows(&r.rows, &profiles, &prices, &AttributionConfig::default());
+        let line = bill_check_line(d("2026-11-23"), &lines, &rows);
+        // billed 8.10, estimated 6.66: +1.44, all of it on the calls without a profile (1.50 - 0.06).
+        assert_eq!(
+            line,
+            "Bill check 2026-11-23 (latest fully billed day): billed $8.10, estimated $6.66, difference +$1.44; \
+             most of it: (no application profile) [unattributed (unattributed)] +$1.44; 3 unpriced requests not in the estimate"
+        );
+        assert_eq!(usd("8.10") - usd("6.66"), usd("1.44"));
+        // Where the estimate is higher, the difference is negative and points at the profile.
+        let over = bill_check_line(d("2026-11-24"), &lines, &rows);
+        assert!(
+            over.contains("billed $0.10, estimated $6.66, difference -$6.56"),
+            "{over}"
+        );
+        assert!(
+            over.contains(&format!("most of it: {ARN} [ops-agent (platform)] -$6.50")),
+            "{over}"
+        );
+    }
 }

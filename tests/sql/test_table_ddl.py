@@ -68,7 +68,8 @@ class TableDefinitionTest(unittest.TestCase):
         doc = yaml.load(read(TEMPLATE), Loader=CfnLoader)
         fn = doc["Resources"]["RollupFunction"]["Properties"]
         self.assertIn("PROFILES_SNAPSHOT_BUCKET", fn["Environment"]["Variables"])
-        stmts = [st for p in fn["Policies"] if isinstance(p, dict) for st in p["Statement"]]
+        # (conditional statements - !If [HasCur, ...] - are not the snapshot's)
+        stmts = [st for p in fn["Policies"] if isinstance(p, dict) for st in p["Statement"] if "Action" in st]
         puts = [st for st in stmts if "s3:PutObject" in (st["Action"] if isinstance(st["Action"], list)
                                                          else [st["Action"]])]
         snap = [st for st in puts if st["Sid"] == "WriteProfileSnapshots"]

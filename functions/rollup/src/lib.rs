@@ -28,8 +28,11 @@ use bedrock_meter::email::{render, Audience, PreviousDay};
 use bedrock_meter::model_id::{classify, ModelRef};
 use bedrock_meter::profiles::ProfileMap;
 use bedrock_meter::query_pack::{profile_rows, snapshot_jsonl, snapshot_key};
+use bedrock_meter::reconcile::{
+    bill_check_line, bill_from_rows, bill_sql, latest_fully_billed, BilledLine, RECONCILE_DAYS,
+};
 use bedrock_meter::report::{Group, Report};
-use bedrock_meter::rollup::{price_rows, AttributionConfig, Rollup};
+use bedrock_meter::rollup::{price_rows, AttributionConfig, PricedRow, Rollup};
 use bedrock_meter::{Date, PriceTable, Timestamp};
 use serde::Serialize;
 use serde_json::Value;
@@ -50,6 +53,8 @@ pub struct Config {
     pub query_timeout: Duration,
     /// Where the day's profile snapshot goes (`PROFILES_SNAPSHOT_BUCKET`); none = not written.
     pub profiles_snapshot_bucket: Option<String>,
+    /// The CUR 2.0 table (`CUR_TABLE`, `database.table`) for the summary's bill check; none = no line.
+    pub cur_table: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +110,9 @@ impl Config {
             },
             query_timeout: Duration::from_secs(timeout),
             profiles_snapshot_bucket: get("PROFILES_SNAPSHOT_BUCKET")
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
+            cur_table: get("CUR_TABLE")
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty()),
         })
@@ -319,9 +327,15 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectStore>(
     // fixed order.
     let day_started = start(&deps.engine, cfg, &q, "daily").await?;
     let prev_started = start(&deps.engine, cfg, &pq, "previous-day").await?;
-    let (day, prev) = tokio::join!(
+    // The bill check's query (optional), started third: its failure is a note, never the report's.
+    let bill_started = match &cfg.cur_table {
+        Some(cur) => Some(start_sql(&deps.engine, cfg, bill_sql(cur, date, RECONCILE_DAYS)).await),
+        None => None,
+    };
+    let (day, prev, bill) = tokio::join!(
         finish(&deps.engine, cfg, day_started, &q, "daily"),
-        finish(&deps.engine, cfg, prev_started, &pq, "previous-day")
+        finish(&deps.engine, cfg, prev_started, &pq, "previous-day"),
+        finish_bill(&deps.engine, cfg, bill_started)
     );
     let ((query_id, rollup), (previous_query_id, prev_rollup)) = (day?, prev?);
 
@@ -331,6 +345,9 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectStore>(
     let rows = price_rows(&rollup.rows, &profiles, &deps.prices, attribution);
     let org = Report::build(&rows, Some(date), deps.prices.as_of, keys, 0);
     let prev_rows = price_rows(&prev_rollup.rows, &profiles, &deps.prices, attribution);
+    if let Some(bill) = bill {
+        notes.push(bill_check(deps, cfg, bill, (date, &rows), (prev_date, &prev_rows)).await);
+    }
     let prev_org = Report::build(&prev_rows, Some(prev_date), deps.prices.as_of, keys, 0);
     let prev_by_team: BTreeMap<&str, &Group> = prev_org
         .by_team
@@ -402,6 +419,95 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectStore>(
         notes,
         profiles_snapshot,
     })
+}
+
+async fn start_sql<E: QueryEngine>(
+    engine: &E,
+    cfg: &Config,
+    sql: String,
+) -> Result<Started, String> {
+    start_query(
+        engine,
+        &StartQuery {
+            sql,
+            workgroup: cfg.workgroup.clone(),
+            database: cfg.table.database.clone(),
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// The bill check's rows, or why there are none.
+async fn finish_bill<E: QueryEngine>(
+    engine: &E,
+    cfg: &Config,
+    started: Option<Result<Started, String>>,
+) -> Option<Result<Vec<BilledLine>, String>> {
+    let started = match started? {
+        Ok(s) => s,
+        Err(e) => return Some(Err(e)),
+    };
+    let out = finish_query(
+        engine,
+        started,
+        &PollOptions::with_timeout(cfg.query_timeout),
+    )
+    .await;
+    Some(match out {
+        Ok(o) => bill_from_rows(&o.columns, &o.rows),
+        Err(e) => Err(e.to_string()),
+    })
+}
+
+/// The summary's bill-check line for the latest fully billed day: the estimate of that day (the
+/// report's day or the day before, else one more rollup query) against the bill. Never fails the run.
+async fn bill_check<E: QueryEngine, P: ProfileSource, N, S>(
+    deps: &Deps<E, P, N, S>,
+    cfg: &Config,
+    bill: Result<Vec<BilledLine>, String>,
+    day: (Date, &[PricedRow]),
+    prev: (Date, &[PricedRow]),
+) -> String {
+    let lines = match bill {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "bill check query failed");
+            return format!(
+                "bill check: the CUR query failed ({e}); no comparison with the bill today"
+            );
+        }
+    };
+    let Some(billed_day) = latest_fully_billed(&lines) else {
+        return format!(
+            "bill check: no complete day of Bedrock usage in the bill (CUR) for the {RECONCILE_DAYS} days to {}",
+            day.0
+        );
+    };
+    if billed_day == day.0 {
+        return bill_check_line(billed_day, &lines, day.1);
+    }
+    if billed_day == prev.0 {
+        return bill_check_line(billed_day, &lines, prev.1);
+    }
+    let q = RollupQuery::new(
+        cfg.table.clone(),
+        billed_day,
+        &cfg.attribution,
+        &deps.prices,
+    );
+    let rollup = match start(&deps.engine, cfg, &q, "bill-check").await {
+        Ok(s) => finish(&deps.engine, cfg, s, &q, "bill-check").await,
+        Err(e) => Err(e),
+    };
+    match rollup {
+        Ok((_, r)) => {
+            let (profiles, _) = profiles_for(&deps.profiles, &[&r]).await;
+            let rows = price_rows(&r.rows, &profiles, &deps.prices, &cfg.attribution);
+            bill_check_line(billed_day, &lines, &rows)
+        }
+        Err(e) => format!("bill check: the estimate of {billed_day} could not be computed ({e})"),
+    }
 }
 
 /// Writes the day's profile snapshot (the profiles the rows named, resolved by the core) for the Athena

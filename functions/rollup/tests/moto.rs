@@ -101,6 +101,7 @@ fn config(report_topic: &str, alert_topic: &str, timeout: Duration) -> Config {
         },
         query_timeout: timeout,
         profiles_snapshot_bucket: None,
+        cur_table: None,
     }
 }
 
@@ -818,4 +819,124 @@ async fn a_report_that_cannot_be_published_is_an_error_and_an_alert() {
         .as_str()
         .unwrap()
         .contains("could not be published"));
+}
+
+/// A seeded result with these columns (header row first), all varchar.
+fn seeded_with(cols: &[&str], rows: &[Vec<&str>]) -> Value {
+    let line = |r: &[&str]| json!({"Data": r.iter().map(|v| json!({"VarCharValue": v})).collect::<Vec<_>>()});
+    let mut out = vec![line(cols)];
+    out.extend(rows.iter().map(|r| line(r)));
+    json!({
+        "rows": out,
+        "column_info": cols.iter().map(|c| json!({
+            "CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": c, "Label": c,
+            "Type": "varchar", "Precision": 0, "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": true
+        })).collect::<Vec<_>>()
+    })
+}
+
+/// With CUR_TABLE set, the summary gains the bill check of the latest fully billed day. The bill
+/// (seeded as the CUR query's result) has lines for 2026-11-24 and 2026-11-25, so the 24th is the
+/// latest complete day; its estimate is the previous-day rows: fraud-scorer 5M Nova Lite in × 0.06 =
+/// 0.30 and fraud-agent 2M Haiku 4.5 `us` in × 1.10 = 2.20. The bill has fraud-scorer at 0.30 and
+/// fraud-agent at 2.70: +0.50, all on fraud-agent's profile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summary_reconciles_the_latest_fully_billed_day_with_the_cur_on_moto() {
+    let e = env().await;
+    let (scorer, agent) = (arn("fraud01"), arn("fraudagent01"));
+    let bill = seeded_with(
+        &["day", "key", "billed_usd"],
+        &[
+            vec!["2026-11-24", &scorer, "0.3000000000"],
+            vec!["2026-11-24", &agent, "2.7000000000"],
+            vec!["2026-11-25", &scorer, "1.0000000000"],
+        ],
+    );
+    e.moto.post_json(
+        "/moto-api/static/athena/query-results",
+        &json!({"results": [seeded(&day_rows()), seeded(&prev_rows()), bill]}),
+    );
+    let deps = deps_with(&e, AthenaEngine::new(&e.conf));
+    let mut cfg = config(&e.reports, &e.alerts, Duration::from_secs(60));
+    cfg.cur_table = Some("cur_db.cur2".into());
+    let out = handle(&deps, &cfg, &json!({"date": "2026-11-25"}), now())
+        .await
+        .unwrap();
+    // The reports themselves are unchanged.
+    assert_eq!(out.total_usd, "12.877500");
+    let msgs = published(&e.moto, "bedrock-meter-reports");
+    check_reports(&msgs);
+    let want = format!(
+        "Bill check 2026-11-24 (latest fully billed day): billed $3.00, estimated $2.50, difference +$0.50; \
+         most of it: {agent} [fraud-agent (fraud-risk)] +$0.50"
+    );
+    let summary = &msgs.last().unwrap().2;
+    assert!(summary.contains(&want), "{summary}");
+    assert!(out.notes.contains(&want), "{:?}", out.notes);
+    // Team messages do not carry it.
+    assert!(msgs[..msgs.len() - 1]
+        .iter()
+        .all(|(_, _, b)| !b.contains("Bill check")));
+    // The CUR query went to the same workgroup, over the configured table.
+    let athena = aws_sdk_athena::Client::new(&e.conf);
+    let ids = athena
+        .list_query_executions()
+        .work_group(WORKGROUP)
+        .send()
+        .await
+        .unwrap()
+        .query_execution_ids()
+        .to_vec();
+    let mut sqls = Vec::new();
+    for id in &ids {
+        let q = athena
+            .get_query_execution()
+            .query_execution_id(id)
+            .send()
+            .await
+            .unwrap();
+        sqls.push(
+            q.query_execution()
+                .unwrap()
+                .query()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    assert_eq!(sqls.len(), 3, "daily, previous day, bill: {sqls:?}");
+    let cur = sqls
+        .iter()
+        .find(|q| q.contains("line_item_unblended_cost"))
+        .unwrap();
+    assert_eq!(
+        cur,
+        &bedrock_meter::reconcile::bill_sql("cur_db.cur2", day(), 7)
+    );
+    assert!(cur.contains("FROM \"cur_db\".\"cur2\""));
+}
+
+/// Without CUR_TABLE: no bill query, no line (the other tests' runs), and `CUR_TABLE` is read from the
+/// environment.
+#[test]
+fn the_bill_check_is_optional() {
+    fn env(cur: Option<&'static str>) -> impl Fn(&str) -> Option<String> {
+        move |k: &str| match k {
+            "ATHENA_WORKGROUP" | "ATHENA_DATABASE" | "ATHENA_TABLE" | "REPORT_TOPIC_ARN"
+            | "ALERT_TOPIC_ARN" => Some("x".to_string()),
+            "CUR_TABLE" => cur.map(str::to_string),
+            _ => None,
+        }
+    }
+    assert_eq!(Config::from_lookup(env(None)).unwrap().cur_table, None);
+    assert_eq!(
+        Config::from_lookup(env(Some("  "))).unwrap().cur_table,
+        None
+    );
+    assert_eq!(
+        Config::from_lookup(env(Some("cur_db.cur2")))
+            .unwrap()
+            .cur_table
+            .as_deref(),
+        Some("cur_db.cur2")
+    );
 }
