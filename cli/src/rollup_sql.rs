@@ -62,6 +62,10 @@ pub struct RollupSqlArgs {
     /// With --query-pack: the window, in complete UTC days before today.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=366))]
     pub days: u32,
+    /// With --query-pack: the CUR 2.0 table (`database.table`) `06-estimate-vs-bill.sql` reads, instead
+    /// of the placeholder to replace.
+    #[arg(long, requires = "query_pack")]
+    pub cur_table: Option<String>,
     /// Print template.yaml's AWS::Athena::NamedQuery resources (the query pack with the stack's names).
     #[arg(long, conflicts_with = "date")]
     pub named_queries: bool,
@@ -142,9 +146,21 @@ pub fn run(a: RollupSqlArgs) -> anyhow::Result<ExitCode> {
             prices: &core.prices,
         };
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let cur = a.cur_table.as_deref().map(|t| {
+            t.split('.')
+                .map(bedrock_meter::athena_sql::sql_ident)
+                .collect::<Vec<_>>()
+                .join(".")
+        });
         for f in pack.files() {
             let path = dir.join(f.file_name);
-            std::fs::write(&path, &f.sql).with_context(|| format!("writing {}", path.display()))?;
+            let sql = match &cur {
+                Some(t) => f
+                    .sql
+                    .replace(bedrock_meter::reconcile::CUR_TABLE_PLACEHOLDER, t),
+                None => f.sql,
+            };
+            std::fs::write(&path, &sql).with_context(|| format!("writing {}", path.display()))?;
             println!("{}", path.display());
         }
         return Ok(ExitCode::SUCCESS);

@@ -166,3 +166,28 @@ fn update_prints_the_diff_against_an_offer_on_disk() {
     let out = bin(&["prices", "update", "--offer", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn the_query_pack_names_the_cur_table_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin(&[
+        "rollup-sql",
+        "--query-pack",
+        dir.path().to_str().unwrap(),
+        "--cur-table",
+        "cur_db.cur2_daily",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sql = std::fs::read_to_string(dir.path().join("06-estimate-vs-bill.sql")).unwrap();
+    assert!(sql.contains("  FROM \"cur_db\".\"cur2_daily\"\n"), "{sql}");
+    assert!(!sql.contains("YOUR_CUR"));
+    // Without it, the placeholder stays (the committed file).
+    let out = bin(&["rollup-sql", "--query-pack", dir.path().to_str().unwrap()]);
+    assert!(out.status.success());
+    let sql = std::fs::read_to_string(dir.path().join("06-estimate-vs-bill.sql")).unwrap();
+    assert!(sql.contains("FROM \"YOUR_CUR_DATABASE\".\"YOUR_CUR_TABLE\""));
+}
