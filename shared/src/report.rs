@@ -751,6 +751,7 @@ mod tests {
                         vec![tenant.into()]
                     },
                     long_context: false,
+                    tier: "default".into(),
                 },
                 &Usage {
                     requests: 1,

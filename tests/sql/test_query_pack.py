@@ -95,7 +95,7 @@ def cur_fixture(con, lines, snapshot):
             key = rid = arn_of[(l["app"], l["team"])]
         principal = "" if l["caller"] == "unknown" else l["caller"]
         delta = Decimal(i % 7 + 1) / 100        # 0.01 .. 0.07
-        total = Decimal(l["cost_usd"]) + delta
+        total = Decimal(l["cost_usd"] or 0) + delta
         # Two usage types per line (input and output), as the bill splits them.
         line(f"{day} 00:00:00", rid, principal, total / 4, ut="USE1-Claude4.6Sonnet-input-tokens")
         line(f"{day} 13:00:00", rid, principal, total - total / 4,
