@@ -431,6 +431,50 @@ mod tests {
     }
 
     #[test]
+    fn the_rate_cache_keeps_service_tiers_apart() {
+        // The same model, Region and caller: a default call, then a flex one (no flex rate: unpriced,
+        // never the standard rate the cache already holds), then default again.
+        let a = "arn:aws:iam::1:user/a";
+        let flex = |r: String| {
+            r.replace(
+                r#""inputBodyJson":{"#,
+                r#""inputBodyJson":{"serviceTier":{"type":"flex"},"#,
+            )
+        };
+        let msgs = vec![
+            record("2026-11-25T10:00:05Z", HAIKU, a, 1_000_000, 0),
+            flex(record("2026-11-25T10:00:06Z", HAIKU, a, 1_000_000, 0)),
+            record("2026-11-25T10:00:07Z", HAIKU, a, 1_000_000, 0),
+        ];
+        assert!(msgs[1].contains("\"type\":\"flex\""));
+        let mut dec = Decoder::new();
+        let logs = decoded(&msgs, &mut dec);
+        let parsed = parse_events(&logs.log_events);
+        assert_eq!(parsed.records[1].service_tier.as_deref(), Some("flex"));
+        let prices = PriceTable::embedded();
+        let cfg = AttributionConfig::default();
+        let ids = parsed.model_ids();
+        let resolutions = resolve_all(&ids, &ProfileMap::default(), &cfg);
+        let now = Timestamp::parse_iso8601("2026-11-25T10:05:00Z").unwrap();
+        let agg = aggregate(
+            &parsed,
+            &resolutions,
+            &prices,
+            &cfg,
+            &MetricsConfig::default(),
+            now,
+        );
+        assert_eq!(agg.unpriced_requests, 1);
+        // Two default calls at the us. Haiku 4.5 rate: 2 × 1M × 1.10.
+        let total: Money = agg.observations.iter().map(|o| o.cost).sum();
+        assert_eq!(total, Money::from_usd_text("2.20").unwrap());
+        assert_eq!(
+            cost_of(&parsed.records[1], &resolutions[HAIKU], &prices),
+            Err(Unpriced::NoRateForTier("flex".into()))
+        );
+    }
+
+    #[test]
     fn metric_times_stay_in_what_cloudwatch_accepts() {
         let now = Timestamp(1_800_000_000);
         let ok = Timestamp(now.0 - 3_600);
