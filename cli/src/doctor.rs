@@ -80,6 +80,9 @@ pub struct DoctorArgs {
     /// Latest S3 log object older than this is a warning.
     #[arg(long, default_value = "2h", value_parser = parse_duration)]
     pub max_delivery_age: Duration,
+    /// A price table older than this many days (its `as_of`) is a warning.
+    #[arg(long, default_value_t = DEFAULT_MAX_PRICE_AGE_DAYS)]
+    pub max_price_age_days: u32,
     /// Price table file overriding the embedded one.
     #[arg(long, env = "BEDROCK_METER_PRICES")]
     pub prices: Option<PathBuf>,
@@ -225,11 +228,15 @@ fn age(secs: i64) -> String {
 }
 
 /// Every verdict, from facts alone.
+/// `--max-price-age-days` by default.
+pub const DEFAULT_MAX_PRICE_AGE_DAYS: u32 = 120;
+
 pub fn checklist(
     f: &Facts,
     prices: &PriceTable,
     cfg: &AttributionConfig,
     max_delivery_age: Duration,
+    max_price_age_days: u32,
 ) -> Vec<Check> {
     let n = &f.names;
     let mut out = Vec::new();
@@ -520,9 +527,9 @@ pub fn checklist(
         Check::new(PRICES.0, PRICES.1, Status::Warn, format!("{summary}; {} recently used models cannot be priced: reported as unpriced, not $0", unpriced.len()))
             .details(unpriced.iter().map(|(m, (c, why))| format!("{m}: {c} calls, {why}")).collect())
             .fix("add them to shared/data/prices.json (or pass --prices / BEDROCK_METER_PRICES) — see README, The price table")
-    } else if stale_days > 120 {
-        Check::new(PRICES.0, PRICES.1, Status::Warn, summary)
-            .fix("check the Bedrock pricing page and update shared/data/prices.json (README, The price table)")
+    } else if stale_days > i64::from(max_price_age_days) {
+        Check::new(PRICES.0, PRICES.1, Status::Warn, format!("{summary}: older than {max_price_age_days} days"))
+            .fix("compare it with the AWS Price List (`bedrock-meter prices update --offer FILE`) or the Bedrock pricing page and update shared/data/prices.json (README, The price table)")
     } else if !read_records {
         // Nothing read, nothing checked: never a PASS for a check that could not be made.
         Check::new(PRICES.0, PRICES.1, Status::Skip, format!("{summary}; no recent records read, so the models in use could not be checked"))
@@ -836,7 +843,13 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
         let clients = Clients::new(&config);
         let profiles = BedrockProfiles::new(&config);
         let facts = gather(&clients, &profiles, &a, region).await?;
-        let checks = checklist(&facts, &prices, &cfg, a.max_delivery_age);
+        let checks = checklist(
+            &facts,
+            &prices,
+            &cfg,
+            a.max_delivery_age,
+            a.max_price_age_days,
+        );
         let first = headline(&facts);
         match a.format {
             Format::Table => print!("{}", render_table(&facts.region, first.as_deref(), &checks)),
@@ -935,6 +948,7 @@ mod tests {
             &prices,
             &AttributionConfig::default(),
             Duration::from_secs(7200),
+            DEFAULT_MAX_PRICE_AGE_DAYS,
         )
     }
 
@@ -1127,8 +1141,29 @@ mod tests {
             &prices,
             &AttributionConfig::default(),
             Duration::from_secs(7200),
+            DEFAULT_MAX_PRICE_AGE_DAYS,
         );
         assert_eq!(status(&c, "prices"), Status::Warn);
+        // N is configurable: a 45-day-old table passes at the default, warns at 30.
+        prices.as_of = Timestamp(NOW - 45 * 86_400).date();
+        let at = |n: u32| {
+            let c = checklist(
+                &healthy(),
+                &prices,
+                &AttributionConfig::default(),
+                Duration::from_secs(7200),
+                n,
+            );
+            c.into_iter().find(|c| c.id == "prices").unwrap()
+        };
+        assert_ne!(at(DEFAULT_MAX_PRICE_AGE_DAYS).status, Status::Warn);
+        let warn = at(30);
+        assert_eq!(warn.status, Status::Warn);
+        assert!(
+            warn.summary.contains("45 days old): older than 30 days"),
+            "{}",
+            warn.summary
+        );
     }
 
     #[test]
