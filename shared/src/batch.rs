@@ -136,7 +136,8 @@ pub fn aggregate(
     let mut out = Aggregated::default();
     let mut agg = MetricsAggregator::new(metrics.clone());
     for &at in &parsed.malformed_at {
-        agg.add_malformed(at, 1);
+        // At its log event's time when CloudWatch accepts it, else now (as for records).
+        agg.add_malformed(metric_time(at, at, now), 1);
     }
     // Observations in the order their keys first appear in the batch (log order: deterministic without
     // a sort); the map holds each key's index. The detector's sums do not depend on the order; where
@@ -484,5 +485,40 @@ mod tests {
         assert_eq!(metric_time(ancient, ancient, now), now);
         let future = Timestamp(now.0 + 86_400);
         assert_eq!(metric_time(future, ok, now), ok);
+    }
+
+    #[test]
+    fn malformed_records_of_old_log_events_count_now() {
+        // A log event older than CloudWatch's two weeks: its MalformedRecords datum is put at `now`,
+        // never at a time that would make the whole PutMetricData request fail.
+        let now = Timestamp(1_800_000_000);
+        let data = LogsData {
+            message_type: DATA_MESSAGE,
+            owner: "1",
+            log_group: "g",
+            log_stream: "s",
+            subscription_filters: vec![],
+            log_events: vec![crate::subscription::LogEvent {
+                id: "1",
+                timestamp: 1_000_000_000_000,
+                message: "not json".into(),
+            }],
+        };
+        let parsed = parse_events(&data.log_events);
+        let agg = aggregate(
+            &parsed,
+            &Resolutions::default(),
+            &PriceTable::embedded(),
+            &AttributionConfig::default(),
+            &MetricsConfig::default(),
+            now,
+        );
+        let d: Vec<_> = agg
+            .datums
+            .iter()
+            .filter(|d| d.metric == MALFORMED_RECORDS)
+            .collect();
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].timestamp, now.minute());
     }
 }

@@ -12,11 +12,26 @@
 //! tokens of a model without caching, errors of a healthy app — then never comes into existence and
 //! costs nothing. Read them with the `Sum` statistic; a missing datapoint means zero.
 //!
+//! **Dimension values.** CloudWatch takes a dimension value only when it is 1–1,024 ASCII characters
+//! with a non-whitespace character and no control characters; one bad value fails the whole request.
+//! Values are sent unchanged when they qualify; otherwise [`sanitize_dimension`] maps them: ASCII
+//! control characters are removed, accented Latin letters lose their accents (`É` → `E`, `ß` → `ss`),
+//! other non-ASCII characters become `_`, a value left blank becomes `blank`, and — because two
+//! different values could now read the same — a `~` and 8 hex digits of a hash of the original
+//! value are appended (`Équipe` → `Equipe~1c5f4a20`), the value first cut so the whole stays within
+//! the limit. An empty value is `none`. Dimension names (metadata keys) get the same treatment
+//! (at most 255 characters).
+//!
+//! **Series per metadata key.** Every distinct value of a configured metadata key is a billed series
+//! per team and app; within one batch at most [`MAX_METADATA_VALUES_PER_KEY`] distinct values per key
+//! are published as themselves (the first ones the batch names) and the rest are summed into the
+//! value `other`.
+//!
 //! [`chunks`] splits datums into `PutMetricData` requests within the API's limits (1,000 datums and
 //! 1 MB of payload per request), estimating each datum's size in the Query-protocol form (the larger
 //! of the two wire forms the SDK may use).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
@@ -44,9 +59,18 @@ pub const CALLER: &str = "Caller";
 /// PutMetricData limits.
 pub const MAX_DATUMS_PER_REQUEST: usize = 1000;
 pub const MAX_REQUEST_BYTES: usize = 1_000_000;
-/// CloudWatch allows 30 dimensions per metric; dimension values are at most 1024 characters.
+/// CloudWatch allows 30 dimensions per metric; dimension values are at most 1024 characters, names
+/// at most 255.
 pub const MAX_DIMENSIONS: usize = 30;
 pub const MAX_DIMENSION_VALUE_CHARS: usize = 1024;
+pub const MAX_DIMENSION_NAME_CHARS: usize = 255;
+/// Distinct values of one metadata key published per batch; the rest are summed into [`OTHER`].
+pub const MAX_METADATA_VALUES_PER_KEY: usize = 50;
+/// The value that sums a metadata key's values beyond [`MAX_METADATA_VALUES_PER_KEY`].
+pub const OTHER: &str = "other";
+/// The value of an empty dimension value, and of one that holds nothing but whitespace.
+pub const EMPTY_VALUE: &str = "none";
+pub const BLANK_VALUE: &str = "blank";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unit {
@@ -291,14 +315,46 @@ pub struct MetricsAggregator {
     index: HashMap<u64, u32, FxBuild>,
     next: Vec<u32>,
     malformed: BTreeMap<Timestamp, u64>,
+    /// Raw value → the value CloudWatch gets, for the (rare) values that need sanitising.
+    sanitized: HashMap<String, String, FxBuild>,
+    /// The metadata keys as dimension names (sanitised like values).
+    key_names: Vec<String>,
 }
 
 impl MetricsAggregator {
     pub fn new(cfg: MetricsConfig) -> MetricsAggregator {
+        let key_names = cfg
+            .metadata_keys
+            .iter()
+            .map(|k| sanitize_dimension(k, MAX_DIMENSION_NAME_CHARS).unwrap_or_else(|| k.clone()))
+            .collect();
         MetricsAggregator {
             cfg,
+            key_names,
             ..Default::default()
         }
+    }
+
+    /// Remembers the sanitised form of each value of a new leaf that needs one.
+    fn note_values(&mut self, leaf: &Leaf) {
+        let values = [&leaf.team, &leaf.app, &leaf.model, &leaf.caller]
+            .into_iter()
+            .chain(&leaf.metadata);
+        for v in values {
+            if !v.is_empty() && !self.sanitized.contains_key(v.as_str()) {
+                if let Some(clean) = sanitize_dimension(v, MAX_DIMENSION_VALUE_CHARS) {
+                    self.sanitized.insert(v.clone(), clean);
+                }
+            }
+        }
+    }
+
+    /// The value CloudWatch gets for `v`: itself when valid, else its sanitised form.
+    fn dim<'a>(&'a self, v: &'a str) -> &'a str {
+        if v.is_empty() {
+            return EMPTY_VALUE;
+        }
+        self.sanitized.get(v).map_or(v, String::as_str)
     }
 
     pub fn add(&mut self, c: &Contribution<'_>) {
@@ -329,7 +385,9 @@ impl MetricsAggregator {
         let new = u32::try_from(self.leaves.len()).expect("fewer than 2^32 leaves");
         let mut sums = Sums::default();
         sums.add(c);
-        self.leaves.push((key.to_owned(), sums));
+        let leaf = key.to_owned();
+        self.note_values(&leaf);
+        self.leaves.push((leaf, sums));
         self.next.push(head);
         self.index.insert(h, new);
     }
@@ -352,9 +410,10 @@ impl MetricsAggregator {
         type Dims<'a> = ([(&'a str, &'a str); 3], u8);
         let mut by_key: HashMap<(Timestamp, Dims<'_>), Sums, FxBuild> = HashMap::default();
         let mut sets: Vec<Dims<'_>> = Vec::new();
+        let kept = self.kept_metadata_values();
         for (leaf, sums) in &self.leaves {
             sets.clear();
-            self.dimension_sets(leaf, &mut sets);
+            self.dimension_sets(leaf, &kept, &mut sets);
             for dims in &sets {
                 by_key.entry((leaf.minute, *dims)).or_default().merge(sums);
             }
@@ -415,38 +474,145 @@ impl MetricsAggregator {
         out
     }
 
-    /// The dimension sets of a leaf, as borrowed (name, value) pairs (values as
-    /// [`dimension_value`] makes them).
+    /// Per metadata key, the (published) values that keep their own series: the first
+    /// [`MAX_METADATA_VALUES_PER_KEY`] distinct ones in the order the batch named them.
+    fn kept_metadata_values(&self) -> Vec<HashSet<&str, FxBuild>> {
+        let mut kept: Vec<HashSet<&str, FxBuild>> =
+            vec![HashSet::default(); self.cfg.metadata_keys.len()];
+        for (leaf, _) in &self.leaves {
+            for (set, value) in kept.iter_mut().zip(&leaf.metadata) {
+                if set.len() < MAX_METADATA_VALUES_PER_KEY {
+                    set.insert(self.dim(value));
+                }
+            }
+        }
+        kept
+    }
+
+    /// The dimension sets of a leaf, as borrowed (name, value) pairs (values as CloudWatch takes
+    /// them, metadata values beyond the per-key cap as [`OTHER`]).
     #[allow(clippy::type_complexity)]
-    fn dimension_sets<'a>(&'a self, leaf: &'a Leaf, sets: &mut Vec<([(&'a str, &'a str); 3], u8)>) {
-        let team = (TEAM, dimension_str(&leaf.team));
-        let app = (APP, dimension_str(&leaf.app));
+    fn dimension_sets<'a>(
+        &'a self,
+        leaf: &'a Leaf,
+        kept: &[HashSet<&str, FxBuild>],
+        sets: &mut Vec<([(&'a str, &'a str); 3], u8)>,
+    ) {
+        let team = (TEAM, self.dim(&leaf.team));
+        let app = (APP, self.dim(&leaf.app));
         let none = ("", "");
         sets.push(([team, none, none], 1));
         sets.push(([team, app, none], 2));
-        sets.push(([team, app, (MODEL, dimension_str(&leaf.model))], 3));
+        sets.push(([team, app, (MODEL, self.dim(&leaf.model))], 3));
         if self.cfg.caller_dimensions {
-            sets.push(([team, app, (CALLER, dimension_str(&leaf.caller))], 3));
+            sets.push(([team, app, (CALLER, self.dim(&leaf.caller))], 3));
         }
-        for (key, value) in self.cfg.metadata_keys.iter().zip(&leaf.metadata) {
-            let v = if value.is_empty() { "none" } else { value };
-            sets.push(([team, app, (key.as_str(), dimension_str(v))], 3));
+        for ((key, value), kept) in self.key_names.iter().zip(&leaf.metadata).zip(kept) {
+            let v = self.dim(value);
+            let v = if kept.contains(v) { v } else { OTHER };
+            sets.push(([team, app, (key.as_str(), v)], 3));
         }
     }
 }
 
-/// [`dimension_value`] without allocating: `none` for an empty value, else its first 1024 characters.
-fn dimension_str(v: &str) -> &str {
+/// Whether CloudWatch takes `v` as a dimension value (or name, with `max` 255) as it is.
+pub fn is_valid_dimension(v: &str, max: usize) -> bool {
+    !v.is_empty()
+        && v.len() <= max
+        && v.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && v.bytes().any(|b| b != b' ')
+}
+
+/// A non-ASCII character's ASCII form, when it has an obvious one: accented Latin letters (Latin-1
+/// Supplement and the common Latin Extended-A letters) and typographic punctuation.
+pub fn fold(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{a0}' => " ",
+        '\u{2010}'..='\u{2015}' | '\u{2212}' => "-",
+        '\u{2018}' | '\u{2019}' | '\u{201a}' => "'",
+        '\u{201c}' | '\u{201d}' | '\u{201e}' => "\"",
+        '\u{2026}' => "...",
+        '\u{b1}' => "+/-",
+        '\u{d7}' => "x",
+        'À'..='Å' | 'Ā' | 'Ă' | 'Ą' => "A",
+        'à'..='å' | 'ā' | 'ă' | 'ą' => "a",
+        'Æ' => "AE",
+        'æ' => "ae",
+        'Ç' | 'Ć' | 'Č' => "C",
+        'ç' | 'ć' | 'č' => "c",
+        'Ð' | 'Ď' | 'Đ' => "D",
+        'ð' | 'ď' | 'đ' => "d",
+        'È'..='Ë' | 'Ē' | 'Ė' | 'Ę' | 'Ě' => "E",
+        'è'..='ë' | 'ē' | 'ė' | 'ę' | 'ě' => "e",
+        'Ì'..='Ï' | 'Ī' | 'Į' | 'İ' => "I",
+        'ì'..='ï' | 'ī' | 'į' | 'ı' => "i",
+        'Ł' => "L",
+        'ł' => "l",
+        'Ñ' | 'Ń' | 'Ň' => "N",
+        'ñ' | 'ń' | 'ň' => "n",
+        'Ò'..='Ö' | 'Ø' | 'Ō' | 'Ő' => "O",
+        'ò'..='ö' | 'ø' | 'ō' | 'ő' => "o",
+        'Œ' => "OE",
+        'œ' => "oe",
+        'Ř' => "R",
+        'ř' => "r",
+        'Ś' | 'Š' | 'Ş' => "S",
+        'ś' | 'š' | 'ş' => "s",
+        'ß' => "ss",
+        'Ť' | 'Ţ' => "T",
+        'ť' | 'ţ' => "t",
+        'Þ' => "TH",
+        'þ' => "th",
+        'Ù'..='Ü' | 'Ū' | 'Ů' | 'Ű' | 'Ų' => "U",
+        'ù'..='ü' | 'ū' | 'ů' | 'ű' | 'ų' => "u",
+        'Ý' | 'Ÿ' => "Y",
+        'ý' | 'ÿ' => "y",
+        'Ź' | 'Ż' | 'Ž' => "Z",
+        'ź' | 'ż' | 'ž' => "z",
+        _ => return None,
+    })
+}
+
+/// 32-bit FNV-1a: a stable hash (the same in every process and release) for the collision suffix.
+fn fnv1a(s: &str) -> u32 {
+    s.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// The form CloudWatch accepts of a dimension value (or name: `max` 255) that it would refuse as it
+/// is; `None` when `v` is valid already. See the module documentation for the mapping.
+pub fn sanitize_dimension(v: &str, max: usize) -> Option<String> {
     if v.is_empty() {
-        return "none";
+        return Some(EMPTY_VALUE.into());
     }
-    if v.len() <= MAX_DIMENSION_VALUE_CHARS {
-        return v; // at most as many chars as bytes
+    if is_valid_dimension(v, max) {
+        return None;
     }
-    match v.char_indices().nth(MAX_DIMENSION_VALUE_CHARS) {
-        Some((i, _)) => &v[..i],
-        None => v,
+    let mut out = String::with_capacity(v.len().min(max));
+    for c in v.chars() {
+        if c.is_ascii() {
+            if !c.is_ascii_control() {
+                out.push(c);
+            }
+        } else if let Some(f) = fold(c) {
+            out.push_str(f);
+        } else if c.is_whitespace() {
+            out.push(' ');
+        } else if !c.is_control() {
+            out.push('_');
+        }
+        if out.len() > max {
+            break;
+        }
     }
+    if out.bytes().all(|b| b == b' ') {
+        out = BLANK_VALUE.into();
+    }
+    let suffix = format!("~{:08x}", fnv1a(v));
+    out.truncate(max - suffix.len()); // ASCII: bytes are characters
+    out.push_str(&suffix);
+    Some(out)
 }
 
 /// USD as a CloudWatch value: the exact amount rounded to nine decimals, then to the nearest `f64`.
@@ -471,15 +637,9 @@ pub fn caller_label(arn: &str) -> &str {
     }
 }
 
-/// A dimension value CloudWatch accepts: non-empty, at most 1024 characters.
+/// A dimension value CloudWatch accepts: `v` itself when valid, else [`sanitize_dimension`]'s form.
 pub fn dimension_value(v: &str) -> String {
-    if v.is_empty() {
-        return "none".into();
-    }
-    if v.chars().count() <= MAX_DIMENSION_VALUE_CHARS {
-        return v.to_string();
-    }
-    v.chars().take(MAX_DIMENSION_VALUE_CHARS).collect()
+    sanitize_dimension(v, MAX_DIMENSION_VALUE_CHARS).unwrap_or_else(|| v.to_string())
 }
 
 fn encoded_len(s: &str) -> usize {
@@ -808,19 +968,156 @@ mod tests {
     }
 
     #[test]
-    fn borrowed_dimension_values_match_owned_ones() {
-        for v in [
-            String::new(),
-            "a".into(),
-            "x".repeat(1024),
-            "x".repeat(1025),
-            "é".repeat(600),
-            "é".repeat(1024),
-            "é".repeat(1500),
-            format!("{}😀{}", "a".repeat(1023), "b"),
-        ] {
-            assert_eq!(dimension_str(&v), dimension_value(&v), "{}", v.len());
+    fn dimension_values_are_sanitised_as_documented() {
+        for ok in ["platform", "a b", " x ", &"x".repeat(1024)] {
+            assert_eq!(
+                sanitize_dimension(ok, MAX_DIMENSION_VALUE_CHARS),
+                None,
+                "{ok}"
+            );
+            assert_eq!(dimension_value(ok), ok);
         }
+        let cases = [
+            ("Équipe", "Equipe~"),
+            ("Straße", "Strasse~"),
+            (" ", "blank~"),
+            ("\t \n", "blank~"),
+            ("a\u{7}b", "ab~"),
+            ("chat 😀", "chat _~"),
+            ("漢字", "__~"),
+        ];
+        for (raw, prefix) in cases {
+            let s = dimension_value(raw);
+            assert!(s.starts_with(prefix), "{raw:?} -> {s:?}");
+            assert_eq!(s.len(), prefix.len() + 8, "{raw:?} -> {s:?}");
+            assert!(is_valid_dimension(&s, MAX_DIMENSION_VALUE_CHARS), "{s:?}");
+        }
+        assert_eq!(dimension_value(""), EMPTY_VALUE);
+        // Distinct raw values stay distinct, also from a valid value they resemble.
+        let (a, b, c) = (
+            dimension_value("Équipe"),
+            dimension_value("Èquipe"),
+            dimension_value("Equipe"),
+        );
+        assert!(a != b && a != c && b != c, "{a} {b} {c}");
+        assert_ne!(dimension_value(" "), dimension_value("  "));
+        // Stable: the same value maps the same in every process.
+        assert_eq!(
+            dimension_value("Équipe"),
+            format!("Equipe~{:08x}", fnv1a("Équipe"))
+        );
+        for long in [
+            "x".repeat(1025),
+            "é".repeat(1500),
+            format!("{}😀", "a".repeat(1023)),
+        ] {
+            let s = dimension_value(&long);
+            assert_eq!(s.len(), MAX_DIMENSION_VALUE_CHARS, "{}", long.len());
+            assert!(is_valid_dimension(&s, MAX_DIMENSION_VALUE_CHARS));
+        }
+        assert_eq!(
+            sanitize_dimension(":tenant\u{1}", MAX_DIMENSION_NAME_CHARS).map(|s| s.len()),
+            Some(":tenant".len() + 9)
+        );
+    }
+
+    #[test]
+    fn aggregated_series_carry_only_values_cloudwatch_accepts() {
+        let mut agg = MetricsAggregator::new(MetricsConfig {
+            caller_dimensions: true,
+            metadata_keys: vec!["tenant".into(), "ténant".into()],
+        });
+        let md = vec![" ".to_string(), "x".to_string()];
+        for team in ["Équipe", "Equipe"] {
+            let mut x = c(
+                0,
+                team,
+                "chat 😀",
+                "m",
+                "arn:aws:iam::1:user/zoë",
+                Tokens::default(),
+                "0",
+            );
+            x.metadata = &md;
+            agg.add(&x);
+        }
+        let ds = agg.datums();
+        for d in &ds {
+            for (k, v) in &d.dimensions {
+                assert!(is_valid_dimension(k, MAX_DIMENSION_NAME_CHARS), "{k:?}");
+                assert!(is_valid_dimension(v, MAX_DIMENSION_VALUE_CHARS), "{v:?}");
+            }
+        }
+        let teams: HashSet<&str> = ds
+            .iter()
+            .filter(|d| d.metric == REQUESTS && d.dimensions.len() == 1)
+            .map(|d| d.dimensions[0].1.as_str())
+            .collect();
+        assert_eq!(teams.len(), 2, "{teams:?}");
+        assert!(teams.contains("Equipe"));
+        let blank = dimension_value(" ");
+        assert!(find(
+            &ds,
+            REQUESTS,
+            &[
+                (TEAM, "Equipe"),
+                (APP, &dimension_value("chat 😀")),
+                ("tenant", &blank)
+            ],
+            0
+        )
+        .is_some());
+    }
+
+    #[test]
+    fn metadata_values_beyond_the_cap_are_summed_into_other() {
+        let mut agg = MetricsAggregator::new(MetricsConfig {
+            caller_dimensions: false,
+            metadata_keys: vec!["tenant".into()],
+        });
+        let n = MAX_METADATA_VALUES_PER_KEY + 10;
+        for i in 0..n {
+            let md = vec![format!("t{i:03}")];
+            let mut x = c(0, "team", "app", "m", "u", Tokens::default(), "0");
+            x.metadata = &md;
+            agg.add(&x);
+        }
+        let ds = agg.datums();
+        let tenant_series: Vec<&Datum> = ds
+            .iter()
+            .filter(|d| d.metric == REQUESTS && d.dimensions.iter().any(|(k, _)| k == "tenant"))
+            .collect();
+        assert_eq!(tenant_series.len(), MAX_METADATA_VALUES_PER_KEY + 1);
+        assert_eq!(
+            find(
+                &ds,
+                REQUESTS,
+                &[(TEAM, "team"), (APP, "app"), ("tenant", OTHER)],
+                0
+            )
+            .unwrap()
+            .value,
+            10.0
+        );
+        assert!(find(
+            &ds,
+            REQUESTS,
+            &[(TEAM, "team"), (APP, "app"), ("tenant", "t000")],
+            0
+        )
+        .is_some());
+        assert!(find(
+            &ds,
+            REQUESTS,
+            &[(TEAM, "team"), (APP, "app"), ("tenant", "t050")],
+            0
+        )
+        .is_none());
+        // The team total is unchanged by the cap.
+        assert_eq!(
+            find(&ds, REQUESTS, &[(TEAM, "team")], 0).unwrap().value,
+            n as f64
+        );
     }
 
     #[test]
@@ -857,9 +1154,10 @@ mod tests {
     fn reference_datums(a: &MetricsAggregator) -> Vec<Datum> {
         let mut series: HashMap<(Timestamp, Vec<(String, String)>), Sums> = HashMap::new();
         let mut sets = Vec::new();
+        let kept = a.kept_metadata_values();
         for (leaf, sums) in &a.leaves {
             sets.clear();
-            a.dimension_sets(leaf, &mut sets);
+            a.dimension_sets(leaf, &kept, &mut sets);
             for (dims, n) in &sets {
                 let owned = dims[..*n as usize]
                     .iter()

@@ -2,19 +2,29 @@
 //! loopback port, so tests run in parallel without sharing state) and the environment that points the
 //! real aws-sdk clients at it.
 //!
+//! moto accepts what AWS refuses, so every test reaches it through [`strict_proxy::StrictProxy`]: the
+//! endpoint and port [`Moto`] hands out are the proxy's, which answers a request the real service would
+//! refuse (a non-ASCII dimension value, an oversized DynamoDB key, an SNS subject with a line break…)
+//! with the service's 400 and forwards the rest.
+//!
 //! The moto server binary comes from the Python venv that the test command (`scripts/test.sh`) creates;
 //! `MOTO_SERVER` names it. A missing emulator is a test failure, never a silent skip.
 
 pub mod bedrock_stub;
+pub mod strict_proxy;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A running moto server, killed on drop.
+/// A running moto server behind the strict proxy, both stopped on drop.
 pub struct Moto {
     child: Child,
+    /// The strict proxy's port: every request (SDK clients, seeding, moto's control API) goes here.
     pub port: u16,
+    /// moto's own port, behind the proxy.
+    pub upstream_port: u16,
+    proxy: strict_proxy::StrictProxy,
 }
 
 impl Moto {
@@ -32,7 +42,13 @@ impl Moto {
                     bin.display()
                 )
             });
-        let moto = Moto { child, port };
+        let proxy = strict_proxy::StrictProxy::start(port);
+        let moto = Moto {
+            child,
+            port: proxy.port,
+            upstream_port: port,
+            proxy,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
@@ -49,8 +65,14 @@ impl Moto {
         moto
     }
 
+    /// The strict proxy's endpoint (in front of moto).
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Every request the strict proxy refused so far (what AWS would have answered with a 400).
+    pub fn rejections(&self) -> Vec<strict_proxy::Rejection> {
+        self.proxy.rejections()
     }
 
     /// An SDK config pointed at this emulator, with dummy credentials. Never a real account.

@@ -84,7 +84,7 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Reads one request; `None` at end of stream.
+/// Reads one request (a Content-Length or chunked body); `None` at end of stream.
 pub fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<Request>> {
     let mut line = String::new();
     if reader.read_line(&mut line)? == 0 {
@@ -109,8 +109,36 @@ pub fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<Request
         }
         headers.push((k, v));
     }
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body)?;
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked"));
+    let mut body = Vec::new();
+    if chunked {
+        // De-chunked here; the request then carries its body whole.
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size)?;
+            let size = size.trim().split(';').next().unwrap_or("");
+            let n = usize::from_str_radix(size, 16).unwrap_or(0);
+            if n == 0 {
+                // Trailers until the blank line.
+                loop {
+                    let mut t = String::new();
+                    if reader.read_line(&mut t)? == 0 || t.trim().is_empty() {
+                        break;
+                    }
+                }
+                break;
+            }
+            let mut chunk = vec![0; n + 2];
+            reader.read_exact(&mut chunk)?;
+            body.extend_from_slice(&chunk[..n]);
+        }
+        headers.retain(|(k, _)| k != "transfer-encoding");
+    } else {
+        body = vec![0; len];
+        reader.read_exact(&mut body)?;
+    }
     Ok(Some(Request {
         method,
         target,

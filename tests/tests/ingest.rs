@@ -810,3 +810,94 @@ async fn large_batches_are_chunked_to_the_api_limits() {
     let cost = read_metric(&cw, "EstimatedCostUSD", &team, m, 1).await;
     assert!(close(cost[0].1, usd(NOVA_LITE_MILLI, t, 260)), "{cost:?}");
 }
+
+/// Values CloudWatch refuses — a team tag `Équipe`, an app tag with an emoji, a `requestMetadata`
+/// value of one space — reach CloudWatch sanitised (the strict proxy in front of moto answers the
+/// raw values with the 400 AWS sends), and the batch's metrics are not lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_cloudwatch_refuses_are_sanitised_not_lost() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let stub = BedrockStub::start();
+    let p = StubProfile::new(
+        "equipe01",
+        "équipe-chat",
+        SONNET45,
+        &[("app", "chat 😀"), ("team", "Équipe")],
+    );
+    stub.add_profile(p.clone());
+    let topic = create_topic(&sdk, "alerts").await;
+    let ingest = live_ingest(&sdk, &stub, &topic, &[("METADATA_KEYS", "tenant")]).await;
+    let m = minute_ago(2);
+    let t = [100, 10, 0, 0];
+    let with_tenant = |ts: i64, tenant: &str, id: &str| {
+        record(ts, &p.arn, HUMAN, t, id).replace(
+            r#""operation":"Converse""#,
+            &format!(r#""operation":"Converse","requestMetadata":{{"tenant":"{tenant}"}}"#),
+        )
+    };
+    let msgs = vec![
+        (m + 1, with_tenant(m + 1, " ", "a")),
+        (m + 2, with_tenant(m + 2, "acme", "b")),
+        (m + 3, with_tenant(m + 3, "\\t", "c")),
+    ];
+    let out = ingest
+        .handle(&event(&msgs), Timestamp(m + 59))
+        .await
+        .expect("the batch is accepted by (strict) CloudWatch");
+    assert_eq!(out.records, 3);
+    assert!(out.metric_requests >= 1);
+    assert!(moto.rejections().is_empty(), "{:?}", moto.rejections());
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    let team = bedrock_meter::metrics::dimension_value("Équipe");
+    assert!(team.starts_with("Equipe~"), "{team}");
+    assert_eq!(
+        read_metric(&cw, "Requests", &[("Team", &team)], m, 1).await,
+        vec![(m, 3.0)]
+    );
+    let app = bedrock_meter::metrics::dimension_value("chat 😀");
+    let blank = bedrock_meter::metrics::dimension_value(" ");
+    let tab = bedrock_meter::metrics::dimension_value("\t");
+    assert_ne!(
+        blank, tab,
+        "two values that both sanitise to blank stay apart"
+    );
+    for (tenant, n) in [(blank.as_str(), 1.0), (tab.as_str(), 1.0), ("acme", 1.0)] {
+        assert_eq!(
+            read_metric(
+                &cw,
+                "Requests",
+                &[("Team", &team), ("App", &app), ("tenant", tenant)],
+                m,
+                1
+            )
+            .await,
+            vec![(m, n)],
+            "{tenant}"
+        );
+    }
+}
+
+/// The strict proxy refuses what CloudWatch refuses: the raw values this deployment used to send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_strict_proxy_refuses_raw_values_cloudwatch_refuses() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let metrics = CloudWatchMetrics::new(&sdk);
+    for bad in ["Équipe", " ", "a\u{7}b"] {
+        let d = Datum {
+            metric: bedrock_meter::metrics::REQUESTS,
+            dimensions: vec![("Team".into(), bad.into())],
+            timestamp: Timestamp(minute_ago(1)),
+            value: 1.0,
+            unit: bedrock_meter::metrics::Unit::Count,
+        };
+        let e = metrics.put_metric_data(NS, &[d]).await.unwrap_err();
+        assert_eq!(
+            e.code.as_deref(),
+            Some("InvalidParameterValue"),
+            "{bad:?}: {e}"
+        );
+    }
+    assert_eq!(moto.rejections().len(), 3);
+}

@@ -43,19 +43,44 @@ impl SnsNotifier {
     }
 }
 
-/// Cuts a subject to SNS's limit (on a character boundary, with an ellipsis) and removes line breaks,
-/// which SNS rejects.
+/// A subject SNS accepts: "ASCII text that begins with a letter, number, or punctuation mark; must
+/// not include line breaks or control characters; and must be less than 100 characters long". Line
+/// breaks and other control characters become spaces, accented letters and typographic punctuation
+/// their ASCII forms (`É` → `E`, `—` → `-`), any other non-ASCII character `?`; leading spaces go;
+/// a subject longer than 99 characters is cut and ends with `...`.
 pub fn fit_subject(s: &str) -> String {
-    let clean: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if clean.chars().count() <= MAX_SUBJECT_CHARS {
-        return clean;
+    let mut clean = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_ascii() {
+            clean.push(if c.is_ascii_control() { ' ' } else { c });
+        } else if let Some(f) = crate::metrics::fold(c) {
+            clean.push_str(f);
+        } else if c.is_whitespace() || c.is_control() {
+            clean.push(' ');
+        } else {
+            clean.push('?');
+        }
     }
-    let mut out: String = clean.chars().take(MAX_SUBJECT_CHARS - 1).collect();
-    out.push('…');
-    out
+    let clean = clean.trim_start();
+    let clean = if clean.is_empty() {
+        "bedrock-meter"
+    } else {
+        clean
+    };
+    if clean.len() <= MAX_SUBJECT_CHARS {
+        return clean.to_string();
+    }
+    // ASCII: bytes are characters.
+    format!("{}...", &clean[..MAX_SUBJECT_CHARS - 3])
+}
+
+/// A message attribute value SNS accepts: never empty.
+fn attribute_value(v: &str) -> &str {
+    if v.is_empty() {
+        "none"
+    } else {
+        v
+    }
 }
 
 impl Notifier for SnsNotifier {
@@ -69,7 +94,7 @@ impl Notifier for SnsNotifier {
         for (k, v) in &n.attributes {
             let value = MessageAttributeValue::builder()
                 .data_type("String")
-                .string_value(v)
+                .string_value(attribute_value(v))
                 .build()
                 .map_err(|e| AwsError::new("Publish", e.to_string()))?;
             req = req.message_attributes(k, value);
@@ -89,9 +114,22 @@ mod tests {
     #[test]
     fn subjects_fit() {
         assert_eq!(fit_subject("Bedrock runaway: a\nb"), "Bedrock runaway: a b");
+        assert_eq!(
+            fit_subject("Bedrock spend 2026-11-25 — Équipe: $1.00"),
+            "Bedrock spend 2026-11-25 - Equipe: $1.00"
+        );
+        assert_eq!(fit_subject(" \tchat 😀"), "chat ?");
+        assert_eq!(fit_subject(""), "bedrock-meter");
         let long = "é".repeat(150);
         let s = fit_subject(&long);
-        assert_eq!(s.chars().count(), MAX_SUBJECT_CHARS);
-        assert!(s.ends_with('…'));
+        assert_eq!(s.len(), MAX_SUBJECT_CHARS);
+        assert!(s.ends_with("..."));
+        for s in [s, fit_subject("a\u{1}b…"), fit_subject("x")] {
+            assert!(s.len() <= MAX_SUBJECT_CHARS);
+            assert!(s.bytes().all(|b| (0x20..0x7f).contains(&b)), "{s:?}");
+            assert!(s.as_bytes()[0].is_ascii_graphic(), "{s:?}");
+        }
+        assert_eq!(attribute_value(""), "none");
+        assert_eq!(attribute_value("platform"), "platform");
     }
 }
