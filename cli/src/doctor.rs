@@ -272,9 +272,6 @@ pub fn checklist(
                 )),
                 Some(_) => {}
             }
-            if !c.text_delivery {
-                problems.push("text data delivery is off: text model invocations are not logged".to_string());
-            }
             if c.log_group.is_some() && c.large_data_s3.is_none() {
                 problems.push("no large-data delivery to S3: records whose bodies exceed 100 KB are not delivered to CloudWatch Logs".to_string());
             }
@@ -292,6 +289,17 @@ pub fn checklist(
             }
         }
     });
+
+    // 1b. Text delivery: optional (TextDataDelivery), but turning it off has a price.
+    const TEXT: (&str, &str) = ("text-delivery", "Text data delivery");
+    if let Ok(Some(c)) = &f.logging {
+        out.push(if c.text_delivery {
+            Check::new(TEXT.0, TEXT.1, Status::Pass, "on: 1-hour cache writes are priced at their own rate (prompts and responses are kept in the invocation logs)".into())
+        } else {
+            Check::new(TEXT.0, TEXT.1, Status::Warn, "off: token counts are logged and metered, prompts and responses are not; 1-hour cache writes cannot be told from 5-minute ones and are priced as 5-minute (1.25x input instead of 2x), so spend on 1-hour prompt caching is under-reported".into())
+                .fix("accept the under-reporting, or deploy with TextDataDelivery=true (prompts and responses are then kept in the invocation logs for their retention)")
+        });
+    }
 
     // 2. The log group.
     const GROUP: (&str, &str) = ("log-group", "Invocation log group");
@@ -985,14 +993,28 @@ mod tests {
         let l = c.iter().find(|c| c.id == "logging").unwrap();
         assert_eq!(l.status, Status::Fail);
         let all = l.details.join("\n");
-        for needle in [
-            "/other",
-            "no S3 delivery",
-            "text data delivery is off",
-            "large-data",
-        ] {
+        for needle in ["/other", "no S3 delivery", "large-data"] {
             assert!(all.contains(needle), "{needle}: {all}");
         }
+    }
+
+    #[test]
+    fn text_delivery_off_is_a_warning_that_names_its_cost() {
+        let mut f = healthy();
+        assert_eq!(status(&run_checks(&f), "text-delivery"), Status::Pass);
+        if let Ok(Some(c)) = &mut f.logging {
+            c.text_delivery = false;
+        }
+        let c = run_checks(&f);
+        assert_eq!(status(&c, "text-delivery"), Status::Warn);
+        assert_eq!(
+            status(&c, "logging"),
+            Status::Pass,
+            "metering works without text"
+        );
+        let t = c.iter().find(|c| c.id == "text-delivery").unwrap();
+        assert!(t.summary.contains("priced as 5-minute"), "{}", t.summary);
+        assert_eq!(exit_code(&c), ExitCode::SUCCESS);
     }
 
     #[test]

@@ -901,3 +901,136 @@ async fn the_strict_proxy_refuses_raw_values_cloudwatch_refuses() {
     }
     assert_eq!(moto.rejections().len(), 3);
 }
+
+/// A `MakeWriter` into a shared buffer: what the function logs, at every level.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> LogBuffer {
+        self.clone()
+    }
+}
+
+/// No prompt or response text at rest outside the log destinations: a canary string in the prompts,
+/// the responses and a broken record goes through a batch that alerts, writes the detector's state and
+/// then fails (CloudWatch down). It is in none of: the failure queue's message (a pointer to the batch
+/// instead), the function's logs at every level (TRACE and up, the SDK's included), the DynamoDB
+/// items, the published alerts.
+#[tokio::test]
+async fn no_prompt_text_reaches_the_failure_queue_logs_table_or_alerts() {
+    use ingest::failure::{handle_recording_failures, SqsFailureQueue};
+    const CANARY: &str = "CANARY-3e1f-do-not-store";
+    let logs = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(logs.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let stub = BedrockStub::start();
+    let topic = create_topic(&sdk, "alerts").await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("failed-invocations")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let broken_sdk = sdk_config_for(&stub.endpoint()).await;
+    let ingest = Ingest::new(
+        config(
+            &topic,
+            &[("MAX_REQUESTS", "5"), ("METADATA_KEYS", "tenant")],
+        ),
+        BedrockProfiles::new(&broken_sdk),
+        CloudWatchMetrics::new(&broken_sdk),
+        SnsNotifier::new(&sdk),
+        state_table(&sdk).await,
+    );
+    let recorder = SqsFailureQueue::new(&sdk, &queue_url);
+    let m = minute_ago(2);
+    let mut msgs: Vec<(i64, String)> = (0..8)
+        .map(|i| {
+            let r = record(
+                m + i,
+                "us.amazon.nova-lite-v1:0",
+                HUMAN,
+                [10, 10, 0, 0],
+                &format!("q{i}"),
+            )
+            .replace("SECRET PROMPT TEXT", &format!("prompt {CANARY}"))
+            .replace("SECRET RESPONSE TEXT", &format!("response {CANARY}"));
+            (m + i, r)
+        })
+        .collect();
+    msgs.push((
+        m + 9,
+        format!(r#"{{"timestamp":"2026-11-25T10:00:00Z","modelId":"x","input":{{"inputBodyJson":"{CANARY}"#),
+    ));
+    let ev = event(&msgs);
+    let raw = serde_json::to_string(&ev).unwrap();
+    assert!(!raw.contains(CANARY), "the payload is compressed");
+    let err = handle_recording_failures(&ingest, &recorder, &ev, Timestamp(m + 59))
+        .await
+        .expect_err("CloudWatch is down: the invocation fails");
+    assert!(matches!(err, ingest::IngestError::Metrics(_)), "{err}");
+
+    // The failure queue holds a pointer to the batch, not the batch.
+    let got = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = got.messages().iter().filter_map(|m| m.body()).collect();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let p: serde_json::Value = serde_json::from_str(bodies[0]).unwrap();
+    assert_eq!(p["kind"], "bedrock-meter-ingest-failure");
+    assert_eq!(p["log_group"], LOG_GROUP);
+    assert_eq!(p["log_events"], 9);
+    assert_eq!(p["start_ms"], m * 1000);
+    assert_eq!(p["end_ms"], (m + 9) * 1000);
+    assert!(p["first_event_id"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(p["error"].as_str().unwrap().contains("PutMetricData"));
+    assert!(!bodies[0].contains(CANARY), "{}", bodies[0]);
+
+    // The alert went out, and holds no text either.
+    let sent = moto.sns_sent("alerts");
+    assert_eq!(sent.len(), 1);
+    assert!(!sent[0].to_string().contains(CANARY));
+
+    // The detector's table.
+    let items = aws_sdk_dynamodb::Client::new(&sdk)
+        .scan()
+        .table_name("bedrock-meter-state")
+        .send()
+        .await
+        .unwrap();
+    assert!(items.count() > 0);
+    assert!(!format!("{:?}", items.items()).contains(CANARY));
+
+    // Every log line, at every level.
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("batch failed"), "the failure is logged");
+    assert!(text.contains("records that could not be read"));
+    assert!(!text.contains(CANARY), "a log line holds record text");
+}

@@ -1,4 +1,7 @@
 //! Lambda entry point of the live path; the logic is in the library (`src/lib.rs`).
+// The handler's future (handle, then record a failure pointer) nests deeper than the default layout
+// query limit allows.
+#![recursion_limit = "256"]
 
 use bedrock_meter::aws::bedrock::Profiles;
 use bedrock_meter::aws::cloudwatch::CloudWatchMetrics;
@@ -6,6 +9,7 @@ use bedrock_meter::aws::dynamodb::DynamoStore;
 use bedrock_meter::aws::sns::SnsNotifier;
 use bedrock_meter::detector::{MemoryStore, StateStore};
 use bedrock_meter::Timestamp;
+use ingest::failure::{handle_recording_failures, SqsFailureQueue};
 use ingest::{Config, Ingest, SubscriptionEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
@@ -40,6 +44,14 @@ async fn serve<S: StateStore>(
     profiles: Profiles,
     store: S,
 ) -> Result<(), Error> {
+    // Failed batches are recorded as pointers (never their records) in FAILURE_QUEUE_URL.
+    let recorder = std::env::var("FAILURE_QUEUE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .map(|url| SqsFailureQueue::new(sdk, url.trim()));
+    if recorder.is_none() {
+        tracing::warn!("FAILURE_QUEUE_URL not set: failed batches are only logged");
+    }
     let ingest = Ingest::new(
         config,
         profiles,
@@ -47,11 +59,10 @@ async fn serve<S: StateStore>(
         SnsNotifier::new(sdk),
         store,
     );
-    let ingest = &ingest;
+    let (ingest, recorder) = (&ingest, &recorder);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<SubscriptionEvent>| async move {
-            ingest
-                .handle(&event.payload, Timestamp::now())
+            handle_recording_failures(ingest, recorder, &event.payload, Timestamp::now())
                 .await
                 .map_err(Error::from)
         },

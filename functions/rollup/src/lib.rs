@@ -137,6 +137,8 @@ pub enum RollupError {
         #[source]
         source: RowError,
     },
+    #[error("stopped {}s before the function's deadline, so that this failure could still be reported (the run needed longer than the function's timeout allows)", reserve.as_secs())]
+    Deadline { reserve: Duration },
     #[error("{} of {} report messages could not be published: {}", failed.len(), total,
         failed.iter().map(|(t, e)| format!("team {t}: {e}")).collect::<Vec<_>>().join("; "))]
     Publish {
@@ -197,6 +199,10 @@ pub struct Outcome {
     pub profiles_snapshot: Option<String>,
 }
 
+/// Time kept back from the Lambda deadline to send the failure alert: a run still going then is
+/// stopped and reported, instead of being killed by Lambda with nothing sent.
+pub const ALERT_RESERVE: Duration = Duration::from_secs(20);
+
 /// Runs the day and, on failure, sends an alert before returning the error.
 pub async fn handle<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectStore>(
     deps: &Deps<E, P, N, S>,
@@ -204,8 +210,33 @@ pub async fn handle<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectStor
     event: &Value,
     now: Timestamp,
 ) -> Result<Outcome, RollupError> {
+    handle_until(deps, cfg, event, now, None).await
+}
+
+/// [`handle`] within the Lambda's `deadline` (from the invocation context): the run is stopped
+/// [`ALERT_RESERVE`] before it, and the failure alert sent in the time left.
+pub async fn handle_until<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectStore>(
+    deps: &Deps<E, P, N, S>,
+    cfg: &Config,
+    event: &Value,
+    now: Timestamp,
+    deadline: Option<std::time::Instant>,
+) -> Result<Outcome, RollupError> {
     let date = day_of(event, now).ok();
-    match run(deps, cfg, event, now).await {
+    let result = match deadline {
+        None => run(deps, cfg, event, now).await,
+        Some(d) => {
+            let stop = d
+                .checked_sub(ALERT_RESERVE)
+                .unwrap_or_else(std::time::Instant::now);
+            tokio::time::timeout_at(stop.into(), run(deps, cfg, event, now))
+                .await
+                .unwrap_or(Err(RollupError::Deadline {
+                    reserve: ALERT_RESERVE,
+                }))
+        }
+    };
+    match result {
         Ok(o) => Ok(o),
         Err(e) => {
             tracing::error!(error = %e, "daily rollup failed");
@@ -227,7 +258,19 @@ pub async fn handle<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectStor
                     (TEAM_ATTRIBUTE.into(), SUMMARY_TEAM.into()),
                 ],
             };
-            if let Err(ae) = deps.notifier.publish(&cfg.alert_topic_arn, &alert).await {
+            let publish = deps.notifier.publish(&cfg.alert_topic_arn, &alert);
+            let published = match deadline {
+                Some(d) => tokio::time::timeout_at(d.into(), publish)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(AwsError::new(
+                            "Publish",
+                            "the function's deadline came first",
+                        ))
+                    }),
+                None => publish.await,
+            };
+            if let Err(ae) = published {
                 tracing::error!(error = %ae, "could not publish the failure alert either");
             }
             Err(e)

@@ -5,7 +5,7 @@ use bedrock_meter::aws::bedrock::BedrockProfiles;
 use bedrock_meter::aws::s3::S3Store;
 use bedrock_meter::aws::sns::SnsNotifier;
 use bedrock_meter::{PriceTable, Timestamp};
-use bedrock_meter_rollup::{handle, Config, Deps};
+use bedrock_meter_rollup::{handle_until, Config, Deps};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -24,7 +24,15 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (deps, cfg) = (&deps, &cfg);
         async move {
-            let outcome = handle(deps, cfg, &event.payload, Timestamp::now()).await?;
+            // The invocation's deadline, as an Instant (the context gives wall-clock time).
+            let left = event
+                .context
+                .deadline()
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default();
+            let deadline = std::time::Instant::now() + left;
+            let outcome =
+                handle_until(deps, cfg, &event.payload, Timestamp::now(), Some(deadline)).await?;
             Ok::<Value, Error>(serde_json::to_value(outcome)?)
         }
     }))

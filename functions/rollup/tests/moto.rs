@@ -23,7 +23,7 @@ use bedrock_meter::profiles::Profile;
 use bedrock_meter::rollup::AttributionConfig;
 use bedrock_meter::{Date, PriceTable, Timestamp};
 use bedrock_meter_integration_tests::{sdk_config_for, Moto};
-use bedrock_meter_rollup::{handle, Config, Deps, RollupError};
+use bedrock_meter_rollup::{handle, handle_until, Config, Deps, RollupError, ALERT_RESERVE};
 use serde_json::{json, Value};
 
 const ACCT: &str = "123456789012";
@@ -253,20 +253,20 @@ fn expected_subjects() -> Vec<(&'static str, &'static str)> {
     vec![
         (
             "cx",
-            "Bedrock spend 2026-11-25 — cx: $7.18 (new vs 2026-11-24)",
+            "Bedrock spend 2026-11-25 - cx: $7.18 (new vs 2026-11-24)",
         ),
         (
             "fraud-risk",
-            "Bedrock spend 2026-11-25 — fraud-risk: $3.50 (+40% vs 2026-11-24)",
+            "Bedrock spend 2026-11-25 - fraud-risk: $3.50 (+40% vs 2026-11-24)",
         ),
         (
             "unattributed",
-            "Bedrock spend 2026-11-25 — unattributed: $2.20 + unpriced (new vs 2026-11-24)",
+            "Bedrock spend 2026-11-25 - unattributed: $2.20 + unpriced (new vs 2026-11-24)",
         ),
         // 12.8775 vs 2.50: +415%
         (
             "all",
-            "Bedrock spend 2026-11-25 — all teams: $12.88 + unpriced (+415% vs 2026-11-24)",
+            "Bedrock spend 2026-11-25 - all teams: $12.88 + unpriced (+415% vs 2026-11-24)",
         ),
     ]
 }
@@ -750,6 +750,42 @@ async fn a_failed_query_is_an_error_and_an_alert_and_no_report() {
     assert!(body.contains("HIVE_BAD_DATA"), "{body}");
     assert!(body.contains("No cost report was sent"), "{body}");
     assert!(!body.contains("$0.00"), "{body}");
+}
+
+/// A run that would outlast the Lambda's deadline (a query still running, its own timeout far off) is
+/// stopped [`ALERT_RESERVE`] before the deadline, and the failure alert is sent before the deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_past_the_lambda_deadline_sends_its_failure_alert_first() {
+    let e = env().await;
+    e.moto.post_json(
+        "/moto-api/state-manager/set-transition",
+        &json!({"model_name": "athena::execution", "transition": {"progression": "manual", "times": 100000}}),
+    );
+    let deps = deps_with(&e, AthenaEngine::new(&e.conf));
+    // The query timeout (600 s) is far beyond the function's deadline (3 s after the reserve).
+    let cfg = config(&e.reports, &e.alerts, Duration::from_secs(600));
+    let t0 = std::time::Instant::now();
+    let deadline = t0 + ALERT_RESERVE + Duration::from_secs(3);
+    let err = handle_until(&deps, &cfg, &json!({}), now(), Some(deadline))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RollupError::Deadline { .. }), "{err}");
+    assert!(
+        std::time::Instant::now() < deadline,
+        "answered before the deadline"
+    );
+    assert!(published(&e.moto, "bedrock-meter-reports").is_empty());
+    let alerts = e.moto.sns_sent("bedrock-meter-alerts");
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        alerts[0][2].as_str(),
+        Some("bedrock-meter: daily cost rollup FAILED for 2026-11-25")
+    );
+    assert!(
+        alerts[0][1].as_str().unwrap().contains("deadline"),
+        "{}",
+        alerts[0][1]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
