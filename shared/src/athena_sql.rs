@@ -537,4 +537,29 @@ mod tests {
         r[6] = "NULL";
         assert!(rollup_from_rows(&upper, &[row(&r)], 0).is_ok());
     }
+
+    /// No prompt or response text can reach the daily path's emails or the profile snapshot: they are
+    /// built from this table, which declares no body column (only the S3 path of offloaded bodies),
+    /// and from the rollup query over it.
+    #[test]
+    fn the_table_and_the_rollup_query_read_no_body_text() {
+        let cols = table_columns();
+        let ddl = create_table_sql("db", "logs", "s3://b/p");
+        let sql = rollup_sql(&q(&["tenant"]));
+        for text in cols
+            .iter()
+            .flat_map(|(n, t)| [n.as_str(), t.as_str()])
+            .chain([ddl.as_str(), sql.as_str()])
+        {
+            let t = text.to_ascii_lowercase();
+            for body in [
+                "inputbodyjson",
+                "outputbodyjson",
+                "inputbodybase64",
+                "outputbodybase64",
+            ] {
+                assert!(!t.contains(body), "{body} in {text}");
+            }
+        }
+    }
 }

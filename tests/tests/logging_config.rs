@@ -8,7 +8,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use bedrock_meter_integration_tests::{free_port, sdk_config_for, Moto};
-use logging_config::{run, BedrockLogging, CloudWatchTarget, LoggingApi, LoggingConfig, S3Target};
+use logging_config::{
+    run, run_until, BedrockLogging, CloudWatchTarget, LoggingApi, LoggingConfig, RoleCheck,
+    S3Target, RESPONSE_RESERVE,
+};
 use serde_json::{json, Value};
 
 /// A one-shot "CloudFormation": accepts PUTs on loopback, answers `status`, and hands back each body.
@@ -162,7 +165,13 @@ fn expected_ours(prefix: &str) -> LoggingConfig {
     }
 }
 
-async fn invoke(api: &BedrockLogging, cfn: &ResponseServer, event: Value) -> Value {
+/// The properties with `TakeOverExistingLogging=true`.
+fn take_over(mut p: Value) -> Value {
+    p["TakeOverExistingLogging"] = json!("true");
+    p
+}
+
+async fn invoke<A: LoggingApi + RoleCheck>(api: &A, cfn: &ResponseServer, event: Value) -> Value {
     let sent = run(api, REGION, event)
         .await
         .expect("handler answered CloudFormation");
@@ -244,7 +253,13 @@ async fn delete_restores_the_configuration_that_existed_before_the_stack_even_af
     let body = invoke(
         &api,
         &cfn,
-        request("Create", &cfn.url, None, props("invocations/"), None),
+        request(
+            "Create",
+            &cfn.url,
+            None,
+            take_over(props("invocations/")),
+            None,
+        ),
     )
     .await;
     assert_eq!(body["Status"], "SUCCESS", "{body}");
@@ -484,4 +499,286 @@ async fn a_refused_response_put_is_an_error_of_the_invocation() {
     // A 4xx is not retried (an expired pre-signed URL stays expired): exactly one PUT.
     let _ = cfn.next();
     assert!(cfn.bodies.recv_timeout(Duration::from_millis(300)).is_err());
+}
+
+#[tokio::test]
+async fn create_refuses_a_foreign_configuration_unless_told_to_take_it_over() {
+    let moto = Moto::start();
+    let api = BedrockLogging::from_conf(&moto.sdk_config().await);
+    let cfn = ResponseServer::start(200);
+    api.put(&foreign_config()).await.unwrap();
+
+    let body = invoke(
+        &api,
+        &cfn,
+        request("Create", &cfn.url, None, props("invocations/"), None),
+    )
+    .await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(reason.contains("already configured"), "{reason}");
+    assert!(reason.contains("security-team-bedrock-logs"), "{reason}");
+    assert!(reason.contains("TakeOverExistingLogging=true"), "{reason}");
+    assert_eq!(
+        api.get().await.unwrap().unwrap(),
+        foreign_config(),
+        "untouched"
+    );
+    // The rollback Delete of the inert id touches nothing either.
+    let inert = body["PhysicalResourceId"].as_str().unwrap().to_string();
+    let body = invoke(
+        &api,
+        &cfn,
+        request(
+            "Delete",
+            &cfn.url,
+            Some(&inert),
+            props("invocations/"),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(api.get().await.unwrap().unwrap(), foreign_config());
+
+    let body = invoke(
+        &api,
+        &cfn,
+        request(
+            "Create",
+            &cfn.url,
+            None,
+            take_over(props("invocations/")),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(body["Data"]["PreviousConfiguration"], "saved");
+    assert_eq!(
+        api.get().await.unwrap().unwrap(),
+        expected_ours("invocations/")
+    );
+}
+
+/// A CloudWatch-delivering configuration is taken over only when its role can be handed back on
+/// delete: it is `PreviousLoggingRoleArn` (the one role the function may pass), exists, and trusts
+/// Bedrock (IAM on moto).
+#[tokio::test]
+async fn taking_over_needs_a_role_that_can_be_passed_back() {
+    const THEIRS: &str = "arn:aws:iam::123456789012:role/security-bedrock-logging";
+    let moto = Moto::start();
+    let conf = moto.sdk_config().await;
+    let api = BedrockLogging::from_conf(&conf);
+    let cfn = ResponseServer::start(200);
+    let mut theirs = foreign_config();
+    theirs.cloudwatch = Some(CloudWatchTarget {
+        log_group: "/security/bedrock".into(),
+        role_arn: THEIRS.into(),
+        large_data: None,
+    });
+    api.put(&theirs).await.unwrap();
+    let with_role = |role: &str| {
+        let mut p = take_over(props("invocations/"));
+        p["PreviousLoggingRoleArn"] = json!(role);
+        p
+    };
+    let create = |p: Value| request("Create", &cfn.url, None, p, None);
+
+    // Not the role the stack may pass.
+    let body = invoke(&api, &cfn, create(take_over(props("invocations/")))).await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert!(
+        body["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("PreviousLoggingRoleArn="),
+        "{body}"
+    );
+    // The role does not exist.
+    let body = invoke(&api, &cfn, create(with_role(THEIRS))).await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert!(
+        body["Reason"].as_str().unwrap().contains("cannot be read"),
+        "{body}"
+    );
+    // It exists but does not trust Bedrock.
+    let iam = aws_sdk_iam::Client::new(&conf);
+    let trust = |service: &str| {
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
+        .to_string()
+    };
+    iam.create_role()
+        .role_name("security-bedrock-logging")
+        .assume_role_policy_document(trust("lambda.amazonaws.com"))
+        .send()
+        .await
+        .unwrap();
+    let body = invoke(&api, &cfn, create(with_role(THEIRS))).await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert!(
+        body["Reason"].as_str().unwrap().contains("does not trust"),
+        "{body}"
+    );
+    assert_eq!(
+        api.get().await.unwrap().unwrap(),
+        theirs,
+        "untouched so far"
+    );
+    // A role Bedrock can assume: taken over, and given back on delete.
+    iam.update_assume_role_policy()
+        .role_name("security-bedrock-logging")
+        .policy_document(trust("bedrock.amazonaws.com"))
+        .send()
+        .await
+        .unwrap();
+    let body = invoke(&api, &cfn, create(with_role(THEIRS))).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    let physical = body["PhysicalResourceId"].as_str().unwrap().to_string();
+    assert_eq!(
+        api.get().await.unwrap().unwrap(),
+        expected_ours("invocations/")
+    );
+    let body = invoke(
+        &api,
+        &cfn,
+        request("Delete", &cfn.url, Some(&physical), with_role(THEIRS), None),
+    )
+    .await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(
+        api.get().await.unwrap().unwrap(),
+        theirs,
+        "restored exactly"
+    );
+}
+
+#[tokio::test]
+async fn update_never_overwrites_a_configuration_someone_changed() {
+    let moto = Moto::start();
+    let api = BedrockLogging::from_conf(&moto.sdk_config().await);
+    let cfn = ResponseServer::start(200);
+    let body = invoke(
+        &api,
+        &cfn,
+        request("Create", &cfn.url, None, props("invocations/"), None),
+    )
+    .await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    let physical = body["PhysicalResourceId"].as_str().unwrap().to_string();
+
+    // Another team takes the singleton over; the stack's next Update must not overwrite it.
+    api.put(&foreign_config()).await.unwrap();
+    let update = |p: Value| {
+        request(
+            "Update",
+            &cfn.url,
+            Some(&physical),
+            p,
+            Some(props("invocations/")),
+        )
+    };
+    let body = invoke(&api, &cfn, update(props("v2/"))).await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert!(
+        body["Reason"].as_str().unwrap().contains("not overwritten"),
+        "{body}"
+    );
+    assert_eq!(body["PhysicalResourceId"], json!(physical));
+    assert_eq!(
+        api.get().await.unwrap().unwrap(),
+        foreign_config(),
+        "theirs stays"
+    );
+
+    // Logging switched off by someone: not switched back on either.
+    api.delete().await.unwrap();
+    let body = invoke(&api, &cfn, update(props("v2/"))).await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert_eq!(api.get().await.unwrap(), None);
+
+    // Told to take it over: applied.
+    api.put(&foreign_config()).await.unwrap();
+    let body = invoke(&api, &cfn, update(take_over(props("v2/")))).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(api.get().await.unwrap().unwrap(), expected_ours("v2/"));
+    // And an Update while ours is in force is applied as before.
+    let body = invoke(
+        &api,
+        &cfn,
+        request(
+            "Update",
+            &cfn.url,
+            Some(&physical),
+            props("v3/"),
+            Some(props("v2/")),
+        ),
+    )
+    .await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(api.get().await.unwrap().unwrap(), expected_ours("v3/"));
+}
+
+/// A Bedrock API that panics, or never answers.
+struct Broken {
+    hang: bool,
+}
+
+impl LoggingApi for Broken {
+    async fn get(&self) -> Result<Option<LoggingConfig>, String> {
+        if self.hang {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+        }
+        panic!("unexpected shape from Bedrock")
+    }
+    async fn put(&self, _: &LoggingConfig) -> Result<(), String> {
+        Ok(())
+    }
+    async fn delete(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl RoleCheck for Broken {
+    async fn check_bedrock_role(&self, _: &str) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_panic_or_a_call_past_the_deadline_is_still_answered() {
+    let cfn = ResponseServer::start(200);
+    let event = || request("Create", &cfn.url, None, props("invocations/"), None);
+    let sent = run(&Broken { hang: false }, REGION, event()).await.unwrap();
+    let body = cfn.next();
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert_eq!(sent.status, "FAILED");
+    assert!(
+        body["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("unexpected shape"),
+        "{body}"
+    );
+
+    let t0 = std::time::Instant::now();
+    let deadline = t0 + RESPONSE_RESERVE + Duration::from_secs(1);
+    run_until(&Broken { hang: true }, REGION, event(), Some(deadline))
+        .await
+        .unwrap();
+    let body = cfn.next();
+    assert!(
+        std::time::Instant::now() < deadline,
+        "answered before the deadline"
+    );
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert!(
+        body["Reason"].as_str().unwrap().contains("deadline"),
+        "{body}"
+    );
+    assert!(body["PhysicalResourceId"]
+        .as_str()
+        .unwrap()
+        .starts_with("bedrock-invocation-logging-not-applied-"));
 }

@@ -3,19 +3,27 @@
 //! Bedrock model-invocation logging is a per-account, per-Region singleton with no CloudFormation
 //! resource of its own. This handler switches it on for the stack and gives it back on delete:
 //!
-//! * **Create** reads the configuration that exists now (the *previous* one), puts the stack's
-//!   configuration (CloudWatch Logs with large-data delivery to S3, plus S3 delivery) and remembers the
-//!   previous configuration in the physical resource id, the only place CloudFormation hands back on
-//!   every later Update and Delete.
-//! * **Update** puts the new configuration and keeps the physical id (so CloudFormation never issues a
-//!   Delete for the old one and the remembered previous configuration survives).
+//! * **Create** reads the configuration that exists now. Another configuration in force is not
+//!   replaced: the Create fails and says so, unless `TakeOverExistingLogging` is `true`. Then it is the
+//!   *previous* configuration, remembered in the physical resource id (the only place CloudFormation
+//!   hands back on every later Update and Delete) — after checking it can be given back: a role it
+//!   names must be `PreviousLoggingRoleArn` (the only role the function may pass) and must exist and
+//!   trust `bedrock.amazonaws.com` ([`RoleCheck`], IAM `GetRole`). Then the stack's configuration is
+//!   put (CloudWatch Logs with large-data delivery to S3, plus S3 delivery).
+//! * **Update** puts the new configuration only while the one in force is the one the stack wrote (its
+//!   old properties', or already the new one); a configuration someone changed since is not
+//!   overwritten (FAILED with the reason) unless `TakeOverExistingLogging` is `true`. The physical id
+//!   is kept (so CloudFormation never issues a Delete for the old one and the remembered previous
+//!   configuration survives).
 //! * **Delete** only acts when the configuration in force is still exactly the one the stack put: it
 //!   then restores the remembered previous configuration, or deletes the configuration when there was
 //!   none. A configuration someone changed since (or removed) is not the stack's any more: left alone.
 //!   A physical id this handler did not mint (e.g. from a failed Create) is a no-op.
 //!
 //! Every request is answered on the pre-signed `ResponseURL` with SUCCESS or FAILED and a reason;
-//! the handler never leaves CloudFormation waiting for its one-hour timeout.
+//! the handler never leaves CloudFormation waiting: [`run_until`] answers FAILED when the work is
+//! still going [`RESPONSE_RESERVE`] before the function's deadline, and when it panics. The template
+//! also sets the resource's `ServiceTimeout`.
 
 use std::future::Future;
 use std::time::Duration;
@@ -120,19 +128,117 @@ pub trait LoggingApi {
     fn delete(&self) -> impl Future<Output = Result<(), String>> + Send;
 }
 
-/// The real implementation, with `aws-sdk-bedrock`.
+/// Whether a role can be handed back to Bedrock: it exists and its trust policy lets
+/// `bedrock.amazonaws.com` assume it. (`iam:PassRole` itself cannot be tried without passing the role;
+/// the template allows the function to pass only `PreviousLoggingRoleArn`, which the handler checks.)
+pub trait RoleCheck {
+    /// `Ok(())` when the role exists and trusts Bedrock; else the reason.
+    fn check_bedrock_role(&self, role_arn: &str)
+        -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// The real implementation, with `aws-sdk-bedrock` (and `aws-sdk-iam` for [`RoleCheck`]).
 #[derive(Clone, Debug)]
 pub struct BedrockLogging {
     client: aws_sdk_bedrock::Client,
+    iam: aws_sdk_iam::Client,
 }
 
 impl BedrockLogging {
-    pub fn new(client: aws_sdk_bedrock::Client) -> Self {
-        Self { client }
+    pub fn new(client: aws_sdk_bedrock::Client, iam: aws_sdk_iam::Client) -> Self {
+        Self { client, iam }
     }
 
     pub fn from_conf(conf: &aws_config::SdkConfig) -> Self {
-        Self::new(aws_sdk_bedrock::Client::new(conf))
+        Self::new(
+            aws_sdk_bedrock::Client::new(conf),
+            aws_sdk_iam::Client::new(conf),
+        )
+    }
+}
+
+/// Whether a trust policy document (JSON, possibly URL-encoded as IAM returns it) allows
+/// `bedrock.amazonaws.com` to `sts:AssumeRole`.
+pub fn trusts_bedrock(document: &str) -> bool {
+    let decoded = percent_decode(document);
+    let Ok(doc) = serde_json::from_str::<Value>(&decoded) else {
+        return false;
+    };
+    let list = |v: &Value| -> Vec<String> {
+        match v {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            _ => vec![],
+        }
+    };
+    let statements = match &doc["Statement"] {
+        Value::Array(a) => a.clone(),
+        one @ Value::Object(_) => vec![one.clone()],
+        _ => vec![],
+    };
+    statements.iter().any(|st| {
+        st["Effect"] == "Allow"
+            && list(&st["Action"])
+                .iter()
+                .any(|a| a == "sts:AssumeRole" || a == "sts:*" || a == "*")
+            && list(&st["Principal"]["Service"])
+                .iter()
+                .any(|p| p == "bedrock.amazonaws.com")
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl RoleCheck for BedrockLogging {
+    async fn check_bedrock_role(&self, role_arn: &str) -> Result<(), String> {
+        let name = role_arn.rsplit('/').next().unwrap_or(role_arn);
+        let out = self
+            .iam
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| {
+                use aws_sdk_iam::error::ProvideErrorMetadata;
+                format!(
+                    "role {role_arn} cannot be read (iam:GetRole): {}",
+                    e.code().unwrap_or("error")
+                )
+            })?;
+        let role = out
+            .role()
+            .ok_or_else(|| format!("role {role_arn} not found"))?;
+        if role.arn() != role_arn {
+            return Err(format!("role {role_arn} not found (found {})", role.arn()));
+        }
+        match role.assume_role_policy_document() {
+            Some(doc) if trusts_bedrock(doc) => Ok(()),
+            _ => Err(format!(
+                "role {role_arn} does not trust bedrock.amazonaws.com, so Bedrock could not use it again"
+            )),
+        }
     }
 }
 
@@ -383,7 +489,11 @@ struct Outcome {
 
 /// Runs one request against Bedrock and returns the response CloudFormation must get. Never fails:
 /// an error becomes a FAILED response with the reason.
-pub async fn handle<A: LoggingApi>(api: &A, region: &str, req: &CfnRequest) -> CfnResponse {
+pub async fn handle<A: LoggingApi + RoleCheck>(
+    api: &A,
+    region: &str,
+    req: &CfnRequest,
+) -> CfnResponse {
     let result = match req.request_type.as_str() {
         "Create" => create(api, region, req).await,
         "Update" => update(api, region, req).await,
@@ -392,23 +502,7 @@ pub async fn handle<A: LoggingApi>(api: &A, region: &str, req: &CfnRequest) -> C
     };
     let (status, outcome) = match result {
         Ok(o) => ("SUCCESS", o),
-        Err(reason) => {
-            tracing::error!(request_type = %req.request_type, %reason, "custom resource request failed");
-            // A failed Create answers an id that a later (rollback) Delete treats as a no-op; a failed
-            // Update or Delete keeps the id CloudFormation already has.
-            let physical_id = match &req.physical_resource_id {
-                Some(id) if !id.is_empty() && req.request_type != "Create" => id.clone(),
-                _ => inert_physical_id(&req.request_id),
-            };
-            (
-                "FAILED",
-                Outcome {
-                    physical_id,
-                    reason,
-                    data: Map::new(),
-                },
-            )
-        }
+        Err(reason) => return failed(req, reason),
     };
     CfnResponse {
         status: status.to_string(),
@@ -418,6 +512,25 @@ pub async fn handle<A: LoggingApi>(api: &A, region: &str, req: &CfnRequest) -> C
         request_id: req.request_id.clone(),
         logical_resource_id: req.logical_resource_id.clone(),
         data: outcome.data,
+    }
+}
+
+/// The FAILED answer to `req`. A failed Create answers an id that a later (rollback) Delete treats as
+/// a no-op; a failed Update or Delete keeps the id CloudFormation already has.
+pub fn failed(req: &CfnRequest, reason: String) -> CfnResponse {
+    tracing::error!(request_type = %req.request_type, %reason, "custom resource request failed");
+    let physical_id = match &req.physical_resource_id {
+        Some(id) if !id.is_empty() && req.request_type != "Create" => id.clone(),
+        _ => inert_physical_id(&req.request_id),
+    };
+    CfnResponse {
+        status: "FAILED".to_string(),
+        reason: truncate(reason, MAX_REASON_LEN),
+        physical_resource_id: physical_id,
+        stack_id: req.stack_id.clone(),
+        request_id: req.request_id.clone(),
+        logical_resource_id: req.logical_resource_id.clone(),
+        data: Map::new(),
     }
 }
 
@@ -443,12 +556,92 @@ fn data(desired: &LoggingConfig, previous: &Previous) -> Map<String, Value> {
     m
 }
 
-/// Create: remember what is there now (refusing if it cannot be remembered), then put ours.
-async fn create<A: LoggingApi>(api: &A, region: &str, req: &CfnRequest) -> Result<Outcome, String> {
+/// `TakeOverExistingLogging`: whether a configuration that is not the stack's may be replaced.
+fn take_over(props: &Value) -> Result<bool, String> {
+    match props.get("TakeOverExistingLogging") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" | "" => Ok(false),
+            other => Err(format!(
+                "resource property TakeOverExistingLogging must be true or false, not {other:?}"
+            )),
+        },
+        Some(other) => Err(format!(
+            "resource property TakeOverExistingLogging must be true or false, not {other}"
+        )),
+    }
+}
+
+/// One line naming where a configuration delivers.
+fn describe(c: &LoggingConfig) -> String {
+    let cw = c.cloudwatch.as_ref().map_or_else(
+        || "off".to_string(),
+        |cw| format!("{} (role {})", cw.log_group, cw.role_arn),
+    );
+    let s3 = c.s3.as_ref().map_or_else(
+        || "off".to_string(),
+        |t| format!("s3://{}/{}", t.bucket, t.prefix.as_deref().unwrap_or("")),
+    );
+    format!("CloudWatch Logs {cw}, S3 {s3}")
+}
+
+/// Before taking a configuration over: can it be put back on delete? A role it names must be the one
+/// the function may pass (`PreviousLoggingRoleArn`), exist, and trust Bedrock.
+async fn check_restorable<A: RoleCheck>(
+    api: &A,
+    previous: &LoggingConfig,
+    props: &Value,
+) -> Result<(), String> {
+    let Some(cw) = &previous.cloudwatch else {
+        return Ok(());
+    };
+    let allowed = props
+        .get("PreviousLoggingRoleArn")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .unwrap_or("");
+    if allowed != cw.role_arn {
+        return Err(format!(
+            "the configuration to take over delivers to CloudWatch Logs with the role {}; the stack could \
+             not pass it back to Bedrock on delete (it may pass only PreviousLoggingRoleArn, {}). Deploy \
+             with PreviousLoggingRoleArn={}",
+            cw.role_arn,
+            if allowed.is_empty() { "empty" } else { allowed },
+            cw.role_arn
+        ));
+    }
+    api.check_bedrock_role(&cw.role_arn)
+        .await
+        .map_err(|e| format!("the configuration to take over could not be restored on delete: {e}"))
+}
+
+/// Create: refuse to replace a configuration that is not the stack's unless told to take it over;
+/// remember what is there now (refusing if it cannot be remembered or given back), then put ours.
+async fn create<A: LoggingApi + RoleCheck>(
+    api: &A,
+    region: &str,
+    req: &CfnRequest,
+) -> Result<Outcome, String> {
     let desired = desired_config(&req.resource_properties)?;
+    let takeover = take_over(&req.resource_properties)?;
     let previous = match api.get().await? {
-        Some(c) => Previous::Config(c),
         None => Previous::None,
+        Some(c) if c.same_delivery(&desired) => Previous::Config(c),
+        Some(c) if !takeover => {
+            return Err(format!(
+                "invocation logging is already configured in this account and Region ({}); it was left \
+                 unchanged. To replace it (it is saved and restored when the stack is deleted) deploy with \
+                 TakeOverExistingLogging=true; to keep it, deploy with ManageInvocationLogging=false and \
+                 ExistingLogGroupName/ExistingLogBucketName naming where it writes",
+                describe(&c)
+            ))
+        }
+        Some(c) => {
+            check_restorable(api, &c, &req.resource_properties).await?;
+            Previous::Config(c)
+        }
     };
     let physical_id = encode_physical_id(region, &previous)?;
     api.put(&desired).await?;
@@ -462,15 +655,38 @@ async fn create<A: LoggingApi>(api: &A, region: &str, req: &CfnRequest) -> Resul
     })
 }
 
-/// Update: put the new configuration and keep the physical id (and with it the remembered previous
-/// configuration). An id that is not ours (nothing was ever applied) is handled as a Create; the new id
-/// makes CloudFormation send a Delete for the old one, which is a no-op.
-async fn update<A: LoggingApi>(api: &A, region: &str, req: &CfnRequest) -> Result<Outcome, String> {
+/// Update: put the new configuration — only while the one in force is the stack's (its old
+/// properties', or already the new one), unless told to take it over — and keep the physical id (and
+/// with it the remembered previous configuration). An id that is not ours (nothing was ever applied) is
+/// handled as a Create; the new id makes CloudFormation send a Delete for the old one, a no-op.
+async fn update<A: LoggingApi + RoleCheck>(
+    api: &A,
+    region: &str,
+    req: &CfnRequest,
+) -> Result<Outcome, String> {
     let id = req.physical_resource_id.clone().unwrap_or_default();
     let Some(previous) = decode_physical_id(&id) else {
         return create(api, region, req).await;
     };
     let desired = desired_config(&req.resource_properties)?;
+    let takeover = take_over(&req.resource_properties)?;
+    let old = req
+        .old_resource_properties
+        .as_ref()
+        .and_then(|p| desired_config(p).ok());
+    let current = api.get().await?;
+    let ours = current.as_ref().is_some_and(|c| {
+        c.same_delivery(&desired) || old.as_ref().is_some_and(|o| c.same_delivery(o))
+    });
+    if !ours && !takeover {
+        return Err(format!(
+            "the invocation-logging configuration in force is not the one the stack wrote ({}); it was \
+             not overwritten. Put the stack's back, or deploy with TakeOverExistingLogging=true to replace it",
+            current
+                .as_ref()
+                .map_or_else(|| "logging is off".to_string(), describe)
+        ));
+    }
     api.put(&desired).await?;
     Ok(Outcome {
         physical_id: id,
@@ -577,15 +793,70 @@ pub async fn send_response(url: &str, response: &CfnResponse) -> Result<(), Stri
     Err(format!("could not answer CloudFormation: {last}"))
 }
 
+/// Time kept back from the function's deadline to answer CloudFormation (the PUT and its retries).
+pub const RESPONSE_RESERVE: Duration = Duration::from_secs(30);
+
+/// A future that turns a panic while polling into an `Err` (so the request is still answered).
+struct CatchPanic<F>(std::pin::Pin<Box<F>>);
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = Result<F::Output, String>;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(p) => std::task::Poll::Ready(Err(p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_string()))),
+        }
+    }
+}
+
 /// One custom-resource invocation: handle it, then answer CloudFormation. Returns the response sent.
-pub async fn run<A: LoggingApi>(
+pub async fn run<A: LoggingApi + RoleCheck>(
     api: &A,
     region: &str,
     event: Value,
 ) -> Result<CfnResponse, String> {
+    run_until(api, region, event, None).await
+}
+
+/// [`run`] within the function's `deadline`: work still going [`RESPONSE_RESERVE`] before it, or a
+/// panic, is answered FAILED with the reason instead of leaving CloudFormation waiting.
+pub async fn run_until<A: LoggingApi + RoleCheck>(
+    api: &A,
+    region: &str,
+    event: Value,
+    deadline: Option<std::time::Instant>,
+) -> Result<CfnResponse, String> {
     let req: CfnRequest =
         serde_json::from_value(event).map_err(|e| format!("not a custom resource request: {e}"))?;
-    let mut response = handle(api, region, &req).await;
+    let work = CatchPanic(Box::pin(handle(api, region, &req)));
+    let answered = match deadline {
+        None => Ok(work.await),
+        Some(d) => {
+            let stop = d
+                .checked_sub(RESPONSE_RESERVE)
+                .unwrap_or_else(std::time::Instant::now);
+            tokio::time::timeout_at(stop.into(), work).await
+        }
+    };
+    let mut response = match answered {
+        Ok(Ok(r)) => r,
+        Ok(Err(panic)) => failed(&req, format!("the handler failed unexpectedly (panic: {panic})")),
+        Err(_) => failed(
+            &req,
+            "the Bedrock calls did not finish before the function's deadline; the configuration may or \
+             may not have been changed — check it before retrying"
+                .to_string(),
+        ),
+    };
     if let Ok(stream) = std::env::var("AWS_LAMBDA_LOG_STREAM_NAME") {
         response.reason = format!("{} (log stream {stream})", response.reason);
     }
@@ -653,6 +924,25 @@ mod tests {
         big.cloudwatch.as_mut().unwrap().log_group = "g".repeat(800);
         let err = encode_physical_id("us-east-1", &Previous::Config(big)).unwrap_err();
         assert!(err.contains("left unchanged"), "{err}");
+    }
+
+    #[test]
+    fn trust_policies_that_let_bedrock_assume_the_role() {
+        let ok = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"bedrock.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        assert!(trusts_bedrock(ok));
+        let encoded = ok
+            .replace('{', "%7B")
+            .replace('}', "%7D")
+            .replace('"', "%22")
+            .replace(':', "%3A");
+        assert!(trusts_bedrock(&encoded), "IAM returns it URL-encoded");
+        let listed = r#"{"Statement":{"Effect":"Allow","Principal":{"Service":["lambda.amazonaws.com","bedrock.amazonaws.com"]},"Action":["sts:AssumeRole"]}}"#;
+        assert!(trusts_bedrock(listed));
+        let other = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        assert!(!trusts_bedrock(other));
+        let denied = ok.replace("Allow", "Deny");
+        assert!(!trusts_bedrock(&denied));
+        assert!(!trusts_bedrock("not json"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Lambda entry point of the `Custom::BedrockInvocationLogging` resource; the logic is in the library.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use logging_config::{run, BedrockLogging};
+use logging_config::{run_until, BedrockLogging};
 use serde_json::Value;
 
 #[tokio::main]
@@ -19,7 +19,13 @@ async fn main() -> Result<(), Error> {
         async move {
             // CloudFormation has been answered (SUCCESS or FAILED) unless the PUT itself failed; only
             // then is this an error (logged; the function has no async retries, so nothing re-runs).
-            run(api, region, event.payload)
+            let left = event
+                .context
+                .deadline()
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default();
+            let deadline = std::time::Instant::now() + left;
+            run_until(api, region, event.payload, Some(deadline))
                 .await
                 .map(|r| serde_json::json!({ "Status": r.status }))
         }
