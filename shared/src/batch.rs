@@ -521,4 +521,37 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].timestamp, now.minute());
     }
+
+    /// A record whose body nests deeper than the scanner checks is still read and metered: a caller
+    /// cannot make their usage disappear with a deeply nested prompt.
+    #[test]
+    fn a_deeply_nested_body_is_metered() {
+        let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+        let rec = format!(
+            r#"{{"timestamp":"2026-11-25T10:00:00Z","modelId":"amazon.nova-lite-v1:0","input":{{"inputBodyJson":{deep},"inputTokenCount":5}},"output":{{"outputTokenCount":1}}}}"#
+        );
+        let events = vec![LogEvent {
+            id: "1",
+            timestamp: 1,
+            message: rec.as_str().into(),
+        }];
+        let p = parse_events(&events);
+        assert_eq!(p.records.len(), 1, "{:?}", p.malformed);
+        assert_eq!(p.records[0].tokens.input, 5);
+        // The same record in the escaped form the decoder leaves messages in.
+        let data = LogsData {
+            message_type: DATA_MESSAGE,
+            owner: "1",
+            log_group: "g",
+            log_stream: "s",
+            subscription_filters: vec![],
+            log_events: events,
+        };
+        let mut dec = Decoder::new();
+        let encoded = encode_data(&data);
+        let d = dec.decode_data(&encoded).unwrap();
+        let p = parse_events(&d.log_events);
+        assert_eq!(p.records.len(), 1, "{:?}", p.malformed);
+    }
+
 }

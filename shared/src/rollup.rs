@@ -19,6 +19,22 @@ pub const UNATTRIBUTED: &str = "unattributed";
 pub const UNRESOLVED: &str = "unresolved";
 pub const UNTAGGED: &str = "untagged";
 pub use crate::record::UNKNOWN_CALLER;
+/// The daily summary's `team` (its SNS message attribute: subscribers filter on it).
+pub const ALL_TEAMS: &str = "all";
+/// Names the attribution itself gives; a tag with one of these values is told apart from them.
+pub const RESERVED_NAMES: [&str; 4] = [ALL_TEAMS, UNATTRIBUTED, UNRESOLVED, UNTAGGED];
+
+/// An `app`/`team` tag value (or profile name) as attribution uses it: a value that equals a reserved
+/// name (case-insensitively: `all`, `unattributed`, `unresolved`, `untagged`) gets ` (tag)` appended,
+/// so a team tagged `all` never receives — or is mistaken for — the organisation summary, and an app
+/// tagged `unattributed` is not summed with the calls made without a profile.
+pub fn tag_value(v: &str) -> String {
+    if RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(v.trim())) {
+        format!("{v} (tag)")
+    } else {
+        v.to_string()
+    }
+}
 
 /// Which tags and request-metadata keys attribution reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,14 +94,16 @@ pub fn resolve(
             Some(p) => {
                 let base_model = p.base_model();
                 Resolution {
-                    app: p.tag(&cfg.app_tag).map(str::to_string).unwrap_or_else(|| {
-                        if p.name.is_empty() {
-                            p.id.clone()
-                        } else {
-                            p.name.clone()
-                        }
-                    }),
-                    team: p.tag(&cfg.team_tag).unwrap_or(UNTAGGED).to_string(),
+                    // An empty tag counts as absent.
+                    app: tag_value(
+                        p.tag(&cfg.app_tag)
+                            .filter(|v| !v.is_empty())
+                            .unwrap_or(if p.name.is_empty() { &p.id } else { &p.name }),
+                    ),
+                    team: p
+                        .tag(&cfg.team_tag)
+                        .filter(|v| !v.is_empty())
+                        .map_or_else(|| UNTAGGED.to_string(), tag_value),
                     model: base_model.clone().unwrap_or_else(|| model_id.to_string()),
                     base_model,
                     pool: p.pool(),
@@ -421,4 +439,32 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn reserved_names_as_tag_values_stay_apart() {
+        use crate::profiles::{Profile, ProfileMap};
+        let arn = |id: &str| format!("arn:aws:bedrock:us-east-1:1:application-inference-profile/{id}");
+        let p = |id: &str, tags: &[(&str, &str)]| Profile {
+            arn: arn(id),
+            id: id.into(),
+            name: format!("{id}-name"),
+            model_arns: vec!["arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0".into()],
+            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        };
+        let map = ProfileMap::new(vec![
+            p("a1", &[("app", "unattributed"), ("team", "all")]),
+            p("a2", &[("app", "x"), ("team", "ALL")]),
+            p("a3", &[("app", ""), ("team", "")]),
+            p("a4", &[("app", "chat"), ("team", "Untagged")]),
+        ]);
+        let cfg = AttributionConfig::default();
+        let r = resolve(&arn("a1"), &map, &cfg);
+        assert_eq!((r.app.as_str(), r.team.as_str()), ("unattributed (tag)", "all (tag)"));
+        assert_eq!(resolve(&arn("a2"), &map, &cfg).team, "ALL (tag)");
+        let r = resolve(&arn("a3"), &map, &cfg);
+        assert_eq!((r.app.as_str(), r.team.as_str()), ("a3-name", UNTAGGED), "empty = absent");
+        assert_eq!(resolve(&arn("a4"), &map, &cfg).team, "Untagged (tag)");
+        assert_eq!(tag_value("platform"), "platform");
+    }
+
 }

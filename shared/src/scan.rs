@@ -29,6 +29,8 @@ pub enum ScanError {
     TooDeep,
 }
 
+/// Levels of a skipped value whose bracket kinds are checked; deeper levels are only counted, so a
+/// deeply nested body (which metering never reads) cannot make its record unreadable — and unmetered.
 pub const MAX_DEPTH: usize = 512;
 
 /// A scanner over `text`; `ESC`: `text` is the body of a JSON string holding the JSON (see the module
@@ -497,6 +499,8 @@ impl<'a, const ESC: bool> Scanner<'a, ESC> {
         // The closers expected, innermost last.
         let mut stack: [u8; MAX_DEPTH] = [0; MAX_DEPTH];
         let mut depth = 0usize;
+        // Open levels beyond the stack: counted (no recursion, no allocation), kinds not checked.
+        let mut beyond = 0usize;
         while self.pos < s.len() {
             let b = s[self.pos];
             self.pos += 1;
@@ -512,11 +516,13 @@ impl<'a, const ESC: bool> Scanner<'a, ESC> {
                 },
                 b'{' | b'[' => {
                     if depth == MAX_DEPTH {
-                        return Err(ScanError::TooDeep);
+                        beyond += 1;
+                    } else {
+                        stack[depth] = if b == b'{' { b'}' } else { b']' };
+                        depth += 1;
                     }
-                    stack[depth] = if b == b'{' { b'}' } else { b']' };
-                    depth += 1;
                 }
+                b'}' | b']' if beyond > 0 => beyond -= 1,
                 b'}' | b']' => {
                     if depth == 0 || stack[depth - 1] != b {
                         return Err(ScanError::Unexpected {
@@ -648,9 +654,16 @@ mod tests {
     }
 
     #[test]
-    fn deep_nesting_is_an_error_not_a_crash() {
-        let deep = "[".repeat(100_000);
-        assert_eq!(Scanner::new(&deep).skip(), Err(ScanError::TooDeep));
+    fn deep_nesting_is_skipped_without_a_crash() {
+        let open = "[".repeat(100_000);
+        assert_eq!(Scanner::new(&open).skip(), Err(ScanError::Eof), "never closed");
+        let deep = format!("{}{}", "[{\"a\":".repeat(50_000), "1}]".repeat(50_000));
+        let text = format!("{deep} tail");
+        let mut s = Scanner::new(&text);
+        s.skip().unwrap();
+        assert_eq!(&text[s.pos..], " tail");
+        let unbalanced = format!("{}{}", "[".repeat(600), "]".repeat(599));
+        assert_eq!(Scanner::new(&unbalanced).skip(), Err(ScanError::Eof));
     }
 
     #[test]

@@ -682,7 +682,7 @@ fn gunzip(input: &[u8], z: &mut Decompress, out: &mut Vec<u8>) -> Result<(), Sub
         // ISIZE of the last member: the inflated size (mod 2^32) when there is one member, the usual case.
         let t = &input[input.len() - 4..];
         let isize = u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as usize;
-        out.reserve(isize.min(MAX_INFLATED_BYTES) + 1);
+        out.reserve_exact(isize.min(MAX_INFLATED_BYTES) + 1);
     }
     let mut rest = input;
     let mut members = 0;
@@ -695,15 +695,21 @@ fn gunzip(input: &[u8], z: &mut Decompress, out: &mut Vec<u8>) -> Result<(), Sub
         z.reset(false);
         let consumed = loop {
             if out.len() == out.capacity() {
-                if out.len() >= MAX_INFLATED_BYTES {
+                if out.len() > MAX_INFLATED_BYTES {
                     return Err(SubscriptionError::TooLarge);
                 }
-                out.reserve((out.len() - start).clamp(32 * 1024, 8 * 1024 * 1024));
+                // Exact growth, never past the cap plus the one byte that tells a payload over it:
+                // the memory is bounded, not only the check (`reserve` may double the buffer).
+                let grow = (out.len() - start).clamp(32 * 1024, 8 * 1024 * 1024);
+                out.reserve_exact(grow.min(MAX_INFLATED_BYTES + 1 - out.len()));
             }
             let before_in = z.total_in() as usize;
             let status = z
                 .decompress_vec(&body[before_in..], out, FlushDecompress::None)
                 .map_err(|_| SubscriptionError::Gzip("corrupt deflate stream"))?;
+            if out.len() > MAX_INFLATED_BYTES {
+                return Err(SubscriptionError::TooLarge);
+            }
             match status {
                 Status::StreamEnd => break z.total_in() as usize,
                 Status::Ok => {}
@@ -1128,4 +1134,29 @@ mod tests {
         }
         assert!(checked > 5_000, "{checked}");
     }
+
+    /// A stream that inflates past the cap is refused without the buffer ever growing past it (plus
+    /// the one byte that tells): the trailer's size lies, so the buffer grows step by step.
+    #[test]
+    fn the_inflate_buffer_never_grows_past_the_cap() {
+        use flate2::write::GzEncoder;
+        use std::io::Write as _;
+        let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..(MAX_INFLATED_BYTES >> 20) + 4 {
+            enc.write_all(&zeros).unwrap();
+        }
+        let mut gz = enc.finish().unwrap();
+        let n = gz.len();
+        gz[n - 4..].copy_from_slice(&100u32.to_le_bytes()); // a lying ISIZE
+        let mut out = Vec::new();
+        let mut z = Decompress::new(false);
+        assert_eq!(gunzip(&gz, &mut z, &mut out), Err(SubscriptionError::TooLarge));
+        assert!(
+            out.capacity() <= MAX_INFLATED_BYTES + 1,
+            "buffer grew to {} bytes",
+            out.capacity()
+        );
+    }
+
 }

@@ -40,7 +40,7 @@ use serde_json::Value;
 /// The SNS message attribute subscribers filter on.
 pub const TEAM_ATTRIBUTE: &str = "team";
 /// Its value on the organisation summary.
-pub const SUMMARY_TEAM: &str = "all";
+pub const SUMMARY_TEAM: &str = bedrock_meter::rollup::ALL_TEAMS;
 
 /// Configuration, from the environment the template sets.
 #[derive(Clone, Debug, PartialEq, Eq)]
