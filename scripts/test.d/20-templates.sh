@@ -48,6 +48,30 @@ if (cfg.get("DestinationConfig") or {}).get("OnFailure") or fn.get("DeadLetterQu
 if "FAILURE_QUEUE_URL" not in fn["Environment"]["Variables"]:
     sys.exit("template.yaml: IngestFunction needs FAILURE_QUEUE_URL for its failure pointers")
 print("ingest failure path: pointers only, no payload destination")
+
+# Grants no wider than used.
+import re
+params = t["Parameters"]
+pattern = re.compile(params["PreviousLoggingRoleArn"]["AllowedPattern"])
+assert pattern.fullmatch("arn:aws:iam::123456789012:role/service-role/bedrock-logs"), "a role ARN"
+for wide in ["arn:aws:iam::123456789012:role/*", "arn:aws:iam::123456789012:role/a*b", "arn:aws:iam::123456789012:role/"]:
+    assert not pattern.fullmatch(wide), f"PreviousLoggingRoleArn accepts {wide!r}: a wildcard iam:PassRole resource"
+def statements(fn):
+    out = []
+    for pol in t["Resources"][fn]["Properties"]["Policies"]:
+        out += [s for s in pol["Statement"] if isinstance(s, dict)]
+    return out
+text = open(sys.argv[1]).read()
+ingest = {s["Sid"]: s for s in statements("IngestFunction")}
+res = ingest["ResolveInferenceProfiles"]["Resource"]
+assert res is None or not isinstance(res, list), "ingest looks up application profiles only"
+block = text[text.index("  IngestFunction:"):text.index("  IngestLogsPermission:")]
+assert ":inference-profile/*" not in block, "ingest: GetInferenceProfile on system profiles is unused"
+rollup = text[text.index("  RollupFunction:"):text.index("  # Alarms on the pipeline")]
+read = rollup[rollup.index("Sid: ReadInvocationLogs"):rollup.index("Sid: ListInvocationLogs")]
+assert "/AWSLogs/${AWS::AccountId}/BedrockModelInvocationLogs/*" in read, "rollup reads log records, not large-data bodies"
+assert "kms:Decrypt" in read and "ExistingLogBucketKmsKeyArn" in read, "rollup can read an SSE-KMS log bucket"
+print("grants: no wildcard PassRole, ingest profiles only, rollup reads log records only")
 PY
 
 checkov_args=(--framework cloudformation --compact --quiet --skip-download --output cli)
