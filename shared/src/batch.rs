@@ -553,5 +553,4 @@ mod tests {
         let p = parse_events(&d.log_events);
         assert_eq!(p.records.len(), 1, "{:?}", p.malformed);
     }
-
 }

@@ -29,7 +29,10 @@ pub const RESERVED_NAMES: [&str; 4] = [ALL_TEAMS, UNATTRIBUTED, UNRESOLVED, UNTA
 /// so a team tagged `all` never receives — or is mistaken for — the organisation summary, and an app
 /// tagged `unattributed` is not summed with the calls made without a profile.
 pub fn tag_value(v: &str) -> String {
-    if RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(v.trim())) {
+    if RESERVED_NAMES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(v.trim()))
+    {
         format!("{v} (tag)")
     } else {
         v.to_string()
@@ -443,13 +446,19 @@ mod tests {
     #[test]
     fn reserved_names_as_tag_values_stay_apart() {
         use crate::profiles::{Profile, ProfileMap};
-        let arn = |id: &str| format!("arn:aws:bedrock:us-east-1:1:application-inference-profile/{id}");
+        let arn =
+            |id: &str| format!("arn:aws:bedrock:us-east-1:1:application-inference-profile/{id}");
         let p = |id: &str, tags: &[(&str, &str)]| Profile {
             arn: arn(id),
             id: id.into(),
             name: format!("{id}-name"),
-            model_arns: vec!["arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0".into()],
-            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            model_arns: vec![
+                "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0".into(),
+            ],
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         let map = ProfileMap::new(vec![
             p("a1", &[("app", "unattributed"), ("team", "all")]),
@@ -459,12 +468,18 @@ mod tests {
         ]);
         let cfg = AttributionConfig::default();
         let r = resolve(&arn("a1"), &map, &cfg);
-        assert_eq!((r.app.as_str(), r.team.as_str()), ("unattributed (tag)", "all (tag)"));
+        assert_eq!(
+            (r.app.as_str(), r.team.as_str()),
+            ("unattributed (tag)", "all (tag)")
+        );
         assert_eq!(resolve(&arn("a2"), &map, &cfg).team, "ALL (tag)");
         let r = resolve(&arn("a3"), &map, &cfg);
-        assert_eq!((r.app.as_str(), r.team.as_str()), ("a3-name", UNTAGGED), "empty = absent");
+        assert_eq!(
+            (r.app.as_str(), r.team.as_str()),
+            ("a3-name", UNTAGGED),
+            "empty = absent"
+        );
         assert_eq!(resolve(&arn("a4"), &map, &cfg).team, "Untagged (tag)");
         assert_eq!(tag_value("platform"), "platform");
     }
-
 }

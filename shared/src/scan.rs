@@ -656,7 +656,11 @@ mod tests {
     #[test]
     fn deep_nesting_is_skipped_without_a_crash() {
         let open = "[".repeat(100_000);
-        assert_eq!(Scanner::new(&open).skip(), Err(ScanError::Eof), "never closed");
+        assert_eq!(
+            Scanner::new(&open).skip(),
+            Err(ScanError::Eof),
+            "never closed"
+        );
         let deep = format!("{}{}", "[{\"a\":".repeat(50_000), "1}]".repeat(50_000));
         let text = format!("{deep} tail");
         let mut s = Scanner::new(&text);

@@ -1151,12 +1151,14 @@ mod tests {
         gz[n - 4..].copy_from_slice(&100u32.to_le_bytes()); // a lying ISIZE
         let mut out = Vec::new();
         let mut z = Decompress::new(false);
-        assert_eq!(gunzip(&gz, &mut z, &mut out), Err(SubscriptionError::TooLarge));
+        assert_eq!(
+            gunzip(&gz, &mut z, &mut out),
+            Err(SubscriptionError::TooLarge)
+        );
         assert!(
             out.capacity() <= MAX_INFLATED_BYTES + 1,
             "buffer grew to {} bytes",
             out.capacity()
         );
     }
-
 }

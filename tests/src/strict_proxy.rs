@@ -639,11 +639,9 @@ pub fn check_dynamodb(
                 }
             }
         }
-        "Query" => {
-            if body.get("IndexName").is_none() {
-                if let Some(s) = schema(&table(body)) {
-                    check_key_condition(&s, body)?;
-                }
+        "Query" if body.get("IndexName").is_none() => {
+            if let Some(s) = schema(&table(body)) {
+                check_key_condition(&s, body)?;
             }
         }
         "BatchWriteItem" => {
