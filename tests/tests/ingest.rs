@@ -988,7 +988,7 @@ async fn no_prompt_text_reaches_the_failure_queue_logs_table_or_alerts() {
     let ev = event(&msgs);
     let raw = serde_json::to_string(&ev).unwrap();
     assert!(!raw.contains(CANARY), "the payload is compressed");
-    let err = handle_recording_failures(&ingest, &recorder, &ev, Timestamp(m + 59))
+    let err = handle_recording_failures(&ingest, &recorder, &ev, Timestamp(m + 59), None)
         .await
         .expect_err("CloudWatch is down: the invocation fails");
     assert!(matches!(err, ingest::IngestError::Metrics(_)), "{err}");
@@ -1033,4 +1033,72 @@ async fn no_prompt_text_reaches_the_failure_queue_logs_table_or_alerts() {
     assert!(text.contains("batch failed"), "the failure is logged");
     assert!(text.contains("records that could not be read"));
     assert!(!text.contains(CANARY), "a log line holds record text");
+}
+
+/// CloudWatch that never answers.
+struct Hanging;
+
+impl MetricsSink for Hanging {
+    async fn put_metric_data(&self, _: &str, _: &[Datum]) -> Result<(), AwsError> {
+        tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+        Ok(())
+    }
+}
+
+/// A batch still being handled near the Lambda deadline is stopped and leaves its pointer in the
+/// failure queue before the deadline (a Lambda timeout would leave nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_past_the_deadline_leaves_its_pointer_first() {
+    use ingest::failure::{handle_recording_failures, SqsFailureQueue, POINTER_RESERVE};
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let stub = BedrockStub::start();
+    let topic = create_topic(&sdk, "alerts").await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("failed-invocations")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let ingest = Ingest::new(
+        config(&topic, &[]),
+        BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
+        Hanging,
+        SnsNotifier::new(&sdk),
+        state_table(&sdk).await,
+    );
+    let m = minute_ago(2);
+    let msgs = vec![(
+        m,
+        record(m, "amazon.nova-lite-v1:0", HUMAN, [1, 1, 0, 0], "r"),
+    )];
+    let deadline = std::time::Instant::now() + POINTER_RESERVE + std::time::Duration::from_secs(2);
+    let err = handle_recording_failures(
+        &ingest,
+        &SqsFailureQueue::new(&sdk, &queue_url),
+        &event(&msgs),
+        Timestamp(m + 59),
+        Some(deadline),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, ingest::IngestError::Deadline(_)), "{err}");
+    assert!(
+        std::time::Instant::now() < deadline,
+        "recorded before the deadline"
+    );
+    let got = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .send()
+        .await
+        .unwrap();
+    let body = got.messages()[0].body().unwrap();
+    let p: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(p["log_events"], 1);
+    assert!(p["error"].as_str().unwrap().contains("deadline"), "{body}");
 }

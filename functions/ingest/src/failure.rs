@@ -7,7 +7,8 @@
 //! [`FailurePointer`] — log group, stream, first and last event ids, the events' time range, their
 //! count and the error — to the failure queue itself, then returns the error so Lambda retries the
 //! batch as before. Each failed attempt writes one pointer (at most three per batch, the same
-//! `batch_id`). The batch is found again in the log group, where it lives for the group's retention
+//! `batch_id`); a batch still being handled shortly before the function's deadline is stopped and
+//! recorded the same way. The batch is found again in the log group, where it lives for the group's retention
 //! (docs/live-path.md shows the command).
 
 use std::future::Future;
@@ -136,13 +137,19 @@ impl<R: FailureRecorder + Sync> FailureRecorder for Option<R> {
     }
 }
 
+/// Time kept back from the Lambda deadline to record the failure pointer.
+pub const POINTER_RESERVE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// [`Ingest::handle`], and on failure a pointer to the batch written to `recorder` (and logged)
-/// before the error is returned for Lambda to retry.
+/// before the error is returned for Lambda to retry. With the invocation's `deadline`, a batch still
+/// being handled [`POINTER_RESERVE`] before it is stopped and recorded too (a Lambda timeout would
+/// end the invocation with nothing recorded).
 pub async fn handle_recording_failures<P, M, N, S, R>(
     ingest: &Ingest<P, M, N, S>,
     recorder: &R,
     event: &SubscriptionEvent,
     now: Timestamp,
+    deadline: Option<std::time::Instant>,
 ) -> Result<Outcome, IngestError>
 where
     P: bedrock_meter::aws::bedrock::ProfileSource + Send + Sync,
@@ -151,7 +158,17 @@ where
     S: bedrock_meter::detector::StateStore,
     R: FailureRecorder,
 {
-    let result = ingest.handle(event, now).await;
+    let result = match deadline {
+        None => ingest.handle(event, now).await,
+        Some(d) => {
+            let stop = d
+                .checked_sub(POINTER_RESERVE)
+                .unwrap_or_else(std::time::Instant::now);
+            tokio::time::timeout_at(stop.into(), ingest.handle(event, now))
+                .await
+                .unwrap_or(Err(IngestError::Deadline(POINTER_RESERVE)))
+        }
+    };
     if let Err(e) = &result {
         let p = FailurePointer::of_event(event, &e.to_string(), now);
         tracing::error!(

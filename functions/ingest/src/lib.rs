@@ -156,6 +156,9 @@ pub enum IngestError {
     Detector(#[from] StoreError),
     #[error("metrics: {0}")]
     Metrics(AwsError),
+    /// Stopped before the Lambda deadline so the failure could still be recorded (`failure.rs`).
+    #[error("stopped {0:?} before the function's deadline (the batch took longer than the timeout allows)")]
+    Deadline(Duration),
 }
 
 /// What one invocation did (the Lambda's response, and one structured log line).

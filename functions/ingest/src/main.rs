@@ -62,9 +62,21 @@ async fn serve<S: StateStore>(
     let (ingest, recorder) = (&ingest, &recorder);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<SubscriptionEvent>| async move {
-            handle_recording_failures(ingest, recorder, &event.payload, Timestamp::now())
-                .await
-                .map_err(Error::from)
+            let left = event
+                .context
+                .deadline()
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default();
+            let deadline = std::time::Instant::now() + left;
+            handle_recording_failures(
+                ingest,
+                recorder,
+                &event.payload,
+                Timestamp::now(),
+                Some(deadline),
+            )
+            .await
+            .map_err(Error::from)
         },
     ))
     .await
