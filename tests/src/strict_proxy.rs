@@ -1,7 +1,7 @@
 //! A checking HTTP proxy in front of moto: it rejects what the real services reject and moto accepts.
 //!
-//! moto stores a CloudWatch dimension value `Équipe`, a DynamoDB sort key of 5 KB or an SNS subject
-//! with a line break; AWS answers each with a 400. Every integration test reaches moto through this
+//! moto stores a CloudWatch dimension value `Équipe` or an SNS subject with a line break (and checks
+//! only some DynamoDB sizes); AWS answers each with a 400. Every integration test reaches moto through this
 //! proxy ([`crate::Moto`] hands out the proxy's endpoint), so a request the real service would refuse
 //! fails the test the way it would fail in production: the SDK gets a 400 in the service's own error
 //! shape and surfaces a service error.
