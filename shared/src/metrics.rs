@@ -525,7 +525,7 @@ pub fn is_valid_dimension(v: &str, max: usize) -> bool {
 
 /// A non-ASCII character's ASCII form, when it has an obvious one: accented Latin letters (Latin-1
 /// Supplement and the common Latin Extended-A letters) and typographic punctuation.
-pub fn fold(c: char) -> Option<&'static str> {
+pub fn ascii_fold(c: char) -> Option<&'static str> {
     Some(match c {
         '\u{a0}' => " ",
         '\u{2010}'..='\u{2015}' | '\u{2212}' => "-",
@@ -595,7 +595,7 @@ pub fn sanitize_dimension(v: &str, max: usize) -> Option<String> {
             if !c.is_ascii_control() {
                 out.push(c);
             }
-        } else if let Some(f) = fold(c) {
+        } else if let Some(f) = ascii_fold(c) {
             out.push_str(f);
         } else if c.is_whitespace() {
             out.push(' ');
