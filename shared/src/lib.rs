@@ -8,6 +8,7 @@
 pub mod alert;
 pub mod athena_sql;
 pub mod batch;
+pub mod daily_email;
 pub mod detector;
 pub mod email;
 pub mod logfiles;
@@ -21,6 +22,7 @@ pub mod query_pack;
 pub mod reconcile;
 pub mod record;
 pub mod report;
+pub mod report_html;
 pub mod rollup;
 pub mod scan;
 pub mod subscription;
