@@ -10,14 +10,14 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use bedrock_meter::detector::{
-    self, Detector, DetectorConfig, MemoryStore, Observation, Overrides,
+    self, Alert, Detector, DetectorConfig, MemoryStore, Observation, Overrides,
 };
 use bedrock_meter::record::Tokens;
 use bedrock_meter::report::{skipped_summary, thousands};
 use bedrock_meter::rollup::{resolve, Resolution};
 use bedrock_meter::{Money, Timestamp};
 
-use crate::common::{ensure_paths, read_logs, CoreOpts};
+use crate::common::{ensure_paths, read_logs, Core, CoreOpts};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -54,7 +54,7 @@ fn parse_usd(s: &str) -> Result<Money, String> {
 }
 
 /// What replay keeps of a record: metadata only, never bodies.
-struct Seen {
+pub(crate) struct Seen {
     at: Timestamp,
     model_id: String,
     region: Option<String>,
@@ -64,40 +64,31 @@ struct Seen {
     tier: String,
 }
 
-#[derive(Default)]
-struct Read {
-    seen: Vec<Seen>,
-    malformed: u64,
-}
-
-pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
-    ensure_paths(&a.paths)?;
-    let core = a.core.load()?;
-    let defaults = DetectorConfig::default();
-    let config = DetectorConfig {
-        window_minutes: a.window_minutes.unwrap_or(defaults.window_minutes),
-        max_cost: a.max_cost.unwrap_or(defaults.max_cost),
-        max_requests: a.max_requests.unwrap_or(defaults.max_requests),
-    };
-    let (reads, summary) = read_logs(&a.paths, Read::default, |st, rec| match rec {
-        Ok(r) => st.seen.push(Seen {
+impl Seen {
+    pub(crate) fn of(r: &bedrock_meter::Record<'_>) -> Seen {
+        Seen {
             at: r.timestamp,
             model_id: r.model_id.to_string(),
             region: r.region.as_deref().map(str::to_string),
             caller: r.caller.as_deref().map(str::to_string),
             tokens: r.tokens,
             tier: bedrock_meter::prices::tier_of(r.service_tier.as_deref()),
-        }),
-        Err(e) => {
-            st.malformed += 1;
-            tracing::debug!(kind = e.kind(), "malformed record");
         }
-    })?;
-    let malformed: u64 = reads.iter().map(|r| r.malformed).sum();
+    }
+}
+
+/// Records resolved and priced as the ingest Lambda does, ready for the detector.
+pub(crate) struct Observed {
+    pub observations: Vec<Observation>,
+    pub resolved: HashMap<String, Resolution>,
+    pub unpriced: u64,
+}
+
+pub(crate) fn observe(core: &Core, seen: impl IntoIterator<Item = Seen>) -> Observed {
     let mut resolved: HashMap<String, Resolution> = HashMap::new();
     let mut observations: Vec<Observation> = Vec::new();
     let mut unpriced = 0u64;
-    for s in reads.into_iter().flat_map(|r| r.seen) {
+    for s in seen {
         let res = resolved
             .entry(s.model_id.clone())
             .or_insert_with(|| resolve(&s.model_id, &core.profiles, &core.attribution));
@@ -121,6 +112,54 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             s.tokens,
         ));
     }
+    Observed {
+        observations,
+        resolved,
+        unpriced,
+    }
+}
+
+/// The detector over observations in simulated time (see `detector::replay`): every alert, in order.
+pub(crate) fn detect(
+    config: DetectorConfig,
+    observations: &mut [Observation],
+) -> anyhow::Result<Vec<Alert>> {
+    let detector = Detector::new(MemoryStore::new(), config);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(detector::replay(&detector, observations))
+        .context("replaying")
+}
+
+#[derive(Default)]
+struct Read {
+    seen: Vec<Seen>,
+    malformed: u64,
+}
+
+pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
+    ensure_paths(&a.paths)?;
+    let core = a.core.load()?;
+    let defaults = DetectorConfig::default();
+    let config = DetectorConfig {
+        window_minutes: a.window_minutes.unwrap_or(defaults.window_minutes),
+        max_cost: a.max_cost.unwrap_or(defaults.max_cost),
+        max_requests: a.max_requests.unwrap_or(defaults.max_requests),
+    };
+    let (reads, summary) = read_logs(&a.paths, Read::default, |st, rec| match rec {
+        Ok(r) => st.seen.push(Seen::of(&r)),
+        Err(e) => {
+            st.malformed += 1;
+            tracing::debug!(kind = e.kind(), "malformed record");
+        }
+    })?;
+    let malformed: u64 = reads.iter().map(|r| r.malformed).sum();
+    let Observed {
+        mut observations,
+        resolved,
+        unpriced,
+    } = observe(&core, reads.into_iter().flat_map(|r| r.seen));
     let records = observations.len();
     let skipped = skipped_summary(malformed, summary.unreadable_files);
     if records == 0 {
@@ -134,13 +173,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     let overrides = applied_overrides(&resolved, &config);
-    let detector = Detector::new(MemoryStore::new(), config);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .context("starting the runtime")?;
-    let alerts = rt
-        .block_on(detector::replay(&detector, &mut observations))
-        .context("replaying")?;
+    let alerts = detect(config, &mut observations)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for alert in &alerts {

@@ -3,17 +3,24 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::collections::BTreeMap;
+
 use bedrock_meter::report::{skipped_summary, thousands, Report, DEFAULT_TABLE_LINES};
 use bedrock_meter::rollup::{price_rows, Rollup};
 use bedrock_meter::{Date, Timestamp};
 
 use crate::common::{ensure_paths, read_logs, CoreOpts, ReadSummary};
+use crate::replay::Seen;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Table,
     Json,
     Csv,
+    /// One self-contained HTML page with charts (README "HTML day report").
+    Html,
+    /// The daily email exactly as the rollup Lambda sends it (subject line, blank line, body).
+    Email,
 }
 
 #[derive(clap::Args, Debug)]
@@ -21,10 +28,13 @@ pub struct ReportArgs {
     /// The UTC day to report (records are kept by their own `timestamp`); default: every record read.
     #[arg(long, value_parser = parse_date)]
     pub date: Option<Date>,
-    /// table (for people), json (the contract in README) or csv (one row per caller, team, app,
-    /// model and metadata values).
+    /// table (for people), json (the contract in README), csv (one row per caller, team, app,
+    /// model and metadata values), html (a page with charts) or email (the daily Lambda's email).
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    /// One team's view: its apps, models and callers (the email that team gets, for --format email).
+    #[arg(long)]
+    pub team: Option<String>,
     /// Table: show the N costliest caller/team/app/model lines and sum the rest into one line.
     #[arg(long, default_value_t = DEFAULT_TABLE_LINES, conflicts_with = "all")]
     pub top: usize,
@@ -88,6 +98,12 @@ pub fn parse_date(s: &str) -> Result<Date, String> {
 #[derive(Default)]
 struct Read {
     rollup: Rollup,
+    /// Html: the kept records by hour (start of the hour → rollup).
+    hours: BTreeMap<i64, Rollup>,
+    /// Html: every valid record read, for the runaway detector.
+    seen: Vec<Seen>,
+    /// Email: the day before `--date` (for the day-over-day change).
+    prev: Rollup,
     records: u64,
     first: Option<Timestamp>,
     last: Option<Timestamp>,
@@ -147,6 +163,21 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
             st.last = Some(st.last.map_or(r.timestamp, |l| l.max(r.timestamp)));
             if a.date.is_none_or(|d| d.contains(r.timestamp)) {
                 st.rollup.add_record(&r, &core.attribution, &core.prices);
+                if a.format == Format::Html {
+                    let hour = r.timestamp.0 - r.timestamp.0.rem_euclid(3600);
+                    st.hours.entry(hour).or_default().add_record(
+                        &r,
+                        &core.attribution,
+                        &core.prices,
+                    );
+                }
+            } else if a.format == Format::Email
+                && a.date.is_some_and(|d| d.pred().contains(r.timestamp))
+            {
+                st.prev.add_record(&r, &core.attribution, &core.prices);
+            }
+            if a.format == Format::Html {
+                st.seen.push(Seen::of(&r));
             }
         }
         Err(e) => {
@@ -157,6 +188,11 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
     let mut read = Read::default();
     for r in reads {
         read.rollup.merge(r.rollup);
+        read.prev.merge(r.prev);
+        read.seen.extend(r.seen);
+        for (h, rollup) in r.hours {
+            read.hours.entry(h).or_default().merge(rollup);
+        }
         read.records += r.records;
         read.first = [read.first, r.first].into_iter().flatten().min();
         read.last = [read.last, r.last].into_iter().flatten().max();
@@ -188,13 +224,102 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         rollup.malformed,
     );
     report.unreadable_files = summary.unreadable_files;
+    let keys = &core.attribution.metadata_keys;
+    let view = match &a.team {
+        None => report.clone(),
+        Some(team) => {
+            if !report.by_team.iter().any(|(t, _)| t == team) {
+                let teams: Vec<&str> = report.by_team.iter().map(|(t, _)| t.as_str()).collect();
+                anyhow::bail!(
+                    "--team {team}: no such team in this report (teams: {})",
+                    teams.join(", ")
+                );
+            }
+            let mut v = report.for_team(team, &rows, keys);
+            v.malformed_records = report.malformed_records;
+            v.unreadable_files = report.unreadable_files;
+            v
+        }
+    };
     let text = match a.format {
-        Format::Table => report.to_table_top((!a.all).then_some(a.top)),
-        Format::Json => report.to_json() + "\n",
-        Format::Csv => report.to_csv(),
+        Format::Table => view.to_table_top((!a.all).then_some(a.top)),
+        Format::Json => view.to_json() + "\n",
+        Format::Csv => view.to_csv(),
+        Format::Html => html(&core, &view, a.team.as_deref(), read.hours, read.seen)?,
+        Format::Email => {
+            let Some(date) = date else {
+                anyhow::bail!(
+                    "--format email is one day's email: give --date (the records span {}…{})",
+                    rollup
+                        .first
+                        .map_or_else(String::new, |t| t.date().to_string()),
+                    rollup
+                        .last
+                        .map_or_else(String::new, |t| t.date().to_string())
+                );
+            };
+            email(&core, &report, &rows, &read.prev, date, a.team.as_deref())
+        }
     };
     print!("{text}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The page of `report --format html`: the report, its spend per hour, and the incidents the live
+/// path's detector (the same code as `replay`, thresholds from the same environment variables) finds
+/// in the records read.
+fn html(
+    core: &crate::common::Core,
+    view: &Report,
+    team: Option<&str>,
+    hours: BTreeMap<i64, Rollup>,
+    seen: Vec<Seen>,
+) -> anyhow::Result<String> {
+    use bedrock_meter::detector::DetectorConfig;
+    use bedrock_meter::email::Audience;
+    use bedrock_meter::report_html::{incidents, render, Hourly, Page};
+    let by_hour: BTreeMap<i64, _> = hours
+        .into_iter()
+        .map(|(h, r)| {
+            (
+                h,
+                price_rows(&r.rows, &core.profiles, &core.prices, &core.attribution),
+            )
+        })
+        .collect();
+    let hourly = Hourly::build(view.date, &by_hour, team, core.prices.as_of);
+    let config = DetectorConfig::from_lookup(|k| std::env::var(k).ok())?;
+    let mut observed = crate::replay::observe(core, seen);
+    let alerts = crate::replay::detect(config, &mut observed.observations)?;
+    let spans = incidents(&alerts);
+    Ok(render(&Page {
+        report: view,
+        audience: team.map_or(Audience::Summary, Audience::Team),
+        hourly: Some(&hourly),
+        incidents: &spans,
+    }))
+}
+
+/// The email of `report --format email`: what the daily Lambda sends for the day (the team's, or the
+/// organisation summary), with the day before from the same files when they hold it.
+fn email(
+    core: &crate::common::Core,
+    org: &Report,
+    rows: &[bedrock_meter::rollup::PricedRow],
+    prev: &Rollup,
+    date: Date,
+    team: Option<&str>,
+) -> String {
+    use bedrock_meter::daily_email::day_emails;
+    let keys = &core.attribution.metadata_keys;
+    let prev_rows = price_rows(&prev.rows, &core.profiles, &core.prices, &core.attribution);
+    let prev_org = Report::build(&prev_rows, Some(date.pred()), core.prices.as_of, keys, 0);
+    let all = day_emails(org, rows, &prev_org, date, keys, &[]);
+    let e = all
+        .into_iter()
+        .find(|e| e.team.as_deref() == team)
+        .expect("the team was checked and the summary is always there");
+    format!("Subject: {}\n\n{}", e.email.subject, e.email.body)
 }
 
 #[cfg(test)]

@@ -25,7 +25,15 @@ use bedrock_meter::rollup::price_rows;
 use bedrock_meter::Date;
 
 use crate::common::CoreOpts;
-use crate::report::{parse_date, Format};
+use crate::report::parse_date;
+
+/// Output formats of `--price-rows` (the report's text formats).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
 
 #[derive(clap::Args, Debug)]
 pub struct RollupSqlArgs {

@@ -16,7 +16,9 @@ use std::fmt::Write as _;
 use crate::detector::{Alert, AlertKind};
 use crate::email::Audience;
 use crate::money::Money;
-use crate::report::{cost_cell, priced_cost, short_caller, thousands, Group, Report};
+use crate::report::{
+    cost_cell, priced_cost, short_caller, skipped_summary, thousands, Group, Report,
+};
 use crate::rollup::PricedRow;
 use crate::time::{Date, Timestamp};
 
@@ -200,7 +202,7 @@ svg.share { width: 100%; height: 28px; display: block; }
 table { width: 100%; border-collapse: collapse; }
 th { text-align: left; font-size: 14px; color: #4a5360; font-weight: 600; border-bottom: 1px solid #dde1e6; padding: 4px 6px; }
 td { padding: 5px 6px; border-bottom: 1px solid #eef0f3; vertical-align: middle; }
-td.name { overflow-wrap: anywhere; word-break: break-word; }
+td.name { overflow-wrap: anywhere; }
 td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 td.bar { width: 32%; min-width: 60px; }
 td.bar svg { width: 100%; height: 14px; display: block; }
@@ -209,9 +211,20 @@ td.bar svg { width: 100%; height: 14px; display: block; }
 footer { font-size: 14px; color: #4a5360; margin: 18px 0 30px; }
 @media (max-width: 600px) {
   main { padding: 10px; }
+  section { padding: 12px; }
   h1 { font-size: 21px; }
-  td.bar { display: none; }
-  .kpi .v { font-size: 21px; }
+  .kpi { flex: 1 1 150px; }
+  .kpi .v { font-size: 20px; }
+  th.bar, td.bar { display: none; }
+  td.num { white-space: normal; }
+  table.top { table-layout: fixed; }
+  table.top th.name { width: 52%; }
+  table.top th.cost { width: 28%; }
+  table.top th.req { width: 20%; }
+  table.cards thead { display: none; }
+  table.cards tr { display: block; padding: 6px 0; border-bottom: 1px solid #dde1e6; }
+  table.cards td { display: block; border: 0; padding: 1px 6px; text-align: left; }
+  table.cards td[data-label]::before { content: attr(data-label) ': '; color: #4a5360; }
 }
 ";
 
@@ -352,18 +365,14 @@ fn callouts(o: &mut String, r: &Report) {
             thousands(t.unpriced_requests)
         );
     }
-    if r.malformed_records > 0 || r.unreadable_files > 0 {
+    if let Some(skipped) = skipped_summary(r.malformed_records, r.unreadable_files) {
         let _ = writeln!(
             o,
             "<section class=\"bad\" id=\"skipped\" data-malformed-records=\"{}\" data-unreadable-files=\"{}\">\
-             <h2>Skipped input</h2><p>{} malformed record{} and {} unreadable file{} were skipped: their \
-             usage is not in this report.</p></section>",
+             <h2>Skipped input</h2><p>{}: what they held is not in this report.</p></section>",
             r.malformed_records,
             r.unreadable_files,
-            thousands(r.malformed_records),
-            if r.malformed_records == 1 { "" } else { "s" },
-            thousands(r.unreadable_files),
-            if r.unreadable_files == 1 { "" } else { "s" },
+            esc(&skipped),
         );
     }
 }
@@ -678,7 +687,7 @@ fn incident_section(o: &mut String, page: &Page<'_>) {
     }
     let _ = writeln!(
         o,
-        "<table><thead><tr><th>app (team)</th><th>who</th><th>from</th><th>to</th><th>peak window</th></tr></thead><tbody>"
+        "<table class=\"cards\"><thead><tr><th>app (team)</th><th>who</th><th>from</th><th>to</th><th>peak window</th></tr></thead><tbody>"
     );
     for i in list {
         let who = i
@@ -695,8 +704,8 @@ fn incident_section(o: &mut String, page: &Page<'_>) {
         let _ = writeln!(
             o,
             "<tr class=\"incident-row\" data-app=\"{}\" data-started=\"{}\"><td class=\"name\">{} ({})</td>\
-             <td class=\"name\" title=\"{}\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{peak} · {} req</td></tr>",
+             <td class=\"name\" data-label=\"who\" title=\"{}\">{}</td><td class=\"num\" data-label=\"from\">{}</td>\
+             <td class=\"num\" data-label=\"to\">{}</td><td class=\"num\" data-label=\"peak window\">{peak} · {} req</td></tr>",
             esc(&i.app),
             i.started,
             esc(&i.app),
@@ -784,7 +793,7 @@ fn top_section(
         .fold(0.0, f64::max);
     let _ = writeln!(
         o,
-        "<table><thead><tr><th>name</th><th class=\"bar\"></th><th style=\"text-align:right\">cost</th><th style=\"text-align:right\">requests</th></tr></thead><tbody>"
+        "<table class=\"top\"><thead><tr><th class=\"name\">name</th><th class=\"bar\"></th><th class=\"cost\" style=\"text-align:right\">cost</th><th class=\"req\" style=\"text-align:right\">requests</th></tr></thead><tbody>"
     );
     for (name, team, g) in items.iter().take(TOP_ROWS) {
         let cost = priced_cost(g);
@@ -844,14 +853,14 @@ fn unpriced_section(o: &mut String, r: &Report) {
     }
     let _ = writeln!(
         o,
-        "<section id=\"unpriced\"><h2>Unpriced models (not in any total)</h2><table><thead><tr><th>model</th>\
+        "<section id=\"unpriced\"><h2>Unpriced models (not in any total)</h2><table class=\"cards\"><thead><tr><th>model</th>\
          <th>why</th><th style=\"text-align:right\">requests</th><th style=\"text-align:right\">tokens in / out</th></tr></thead><tbody>"
     );
     for u in &r.unpriced {
         let _ = writeln!(
             o,
-            "<tr class=\"unpriced-row\" data-model=\"{}\" data-requests=\"{}\"><td class=\"name\">{}</td><td>{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{} / {}</td></tr>",
+            "<tr class=\"unpriced-row\" data-model=\"{}\" data-requests=\"{}\"><td class=\"name\">{}</td><td data-label=\"why\">{}</td>\
+             <td class=\"num\" data-label=\"requests\">{}</td><td class=\"num\" data-label=\"tokens in / out\">{} / {}</td></tr>",
             esc(&u.model_id),
             u.requests,
             esc(&u.model_id),

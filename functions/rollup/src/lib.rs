@@ -13,7 +13,7 @@
 //! message that cannot be published makes the invocation an error and sends a message to the alerts
 //! topic. Nothing is ever reported as $0 because something failed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use bedrock_meter::athena_sql::{rollup_from_rows, RollupQuery, RowError, TableRef};
@@ -22,16 +22,16 @@ use bedrock_meter::aws::athena::{
 };
 use bedrock_meter::aws::bedrock::ProfileSource;
 use bedrock_meter::aws::s3::ObjectStore;
-use bedrock_meter::aws::sns::{Notification, Notifier, MAX_MESSAGE_BYTES};
+use bedrock_meter::aws::sns::{Notification, Notifier};
 use bedrock_meter::aws::AwsError;
-use bedrock_meter::email::{render, Audience, PreviousDay};
+use bedrock_meter::daily_email::day_emails;
 use bedrock_meter::model_id::{classify, ModelRef};
 use bedrock_meter::profiles::ProfileMap;
 use bedrock_meter::query_pack::{profile_rows, snapshot_jsonl, snapshot_key};
 use bedrock_meter::reconcile::{
     bill_check_line, bill_from_rows, bill_sql, latest_fully_billed, BilledLine, RECONCILE_DAYS,
 };
-use bedrock_meter::report::{Group, Report};
+use bedrock_meter::report::Report;
 use bedrock_meter::rollup::{price_rows, AttributionConfig, PricedRow, Rollup};
 use bedrock_meter::{Date, PriceTable, Timestamp};
 use serde::Serialize;
@@ -392,11 +392,6 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectStore>(
         notes.push(bill_check(deps, cfg, bill, (date, &rows), (prev_date, &prev_rows)).await);
     }
     let prev_org = Report::build(&prev_rows, Some(prev_date), deps.prices.as_of, keys, 0);
-    let prev_by_team: BTreeMap<&str, &Group> = prev_org
-        .by_team
-        .iter()
-        .map(|(t, g)| (t.as_str(), g))
-        .collect();
     if rows.is_empty() {
         notes.push(format!(
             "no invocation records were found for {date}: if Bedrock was used that day, check the \
@@ -404,37 +399,17 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectStore>(
         ));
     }
 
-    // Per-message budget: SNS counts the subject and attributes too; keep a margin.
-    let budget = MAX_MESSAGE_BYTES - 4_096;
-    let mut messages: Vec<(String, Notification)> = Vec::new();
-    for (team, _) in &org.by_team {
-        let report = org.for_team(team, &rows, keys);
-        let previous = PreviousDay::of(
-            prev_date,
-            prev_by_team
-                .get(team.as_str())
-                .copied()
-                .unwrap_or(&Group::default()),
-        );
-        let email = render(
-            &report,
-            date,
-            Audience::Team(team),
-            Some(&previous),
-            &[],
-            budget,
-        );
-        messages.push((team.clone(), notification(email, team)));
-    }
-    let summary = render(
-        &org,
-        date,
-        Audience::Summary,
-        Some(&PreviousDay::of(prev_date, &prev_org.totals)),
-        &notes,
-        budget,
-    );
-    messages.push((SUMMARY_TEAM.into(), notification(summary, SUMMARY_TEAM)));
+    // One email per team, then the summary: the same function `bedrock-meter report --format email`
+    // prints, so a team's email can be previewed from log files.
+    let messages: Vec<(String, Notification)> =
+        day_emails(&org, &rows, &prev_org, date, keys, &notes)
+            .into_iter()
+            .map(|e| {
+                let team = e.team.unwrap_or_else(|| SUMMARY_TEAM.into());
+                let n = notification(e.email, &team);
+                (team, n)
+            })
+            .collect();
 
     let total = messages.len();
     let mut failed = Vec::new();
@@ -602,6 +577,7 @@ fn notification(email: bedrock_meter::email::Email, team: &str) -> Notification 
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::collections::BTreeMap;
 
     fn ts(s: &str) -> Timestamp {
         Timestamp::parse_iso8601(s).unwrap()
