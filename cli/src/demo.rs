@@ -30,7 +30,7 @@ pub struct DemoArgs {
     /// Seed of the generator: the same seed writes the same files.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
-    /// Only write the files; do not run report and replay on them.
+    /// Only write the files; do not run report and replay on them (nor write report.html).
     #[arg(long)]
     pub no_run: bool,
 }
@@ -515,5 +515,22 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!("bedrock-meter {} failed", args[0]);
         }
     }
+    // The same day as one page with charts (README "HTML day report").
+    let page = a.out.join("report.html");
+    let file =
+        std::fs::File::create(&page).with_context(|| format!("writing {}", page.display()))?;
+    let status = Command::new(&exe)
+        .args(["report", "--date", &date, "--format", "html", "--profiles"])
+        .arg(&profiles)
+        .arg(&logs)
+        .stdout(file)
+        .status()?;
+    if !status.success() {
+        anyhow::bail!("bedrock-meter report --format html failed");
+    }
+    println!(
+        "\n=== The day as a page with charts: {} (open it in a browser)",
+        page.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -474,3 +474,22 @@ fn the_page_renders_in_headless_chromium_at_desktop_and_phone_width() {
         }
     }
 }
+
+#[test]
+fn the_demo_writes_the_page_of_its_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo-out");
+    let printed = ok(&["demo", "--out", out.to_str().unwrap()]);
+    let page = out.join("report.html");
+    assert!(
+        printed.contains(&format!(
+            "=== The day as a page with charts: {}",
+            page.display()
+        )),
+        "{printed}"
+    );
+    let written = std::fs::read_to_string(&page).unwrap();
+    // The demo's seed is fixed: the page is the one `report --format html` gives for its files.
+    assert_eq!(written, report(&["--format", "html"]));
+    assert!(parse(&written).descendants().any(|n| n.has_tag_name("svg")));
+}

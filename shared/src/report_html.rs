@@ -191,6 +191,8 @@ section { background: #fff; border: 1px solid #dde1e6; border-radius: 8px; paddi
 .kpi .l { font-size: 14px; color: #4a5360; }
 .warn { background: #fff6e5; border-color: #f0b44c; }
 .bad { background: #fdecec; border-color: #e58a8a; }
+.callout { padding: 10px 16px; }
+.callout p { margin: 0; }
 .scroll { overflow-x: auto; }
 svg.hourly { width: 100%; min-width: 720px; height: auto; display: block; }
 svg.hourly text { font-size: 12px; fill: #333b45; }
@@ -357,8 +359,8 @@ fn callouts(o: &mut String, r: &Report) {
     if t.unpriced_requests > 0 {
         let _ = writeln!(
             o,
-            "<section class=\"warn\" id=\"unpriced-callout\" data-unpriced-requests=\"{}\"><h2>Unpriced</h2>\
-             <p><strong>{} requests</strong> used models or rates the price table does not know. Their cost is \
+            "<section class=\"warn callout\" id=\"unpriced-callout\" data-unpriced-requests=\"{}\">\
+             <p><strong>Unpriced: {} requests</strong> used models or rates the price table does not know. Their cost is \
              <strong>not</strong> in any total or bar on this page (never counted as $0); see \
              <a href=\"#unpriced\">unpriced models</a>.</p></section>",
             t.unpriced_requests,
@@ -368,8 +370,8 @@ fn callouts(o: &mut String, r: &Report) {
     if let Some(skipped) = skipped_summary(r.malformed_records, r.unreadable_files) {
         let _ = writeln!(
             o,
-            "<section class=\"bad\" id=\"skipped\" data-malformed-records=\"{}\" data-unreadable-files=\"{}\">\
-             <h2>Skipped input</h2><p>{}: what they held is not in this report.</p></section>",
+            "<section class=\"bad callout\" id=\"skipped\" data-malformed-records=\"{}\" data-unreadable-files=\"{}\">\
+             <p><strong>{}</strong> (what they held is not in this report).</p></section>",
             r.malformed_records,
             r.unreadable_files,
             esc(&skipped),
