@@ -457,7 +457,7 @@ fn hourly_section(o: &mut String, page: &Page<'_>) {
             let mut unpriced = 0;
             for (s, g) in groups {
                 unpriced += g.unpriced_requests;
-                if named.iter().any(|n| *n == s) {
+                if named.contains(&s) {
                     costs.push((s.clone(), g.cost));
                 } else {
                     other += g.cost;
