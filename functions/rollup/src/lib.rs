@@ -14,6 +14,8 @@
 //! topic. Nothing is ever reported as $0 because something failed.
 
 use std::collections::BTreeSet;
+
+pub mod reports;
 use std::time::Duration;
 
 use bedrock_meter::athena_sql::{rollup_from_rows, RollupQuery, RowError, TableRef};
@@ -55,6 +57,8 @@ pub struct Config {
     pub profiles_snapshot_bucket: Option<String>,
     /// The CUR 2.0 table (`CUR_TABLE`, `database.table`) for the summary's bill check; none = no line.
     pub cur_table: Option<String>,
+    /// Where the day's HTML pages go (`REPORTS_BUCKET`, in `AWS_REGION`); none = no pages, no links.
+    pub reports: Option<reports::ReportsBucket>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +119,16 @@ impl Config {
             cur_table: get("CUR_TABLE")
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty()),
+            reports: match get("REPORTS_BUCKET")
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+            {
+                Some(bucket) => Some(reports::ReportsBucket {
+                    bucket,
+                    region: req("AWS_REGION")?,
+                }),
+                None => None,
+            },
         })
     }
 }
@@ -401,12 +415,23 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectStore>(
 
     // One email per team, then the summary: the same function `bedrock-meter report --format email`
     // prints, so a team's email can be previewed from log files.
+    // With a reports bucket, each email links its HTML page (written first, so a failure is a note).
+    let links = match &cfg.reports {
+        Some(rb) => {
+            reports::write_pages(&deps.store, rb, &org, &rows, date, keys, &mut notes).await
+        }
+        None => Default::default(),
+    };
     let messages: Vec<(String, Notification)> =
         day_emails(&org, &rows, &prev_org, date, keys, &notes)
             .into_iter()
             .map(|e| {
+                let email = match links.get(&e.team) {
+                    Some(url) => reports::with_link(e.email, url),
+                    None => e.email,
+                };
                 let team = e.team.unwrap_or_else(|| SUMMARY_TEAM.into());
-                let n = notification(e.email, &team);
+                let n = notification(email, &team);
                 (team, n)
             })
             .collect();
@@ -639,6 +664,26 @@ mod tests {
         );
         assert_eq!(c.query_timeout, Duration::from_secs(120));
         assert_eq!(c.profiles_snapshot_bucket, None);
+        assert_eq!(c.reports, None);
+        let reports = Config::from_lookup(|k| match k {
+            "REPORTS_BUCKET" => Some(" my-reports ".into()),
+            "AWS_REGION" => Some("eu-west-1".into()),
+            _ => env.get(k).map(|v| v.to_string()),
+        })
+        .unwrap()
+        .reports
+        .unwrap();
+        assert_eq!(
+            (reports.bucket.as_str(), reports.region.as_str()),
+            ("my-reports", "eu-west-1")
+        );
+        assert!(matches!(
+            Config::from_lookup(|k| match k {
+                "REPORTS_BUCKET" => Some("my-reports".into()),
+                _ => env.get(k).map(|v| v.to_string()),
+            }),
+            Err(ConfigError::Missing("AWS_REGION"))
+        ));
         let with_bucket = Config::from_lookup(|k| {
             if k == "PROFILES_SNAPSHOT_BUCKET" {
                 Some(" my-logs ".into())

@@ -102,6 +102,7 @@ fn config(report_topic: &str, alert_topic: &str, timeout: Duration) -> Config {
         query_timeout: timeout,
         profiles_snapshot_bucket: None,
         cur_table: None,
+        reports: None,
     }
 }
 
@@ -975,4 +976,115 @@ fn the_bill_check_is_optional() {
             .as_deref(),
         Some("cur_db.cur2")
     );
+}
+
+/// With a reports bucket, every team's HTML page and the summary's land under
+/// `bedrock-meter/reports/<day>/` (private objects; the template makes the bucket encrypted, private
+/// and expiring), and each email ends with the S3 console URL of its own page. A bucket that cannot be
+/// written is a note, and the emails go without links.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_each_teams_html_page_and_links_it_from_the_email_on_moto() {
+    use bedrock_meter_rollup::reports::{console_url, page_key, ReportsBucket};
+    let e = env().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&e.conf)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket("bedrock-meter-reports")
+        .send()
+        .await
+        .unwrap();
+    seed_results(&e);
+    let deps = deps_with(&e, AthenaEngine::new(&e.conf));
+    let mut cfg = config(&e.reports, &e.alerts, Duration::from_secs(60));
+    let rb = ReportsBucket {
+        bucket: "bedrock-meter-reports".into(),
+        region: "us-east-1".into(),
+    };
+    cfg.reports = Some(rb.clone());
+    let out = handle(&deps, &cfg, &json!({"date": "2026-11-25"}), now())
+        .await
+        .unwrap();
+    assert!(out.notes.is_empty(), "{:?}", out.notes);
+    let msgs = published(&e.moto, "bedrock-meter-reports");
+    assert_eq!(msgs.len(), expected_subjects().len());
+    let listed = s3
+        .list_objects_v2()
+        .bucket("bedrock-meter-reports")
+        .prefix("bedrock-meter/reports/2026-11-25/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.contents().len(), msgs.len(), "one page per email");
+    for (team, _, body) in &msgs {
+        let team = (team != "all").then_some(team.as_str());
+        let key = page_key(day(), team);
+        let obj = s3
+            .get_object()
+            .bucket("bedrock-meter-reports")
+            .key(&key)
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("{key}: {err:?}"));
+        assert_eq!(obj.content_type(), Some("text/html; charset=utf-8"));
+        let html = String::from_utf8(obj.body.collect().await.unwrap().to_vec()).unwrap();
+        let who = team.map_or_else(|| "all teams".to_string(), |t| format!("team {t}"));
+        assert!(
+            html.contains(&format!(
+                "<h1>Bedrock spend on 2026-11-25 (UTC) — {who}</h1>"
+            )),
+            "{key}"
+        );
+        assert!(html.contains("No per-hour data in this report."));
+        let url = console_url(&rb, &key);
+        assert!(body.ends_with(&format!("\n{url}\n")), "{team:?}: {body}");
+        assert!(url.starts_with(
+            "https://us-east-1.console.aws.amazon.com/s3/object/bedrock-meter-reports?"
+        ));
+        assert!(!url.contains("X-Amz-Signature"), "never a presigned URL");
+    }
+    let acl = s3
+        .get_object_acl()
+        .bucket("bedrock-meter-reports")
+        .key(page_key(day(), None))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        acl.grants().iter().all(|g| g
+            .grantee()
+            .and_then(|g| g.uri())
+            .is_none_or(|u| !u.contains("AllUsers") && !u.contains("AuthenticatedUsers"))),
+        "the page is not public: {:?}",
+        acl.grants()
+    );
+
+    // A bucket that is not there: a note in the summary, the emails go without links.
+    let e = env().await;
+    seed_results(&e);
+    let deps = deps_with(&e, AthenaEngine::new(&e.conf));
+    let mut cfg = config(&e.reports, &e.alerts, Duration::from_secs(60));
+    cfg.reports = Some(ReportsBucket {
+        bucket: "no-such-bucket".into(),
+        region: "us-east-1".into(),
+    });
+    let out = handle(&deps, &cfg, &json!({"date": "2026-11-25"}), now())
+        .await
+        .unwrap();
+    assert!(
+        out.notes.iter().any(
+            |n| n.contains("could not write 4 of the day's HTML report pages")
+                && n.contains("NoSuchBucket")
+        ),
+        "{:?}",
+        out.notes
+    );
+    let msgs = published(&e.moto, "bedrock-meter-reports");
+    assert_eq!(msgs.len(), 4);
+    assert!(msgs
+        .iter()
+        .all(|(_, _, b)| !b.contains("console.aws.amazon.com")));
+    check_reports(&msgs);
 }
