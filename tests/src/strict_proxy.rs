@@ -26,6 +26,8 @@
 //!   characters; at most 10 message attributes, names of `A-Za-z0-9_-.` (at most 256, not `AWS.` or
 //!   `Amazon.`, no leading, trailing or doubled `.`), a `String`, `Number` or `Binary` data type and a
 //!   non-empty value; `PublishBatch` at most 10 entries.
+//! - **S3 `PutObject`** (REST, path-style): an object key of 1–1,024 bytes (UTF-8) and a body of at
+//!   most 5 GB in one PUT.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -51,6 +53,7 @@ pub enum Service {
     CloudWatch,
     DynamoDb,
     Sns,
+    S3,
 }
 
 fn reject(service: Service, code: &'static str, message: impl Into<String>) -> Rejection {
@@ -738,9 +741,39 @@ fn xml_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// S3 `PutObject` of `key` (decoded) with a body of `body_len` bytes.
+pub fn check_s3_put_object(key: &str, body_len: u64) -> Result<(), Rejection> {
+    if key.is_empty() || key.len() > 1_024 {
+        return Err(reject(
+            Service::S3,
+            "KeyTooLongError",
+            format!(
+                "Your key is too long: {} bytes (object keys are 1 to 1,024 bytes)",
+                key.len()
+            ),
+        ));
+    }
+    if body_len > 5 * 1024 * 1024 * 1024 {
+        return Err(reject(
+            Service::S3,
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed size (5 GB in one PUT)",
+        ));
+    }
+    Ok(())
+}
+
 /// The 400 the service would answer: (content type, body).
 pub fn error_response(r: &Rejection) -> (&'static str, String) {
     match r.service {
+        Service::S3 => (
+            "application/xml",
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{}</Code><Message>{}</Message><RequestId>strict-proxy</RequestId></Error>",
+                r.code,
+                xml_escape(&r.message)
+            ),
+        ),
         Service::DynamoDb => (
             "application/x-amz-json-1.0",
             serde_json::json!({
@@ -804,6 +837,20 @@ struct State {
 
 /// Checks one request; `upstream` is moto's port (for `DescribeTable` when a schema is unknown).
 fn check_request(state: &State, upstream: u16, req: &Request) -> Result<(), Rejection> {
+    // S3 PutObject, path-style: PUT /bucket/key (sub-resources such as ?acl or ?tagging are not it).
+    if req.method == "PUT" && signing_service(req) == Some("s3") {
+        let (path, query) = req.target.split_once('?').unwrap_or((&req.target, ""));
+        let sub_resource = query
+            .split('&')
+            .any(|q| !q.is_empty() && !q.starts_with("x-id="));
+        // `PUT /bucket` or `PUT /bucket/` is CreateBucket.
+        if let Some((_, key)) = path.trim_start_matches('/').split_once('/') {
+            if !sub_resource && !key.is_empty() {
+                return check_s3_put_object(&crate::percent_decode(key), req.body.len() as u64);
+            }
+        }
+        return Ok(());
+    }
     if req.method != "POST" {
         return Ok(());
     }
@@ -988,6 +1035,24 @@ fn serve(conn: TcpStream, state: &State, upstream: u16) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn s3_put_object_keys_and_sizes() {
+        assert!(check_s3_put_object("bedrock-meter/reports/2026-11-25/all-teams.html", 10).is_ok());
+        assert!(check_s3_put_object(&"é".repeat(512), 10).is_ok());
+        let long = check_s3_put_object(&"é".repeat(513), 10).unwrap_err();
+        assert_eq!((long.service, long.code), (Service::S3, "KeyTooLongError"));
+        assert!(check_s3_put_object("", 10).is_err());
+        assert_eq!(
+            check_s3_put_object("k", 5 * 1024 * 1024 * 1024 + 1)
+                .unwrap_err()
+                .code,
+            "EntityTooLarge"
+        );
+        let (ct, body) = error_response(&long);
+        assert_eq!(ct, "application/xml");
+        assert!(body.contains("<Code>KeyTooLongError</Code>"));
+    }
 
     fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

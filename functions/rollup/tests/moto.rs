@@ -1061,6 +1061,33 @@ async fn writes_each_teams_html_page_and_links_it_from_the_email_on_moto() {
         acl.grants()
     );
 
+    // S3 refuses keys over 1,024 bytes (the strict proxy too); a team named with the longest tag
+    // value still gets a key S3 takes.
+    use bedrock_meter::aws::s3::ObjectStore;
+    let store = S3Store::new(&e.conf);
+    let too_long = store
+        .put_object(
+            "bedrock-meter-reports",
+            &"k".repeat(1_025),
+            b"x".to_vec(),
+            "text/plain",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        too_long.to_string().contains("KeyTooLongError"),
+        "{too_long}"
+    );
+    store
+        .put_object(
+            "bedrock-meter-reports",
+            &page_key(day(), Some(&"é".repeat(256))),
+            b"x".to_vec(),
+            "text/html; charset=utf-8",
+        )
+        .await
+        .unwrap();
+
     // A bucket that is not there: a note in the summary, the emails go without links.
     let e = env().await;
     seed_results(&e);
