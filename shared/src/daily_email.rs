@@ -99,6 +99,7 @@ mod tests {
                     caller: caller.into(),
                     metadata: vec![],
                     long_context: false,
+                    tier: "default".into(),
                 },
                 &Usage {
                     requests: 4,
