@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use bedrock_meter::logfiles::{find_log_files_and_others, for_each_record_in_file};
+use bedrock_meter::principal::{PrincipalRule, DEFAULT_KEEP_SESSION_ROLES};
 use bedrock_meter::profiles::ProfileMap;
 use bedrock_meter::record::Record;
 use bedrock_meter::rollup::AttributionConfig;
@@ -29,6 +30,11 @@ pub struct CoreOpts {
     /// requestMetadata keys to report as extra dimensions (comma-separated, e.g. tenant,env).
     #[arg(long, value_delimiter = ',', env = "METADATA_KEYS")]
     pub metadata_keys: Vec<String>,
+    /// IAM role-name patterns (`*`, `?`) whose assumed-role sessions stay separate callers (the session
+    /// is a person); every other assumed-role session counts as its role (docs/callers.md). `none`: all
+    /// sessions collapse.
+    #[arg(long, default_value = DEFAULT_KEEP_SESSION_ROLES, env = "KEEP_SESSION_ROLES")]
+    pub keep_session_roles: String,
 }
 
 pub struct Core {
@@ -53,6 +59,7 @@ impl CoreOpts {
                 .map(|k| k.trim().to_string())
                 .filter(|k| !k.is_empty())
                 .collect(),
+            principal: PrincipalRule::parse(&self.keep_session_roles)?,
         };
         Ok(Core {
             prices,

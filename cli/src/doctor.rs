@@ -841,6 +841,7 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
         app_tag: a.app_tag.clone(),
         team_tag: a.team_tag.clone(),
         metadata_keys: Vec::new(),
+        ..AttributionConfig::default()
     };
     crate::ops::runtime()?.block_on(async {
         let config = crate::ops::load_config(a.region.as_deref()).await;

@@ -70,7 +70,10 @@ impl Seen {
             at: r.timestamp,
             model_id: r.model_id.to_string(),
             region: r.region.as_deref().map(str::to_string),
-            caller: r.caller.as_deref().map(str::to_string),
+            caller: r
+                .caller
+                .as_deref()
+                .map(|c| core.attribution.principal.principal(c).to_string()),
             tokens: r.tokens,
             tier: bedrock_meter::prices::tier_of(r.service_tier.as_deref()),
         }

@@ -152,6 +152,7 @@ pub fn run(a: RollupSqlArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|| DEFAULT_LOCATION.to_string()),
             days: a.days,
             prices: &core.prices,
+            principal: core.attribution.principal.clone(),
         };
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let cur = a.cur_table.as_deref().map(|t| {

@@ -370,6 +370,7 @@ pub fn run(a: SmokeArgs) -> anyhow::Result<ExitCode> {
         app_tag: a.app_tag.clone(),
         team_tag: a.team_tag.clone(),
         metadata_keys: Vec::new(),
+        keep_session_roles: bedrock_meter::principal::DEFAULT_KEEP_SESSION_ROLES.into(),
     };
     let mut core = opts.load()?;
     crate::ops::runtime()?.block_on(async {

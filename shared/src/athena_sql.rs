@@ -18,6 +18,7 @@
 use std::fmt::Write as _;
 
 use crate::prices::PriceTable;
+use crate::principal::PrincipalRule;
 use crate::record::Tokens;
 use crate::rollup::{AttributionConfig, Rollup, Usage, UsageKey, UNKNOWN_CALLER};
 use crate::time::{Date, Timestamp};
@@ -46,6 +47,8 @@ pub struct RollupQuery {
     /// Prompt tokens above which a request is long-context (the price table's
     /// `long_context_above_prompt_tokens`).
     pub long_context_above: u64,
+    /// The caller rule (`AttributionConfig::principal`), applied in the SQL.
+    pub principal: PrincipalRule,
 }
 
 impl RollupQuery {
@@ -62,6 +65,7 @@ impl RollupQuery {
             date,
             metadata_keys: cfg.metadata_keys.clone(),
             long_context_above: prices.long_context_above,
+            principal: cfg.principal.clone(),
         }
     }
 
@@ -136,7 +140,11 @@ pub fn rollup_sql(q: &RollupQuery) -> String {
     s.push_str("SELECT\n");
     s.push_str("  modelId AS model_id,\n");
     s.push_str("  coalesce(region, '') AS region,\n");
-    s.push_str("  coalesce(identity.arn, '') AS caller,\n");
+    let _ = writeln!(
+        s,
+        "  {} AS caller,",
+        q.principal.sql("coalesce(identity.arn, '')")
+    );
     for (i, k) in q.metadata_keys.iter().enumerate() {
         let _ = writeln!(
             s,
@@ -365,6 +373,7 @@ mod tests {
             date: Date::parse("2026-11-25").unwrap(),
             metadata_keys: keys.iter().map(|s| s.to_string()).collect(),
             long_context_above: 200_000,
+            principal: PrincipalRule::default(),
         }
     }
 

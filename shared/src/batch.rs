@@ -175,7 +175,7 @@ pub fn aggregate(
         };
         let unpriced = u64::from(cost.is_err());
         out.unpriced_requests += unpriced;
-        let caller = r.caller_or_unknown();
+        let caller = attribution.principal.principal(r.caller_or_unknown());
         for (k, value) in attribution.metadata_keys.iter().zip(&mut metadata) {
             value.clear();
             value.push_str(r.metadata(k).unwrap_or_default());

@@ -17,6 +17,7 @@ pub mod model_id;
 pub mod money;
 pub mod price_list;
 pub mod prices;
+pub mod principal;
 pub mod profiles;
 pub mod query_pack;
 pub mod reconcile;

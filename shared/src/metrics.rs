@@ -115,7 +115,8 @@ pub struct Contribution<'a> {
     pub team: &'a str,
     pub app: &'a str,
     pub model: &'a str,
-    /// The caller's identity ARN as logged.
+    /// The caller: the principal of the logged identity ARN (`principal::PrincipalRule`, applied by
+    /// `batch::aggregate`), so the `Caller` dimension names the same callers as every other path.
     pub caller: &'a str,
     /// Values of the configured metadata keys, in order (empty string when absent).
     pub metadata: &'a [String],
@@ -364,7 +365,7 @@ impl MetricsAggregator {
             app: c.app,
             model: c.model,
             caller: if self.cfg.caller_dimensions {
-                caller_label(c.caller)
+                c.caller
             } else {
                 ""
             },
@@ -620,23 +621,6 @@ pub fn usd_value(m: Money) -> f64 {
     m.to_decimal_string(9).parse().unwrap_or(m.as_f64())
 }
 
-/// The caller as a dimension value: an assumed-role session is reduced to its role
-/// (`arn:aws:sts::1:assumed-role/Role/session` → `arn:aws:sts::1:assumed-role/Role`), because session
-/// names are often unique per process and would make one series (one billed metric) per session.
-pub fn caller_label(arn: &str) -> &str {
-    if let Some(i) = arn.find(":assumed-role/") {
-        let after = i + ":assumed-role/".len();
-        if let Some(j) = arn[after..].find('/') {
-            return &arn[..after + j];
-        }
-    }
-    if arn.is_empty() {
-        crate::rollup::UNKNOWN_CALLER
-    } else {
-        arn
-    }
-}
-
 /// A dimension value CloudWatch accepts: `v` itself when valid, else [`sanitize_dimension`]'s form.
 pub fn dimension_value(v: &str) -> String {
     sanitize_dimension(v, MAX_DIMENSION_VALUE_CHARS).unwrap_or_else(|| v.to_string())
@@ -883,13 +867,13 @@ mod tests {
             "t",
             "a",
             "m",
-            "arn:aws:sts::1:assumed-role/Worker/i-0123",
+            "arn:aws:sts::1:assumed-role/Worker",
             Tokens::default(),
             "0",
         );
         x.metadata = &md;
         agg.add(&x);
-        x.caller = "arn:aws:sts::1:assumed-role/Worker/i-9999";
+        x.caller = "arn:aws:sts::1:assumed-role/Worker";
         x.metadata = &[];
         agg.add(&x);
         let ds = agg.datums();
@@ -930,11 +914,6 @@ mod tests {
             .value,
             1.0
         );
-        assert_eq!(
-            caller_label("arn:aws:iam::1:user/bob"),
-            "arn:aws:iam::1:user/bob"
-        );
-        assert_eq!(caller_label(""), "unknown");
     }
 
     #[test]

@@ -30,6 +30,7 @@ use crate::athena_sql::{create_table_sql, sql_ident, sql_string, PARTITION_COLUM
 use crate::model_id::{Pool, GEO_PREFIXES};
 use crate::money::Rate;
 use crate::prices::{PriceTable, Rates};
+use crate::principal::PrincipalRule;
 use crate::profiles::{Profile, ProfileMap};
 use crate::rollup::{resolve, AttributionConfig, UNATTRIBUTED, UNKNOWN_CALLER, UNRESOLVED};
 use crate::time::Date;
@@ -249,6 +250,8 @@ pub struct QueryPack<'a> {
     /// The window: the last `days` complete UTC days before `current_date`.
     pub days: u32,
     pub prices: &'a PriceTable,
+    /// The caller rule (docs/callers.md), applied in the SQL.
+    pub principal: PrincipalRule,
 }
 
 /// One generated query.
@@ -320,6 +323,7 @@ impl QueryPack<'_> {
             location: DEFAULT_LOCATION.into(),
             days: 1,
             prices,
+            principal: PrincipalRule::default(),
         }
     }
 
@@ -421,7 +425,7 @@ impl QueryPack<'_> {
              date({ts}) AS day,\n    \
              modelId AS model_id,\n    \
              coalesce(region, '') AS region,\n    \
-             coalesce(nullif(identity.arn, ''), {unknown}) AS caller,\n    \
+             coalesce(nullif({principal}, ''), {unknown}) AS caller,\n    \
              ({prompt}) > {lc} AS long_context,\n    \
              count(*) AS requests,\n    \
              count(errorCode) AS errors,\n    \
@@ -437,6 +441,7 @@ impl QueryPack<'_> {
              AND {ts} < from_iso8601_timestamp(date_format({to}, '%Y-%m-%dT00:00:00Z'))\n  \
              GROUP BY 1, 2, 3, 4, 5\n),\n",
             unknown = sql_string(UNKNOWN_CALLER),
+            principal = self.principal.sql("coalesce(identity.arn, '')"),
             lc = self.prices.long_context_above,
             logs = self.logs(),
         );

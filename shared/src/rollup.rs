@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use crate::model_id::{classify, ModelRef, Pool};
 use crate::money::Money;
 use crate::prices::{tier_of, PriceTable, Unpriced};
+use crate::principal::PrincipalRule;
 use crate::profiles::ProfileDirectory;
 use crate::record::{Record, Tokens};
 use crate::time::Timestamp;
@@ -46,6 +47,8 @@ pub struct AttributionConfig {
     pub team_tag: String,
     /// `requestMetadata` keys that become extra dimensions (e.g. `tenant`).
     pub metadata_keys: Vec<String>,
+    /// Who the caller is: the principal of the logged identity ARN (docs/callers.md).
+    pub principal: PrincipalRule,
 }
 
 impl Default for AttributionConfig {
@@ -54,6 +57,7 @@ impl Default for AttributionConfig {
             app_tag: "app".into(),
             team_tag: "team".into(),
             metadata_keys: Vec::new(),
+            principal: PrincipalRule::default(),
         }
     }
 }
@@ -184,7 +188,7 @@ impl Rollup {
         UsageKey {
             model_id: r.model_id.to_string(),
             region: r.region.as_deref().unwrap_or("").to_string(),
-            caller: r.caller_or_unknown().to_string(),
+            caller: cfg.principal.principal(r.caller_or_unknown()).to_string(),
             metadata: cfg
                 .metadata_keys
                 .iter()
@@ -315,6 +319,7 @@ mod tests {
             app_tag: "team".into(),
             team_tag: "app".into(),
             metadata_keys: vec![],
+            ..AttributionConfig::default()
         };
         let r = resolve(
             "arn:aws:bedrock:us-east-1:1:application-inference-profile/p1",

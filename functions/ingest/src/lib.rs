@@ -35,6 +35,7 @@ use bedrock_meter::detector::{
     Alert, ConfigError, Detector, DetectorConfig, StateStore, StoreError,
 };
 use bedrock_meter::metrics::{MetricsConfig, DEFAULT_NAMESPACE};
+use bedrock_meter::principal::{PrincipalRule, KEEP_SESSION_ROLES_ENV};
 use bedrock_meter::rollup::AttributionConfig;
 use bedrock_meter::subscription::{Decoder, LogsData, SubscriptionError};
 use bedrock_meter::{PriceTable, Timestamp};
@@ -115,6 +116,12 @@ impl Config {
             Some(v) => bool_value("CALLER_DIMENSIONS", &v)?,
             None => false,
         };
+        let principal = PrincipalRule::parse(&val(KEEP_SESSION_ROLES_ENV).unwrap_or_default())
+            .map_err(|e| ConfigError {
+                name: KEEP_SESSION_ROLES_ENV,
+                value: e.pattern,
+                expected: "comma-separated IAM role-name patterns (* and ? wildcards) or none",
+            })?;
         let ttl = match val("PROFILE_CACHE_TTL_SECONDS") {
             Some(v) => v.parse::<u64>().map_err(|_| ConfigError {
                 name: "PROFILE_CACHE_TTL_SECONDS",
@@ -132,6 +139,7 @@ impl Config {
                 app_tag: val("APP_TAG_KEY").unwrap_or_else(|| "app".into()),
                 team_tag: val("TEAM_TAG_KEY").unwrap_or_else(|| "team".into()),
                 metadata_keys: metadata_keys.clone(),
+                principal,
             },
             metrics: MetricsConfig {
                 caller_dimensions,

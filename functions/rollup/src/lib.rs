@@ -28,6 +28,7 @@ use bedrock_meter::aws::sns::{Notification, Notifier};
 use bedrock_meter::aws::AwsError;
 use bedrock_meter::daily_email::day_emails;
 use bedrock_meter::model_id::{classify, ModelRef};
+use bedrock_meter::principal::{PrincipalRule, KEEP_SESSION_ROLES_ENV};
 use bedrock_meter::profiles::ProfileMap;
 use bedrock_meter::query_pack::{profile_rows, snapshot_jsonl, snapshot_key};
 use bedrock_meter::reconcile::{
@@ -111,6 +112,10 @@ impl Config {
                     .map(|k| k.trim().to_string())
                     .filter(|k| !k.is_empty())
                     .collect(),
+                principal: PrincipalRule::parse(&get(KEEP_SESSION_ROLES_ENV).unwrap_or_default())
+                    .map_err(|e| {
+                        ConfigError::Invalid(KEEP_SESSION_ROLES_ENV, e.pattern)
+                    })?,
             },
             query_timeout: Duration::from_secs(timeout),
             profiles_snapshot_bucket: get("PROFILES_SNAPSHOT_BUCKET")
