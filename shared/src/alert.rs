@@ -162,7 +162,15 @@ pub fn insights_query(a: &Alert) -> String {
         )),
     }
     if let Some(c) = &a.caller {
-        filters.push(format!("identity.arn = {}", query_string(c)));
+        if crate::principal::is_role_principal(c) {
+            // A role's principal: its calls are logged under every session name of the role.
+            filters.push(format!(
+                "identity.arn like {}",
+                query_string(&format!("{c}/"))
+            ));
+        } else {
+            filters.push(format!("identity.arn = {}", query_string(c)));
+        }
     }
     let mut q = String::from(
         "fields @timestamp, requestId, identity.arn, modelId, input.inputTokenCount, \

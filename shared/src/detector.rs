@@ -284,7 +284,31 @@ pub struct Scope {
 }
 
 fn escape_key_part(s: &str) -> String {
-    s.replace('%', "%25").replace('#', "%23")
+    s.replace('%', "%25")
+        .replace('#', "%23")
+        .replace('~', "%7E")
+}
+
+/// The longest scope key, in bytes (UTF-8).
+pub const MAX_SCOPE_KEY_BYTES: usize = 512;
+
+/// `key` itself when short enough, else its first bytes (cut at a character boundary) + `~` + 32 hex
+/// digits of a 128-bit hash of the whole key. `~` never occurs in an escaped key, so a shortened key
+/// never equals a short one.
+fn bounded_key(key: String) -> String {
+    if key.len() <= MAX_SCOPE_KEY_BYTES {
+        return key;
+    }
+    let hash = format!(
+        "{:016x}{:016x}",
+        fnv1a(0xcbf2_9ce4_8422_2325, key.as_bytes()),
+        fnv1a(0x6c62_272e_07bb_0142, key.as_bytes())
+    );
+    let mut cut = MAX_SCOPE_KEY_BYTES - 1 - hash.len();
+    while !key.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}~{hash}", &key[..cut])
 }
 
 impl Scope {
@@ -302,12 +326,16 @@ impl Scope {
         }
     }
 
-    /// A stable, unambiguous key (`A#app` or `C#app#caller`, with `%` and `#` escaped).
+    /// A stable, unambiguous key (`A#app` or `C#app#caller`, with `%` and `#` escaped), at most
+    /// [`MAX_SCOPE_KEY_BYTES`] long: a longer one keeps a readable prefix and ends with `~` and a
+    /// 128-bit hash of the whole (the store uses it as a partition key, a sort key and in alert ids,
+    /// whose DynamoDB limits are 2,048 and 1,024 bytes).
     pub fn key(&self) -> String {
-        match &self.caller {
+        let full = match &self.caller {
             None => format!("A#{}", escape_key_part(&self.app)),
             Some(c) => format!("C#{}#{}", escape_key_part(&self.app), escape_key_part(c)),
-        }
+        };
+        bounded_key(full)
     }
 }
 
@@ -402,57 +430,103 @@ pub struct StoreError {
     pub message: String,
 }
 
-/// Where windows and incidents live, shared by concurrent invocations. All writes are atomic;
-/// [`StateStore::add`] is idempotent per batch key and [`StateStore::swap_incident`] is a
-/// compare-and-set.
+/// One scope as stored: its buckets and its incident, read in one piece.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScopeState {
+    /// The incident's version (0: none stored yet).
+    pub version: u64,
+    pub incident: Option<Incident>,
+    /// The scope's buckets (keyed by their start), in any order; may hold buckets older than asked
+    /// for (the detector ignores them and has the store forget them now and then).
+    pub buckets: Vec<Bucket>,
+}
+
+/// An alert written to the outbox by the transition that produced it and not yet delivered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    pub alert: Alert,
+    /// The batch key of the invocation that made the transition.
+    pub batch: String,
+    /// When the transition was made.
+    pub created: Timestamp,
+}
+
+/// What needs attention whatever a batch holds: scopes with an open incident (to resolve them when
+/// they go quiet) and alerts not yet delivered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attention {
+    pub open: Vec<Scope>,
+    pub pending: Vec<Pending>,
+}
+
+/// Who holds an alert for delivery, and until when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    /// The batch key of the invocation claiming it.
+    pub batch: String,
+    pub now: Timestamp,
+    /// Nobody else may take it before this (a lease longer than an invocation can run).
+    pub until: Timestamp,
+}
+
+/// Where windows, incidents and the alert outbox live, shared by concurrent invocations.
+///
+/// A batch costs one [`StateStore::apply`] per scope it touches (which returns the scope's state after
+/// the add), plus one [`StateStore::transition`] per incident transition, plus one
+/// [`StateStore::attention`] per call; no call reads a window item by item.
 pub trait StateStore: Send + Sync {
-    /// Adds `delta` to the scope's bucket of `delta.minute` unless `batch` was already applied to that
-    /// bucket. `Ok(true)`: applied now; `Ok(false)`: already applied (redelivery).
-    fn add(
+    /// The store is asked to forget a scope's old buckets once it holds more than this many (each
+    /// forget is a call: batching them keeps a busy scope at one extra call every few minutes).
+    const FORGET_AFTER: usize = 4;
+
+    /// Adds `deltas` (one per bucket, keyed by `Bucket::minute`, the bucket's start) to the scope's
+    /// buckets unless `batch` was already applied to them, atomically, and returns the scope's state
+    /// after the add (or as it is, when the batch had already been applied: a redelivery adds nothing).
+    fn apply(
         &self,
         scope: &Scope,
         batch: &str,
-        delta: &Bucket,
+        deltas: &[Bucket],
         expires_at: Timestamp,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> impl Future<Output = Result<ScopeState, StoreError>> + Send;
 
-    /// The scope's buckets with `first <= minute <= last`, read after every completed add (strongly
-    /// consistent), in any order.
-    fn buckets(
+    /// The scope's state, read after every completed add (strongly consistent).
+    fn read(&self, scope: &Scope) -> impl Future<Output = Result<ScopeState, StoreError>> + Send;
+
+    /// Drops the scope's buckets that start at `starts` (too old to matter any more).
+    fn forget(
         &self,
         scope: &Scope,
-        first: Timestamp,
-        last: Timestamp,
-    ) -> impl Future<Output = Result<Vec<Bucket>, StoreError>> + Send;
+        starts: &[Timestamp],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The scope's incident and its version (absent = version 0).
-    fn incident(
-        &self,
-        scope: &Scope,
-    ) -> impl Future<Output = Result<Option<(u64, Incident)>, StoreError>> + Send;
-
-    /// Writes `next` as version `expected + 1` if and only if the stored version is `expected`
-    /// (0: no incident stored). `Ok(false)`: someone else changed it first.
-    fn swap_incident(
+    /// Compare-and-set, atomically with its side effects: if and only if the stored incident version
+    /// is `expected`, writes `next` as version `expected + 1`, registers the scope as open (or
+    /// unregisters it when `next` is closed) and puts `alert` in the outbox, held by `claim`.
+    /// `Ok(false)`: someone else moved the incident first (nothing written).
+    fn transition(
         &self,
         scope: &Scope,
         expected: u64,
         next: &Incident,
+        alert: &Alert,
+        claim: &Claim,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Scopes registered as having an open incident (a superset is fine: they are re-checked).
-    fn open_scopes(&self) -> impl Future<Output = Result<Vec<Scope>, StoreError>> + Send;
+    /// Scopes with an open incident and the undelivered alerts (with what each was written for).
+    fn attention(&self) -> impl Future<Output = Result<Attention, StoreError>> + Send;
 
-    /// `open: true` registers the scope as having an open incident at incident version `version`
-    /// (keeping the highest version registered). `open: false` removes the registration only if it was
-    /// made at a version `<= version`, so that closing an old incident never unregisters a newer one.
-    /// Both idempotent.
-    fn set_open(
+    /// Takes a pending alert for delivery if it is still pending and either nobody holds it (its last
+    /// claim ran out before `claim.now`) or it was written by the same batch (a redelivery of the batch
+    /// whose invocation failed). `Ok(false)`: delivered or held by someone else.
+    fn claim(
         &self,
-        scope: &Scope,
-        version: u64,
-        open: bool,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        alert_id: &str,
+        claim: &Claim,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Removes a delivered alert from the outbox (idempotent).
+    fn delivered(&self, alert_id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -475,6 +549,15 @@ impl AlertKind {
             AlertKind::Runaway => "runaway",
             AlertKind::Escalation => "escalation",
             AlertKind::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AlertKind> {
+        match s {
+            "runaway" => Some(AlertKind::Runaway),
+            "escalation" => Some(AlertKind::Escalation),
+            "resolved" => Some(AlertKind::Resolved),
+            _ => None,
         }
     }
 }
@@ -569,6 +652,83 @@ impl Alert {
             self.incident_started,
         )
     }
+
+    /// The alert as stored in the outbox (exact: money in femto-dollars as text).
+    pub fn to_stored_json(&self) -> String {
+        serde_json::json!({
+            "kind": self.kind.as_str(),
+            "app": self.app,
+            "team": self.team,
+            "caller": self.caller,
+            "models": self.models,
+            "profile_arns": self.profile_arns,
+            "window_minutes": self.window_minutes,
+            "at": self.at.0,
+            "window_start": self.window_start.0,
+            "window_cost": self.window_cost.0.to_string(),
+            "window_requests": self.window_requests,
+            "window_unpriced": self.window_unpriced,
+            "tokens": [self.tokens.input, self.tokens.output, self.tokens.cache_read,
+                self.tokens.cache_write, self.tokens.cache_write_1h],
+            "threshold_cost": self.threshold_cost.0.to_string(),
+            "threshold_requests": self.threshold_requests,
+            "incident_started": self.incident_started.0,
+            "previous_alert_cost": self.previous_alert_cost.map(|m| m.0.to_string()),
+            "id": self.id,
+        })
+        .to_string()
+    }
+
+    /// Reads [`Alert::to_stored_json`]'s text back (`None` if it is not that shape).
+    pub fn from_stored_json(text: &str) -> Option<Alert> {
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        let s = |k: &str| v.get(k)?.as_str().map(str::to_string);
+        let u = |k: &str| v.get(k)?.as_u64();
+        let i = |k: &str| v.get(k)?.as_i64();
+        let money = |k: &str| v.get(k)?.as_str()?.parse::<i128>().ok().map(Money);
+        let strings = |k: &str| -> Option<Vec<String>> {
+            v.get(k)?
+                .as_array()?
+                .iter()
+                .map(|x| x.as_str().map(str::to_string))
+                .collect()
+        };
+        let t: Vec<u64> = v
+            .get("tokens")?
+            .as_array()?
+            .iter()
+            .map(serde_json::Value::as_u64)
+            .collect::<Option<_>>()?;
+        if t.len() != 5 {
+            return None;
+        }
+        Some(Alert {
+            kind: AlertKind::parse(&s("kind")?)?,
+            app: s("app")?,
+            team: s("team")?,
+            caller: s("caller"),
+            models: strings("models")?,
+            profile_arns: strings("profile_arns")?,
+            window_minutes: u32::try_from(u("window_minutes")?).ok()?,
+            at: Timestamp(i("at")?),
+            window_start: Timestamp(i("window_start")?),
+            window_cost: money("window_cost")?,
+            window_requests: u("window_requests")?,
+            window_unpriced: u("window_unpriced")?,
+            tokens: Tokens {
+                input: t[0],
+                output: t[1],
+                cache_read: t[2],
+                cache_write: t[3],
+                cache_write_1h: t[4],
+            },
+            threshold_cost: money("threshold_cost")?,
+            threshold_requests: u("threshold_requests")?,
+            incident_started: Timestamp(i("incident_started")?),
+            previous_alert_cost: money("previous_alert_cost"),
+            id: s("id")?,
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -576,19 +736,50 @@ impl Alert {
 // ---------------------------------------------------------------------------------------------
 
 const MINUTE: i64 = 60;
-/// Bucket TTL: two windows plus this margin after the bucket's minute.
-const TTL_MARGIN_MINUTES: i64 = 10;
+/// Buckets this much older than the oldest one any evaluation needs are forgotten.
+const FORGET_MARGIN_MINUTES: i64 = 10;
 /// Compare-and-set attempts per scope and call before giving up (the call then fails and is retried).
 const MAX_CAS_ATTEMPTS: usize = 8;
+/// A scope item lives this long after its last write (its incident's version must outlive a window).
+pub const SCOPE_TTL_SECS: i64 = 7 * 86_400;
+/// Store calls in flight at once, per invocation.
+pub const STORE_CONCURRENCY: usize = 32;
+/// How long the invocation that wrote an alert has to deliver it before anyone else may: longer than
+/// the ingest function can run (its timeout is 60 s).
+pub const DELIVERY_LEASE_SECS: i64 = 120;
+/// Windows up to this long use one-minute buckets; longer ones use buckets of ⌈W / 60⌉ minutes, so a
+/// scope never holds more than about 2 × 60 buckets.
+const MAX_BUCKETS_PER_WINDOW: i64 = 60;
 
 /// A short, stable key for a batch id (FNV-1a 64, hex): what the store records per bucket.
 pub fn batch_key(batch_id: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in batch_id.bytes() {
-        h ^= u64::from(b);
+    format!("{:016x}", fnv1a(0xcbf2_9ce4_8422_2325, batch_id.as_bytes()))
+}
+
+fn fnv1a(seed: u64, bytes: &[u8]) -> u64 {
+    let mut h = seed;
+    for b in bytes {
+        h ^= u64::from(*b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    format!("{h:016x}")
+    h
+}
+
+/// The bucket length of a window, in seconds.
+pub fn bucket_secs(window_minutes: u32) -> i64 {
+    let w = i64::from(window_minutes.max(1));
+    MINUTE * ((w + MAX_BUCKETS_PER_WINDOW - 1) / MAX_BUCKETS_PER_WINDOW)
+}
+
+/// Buckets in a window (the window rounded up to whole buckets).
+fn window_buckets(window_minutes: u32) -> i64 {
+    let w = i64::from(window_minutes.max(1)) * MINUTE;
+    let b = bucket_secs(window_minutes);
+    (w + b - 1) / b
+}
+
+fn bucket_start(t: i64, len: i64) -> i64 {
+    t - t.rem_euclid(len)
 }
 
 /// Sums of a window.
@@ -604,7 +795,7 @@ struct WindowSum {
 }
 
 impl WindowSum {
-    /// Over the buckets whose minute is in `first..=last` (epoch seconds).
+    /// Over the buckets whose start is in `first..=last` (epoch seconds).
     fn over(buckets: &BTreeMap<i64, Bucket>, first: i64, last: i64) -> WindowSum {
         let mut w = WindowSum::default();
         for b in buckets.range(first..=last).map(|(_, b)| b) {
@@ -622,16 +813,66 @@ impl WindowSum {
     }
 }
 
+/// What one `observe` call cost in store round trips.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Store calls made.
+    pub calls: usize,
+    /// The longest chain of store calls made one after another (the invocation's latency is about
+    /// this many round trips; everything else ran concurrently).
+    pub chain: usize,
+    /// Scopes the batch touched.
+    pub scopes: usize,
+}
+
+/// What one `observe` call found: the alerts to deliver now (each held for this invocation in the
+/// outbox: call [`Detector::delivered`] once it is sent) and what it cost.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observed {
+    pub alerts: Vec<Alert>,
+    pub stats: StoreStats,
+}
+
+/// The decision for one scope: the transition to make and its alert.
+struct Decision {
+    next: Incident,
+    alert: Alert,
+}
+
 /// The runaway detector over a shared [`StateStore`]. `observe` takes `&self`: one detector may serve
 /// concurrent calls, and detectors in different processes sharing one store behave as one.
 pub struct Detector<S> {
     store: S,
     config: DetectorConfig,
+    concurrency: usize,
+}
+
+/// Counts the store calls of one `observe`.
+#[derive(Default)]
+struct Tally {
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl Tally {
+    fn one(&self) {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl<S: StateStore> Detector<S> {
     pub fn new(store: S, config: DetectorConfig) -> Detector<S> {
-        Detector { store, config }
+        Detector {
+            store,
+            config,
+            concurrency: STORE_CONCURRENCY,
+        }
+    }
+
+    /// At most `n` store calls in flight at once (default [`STORE_CONCURRENCY`]).
+    pub fn with_concurrency(mut self, n: usize) -> Detector<S> {
+        self.concurrency = n.max(1);
+        self
     }
 
     pub fn config(&self) -> &DetectorConfig {
@@ -642,21 +883,47 @@ impl<S: StateStore> Detector<S> {
         &self.store
     }
 
+    /// Marks an alert as delivered (removes it from the outbox).
+    pub async fn delivered(&self, alert_id: &str) -> Result<(), StoreError> {
+        self.store.delivered(alert_id).await
+    }
+
     /// Adds a batch's observations to the shared windows (once per `batch_id`), evaluates every scope
-    /// the batch touches and every scope with an open incident at time `now`, and returns the alerts
-    /// this call won (see the module documentation).
+    /// the batch touches and every scope with an open incident at time `now`, and returns the alerts to
+    /// deliver: the transitions this call won, and alerts of earlier transitions whose delivery was not
+    /// confirmed (see the module documentation).
     pub async fn observe(
         &self,
         batch_id: &str,
         observations: &[Observation],
         now: Timestamp,
-    ) -> Result<Vec<Alert>, StoreError> {
+    ) -> Result<Observed, StoreError> {
+        use futures_util::stream::{self, StreamExt};
+
         let batch = batch_key(batch_id);
-        let mut deltas: BTreeMap<(Scope, i64), Bucket> = BTreeMap::new();
+        let claim = Claim {
+            batch: batch.clone(),
+            now,
+            until: Timestamp(now.0 + DELIVERY_LEASE_SECS),
+        };
         let mut limits: HashMap<String, DetectorConfig> = HashMap::new();
         let mut end = now;
         for o in observations {
-            let minute = o.at.minute();
+            let l = limits.entry(o.app.clone()).or_insert(self.config);
+            if !o.overrides.is_empty() {
+                *l = self.config.with(&o.overrides);
+            }
+            end = end.max(Timestamp(o.at.0 + 1));
+        }
+        let end_minute = Timestamp(end.0 - 1).minute();
+        let mut deltas: BTreeMap<Scope, BTreeMap<i64, Bucket>> = BTreeMap::new();
+        for o in observations {
+            let l = limits[&o.app];
+            let len = bucket_secs(l.window_minutes);
+            let start = bucket_start(o.at.0, len);
+            if start < self.keep_from(&l, end_minute) {
+                continue; // too late to be in any window still evaluated
+            }
             // `unattributed` is not an app but every call without a profile: no app-level window for
             // it (unrelated callers' normal traffic would add up to a false alarm); per caller only.
             let app_scope = (o.app != UNATTRIBUTED).then(|| Scope::app(&o.app));
@@ -665,174 +932,359 @@ impl<S: StateStore> Detector<S> {
                 .chain([Scope::caller(&o.app, &o.caller)])
             {
                 deltas
-                    .entry((scope, minute.0))
-                    .or_insert_with(|| Bucket::new(minute))
+                    .entry(scope)
+                    .or_default()
+                    .entry(start)
+                    .or_insert_with(|| Bucket::new(Timestamp(start)))
                     .add_observation(o);
             }
-            let l = limits.entry(o.app.clone()).or_insert(self.config);
-            if !o.overrides.is_empty() {
-                *l = self.config.with(&o.overrides);
-            }
-            end = end.max(Timestamp(o.at.0 + 1));
         }
-        for ((scope, _), delta) in &deltas {
-            let w = i64::from(
-                limits
-                    .get(&scope.app)
-                    .map_or(self.config.window_minutes, |l| l.window_minutes),
-            );
-            let expires_at = Timestamp(delta.minute.0 + (2 * w + TTL_MARGIN_MINUTES) * MINUTE);
-            self.store.add(scope, &batch, delta, expires_at).await?;
-        }
-        let end_minute = Timestamp(end.0 - 1).minute();
-        let mut scopes: BTreeSet<Scope> = deltas.into_keys().map(|(s, _)| s).collect();
-        scopes.extend(self.store.open_scopes().await?);
+        let tally = Tally::default();
+        let expires_at = Timestamp(now.0 + SCOPE_TTL_SECS);
+        let touched: BTreeSet<Scope> = deltas.keys().cloned().collect();
+        let scopes = touched.len();
+
+        // 1. Concurrently: what needs attention, and each touched scope's add (which returns its
+        //    state) followed by its evaluation and transition.
+        let attention = self.attention_counted(&tally);
+        let applies: Vec<_> = deltas
+            .into_iter()
+            .map(|(scope, buckets)| {
+                let l = limits[&scope.app];
+                let d: Vec<Bucket> = buckets.into_values().collect();
+                self.apply_and_settle(
+                    scope, d, l, &batch, expires_at, now, end_minute, &claim, &tally,
+                )
+            })
+            .collect();
+        // One slot of the bound is the attention query's.
+        let applied = stream::iter(applies)
+            .buffer_unordered(self.concurrency.saturating_sub(1).max(1))
+            .collect::<Vec<_>>();
+        let (attention, applied) = futures_util::join!(attention, applied);
+        let mut chain1 = 1;
         let mut alerts = Vec::new();
-        for scope in &scopes {
-            let batch_limits = limits.get(&scope.app).copied();
-            if let Some(a) = self.evaluate(scope, batch_limits, now, end_minute).await? {
-                alerts.push(a);
+        let mut first_error = None;
+        for r in applied {
+            match r {
+                Ok((a, chain)) => {
+                    chain1 = chain1.max(chain);
+                    alerts.extend(a);
+                }
+                Err(e) => first_error = first_error.or(Some(e)),
             }
         }
+        let attention = attention?;
+
+        // 2. Open incidents the batch did not touch: read, evaluate (e.g. resolve), transition.
+        let others: Vec<Scope> = attention
+            .open
+            .iter()
+            .filter(|s| !touched.contains(*s))
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let reads: Vec<_> = others
+            .into_iter()
+            .map(|scope| self.read_and_settle(scope, now, end_minute, &claim, &tally))
+            .collect();
+        let rechecked = stream::iter(reads)
+            .buffer_unordered(self.concurrency)
+            .collect::<Vec<_>>()
+            .await;
+        let mut chain2 = 0;
+        for r in rechecked {
+            match r {
+                Ok((a, chain)) => {
+                    chain2 = chain2.max(chain);
+                    alerts.extend(a);
+                }
+                Err(e) => first_error = first_error.or(Some(e)),
+            }
+        }
+
+        // 3. Alerts written earlier and never confirmed delivered: take those nobody holds any more
+        //    (or that this batch wrote, on its redelivery) and deliver them again.
+        let won: BTreeSet<String> = alerts.iter().map(|a| a.id.clone()).collect();
+        let orphans: Vec<Alert> = attention
+            .pending
+            .into_iter()
+            .filter(|p| !won.contains(&p.alert.id))
+            .map(|p| p.alert)
+            .collect();
+        let claims: Vec<_> = orphans
+            .into_iter()
+            .map(|alert| self.claim_one(alert, &claim, &tally))
+            .collect();
+        let claimed = stream::iter(claims)
+            .buffer_unordered(self.concurrency)
+            .collect::<Vec<_>>()
+            .await;
+        let chain3 = usize::from(!claimed.is_empty());
+        let mut redelivered = Vec::new();
+        for r in claimed {
+            match r {
+                Ok(a) => redelivered.extend(a),
+                Err(e) => first_error = first_error.or(Some(e)),
+            }
+        }
+        if let Some(e) = first_error {
+            // Transitions already made are in the outbox: the retry of this batch delivers them.
+            return Err(e);
+        }
+
+        // An app-level alert that repeats a caller-level one of the same kind is not sent (the caller
+        // level names strictly more): confirm it delivered without sending it.
         let by_caller: BTreeSet<(String, AlertKind)> = alerts
             .iter()
             .filter(|a| a.caller.is_some())
             .map(|a| (a.app.clone(), a.kind))
             .collect();
-        alerts.retain(|a| a.caller.is_some() || !by_caller.contains(&(a.app.clone(), a.kind)));
-        Ok(alerts)
+        let (keep, dropped): (Vec<Alert>, Vec<Alert>) = alerts
+            .into_iter()
+            .partition(|a| a.caller.is_some() || !by_caller.contains(&(a.app.clone(), a.kind)));
+        let chain4 = usize::from(!dropped.is_empty());
+        let confirms: Vec<_> = dropped
+            .iter()
+            .map(|a| self.confirm_one(&a.id, &tally))
+            .collect();
+        let done = stream::iter(confirms)
+            .buffer_unordered(self.concurrency)
+            .collect::<Vec<_>>()
+            .await;
+        done.into_iter().collect::<Result<Vec<()>, _>>()?;
+        let mut alerts = keep;
+        alerts.extend(redelivered);
+        Ok(Observed {
+            alerts,
+            stats: StoreStats {
+                calls: tally.calls.load(std::sync::atomic::Ordering::Relaxed),
+                chain: chain1 + chain2 + chain3 + chain4,
+                scopes,
+            },
+        })
     }
 
-    /// Evaluates one scope at `end_minute` (the last minute of its window); makes at most one incident
-    /// transition, by compare-and-set, and returns its alert if this call made it.
-    async fn evaluate(
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_and_settle(
+        &self,
+        scope: Scope,
+        deltas: Vec<Bucket>,
+        limits: DetectorConfig,
+        batch: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+        end_minute: Timestamp,
+        claim: &Claim,
+        tally: &Tally,
+    ) -> Result<(Option<Alert>, usize), StoreError> {
+        tally.one();
+        let state = self.store.apply(&scope, batch, &deltas, expires_at).await?;
+        // Boxed: keeps the nesting of the invocation's future shallow (its layout is computed per
+        // store type, and a deep one exceeds the compiler's query depth in the Lambda binary).
+        let (a, chain) =
+            Box::pin(self.settle(&scope, state, Some(limits), now, end_minute, claim, tally))
+                .await?;
+        Ok((a, chain + 1))
+    }
+
+    async fn read_and_settle(
+        &self,
+        scope: Scope,
+        now: Timestamp,
+        end_minute: Timestamp,
+        claim: &Claim,
+        tally: &Tally,
+    ) -> Result<(Option<Alert>, usize), StoreError> {
+        tally.one();
+        let state = self.store.read(&scope).await?;
+        let (a, chain) =
+            Box::pin(self.settle(&scope, state, None, now, end_minute, claim, tally)).await?;
+        Ok((a, chain + 1))
+    }
+
+    async fn attention_counted(&self, tally: &Tally) -> Result<Attention, StoreError> {
+        tally.one();
+        self.store.attention().await
+    }
+
+    async fn claim_one(
+        &self,
+        alert: Alert,
+        claim: &Claim,
+        tally: &Tally,
+    ) -> Result<Option<Alert>, StoreError> {
+        tally.one();
+        Ok(self.store.claim(&alert.id, claim).await?.then_some(alert))
+    }
+
+    async fn confirm_one(&self, alert_id: &str, tally: &Tally) -> Result<(), StoreError> {
+        tally.one();
+        self.store.delivered(alert_id).await
+    }
+
+    /// The oldest bucket start an evaluation ending at `end_minute` can need, under `limits`.
+    fn keep_from(&self, limits: &DetectorConfig, end_minute: Timestamp) -> i64 {
+        let len = bucket_secs(limits.window_minutes);
+        let wb = window_buckets(limits.window_minutes);
+        bucket_start(end_minute.0, len) - (2 * wb - 2) * len
+    }
+
+    /// Evaluates one scope from its state and makes its transition (compare-and-set, re-reading the
+    /// scope when another invocation moved first). Returns the alert if this call made the transition,
+    /// and the number of store calls it made one after another.
+    #[allow(clippy::too_many_arguments)]
+    async fn settle(
         &self,
         scope: &Scope,
+        mut state: ScopeState,
         batch_limits: Option<DetectorConfig>,
         now: Timestamp,
         end_minute: Timestamp,
-    ) -> Result<Option<Alert>, StoreError> {
+        claim: &Claim,
+        tally: &Tally,
+    ) -> Result<(Option<Alert>, usize), StoreError> {
+        let mut chain = 0;
         for _ in 0..MAX_CAS_ATTEMPTS {
-            let (version, stored) = match self.store.incident(scope).await? {
-                Some((v, i)) => (v, Some(i)),
-                None => (0, None),
-            };
-            let open = stored.as_ref().filter(|i| i.open);
-            if open.is_none() && batch_limits.is_none() {
-                // Registered as open but not (or no longer): tidy the registration up, unless an
-                // opener may be between registering and writing (no incident stored yet).
-                if stored.is_some() {
-                    self.store.set_open(scope, version, false).await?;
-                }
-                return Ok(None);
-            }
             let limits = batch_limits
-                .or(open.map(|i| i.limits))
+                .or(state.incident.as_ref().filter(|i| i.open).map(|i| i.limits))
                 .unwrap_or(self.config);
-            let w = i64::from(limits.window_minutes);
-            let last = end_minute.0;
-            let window_first = last - (w - 1) * MINUTE;
-            let first = if open.is_some() {
-                last - (2 * w - 2) * MINUTE
-            } else {
-                window_first
+            // Old buckets: forget them once there are a few (one call now and then, not per batch).
+            let forget_before =
+                self.keep_from(&limits, end_minute) - FORGET_MARGIN_MINUTES * MINUTE;
+            let stale: Vec<Timestamp> = state
+                .buckets
+                .iter()
+                .filter(|b| b.minute.0 < forget_before)
+                .map(|b| b.minute)
+                .collect();
+            let decision = decide(scope, &state, batch_limits, &limits, now, end_minute);
+            if stale.len() > S::FORGET_AFTER && chain == 0 {
+                tally.one();
+                chain += 1;
+                self.store.forget(scope, &stale).await?;
+            }
+            let Some(d) = decision else {
+                return Ok((None, chain));
             };
-            let mut buckets: BTreeMap<i64, Bucket> = BTreeMap::new();
-            for b in self
+            tally.one();
+            chain += 1;
+            if self
                 .store
-                .buckets(scope, Timestamp(first), end_minute)
+                .transition(scope, state.version, &d.next, &d.alert, claim)
                 .await?
             {
-                buckets
-                    .entry(b.minute.0)
-                    .or_insert_with(|| Bucket::new(b.minute))
-                    .add(&b);
+                return Ok((Some(d.alert), chain));
             }
-            let window = WindowSum::over(&buckets, window_first, last);
-            let (kind, next, previous) = match open {
-                None => {
-                    if !limits.crosses(&window) {
-                        return Ok(None);
-                    }
-                    // Register first: whoever wins the swap below is then always findable.
-                    self.store.set_open(scope, version + 1, true).await?;
-                    let next = Incident {
-                        open: true,
-                        started: now,
-                        last_alert_at: now,
-                        last_alert_cost: window.cost,
-                        alerts: 1,
-                        limits,
-                        team: window.team.clone(),
-                    };
-                    (AlertKind::Runaway, next, None)
-                }
-                Some(inc) => {
-                    let quiet = (0..w).all(|k| {
-                        let e = last - k * MINUTE;
-                        !limits.crosses(&WindowSum::over(&buckets, e - (w - 1) * MINUTE, e))
-                    });
-                    if quiet {
-                        let next = Incident {
-                            open: false,
-                            last_alert_at: now,
-                            alerts: inc.alerts + 1,
-                            ..inc.clone()
-                        };
-                        (AlertKind::Resolved, next, Some(inc.last_alert_cost))
-                    } else if window.cost.0
-                        >= inc.last_alert_cost.max(limits.max_cost).0.saturating_mul(2)
-                    {
-                        let next = Incident {
-                            last_alert_at: now,
-                            last_alert_cost: window.cost,
-                            alerts: inc.alerts + 1,
-                            limits,
-                            ..inc.clone()
-                        };
-                        (AlertKind::Escalation, next, Some(inc.last_alert_cost))
-                    } else {
-                        return Ok(None);
-                    }
-                }
-            };
-            if !self.store.swap_incident(scope, version, &next).await? {
-                continue; // someone else moved the incident first: look again
-            }
-            if kind == AlertKind::Resolved {
-                self.store.set_open(scope, version + 1, false).await?;
-            }
-            let team = if window.team.is_empty() {
-                next.team.clone()
-            } else {
-                window.team.clone()
-            };
-            return Ok(Some(Alert {
-                kind,
-                app: scope.app.clone(),
-                team,
-                caller: scope.caller.clone(),
-                models: window.models.into_iter().collect(),
-                profile_arns: window.profile_arns.into_iter().collect(),
-                window_minutes: limits.window_minutes,
-                at: now,
-                window_start: Timestamp(window_first),
-                window_cost: window.cost,
-                window_requests: window.requests,
-                window_unpriced: window.unpriced,
-                tokens: window.tokens,
-                threshold_cost: limits.max_cost,
-                threshold_requests: limits.max_requests,
-                incident_started: next.started,
-                previous_alert_cost: previous,
-                id: format!("{}/{}/{}", scope.key(), next.started.0, next.alerts),
-            }));
+            // Someone else moved the incident first: look again.
+            tally.one();
+            chain += 1;
+            state = self.store.read(scope).await?;
         }
         Err(StoreError {
-            operation: "swap_incident",
+            operation: "transition",
             message: format!("the incident changed concurrently {MAX_CAS_ATTEMPTS} times in a row"),
         })
     }
+}
+
+/// The transition a scope's state calls for at `end_minute` (the last minute of its window), if any.
+/// Pure: the same state always gives the same decision.
+fn decide(
+    scope: &Scope,
+    state: &ScopeState,
+    batch_limits: Option<DetectorConfig>,
+    limits: &DetectorConfig,
+    now: Timestamp,
+    end_minute: Timestamp,
+) -> Option<Decision> {
+    let open = state.incident.as_ref().filter(|i| i.open);
+    if open.is_none() && batch_limits.is_none() {
+        return None; // registered, but no longer open: nothing to do
+    }
+    let len = bucket_secs(limits.window_minutes);
+    let wb = window_buckets(limits.window_minutes);
+    let last = bucket_start(end_minute.0, len);
+    let window_first = last - (wb - 1) * len;
+    let mut buckets: BTreeMap<i64, Bucket> = BTreeMap::new();
+    for b in &state.buckets {
+        buckets
+            .entry(b.minute.0)
+            .or_insert_with(|| Bucket::new(b.minute))
+            .add(b);
+    }
+    let window = WindowSum::over(&buckets, window_first, last);
+    let (kind, next, previous) = match open {
+        None => {
+            if !limits.crosses(&window) {
+                return None;
+            }
+            let next = Incident {
+                open: true,
+                started: now,
+                last_alert_at: now,
+                last_alert_cost: window.cost,
+                alerts: 1,
+                limits: *limits,
+                team: window.team.clone(),
+            };
+            (AlertKind::Runaway, next, None)
+        }
+        Some(inc) => {
+            let quiet = (0..wb).all(|k| {
+                let e = last - k * len;
+                !limits.crosses(&WindowSum::over(&buckets, e - (wb - 1) * len, e))
+            });
+            if quiet {
+                let next = Incident {
+                    open: false,
+                    last_alert_at: now,
+                    alerts: inc.alerts + 1,
+                    ..inc.clone()
+                };
+                (AlertKind::Resolved, next, Some(inc.last_alert_cost))
+            } else if window.cost.0 >= inc.last_alert_cost.max(limits.max_cost).0.saturating_mul(2)
+            {
+                let next = Incident {
+                    last_alert_at: now,
+                    last_alert_cost: window.cost,
+                    alerts: inc.alerts + 1,
+                    limits: *limits,
+                    ..inc.clone()
+                };
+                (AlertKind::Escalation, next, Some(inc.last_alert_cost))
+            } else {
+                return None;
+            }
+        }
+    };
+    let team = if window.team.is_empty() {
+        next.team.clone()
+    } else {
+        window.team.clone()
+    };
+    let alert = Alert {
+        kind,
+        app: scope.app.clone(),
+        team,
+        caller: scope.caller.clone(),
+        models: window.models.into_iter().collect(),
+        profile_arns: window.profile_arns.into_iter().collect(),
+        window_minutes: limits.window_minutes,
+        at: now,
+        window_start: Timestamp(window_first),
+        window_cost: window.cost,
+        window_requests: window.requests,
+        window_unpriced: window.unpriced,
+        tokens: window.tokens,
+        threshold_cost: limits.max_cost,
+        threshold_requests: limits.max_requests,
+        incident_started: next.started,
+        previous_alert_cost: previous,
+        id: format!("{}/{}/{}", scope.key(), next.started.0, next.alerts),
+    };
+    Some(Decision { next, alert })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -840,17 +1292,20 @@ impl<S: StateStore> Detector<S> {
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Default)]
-struct MemoryInner {
-    buckets: HashMap<(Scope, i64), (Bucket, BTreeSet<String>, Timestamp)>,
-    incidents: HashMap<Scope, (u64, Incident)>,
-    open: HashMap<Scope, u64>,
-    /// Latest minute added; buckets expire relative to it (simulated time).
-    latest: i64,
-    last_prune: i64,
+struct MemoryScope {
+    version: u64,
+    incident: Option<Incident>,
+    buckets: BTreeMap<i64, (Bucket, BTreeSet<String>)>,
 }
 
-/// A [`StateStore`] in process memory: one mutex, so every operation is atomic. Buckets expire by
-/// their `expires_at` relative to the latest minute added (simulated time in replay).
+#[derive(Default)]
+struct MemoryInner {
+    scopes: HashMap<Scope, MemoryScope>,
+    open: BTreeSet<Scope>,
+    outbox: BTreeMap<String, (Pending, Timestamp)>,
+}
+
+/// A [`StateStore`] in process memory: one mutex, so every operation is atomic.
 #[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<MemoryInner>,
@@ -867,87 +1322,126 @@ impl MemoryStore {
 
     /// Number of buckets held (for tests of expiry).
     pub fn bucket_count(&self) -> usize {
-        self.lock().buckets.len()
+        self.lock().scopes.values().map(|s| s.buckets.len()).sum()
+    }
+
+    /// Alerts in the outbox (not yet confirmed delivered).
+    pub fn pending(&self) -> Vec<String> {
+        self.lock().outbox.keys().cloned().collect()
+    }
+
+    fn state(s: &MemoryScope) -> ScopeState {
+        ScopeState {
+            version: s.version,
+            incident: s.incident.clone(),
+            buckets: s.buckets.values().map(|(b, _)| b.clone()).collect(),
+        }
     }
 }
 
 impl StateStore for MemoryStore {
-    async fn add(
+    const FORGET_AFTER: usize = 0;
+
+    async fn apply(
         &self,
         scope: &Scope,
         batch: &str,
-        delta: &Bucket,
-        expires_at: Timestamp,
-    ) -> Result<bool, StoreError> {
+        deltas: &[Bucket],
+        _expires_at: Timestamp,
+    ) -> Result<ScopeState, StoreError> {
         let mut g = self.lock();
-        g.latest = g.latest.max(delta.minute.0);
-        if g.latest - g.last_prune >= 3600 {
-            let latest = g.latest;
-            g.buckets.retain(|_, (_, _, exp)| exp.0 > latest);
-            g.last_prune = latest;
-        }
-        let entry = g
-            .buckets
-            .entry((scope.clone(), delta.minute.0))
-            .or_insert_with(|| (Bucket::new(delta.minute), BTreeSet::new(), expires_at));
-        if !entry.1.insert(batch.to_string()) {
-            return Ok(false);
-        }
-        entry.0.add(delta);
-        entry.2 = entry.2.max(expires_at);
-        Ok(true)
-    }
-
-    async fn buckets(
-        &self,
-        scope: &Scope,
-        first: Timestamp,
-        last: Timestamp,
-    ) -> Result<Vec<Bucket>, StoreError> {
-        let g = self.lock();
-        let mut out = Vec::new();
-        let mut m = first.minute().0;
-        while m <= last.0 {
-            if let Some((b, _, _)) = g.buckets.get(&(scope.clone(), m)) {
-                out.push(b.clone());
+        let s = g.scopes.entry(scope.clone()).or_default();
+        let seen = deltas.iter().any(|d| {
+            s.buckets
+                .get(&d.minute.0)
+                .is_some_and(|(_, batches)| batches.contains(batch))
+        });
+        if !seen {
+            for d in deltas {
+                let (b, batches) = s
+                    .buckets
+                    .entry(d.minute.0)
+                    .or_insert_with(|| (Bucket::new(d.minute), BTreeSet::new()));
+                b.add(d);
+                batches.insert(batch.to_string());
             }
-            m += MINUTE;
         }
-        Ok(out)
+        Ok(MemoryStore::state(s))
     }
 
-    async fn incident(&self, scope: &Scope) -> Result<Option<(u64, Incident)>, StoreError> {
-        Ok(self.lock().incidents.get(scope).cloned())
+    async fn read(&self, scope: &Scope) -> Result<ScopeState, StoreError> {
+        Ok(self
+            .lock()
+            .scopes
+            .get(scope)
+            .map(MemoryStore::state)
+            .unwrap_or_default())
     }
 
-    async fn swap_incident(
+    async fn forget(&self, scope: &Scope, starts: &[Timestamp]) -> Result<(), StoreError> {
+        if let Some(s) = self.lock().scopes.get_mut(scope) {
+            for t in starts {
+                s.buckets.remove(&t.0);
+            }
+        }
+        Ok(())
+    }
+
+    async fn transition(
         &self,
         scope: &Scope,
         expected: u64,
         next: &Incident,
+        alert: &Alert,
+        claim: &Claim,
     ) -> Result<bool, StoreError> {
         let mut g = self.lock();
-        let current = g.incidents.get(scope).map_or(0, |(v, _)| *v);
-        if current != expected {
+        let s = g.scopes.entry(scope.clone()).or_default();
+        if s.version != expected {
             return Ok(false);
         }
-        g.incidents
-            .insert(scope.clone(), (expected + 1, next.clone()));
+        s.version = expected + 1;
+        s.incident = Some(next.clone());
+        if next.open {
+            g.open.insert(scope.clone());
+        } else {
+            g.open.remove(scope);
+        }
+        g.outbox.insert(
+            alert.id.clone(),
+            (
+                Pending {
+                    alert: alert.clone(),
+                    batch: claim.batch.clone(),
+                    created: claim.now,
+                },
+                claim.until,
+            ),
+        );
         Ok(true)
     }
 
-    async fn open_scopes(&self) -> Result<Vec<Scope>, StoreError> {
-        Ok(self.lock().open.keys().cloned().collect())
+    async fn attention(&self) -> Result<Attention, StoreError> {
+        let g = self.lock();
+        Ok(Attention {
+            open: g.open.iter().cloned().collect(),
+            pending: g.outbox.values().map(|(p, _)| p.clone()).collect(),
+        })
     }
 
-    async fn set_open(&self, scope: &Scope, version: u64, open: bool) -> Result<(), StoreError> {
+    async fn claim(&self, alert_id: &str, claim: &Claim) -> Result<bool, StoreError> {
         let mut g = self.lock();
-        if open {
-            let v = g.open.entry(scope.clone()).or_insert(version);
-            *v = (*v).max(version);
-        } else if g.open.get(scope).is_some_and(|&v| v <= version) {
-            g.open.remove(scope);
+        match g.outbox.get_mut(alert_id) {
+            Some((p, until)) if *until < claim.now || p.batch == claim.batch => {
+                *until = claim.until;
+                Ok(true)
+            }
+            _ => Ok(false),
         }
+    }
+
+    async fn delivered(&self, alert_id: &str) -> Result<(), StoreError> {
+        self.lock().outbox.remove(alert_id);
         Ok(())
     }
 }
@@ -959,11 +1453,29 @@ impl StateStore for MemoryStore {
 /// Runs the detector over observations as the live path would see them, in simulated time: batches of
 /// one minute (by record timestamp), each evaluated at the end of its minute (`at` = the next minute's
 /// start); every minute between batches is evaluated too while an incident is open, and after the last
-/// batch the clock runs on until every open incident has resolved. Returns every alert in order.
+/// batch the clock runs on until every open incident has resolved. Returns every alert in order (each
+/// confirmed delivered as it is returned).
 pub async fn replay<S: StateStore>(
     detector: &Detector<S>,
     observations: &mut [Observation],
 ) -> Result<Vec<Alert>, StoreError> {
+    async fn step<S: StateStore>(
+        d: &Detector<S>,
+        id: &str,
+        batch: &[Observation],
+        now: Timestamp,
+        out: &mut Vec<Alert>,
+    ) -> Result<(), StoreError> {
+        let o = d.observe(id, batch, now).await?;
+        for a in o.alerts {
+            d.delivered(&a.id).await?;
+            out.push(a);
+        }
+        Ok(())
+    }
+    async fn any_open<S: StateStore>(d: &Detector<S>) -> Result<bool, StoreError> {
+        Ok(!d.store.attention().await?.open.is_empty())
+    }
     observations.sort_by_key(|o| o.at);
     let mut alerts = Vec::new();
     let mut i = 0;
@@ -978,28 +1490,27 @@ pub async fn replay<S: StateStore>(
         }
         let now = Timestamp(minute + MINUTE);
         let batch = &observations[start..i];
-        if !batch.is_empty() || !detector.store.open_scopes().await?.is_empty() {
-            alerts.extend(
-                detector
-                    .observe(&format!("replay-{minute}"), batch, now)
-                    .await?,
-            );
+        if !batch.is_empty() || any_open(detector).await? {
+            step(
+                detector,
+                &format!("replay-{minute}"),
+                batch,
+                now,
+                &mut alerts,
+            )
+            .await?;
         }
         minute = match observations.get(i) {
-            Some(next) if detector.store.open_scopes().await?.is_empty() => next.at.minute().0,
+            Some(next) if !any_open(detector).await? => next.at.minute().0,
             _ => minute + MINUTE,
         };
     }
     // Run the clock on until open incidents resolve (bounded: a quiet window after the longest one).
     let longest = i64::from(MAX_WINDOW_MINUTES.max(detector.config.window_minutes));
     let stop = minute + (2 * longest + 2) * MINUTE;
-    while minute < stop && !detector.store.open_scopes().await?.is_empty() {
+    while minute < stop && any_open(detector).await? {
         let now = Timestamp(minute + MINUTE);
-        alerts.extend(
-            detector
-                .observe(&format!("replay-{minute}"), &[], now)
-                .await?,
-        );
+        step(detector, &format!("replay-{minute}"), &[], now, &mut alerts).await?;
         minute += MINUTE;
     }
     Ok(alerts)
@@ -1333,28 +1844,39 @@ mod tests {
         // $6 in one batch: under the threshold; delivered twice it must not become $12.
         let b1: Vec<Observation> = (0..6).map(|k| ob(T0 + k, "a", "c", usd("1"), 1)).collect();
         assert_eq!(
-            block_on(d.observe("evt-1..evt-6", &b1, now)).unwrap(),
+            block_on(d.observe("evt-1..evt-6", &b1, now))
+                .unwrap()
+                .alerts,
             vec![]
         );
         assert_eq!(
-            block_on(d.observe("evt-1..evt-6", &b1, now)).unwrap(),
+            block_on(d.observe("evt-1..evt-6", &b1, now))
+                .unwrap()
+                .alerts,
             vec![]
         );
         // A different batch crosses: one alert, at $12.
         let b2: Vec<Observation> = (0..6)
             .map(|k| ob(T0 + 10 + k, "a", "c", usd("1"), 1))
             .collect();
-        let a = block_on(d.observe("evt-7..evt-12", &b2, now)).unwrap();
+        let a = block_on(d.observe("evt-7..evt-12", &b2, now))
+            .unwrap()
+            .alerts;
+        block_on(d.delivered(&a[0].id)).unwrap();
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].window_cost, usd("12"));
         assert_eq!(a[0].caller.as_deref(), Some("c"));
         // Redelivered: no second alert for the same crossing.
         assert_eq!(
-            block_on(d.observe("evt-7..evt-12", &b2, now)).unwrap(),
+            block_on(d.observe("evt-7..evt-12", &b2, now))
+                .unwrap()
+                .alerts,
             vec![]
         );
         assert_eq!(
-            block_on(d.observe("evt-7..evt-12", &b2, Timestamp(T0 + 120))).unwrap(),
+            block_on(d.observe("evt-7..evt-12", &b2, Timestamp(T0 + 120)))
+                .unwrap()
+                .alerts,
             vec![]
         );
     }
@@ -1522,55 +2044,154 @@ mod tests {
         );
     }
 
-    /// A store whose first window read waits until `n` callers are there: every caller has added its
-    /// batch before anyone evaluates, so all of them see the crossing and race for the incident.
+    #[test]
+    fn an_undelivered_alert_is_delivered_by_a_later_call_once() {
+        let d = Detector::new(MemoryStore::new(), DetectorConfig::default());
+        let now = Timestamp(T0 + 60);
+        let b: Vec<Observation> = (0..12).map(|k| ob(T0 + k, "a", "c", usd("1"), 1)).collect();
+        // The transition is made; the invocation then dies before delivering (no `delivered`).
+        let won = block_on(d.observe("batch-1", &b, now)).unwrap().alerts;
+        assert_eq!(won.len(), 1);
+        assert_eq!(d.store().pending(), vec![won[0].id.clone()]);
+        // Another batch within the lease: the writer may still be delivering it — not taken.
+        let other = [ob(T0 + 30, "b", "x", usd("0.01"), 1)];
+        assert_eq!(
+            block_on(d.observe("batch-2", &other, Timestamp(T0 + 90)))
+                .unwrap()
+                .alerts,
+            vec![]
+        );
+        // The redelivery of the failed batch takes it at once (its invocation is over): same alert.
+        let retry = block_on(d.observe("batch-1", &b, Timestamp(T0 + 100)))
+            .unwrap()
+            .alerts;
+        assert_eq!(retry, won);
+        // Not confirmed again: after the lease anyone takes it; once delivered, nobody.
+        let later = Timestamp(T0 + 100 + DELIVERY_LEASE_SECS + 1);
+        let again = block_on(d.observe("batch-3", &[], later)).unwrap().alerts;
+        assert_eq!(again, won);
+        block_on(d.delivered(&won[0].id)).unwrap();
+        assert!(d.store().pending().is_empty());
+        assert_eq!(
+            block_on(d.observe("batch-4", &[], Timestamp(later.0 + 300)))
+                .unwrap()
+                .alerts,
+            vec![]
+        );
+    }
+
+    #[test]
+    fn store_calls_are_one_per_scope_and_concurrent() {
+        // 200 callers of one app in one batch: 201 scopes (200 callers + the app), one apply each,
+        // plus one attention query; the chain is two calls deep (apply ∥ attention, nothing else).
+        let d = Detector::new(MemoryStore::new(), DetectorConfig::default());
+        let b: Vec<Observation> = (0..200)
+            .map(|k| ob(T0 + k % 60, "a", &format!("c{k}"), usd("0.01"), 1))
+            .collect();
+        let o = block_on(d.observe("b", &b, Timestamp(T0 + 60))).unwrap();
+        assert_eq!(o.alerts, vec![]);
+        assert_eq!(
+            o.stats,
+            StoreStats {
+                calls: 202,
+                chain: 1,
+                scopes: 201
+            }
+        );
+    }
+
+    #[test]
+    fn long_windows_use_coarser_buckets() {
+        assert_eq!(bucket_secs(15), 60);
+        assert_eq!(bucket_secs(60), 60);
+        assert_eq!(bucket_secs(61), 120);
+        assert_eq!(bucket_secs(1440), 24 * 60);
+        assert_eq!(window_buckets(1440), 60);
+        assert_eq!(window_buckets(61), 31);
+        // A day-long window: a scope busy every minute for two days keeps about 2 × 60 buckets.
+        let cfg = DetectorConfig {
+            window_minutes: 1440,
+            max_cost: usd("1000"),
+            max_requests: 1_000_000,
+        };
+        let d = Detector::new(MemoryStore::new(), cfg);
+        for m in 0..2 * 1440 {
+            let o = [ob(T0 + m * 60, "a", "c", usd("0.01"), 1)];
+            block_on(d.observe(&format!("b{m}"), &o, Timestamp(T0 + m * 60 + 60))).unwrap();
+        }
+        assert!(
+            d.store().bucket_count() <= 2 * 2 * 61,
+            "{}",
+            d.store().bucket_count()
+        );
+    }
+
+    #[test]
+    fn stored_alerts_round_trip() {
+        let mut v: Vec<Observation> = (0..6)
+            .map(|m| ob(T0 + m * 60, "a", "c", usd("2.5"), 1))
+            .collect();
+        let mut a = run(&mut v)[0].clone();
+        a.previous_alert_cost = Some(usd("1.25"));
+        a.tokens.cache_write_1h = 7;
+        assert_eq!(
+            Alert::from_stored_json(&a.to_stored_json()),
+            Some(a.clone())
+        );
+        let app_level = Alert { caller: None, ..a };
+        assert_eq!(
+            Alert::from_stored_json(&app_level.to_stored_json()),
+            Some(app_level)
+        );
+        assert_eq!(Alert::from_stored_json("{}"), None);
+    }
+
+    /// A store whose adds wait until `n` callers are there, and that yields before every
+    /// compare-and-set: the invocations add concurrently and race for the incident.
     #[cfg(feature = "aws")]
     struct Rendezvous<S> {
         inner: S,
         barrier: tokio::sync::Barrier,
-        waited: std::sync::atomic::AtomicUsize,
-        n: usize,
     }
 
     #[cfg(feature = "aws")]
     impl<S: StateStore> StateStore for Rendezvous<S> {
-        async fn add(
+        async fn apply(
             &self,
             s: &Scope,
             b: &str,
-            d: &Bucket,
+            d: &[Bucket],
             e: Timestamp,
-        ) -> Result<bool, StoreError> {
-            self.inner.add(s, b, d, e).await
+        ) -> Result<ScopeState, StoreError> {
+            self.barrier.wait().await;
+            self.inner.apply(s, b, d, e).await
         }
-        async fn buckets(
+        async fn read(&self, s: &Scope) -> Result<ScopeState, StoreError> {
+            tokio::task::yield_now().await;
+            self.inner.read(s).await
+        }
+        async fn forget(&self, s: &Scope, t: &[Timestamp]) -> Result<(), StoreError> {
+            self.inner.forget(s, t).await
+        }
+        async fn transition(
             &self,
             s: &Scope,
-            f: Timestamp,
-            l: Timestamp,
-        ) -> Result<Vec<Bucket>, StoreError> {
-            if self
-                .waited
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-                < self.n
-            {
-                self.barrier.wait().await;
-            }
-            self.inner.buckets(s, f, l).await
-        }
-        async fn incident(&self, s: &Scope) -> Result<Option<(u64, Incident)>, StoreError> {
+            v: u64,
+            n: &Incident,
+            a: &Alert,
+            c: &Claim,
+        ) -> Result<bool, StoreError> {
             tokio::task::yield_now().await;
-            self.inner.incident(s).await
+            self.inner.transition(s, v, n, a, c).await
         }
-        async fn swap_incident(&self, s: &Scope, v: u64, n: &Incident) -> Result<bool, StoreError> {
-            tokio::task::yield_now().await;
-            self.inner.swap_incident(s, v, n).await
+        async fn attention(&self) -> Result<Attention, StoreError> {
+            self.inner.attention().await
         }
-        async fn open_scopes(&self) -> Result<Vec<Scope>, StoreError> {
-            self.inner.open_scopes().await
+        async fn claim(&self, id: &str, c: &Claim) -> Result<bool, StoreError> {
+            self.inner.claim(id, c).await
         }
-        async fn set_open(&self, s: &Scope, v: u64, o: bool) -> Result<(), StoreError> {
-            self.inner.set_open(s, v, o).await
+        async fn delivered(&self, id: &str) -> Result<(), StoreError> {
+            self.inner.delivered(id).await
         }
     }
 
@@ -1582,9 +2203,8 @@ mod tests {
             let d = std::sync::Arc::new(Detector::new(
                 Rendezvous {
                     inner: MemoryStore::new(),
-                    barrier: tokio::sync::Barrier::new(n),
-                    waited: Default::default(),
-                    n,
+                    // Each batch adds to two scopes (the caller's and the app's).
+                    barrier: tokio::sync::Barrier::new(2 * n),
                 },
                 DetectorConfig::default(),
             ));
@@ -1597,6 +2217,7 @@ mod tests {
                         d.observe(&format!("batch-{round}-{i}"), &b, Timestamp(T0 + 60))
                             .await
                             .unwrap()
+                            .alerts
                     })
                 })
                 .collect();
@@ -1610,10 +2231,14 @@ mod tests {
             assert_eq!(caller_level.len(), 1, "{alerts:#?}");
             assert_eq!(caller_level[0].window_cost, usd("12"));
             assert!(alerts.iter().filter(|a| a.caller.is_none()).count() <= 1);
-            let (v, inc) = block_on(d.store().inner.incident(&Scope::caller("a", "c")))
-                .unwrap()
+            let st = d
+                .store()
+                .inner
+                .read(&Scope::caller("a", "c"))
+                .await
                 .unwrap();
-            assert_eq!((v, inc.open, inc.alerts), (1, true, 1));
+            let inc = st.incident.unwrap();
+            assert_eq!((st.version, inc.open, inc.alerts), (1, true, 1));
         }
     }
 }

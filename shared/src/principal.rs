@@ -168,6 +168,27 @@ impl PrincipalRule {
     }
 }
 
+/// Whether `caller` is an assumed role's principal (a role without a session: the principal of calls
+/// made under any session name of the role).
+pub fn is_role_principal(caller: &str) -> bool {
+    let Some(rest) = caller.strip_prefix("arn:") else {
+        return false;
+    };
+    let Some((partition, rest)) = rest.split_once(':') else {
+        return false;
+    };
+    let Some(rest) = rest.strip_prefix("sts::") else {
+        return false;
+    };
+    let Some((_account, resource)) = rest.split_once(':') else {
+        return false;
+    };
+    !partition.is_empty()
+        && resource
+            .strip_prefix("assumed-role/")
+            .is_some_and(|role| !role.is_empty() && !role.contains('/'))
+}
+
 /// A pattern as a regular expression over one role name (`*` → `[^/]*`, `?` → `[^/]`). Patterns hold
 /// only role-name characters, of which `.` and `+` are special in a regex; none needs SQL quoting.
 fn glob_regex(p: &str) -> String {
@@ -217,6 +238,9 @@ mod tests {
             assert_eq!(r.principal(kept), kept);
         }
         assert_eq!(r.principal(""), UNKNOWN_CALLER);
+        assert!(is_role_principal("arn:aws:sts::1:assumed-role/R"));
+        assert!(!is_role_principal("arn:aws:sts::1:assumed-role/R/s"));
+        assert!(!is_role_principal("arn:aws:iam::1:user/R"));
     }
 
     #[test]
@@ -257,7 +281,9 @@ mod tests {
 
     #[test]
     fn sql_form_names_the_same_shape() {
-        let sql = PrincipalRule::parse("AWSReservedSSO_*,a.b+c").unwrap().sql("x");
+        let sql = PrincipalRule::parse("AWSReservedSSO_*,a.b+c")
+            .unwrap()
+            .sql("x");
         assert_eq!(
             sql,
             "CASE WHEN regexp_like(x, '^arn:[^:]+:sts::[^:]*:assumed-role/[^/]+/') AND NOT regexp_like(x, '^arn:[^:]+:sts::[^:]*:assumed-role/(AWSReservedSSO_[^/]*|a\\.b\\+c)/') THEN regexp_extract(x, '^(arn:[^:]+:sts::[^:]*:assumed-role/[^/]+)/', 1) ELSE x END"

@@ -76,10 +76,20 @@ def profiles_document():
     }
 
 
-def caller(kind, name):
+def caller(kind, name, session=None):
     if kind == "role":
-        return f"arn:aws:sts::{ACCOUNT}:assumed-role/{name}/session-{sum(map(ord, name)) % 1000:03d}"
+        if session is None:
+            session = f"session-{sum(map(ord, name)) % 1000:03d}"
+        return f"arn:aws:sts::{ACCOUNT}:assumed-role/{name}/{session}"
     return f"arn:aws:iam::{ACCOUNT}:user/{name}"
+
+
+def principal(kind, name, session=None):
+    """The caller every path reports (docs/callers.md): an assumed role without its session, except
+    IAM Identity Center roles (AWSReservedSSO_*), whose session is the person."""
+    if kind == "role" and not name.startswith("AWSReservedSSO_"):
+        return f"arn:aws:sts::{ACCOUNT}:assumed-role/{name}"
+    return caller(kind, name, session)
 
 
 def record(ts, model_id, who, *, tokens=(0, 0, 0, 0), operation="Converse", metadata=None,
@@ -280,6 +290,15 @@ def write_day(root, seed=7):
                tokens=(9, 1200, 180000, 40000)),
         record(ts(DAY, 15, 6, 0), profile_arn("fraudagent01"), caller("role", "FraudAgent"),
                tokens=(3, 950, 480000, 150000)),   # long context, cache-heavy (Haiku: no long-context tier)
+    ])
+    # One caller identity (docs/callers.md): a workload whose every call has its own session name is one
+    # caller (its role); IAM Identity Center sessions are people, each their own caller.
+    lay.write(DAY, 16, [
+        record(ts(DAY, 16, 1, k), NOVA_LITE, caller("role", "EksPods", f"botocore-session-{k}"),
+               tokens=(100 + k, 10, 0, 0)) for k in range(5)
+    ] + [
+        record(ts(DAY, 16, 2, k), NOVA_LITE, caller("role", "AWSReservedSSO_Dev_0123abcd", who),
+               tokens=(50, 5, 0, 0)) for k, who in enumerate(["jane@example.com", "raj@example.com"])
     ])
     # A call from Tokyo (its own Region folder): Nova Micro's ap-northeast-1 override applies in-Region.
     tokyo = Layout(root, TOKYO)

@@ -217,7 +217,7 @@ class QueryPackExecutedTest(unittest.TestCase):
         # The documented gap: report prices the body's 1-hour writes at the 1-hour rate, SQL at 5-minute.
         cls.gap = (Decimal(r["cache_write_1h"]) - Decimal(r["cache_write_5m"])) / 1_000_000 * tokens
         cls.gap_app, cls.gap_team = "fraud-agent", "fraud-risk"
-        cls.gap_caller = fixtures.caller("role", "FraudAgent")
+        cls.gap_caller = fixtures.principal("role", "FraudAgent")
 
     @classmethod
     def tearDownClass(cls):
@@ -255,8 +255,13 @@ class QueryPackExecutedTest(unittest.TestCase):
                          "deleted99"} <= apps, apps)
         callers = {r["caller"] for r in self.cli["by_caller"]}
         for who in ("LegacyCached", "ArnCaller", "Research"):
-            self.assertIn(fixtures.caller("role", who), callers)
-        self.assertIn(fixtures.caller("user", "tokyo-dev"), callers)
+            self.assertIn(fixtures.principal("role", who), callers)
+        self.assertIn(fixtures.principal("user", "tokyo-dev"), callers)
+        # Sessions of a workload role are one caller; IAM Identity Center sessions are people.
+        self.assertIn(fixtures.principal("role", "EksPods"), callers)
+        self.assertFalse(any("botocore-session" in c for c in callers), callers)
+        for who in ("jane@example.com", "raj@example.com"):
+            self.assertIn(fixtures.principal("role", "AWSReservedSSO_Dev_0123abcd", who), callers)
         self.assertGreater(self.gap, Decimal("0.01"))
         # The stale snapshot's tags are not used.
         self.assertNotIn("old-team", json.dumps(self.results, default=str))
@@ -294,14 +299,14 @@ class QueryPackExecutedTest(unittest.TestCase):
 
     def test_unpriced_is_null_and_named_never_zero(self):
         rows = {r["caller"]: r for r in self.results["04-spend-per-iam-caller.sql"]}
-        carol = rows[fixtures.caller("user", "carol")]          # only the model without a price
+        carol = rows[fixtures.principal("user", "carol")]          # only the model without a price
         self.assertIsNone(carol["estimated_cost_usd"])
         self.assertEqual(carol["unpriced_requests"], carol["requests"])
         self.assertEqual(carol["unpriced_models"], fixtures.UNPRICED)
-        cached = rows[fixtures.caller("role", "LegacyCached")]  # cache reads on a model without a cache rate
+        cached = rows[fixtures.principal("role", "LegacyCached")]  # cache reads on a model without a cache rate
         self.assertIsNone(cached["estimated_cost_usd"])
         self.assertEqual(cached["unpriced_models"], fixtures.CLAUDE3_HAIKU)
-        batch = rows[fixtures.caller("role", "LegacyBatch")]    # same model, no cache tokens: priced
+        batch = rows[fixtures.principal("role", "LegacyBatch")]    # same model, no cache tokens: priced
         self.assertGreater(batch["estimated_cost_usd"], 0)
         self.assertIsNone(batch["unpriced_models"])
         gone = {r["app"]: r for r in self.results["03-estimated-cost-per-app.sql"]}["deleted99"]
@@ -315,11 +320,11 @@ class QueryPackExecutedTest(unittest.TestCase):
         rows = {r["caller"]: r for r in self.results["04-spend-per-iam-caller.sql"]}
         # Tokyo: Nova Micro from ap-northeast-1, in-Region and through the apac. profile alike (the core
         # applies a Region override to every non-global pool): 0.042/0.168/0.0105 per 1M, not 0.035/0.14.
-        tokyo = rows[fixtures.caller("user", "tokyo-dev")]["estimated_cost_usd"]
+        tokyo = rows[fixtures.principal("user", "tokyo-dev")]["estimated_cost_usd"]
         want = (Decimal("0.042") * 200000 + Decimal("0.168") * 40000 + Decimal("0.0105") * 40000) / 1_000_000
         self.assertEqual(tokyo, want)
         # The research profile (models in three geographies) is priced at Opus 4.5's global rates.
-        research = rows[fixtures.caller("role", "Research")]["estimated_cost_usd"]
+        research = rows[fixtures.principal("role", "Research")]["estimated_cost_usd"]
         want = (Decimal("5") * 4009 + Decimal("25") * 2100 + Decimal("0.5") * 200000
                 + Decimal("6.25") * 43000) / 1_000_000
         self.assertEqual(research, want)

@@ -1,13 +1,14 @@
 //! The runaway detector on its DynamoDB store, against moto: redelivered batches add and alert once,
-//! concurrent invocations of one incident alert once, and an incident resolves from the open registry.
+//! concurrent invocations of one incident alert once, an incident resolves from the open registry,
+//! the outbox hands an undelivered alert to exactly one later invocation, and long keys stay within
+//! DynamoDB's key limits.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bedrock_meter::aws::dynamodb::DynamoStore;
 use bedrock_meter::detector::{
-    AlertKind, Bucket, Detector, DetectorConfig, Incident, Observation, Overrides, Scope,
-    StateStore, StoreError,
+    Alert, AlertKind, Attention, Bucket, Claim, Detector, DetectorConfig, Incident, Observation,
+    Overrides, Scope, ScopeState, StateStore, StoreError, DELIVERY_LEASE_SECS,
 };
 use bedrock_meter::record::Tokens;
 use bedrock_meter::{Money, Timestamp};
@@ -50,7 +51,7 @@ async fn store(moto: &Moto) -> DynamoStore {
     s
 }
 
-const CALLER: &str = "arn:aws:sts::111122223333:assumed-role/OpsAgent/loop";
+const CALLER: &str = "arn:aws:sts::111122223333:assumed-role/OpsAgent";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redelivered_batches_add_once_and_alert_once() {
@@ -58,25 +59,31 @@ async fn redelivered_batches_add_once_and_alert_once() {
     let d = Detector::new(store(&moto).await, DetectorConfig::default());
     let now = Timestamp(T0 + 60);
     let b1: Vec<Observation> = (0..6).map(|k| ob(T0 + k, CALLER, "1")).collect();
-    assert!(d.observe("e1-e6", &b1, now).await.unwrap().is_empty());
-    assert!(d.observe("e1-e6", &b1, now).await.unwrap().is_empty());
-    let scope = Scope::caller("ops-agent", CALLER);
-    let buckets = d
-        .store()
-        .buckets(&scope, Timestamp(T0), Timestamp(T0))
+    let first = d.observe("e1-e6", &b1, now).await.unwrap();
+    assert!(first.alerts.is_empty());
+    // One store call per scope (the caller's and the app's) plus the attention query.
+    assert_eq!((first.stats.calls, first.stats.scopes), (3, 2));
+    assert!(d
+        .observe("e1-e6", &b1, now)
         .await
-        .unwrap();
-    assert_eq!(buckets.len(), 1);
+        .unwrap()
+        .alerts
+        .is_empty());
+    let scope = Scope::caller("ops-agent", CALLER);
+    let state = d.store().read(&scope).await.unwrap();
+    assert_eq!(state.buckets.len(), 1);
+    let b = &state.buckets[0];
     assert_eq!(
-        (buckets[0].cost, buckets[0].requests),
+        (b.cost, b.requests),
         (usd("6"), 6),
         "a redelivery must not add twice"
     );
-    assert_eq!(buckets[0].tokens.cache_read, 30_000);
-    assert_eq!(buckets[0].team, "platform");
+    assert_eq!(b.tokens.cache_read, 30_000);
+    assert_eq!(b.team, "platform");
+    assert_eq!(b.minute, Timestamp(T0));
 
     let b2: Vec<Observation> = (0..6).map(|k| ob(T0 + 10 + k, CALLER, "1")).collect();
-    let alerts = d.observe("e7-e12", &b2, now).await.unwrap();
+    let alerts = d.observe("e7-e12", &b2, now).await.unwrap().alerts;
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     let a = &alerts[0];
     assert_eq!(a.kind, AlertKind::Runaway);
@@ -84,77 +91,101 @@ async fn redelivered_batches_add_once_and_alert_once() {
     assert_eq!((a.window_cost, a.window_requests), (usd("12"), 12));
     assert_eq!(a.team, "platform");
     assert_eq!(a.profile_arns.len(), 1);
+    // In the outbox until delivered.
+    let pending = d.store().attention().await.unwrap().pending;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(&pending[0].alert, a);
+    d.delivered(&a.id).await.unwrap();
+    assert!(d.store().attention().await.unwrap().pending.is_empty());
     // Redelivered, and later evaluated again: no second alert for the same crossing.
-    assert!(d.observe("e7-e12", &b2, now).await.unwrap().is_empty());
+    assert!(d
+        .observe("e7-e12", &b2, now)
+        .await
+        .unwrap()
+        .alerts
+        .is_empty());
     assert!(d
         .observe("e7-e12", &b2, Timestamp(T0 + 120))
         .await
         .unwrap()
+        .alerts
         .is_empty());
-    let (version, inc) = d.store().incident(&scope).await.unwrap().unwrap();
-    assert_eq!((version, inc.open, inc.alerts), (1, true, 1));
+    let st = d.store().read(&scope).await.unwrap();
+    let inc = st.incident.clone().unwrap();
+    assert_eq!((st.version, inc.open, inc.alerts), (1, true, 1));
     assert_eq!(inc.last_alert_cost, usd("12"));
 
     // No traffic for 30 minutes: a tick (empty batch) finds the incident in the open registry.
     let resolved = d
         .observe("tick", &[], Timestamp(T0 + 31 * 60))
         .await
-        .unwrap();
+        .unwrap()
+        .alerts;
     let kinds: Vec<(AlertKind, bool)> = resolved
         .iter()
         .map(|a| (a.kind, a.caller.is_some()))
         .collect();
     assert_eq!(kinds, vec![(AlertKind::Resolved, true)], "{resolved:#?}");
-    assert!(d.store().open_scopes().await.unwrap().is_empty());
-    let (version, inc) = d.store().incident(&scope).await.unwrap().unwrap();
-    assert_eq!((version, inc.open), (2, false));
+    assert!(d.store().attention().await.unwrap().open.is_empty());
+    let st = d.store().read(&scope).await.unwrap();
+    assert_eq!((st.version, st.incident.unwrap().open), (2, false));
 }
 
-/// Separate detectors (as separate Lambda instances) sharing one table; their first window read waits
-/// until all have added, so all see the crossing, read the same incident version and race to swap it.
+/// Separate detectors (as separate Lambda instances) sharing one table; their adds wait until all are
+/// there, so they race: each add returns the scope as it is after it, and the one that sees the
+/// crossing makes the transition.
 ///
 /// Writes go to moto one at a time: DynamoDB applies the writes to one item one after the other (that
 /// is what makes `ADD` and conditional writes atomic), but moto's threaded server does not — measured
 /// here, four concurrent `ADD`s to one item left two. Serialising the writes gives moto DynamoDB's
-/// semantics; reads and the evaluation stay concurrent, and every racer still reads the same incident
-/// version and tries its compare-and-set, of which moto (like DynamoDB) lets exactly one succeed.
+/// semantics; the invocations still interleave, and of racing compare-and-sets moto (like DynamoDB)
+/// lets exactly one succeed.
 struct Rendezvous {
     inner: DynamoStore,
     barrier: Arc<tokio::sync::Barrier>,
-    waited: Arc<AtomicUsize>,
-    n: usize,
     writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl StateStore for Rendezvous {
-    async fn add(&self, s: &Scope, b: &str, d: &Bucket, e: Timestamp) -> Result<bool, StoreError> {
-        let _one_at_a_time = self.writes.lock().await;
-        self.inner.add(s, b, d, e).await
-    }
-    async fn buckets(
+    async fn apply(
         &self,
         s: &Scope,
-        f: Timestamp,
-        l: Timestamp,
-    ) -> Result<Vec<Bucket>, StoreError> {
-        if self.waited.fetch_add(1, Ordering::SeqCst) < self.n {
-            self.barrier.wait().await;
-        }
-        self.inner.buckets(s, f, l).await
-    }
-    async fn incident(&self, s: &Scope) -> Result<Option<(u64, Incident)>, StoreError> {
-        self.inner.incident(s).await
-    }
-    async fn swap_incident(&self, s: &Scope, v: u64, n: &Incident) -> Result<bool, StoreError> {
+        b: &str,
+        d: &[Bucket],
+        e: Timestamp,
+    ) -> Result<ScopeState, StoreError> {
+        self.barrier.wait().await;
         let _one_at_a_time = self.writes.lock().await;
-        self.inner.swap_incident(s, v, n).await
+        self.inner.apply(s, b, d, e).await
     }
-    async fn open_scopes(&self) -> Result<Vec<Scope>, StoreError> {
-        self.inner.open_scopes().await
+    async fn read(&self, s: &Scope) -> Result<ScopeState, StoreError> {
+        self.inner.read(s).await
     }
-    async fn set_open(&self, s: &Scope, v: u64, o: bool) -> Result<(), StoreError> {
+    async fn forget(&self, s: &Scope, t: &[Timestamp]) -> Result<(), StoreError> {
         let _one_at_a_time = self.writes.lock().await;
-        self.inner.set_open(s, v, o).await
+        self.inner.forget(s, t).await
+    }
+    async fn transition(
+        &self,
+        s: &Scope,
+        v: u64,
+        n: &Incident,
+        a: &Alert,
+        c: &Claim,
+    ) -> Result<bool, StoreError> {
+        let _one_at_a_time = self.writes.lock().await;
+        self.inner.transition(s, v, n, a, c).await
+    }
+    async fn attention(&self) -> Result<Attention, StoreError> {
+        self.inner.attention().await
+    }
+    async fn claim(&self, id: &str, c: &Claim) -> Result<bool, StoreError> {
+        let _one_at_a_time = self.writes.lock().await;
+        self.inner.claim(id, c).await
+    }
+    async fn delivered(&self, id: &str) -> Result<(), StoreError> {
+        let _one_at_a_time = self.writes.lock().await;
+        self.inner.delivered(id).await
     }
 }
 
@@ -163,8 +194,8 @@ async fn concurrent_invocations_of_one_incident_alert_once() {
     let moto = Moto::start();
     let table = store(&moto).await;
     let n = 4;
-    let barrier = Arc::new(tokio::sync::Barrier::new(n));
-    let waited = Arc::new(AtomicUsize::new(0));
+    // Each invocation adds to two scopes (the caller's and the app's).
+    let barrier = Arc::new(tokio::sync::Barrier::new(2 * n));
     let writes = Arc::new(tokio::sync::Mutex::new(()));
     // Each invocation: $3 from the same caller in the same minute. None crosses alone; together $12.
     let tasks: Vec<_> = (0..n)
@@ -173,8 +204,6 @@ async fn concurrent_invocations_of_one_incident_alert_once() {
                 Rendezvous {
                     inner: table.clone(),
                     barrier: barrier.clone(),
-                    waited: waited.clone(),
-                    n,
                     writes: writes.clone(),
                 },
                 DetectorConfig::default(),
@@ -184,6 +213,7 @@ async fn concurrent_invocations_of_one_incident_alert_once() {
                 d.observe(&format!("invocation-{i}"), &batch, Timestamp(T0 + 60))
                     .await
                     .unwrap()
+                    .alerts
             })
         })
         .collect();
@@ -197,17 +227,17 @@ async fn concurrent_invocations_of_one_incident_alert_once() {
     assert_eq!(caller_level[0].window_cost, usd("12"));
     assert!(alerts.iter().filter(|a| a.caller.is_none()).count() <= 1);
     let scope = Scope::caller("ops-agent", CALLER);
-    let (version, inc) = table.incident(&scope).await.unwrap().unwrap();
-    assert_eq!((version, inc.open, inc.alerts), (1, true, 1));
-    let app_incident = table
-        .incident(&Scope::app("ops-agent"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((app_incident.0, app_incident.1.alerts), (1, 1));
-    let mut open = table.open_scopes().await.unwrap();
+    let st = table.read(&scope).await.unwrap();
+    let inc = st.incident.unwrap();
+    assert_eq!((st.version, inc.open, inc.alerts), (1, true, 1));
+    let app = table.read(&Scope::app("ops-agent")).await.unwrap();
+    assert_eq!((app.version, app.incident.unwrap().alerts), (1, 1));
+    let mut open = table.attention().await.unwrap().open;
     open.sort();
     assert_eq!(open, vec![Scope::app("ops-agent"), scope]);
+    for a in &alerts {
+        table.delivered(&a.id).await.unwrap();
+    }
 
     // Redelivery of every one of those batches after the fact: nothing more.
     let d = Detector::new(table.clone(), DetectorConfig::default());
@@ -216,12 +246,73 @@ async fn concurrent_invocations_of_one_incident_alert_once() {
         let again = d
             .observe(&format!("invocation-{i}"), &batch, Timestamp(T0 + 60))
             .await
-            .unwrap();
+            .unwrap()
+            .alerts;
         assert!(again.is_empty(), "{again:#?}");
     }
-    let b = table
-        .buckets(&Scope::app("ops-agent"), Timestamp(T0), Timestamp(T0))
-        .await
-        .unwrap();
+    let b = table.read(&Scope::app("ops-agent")).await.unwrap().buckets;
     assert_eq!((b[0].cost, b[0].requests), (usd("12"), 4));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_hands_an_undelivered_alert_to_one_later_invocation() {
+    let moto = Moto::start();
+    let table = store(&moto).await;
+    let d = Detector::new(table.clone(), DetectorConfig::default());
+    let b: Vec<Observation> = (0..12).map(|k| ob(T0 + k, CALLER, "1")).collect();
+    // The transition is made and the invocation dies before sending (nothing confirmed).
+    let won = d
+        .observe("b1", &b, Timestamp(T0 + 60))
+        .await
+        .unwrap()
+        .alerts;
+    assert_eq!(won.len(), 1);
+    // Another invocation within the lease leaves it to its writer.
+    let during = Timestamp(T0 + 90);
+    assert!(d
+        .observe("b2", &[], during)
+        .await
+        .unwrap()
+        .alerts
+        .is_empty());
+    // After the lease, two invocations race for it: exactly one takes it.
+    let after = Timestamp(T0 + 60 + DELIVERY_LEASE_SECS + 1);
+    let (x, y) = tokio::join!(d.observe("b3", &[], after), d.observe("b4", &[], after));
+    let mut taken = x.unwrap().alerts;
+    taken.extend(y.unwrap().alerts);
+    assert_eq!(taken, won);
+    table.delivered(&won[0].id).await.unwrap();
+    let later = Timestamp(after.0 + DELIVERY_LEASE_SECS + 1);
+    assert!(d.observe("b5", &[], later).await.unwrap().alerts.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_apps_and_callers_fit_dynamodb_keys() {
+    let moto = Moto::start();
+    let table = store(&moto).await;
+    let d = Detector::new(table.clone(), DetectorConfig::default());
+    // A 256-character app tag of 3-byte characters and an IAM user with a long path.
+    let app = "アプリ".repeat(86);
+    let caller = format!(
+        "arn:aws:iam::111122223333:user/{}bob",
+        "division/".repeat(100)
+    );
+    let b: Vec<Observation> = (0..12)
+        .map(|k| Observation {
+            app: app.clone(),
+            ..ob(T0 + k, &caller, "1")
+        })
+        .collect();
+    let alerts = d
+        .observe("long", &b, Timestamp(T0 + 60))
+        .await
+        .unwrap()
+        .alerts;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].caller.as_deref(), Some(caller.as_str()));
+    assert_eq!(alerts[0].app, app);
+    assert!(alerts[0].id.len() < 1024);
+    let open = table.attention().await.unwrap().open;
+    assert_eq!(open.len(), 2);
+    assert!(open.contains(&Scope::caller(&app, &caller)));
 }

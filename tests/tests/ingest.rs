@@ -6,15 +6,19 @@
 //! records, not read back from the code under test.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_smithy_types::DateTime;
 use bedrock_meter::aws::bedrock::BedrockProfiles;
 use bedrock_meter::aws::cloudwatch::{CloudWatchMetrics, MetricsSink};
 use bedrock_meter::aws::dynamodb::DynamoStore;
-use bedrock_meter::aws::sns::SnsNotifier;
+use bedrock_meter::aws::sns::{Notification, Notifier, SnsNotifier};
 use bedrock_meter::aws::AwsError;
+use bedrock_meter::detector::{
+    Alert, Attention, Bucket, Claim, Incident, Scope, ScopeState, StateStore, StoreError,
+};
 use bedrock_meter::metrics::Datum;
 use bedrock_meter::subscription::{control_message, encode, event_id, LogEvent, LogsData};
 use bedrock_meter::Timestamp;
@@ -26,7 +30,9 @@ const NS: &str = "BedrockMeterTest";
 const LOG_GROUP: &str = "/aws/bedrock/modelinvocations";
 const SONNET45: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";
 const LOOP_CALLER: &str = "arn:aws:sts::111122223333:assumed-role/OpsAgent/loop";
-const OTHER_CALLER: &str = "arn:aws:sts::111122223333:assumed-role/OpsAgent/cron";
+/// The caller every path names for `LOOP_CALLER`: its role (docs/callers.md).
+const LOOP_PRINCIPAL: &str = "arn:aws:sts::111122223333:assumed-role/OpsAgent";
+const OTHER_CALLER: &str = "arn:aws:sts::111122223333:assumed-role/OpsCron/cron";
 const HUMAN: &str = "arn:aws:iam::111122223333:user/alice";
 
 /// Sonnet 4.5 in-Region ("regional") rates, USD per 1M tokens × 1000 (from docs/bedrock-facts §5:
@@ -227,7 +233,14 @@ async fn metrics_and_alert_end_to_end() {
         let ts = if i < 60 { m1 + (i % 60) } else { m2 + (i % 50) };
         msgs.push((
             ts,
-            record(ts, &ops.arn, LOOP_CALLER, loop_t, &format!("loop-{i}")),
+            // A new session name on every call (as SDKs in pods and containers do): one caller.
+            record(
+                ts,
+                &ops.arn,
+                &format!("{LOOP_PRINCIPAL}/loop-session-{i}"),
+                loop_t,
+                &format!("loop-{i}"),
+            ),
         ));
     }
     for i in 0..10 {
@@ -404,7 +417,7 @@ async fn metrics_and_alert_end_to_end() {
     for want in [
         "App:         ops-agent".to_string(),
         "Team:        platform".to_string(),
-        format!("Caller:      {LOOP_CALLER}"),
+        format!("Caller:      {LOOP_PRINCIPAL}"),
         format!("Models:      {SONNET45}"),
         format!("Profile ARN: {}", ops.arn),
         "Requests:    110".to_string(),
@@ -412,7 +425,10 @@ async fn metrics_and_alert_end_to_end() {
         "Threshold:   $10.00 or 600 requests per 15 min".to_string(),
         format!("Tokens:      {} (input 1,100,000, output 220,000, cache read 11,000,000, cache write 0)", "12,320,000"),
         format!("log group {LOG_GROUP}"),
-        format!("| filter modelId = \"{}\" and identity.arn = \"{LOOP_CALLER}\"", ops.arn),
+        format!(
+            "| filter modelId = \"{}\" and identity.arn like \"{LOOP_PRINCIPAL}/\"",
+            ops.arn
+        ),
     ] {
         assert!(body.contains(&want), "missing {want:?} in:\n{body}");
     }
@@ -1101,4 +1117,490 @@ async fn a_batch_past_the_deadline_leaves_its_pointer_first() {
     let p: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(p["log_events"], 1);
     assert!(p["error"].as_str().unwrap().contains("deadline"), "{body}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scale, the principal, and the alert path's failure points (issue 11)
+// ---------------------------------------------------------------------------------------------
+
+/// The state store, counted in process: calls, and the most calls in flight at once. Wraps the real
+/// DynamoDB adapter (or any store), so the counts are of real round trips to the emulator.
+struct Counting<S> {
+    inner: S,
+    calls: AtomicUsize,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+}
+
+impl<S> Counting<S> {
+    fn new(inner: S) -> Self {
+        Counting {
+            inner,
+            calls: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+        }
+    }
+
+    async fn around<T>(&self, f: impl std::future::Future<Output = T>) -> T {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        let r = f.await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+
+    fn reset(&self) {
+        self.calls.store(0, Ordering::SeqCst);
+        self.max_in_flight.store(0, Ordering::SeqCst);
+    }
+}
+
+impl<S: StateStore> StateStore for Counting<S> {
+    async fn apply(
+        &self,
+        s: &Scope,
+        b: &str,
+        d: &[Bucket],
+        e: Timestamp,
+    ) -> Result<ScopeState, StoreError> {
+        self.around(self.inner.apply(s, b, d, e)).await
+    }
+    async fn read(&self, s: &Scope) -> Result<ScopeState, StoreError> {
+        self.around(self.inner.read(s)).await
+    }
+    async fn forget(&self, s: &Scope, t: &[Timestamp]) -> Result<(), StoreError> {
+        self.around(self.inner.forget(s, t)).await
+    }
+    async fn transition(
+        &self,
+        s: &Scope,
+        v: u64,
+        n: &Incident,
+        a: &Alert,
+        c: &Claim,
+    ) -> Result<bool, StoreError> {
+        self.around(self.inner.transition(s, v, n, a, c)).await
+    }
+    async fn attention(&self) -> Result<Attention, StoreError> {
+        self.around(self.inner.attention()).await
+    }
+    async fn claim(&self, id: &str, c: &Claim) -> Result<bool, StoreError> {
+        self.around(self.inner.claim(id, c)).await
+    }
+    async fn delivered(&self, id: &str) -> Result<(), StoreError> {
+        self.around(self.inner.delivered(id)).await
+    }
+}
+
+/// A direct call (no application profile) of Nova Lite.
+fn direct_call(ts: i64, caller: &str, id: &str) -> (i64, String) {
+    (
+        ts,
+        record(ts, "us.amazon.nova-lite-v1:0", caller, [100, 10, 0, 0], id),
+    )
+}
+
+/// The handler on moto with a counted DynamoDB store.
+async fn counted_ingest(
+    moto: &Moto,
+    stub: &BedrockStub,
+    topic: &str,
+    extra: &[(&str, &str)],
+) -> Ingest<BedrockProfiles, CloudWatchMetrics, SnsNotifier, Counting<DynamoStore>> {
+    let sdk = moto.sdk_config().await;
+    Ingest::new(
+        config(topic, extra),
+        BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
+        CloudWatchMetrics::new(&sdk),
+        SnsNotifier::new(&sdk),
+        Counting::new(state_table(&sdk).await),
+    )
+}
+
+/// (a) 5,000 records from 5,000 session names of one role: one caller, one scope, one batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_thousand_sessions_of_one_role_are_one_caller_in_one_batch() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let stub = BedrockStub::start();
+    let topic = create_topic(&sdk, "alerts").await;
+    let ingest = counted_ingest(
+        &moto,
+        &stub,
+        &topic,
+        &[("MAX_REQUESTS", "100000"), ("CALLER_DIMENSIONS", "true")],
+    )
+    .await;
+    let m = minute_ago(2);
+    let role = "arn:aws:sts::111122223333:assumed-role/eks-pods";
+    let msgs: Vec<(i64, String)> = (0..5000)
+        .map(|i| {
+            direct_call(
+                m + i % 60,
+                &format!("{role}/botocore-session-{i}"),
+                &format!("r{i}"),
+            )
+        })
+        .collect();
+    let out = ingest
+        .handle(&event(&msgs), Timestamp(m + 60))
+        .await
+        .unwrap();
+    assert_eq!(out.records, 5000);
+    // Calls without a profile have no app-level window: one scope, the role's.
+    assert_eq!(out.scopes, 1, "{out:?}");
+    let store = ingest.detector().store();
+    // Its add (which returns its window) and the attention query, side by side.
+    assert_eq!(store.calls.load(Ordering::SeqCst), 2);
+    assert_eq!((out.store_calls, out.store_chain), (2, 1));
+    let st = store
+        .inner
+        .read(&Scope::caller("unattributed", role))
+        .await
+        .unwrap();
+    assert_eq!(st.buckets.iter().map(|b| b.requests).sum::<u64>(), 5000);
+    // The metrics name the same one caller.
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    let caller = [
+        ("Team", "unattributed"),
+        ("App", "unattributed"),
+        ("Caller", role),
+    ];
+    assert_eq!(
+        read_metric(&cw, "Requests", &caller, m, 1).await,
+        vec![(m, 5000.0)]
+    );
+}
+
+/// (b) 500 records from 500 distinct roles: one store call per scope, issued concurrently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_roles_cost_one_concurrent_store_call_each() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let stub = BedrockStub::start();
+    let topic = create_topic(&sdk, "alerts").await;
+    let ingest = counted_ingest(&moto, &stub, &topic, &[]).await;
+    let m = minute_ago(2);
+    let msgs: Vec<(i64, String)> = (0..500)
+        .map(|i| {
+            direct_call(
+                m + i % 60,
+                &format!("arn:aws:sts::111122223333:assumed-role/role-{i}/s"),
+                &format!("r{i}"),
+            )
+        })
+        .collect();
+    let ev = event(&msgs);
+    let out = ingest.handle(&ev, Timestamp(m + 60)).await.unwrap();
+    assert_eq!(out.scopes, 500);
+    let store = ingest.detector().store();
+    let calls = store.calls.load(Ordering::SeqCst);
+    let max = store.max_in_flight.load(Ordering::SeqCst);
+    // One add per scope plus the attention query; nothing read item by item.
+    assert_eq!(calls, 501);
+    assert_eq!(out.store_calls, calls);
+    assert_eq!(out.store_chain, 1);
+    // Concurrent, within the bound.
+    assert!(
+        max > 1 && max <= bedrock_meter::detector::STORE_CONCURRENCY,
+        "max in flight {max}"
+    );
+    // The redelivery adds nothing and costs the same: one add per scope, refused, which answers
+    // with the scope's window all the same.
+    store.reset();
+    let again = ingest.handle(&ev, Timestamp(m + 60)).await.unwrap();
+    assert!(again.alerts.is_empty());
+    assert_eq!(store.calls.load(Ordering::SeqCst), 501);
+    let st = store
+        .inner
+        .read(&Scope::caller(
+            "unattributed",
+            "arn:aws:sts::111122223333:assumed-role/role-7",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(st.buckets.iter().map(|b| b.requests).sum::<u64>(), 1);
+}
+
+/// (c) A loop calling Bedrock directly (no profile) with a new session name on every call alerts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotating_session_direct_call_loop_alerts() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let stub = BedrockStub::start();
+    let topic = create_topic(&sdk, "alerts").await;
+    let ingest = live_ingest(&sdk, &stub, &topic, &[]).await;
+    let m = minute_ago(3);
+    let role = "arn:aws:sts::111122223333:assumed-role/batch-worker";
+    // 700 calls over two minutes, each from its own session: above 600 requests in the window.
+    let msgs: Vec<(i64, String)> = (0..700)
+        .map(|i| {
+            direct_call(
+                m + (i * 120) / 700,
+                &format!("{role}/i-{i:05}"),
+                &format!("r{i}"),
+            )
+        })
+        .collect();
+    let out = ingest
+        .handle(&event(&msgs), Timestamp(m + 120))
+        .await
+        .unwrap();
+    assert_eq!(out.alerts.len(), 1, "{out:?}");
+    let sent = moto.sns_sent("alerts");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0][2].as_str().unwrap(),
+        "Bedrock runaway: unattributed (unattributed) 700 requests in 15 min"
+    );
+    let body = sent[0][1].as_str().unwrap();
+    assert!(body.contains(&format!("Caller:      {role}\n")), "{body}");
+    assert!(
+        body.contains(&format!("identity.arn like \"{role}/\"")),
+        "{body}"
+    );
+}
+
+/// Where the alert path fails, once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    /// The batch's add fails (before any decision).
+    Apply,
+    /// The compare-and-set fails without being made.
+    TransitionBefore,
+    /// The compare-and-set is made, then the answer is lost (the store or the network fails after).
+    TransitionAfter,
+    /// SNS refuses every attempt.
+    Publish,
+    /// The alert is published, then recording its delivery fails.
+    Delivered,
+    /// The invocation times out between the compare-and-set and the publish.
+    Timeout,
+}
+
+fn injected(op: &'static str) -> StoreError {
+    StoreError {
+        operation: op,
+        message: "injected failure".into(),
+    }
+}
+
+/// A store that fails once at one step.
+struct Faulty<S> {
+    inner: S,
+    fault: std::sync::Mutex<Option<Fault>>,
+}
+
+impl<S> Faulty<S> {
+    fn take(&self, f: Fault) -> bool {
+        let mut g = self.fault.lock().unwrap();
+        if *g == Some(f) {
+            *g = None;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl<S: StateStore> StateStore for Faulty<S> {
+    async fn apply(
+        &self,
+        s: &Scope,
+        b: &str,
+        d: &[Bucket],
+        e: Timestamp,
+    ) -> Result<ScopeState, StoreError> {
+        if self.take(Fault::Apply) {
+            return Err(injected("UpdateItem"));
+        }
+        self.inner.apply(s, b, d, e).await
+    }
+    async fn read(&self, s: &Scope) -> Result<ScopeState, StoreError> {
+        self.inner.read(s).await
+    }
+    async fn forget(&self, s: &Scope, t: &[Timestamp]) -> Result<(), StoreError> {
+        self.inner.forget(s, t).await
+    }
+    async fn transition(
+        &self,
+        s: &Scope,
+        v: u64,
+        n: &Incident,
+        a: &Alert,
+        c: &Claim,
+    ) -> Result<bool, StoreError> {
+        if self.take(Fault::TransitionBefore) {
+            return Err(injected("TransactWriteItems"));
+        }
+        let r = self.inner.transition(s, v, n, a, c).await;
+        if self.take(Fault::TransitionAfter) {
+            assert_eq!(r, Ok(true), "the transition was made");
+            return Err(injected("TransactWriteItems"));
+        }
+        r
+    }
+    async fn attention(&self) -> Result<Attention, StoreError> {
+        self.inner.attention().await
+    }
+    async fn claim(&self, id: &str, c: &Claim) -> Result<bool, StoreError> {
+        self.inner.claim(id, c).await
+    }
+    async fn delivered(&self, id: &str) -> Result<(), StoreError> {
+        if self.take(Fault::Delivered) {
+            return Err(injected("DeleteItem"));
+        }
+        self.inner.delivered(id).await
+    }
+}
+
+/// SNS through the real adapter, failing or hanging on demand.
+struct Sns {
+    real: SnsNotifier,
+    fail: AtomicBool,
+    hang: AtomicBool,
+}
+
+impl Notifier for Sns {
+    async fn publish(&self, topic: &str, n: &Notification) -> Result<String, AwsError> {
+        if self.hang.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(AwsError::new("Publish", "injected failure"));
+        }
+        self.real.publish(topic, n).await
+    }
+}
+
+/// (d) One failure at `fault`, then what Lambda or the schedule does next: exactly one alert.
+async fn exactly_one_alert_despite(fault: Fault) {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let stub = BedrockStub::start();
+    let topic = create_topic(&sdk, "alerts").await;
+    let ingest = Ingest::new(
+        config(&topic, &[("MAX_REQUESTS", "5")]),
+        BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
+        CloudWatchMetrics::new(&sdk),
+        Sns {
+            real: SnsNotifier::new(&sdk),
+            fail: AtomicBool::new(fault == Fault::Publish),
+            hang: AtomicBool::new(fault == Fault::Timeout),
+        },
+        Faulty {
+            inner: state_table(&sdk).await,
+            fault: std::sync::Mutex::new(Some(fault)),
+        },
+    );
+    let m = minute_ago(2);
+    let msgs: Vec<(i64, String)> = (0..8)
+        .map(|i| direct_call(m + i, HUMAN, &format!("q{i}")))
+        .collect();
+    let ev = event(&msgs);
+    let now = Timestamp(m + 59);
+    let lease = bedrock_meter::detector::DELIVERY_LEASE_SECS;
+    match fault {
+        Fault::Apply | Fault::TransitionBefore | Fault::TransitionAfter => {
+            let err = ingest
+                .handle(&ev, now)
+                .await
+                .expect_err("a store failure fails");
+            assert!(matches!(err, ingest::IngestError::Detector(_)), "{err}");
+            assert!(moto.sns_sent("alerts").is_empty());
+            // Lambda retries the same batch.
+            let out = ingest.handle(&ev, Timestamp(now.0 + 60)).await.unwrap();
+            assert_eq!(out.alerts.len(), 1, "{out:?}");
+        }
+        Fault::Publish => {
+            let out = ingest.handle(&ev, now).await.unwrap();
+            assert_eq!(out.alert_publish_failures, 1);
+            assert!(moto.sns_sent("alerts").is_empty());
+            let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+            assert_eq!(
+                read_metric(&cw, "AlertPublishFailures", &[], now.minute().0, 1).await,
+                vec![(now.minute().0, 1.0)]
+            );
+            ingest.notifier().fail.store(false, Ordering::SeqCst);
+            // A batch within the lease leaves it alone; the tick after the lease sends it.
+            let other = event(&[direct_call(m + 30, "arn:aws:iam::1:user/z", "z")]);
+            assert!(ingest
+                .handle(&other, Timestamp(now.0 + 30))
+                .await
+                .unwrap()
+                .alerts
+                .is_empty());
+            let out = ingest.tick(Timestamp(now.0 + lease + 1)).await.unwrap();
+            assert_eq!(out.alerts.len(), 1, "{out:?}");
+        }
+        Fault::Delivered => {
+            let out = ingest.handle(&ev, now).await.unwrap();
+            assert_eq!(out.alert_confirm_failures, 1);
+            assert_eq!(moto.sns_sent("alerts").len(), 1);
+            // After the lease the outbox hands it out again: this instance knows it sent it.
+            let out = ingest.tick(Timestamp(now.0 + lease + 1)).await.unwrap();
+            assert_eq!(out.alerts.len(), 1, "{out:?}");
+        }
+        Fault::Timeout => {
+            let r = tokio::time::timeout(Duration::from_secs(2), ingest.handle(&ev, now)).await;
+            assert!(r.is_err(), "the invocation timed out");
+            assert!(moto.sns_sent("alerts").is_empty());
+            ingest.notifier().hang.store(false, Ordering::SeqCst);
+            // Lambda retries the timed-out batch: its own alert is taken back at once.
+            let out = ingest.handle(&ev, Timestamp(now.0 + 60)).await.unwrap();
+            assert_eq!(out.alerts.len(), 1, "{out:?}");
+        }
+    }
+    // Whatever comes later sends nothing more, and nothing is left undelivered.
+    for later in [now.0 + 61, now.0 + 2 * lease + 2, now.0 + 4 * lease] {
+        let out = ingest.tick(Timestamp(later)).await.unwrap();
+        assert!(out.alerts.is_empty(), "{fault:?}: {out:?}");
+    }
+    let sent = moto.sns_sent("alerts");
+    assert_eq!(sent.len(), 1, "{fault:?}: {sent:?}");
+    assert_eq!(
+        sent[0][2].as_str().unwrap(),
+        "Bedrock runaway: unattributed (unattributed) 8 requests in 15 min"
+    );
+    let pending = ingest
+        .detector()
+        .store()
+        .inner
+        .attention()
+        .await
+        .unwrap()
+        .pending;
+    assert!(pending.is_empty(), "{pending:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_alert_when_the_add_fails() {
+    exactly_one_alert_despite(Fault::Apply).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_alert_when_the_compare_and_set_fails() {
+    exactly_one_alert_despite(Fault::TransitionBefore).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_alert_when_the_store_fails_after_the_compare_and_set() {
+    exactly_one_alert_despite(Fault::TransitionAfter).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_alert_when_sns_fails() {
+    exactly_one_alert_despite(Fault::Publish).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_alert_when_recording_the_delivery_fails() {
+    exactly_one_alert_despite(Fault::Delivered).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_alert_when_the_invocation_times_out_between_compare_and_set_and_publish() {
+    exactly_one_alert_despite(Fault::Timeout).await;
 }

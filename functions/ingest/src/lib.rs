@@ -32,9 +32,9 @@ use bedrock_meter::aws::sns::{Notification, Notifier};
 use bedrock_meter::aws::AwsError;
 use bedrock_meter::batch;
 use bedrock_meter::detector::{
-    Alert, ConfigError, Detector, DetectorConfig, StateStore, StoreError,
+    Alert, ConfigError, Detector, DetectorConfig, Observed, StateStore, StoreError,
 };
-use bedrock_meter::metrics::{MetricsConfig, DEFAULT_NAMESPACE};
+use bedrock_meter::metrics::{Datum, MetricsConfig, Unit, DEFAULT_NAMESPACE};
 use bedrock_meter::principal::{PrincipalRule, KEEP_SESSION_ROLES_ENV};
 use bedrock_meter::rollup::AttributionConfig;
 use bedrock_meter::subscription::{Decoder, LogsData, SubscriptionError};
@@ -188,9 +188,22 @@ pub struct Outcome {
     pub unresolved_records: u64,
     pub alerts: Vec<String>,
     pub alert_publish_failures: usize,
+    /// Alerts sent whose delivery could not be confirmed in the store (a later invocation may send
+    /// them again, with the same alert id).
+    pub alert_confirm_failures: usize,
+    /// Detector scopes the batch touched (one per app and per (app, caller principal)).
+    pub scopes: usize,
+    /// State-store calls made (DynamoDB round trips), and the longest chain of them made one after
+    /// another: the invocation waited about `store_chain` round trips, not `store_calls`.
+    pub store_calls: usize,
+    pub store_chain: usize,
     pub metric_datums: usize,
     pub metric_requests: usize,
 }
+
+/// The metric counting alerts that could not be published (no dimensions, unit Count): an alarm on it
+/// pages when SNS keeps refusing (the alert stays in the outbox and is retried by later invocations).
+pub const ALERT_PUBLISH_FAILURES: &str = "AlertPublishFailures";
 
 /// The handler and the state it keeps across invocations (profile cache, decode buffers).
 pub struct Ingest<P, M, N, S> {
@@ -201,7 +214,13 @@ pub struct Ingest<P, M, N, S> {
     metrics: M,
     notifier: N,
     detector: Detector<S>,
+    /// Ids of alerts this instance has published (the latest [`SENT_MEMORY`]): an alert whose delivery
+    /// could not be recorded and that comes back from the outbox is then confirmed, not sent again.
+    sent: std::sync::Mutex<std::collections::VecDeque<String>>,
 }
+
+/// How many published alert ids an instance remembers.
+const SENT_MEMORY: usize = 1024;
 
 /// Publish attempts per alert (each after the SDK's own retries).
 const PUBLISH_ATTEMPTS: u32 = 3;
@@ -224,6 +243,7 @@ where
             metrics,
             notifier,
             detector: Detector::new(store, config.detector),
+            sent: Default::default(),
             config,
         }
     }
@@ -234,6 +254,10 @@ where
 
     pub fn metrics(&self) -> &M {
         &self.metrics
+    }
+
+    pub fn notifier(&self) -> &N {
+        &self.notifier
     }
 
     pub fn detector(&self) -> &Detector<S> {
@@ -260,17 +284,24 @@ where
             tick: true,
             ..Outcome::default()
         };
-        let alerts = self
-            .detector
-            .observe(&format!("tick|{}", now.0), &[], now)
-            .await?;
-        for a in &alerts {
-            out.alerts.push(format!("{} {}", a.kind.as_str(), a.id));
-            if !self.publish(a).await {
-                out.alert_publish_failures += 1;
+        let tick_id = format!("tick|{}", now.0);
+        // Boxed, like below: the detector's future is deep, and the Lambda's own future nests it.
+        let observed = Box::pin(self.detector.observe(&tick_id, &[], now)).await?;
+        self.deliver(observed, &mut out).await;
+        if out.alert_publish_failures > 0 {
+            // Counted even on a tick; a failure to count is only logged (the alert is in the outbox).
+            let d = publish_failures_datum(out.alert_publish_failures, now);
+            if let Err(e) = put_all(&self.metrics, &self.config.namespace, &[d]).await {
+                tracing::warn!(error = %e, "could not put AlertPublishFailures");
             }
         }
-        tracing::info!(alerts = out.alerts.len(), "tick");
+        tracing::info!(
+            alerts = out.alerts.len(),
+            alert_publish_failures = out.alert_publish_failures,
+            store_calls = out.store_calls,
+            store_chain = out.store_chain,
+            "tick"
+        );
         Ok(out)
     }
 
@@ -331,21 +362,19 @@ where
         out.unpriced_requests = agg.unpriced_requests;
         out.unresolved_records = agg.unresolved_records;
 
-        // Detect and alert (alerts first: a retried batch would not return them again).
-        let alerts = self
-            .detector
-            .observe(&batch_id(data), &agg.observations, now)
-            .await?;
-        for a in &alerts {
-            out.alerts.push(format!("{} {}", a.kind.as_str(), a.id));
-            if !self.publish(a).await {
-                out.alert_publish_failures += 1;
-            }
-        }
+        // Detect and alert. Every transition is in the store's outbox before it is returned here, so an
+        // alert that cannot be sent now (or an invocation that dies now) is sent by a later invocation.
+        let id = batch_id(data);
+        let observed = Box::pin(self.detector.observe(&id, &agg.observations, now)).await?;
+        self.deliver(observed, &mut out).await;
 
         // Metrics.
-        out.metric_datums = agg.datums.len();
-        let sent = put_all(&self.metrics, &self.config.namespace, &agg.datums)
+        let mut datums = agg.datums;
+        if out.alert_publish_failures > 0 {
+            datums.push(publish_failures_datum(out.alert_publish_failures, now));
+        }
+        out.metric_datums = datums.len();
+        let sent = put_all(&self.metrics, &self.config.namespace, &datums)
             .await
             .map_err(IngestError::Metrics)?;
         out.metric_requests = sent.requests;
@@ -359,11 +388,70 @@ where
             unresolved_records = out.unresolved_records,
             alerts = out.alerts.len(),
             alert_publish_failures = out.alert_publish_failures,
+            alert_confirm_failures = out.alert_confirm_failures,
+            scopes = out.scopes,
+            store_calls = out.store_calls,
+            store_chain = out.store_chain,
             metric_datums = out.metric_datums,
             metric_requests = out.metric_requests,
             "batch processed"
         );
         Ok(out)
+    }
+
+    /// Publishes the alerts the detector handed out (concurrently) and confirms each one sent in the
+    /// store's outbox (concurrently). An alert that could not be published stays in the outbox: a later
+    /// invocation (or the tick) sends it once this one's hold on it has run out.
+    async fn deliver(&self, observed: Observed, out: &mut Outcome) {
+        let Observed { alerts, stats } = observed;
+        out.scopes = stats.scopes;
+        out.store_calls = stats.calls;
+        out.store_chain = stats.chain;
+        let published =
+            futures_util::future::join_all(alerts.iter().map(|a| self.publish_once(a))).await;
+        let sent: Vec<&Alert> = alerts
+            .iter()
+            .zip(&published)
+            .filter(|(_, ok)| **ok)
+            .map(|(a, _)| a)
+            .collect();
+        out.alert_publish_failures += published.iter().filter(|ok| !**ok).count();
+        for a in &alerts {
+            out.alerts.push(format!("{} {}", a.kind.as_str(), a.id));
+        }
+        if sent.is_empty() {
+            return;
+        }
+        let confirmed =
+            futures_util::future::join_all(sent.iter().map(|a| self.detector.delivered(&a.id)))
+                .await;
+        out.store_calls += sent.len();
+        out.store_chain += 1;
+        for (a, r) in sent.iter().zip(confirmed) {
+            if let Err(e) = r {
+                out.alert_confirm_failures += 1;
+                tracing::error!(alert_id = %a.id, error = %e, "alert sent but its delivery could not be recorded: a later invocation may send it again (same alert id)");
+            }
+        }
+    }
+
+    /// Publishes one alert unless this instance already has (then only its delivery is recorded
+    /// again); `false` if it could not be published.
+    async fn publish_once(&self, a: &Alert) -> bool {
+        let seen = |sent: &std::collections::VecDeque<String>| sent.iter().any(|id| *id == a.id);
+        if seen(&self.sent.lock().unwrap_or_else(|p| p.into_inner())) {
+            tracing::info!(alert_id = %a.id, "alert already published by this instance: recording its delivery only");
+            return true;
+        }
+        let ok = self.publish(a).await;
+        if ok {
+            let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+            sent.push_back(a.id.clone());
+            if sent.len() > SENT_MEMORY {
+                sent.pop_front();
+            }
+        }
+        ok
     }
 
     /// Publishes one alert; `false` if it could not be published (logged with its subject).
@@ -401,6 +489,16 @@ where
             "alert could not be published"
         );
         false
+    }
+}
+
+fn publish_failures_datum(n: usize, now: Timestamp) -> Datum {
+    Datum {
+        metric: ALERT_PUBLISH_FAILURES,
+        dimensions: Vec::new(),
+        timestamp: now.minute(),
+        value: n as f64,
+        unit: Unit::Count,
     }
 }
 

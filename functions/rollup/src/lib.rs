@@ -113,9 +113,7 @@ impl Config {
                     .filter(|k| !k.is_empty())
                     .collect(),
                 principal: PrincipalRule::parse(&get(KEEP_SESSION_ROLES_ENV).unwrap_or_default())
-                    .map_err(|e| {
-                        ConfigError::Invalid(KEEP_SESSION_ROLES_ENV, e.pattern)
-                    })?,
+                    .map_err(|e| ConfigError::Invalid(KEEP_SESSION_ROLES_ENV, e.pattern))?,
             },
             query_timeout: Duration::from_secs(timeout),
             profiles_snapshot_bucket: get("PROFILES_SNAPSHOT_BUCKET")

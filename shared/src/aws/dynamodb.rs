@@ -1,39 +1,59 @@
 //! The detector's [`StateStore`] on DynamoDB: one table (name from `STATE_TABLE`), key `pk` (S, HASH) +
-//! `sk` (S, RANGE), TTL attribute `expires_at` (epoch seconds).
+//! `sk` (S, RANGE), TTL attribute `expires_at` (epoch seconds). docs/detection.md describes the design.
 //!
 //! Items:
-//! - minute bucket: `pk` = scope key (`A#app` | `C#app#caller`), `sk` = `m#<minute epoch, 12 digits>`;
-//!   numbers `cost` (femto-dollars, exact), `requests`, `unpriced`, `tin`, `tout`, `tcr`, `tcw`,
-//!   `tcw1h`; string sets `models`, `profiles`, `batches` (keys of the batches applied); `team`;
-//!   `expires_at` = minute + 2 windows + 10 min. Written with one `UpdateItem`: `ADD` the counters and
-//!   the batch key, conditional on `NOT contains(batches, :batch)` — a redelivered batch fails the
-//!   condition and adds nothing.
-//! - incident: `pk` = scope key, `sk` = `incident`; `version` and the [`Incident`] fields. Written with
-//!   `PutItem` conditional on `version = :expected` (or `attribute_not_exists(pk)` for the first):
-//!   compare-and-set, so exactly one invocation makes each transition (and sends its alert). A closed
-//!   incident expires 7 days after its last alert.
-//! - open-incident registry: `pk` = `open`, `sk` = scope key; `app`, `caller`, `version`. One `Query`
-//!   per invocation lists the scopes to re-check for "resolved" even when they have no traffic.
+//! - **scope** (`pk` = scope key, bounded to 512 bytes; `sk` = `s`): the scope's buckets *and* its
+//!   incident in one item. A bucket starting at minute `M` (epoch minutes) is a family of top-level
+//!   attributes: numbers `cM` (cost, femto-dollars, exact), `rM` (requests), `uM` (unpriced), `iM`,
+//!   `oM`, `kM`, `wM`, `hM` (input, output, cache-read, cache-write, 1-hour cache-write tokens), string
+//!   sets `mM` (models), `pM` (profile ARNs) and `bM` (keys of the batches applied to the bucket). The
+//!   incident: `v` (version), `open`, `started`, `last_at`, `last_cost`, `alerts`, `lw`/`lc`/`lr` (its
+//!   thresholds), `iteam`. Also `app`, `caller`, `team`, `expires_at` (7 days after the last write).
+//! - **open incident** (`pk` = `attention`, `sk` = `i#<scope key>`): `app`, `caller`, `v`.
+//! - **outbox** (`pk` = `attention`, `sk` = `o#<alert id>`): `alert` (JSON), `batch` (key of the batch
+//!   that made the transition), `created`, `claimed_until`, `expires_at` (7 days).
 //!
-//! Every read is strongly consistent (`ConsistentRead`), so an invocation that has finished its adds
-//! sees every add that completed before its read.
+//! Calls:
+//! - [`StateStore::apply`]: one `UpdateItem` per scope and batch: `ADD` the counters and the batch key of
+//!   every bucket the batch touches, conditional on no touched bucket holding the batch key yet, with
+//!   `ReturnValues = ALL_NEW` — the add and the read of the whole window in one round trip. A
+//!   redelivered batch fails the condition and adds nothing; the state is then read with `GetItem`.
+//! - [`StateStore::transition`]: one `TransactWriteItems`: the incident's compare-and-set on `v`, the
+//!   open-incident entry (put or deleted) and the outbox entry, all or nothing.
+//! - [`StateStore::attention`]: one `Query` of `pk = attention` per invocation.
+//! - [`StateStore::claim`] (conditional `UpdateItem`), [`StateStore::delivered`] (`DeleteItem`),
+//!   [`StateStore::forget`] (`UpdateItem … REMOVE`, every few minutes per busy scope).
+//!
+//! Every read is strongly consistent, so an invocation sees every add that completed before its call.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TimeToLiveSpecification,
+    TransactWriteItem,
 };
 
 use super::AwsError;
-use crate::detector::{Bucket, DetectorConfig, Incident, Scope, StateStore, StoreError};
+use crate::detector::{
+    Alert, Attention, Bucket, Claim, DetectorConfig, Incident, Pending, Scope, ScopeState,
+    StateStore, StoreError,
+};
 use crate::money::Money;
-use crate::record::Tokens;
 use crate::time::Timestamp;
 
-const OPEN_PK: &str = "open";
-const INCIDENT_SK: &str = "incident";
-const CLOSED_INCIDENT_TTL_SECS: i64 = 7 * 86_400;
+const ATTENTION_PK: &str = "attention";
+const SCOPE_SK: &str = "s";
+const OPEN_PREFIX: &str = "i#";
+const OUTBOX_PREFIX: &str = "o#";
+const OUTBOX_TTL_SECS: i64 = 7 * 86_400;
+/// Buckets per `UpdateItem` (keeps the expression far below its 4 KB limit).
+const BUCKETS_PER_UPDATE: usize = 8;
+/// Buckets per forgetting `UpdateItem` (11 attributes each).
+const BUCKETS_PER_FORGET: usize = 20;
+/// The per-bucket attribute families: counters, then string sets.
+const COUNTERS: [char; 8] = ['c', 'r', 'u', 'i', 'o', 'k', 'w', 'h'];
+const SETS: [char; 3] = ['m', 'p', 'b'];
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -78,17 +98,6 @@ fn get_i128(item: &Item, k: &str) -> i128 {
 
 fn get_u64(item: &Item, k: &str) -> u64 {
     u64::try_from(get_i128(item, k)).unwrap_or(0)
-}
-
-fn get_ss(item: &Item, k: &str) -> BTreeSet<String> {
-    item.get(k)
-        .and_then(|v| v.as_ss().ok())
-        .map(|v| v.iter().cloned().collect())
-        .unwrap_or_default()
-}
-
-fn minute_sk(t: Timestamp) -> String {
-    format!("m#{:012}", t.0.max(0))
 }
 
 impl DynamoStore {
@@ -179,254 +188,459 @@ impl DynamoStore {
     }
 }
 
-fn bucket_of(item: &Item) -> Option<Bucket> {
-    let minute: i64 = get_s(item, "sk")?.strip_prefix("m#")?.parse().ok()?;
-    Some(Bucket {
-        minute: Timestamp(minute),
-        cost: Money(get_i128(item, "cost")),
-        requests: get_u64(item, "requests"),
-        unpriced: get_u64(item, "unpriced"),
-        tokens: Tokens {
-            input: get_u64(item, "tin"),
-            output: get_u64(item, "tout"),
-            cache_read: get_u64(item, "tcr"),
-            cache_write: get_u64(item, "tcw"),
-            cache_write_1h: get_u64(item, "tcw1h"),
-        },
-        team: get_s(item, "team").unwrap_or_default(),
-        models: get_ss(item, "models"),
-        profile_arns: get_ss(item, "profiles"),
-    })
+/// Bucket minute number (epoch minutes) of a bucket attribute name (`c29408812` → 29408812).
+fn bucket_attr(name: &str) -> Option<(char, i64)> {
+    let mut chars = name.chars();
+    let f = chars.next()?;
+    let rest = chars.as_str();
+    if !(COUNTERS.contains(&f) || SETS.contains(&f)) || rest.is_empty() {
+        return None;
+    }
+    if !rest.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((f, rest.parse().ok()?))
 }
 
-fn incident_of(item: &Item) -> Option<(u64, Incident)> {
-    let version = get_u64(item, "version");
-    let open = item
-        .get("open")
-        .and_then(|v| v.as_bool().ok())
-        .copied()
-        .unwrap_or(false);
-    let window_minutes = u32::try_from(get_u64(item, "window_minutes")).ok()?;
-    Some((
+fn scope_state(item: &Item) -> ScopeState {
+    let team = get_s(item, "team").unwrap_or_default();
+    let mut buckets: std::collections::BTreeMap<i64, Bucket> = std::collections::BTreeMap::new();
+    for (name, v) in item {
+        let Some((f, m)) = bucket_attr(name) else {
+            continue;
+        };
+        let b = buckets.entry(m).or_insert_with(|| {
+            let mut b = Bucket::new(Timestamp(m * 60));
+            b.team.clone_from(&team);
+            b
+        });
+        let num = || -> i128 { v.as_n().ok().and_then(|t| t.parse().ok()).unwrap_or(0) };
+        let cnt = || u64::try_from(num()).unwrap_or(0);
+        match f {
+            'c' => b.cost = Money(num()),
+            'r' => b.requests = cnt(),
+            'u' => b.unpriced = cnt(),
+            'i' => b.tokens.input = cnt(),
+            'o' => b.tokens.output = cnt(),
+            'k' => b.tokens.cache_read = cnt(),
+            'w' => b.tokens.cache_write = cnt(),
+            'h' => b.tokens.cache_write_1h = cnt(),
+            'm' => {
+                b.models = v
+                    .as_ss()
+                    .map(|x| x.iter().cloned().collect())
+                    .unwrap_or_default()
+            }
+            'p' => {
+                b.profile_arns = v
+                    .as_ss()
+                    .map(|x| x.iter().cloned().collect())
+                    .unwrap_or_default()
+            }
+            _ => {}
+        }
+    }
+    let version = get_u64(item, "v");
+    let incident = (version > 0).then(|| Incident {
+        open: item
+            .get("open")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
+        started: Timestamp(i64::try_from(get_i128(item, "started")).unwrap_or(0)),
+        last_alert_at: Timestamp(i64::try_from(get_i128(item, "last_at")).unwrap_or(0)),
+        last_alert_cost: Money(get_i128(item, "last_cost")),
+        alerts: u32::try_from(get_u64(item, "alerts")).unwrap_or(u32::MAX),
+        limits: DetectorConfig {
+            window_minutes: u32::try_from(get_u64(item, "lw")).unwrap_or(15),
+            max_cost: Money(get_i128(item, "lc")),
+            max_requests: get_u64(item, "lr"),
+        },
+        team: get_s(item, "iteam").unwrap_or_default(),
+    });
+    ScopeState {
         version,
-        Incident {
-            open,
-            started: Timestamp(i64::try_from(get_i128(item, "started")).ok()?),
-            last_alert_at: Timestamp(i64::try_from(get_i128(item, "last_alert_at")).ok()?),
-            last_alert_cost: Money(get_i128(item, "last_alert_cost")),
-            alerts: u32::try_from(get_u64(item, "alerts")).unwrap_or(u32::MAX),
-            limits: DetectorConfig {
-                window_minutes,
-                max_cost: Money(get_i128(item, "max_cost")),
-                max_requests: get_u64(item, "max_requests"),
-            },
-            team: get_s(item, "team").unwrap_or_default(),
-        },
-    ))
+        incident,
+        buckets: buckets.into_values().collect(),
+    }
 }
 
-impl StateStore for DynamoStore {
-    async fn add(
-        &self,
-        scope: &Scope,
-        batch: &str,
-        delta: &Bucket,
-        expires_at: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let t = &delta.tokens;
-        let mut adds = vec![
-            "cost :c",
-            "requests :r",
-            "unpriced :u",
-            "tin :ti",
-            "tout :to",
-            "tcr :tr",
-            "tcw :tw",
-            "tcw1h :th",
-            "batches :bs",
-        ];
-        let mut sets = vec!["expires_at = :e", "app = :app"];
-        let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(scope.key()))
-            .key("sk", s(minute_sk(delta.minute)))
-            .condition_expression("attribute_not_exists(batches) OR NOT contains(batches, :b)")
-            .expression_attribute_values(":c", n(delta.cost.0))
-            .expression_attribute_values(":r", n(delta.requests))
-            .expression_attribute_values(":u", n(delta.unpriced))
-            .expression_attribute_values(":ti", n(t.input))
-            .expression_attribute_values(":to", n(t.output))
-            .expression_attribute_values(":tr", n(t.cache_read))
-            .expression_attribute_values(":tw", n(t.cache_write))
-            .expression_attribute_values(":th", n(t.cache_write_1h))
-            .expression_attribute_values(":bs", AttributeValue::Ss(vec![batch.to_string()]))
-            .expression_attribute_values(":b", s(batch))
-            .expression_attribute_values(":e", n(expires_at.0))
-            .expression_attribute_values(":app", s(&scope.app));
-        if !delta.models.is_empty() {
-            adds.push("models :ms");
-            req = req.expression_attribute_values(
-                ":ms",
-                AttributeValue::Ss(delta.models.iter().cloned().collect()),
-            );
-        }
-        if !delta.profile_arns.is_empty() {
-            adds.push("profiles :ps");
-            req = req.expression_attribute_values(
-                ":ps",
-                AttributeValue::Ss(delta.profile_arns.iter().cloned().collect()),
-            );
-        }
-        if !delta.team.is_empty() {
-            sets.push("team = :team");
-            req = req.expression_attribute_values(":team", s(&delta.team));
-        }
-        let expr = format!("ADD {} SET {}", adds.join(", "), sets.join(", "));
-        match req
-            .update_expression(expr)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("UpdateItem", e))
-        {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(store_err(e)),
-        }
+/// Builds expressions with placeholders for every name and value.
+#[derive(Default)]
+struct Expr {
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Expr {
+    fn name(&mut self, n: &str) -> String {
+        let k = format!("#n{}", self.names.len());
+        self.names.insert(k.clone(), n.to_string());
+        k
     }
 
-    async fn buckets(
-        &self,
-        scope: &Scope,
-        first: Timestamp,
-        last: Timestamp,
-    ) -> Result<Vec<Bucket>, StoreError> {
-        let items = self
-            .query_all(&scope.key(), Some((minute_sk(first), minute_sk(last))))
-            .await
-            .map_err(store_err)?;
-        Ok(items.iter().filter_map(bucket_of).collect())
+    fn value(&mut self, v: AttributeValue) -> String {
+        let k = format!(":v{}", self.values.len());
+        self.values.insert(k.clone(), v);
+        k
     }
+}
 
-    async fn incident(&self, scope: &Scope) -> Result<Option<(u64, Incident)>, StoreError> {
+/// What an add did: applied now (the item after it), or refused as already applied (the item as it
+/// was, when the service returned it).
+enum Applied {
+    Now(ScopeState),
+    Before(Option<ScopeState>),
+}
+
+impl DynamoStore {
+    async fn get_scope(&self, scope: &Scope) -> Result<ScopeState, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
             .key("pk", s(scope.key()))
-            .key("sk", s(INCIDENT_SK))
+            .key("sk", s(SCOPE_SK))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| store_err(AwsError::from_sdk("GetItem", e)))?;
-        Ok(out.item().and_then(incident_of))
+        Ok(out.item().map(scope_state).unwrap_or_default())
     }
 
-    async fn swap_incident(
+    /// One `UpdateItem` adding `deltas` (at most [`BUCKETS_PER_UPDATE`]) under batch key `batch`.
+    async fn apply_chunk(
+        &self,
+        scope: &Scope,
+        batch: &str,
+        deltas: &[Bucket],
+        expires_at: Timestamp,
+    ) -> Result<Applied, StoreError> {
+        let mut x = Expr::default();
+        let mut adds = Vec::new();
+        let mut conds = Vec::new();
+        let b = x.value(s(batch));
+        let bs = x.value(AttributeValue::Ss(vec![batch.to_string()]));
+        let mut team = None;
+        for d in deltas {
+            let m = d.minute.0.div_euclid(60);
+            let t = &d.tokens;
+            let counters: [(char, i128); 8] = [
+                ('c', d.cost.0),
+                ('r', i128::from(d.requests)),
+                ('u', i128::from(d.unpriced)),
+                ('i', i128::from(t.input)),
+                ('o', i128::from(t.output)),
+                ('k', i128::from(t.cache_read)),
+                ('w', i128::from(t.cache_write)),
+                ('h', i128::from(t.cache_write_1h)),
+            ];
+            for (f, v) in counters {
+                if v != 0 || f == 'r' {
+                    let (nm, vl) = (x.name(&format!("{f}{m}")), x.value(n(v)));
+                    adds.push(format!("{nm} {vl}"));
+                }
+            }
+            for (f, set) in [('m', &d.models), ('p', &d.profile_arns)] {
+                if !set.is_empty() {
+                    let nm = x.name(&format!("{f}{m}"));
+                    let vl = x.value(AttributeValue::Ss(set.iter().cloned().collect()));
+                    adds.push(format!("{nm} {vl}"));
+                }
+            }
+            let nb = x.name(&format!("b{m}"));
+            adds.push(format!("{nb} {bs}"));
+            conds.push(format!(
+                "(attribute_not_exists({nb}) OR NOT contains({nb}, {b}))"
+            ));
+            if !d.team.is_empty() {
+                team = Some(d.team.clone());
+            }
+        }
+        let mut sets = Vec::new();
+        for (k, v) in [
+            ("app", Some(s(&scope.app))),
+            ("caller", scope.caller.as_deref().map(s)),
+            ("team", team.map(s)),
+            ("expires_at", Some(n(expires_at.0))),
+        ] {
+            if let Some(v) = v {
+                let (nm, vl) = (x.name(k), x.value(v));
+                sets.push(format!("{nm} = {vl}"));
+            }
+        }
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(scope.key()))
+            .key("sk", s(SCOPE_SK))
+            .update_expression(format!("ADD {} SET {}", adds.join(", "), sets.join(", ")))
+            .condition_expression(conds.join(" AND "))
+            .set_expression_attribute_names(Some(x.names))
+            .set_expression_attribute_values(Some(x.values))
+            .return_values(ReturnValue::AllNew)
+            // A refused add (a redelivery) still answers with the item: no second round trip.
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match r {
+            Ok(out) => Ok(Applied::Now(
+                out.attributes().map(scope_state).unwrap_or_default(),
+            )),
+            Err(e) => {
+                use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+                if let Some(UpdateItemError::ConditionalCheckFailedException(c)) =
+                    e.as_service_error()
+                {
+                    return Ok(Applied::Before(c.item().map(scope_state)));
+                }
+                Err(store_err(AwsError::from_sdk("UpdateItem", e)))
+            }
+        }
+    }
+}
+
+impl StateStore for DynamoStore {
+    async fn apply(
+        &self,
+        scope: &Scope,
+        batch: &str,
+        deltas: &[Bucket],
+        expires_at: Timestamp,
+    ) -> Result<ScopeState, StoreError> {
+        let mut state = None;
+        for (i, chunk) in deltas.chunks(BUCKETS_PER_UPDATE).enumerate() {
+            // One batch key per chunk, the same on every delivery (the chunking is deterministic).
+            let key = if i == 0 {
+                batch.to_string()
+            } else {
+                format!("{batch}.{i}")
+            };
+            state = match self.apply_chunk(scope, &key, chunk, expires_at).await? {
+                Applied::Now(st) => Some(st),
+                // The chunk had been applied: the item as it is (an emulator that does not return it
+                // on a failed condition costs a read).
+                Applied::Before(st) => st,
+            };
+        }
+        match state {
+            Some(st) => Ok(st),
+            None => self.get_scope(scope).await,
+        }
+    }
+
+    async fn read(&self, scope: &Scope) -> Result<ScopeState, StoreError> {
+        self.get_scope(scope).await
+    }
+
+    async fn forget(&self, scope: &Scope, starts: &[Timestamp]) -> Result<(), StoreError> {
+        for chunk in starts.chunks(BUCKETS_PER_FORGET) {
+            let mut x = Expr::default();
+            let mut names = Vec::new();
+            for t in chunk {
+                let m = t.0.div_euclid(60);
+                for f in COUNTERS.iter().chain(SETS.iter()) {
+                    names.push(x.name(&format!("{f}{m}")));
+                }
+            }
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(scope.key()))
+                .key("sk", s(SCOPE_SK))
+                .update_expression(format!("REMOVE {}", names.join(", ")))
+                .condition_expression("attribute_exists(pk)")
+                .set_expression_attribute_names(Some(x.names))
+                .send()
+                .await
+                .map(|_| ())
+                .or_else(|e| {
+                    let e = AwsError::from_sdk("UpdateItem", e);
+                    if is_condition_failed(&e) {
+                        Ok(())
+                    } else {
+                        Err(store_err(e))
+                    }
+                })?;
+        }
+        Ok(())
+    }
+
+    async fn transition(
         &self,
         scope: &Scope,
         expected: u64,
         next: &Incident,
+        alert: &Alert,
+        claim: &Claim,
     ) -> Result<bool, StoreError> {
-        let mut req = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(scope.key()))
-            .item("sk", s(INCIDENT_SK))
-            .item("version", n(expected + 1))
-            .item("open", AttributeValue::Bool(next.open))
-            .item("app", s(&scope.app))
-            .item("started", n(next.started.0))
-            .item("last_alert_at", n(next.last_alert_at.0))
-            .item("last_alert_cost", n(next.last_alert_cost.0))
-            .item("alerts", n(next.alerts))
-            .item("window_minutes", n(next.limits.window_minutes))
-            .item("max_cost", n(next.limits.max_cost.0))
-            .item("max_requests", n(next.limits.max_requests));
-        if let Some(c) = &scope.caller {
-            req = req.item("caller", s(c));
-        }
-        if !next.team.is_empty() {
-            req = req.item("team", s(&next.team));
-        }
-        if !next.open {
-            req = req.item(
+        let key = scope.key();
+        let mut x = Expr::default();
+        let mut sets = Vec::new();
+        for (k, v) in [
+            ("v", n(expected + 1)),
+            ("open", AttributeValue::Bool(next.open)),
+            ("started", n(next.started.0)),
+            ("last_at", n(next.last_alert_at.0)),
+            ("last_cost", n(next.last_alert_cost.0)),
+            ("alerts", n(next.alerts)),
+            ("lw", n(next.limits.window_minutes)),
+            ("lc", n(next.limits.max_cost.0)),
+            ("lr", n(next.limits.max_requests)),
+            ("iteam", s(&next.team)),
+            ("app", s(&scope.app)),
+            (
                 "expires_at",
-                n(next.last_alert_at.0 + CLOSED_INCIDENT_TTL_SECS),
-            );
+                n(claim.now.0 + OUTBOX_TTL_SECS.max(crate::detector::SCOPE_TTL_SECS)),
+            ),
+        ] {
+            let (nm, vl) = (x.name(k), x.value(v));
+            sets.push(format!("{nm} = {vl}"));
         }
-        req = if expected == 0 {
-            req.condition_expression("attribute_not_exists(pk)")
+        let nv = x.name("v");
+        let cond = if expected == 0 {
+            format!("attribute_not_exists({nv})")
         } else {
-            req.condition_expression("version = :v")
-                .expression_attribute_values(":v", n(expected))
+            let ev = x.value(n(expected));
+            format!("{nv} = {ev}")
         };
-        match req
+        let cas = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(&key))
+            .key("sk", s(SCOPE_SK))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression(cond)
+            .set_expression_attribute_names(Some(x.names))
+            .set_expression_attribute_values(Some(x.values))
+            .build()
+            .map_err(|e| StoreError {
+                operation: "TransactWriteItems",
+                message: e.to_string(),
+            })?;
+        let open_sk = format!("{OPEN_PREFIX}{key}");
+        let registry = if next.open {
+            let mut put = aws_sdk_dynamodb::types::Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(ATTENTION_PK))
+                .item("sk", s(&open_sk))
+                .item("app", s(&scope.app))
+                .item("v", n(expected + 1));
+            if let Some(c) = &scope.caller {
+                put = put.item("caller", s(c));
+            }
+            TransactWriteItem::builder().put(put.build().map_err(build_err)?)
+        } else {
+            TransactWriteItem::builder().delete(
+                aws_sdk_dynamodb::types::Delete::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(ATTENTION_PK))
+                    .key("sk", s(&open_sk))
+                    .build()
+                    .map_err(build_err)?,
+            )
+        };
+        let outbox = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(ATTENTION_PK))
+            .item("sk", s(format!("{OUTBOX_PREFIX}{}", alert.id)))
+            .item("alert", s(alert.to_stored_json()))
+            .item("batch", s(&claim.batch))
+            .item("created", n(claim.now.0))
+            .item("claimed_until", n(claim.until.0))
+            .item("expires_at", n(claim.now.0 + OUTBOX_TTL_SECS))
+            .build()
+            .map_err(build_err)?;
+        let r = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(cas).build())
+            .transact_items(registry.build())
+            .transact_items(TransactWriteItem::builder().put(outbox).build())
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("PutItem", e))
-        {
+            .map_err(|e| AwsError::from_sdk("TransactWriteItems", e));
+        match r {
+            Ok(_) => Ok(true),
+            // The compare-and-set failed, or a concurrent transaction on the same items: either way
+            // nothing was written; the caller re-reads and decides again.
+            Err(e) if e.code.as_deref() == Some("TransactionCanceledException") => Ok(false),
+            Err(e) => Err(store_err(e)),
+        }
+    }
+
+    async fn attention(&self) -> Result<Attention, StoreError> {
+        let items = self
+            .query_all(ATTENTION_PK, None)
+            .await
+            .map_err(store_err)?;
+        let mut out = Attention::default();
+        for i in &items {
+            let Some(sk) = get_s(i, "sk") else { continue };
+            if sk.starts_with(OPEN_PREFIX) {
+                if let Some(app) = get_s(i, "app") {
+                    out.open.push(Scope {
+                        app,
+                        caller: get_s(i, "caller"),
+                    });
+                }
+            } else if sk.starts_with(OUTBOX_PREFIX) {
+                match get_s(i, "alert")
+                    .as_deref()
+                    .and_then(Alert::from_stored_json)
+                {
+                    Some(alert) => out.pending.push(Pending {
+                        alert,
+                        batch: get_s(i, "batch").unwrap_or_default(),
+                        created: Timestamp(i64::try_from(get_i128(i, "created")).unwrap_or(0)),
+                    }),
+                    None => tracing::error!(sk = %sk, "unreadable outbox entry"),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn claim(&self, alert_id: &str, claim: &Claim) -> Result<bool, StoreError> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(ATTENTION_PK))
+            .key("sk", s(format!("{OUTBOX_PREFIX}{alert_id}")))
+            .update_expression("SET claimed_until = :until")
+            .condition_expression("attribute_exists(pk) AND (claimed_until < :now OR #b = :b)")
+            .expression_attribute_names("#b", "batch")
+            .expression_attribute_values(":until", n(claim.until.0))
+            .expression_attribute_values(":now", n(claim.now.0))
+            .expression_attribute_values(":b", s(&claim.batch))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("UpdateItem", e));
+        match r {
             Ok(_) => Ok(true),
             Err(e) if is_condition_failed(&e) => Ok(false),
             Err(e) => Err(store_err(e)),
         }
     }
 
-    async fn open_scopes(&self) -> Result<Vec<Scope>, StoreError> {
-        let items = self.query_all(OPEN_PK, None).await.map_err(store_err)?;
-        Ok(items
-            .iter()
-            .filter_map(|i| {
-                Some(Scope {
-                    app: get_s(i, "app")?,
-                    caller: get_s(i, "caller"),
-                })
-            })
-            .collect())
+    async fn delivered(&self, alert_id: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(ATTENTION_PK))
+            .key("sk", s(format!("{OUTBOX_PREFIX}{alert_id}")))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| store_err(AwsError::from_sdk("DeleteItem", e)))
     }
+}
 
-    async fn set_open(&self, scope: &Scope, version: u64, open: bool) -> Result<(), StoreError> {
-        let result = if open {
-            let mut req = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(OPEN_PK))
-                .key("sk", s(scope.key()))
-                .condition_expression("attribute_not_exists(version) OR version < :v")
-                .expression_attribute_values(":v", n(version))
-                .expression_attribute_values(":app", s(&scope.app));
-            req = match &scope.caller {
-                Some(c) => req
-                    .update_expression("SET version = :v, app = :app, caller = :caller")
-                    .expression_attribute_values(":caller", s(c)),
-                None => req.update_expression("SET version = :v, app = :app"),
-            };
-            req.send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("UpdateItem", e))
-        } else {
-            self.client
-                .delete_item()
-                .table_name(&self.table)
-                .key("pk", s(OPEN_PK))
-                .key("sk", s(scope.key()))
-                .condition_expression("version <= :v")
-                .expression_attribute_values(":v", n(version))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("DeleteItem", e))
-        };
-        match result {
-            Ok(()) => Ok(()),
-            // Already registered at a newer version, or not registered / registered newer: both fine.
-            Err(e) if is_condition_failed(&e) => Ok(()),
-            Err(e) => Err(store_err(e)),
-        }
+fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError {
+        operation: "TransactWriteItems",
+        message: e.to_string(),
     }
 }
 
@@ -435,22 +649,71 @@ mod tests {
     use super::*;
 
     #[test]
-    fn item_round_trips() {
+    fn scope_item_round_trips() {
         let mut item = Item::new();
-        item.insert("sk".into(), s(minute_sk(Timestamp(1_764_028_860))));
-        item.insert("cost".into(), n(123_456_789_012_345_678_901i128));
-        item.insert("requests".into(), n(7));
-        item.insert("tcw".into(), n(225_913));
+        item.insert("c29408812".into(), n(123_456_789_012_345_678_901i128));
+        item.insert("r29408812".into(), n(7));
+        item.insert("w29408812".into(), n(225_913));
+        item.insert("r29408813".into(), n(1));
         item.insert(
-            "models".into(),
+            "m29408812".into(),
             AttributeValue::Ss(vec!["m1".into(), "m2".into()]),
         );
-        let b = bucket_of(&item).unwrap();
-        assert_eq!(b.minute, Timestamp(1_764_028_860));
+        item.insert("b29408812".into(), AttributeValue::Ss(vec!["k".into()]));
+        item.insert("caller".into(), s("arn:aws:iam::1:user/x"));
+        item.insert("open".into(), AttributeValue::Bool(true));
+        item.insert("team".into(), s("t"));
+        item.insert("v".into(), n(3));
+        item.insert("lw".into(), n(15));
+        let st = scope_state(&item);
+        assert_eq!(st.version, 3);
+        assert!(st.incident.as_ref().unwrap().open);
+        assert_eq!(st.buckets.len(), 2);
+        let b = &st.buckets[0];
+        assert_eq!(b.minute, Timestamp(29_408_812 * 60));
         assert_eq!(b.cost, Money(123_456_789_012_345_678_901));
         assert_eq!((b.requests, b.tokens.cache_write), (7, 225_913));
-        assert_eq!(b.models.len(), 2);
-        assert_eq!(minute_sk(Timestamp(60)), "m#000000000060");
-        assert!(minute_sk(Timestamp(99_999)) < minute_sk(Timestamp(100_000)));
+        assert_eq!((b.models.len(), b.team.as_str()), (2, "t"));
+        assert_eq!(st.buckets[1].requests, 1);
+        assert_eq!(bucket_attr("caller"), None);
+        assert_eq!(bucket_attr("open"), None);
+        assert_eq!(bucket_attr("c"), None);
+        assert_eq!(bucket_attr("b12"), Some(('b', 12)));
+    }
+
+    #[test]
+    fn keys_stay_within_dynamodb_limits() {
+        // A long non-ASCII app tag (256 characters of 3 bytes) and a long IAM user path.
+        let app = "アプリ".repeat(86);
+        let path = "/".to_string() + &"division/".repeat(100);
+        let caller = format!("arn:aws:iam::111122223333:user{path}bob");
+        assert!(caller.len() > 900);
+        for scope in [Scope::caller(&app, &caller), Scope::app(&app)] {
+            let k = scope.key();
+            assert!(
+                k.len() <= crate::detector::MAX_SCOPE_KEY_BYTES,
+                "{}",
+                k.len()
+            );
+            // Partition key ≤ 2,048 bytes; the sort keys that embed it ≤ 1,024 bytes.
+            let alert_id = format!("{k}/1795733279/4294967295");
+            assert!(format!("{OUTBOX_PREFIX}{alert_id}").len() <= 1024);
+            assert!(format!("{OPEN_PREFIX}{k}").len() <= 1024);
+            assert!(k.starts_with(if scope.caller.is_some() {
+                "C#アプリ"
+            } else {
+                "A#アプリ"
+            }));
+        }
+        // Distinct long scopes keep distinct keys; the same scope keeps its key.
+        let other = format!("arn:aws:iam::111122223333:user{path}alice");
+        assert_ne!(
+            Scope::caller(&app, &caller).key(),
+            Scope::caller(&app, &other).key()
+        );
+        assert_eq!(
+            Scope::caller(&app, &caller).key(),
+            Scope::caller(&app, &caller).key()
+        );
     }
 }
