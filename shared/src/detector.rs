@@ -14,19 +14,29 @@
 //!
 //! // per invocation, after parse → resolve → price
 //! let obs: Vec<Observation> = records.map(|(r, resolution, cost)| {
-//!     Observation::new(r.timestamp, &resolution, r.caller.as_deref(), cost /* Result<Money, Unpriced> */, r.tokens)
+//!     let caller = attribution.principal.principal(r.caller_or_unknown());
+//!     Observation::new(r.timestamp, &resolution, Some(caller), cost /* Result<Money, Unpriced> */, r.tokens)
 //! }).collect();
-//! let alerts: Vec<Alert> = detector.observe(&batch_id, &obs, Timestamp(now_epoch_secs)).await?;
-//! for a in &alerts { /* render (alert.rs) and publish to SNS */ }
+//! let observed = detector.observe(&batch_id, &obs, Timestamp(now_epoch_secs)).await?;
+//! for a in &observed.alerts {
+//!     /* render (alert.rs) and publish to SNS; once sent: */
+//!     detector.delivered(&a.id).await?;
+//! }
+//! // observed.stats: store calls, the longest chain of them, scopes touched
 //! ```
 //!
 //! - `batch_id`: any string that is the same when the same batch is delivered again, and differs
 //!   between batches — e.g. the first and last CloudWatch Logs event ids of the batch plus its count.
 //!   Adds are applied once per (scope, minute, batch id), so a redelivered batch adds nothing.
-//! - `observe` returns each alert **once**: the incident transition that produces it is a
-//!   compare-and-set in the store, won by exactly one invocation, and a redelivered batch (or a
-//!   concurrent one) finds the transition already made. Publish the returned alerts before anything
-//!   else can fail the invocation: a Lambda retry will not return them again (at-most-once per crossing).
+//! - `observe` makes each incident transition **once**: a compare-and-set in the store, won by exactly
+//!   one invocation, written together with its alert in an **outbox**; a redelivered batch (or a
+//!   concurrent one) finds the transition already made. The alert stays in the outbox until
+//!   [`Detector::delivered`]: if the invocation fails before that (store, SNS, timeout), a later
+//!   `observe` returns it again — the redelivery of the same batch at once, any other call after
+//!   [`DELIVERY_LEASE_SECS`]. No alert lost, none doubled (docs/detection.md).
+//! - Store round trips: one [`StateStore::apply`] per scope the batch touches (which also returns the
+//!   scope's window) and one [`StateStore::attention`], issued concurrently (at most
+//!   [`STORE_CONCURRENCY`] in flight), plus one [`StateStore::transition`] per transition.
 //! - An `Err(StoreError)` means the store could not be read or written: fail the invocation so Lambda
 //!   retries (the retry re-adds nothing that was already applied).
 //! - `observe(batch_id, &[], now)` is a tick: it only evaluates open incidents (for "resolved").
@@ -39,7 +49,8 @@
 //! - `DetectorConfig { window_minutes: u32, max_cost: Money, max_requests: u64 }`, `Default` = 15, $10, 600;
 //!   `DetectorConfig::from_lookup(impl Fn(&str) -> Option<String>) -> Result<DetectorConfig, ConfigError>`
 //! - `Detector::new(store: S, config: DetectorConfig) -> Detector<S>` where `S: StateStore`
-//! - `Detector::observe(&self, batch_id: &str, obs: &[Observation], now: Timestamp) -> Result<Vec<Alert>, StoreError>`
+//! - `Detector::observe(&self, batch_id: &str, obs: &[Observation], now: Timestamp) -> Result<Observed, StoreError>`
+//!   (`Observed { alerts, stats: StoreStats { calls, chain, scopes } }`); `Detector::delivered(&self, alert_id)`
 //! - `Alert { kind, app, team, caller: Option<String>, models, profile_arns, window_minutes, at,
 //!   window_start, window_cost, window_requests, window_unpriced, tokens, threshold_cost,
 //!   threshold_requests, incident_started, previous_alert_cost, id }`; `Alert::replay_json()`.
@@ -233,7 +244,8 @@ pub struct Observation {
     pub at: Timestamp,
     pub app: String,
     pub team: String,
-    /// The caller's identity ARN (`unknown` when the record has none).
+    /// The caller: the principal of the identity ARN (`principal::PrincipalRule`; `unknown` when the
+    /// record has none).
     pub caller: String,
     /// The base model when known, else the logged `modelId`.
     pub model: String,
@@ -2098,6 +2110,21 @@ mod tests {
                 scopes: 201
             }
         );
+    }
+
+    #[test]
+    fn store_calls_per_batch_by_distinct_callers() {
+        // The BENCHMARKS.md table: one batch, one minute, one app, N distinct callers (principals):
+        // N + 1 scopes, one add each plus the attention query, all side by side. Session names of one
+        // role are one caller: 5,000 of them cost what one does.
+        for n in [1usize, 100, 1_000, 5_000] {
+            let d = Detector::new(MemoryStore::new(), DetectorConfig::default());
+            let b: Vec<Observation> = (0..n)
+                .map(|k| ob(T0 + (k % 60) as i64, "a", &format!("role-{k}"), usd("0.001"), 1))
+                .collect();
+            let o = block_on(d.observe("b", &b, Timestamp(T0 + 60))).unwrap();
+            assert_eq!((o.stats.calls, o.stats.chain), (n + 2, 1), "{n}");
+        }
     }
 
     #[test]
