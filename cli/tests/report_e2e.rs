@@ -278,11 +278,19 @@ fn report_json_matches_independently_computed_totals() {
         "app agent",
     );
 
-    let mut by_caller: BTreeMap<&str, i128> = BTreeMap::new();
+    // The caller is the principal (docs/callers.md): `…:assumed-role/agent/run1` is `…:assumed-role/agent`.
+    let principal = |arn: &str| -> String {
+        match arn.split_once(":assumed-role/") {
+            Some((head, rest)) => format!("{head}:assumed-role/{}", rest.split('/').next().unwrap()),
+            None => arn.to_string(),
+        }
+    };
+    let mut by_caller: BTreeMap<String, i128> = BTreeMap::new();
     for c in &priced {
-        *by_caller.entry(c.caller.as_str()).or_default() += cost(c);
+        *by_caller.entry(principal(&c.caller)).or_default() += cost(c);
     }
     for (caller, pico) in by_caller {
+        let caller = caller.as_str();
         let g = j["by_caller"]
             .as_array()
             .unwrap()
