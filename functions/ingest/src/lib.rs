@@ -557,6 +557,12 @@ mod tests {
             Config::from_lookup(|k| (k == "CALLER_DIMENSIONS").then(|| "maybe".into())).is_err()
         );
         assert!(Config::from_lookup(|k| (k == "MAX_REQUESTS").then(|| "-1".into())).is_err());
+        // The caller rule (docs/callers.md): default, configured, invalid.
+        assert_eq!(c.attribution.principal, PrincipalRule::default());
+        let keep = Config::from_lookup(|k| (k == "KEEP_SESSION_ROLES").then(|| "none".into()));
+        assert!(keep.unwrap().attribution.principal.patterns().is_empty());
+        let bad = Config::from_lookup(|k| (k == "KEEP_SESSION_ROLES").then(|| "a/b".into()));
+        assert_eq!(bad.unwrap_err().name, "KEEP_SESSION_ROLES");
     }
 
     #[test]

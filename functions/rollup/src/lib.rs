@@ -716,5 +716,24 @@ mod tests {
             }
         });
         assert!(matches!(bad, Err(ConfigError::Invalid(..))));
+        // The caller rule: default, configured, invalid.
+        assert_eq!(c.attribution.principal, PrincipalRule::default());
+        let keep = |v: &'static str| {
+            Config::from_lookup(|k| {
+                if k == KEEP_SESSION_ROLES_ENV {
+                    Some(v.into())
+                } else {
+                    env.get(k).map(|v| v.to_string())
+                }
+            })
+        };
+        assert_eq!(
+            keep("Human-*").unwrap().attribution.principal.patterns(),
+            ["Human-*"]
+        );
+        assert!(matches!(
+            keep("a/b"),
+            Err(ConfigError::Invalid("KEEP_SESSION_ROLES", _))
+        ));
     }
 }
