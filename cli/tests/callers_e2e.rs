@@ -31,9 +31,14 @@ fn records() -> Vec<String> {
     for k in 0..6 {
         v.push(record(k, Some(&format!("{ROLE}/botocore-session-{k}"))));
     }
-    for (k, who) in ["jane@example.com", "jane@example.com", "raj@example.com", "raj@example.com"]
-        .iter()
-        .enumerate()
+    for (k, who) in [
+        "jane@example.com",
+        "jane@example.com",
+        "raj@example.com",
+        "raj@example.com",
+    ]
+    .iter()
+    .enumerate()
     {
         v.push(record(10 + k as u32, Some(&format!("{SSO}/{who}"))));
     }
@@ -78,9 +83,15 @@ fn report_replay_metrics_and_detector_name_the_same_callers() {
     let path = file.to_str().unwrap();
 
     // report
-    let report: serde_json::Value =
-        serde_json::from_str(&run(&["report", "--date", "2026-11-25", "--format", "json", path]))
-            .unwrap();
+    let report: serde_json::Value = serde_json::from_str(&run(&[
+        "report",
+        "--date",
+        "2026-11-25",
+        "--format",
+        "json",
+        path,
+    ]))
+    .unwrap();
     let from_report: BTreeSet<String> = report["by_caller"]
         .as_array()
         .unwrap()

@@ -281,7 +281,9 @@ fn report_json_matches_independently_computed_totals() {
     // The caller is the principal (docs/callers.md): `…:assumed-role/agent/run1` is `…:assumed-role/agent`.
     let principal = |arn: &str| -> String {
         match arn.split_once(":assumed-role/") {
-            Some((head, rest)) => format!("{head}:assumed-role/{}", rest.split('/').next().unwrap()),
+            Some((head, rest)) => {
+                format!("{head}:assumed-role/{}", rest.split('/').next().unwrap())
+            }
             None => arn.to_string(),
         }
     };

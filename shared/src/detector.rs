@@ -451,6 +451,8 @@ pub struct ScopeState {
     /// The scope's buckets (keyed by their start), in any order; may hold buckets older than asked
     /// for (the detector ignores them and has the store forget them now and then).
     pub buckets: Vec<Bucket>,
+    /// Starts of the buckets that still hold the keys of the batches applied to them.
+    pub marked: Vec<Timestamp>,
 }
 
 /// An alert written to the outbox by the transition that produced it and not yet delivered.
@@ -505,11 +507,13 @@ pub trait StateStore: Send + Sync {
     /// The scope's state, read after every completed add (strongly consistent).
     fn read(&self, scope: &Scope) -> impl Future<Output = Result<ScopeState, StoreError>> + Send;
 
-    /// Drops the scope's buckets that start at `starts` (too old to matter any more).
+    /// Drops the scope's buckets that start at `starts` (too old to matter any more), and the batch
+    /// keys recorded on the buckets that start at `marks` (too old to be redelivered).
     fn forget(
         &self,
         scope: &Scope,
         starts: &[Timestamp],
+        marks: &[Timestamp],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Compare-and-set, atomically with its side effects: if and only if the stored incident version
@@ -750,6 +754,10 @@ impl Alert {
 const MINUTE: i64 = 60;
 /// Buckets this much older than the oldest one any evaluation needs are forgotten.
 const FORGET_MARGIN_MINUTES: i64 = 10;
+/// How long after a bucket ends the keys of the batches applied to it are kept: a batch delivered again
+/// later than this after its records' time could be added twice (Lambda retries a failed invocation
+/// after 1 and 2 minutes).
+pub const DEDUPE_SECS: i64 = 3600;
 /// Compare-and-set attempts per scope and call before giving up (the call then fails and is retried).
 const MAX_CAS_ATTEMPTS: usize = 8;
 /// A scope item lives this long after its last write (its incident's version must outlive a window).
@@ -1171,11 +1179,20 @@ impl<S: StateStore> Detector<S> {
                 .filter(|b| b.minute.0 < forget_before)
                 .map(|b| b.minute)
                 .collect();
+            // Batch keys are kept for redeliveries up to an hour late, not for the whole window: a
+            // day-long window's item stays small however many batches a minute touch the scope.
+            let len = bucket_secs(limits.window_minutes);
+            let marks: Vec<Timestamp> = state
+                .marked
+                .iter()
+                .filter(|t| t.0 >= forget_before && t.0 + len < end_minute.0 - DEDUPE_SECS)
+                .copied()
+                .collect();
             let decision = decide(scope, &state, batch_limits, &limits, now, end_minute);
-            if stale.len() > S::FORGET_AFTER && chain == 0 {
+            if stale.len() + marks.len() > S::FORGET_AFTER && chain == 0 {
                 tally.one();
                 chain += 1;
-                self.store.forget(scope, &stale).await?;
+                self.store.forget(scope, &stale, &marks).await?;
             }
             let Some(d) = decision else {
                 return Ok((None, chain));
@@ -1347,6 +1364,12 @@ impl MemoryStore {
             version: s.version,
             incident: s.incident.clone(),
             buckets: s.buckets.values().map(|(b, _)| b.clone()).collect(),
+            marked: s
+                .buckets
+                .iter()
+                .filter(|(_, (_, batches))| !batches.is_empty())
+                .map(|(t, _)| Timestamp(*t))
+                .collect(),
         }
     }
 }
@@ -1390,10 +1413,20 @@ impl StateStore for MemoryStore {
             .unwrap_or_default())
     }
 
-    async fn forget(&self, scope: &Scope, starts: &[Timestamp]) -> Result<(), StoreError> {
+    async fn forget(
+        &self,
+        scope: &Scope,
+        starts: &[Timestamp],
+        marks: &[Timestamp],
+    ) -> Result<(), StoreError> {
         if let Some(s) = self.lock().scopes.get_mut(scope) {
             for t in starts {
                 s.buckets.remove(&t.0);
+            }
+            for t in marks {
+                if let Some((_, batches)) = s.buckets.get_mut(&t.0) {
+                    batches.clear();
+                }
             }
         }
         Ok(())
@@ -2117,10 +2150,22 @@ mod tests {
         // The BENCHMARKS.md table: one batch, one minute, one app, N distinct callers (principals):
         // N + 1 scopes, one add each plus the attention query, all side by side. Session names of one
         // role are one caller: 5,000 of them cost what one does.
+        let quiet = DetectorConfig {
+            max_requests: 1_000_000,
+            ..DetectorConfig::default()
+        };
         for n in [1usize, 100, 1_000, 5_000] {
-            let d = Detector::new(MemoryStore::new(), DetectorConfig::default());
+            let d = Detector::new(MemoryStore::new(), quiet);
             let b: Vec<Observation> = (0..n)
-                .map(|k| ob(T0 + (k % 60) as i64, "a", &format!("role-{k}"), usd("0.001"), 1))
+                .map(|k| {
+                    ob(
+                        T0 + (k % 60) as i64,
+                        "a",
+                        &format!("role-{k}"),
+                        usd("0.001"),
+                        1,
+                    )
+                })
                 .collect();
             let o = block_on(d.observe("b", &b, Timestamp(T0 + 60))).unwrap();
             assert_eq!((o.stats.calls, o.stats.chain), (n + 2, 1), "{n}");
@@ -2151,6 +2196,25 @@ mod tests {
             "{}",
             d.store().bucket_count()
         );
+        // Batch keys are kept an hour, not two days: a few buckets' worth, not 2,880 batches.
+        let st = block_on(d.store().read(&Scope::caller("a", "c"))).unwrap();
+        assert!(st.marked.len() <= 5, "{:?}", st.marked);
+        // ...and within that hour a redelivery still adds nothing.
+        let last = 2 * 1440 - 1;
+        let o = [ob(T0 + last * 60, "a", "c", usd("0.01"), 1)];
+        let in_last = |st: &ScopeState| -> u64 {
+            let start = bucket_start(T0 + last * 60, bucket_secs(1440));
+            st.buckets
+                .iter()
+                .filter(|b| b.minute.0 == start)
+                .map(|b| b.requests)
+                .sum()
+        };
+        let before = in_last(&st);
+        assert!(before > 0);
+        block_on(d.observe(&format!("b{last}"), &o, Timestamp(T0 + last * 60 + 120))).unwrap();
+        let after = block_on(d.store().read(&Scope::caller("a", "c"))).unwrap();
+        assert_eq!(in_last(&after), before);
     }
 
     #[test]
@@ -2197,8 +2261,13 @@ mod tests {
             tokio::task::yield_now().await;
             self.inner.read(s).await
         }
-        async fn forget(&self, s: &Scope, t: &[Timestamp]) -> Result<(), StoreError> {
-            self.inner.forget(s, t).await
+        async fn forget(
+            &self,
+            s: &Scope,
+            t: &[Timestamp],
+            m: &[Timestamp],
+        ) -> Result<(), StoreError> {
+            self.inner.forget(s, t, m).await
         }
         async fn transition(
             &self,

@@ -161,9 +161,9 @@ impl StateStore for Rendezvous {
     async fn read(&self, s: &Scope) -> Result<ScopeState, StoreError> {
         self.inner.read(s).await
     }
-    async fn forget(&self, s: &Scope, t: &[Timestamp]) -> Result<(), StoreError> {
+    async fn forget(&self, s: &Scope, t: &[Timestamp], m: &[Timestamp]) -> Result<(), StoreError> {
         let _one_at_a_time = self.writes.lock().await;
-        self.inner.forget(s, t).await
+        self.inner.forget(s, t, m).await
     }
     async fn transition(
         &self,

@@ -1170,8 +1170,8 @@ impl<S: StateStore> StateStore for Counting<S> {
     async fn read(&self, s: &Scope) -> Result<ScopeState, StoreError> {
         self.around(self.inner.read(s)).await
     }
-    async fn forget(&self, s: &Scope, t: &[Timestamp]) -> Result<(), StoreError> {
-        self.around(self.inner.forget(s, t)).await
+    async fn forget(&self, s: &Scope, t: &[Timestamp], m: &[Timestamp]) -> Result<(), StoreError> {
+        self.around(self.inner.forget(s, t, m)).await
     }
     async fn transition(
         &self,
@@ -1421,8 +1421,8 @@ impl<S: StateStore> StateStore for Faulty<S> {
     async fn read(&self, s: &Scope) -> Result<ScopeState, StoreError> {
         self.inner.read(s).await
     }
-    async fn forget(&self, s: &Scope, t: &[Timestamp]) -> Result<(), StoreError> {
-        self.inner.forget(s, t).await
+    async fn forget(&self, s: &Scope, t: &[Timestamp], m: &[Timestamp]) -> Result<(), StoreError> {
+        self.inner.forget(s, t, m).await
     }
     async fn transition(
         &self,

@@ -6,7 +6,8 @@
 //!   incident in one item. A bucket starting at minute `M` (epoch minutes) is a family of top-level
 //!   attributes: numbers `cM` (cost, femto-dollars, exact), `rM` (requests), `uM` (unpriced), `iM`,
 //!   `oM`, `kM`, `wM`, `hM` (input, output, cache-read, cache-write, 1-hour cache-write tokens), string
-//!   sets `mM` (models), `pM` (profile ARNs) and `bM` (keys of the batches applied to the bucket). The
+//!   sets `mM` (models), `pM` (profile ARNs) and `bM` (keys of the batches applied to the bucket, kept
+//!   until an hour after the bucket ends: [`crate::detector::DEDUPE_SECS`]). The
 //!   incident: `v` (version), `open`, `started`, `last_at`, `last_cost`, `alerts`, `lw`/`lc`/`lr` (its
 //!   thresholds), `iteam`. Also `app`, `caller`, `team`, `expires_at` (7 days after the last write).
 //! - **open incident** (`pk` = `attention`, `sk` = `i#<scope key>`): `app`, `caller`, `v`.
@@ -205,10 +206,15 @@ fn bucket_attr(name: &str) -> Option<(char, i64)> {
 fn scope_state(item: &Item) -> ScopeState {
     let team = get_s(item, "team").unwrap_or_default();
     let mut buckets: std::collections::BTreeMap<i64, Bucket> = std::collections::BTreeMap::new();
+    let mut marked = Vec::new();
     for (name, v) in item {
         let Some((f, m)) = bucket_attr(name) else {
             continue;
         };
+        if f == 'b' {
+            marked.push(Timestamp(m * 60));
+            continue; // a bucket's batch keys alone are no usage
+        }
         let b = buckets.entry(m).or_insert_with(|| {
             let mut b = Bucket::new(Timestamp(m * 60));
             b.team.clone_from(&team);
@@ -262,6 +268,7 @@ fn scope_state(item: &Item) -> ScopeState {
         version,
         incident,
         buckets: buckets.into_values().collect(),
+        marked,
     }
 }
 
@@ -434,16 +441,27 @@ impl StateStore for DynamoStore {
         self.get_scope(scope).await
     }
 
-    async fn forget(&self, scope: &Scope, starts: &[Timestamp]) -> Result<(), StoreError> {
-        for chunk in starts.chunks(BUCKETS_PER_FORGET) {
+    async fn forget(
+        &self,
+        scope: &Scope,
+        starts: &[Timestamp],
+        marks: &[Timestamp],
+    ) -> Result<(), StoreError> {
+        // Every attribute of a forgotten bucket; only the batch keys of the others.
+        let mut attrs: Vec<String> = Vec::new();
+        for t in starts {
+            let m = t.0.div_euclid(60);
+            attrs.extend(
+                COUNTERS
+                    .iter()
+                    .chain(SETS.iter())
+                    .map(|f| format!("{f}{m}")),
+            );
+        }
+        attrs.extend(marks.iter().map(|t| format!("b{}", t.0.div_euclid(60))));
+        for chunk in attrs.chunks(BUCKETS_PER_FORGET * (COUNTERS.len() + SETS.len())) {
             let mut x = Expr::default();
-            let mut names = Vec::new();
-            for t in chunk {
-                let m = t.0.div_euclid(60);
-                for f in COUNTERS.iter().chain(SETS.iter()) {
-                    names.push(x.name(&format!("{f}{m}")));
-                }
-            }
+            let names: Vec<String> = chunk.iter().map(|a| x.name(a)).collect();
             self.client
                 .update_item()
                 .table_name(&self.table)
