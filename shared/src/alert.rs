@@ -342,6 +342,8 @@ pub fn attributes(a: &Alert) -> Vec<(String, String)> {
         ("app".into(), nonempty(&a.app)),
         ("severity".into(), severity(a.kind).into()),
         ("alert_type".into(), a.kind.as_str().into()),
+        // Stable per transition: a consumer can drop the rare second delivery (docs/detection.md).
+        ("alert_id".into(), nonempty(&a.id)),
     ]
 }
 
@@ -465,6 +467,7 @@ mod tests {
                 ("app".into(), "ops-agent".into()),
                 ("severity".into(), "high".into()),
                 ("alert_type".into(), "runaway".into()),
+                ("alert_id".into(), a.id.clone()),
             ]
         );
     }

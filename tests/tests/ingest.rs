@@ -411,6 +411,15 @@ async fn metrics_and_alert_end_to_end() {
         format!("Bedrock runaway: ops-agent (platform) {dollars} in 15 min")
     );
     assert_eq!(attr(n, "team"), "platform");
+    let id = attr(n, "alert_id");
+    assert!(
+        id.starts_with(&format!("C#ops-agent#{LOOP_PRINCIPAL}/")),
+        "{id}"
+    );
+    assert!(n[1]
+        .as_str()
+        .unwrap()
+        .contains(&format!("Alert id:    {id}")));
     assert_eq!(attr(n, "app"), "ops-agent");
     assert_eq!(attr(n, "severity"), "high");
     let body = n[1].as_str().unwrap();
