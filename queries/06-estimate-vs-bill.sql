@@ -359,7 +359,7 @@ usage AS (
     date(try(from_iso8601_timestamp("timestamp"))) AS day,
     modelId AS model_id,
     coalesce(region, '') AS region,
-    coalesce(nullif(identity.arn, ''), 'unknown') AS caller,
+    coalesce(nullif(CASE WHEN regexp_like(coalesce(identity.arn, ''), '^arn:[^:]+:sts::[^:]*:assumed-role/[^/]+/') AND NOT regexp_like(coalesce(identity.arn, ''), '^arn:[^:]+:sts::[^:]*:assumed-role/(AWSReservedSSO_[^/]*)/') THEN regexp_extract(coalesce(identity.arn, ''), '^(arn:[^:]+:sts::[^:]*:assumed-role/[^/]+)/', 1) ELSE coalesce(identity.arn, '') END, ''), 'unknown') AS caller,
     (coalesce(input.inputTokenCount, 0) + coalesce(input.cacheReadInputTokenCount, 0) + coalesce(input.cacheWriteInputTokenCount, 0)) > 200000 AS long_context,
     count(*) AS requests,
     count(errorCode) AS errors,
