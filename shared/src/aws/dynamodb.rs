@@ -572,6 +572,9 @@ impl StateStore for DynamoStore {
         let r = self
             .client
             .transact_write_items()
+            // The same transition retried by the SDK (a lost answer) is the same request: DynamoDB
+            // answers it as done instead of failing its condition, so the winner keeps its alert.
+            .client_request_token(transition_token(&key, expected, &claim.batch))
             .transact_items(TransactWriteItem::builder().update(cas).build())
             .transact_items(registry.build())
             .transact_items(TransactWriteItem::builder().put(outbox).build())
@@ -655,6 +658,12 @@ impl StateStore for DynamoStore {
     }
 }
 
+/// An idempotency token (≤ 36 characters) for one transition: scope, version and batch.
+fn transition_token(key: &str, expected: u64, batch: &str) -> String {
+    let text = format!("{key}\u{1}{expected}\u{1}{batch}");
+    crate::detector::batch_key(&text) + &crate::detector::batch_key(&format!("{text}\u{2}"))
+}
+
 fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     StoreError {
         operation: "TransactWriteItems",
@@ -697,6 +706,9 @@ mod tests {
         assert_eq!(bucket_attr("open"), None);
         assert_eq!(bucket_attr("c"), None);
         assert_eq!(bucket_attr("b12"), Some(('b', 12)));
+        let t = transition_token(&"k".repeat(600), 7, "0123456789abcdef");
+        assert_eq!(t.len(), 32);
+        assert_ne!(t, transition_token(&"k".repeat(600), 8, "0123456789abcdef"));
     }
 
     #[test]
