@@ -118,9 +118,9 @@ def athena_text(v):
     return str(v)
 
 
-def run_rollup_sql(root, date, keys=KEYS):
+def run_rollup_sql(root, date, keys=KEYS, extra=()):
     sql = run("rollup-sql", "--date", date, "--database", DATABASE, "--table", TABLE,
-              "--metadata-keys", keys)
+              "--metadata-keys", keys, *extra)
     # Parsed as Trino (raises on a syntax error), then transpiled.
     sqlglot.parse_one(sql, read="trino")
     duck_sql = sqlglot.transpile(sql, read="trino", write="duckdb")[0]
@@ -265,6 +265,39 @@ class PartitionPredicateTest(unittest.TestCase):
             expected = [f"{fixtures.DAY}-{h:02d}" for h in range(24)] + [f"{fixtures.NEXT}-00"]
             self.assertEqual(read, expected)
             self.assertEqual(len(folders) - len(read), 7)
+
+
+
+class CallerRuleTest(unittest.TestCase):
+    """The SQL applies the same caller rule as the core (docs/callers.md), with custom keep-session
+    patterns too: characters special in a regular expression, another partition, a role name that only
+    looks like a pattern's prefix."""
+
+    def test_sql_callers_are_the_reports_under_custom_patterns(self):
+        pats = "ops.team+x,Human-?"
+        acct = fixtures.ACCOUNT
+        who = [
+            (f"arn:aws:sts::{acct}:assumed-role/ops.team+x/jane", None),                 # kept
+            (f"arn:aws:sts::{acct}:assumed-role/opsXteam+x/s1", f"arn:aws:sts::{acct}:assumed-role/opsXteam+x"),
+            (f"arn:aws:sts::{acct}:assumed-role/Human-1/raj", None),                      # kept
+            (f"arn:aws:sts::{acct}:assumed-role/Human-12/s2", f"arn:aws:sts::{acct}:assumed-role/Human-12"),
+            (f"arn:aws:sts::{acct}:assumed-role/AWSReservedSSO_Dev_1/ann", f"arn:aws:sts::{acct}:assumed-role/AWSReservedSSO_Dev_1"),
+            (f"arn:aws-us-gov:sts::{acct}:assumed-role/Gov/s3", f"arn:aws-us-gov:sts::{acct}:assumed-role/Gov"),
+            (f"arn:aws:iam::{acct}:user/path/bob", None),
+        ]
+        expected = {p or arn for arn, p in who}
+        with tempfile.TemporaryDirectory() as tmp:
+            lay = fixtures.Layout(tmp)
+            lay.write(fixtures.DAY, 10, [
+                fixtures.record(fixtures.ts(fixtures.DAY, 10, k), fixtures.NOVA_LITE, arn, tokens=(10, 1, 0, 0))
+                for k, (arn, _) in enumerate(who)
+            ])
+            _, cols, rows = run_rollup_sql(tmp, fixtures.DAY, keys="", extra=("--keep-session-roles", pats))
+            sql_callers = {r[cols.index("caller")] for r in rows}
+            cli = loads(run("report", "--date", fixtures.DAY, "--format", "json",
+                            "--keep-session-roles", pats, tmp))
+            self.assertEqual(sql_callers, expected)
+            self.assertEqual({g["caller"] for g in cli["by_caller"]}, expected)
 
 
 if __name__ == "__main__":
