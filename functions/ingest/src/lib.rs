@@ -9,9 +9,10 @@
 //!    (`PROFILE_CACHE_TTL_SECONDS`); a failed lookup serves the last known tags, else the profile id
 //!    with team `unresolved` — counted, never failing the batch;
 //! 4. **price** with the embedded price table;
-//! 5. **detect** runaways with the shared detector (its state store is shared by all instances), and
-//!    **publish** the alerts it returns to SNS — before anything else can fail the invocation, because a
-//!    retried batch does not return the same alerts again;
+//! 5. **detect** runaways with the shared detector (its state store is shared by all instances: one
+//!    call per touched scope, concurrent), **publish** the alerts it returns to SNS and record each
+//!    delivery; an alert not delivered stays in the detector's outbox and a later invocation sends it
+//!    (`AlertPublishFailures` counts publishes SNS refused);
 //! 6. **put metrics**: one datum per series and minute, chunked to `PutMetricData`'s limits. A final
 //!    failure is an invocation error, so Lambda retries the batch (the detector ignores the batch's
 //!    second delivery; metrics requests that had already succeeded are counted again — rare, and
