@@ -70,10 +70,7 @@ impl Seen {
             at: r.timestamp,
             model_id: r.model_id.to_string(),
             region: r.region.as_deref().map(str::to_string),
-            caller: r
-                .caller
-                .as_deref()
-                .map(|c| core.attribution.principal.principal(c).to_string()),
+            caller: r.caller.as_deref().map(str::to_string),
             tokens: r.tokens,
             tier: bedrock_meter::prices::tier_of(r.service_tier.as_deref()),
         }
@@ -107,13 +104,12 @@ pub(crate) fn observe(core: &Core, seen: impl IntoIterator<Item = Seen>) -> Obse
             None => Err(bedrock_meter::prices::Unpriced::UnknownModel),
         };
         unpriced += u64::from(cost.is_err());
-        observations.push(Observation::new(
-            s.at,
-            res,
-            s.caller.as_deref(),
-            cost,
-            s.tokens,
-        ));
+        // The caller every path names: the principal (docs/callers.md).
+        let caller = s
+            .caller
+            .as_deref()
+            .map(|c| core.attribution.principal.principal(c));
+        observations.push(Observation::new(s.at, res, caller, cost, s.tokens));
     }
     Observed {
         observations,
