@@ -288,7 +288,7 @@ const QUERIES: [(&str, &str, &str, &str); 6] = [
         "04-spend-per-iam-caller.sql",
         "NamedQuerySpendPerCaller",
         "04 spend per IAM caller",
-        "Estimated cost per IAM caller (identity.arn), whatever profile they called through.",
+        "Estimated cost per IAM caller (the principal of identity.arn: a role for its sessions), whatever profile they called through.",
     ),
     (
         "05-caller-app-cost.sql",
