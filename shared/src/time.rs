@@ -114,6 +114,35 @@ impl fmt::Display for Date {
 
 /// Milliseconds since the Unix epoch, from the system clock. Only the shells (Lambdas, CLI) read the
 /// clock; the core is always given the time.
+/// A Lambda invocation's deadline (wall clock, from its context) as an [`std::time::Instant`], or
+/// `None` when it is not in the future at `now`: Lambda never hands out an invocation past its
+/// deadline, but a local runtime emulator may send something else (`cargo lambda watch` sends the
+/// timeout itself, 600000 ms, which reads as a date in 1970), and a guard built on it would stop every
+/// batch at once.
+pub fn deadline_instant(
+    deadline: std::time::SystemTime,
+    now: std::time::SystemTime,
+    now_instant: std::time::Instant,
+) -> Option<std::time::Instant> {
+    match deadline.duration_since(now) {
+        Ok(left) if !left.is_zero() => Some(now_instant + left),
+        _ => None,
+    }
+}
+
+/// When to stop work that must leave `reserve` before `deadline` (the Lambda invocation's) for its
+/// last word (a failure pointer, a failure alert). The reserve is at most a quarter of the time left
+/// at `now`, so a short timeout (a local runtime emulator's 3 s default, a small configured timeout)
+/// still leaves most of it to the work instead of stopping it at once.
+pub fn stop_before(
+    deadline: std::time::Instant,
+    reserve: std::time::Duration,
+    now: std::time::Instant,
+) -> std::time::Instant {
+    let left = deadline.saturating_duration_since(now);
+    deadline - reserve.min(left / 4)
+}
+
 pub fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -267,5 +296,33 @@ mod tests {
         assert_eq!(d.start().to_string(), "2024-02-29T00:00:00Z");
         assert_eq!(t.minute().to_string(), "2024-02-29T23:59:00Z");
         assert_eq!(t.hour_of_day(), 23);
+    }
+    #[test]
+    fn the_reserve_is_kept_but_never_more_than_a_quarter_of_the_time_left() {
+        use std::time::{Duration, Instant};
+        let now = Instant::now();
+        let s = Duration::from_secs;
+        // A 60 s timeout keeps the whole 5 s reserve.
+        assert_eq!(stop_before(now + s(60), s(5), now), now + s(55));
+        // A 3 s timeout (cargo lambda's default) keeps 0.75 s, not 5 s (which would stop at once).
+        assert_eq!(
+            stop_before(now + s(3), s(5), now),
+            now + Duration::from_millis(2250)
+        );
+        // A deadline already past stops at once.
+        assert!(stop_before(now, s(5), now + s(1)) <= now + s(1));
+    }
+    #[test]
+    fn a_deadline_not_in_the_future_is_no_deadline() {
+        use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+        let (now, at) = (SystemTime::now(), Instant::now());
+        let s = Duration::from_secs;
+        assert_eq!(deadline_instant(now + s(60), now, at), Some(at + s(60)));
+        assert_eq!(deadline_instant(now, now, at), None);
+        // cargo lambda watch's relative 600000 ms, read as epoch milliseconds.
+        assert_eq!(
+            deadline_instant(UNIX_EPOCH + Duration::from_millis(600_000), now, at),
+            None
+        );
     }
 }

@@ -161,12 +161,13 @@ where
     let result = match deadline {
         None => ingest.handle(event, now).await,
         Some(d) => {
-            let stop = d
-                .checked_sub(POINTER_RESERVE)
-                .unwrap_or_else(std::time::Instant::now);
+            let stop =
+                bedrock_meter::time::stop_before(d, POINTER_RESERVE, std::time::Instant::now());
             tokio::time::timeout_at(stop.into(), ingest.handle(event, now))
                 .await
-                .unwrap_or(Err(IngestError::Deadline(POINTER_RESERVE)))
+                .unwrap_or(Err(IngestError::Deadline(
+                    d.saturating_duration_since(stop),
+                )))
         }
     };
     if let Err(e) = &result {

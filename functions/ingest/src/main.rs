@@ -62,21 +62,15 @@ async fn serve<S: StateStore>(
     let (ingest, recorder) = (&ingest, &recorder);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<SubscriptionEvent>| async move {
-            let left = event
-                .context
-                .deadline()
-                .duration_since(std::time::SystemTime::now())
-                .unwrap_or_default();
-            let deadline = std::time::Instant::now() + left;
-            handle_recording_failures(
-                ingest,
-                recorder,
-                &event.payload,
-                Timestamp::now(),
-                Some(deadline),
-            )
-            .await
-            .map_err(Error::from)
+            // None under an emulator that sends no real deadline (`time::deadline_instant`).
+            let deadline = bedrock_meter::time::deadline_instant(
+                event.context.deadline(),
+                std::time::SystemTime::now(),
+                std::time::Instant::now(),
+            );
+            handle_recording_failures(ingest, recorder, &event.payload, Timestamp::now(), deadline)
+                .await
+                .map_err(Error::from)
         },
     ))
     .await

@@ -841,9 +841,10 @@ pub async fn run_until<A: LoggingApi + RoleCheck>(
     let answered = match deadline {
         None => Ok(work.await),
         Some(d) => {
-            let stop = d
-                .checked_sub(RESPONSE_RESERVE)
-                .unwrap_or_else(std::time::Instant::now);
+            // The reserve is at most a quarter of the time left (the core's `time::stop_before`;
+            // this crate does not link the core).
+            let left = d.saturating_duration_since(std::time::Instant::now());
+            let stop = d - RESPONSE_RESERVE.min(left / 4);
             tokio::time::timeout_at(stop.into(), work).await
         }
     };

@@ -19,13 +19,17 @@ async fn main() -> Result<(), Error> {
         async move {
             // CloudFormation has been answered (SUCCESS or FAILED) unless the PUT itself failed; only
             // then is this an error (logged; the function has no async retries, so nothing re-runs).
-            let left = event
+            // No deadline when it is not in the future: a local emulator (cargo lambda watch) sends
+            // the timeout itself, not an epoch time (as the core's `time::deadline_instant`).
+            let deadline = match event
                 .context
                 .deadline()
                 .duration_since(std::time::SystemTime::now())
-                .unwrap_or_default();
-            let deadline = std::time::Instant::now() + left;
-            run_until(api, region, event.payload, Some(deadline))
+            {
+                Ok(left) if !left.is_zero() => Some(std::time::Instant::now() + left),
+                _ => None,
+            };
+            run_until(api, region, event.payload, deadline)
                 .await
                 .map(|r| serde_json::json!({ "Status": r.status }))
         }

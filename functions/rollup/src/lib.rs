@@ -243,13 +243,12 @@ pub async fn handle_until<E: QueryEngine, P: ProfileSource, N: Notifier, S: Obje
     let result = match deadline {
         None => run(deps, cfg, event, now).await,
         Some(d) => {
-            let stop = d
-                .checked_sub(ALERT_RESERVE)
-                .unwrap_or_else(std::time::Instant::now);
+            let stop =
+                bedrock_meter::time::stop_before(d, ALERT_RESERVE, std::time::Instant::now());
             tokio::time::timeout_at(stop.into(), run(deps, cfg, event, now))
                 .await
                 .unwrap_or(Err(RollupError::Deadline {
-                    reserve: ALERT_RESERVE,
+                    reserve: d.saturating_duration_since(stop),
                 }))
         }
     };

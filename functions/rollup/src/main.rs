@@ -24,15 +24,14 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (deps, cfg) = (&deps, &cfg);
         async move {
-            // The invocation's deadline, as an Instant (the context gives wall-clock time).
-            let left = event
-                .context
-                .deadline()
-                .duration_since(std::time::SystemTime::now())
-                .unwrap_or_default();
-            let deadline = std::time::Instant::now() + left;
+            // None under an emulator that sends no real deadline (`time::deadline_instant`).
+            let deadline = bedrock_meter::time::deadline_instant(
+                event.context.deadline(),
+                std::time::SystemTime::now(),
+                std::time::Instant::now(),
+            );
             let outcome =
-                handle_until(deps, cfg, &event.payload, Timestamp::now(), Some(deadline)).await?;
+                handle_until(deps, cfg, &event.payload, Timestamp::now(), deadline).await?;
             Ok::<Value, Error>(serde_json::to_value(outcome)?)
         }
     }))
