@@ -28,6 +28,11 @@
 //!   non-empty value; `PublishBatch` at most 10 entries.
 //! - **S3 `PutObject`** (REST, path-style): an object key of 1–1,024 bytes (UTF-8) and a body of at
 //!   most 5 GB in one PUT.
+//! - **IAM inline policies** (`Put|Delete|Get Role|User Policy`, `List Role|User Policies`; Query
+//!   protocol): role and user names 1–64 and policy names 1–128 characters of `[\w+=,.@-]`; a policy
+//!   document that is JSON, and (whitespace not counted) at most 10,240 characters for a role and 2,048
+//!   for a user — the quota is for all of a principal's inline policies together, so one document over
+//!   it is always refused (the aggregate over several documents is not tracked here).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -54,6 +59,7 @@ pub enum Service {
     DynamoDb,
     Sns,
     S3,
+    Iam,
 }
 
 fn reject(service: Service, code: &'static str, message: impl Into<String>) -> Rejection {
@@ -278,6 +284,75 @@ pub fn check_put_metric_data(
                     "The parameter {p}.Timestamp must specify a time no more than two hours in the future"
                 )));
             }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// IAM inline policies.
+
+pub const IAM_MAX_PRINCIPAL_NAME: usize = 64;
+pub const IAM_MAX_POLICY_NAME: usize = 128;
+pub const IAM_MAX_ROLE_POLICY_CHARS: usize = 10_240;
+pub const IAM_MAX_USER_POLICY_CHARS: usize = 2_048;
+
+fn iam_name_ok(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.chars().count() <= max
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}
+
+/// One IAM inline-policy request (Query protocol form parameters).
+pub fn check_iam(action: &str, params: &BTreeMap<String, String>) -> Result<(), Rejection> {
+    let role = action.contains("Role");
+    let (who, max_doc) = if role {
+        ("RoleName", IAM_MAX_ROLE_POLICY_CHARS)
+    } else {
+        ("UserName", IAM_MAX_USER_POLICY_CHARS)
+    };
+    let name = params.get(who).map(String::as_str).unwrap_or("");
+    if !iam_name_ok(name, IAM_MAX_PRINCIPAL_NAME) {
+        return Err(reject(
+            Service::Iam,
+            "ValidationError",
+            format!("1 validation error detected: Value '{name}' at '{who}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+ and have length less than or equal to 64"),
+        ));
+    }
+    if action.ends_with("Policies") {
+        return Ok(());
+    }
+    let policy = params.get("PolicyName").map(String::as_str).unwrap_or("");
+    if !iam_name_ok(policy, IAM_MAX_POLICY_NAME) {
+        return Err(reject(
+            Service::Iam,
+            "ValidationError",
+            format!("1 validation error detected: Value '{policy}' at 'policyName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+ and have length less than or equal to 128"),
+        ));
+    }
+    if action.starts_with("Put") {
+        let doc = params
+            .get("PolicyDocument")
+            .map(String::as_str)
+            .unwrap_or("");
+        if serde_json::from_str::<Value>(doc).is_err() {
+            return Err(reject(
+                Service::Iam,
+                "MalformedPolicyDocument",
+                "Syntax errors in policy.",
+            ));
+        }
+        let size = doc.chars().filter(|c| !c.is_whitespace()).count();
+        if size > max_doc {
+            return Err(reject(
+                Service::Iam,
+                "LimitExceeded",
+                format!(
+                    "Maximum policy size of {max_doc} bytes exceeded for {} {name}",
+                    if role { "role" } else { "user" }
+                ),
+            ));
         }
     }
     Ok(())
@@ -782,11 +857,11 @@ pub fn error_response(r: &Rejection) -> (&'static str, String) {
             })
             .to_string(),
         ),
-        Service::CloudWatch | Service::Sns => {
-            let ns = if r.service == Service::Sns {
-                "http://sns.amazonaws.com/doc/2010-03-31/"
-            } else {
-                "http://monitoring.amazonaws.com/doc/2010-08-01/"
+        Service::CloudWatch | Service::Sns | Service::Iam => {
+            let ns = match r.service {
+                Service::Sns => "http://sns.amazonaws.com/doc/2010-03-31/",
+                Service::Iam => "https://iam.amazonaws.com/doc/2010-05-08/",
+                _ => "http://monitoring.amazonaws.com/doc/2010-08-01/",
             };
             (
                 "text/xml",
@@ -901,6 +976,13 @@ fn check_request(state: &State, upstream: u16, req: &Request) -> Result<(), Reje
         }
         ("sns", Some("Publish")) => check_sns_publish(&params),
         ("sns", Some("PublishBatch")) => check_sns_publish_batch(&params),
+        (
+            "iam",
+            Some(
+                a @ ("PutRolePolicy" | "PutUserPolicy" | "DeleteRolePolicy" | "DeleteUserPolicy"
+                | "GetRolePolicy" | "GetUserPolicy" | "ListRolePolicies" | "ListUserPolicies"),
+            ),
+        ) => check_iam(a, &params),
         _ => Ok(()),
     }
 }
@@ -1300,5 +1382,58 @@ mod tests {
             .as_str()
             .unwrap()
             .ends_with("#ValidationException"));
+    }
+
+    #[test]
+    fn iam_names_and_policy_sizes() {
+        let put = |role: &str, name: &str, doc: &str| {
+            params(&[
+                ("RoleName", role),
+                ("PolicyName", name),
+                ("PolicyDocument", doc),
+            ])
+        };
+        let doc = r#"{"Version":"2012-10-17","Statement":[]}"#;
+        assert!(check_iam(
+            "PutRolePolicy",
+            &put("ops-agent", "BedrockMeterContain-a1", doc)
+        )
+        .is_ok());
+        assert_eq!(
+            check_iam("PutRolePolicy", &put("ops-agent", &"x".repeat(129), doc))
+                .unwrap_err()
+                .code,
+            "ValidationError"
+        );
+        assert!(check_iam("PutRolePolicy", &put("ops agent", "p", doc)).is_err());
+        assert!(check_iam("DeleteRolePolicy", &put("r", "a/b", "")).is_err());
+        assert_eq!(
+            check_iam("PutRolePolicy", &put("r", "p", "{not json"))
+                .unwrap_err()
+                .code,
+            "MalformedPolicyDocument"
+        );
+        // Whitespace is not counted; 2,048 characters fit a user, 2,049 do not.
+        let padded = |n: usize| format!("{{\"Sid\":\"{}\"}}   \n", "a".repeat(n - 10));
+        assert_eq!(
+            padded(2048).chars().filter(|c| !c.is_whitespace()).count(),
+            2048
+        );
+        let user = |d: &str| {
+            params(&[
+                ("UserName", "u"),
+                ("PolicyName", "p"),
+                ("PolicyDocument", d),
+            ])
+        };
+        assert!(check_iam("PutUserPolicy", &user(&padded(2048))).is_ok());
+        assert_eq!(
+            check_iam("PutUserPolicy", &user(&padded(2049)))
+                .unwrap_err()
+                .code,
+            "LimitExceeded"
+        );
+        assert!(check_iam("PutRolePolicy", &put("r", "p", &padded(2049))).is_ok());
+        assert!(check_iam("PutRolePolicy", &put("r", "p", &padded(10_241))).is_err());
     }
 }

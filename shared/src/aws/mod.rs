@@ -5,6 +5,7 @@ pub mod athena;
 pub mod bedrock;
 pub mod cloudwatch;
 pub mod dynamodb;
+pub mod iam;
 pub mod s3;
 pub mod sns;
 
