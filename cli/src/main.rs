@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod common;
+mod contain;
 mod demo;
 mod doctor;
 mod event;
@@ -55,6 +56,11 @@ enum Command {
         #[command(subcommand)]
         command: prices::PricesCommand,
     },
+    /// Runaway containment denies (IAM inline policies): list them, or lift one now.
+    Contain {
+        #[command(subcommand)]
+        command: contain::ContainCommand,
+    },
     /// Build a CloudWatch Logs subscription event (for `cargo lambda invoke` and tests) from log records.
     Event(event::EventArgs),
 }
@@ -77,6 +83,7 @@ fn main() -> ExitCode {
         Command::RollupSql(a) => rollup_sql::run(a),
         Command::Profiles { command } => profiles::run(command),
         Command::Event(a) => event::run(a),
+        Command::Contain { command } => contain::run(command),
         Command::Prices { command } => prices::run(command),
         Command::Doctor(a) => doctor::run(a),
         Command::Tail(a) => tail::run(a),
