@@ -92,7 +92,7 @@ pub fn profiles_json() -> String {
         p("opsagent0001", "ops-agent", "anthropic.claude-haiku-4-5-20251001-v1:0", &us, &[("app", "ops-agent"), ("team", "platform")]),
         p("fraudscore01", "fraud-scorer", "amazon.nova-lite-v1:0", &["us-east-1"], &[("app", "fraud-scorer"), ("team", "fraud-risk")]),
         p("docqa0000001", "doc-qa", "anthropic.claude-sonnet-4-5-20250929-v1:0", &global, &[("app", "doc-qa"), ("team", "search")]),
-        p("triage000001", "ticket-triage", "anthropic.claude-opus-4-5-20251101-v1:0", &us, &[("app", "ticket-triage"), ("team", "support"), ("meter:max-cost-usd", "10")]),
+        p("triage000001", "ticket-triage", "anthropic.claude-opus-4-5-20251101-v1:0", &us, &[("app", "ticket-triage"), ("team", "support"), ("meter:max-cost-usd", "10"), ("meter:on-runaway", "contain")]),
         p("emailwriter1", "email-writer", "amazon.nova-micro-v1:0", &["us-east-1"], &[("app", "email-writer"), ("team", "growth")]),
     ]});
     serde_json::to_string_pretty(&all).expect("json")

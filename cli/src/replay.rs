@@ -3,12 +3,13 @@
 //! does, sorted by timestamp, and fed to the same [`Detector`] over an in-memory store in batches of one
 //! simulated minute (each evaluated at the end of its minute; see `detector::replay`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use bedrock_meter::containment;
 use bedrock_meter::detector::{
     self, Alert, Detector, DetectorConfig, MemoryStore, Observation, Overrides,
 };
@@ -39,6 +40,17 @@ pub struct ReplayArgs {
     /// table (one line per alert) or json (one JSON object per alert and line).
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    /// Containment to simulate for apps tagged `meter:on-runaway=contain`: the principals it may deny
+    /// (`role/PATTERN,user/PATTERN`; the stack's CONTAINMENT_ALLOW). `none`: simulate no containment.
+    #[arg(long, default_value = "role/*,user/*")]
+    pub contain_allow: String,
+    /// Simulate containment of unattributed callers too (the stack's CONTAINMENT_UNATTRIBUTED).
+    #[arg(long)]
+    pub contain_unattributed: bool,
+    /// Simulated containment lasts at most this many minutes (the stack's CONTAINMENT_COOLDOWN_MINUTES).
+    #[arg(long, default_value_t = bedrock_meter::containment::DEFAULT_COOL_DOWN_MINUTES,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(bedrock_meter::containment::MAX_COOL_DOWN_MINUTES)))]
+    pub contain_cool_down: u32,
     #[command(flatten)]
     pub core: CoreOpts,
     /// Log files and directories (read recursively).
@@ -173,12 +185,20 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     let overrides = applied_overrides(&resolved, &config);
     let alerts = detect(config, &mut observations)?;
+    let contained = simulate_containment(&a, &alerts, &resolved, &observations)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    for alert in &alerts {
+    let mut events = contained.iter().peekable();
+    for (i, alert) in alerts.iter().enumerate() {
         match a.format {
             Format::Json => writeln!(out, "{}", alert.replay_json())?,
             Format::Table => writeln!(out, "{}", alert.summary_line())?,
+        }
+        while let Some((_, e)) = events.next_if(|(j, _)| *j == i) {
+            match a.format {
+                Format::Json => writeln!(out, "{}", e.json())?,
+                Format::Table => writeln!(out, "{}", e.summary_line())?,
+            }
         }
     }
     out.flush()?;
@@ -191,6 +211,19 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         config.max_requests,
         alerts.len()
     );
+    let contains = contained
+        .iter()
+        .filter(|(_, e)| matches!(e, containment::ReplayEvent::Contain(_)))
+        .count();
+    if contains > 0 {
+        eprintln!(
+            "containment (apps tagged {}={}): {contains} denies would have been put, each lifted on resolved or after {} min \
+             (the logs' later calls of a contained principal still count here: replay does not drop what a deny would have refused)",
+            containment::TAG_ON_RUNAWAY,
+            containment::ON_RUNAWAY_CONTAIN,
+            a.contain_cool_down
+        );
+    }
     if !overrides.is_empty() {
         eprintln!(
             "per-app thresholds from profile tags (they replace the ones above for these apps):"
@@ -203,6 +236,45 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         eprintln!("{s}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What containment would have done (`containment::replay_events`): profiles opted in by their tag,
+/// an app-level incident's callers from the records of its window.
+fn simulate_containment(
+    a: &ReplayArgs,
+    alerts: &[Alert],
+    resolved: &HashMap<String, Resolution>,
+    observations: &[Observation],
+) -> anyhow::Result<Vec<(usize, containment::ReplayEvent)>> {
+    if a.contain_allow.trim().eq_ignore_ascii_case("none") {
+        return Ok(Vec::new());
+    }
+    let cfg = containment::ContainmentConfig {
+        allow: containment::parse_allow(&a.contain_allow).context("--contain-allow")?,
+        unattributed: a.contain_unattributed,
+        cool_down_minutes: a.contain_cool_down,
+        ..containment::ContainmentConfig::default()
+    };
+    let opted: HashSet<&str> = resolved
+        .values()
+        .filter(|r| containment::opted_in(&r.tags))
+        .filter_map(|r| r.profile_arn.as_deref())
+        .collect();
+    let callers_of = |al: &Alert| {
+        let end = Timestamp(al.window_start.0 + i64::from(al.window_minutes) * 60);
+        let set: BTreeSet<String> = observations
+            .iter()
+            .filter(|o| o.app == al.app && o.at >= al.window_start && o.at < end)
+            .map(|o| o.caller.clone())
+            .collect();
+        set.into_iter().collect()
+    };
+    Ok(containment::replay_events(
+        alerts,
+        |p| opted.contains(p),
+        callers_of,
+        &cfg,
+    ))
 }
 
 /// The per-app threshold overrides (profile tags `meter:*`) that apply to the apps replayed, one line

@@ -600,7 +600,7 @@ pub fn plan(f: &IncidentFacts, cfg: &ContainmentConfig) -> Plan {
         Some(c) => vec![c.clone()],
         None => f.callers.clone(),
     };
-    let unattributed = f.app == UNATTRIBUTED || f.profile_arns.is_empty();
+    let unattributed = f.app == UNATTRIBUTED;
     let gate = if unattributed {
         (!cfg.unattributed).then_some(Skip::UnattributedOff)
     } else {
@@ -837,6 +837,186 @@ pub fn alert_lines(applied: &[Applied], release: bool) -> String {
         s.push_str(&line);
     }
     s
+}
+
+// ---------------------------------------------------------------------------------------------
+// From detector alerts; replay
+// ---------------------------------------------------------------------------------------------
+
+impl IncidentFacts {
+    /// The facts of a detector alert. `opted_in_profile` says whether a profile ARN carries
+    /// `meter:on-runaway=contain`; only those profiles are denied (an app is opted in when any is).
+    /// `callers`: the app's callers in the window, for an app-level alert.
+    pub fn from_alert(
+        a: &crate::detector::Alert,
+        opted_in_profile: impl Fn(&str) -> bool,
+        callers: Vec<String>,
+    ) -> IncidentFacts {
+        let profile_arns: Vec<String> = a
+            .profile_arns
+            .iter()
+            .filter(|p| opted_in_profile(p))
+            .cloned()
+            .collect();
+        IncidentFacts {
+            app: a.app.clone(),
+            team: a.team.clone(),
+            caller: a.caller.clone(),
+            callers,
+            opted_in: !profile_arns.is_empty(),
+            profile_arns,
+            models: a.models.clone(),
+            at: a.at,
+        }
+    }
+}
+
+/// One line of what containment would have done, in replay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplayEvent {
+    /// Put at the runaway alert's time.
+    Contain(Containment),
+    /// Lifted at the resolved alert's time.
+    Release(Containment, Timestamp),
+    /// Expired by itself (its `aws:CurrentTime` condition) before the incident resolved.
+    Expire(Containment),
+}
+
+impl ReplayEvent {
+    /// The `replay --format json` line: type `contain`, or `release` (lifted or expired).
+    pub fn json(&self) -> String {
+        match self {
+            ReplayEvent::Contain(c) => c.replay_json(false, c.at),
+            ReplayEvent::Release(c, at) => c.replay_json(true, *at),
+            ReplayEvent::Expire(c) => c.replay_json(true, c.until),
+        }
+    }
+
+    pub fn at(&self) -> Timestamp {
+        match self {
+            ReplayEvent::Contain(c) => c.at,
+            ReplayEvent::Release(_, at) => *at,
+            ReplayEvent::Expire(c) => c.until,
+        }
+    }
+
+    /// The `replay` table line.
+    pub fn summary_line(&self) -> String {
+        let (kind, c, how) = match self {
+            ReplayEvent::Contain(c) => ("contain", c, format!("until {}", c.until)),
+            ReplayEvent::Release(c, _) => ("release", c, "lifted (resolved)".to_string()),
+            ReplayEvent::Expire(c) => ("release", c, "expired by itself".to_string()),
+        };
+        format!(
+            "{}  {kind:<10} {} ({}) caller {}: deny {} on {} {how}",
+            self.at(),
+            c.app,
+            c.team,
+            c.caller,
+            c.principal,
+            c.resources.join(", "),
+        )
+    }
+}
+
+/// What containment would have done over a replay's alerts, as (index, event): each event comes
+/// right after alert `index` and before the next one, in time order. A `runaway` contains (unless the
+/// same (principal, profile) deny is already in force from another incident of the app); the deny
+/// expires by itself at `until`, or the matching `resolved` lifts it if that comes first.
+/// `callers_of(alert)` gives an app-level alert's callers in its window.
+pub fn replay_events(
+    alerts: &[crate::detector::Alert],
+    opted_in_profile: impl Fn(&str) -> bool,
+    callers_of: impl Fn(&crate::detector::Alert) -> Vec<String>,
+    cfg: &ContainmentConfig,
+) -> Vec<(usize, ReplayEvent)> {
+    use crate::detector::AlertKind;
+    use std::collections::BTreeMap;
+    let mut out = Vec::new();
+    // Denies in force: (principal, policy) → (the scope that put it, the containment).
+    type Scope = (String, Option<String>);
+    let mut in_force: BTreeMap<(IamPrincipal, String), (Scope, Containment)> = BTreeMap::new();
+    let expire_until = |out: &mut Vec<(usize, ReplayEvent)>,
+                        in_force: &mut BTreeMap<(IamPrincipal, String), (Scope, Containment)>,
+                        now: Option<Timestamp>,
+                        index: usize| {
+        let mut gone: Vec<Containment> = in_force
+            .values()
+            .filter(|(_, c)| match now {
+                Some(n) => c.until <= n,
+                None => true,
+            })
+            .map(|(_, c)| c.clone())
+            .collect();
+        gone.sort_by_key(|c| c.until);
+        for c in gone {
+            in_force.remove(&(c.principal.clone(), c.policy_name.clone()));
+            out.push((index, ReplayEvent::Expire(c)));
+        }
+    };
+    for (i, a) in alerts.iter().enumerate() {
+        if i > 0 {
+            expire_until(&mut out, &mut in_force, Some(a.at), i - 1);
+        }
+        let scope = (a.app.clone(), a.caller.clone());
+        match a.kind {
+            AlertKind::Runaway => {
+                let callers = if a.caller.is_none() {
+                    callers_of(a)
+                } else {
+                    Vec::new()
+                };
+                let f = IncidentFacts::from_alert(a, &opted_in_profile, callers);
+                for c in plan(&f, cfg).contain {
+                    let key = (c.principal.clone(), c.policy_name.clone());
+                    if in_force.contains_key(&key) {
+                        continue;
+                    }
+                    out.push((i, ReplayEvent::Contain(c.clone())));
+                    in_force.insert(key, (scope.clone(), c));
+                }
+            }
+            AlertKind::Resolved => {
+                let mine: Vec<(IamPrincipal, String)> = in_force
+                    .iter()
+                    .filter(|(_, (s, _))| *s == scope)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in mine {
+                    if let Some((_, c)) = in_force.remove(&k) {
+                        out.push((i, ReplayEvent::Release(c, a.at)));
+                    }
+                }
+            }
+            AlertKind::Escalation => {}
+        }
+    }
+    if let Some(last) = alerts.len().checked_sub(1) {
+        expire_until(&mut out, &mut in_force, None, last);
+    }
+    out
+}
+
+/// Adds containment to a rendered alert: the paragraph of [`alert_lines`] after the lead, and a
+/// `containment` message attribute (`contained`, `dry-run`, `lifted`, `failed`) to filter on.
+pub fn add_to_alert(r: &mut crate::alert::RenderedAlert, applied: &[Applied], release: bool) {
+    if applied.is_empty() {
+        return;
+    }
+    let text = alert_lines(applied, release);
+    let at = r.body.find("\n\n").map_or(r.body.len(), |i| i + 2);
+    r.body.insert_str(at, &format!("{text}\n"));
+    let state = if applied.iter().any(|a| a.result.is_err()) {
+        "failed"
+    } else if applied.iter().all(|a| a.dry_run) {
+        "dry-run"
+    } else if release {
+        "lifted"
+    } else {
+        "contained"
+    };
+    r.attributes
+        .push(("containment".to_string(), state.to_string()));
 }
 
 #[cfg(test)]
@@ -1179,5 +1359,136 @@ mod tests {
         assert!(glob_match(b"user/batch-?", b"user/batch-1"));
         assert!(!glob_match(b"user/batch-?", b"user/batch-12"));
         assert!(!glob_match(b"role/*", b"user/x"));
+    }
+
+    fn alert(
+        kind: crate::detector::AlertKind,
+        caller: Option<&str>,
+        at: &str,
+    ) -> crate::detector::Alert {
+        crate::detector::Alert {
+            kind,
+            app: "ops-agent".into(),
+            team: "platform".into(),
+            caller: caller.map(str::to_string),
+            models: vec!["anthropic.claude-sonnet-4-5-20250929-v1:0".into()],
+            profile_arns: vec![PROFILE.into()],
+            window_minutes: 15,
+            at: t(at),
+            window_start: t(at),
+            window_cost: crate::Money::ZERO,
+            window_requests: 0,
+            window_unpriced: 0,
+            tokens: crate::Tokens::default(),
+            threshold_cost: crate::Money::ZERO,
+            threshold_requests: 0,
+            incident_started: t(at),
+            previous_alert_cost: None,
+            id: "x".into(),
+        }
+    }
+
+    #[test]
+    fn replay_contains_on_runaway_and_releases_on_resolved() {
+        use crate::detector::AlertKind::*;
+        let w = "arn:aws:sts::111122223333:assumed-role/ops-agent/w";
+        let alerts = vec![
+            alert(Runaway, Some(w), "2026-11-25T01:20:00Z"),
+            alert(Escalation, Some(w), "2026-11-25T01:40:00Z"),
+            // The app-level incident of the same app: the deny is already in force, not put twice.
+            alert(Runaway, None, "2026-11-25T01:41:00Z"),
+            alert(Resolved, Some(w), "2026-11-25T01:50:00Z"),
+            alert(Resolved, None, "2026-11-25T01:51:00Z"),
+            // Later, a new runaway whose deny expires before it resolves.
+            alert(Runaway, Some(w), "2026-11-25T03:00:00Z"),
+            alert(Resolved, Some(w), "2026-11-25T05:00:00Z"),
+            // A runaway that never resolves in the replay: it expires after the last alert.
+            alert(
+                Runaway,
+                Some("arn:aws:iam::111122223333:user/batch-1"),
+                "2026-11-25T06:00:00Z",
+            ),
+        ];
+        let ev = replay_events(&alerts, |p| p == PROFILE, |_| vec![w.to_string()], &cfg());
+        let got: Vec<(usize, String, String)> = ev
+            .iter()
+            .map(|(i, e)| {
+                let v: serde_json::Value = serde_json::from_str(&e.json()).unwrap();
+                (
+                    *i,
+                    v["type"].as_str().unwrap().to_string(),
+                    v["at"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, "contain".into(), "2026-11-25T01:20:00Z".into()),
+                (3, "release".into(), "2026-11-25T01:50:00Z".into()),
+                (5, "contain".into(), "2026-11-25T03:00:00Z".into()),
+                // Expired at 04:00, between alert 5 and the resolved alert at 05:00.
+                (5, "release".into(), "2026-11-25T04:00:00Z".into()),
+                (7, "contain".into(), "2026-11-25T06:00:00Z".into()),
+                (7, "release".into(), "2026-11-25T07:00:00Z".into()),
+            ]
+        );
+        assert!(ev[0]
+            .1
+            .summary_line()
+            .contains("contain    ops-agent (platform) caller"));
+        // Not opted in: nothing.
+        assert!(replay_events(&alerts, |_| false, |_| vec![], &cfg()).is_empty());
+    }
+
+    #[test]
+    fn the_rendered_alert_says_what_was_contained() {
+        let a = alert(
+            crate::detector::AlertKind::Runaway,
+            Some("arn:aws:sts::111122223333:assumed-role/ops-agent/w"),
+            "2026-11-25T02:00:30Z",
+        );
+        let f = IncidentFacts::from_alert(&a, |_| true, vec![]);
+        let c = plan(&f, &cfg()).contain;
+        let mut r = crate::alert::render(&a, &crate::alert::AlertContext::default());
+        let lead_end = r.body.find("\n\n").unwrap();
+        add_to_alert(
+            &mut r,
+            &[Applied {
+                containment: c[0].clone(),
+                result: Ok(true),
+                dry_run: false,
+            }],
+            false,
+        );
+        assert!(
+            r.body[lead_end + 2..].starts_with("CONTAINED: role/ops-agent may not invoke"),
+            "{}",
+            r.body
+        );
+        assert!(r
+            .body
+            .contains("Lift now: bedrock-meter contain lift role/ops-agent a1b2c3d4e5f6"));
+        assert!(r
+            .attributes
+            .contains(&("containment".into(), "contained".into())));
+        let mut z = crate::alert::render(&a, &crate::alert::AlertContext::default());
+        add_to_alert(
+            &mut z,
+            &[Applied {
+                containment: c[0].clone(),
+                result: Ok(true),
+                dry_run: false,
+            }],
+            true,
+        );
+        assert!(z.body.contains("LIFTED: the deny on role/ops-agent"));
+        assert!(z
+            .attributes
+            .contains(&("containment".into(), "lifted".into())));
+        let mut n = crate::alert::render(&a, &crate::alert::AlertContext::default());
+        let before = n.clone();
+        add_to_alert(&mut n, &[], false);
+        assert_eq!(n, before, "no containment, no change");
     }
 }
