@@ -8,6 +8,7 @@
 pub mod alert;
 pub mod athena_sql;
 pub mod batch;
+pub mod chat;
 pub mod containment;
 pub mod daily_email;
 pub mod detector;

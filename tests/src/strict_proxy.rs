@@ -25,7 +25,8 @@
 //!   with a letter, digit or punctuation mark, no line breaks or control characters, fewer than 100
 //!   characters; at most 10 message attributes, names of `A-Za-z0-9_-.` (at most 256, not `AWS.` or
 //!   `Amazon.`, no leading, trailing or doubled `.`), a `String`, `Number` or `Binary` data type and a
-//!   non-empty value; `PublishBatch` at most 10 entries.
+//!   non-empty value; `PublishBatch` at most 10 entries; with `MessageStructure=json`, a message that is
+//!   a JSON object of strings with a `default` entry.
 //! - **S3 `PutObject`** (REST, path-style): an object key of 1–1,024 bytes (UTF-8) and a body of at
 //!   most 5 GB in one PUT.
 //! - **IAM inline policies** (`Put|Delete|Get Role|User Policy`, `List Role|User Policies`; Query
@@ -418,6 +419,22 @@ fn check_sns_message(params: &BTreeMap<String, String>, prefix: &str) -> Result<
         .unwrap_or("");
     if message.is_empty() {
         return Err(sns("Invalid parameter: Empty message"));
+    }
+    // MessageStructure=json: a JSON object of strings per protocol, with a `default` one.
+    if params
+        .get(&format!("{prefix}MessageStructure"))
+        .map(String::as_str)
+        == Some("json")
+    {
+        let v: Option<serde_json::Map<String, Value>> = serde_json::from_str(message).ok();
+        let ok = v.is_some_and(|m| {
+            m.get("default").is_some_and(Value::is_string) && m.values().all(Value::is_string)
+        });
+        if !ok {
+            return Err(sns(
+                "Invalid parameter: Message Structure - No default entry in JSON message body",
+            ));
+        }
     }
     if let Some(subject) = params.get(&format!("{prefix}Subject")) {
         check_subject(subject)?;

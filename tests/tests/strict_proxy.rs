@@ -145,3 +145,57 @@ async fn sns_subjects_are_refused_raw_and_pass_through_the_adapter() {
     assert_eq!(sent[0][1], "Équipe — body keeps every character");
     assert_eq!(moto.rejections().len(), 3);
 }
+
+/// Chat delivery (`CHAT_FORMAT`): one publish with `MessageStructure=json` — an email subscriber gets
+/// the plain text, an HTTPS subscriber (the chat integration, a webhook) the custom notification.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_format_publishes_a_structured_message() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let topic = sns
+        .create_topic()
+        .name("alerts")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_string();
+    let n = Notification {
+        subject: "Bedrock runaway: ops (platform) $41.20 in 15 min".into(),
+        body: "RUNAWAY: lead.\n\nApp:         ops\nTeam:        platform\n".into(),
+        attributes: vec![
+            ("alert_type".into(), "runaway".into()),
+            ("alert_id".into(), "A#ops/1/1".into()),
+        ],
+    };
+    SnsNotifier::new(&sdk)
+        .with_chat_format(true)
+        .publish(&topic, &n)
+        .await
+        .unwrap();
+    assert!(moto.rejections().is_empty(), "{:?}", moto.rejections());
+    let sent = moto.sns_sent("alerts");
+    assert_eq!(sent.len(), 1);
+    let m: serde_json::Value = serde_json::from_str(sent[0][1].as_str().unwrap()).unwrap();
+    assert_eq!(m["email"], n.body.as_str());
+    assert_eq!(m["default"], n.body.as_str());
+    let chat: serde_json::Value = serde_json::from_str(m["https"].as_str().unwrap()).unwrap();
+    assert_eq!(chat["source"], "custom");
+    assert_eq!(chat["content"]["title"], n.subject.as_str());
+    assert_eq!(chat["metadata"]["threadId"], "A#ops/1");
+    // A structured message without a default entry is refused, as SNS refuses it.
+    let e = sns
+        .publish()
+        .topic_arn(&topic)
+        .message_structure("json")
+        .message("{\"email\":\"x\"}")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_sns::error::ProvideErrorMetadata::code(&e),
+        Some("InvalidParameter")
+    );
+}

@@ -56,7 +56,7 @@ async fn serve<S: StateStore>(
         config,
         profiles,
         CloudWatchMetrics::new(sdk),
-        SnsNotifier::new(sdk),
+        SnsNotifier::new(sdk).with_chat_format(SnsNotifier::chat_format_from_env()),
         store,
     );
     let (ingest, recorder) = (&ingest, &recorder);

@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
     let deps = Deps {
         engine: AthenaEngine::new(&conf),
         profiles: BedrockProfiles::new(&conf),
-        notifier: SnsNotifier::new(&conf),
+        notifier: SnsNotifier::new(&conf).with_chat_format(SnsNotifier::chat_format_from_env()),
         store: S3Store::new(&conf),
         prices: PriceTable::embedded(),
     };

@@ -33,13 +33,34 @@ pub trait Notifier {
 #[derive(Clone, Debug)]
 pub struct SnsNotifier {
     client: aws_sdk_sns::Client,
+    /// Publish with `MessageStructure=json`: plain text for email, the chat integration's custom
+    /// notification for HTTPS subscriptions ([`crate::chat`]).
+    chat: bool,
 }
 
 impl SnsNotifier {
     pub fn new(config: &aws_config::SdkConfig) -> SnsNotifier {
         SnsNotifier {
             client: aws_sdk_sns::Client::new(config),
+            chat: false,
         }
+    }
+
+    /// Chat delivery on or off (`CHAT_FORMAT`, set by the template when a Slack or Teams channel is
+    /// configured).
+    pub fn with_chat_format(mut self, on: bool) -> SnsNotifier {
+        self.chat = on;
+        self
+    }
+
+    /// `CHAT_FORMAT` from the environment: `true`/`1`/`yes`/`on` turn chat delivery on.
+    pub fn chat_format_from_env() -> bool {
+        std::env::var("CHAT_FORMAT").is_ok_and(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "true" | "1" | "yes" | "on"
+            )
+        })
     }
 }
 
@@ -89,8 +110,14 @@ impl Notifier for SnsNotifier {
             .client
             .publish()
             .topic_arn(topic_arn)
-            .subject(fit_subject(&n.subject))
-            .message(&n.body);
+            .subject(fit_subject(&n.subject));
+        req = if self.chat {
+            let chat = crate::chat::custom_notification(&n.subject, &n.body, &n.attributes);
+            req.message_structure("json")
+                .message(crate::chat::message_structure(&n.body, &chat))
+        } else {
+            req.message(&n.body)
+        };
         for (k, v) in &n.attributes {
             let value = MessageAttributeValue::builder()
                 .data_type("String")
