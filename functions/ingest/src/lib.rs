@@ -21,6 +21,7 @@
 //! [`Ingest`] is generic over its four AWS dependencies so tests can point each at a different local
 //! server; `main.rs` wires the real ones from the environment.
 
+pub mod contain;
 pub mod failure;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,302 @@
+//! Containment on the live path: after the detector hands out its alerts, a `runaway` of an opted-in
+//! app puts the self-expiring deny on its caller (or, app level, on the app's callers in the batch)
+//! and a `resolved` deletes it (`bedrock_meter::containment` decides; IAM behind [`IamPolicies`]).
+//!
+//! Only the invocation that won the transition gets the alert, so only it acts; the deny's name and
+//! bytes depend only on the transition, so acting again (a retry) changes nothing. A `resolved` deletes
+//! whatever the same settings could have put for the incident, whether or not the app is still tagged
+//! (deleting an absent policy is not an error). Escalations do nothing: the deny already runs.
+
+use std::collections::HashSet;
+
+use bedrock_meter::containment::{
+    contain, plan, release, Applied, ContainmentConfig, IamPolicies, IncidentFacts, Skip,
+};
+use bedrock_meter::detector::{Alert, AlertKind};
+
+/// What containment did for one alert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Acted {
+    pub alert_id: String,
+    /// `resolved`: deletes; `runaway`: puts.
+    pub release: bool,
+    pub applied: Vec<Applied>,
+    /// Callers left alone, and why.
+    pub skipped: Vec<(String, Skip)>,
+}
+
+/// The live path's containment: its settings and IAM.
+pub struct Containment<I> {
+    pub config: ContainmentConfig,
+    pub iam: I,
+}
+
+impl<I: IamPolicies> Containment<I> {
+    pub fn new(config: ContainmentConfig, iam: I) -> Self {
+        Containment { config, iam }
+    }
+
+    /// Acts on every alert at once (IAM calls concurrent). `opted_in`: the profile ARNs tagged
+    /// `meter:on-runaway=contain` among the batch's resolutions; `callers_of`: an app-level alert's
+    /// callers (the batch's callers of that app).
+    pub async fn act(
+        &self,
+        alerts: &[Alert],
+        opted_in: &HashSet<String>,
+        callers_of: impl Fn(&Alert) -> Vec<String>,
+    ) -> Vec<Acted> {
+        let jobs: Vec<_> = alerts
+            .iter()
+            .filter(|a| a.kind != AlertKind::Escalation)
+            .map(|a| {
+                let release_it = a.kind == AlertKind::Resolved;
+                let callers = if a.caller.is_none() {
+                    callers_of(a)
+                } else {
+                    Vec::new()
+                };
+                let facts = if release_it {
+                    IncidentFacts::from_alert(a, |_| true, callers)
+                } else {
+                    IncidentFacts::from_alert(a, |p| opted_in.contains(p), callers)
+                };
+                let p = plan(&facts, &self.config);
+                let dry = self.config.dry_run;
+                async move {
+                    let applied = if release_it {
+                        release(&self.iam, &p.contain, dry).await
+                    } else {
+                        contain(&self.iam, &p.contain, dry).await
+                    };
+                    for x in &applied {
+                        let c = &x.containment;
+                        match &x.result {
+                            Ok(changed) => tracing::info!(
+                                alert_id = %a.id,
+                                action = if release_it { "release" } else { "contain" },
+                                dry_run = dry,
+                                changed,
+                                principal = %c.principal,
+                                policy = %c.policy_name,
+                                resource = %c.resources.join(","),
+                                until = %c.until,
+                                "containment"
+                            ),
+                            Err(e) => tracing::error!(
+                                alert_id = %a.id,
+                                action = if release_it { "release" } else { "contain" },
+                                principal = %c.principal,
+                                policy = %c.policy_name,
+                                error = %e,
+                                "containment failed"
+                            ),
+                        }
+                    }
+                    Acted {
+                        alert_id: a.id.clone(),
+                        release: release_it,
+                        applied,
+                        skipped: p.skipped,
+                    }
+                }
+            })
+            .collect();
+        bedrock_meter::containment::join_all(jobs).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bedrock_meter::containment::{IamError, IamPrincipal};
+    use bedrock_meter::{Money, Timestamp, Tokens};
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    const PROFILE: &str =
+        "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/a1b2c3d4e5f6";
+
+    /// IAM in memory, refusing what IAM refuses (names, per-principal aggregate size).
+    #[derive(Default)]
+    struct StrictIam {
+        policies: Mutex<BTreeMap<(String, String), String>>,
+        calls: Mutex<usize>,
+    }
+
+    impl IamPolicies for StrictIam {
+        async fn put_policy(
+            &self,
+            p: &IamPrincipal,
+            name: &str,
+            doc: &str,
+        ) -> Result<(), IamError> {
+            *self.calls.lock().unwrap() += 1;
+            let bad = |m: &str| IamError {
+                operation: "PutRolePolicy",
+                code: Some("ValidationError".into()),
+                message: m.into(),
+            };
+            if name.is_empty()
+                || name.len() > 128
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+            {
+                return Err(bad("policy name"));
+            }
+            let mut g = self.policies.lock().unwrap();
+            g.insert((p.label(), name.to_string()), doc.to_string());
+            let total: usize = g
+                .iter()
+                .filter(|((who, _), _)| *who == p.label())
+                .map(|(_, d)| d.chars().filter(|c| !c.is_whitespace()).count())
+                .sum();
+            if total > p.policy_limit() {
+                g.remove(&(p.label(), name.to_string()));
+                return Err(bad("LimitExceeded"));
+            }
+            Ok(())
+        }
+        async fn delete_policy(&self, p: &IamPrincipal, name: &str) -> Result<bool, IamError> {
+            *self.calls.lock().unwrap() += 1;
+            Ok(self
+                .policies
+                .lock()
+                .unwrap()
+                .remove(&(p.label(), name.to_string()))
+                .is_some())
+        }
+        async fn policy_names(&self, _: &IamPrincipal) -> Result<Vec<String>, IamError> {
+            unimplemented!("not used by the live path")
+        }
+        async fn policy_document(
+            &self,
+            _: &IamPrincipal,
+            _: &str,
+        ) -> Result<Option<String>, IamError> {
+            unimplemented!("not used by the live path")
+        }
+        async fn principals(&self) -> Result<Vec<IamPrincipal>, IamError> {
+            unimplemented!("not used by the live path")
+        }
+    }
+
+    fn alert(kind: AlertKind, caller: Option<&str>, profiles: &[&str]) -> Alert {
+        let t = Timestamp::parse_iso8601("2026-11-25T02:00:00Z").unwrap();
+        Alert {
+            kind,
+            app: "ops-agent".into(),
+            team: "platform".into(),
+            caller: caller.map(str::to_string),
+            models: vec![],
+            profile_arns: profiles.iter().map(|s| s.to_string()).collect(),
+            window_minutes: 15,
+            at: t,
+            window_start: t,
+            window_cost: Money::ZERO,
+            window_requests: 0,
+            window_unpriced: 0,
+            tokens: Tokens::default(),
+            threshold_cost: Money::ZERO,
+            threshold_requests: 0,
+            incident_started: t,
+            previous_alert_cost: None,
+            id: format!("{}-id", kind.as_str()),
+        }
+    }
+
+    fn cfg(dry_run: bool) -> ContainmentConfig {
+        ContainmentConfig {
+            allow: vec!["role/ops-*".into()],
+            dry_run,
+            ..ContainmentConfig::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn runaway_puts_resolved_deletes_escalation_does_nothing() {
+        let c = Containment::new(cfg(false), StrictIam::default());
+        let opted: HashSet<String> = [PROFILE.to_string()].into();
+        let w = "arn:aws:sts::111122223333:assumed-role/ops-agent/w";
+        let acted = c
+            .act(
+                &[
+                    alert(AlertKind::Runaway, Some(w), &[PROFILE]),
+                    alert(AlertKind::Escalation, Some(w), &[PROFILE]),
+                ],
+                &opted,
+                |_| vec![],
+            )
+            .await;
+        assert_eq!(acted.len(), 1);
+        assert_eq!(acted[0].applied[0].result, Ok(true));
+        assert_eq!(c.iam.policies.lock().unwrap().len(), 1);
+        // resolved: the tag no longer matters (the policy is removed whatever happened since).
+        let acted = c
+            .act(
+                &[alert(AlertKind::Resolved, Some(w), &[PROFILE])],
+                &HashSet::new(),
+                |_| vec![],
+            )
+            .await;
+        assert!(acted[0].release && acted[0].applied[0].result == Ok(true));
+        assert!(c.iam.policies.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn untagged_outside_the_pattern_and_dry_runs_touch_nothing() {
+        let w = "arn:aws:sts::111122223333:assumed-role/ops-agent/w";
+        let c = Containment::new(cfg(false), StrictIam::default());
+        let a = c
+            .act(
+                &[alert(AlertKind::Runaway, Some(w), &[PROFILE])],
+                &HashSet::new(),
+                |_| vec![],
+            )
+            .await;
+        assert_eq!(a[0].skipped[0].1, Skip::NotOptedIn);
+        let opted: HashSet<String> = [PROFILE.to_string()].into();
+        let other = "arn:aws:sts::111122223333:assumed-role/payments/w";
+        let a = c
+            .act(
+                &[alert(AlertKind::Runaway, Some(other), &[PROFILE])],
+                &opted,
+                |_| vec![],
+            )
+            .await;
+        assert!(matches!(a[0].skipped[0].1, Skip::OutsideAllow(_)));
+        let dry = Containment::new(cfg(true), StrictIam::default());
+        let a = dry
+            .act(
+                &[alert(AlertKind::Runaway, Some(w), &[PROFILE])],
+                &opted,
+                |_| vec![],
+            )
+            .await;
+        assert!(a[0].applied[0].dry_run);
+        assert_eq!(
+            *c.iam.calls.lock().unwrap() + *dry.iam.calls.lock().unwrap(),
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn app_level_runaways_contain_the_batchs_callers() {
+        let c = Containment::new(cfg(false), StrictIam::default());
+        let opted: HashSet<String> = [PROFILE.to_string()].into();
+        let a = c
+            .act(
+                &[alert(AlertKind::Runaway, None, &[PROFILE])],
+                &opted,
+                |_| {
+                    vec![
+                        "arn:aws:sts::111122223333:assumed-role/ops-agent/a".into(),
+                        "arn:aws:sts::111122223333:assumed-role/ops-batch/b".into(),
+                    ]
+                },
+            )
+            .await;
+        assert_eq!(a[0].applied.len(), 2);
+        assert_eq!(c.iam.policies.lock().unwrap().len(), 2);
+    }
+}
