@@ -840,6 +840,134 @@ pub fn alert_lines(applied: &[Applied], release: bool) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The ledger: what an incident's runaway put, for its resolved to delete
+// ---------------------------------------------------------------------------------------------
+
+/// The key of an incident in the ledger: a digest of (app, caller, incident start) — short and of
+/// safe characters whatever the app and caller names (32 hex digits).
+pub fn incident_key(app: &str, caller: Option<&str>, started: Timestamp) -> String {
+    let text = format!("{app}\u{1f}{}\u{1f}{}", caller.unwrap_or(""), started.0);
+    format!(
+        "{}{}",
+        digest(&text),
+        digest(&format!("ledger\u{1f}{text}"))
+    )
+}
+
+/// A ledger failure (the adapter's service error in one line).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("containment ledger: {operation} failed: {message}")]
+pub struct LedgerError {
+    pub operation: &'static str,
+    pub message: String,
+}
+
+/// Where the live path records what a `runaway` contained, so that its `resolved` — in another
+/// invocation, whatever that window holds — deletes exactly that (adapter: the detector's DynamoDB
+/// table, `aws::containment_ledger`).
+pub trait ContainmentLedger: Send + Sync {
+    /// Records (replaces) the containments of an incident; kept at least until the last `until`.
+    fn record(
+        &self,
+        incident: &str,
+        items: &[Containment],
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
+
+    /// The containments recorded for the incident (none: nothing was put, or the record expired).
+    fn recorded(
+        &self,
+        incident: &str,
+    ) -> impl Future<Output = Result<Vec<Containment>, LedgerError>> + Send;
+}
+
+/// The ledger's text form of containments (a JSON array).
+pub fn ledger_json(items: &[Containment]) -> String {
+    let v: Vec<serde_json::Value> = items
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "kind": c.principal.kind.as_str(),
+                "name": c.principal.name,
+                "partition": c.principal.partition,
+                "account": c.principal.account,
+                "caller": c.caller,
+                "app": c.app,
+                "team": c.team,
+                "profile": c.profile,
+                "policy": c.policy_name,
+                "resources": c.resources,
+                "at": c.at.0,
+                "until": c.until.0,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(v).to_string()
+}
+
+/// Reads [`ledger_json`]'s text back; entries that are not of that shape are left out.
+pub fn from_ledger_json(text: &str) -> Vec<Containment> {
+    let Ok(serde_json::Value::Array(a)) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Vec::new();
+    };
+    a.iter()
+        .filter_map(|v| {
+            let s = |k: &str| v[k].as_str().map(str::to_string);
+            let kind = match v["kind"].as_str()? {
+                "role" => PrincipalKind::Role,
+                "user" => PrincipalKind::User,
+                _ => return None,
+            };
+            Some(Containment {
+                principal: IamPrincipal {
+                    kind,
+                    name: s("name")?,
+                    partition: s("partition")?,
+                    account: s("account")?,
+                },
+                caller: s("caller")?,
+                app: s("app")?,
+                team: s("team")?,
+                profile: s("profile")?,
+                policy_name: s("policy")?,
+                resources: v["resources"]
+                    .as_array()?
+                    .iter()
+                    .filter_map(|r| r.as_str().map(str::to_string))
+                    .collect(),
+                at: Timestamp(v["at"].as_i64()?),
+                until: Timestamp(v["until"].as_i64()?),
+            })
+        })
+        .collect()
+}
+
+/// A [`ContainmentLedger`] in process memory (tests, local runs).
+#[derive(Default)]
+pub struct MemoryLedger {
+    inner: std::sync::Mutex<std::collections::HashMap<String, String>>,
+}
+
+impl ContainmentLedger for MemoryLedger {
+    async fn record(&self, incident: &str, items: &[Containment]) -> Result<(), LedgerError> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(incident.to_string(), ledger_json(items));
+        Ok(())
+    }
+
+    async fn recorded(&self, incident: &str) -> Result<Vec<Containment>, LedgerError> {
+        Ok(self
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(incident)
+            .map(|t| from_ledger_json(t))
+            .unwrap_or_default())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // From detector alerts; replay
 // ---------------------------------------------------------------------------------------------
 
@@ -1490,5 +1618,21 @@ mod tests {
         let before = n.clone();
         add_to_alert(&mut n, &[], false);
         assert_eq!(n, before, "no containment, no change");
+    }
+
+    #[test]
+    fn the_ledger_round_trips_and_keys_are_short() {
+        let c = plan(&facts(), &cfg()).contain;
+        assert_eq!(from_ledger_json(&ledger_json(&c)), c);
+        assert!(from_ledger_json("not json").is_empty());
+        assert!(from_ledger_json("[{\"kind\":\"group\"}]").is_empty());
+        let k = incident_key("ops", Some(&"x".repeat(3000)), t("2026-11-25T02:00:30Z"));
+        assert_eq!(k.len(), 32);
+        assert!(k.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(k, incident_key("ops", None, t("2026-11-25T02:00:30Z")));
+        assert_ne!(
+            incident_key("ops", None, t("2026-11-25T02:00:30Z")),
+            incident_key("ops", None, t("2026-11-25T02:01:30Z"))
+        );
     }
 }

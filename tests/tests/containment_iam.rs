@@ -222,3 +222,28 @@ async fn users_with_paths_dry_runs_and_refused_principals() {
     let e = client.put_policy(&ghost, "p", "{}").await.unwrap_err();
     assert_eq!(e.code.as_deref(), Some("NoSuchEntity"), "{e}");
 }
+
+/// The ledger in the detector's table on moto: what a runaway put is read back (strongly consistent)
+/// by the resolved of the same incident, in another invocation; other incidents read nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ledger_keeps_what_an_incident_contained() {
+    use bedrock_meter::aws::containment_ledger::DynamoLedger;
+    use bedrock_meter::aws::dynamodb::DynamoStore;
+    use bedrock_meter::containment::{incident_key, ContainmentLedger};
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    DynamoStore::new(&sdk, "state")
+        .create_table()
+        .await
+        .unwrap();
+    let ledger = DynamoLedger::new(&sdk, "state");
+    let caller = format!("arn:aws:sts::{ACCOUNT}:assumed-role/ops-agent/worker-1");
+    let f = facts(&caller);
+    let p = plan(&f, &cfg());
+    let key = incident_key(&f.app, Some(&caller), f.at);
+    ledger.record(&key, &p.contain).await.unwrap();
+    assert_eq!(ledger.recorded(&key).await.unwrap(), p.contain);
+    let other = incident_key(&f.app, Some(&caller), Timestamp(f.at.0 + 60));
+    assert!(ledger.recorded(&other).await.unwrap().is_empty());
+    assert!(moto.rejections().is_empty(), "{:?}", moto.rejections());
+}

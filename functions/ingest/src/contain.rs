@@ -3,14 +3,16 @@
 //! and a `resolved` deletes it (`bedrock_meter::containment` decides; IAM behind [`IamPolicies`]).
 //!
 //! Only the invocation that won the transition gets the alert, so only it acts; the deny's name and
-//! bytes depend only on the transition, so acting again (a retry) changes nothing. A `resolved` deletes
-//! whatever the same settings could have put for the incident, whether or not the app is still tagged
+//! bytes depend only on the transition, so acting again (a retry) changes nothing. What a `runaway`
+//! put is recorded in the [`ContainmentLedger`] under its incident; the `resolved` of that incident —
+//! in another invocation, with a quiet window that names no profile or caller — deletes exactly that
 //! (deleting an absent policy is not an error). Escalations do nothing: the deny already runs.
 
 use std::collections::HashSet;
 
 use bedrock_meter::containment::{
-    contain, plan, release, Applied, ContainmentConfig, IamPolicies, IncidentFacts, Skip,
+    contain, incident_key, plan, release, Applied, ContainmentConfig, ContainmentLedger,
+    IamPolicies, IncidentFacts, LedgerError, Skip,
 };
 use bedrock_meter::detector::{Alert, AlertKind};
 
@@ -23,17 +25,24 @@ pub struct Acted {
     pub applied: Vec<Applied>,
     /// Callers left alone, and why.
     pub skipped: Vec<(String, Skip)>,
+    /// The ledger could not be written (runaway) or read (resolved): the denies still expire.
+    pub ledger_error: Option<LedgerError>,
 }
 
-/// The live path's containment: its settings and IAM.
-pub struct Containment<I> {
+/// The live path's containment: its settings, IAM and the ledger.
+pub struct Containment<I, L> {
     pub config: ContainmentConfig,
     pub iam: I,
+    pub ledger: L,
 }
 
-impl<I: IamPolicies> Containment<I> {
-    pub fn new(config: ContainmentConfig, iam: I) -> Self {
-        Containment { config, iam }
+impl<I: IamPolicies, L: ContainmentLedger> Containment<I, L> {
+    pub fn new(config: ContainmentConfig, iam: I, ledger: L) -> Self {
+        Containment {
+            config,
+            iam,
+            ledger,
+        }
     }
 
     /// Acts on every alert at once (IAM calls concurrent). `opted_in`: the profile ARNs tagged
@@ -50,24 +59,44 @@ impl<I: IamPolicies> Containment<I> {
             .filter(|a| a.kind != AlertKind::Escalation)
             .map(|a| {
                 let release_it = a.kind == AlertKind::Resolved;
-                let callers = if a.caller.is_none() {
+                let key = incident_key(&a.app, a.caller.as_deref(), a.incident_started);
+                let callers = if a.caller.is_none() && !release_it {
                     callers_of(a)
                 } else {
                     Vec::new()
                 };
-                let facts = if release_it {
-                    IncidentFacts::from_alert(a, |_| true, callers)
-                } else {
-                    IncidentFacts::from_alert(a, |p| opted_in.contains(p), callers)
-                };
-                let p = plan(&facts, &self.config);
+                let p = plan(
+                    &IncidentFacts::from_alert(a, |p| opted_in.contains(p), callers),
+                    &self.config,
+                );
                 let dry = self.config.dry_run;
                 async move {
+                    let mut ledger_error = None;
                     let applied = if release_it {
-                        release(&self.iam, &p.contain, dry).await
+                        match self.ledger.recorded(&key).await {
+                            Ok(put) => release(&self.iam, &put, dry).await,
+                            Err(e) => {
+                                ledger_error = Some(e);
+                                Vec::new()
+                            }
+                        }
                     } else {
-                        contain(&self.iam, &p.contain, dry).await
+                        let applied = contain(&self.iam, &p.contain, dry).await;
+                        let put: Vec<_> = applied
+                            .iter()
+                            .filter(|x| x.result.is_ok())
+                            .map(|x| x.containment.clone())
+                            .collect();
+                        if !put.is_empty() {
+                            if let Err(e) = self.ledger.record(&key, &put).await {
+                                ledger_error = Some(e);
+                            }
+                        }
+                        applied
                     };
+                    if let Some(e) = &ledger_error {
+                        tracing::error!(alert_id = %a.id, error = %e, "containment ledger: the denies still expire by themselves");
+                    }
                     for x in &applied {
                         let c = &x.containment;
                         match &x.result {
@@ -96,7 +125,8 @@ impl<I: IamPolicies> Containment<I> {
                         alert_id: a.id.clone(),
                         release: release_it,
                         applied,
-                        skipped: p.skipped,
+                        skipped: if release_it { Vec::new() } else { p.skipped },
+                        ledger_error,
                     }
                 }
             })
@@ -108,7 +138,7 @@ impl<I: IamPolicies> Containment<I> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bedrock_meter::containment::{IamError, IamPrincipal};
+    use bedrock_meter::containment::{IamError, IamPrincipal, MemoryLedger};
     use bedrock_meter::{Money, Timestamp, Tokens};
     use std::collections::BTreeMap;
     use std::sync::Mutex;
@@ -215,7 +245,7 @@ mod tests {
 
     #[tokio::test]
     async fn runaway_puts_resolved_deletes_escalation_does_nothing() {
-        let c = Containment::new(cfg(false), StrictIam::default());
+        let c = Containment::new(cfg(false), StrictIam::default(), MemoryLedger::default());
         let opted: HashSet<String> = [PROFILE.to_string()].into();
         let w = "arn:aws:sts::111122223333:assumed-role/ops-agent/w";
         let acted = c
@@ -231,10 +261,11 @@ mod tests {
         assert_eq!(acted.len(), 1);
         assert_eq!(acted[0].applied[0].result, Ok(true));
         assert_eq!(c.iam.policies.lock().unwrap().len(), 1);
-        // resolved: the tag no longer matters (the policy is removed whatever happened since).
+        // resolved, with a quiet window that names no profile: the ledger says what to delete, and
+        // the tag no longer matters.
         let acted = c
             .act(
-                &[alert(AlertKind::Resolved, Some(w), &[PROFILE])],
+                &[alert(AlertKind::Resolved, Some(w), &[])],
                 &HashSet::new(),
                 |_| vec![],
             )
@@ -246,7 +277,7 @@ mod tests {
     #[tokio::test]
     async fn untagged_outside_the_pattern_and_dry_runs_touch_nothing() {
         let w = "arn:aws:sts::111122223333:assumed-role/ops-agent/w";
-        let c = Containment::new(cfg(false), StrictIam::default());
+        let c = Containment::new(cfg(false), StrictIam::default(), MemoryLedger::default());
         let a = c
             .act(
                 &[alert(AlertKind::Runaway, Some(w), &[PROFILE])],
@@ -265,7 +296,7 @@ mod tests {
             )
             .await;
         assert!(matches!(a[0].skipped[0].1, Skip::OutsideAllow(_)));
-        let dry = Containment::new(cfg(true), StrictIam::default());
+        let dry = Containment::new(cfg(true), StrictIam::default(), MemoryLedger::default());
         let a = dry
             .act(
                 &[alert(AlertKind::Runaway, Some(w), &[PROFILE])],
@@ -282,7 +313,7 @@ mod tests {
 
     #[tokio::test]
     async fn app_level_runaways_contain_the_batchs_callers() {
-        let c = Containment::new(cfg(false), StrictIam::default());
+        let c = Containment::new(cfg(false), StrictIam::default(), MemoryLedger::default());
         let opted: HashSet<String> = [PROFILE.to_string()].into();
         let a = c
             .act(
@@ -298,5 +329,21 @@ mod tests {
             .await;
         assert_eq!(a[0].applied.len(), 2);
         assert_eq!(c.iam.policies.lock().unwrap().len(), 2);
+        // The resolved of the app-level incident (on a tick: no callers at hand) lifts both.
+        let r = c
+            .act(
+                &[alert(AlertKind::Resolved, None, &[])],
+                &HashSet::new(),
+                |_| vec![],
+            )
+            .await;
+        assert_eq!(r[0].applied.len(), 2);
+        assert!(c.iam.policies.lock().unwrap().is_empty());
+        // Another incident's resolved lifts nothing.
+        let mut other = alert(AlertKind::Resolved, None, &[]);
+        other.incident_started = Timestamp(other.incident_started.0 + 60);
+        assert!(c.act(&[other], &HashSet::new(), |_| vec![]).await[0]
+            .applied
+            .is_empty());
     }
 }

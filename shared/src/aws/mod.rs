@@ -4,6 +4,7 @@
 pub mod athena;
 pub mod bedrock;
 pub mod cloudwatch;
+pub mod containment_ledger;
 pub mod dynamodb;
 pub mod iam;
 pub mod s3;
