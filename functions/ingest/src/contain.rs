@@ -11,10 +11,67 @@
 use std::collections::HashSet;
 
 use bedrock_meter::containment::{
-    contain, incident_key, plan, release, Applied, ContainmentConfig, ContainmentLedger,
-    IamPolicies, IncidentFacts, LedgerError, Skip,
+    contain, incident_key, plan, release, Applied, ContainmentConfig, ContainmentLedger, IamError,
+    IamPolicies, IamPrincipal, IncidentFacts, LedgerError, Skip,
 };
 use bedrock_meter::detector::{Alert, AlertKind};
+
+/// No IAM: the default of an [`crate::Ingest`] without containment (never called).
+pub struct NoIam;
+
+fn no_iam(operation: &'static str) -> IamError {
+    IamError {
+        operation,
+        code: None,
+        message: "no IAM client configured".into(),
+    }
+}
+
+impl IamPolicies for NoIam {
+    async fn put_policy(&self, _: &IamPrincipal, _: &str, _: &str) -> Result<(), IamError> {
+        Err(no_iam("PutRolePolicy"))
+    }
+    async fn delete_policy(&self, _: &IamPrincipal, _: &str) -> Result<bool, IamError> {
+        Err(no_iam("DeleteRolePolicy"))
+    }
+    async fn policy_names(&self, _: &IamPrincipal) -> Result<Vec<String>, IamError> {
+        Err(no_iam("ListRolePolicies"))
+    }
+    async fn policy_document(&self, _: &IamPrincipal, _: &str) -> Result<Option<String>, IamError> {
+        Err(no_iam("GetRolePolicy"))
+    }
+    async fn principals(&self) -> Result<Vec<IamPrincipal>, IamError> {
+        Err(no_iam("ListRoles"))
+    }
+}
+
+/// The ledger the Lambda uses: the state table, or (no `STATE_TABLE`, local runs) process memory.
+pub enum AnyLedger {
+    Dynamo(bedrock_meter::aws::containment_ledger::DynamoLedger),
+    Memory(bedrock_meter::containment::MemoryLedger),
+}
+
+impl ContainmentLedger for AnyLedger {
+    async fn record(
+        &self,
+        incident: &str,
+        items: &[bedrock_meter::containment::Containment],
+    ) -> Result<(), LedgerError> {
+        match self {
+            AnyLedger::Dynamo(l) => l.record(incident, items).await,
+            AnyLedger::Memory(l) => l.record(incident, items).await,
+        }
+    }
+    async fn recorded(
+        &self,
+        incident: &str,
+    ) -> Result<Vec<bedrock_meter::containment::Containment>, LedgerError> {
+        match self {
+            AnyLedger::Dynamo(l) => l.recorded(incident).await,
+            AnyLedger::Memory(l) => l.recorded(incident).await,
+        }
+    }
+}
 
 /// What containment did for one alert.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -138,7 +195,7 @@ impl<I: IamPolicies, L: ContainmentLedger> Containment<I, L> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bedrock_meter::containment::{IamError, IamPrincipal, MemoryLedger};
+    use bedrock_meter::containment::MemoryLedger;
     use bedrock_meter::{Money, Timestamp, Tokens};
     use std::collections::BTreeMap;
     use std::sync::Mutex;

@@ -144,8 +144,8 @@ pub const POINTER_RESERVE: std::time::Duration = std::time::Duration::from_secs(
 /// before the error is returned for Lambda to retry. With the invocation's `deadline`, a batch still
 /// being handled [`POINTER_RESERVE`] before it is stopped and recorded too (a Lambda timeout would
 /// end the invocation with nothing recorded).
-pub async fn handle_recording_failures<P, M, N, S, R>(
-    ingest: &Ingest<P, M, N, S>,
+pub async fn handle_recording_failures<P, M, N, S, I, L, R>(
+    ingest: &Ingest<P, M, N, S, I, L>,
     recorder: &R,
     event: &SubscriptionEvent,
     now: Timestamp,
@@ -156,6 +156,8 @@ where
     M: bedrock_meter::aws::cloudwatch::MetricsSink + Send + Sync,
     N: bedrock_meter::aws::sns::Notifier + Send + Sync,
     S: bedrock_meter::detector::StateStore,
+    I: bedrock_meter::containment::IamPolicies,
+    L: bedrock_meter::containment::ContainmentLedger,
     R: FailureRecorder,
 {
     let result = match deadline {

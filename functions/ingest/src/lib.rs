@@ -10,7 +10,9 @@
 //!    with team `unresolved` — counted, never failing the batch;
 //! 4. **price** with the embedded price table;
 //! 5. **detect** runaways with the shared detector (its state store is shared by all instances: one
-//!    call per touched scope, concurrent), **publish** the alerts it returns to SNS and record each
+//!    call per touched scope, concurrent), **contain** (opt-in: a `runaway` of an app tagged
+//!    `meter:on-runaway=contain` puts a self-expiring IAM deny on its caller, `resolved` deletes it —
+//!    [`contain`]), **publish** the alerts it returns to SNS (saying what was contained) and record each
 //!    delivery; an alert not delivered stays in the detector's outbox and a later invocation sends it
 //!    (`AlertPublishFailures` counts publishes SNS refused);
 //! 6. **put metrics**: one datum per series and minute, chunked to `PutMetricData`'s limits. A final
@@ -24,7 +26,7 @@
 pub mod contain;
 pub mod failure;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use bedrock_meter::alert::{render, AlertContext};
@@ -33,6 +35,9 @@ use bedrock_meter::aws::cloudwatch::{put_all, MetricsSink};
 use bedrock_meter::aws::sns::{Notification, Notifier};
 use bedrock_meter::aws::AwsError;
 use bedrock_meter::batch;
+use bedrock_meter::containment::{
+    add_to_alert, opted_in, ContainmentConfig, ContainmentLedger, IamPolicies, MemoryLedger,
+};
 use bedrock_meter::detector::{
     Alert, ConfigError, Detector, DetectorConfig, Observed, StateStore, StoreError,
 };
@@ -76,6 +81,9 @@ pub struct Config {
     pub profile_cache_ttl: Duration,
     /// `LOG_GROUP_NAME`: the invocation log group, named in the alert's Logs Insights query.
     pub log_group_name: Option<String>,
+    /// `CONTAINMENT_ALLOW`, `CONTAINMENT_ALLOW_SSO`, `CONTAINMENT_UNATTRIBUTED`,
+    /// `CONTAINMENT_COOLDOWN_MINUTES`, `CONTAINMENT_DRY_RUN` (docs/detection.md).
+    pub containment: ContainmentConfig,
 }
 
 impl Default for Config {
@@ -124,6 +132,11 @@ impl Config {
                 value: e.pattern,
                 expected: "comma-separated IAM role-name patterns (* and ? wildcards) or none",
             })?;
+        let containment = ContainmentConfig::from_lookup(&get).map_err(|e| ConfigError {
+            name: e.name,
+            value: e.value,
+            expected: e.expected,
+        })?;
         let ttl = match val("PROFILE_CACHE_TTL_SECONDS") {
             Some(v) => v.parse::<u64>().map_err(|_| ConfigError {
                 name: "PROFILE_CACHE_TTL_SECONDS",
@@ -149,6 +162,7 @@ impl Config {
             },
             profile_cache_ttl: Duration::from_secs(ttl),
             log_group_name: val("LOG_GROUP_NAME"),
+            containment,
         })
     }
 
@@ -201,14 +215,20 @@ pub struct Outcome {
     pub store_chain: usize,
     pub metric_datums: usize,
     pub metric_requests: usize,
+    /// Containment denies put (or, dry run, that would have been) and deleted.
+    pub contained: usize,
+    pub released: usize,
+    /// IAM calls or ledger writes of containment that failed (said in the alert, logged).
+    pub containment_failures: usize,
 }
 
 /// The metric counting alerts that could not be published (no dimensions, unit Count): an alarm on it
 /// pages when SNS keeps refusing (the alert stays in the outbox and is retried by later invocations).
 pub const ALERT_PUBLISH_FAILURES: &str = "AlertPublishFailures";
 
-/// The handler and the state it keeps across invocations (profile cache, decode buffers).
-pub struct Ingest<P, M, N, S> {
+/// The handler and the state it keeps across invocations (profile cache, decode buffers). `I` and `L`:
+/// containment's IAM and ledger ([`Ingest::with_containment`]; without it nothing is contained).
+pub struct Ingest<P, M, N, S, I = contain::NoIam, L = MemoryLedger> {
     config: Config,
     prices: PriceTable,
     profiles: tokio::sync::Mutex<CachedProfiles<P>>,
@@ -219,6 +239,7 @@ pub struct Ingest<P, M, N, S> {
     /// Ids of alerts this instance has published (the latest [`SENT_MEMORY`]): an alert whose delivery
     /// could not be recorded and that comes back from the outbox is then confirmed, not sent again.
     sent: std::sync::Mutex<std::collections::VecDeque<String>>,
+    containment: Option<contain::Containment<I, L>>,
 }
 
 /// How many published alert ids an instance remembers.
@@ -246,7 +267,42 @@ where
             notifier,
             detector: Detector::new(store, config.detector),
             sent: Default::default(),
+            containment: None,
             config,
+        }
+    }
+}
+
+impl<P, M, N, S, I, L> Ingest<P, M, N, S, I, L>
+where
+    P: ProfileSource + Send + Sync,
+    M: MetricsSink + Send + Sync,
+    N: Notifier + Send + Sync,
+    S: StateStore,
+    I: IamPolicies,
+    L: ContainmentLedger,
+{
+    /// Containment on (with the configuration's `containment` settings): runaways of opted-in apps are
+    /// contained through `iam`, and what was put is recorded in `ledger` for the resolved to delete.
+    pub fn with_containment<I2: IamPolicies, L2: ContainmentLedger>(
+        self,
+        iam: I2,
+        ledger: L2,
+    ) -> Ingest<P, M, N, S, I2, L2> {
+        Ingest {
+            containment: Some(contain::Containment::new(
+                self.config.containment.clone(),
+                iam,
+                ledger,
+            )),
+            config: self.config,
+            prices: self.prices,
+            profiles: self.profiles,
+            decoder: self.decoder,
+            metrics: self.metrics,
+            notifier: self.notifier,
+            detector: self.detector,
+            sent: self.sent,
         }
     }
 
@@ -289,7 +345,7 @@ where
         let tick_id = format!("tick|{}", now.0);
         // Boxed, like below: the detector's future is deep, and the Lambda's own future nests it.
         let observed = Box::pin(self.detector.observe(&tick_id, &[], now)).await?;
-        self.deliver(observed, &mut out).await;
+        self.deliver(observed, &Batch::default(), &mut out).await;
         if out.alert_publish_failures > 0 {
             // Counted even on a tick; a failure to count is only logged (the alert is in the outbox).
             let d = publish_failures_datum(out.alert_publish_failures, now);
@@ -368,7 +424,20 @@ where
         // alert that cannot be sent now (or an invocation that dies now) is sent by a later invocation.
         let id = batch_id(data);
         let observed = Box::pin(self.detector.observe(&id, &agg.observations, now)).await?;
-        self.deliver(observed, &mut out).await;
+        let batch = Batch {
+            opted_in: resolutions
+                .values()
+                .filter(|r| opted_in(&r.tags))
+                .filter_map(|r| r.profile_arn.clone())
+                .collect(),
+            callers: agg.observations.iter().fold(HashMap::new(), |mut m, o| {
+                m.entry(o.app.clone())
+                    .or_insert_with(BTreeSet::new)
+                    .insert(o.caller.clone());
+                m
+            }),
+        };
+        self.deliver(observed, &batch, &mut out).await;
 
         // Metrics.
         let mut datums = agg.datums;
@@ -404,13 +473,43 @@ where
     /// Publishes the alerts the detector handed out (concurrently) and confirms each one sent in the
     /// store's outbox (concurrently). An alert that could not be published stays in the outbox: a later
     /// invocation (or the tick) sends it once this one's hold on it has run out.
-    async fn deliver(&self, observed: Observed, out: &mut Outcome) {
+    async fn deliver(&self, observed: Observed, batch: &Batch, out: &mut Outcome) {
         let Observed { alerts, stats } = observed;
         out.scopes = stats.scopes;
         out.store_calls = stats.calls;
         out.store_chain = stats.chain;
-        let published =
-            futures_util::future::join_all(alerts.iter().map(|a| self.publish_once(a))).await;
+        // Contain first (the alert then says what was done); concurrent across alerts.
+        let acted: HashMap<String, contain::Acted> = match &self.containment {
+            Some(c) if !alerts.is_empty() => c
+                .act(&alerts, &batch.opted_in, |a| {
+                    batch
+                        .callers
+                        .get(&a.app)
+                        .map(|s| s.iter().cloned().collect())
+                        .unwrap_or_default()
+                })
+                .await
+                .into_iter()
+                .map(|x| (x.alert_id.clone(), x))
+                .collect(),
+            _ => HashMap::new(),
+        };
+        for x in acted.values() {
+            let ok = x.applied.iter().filter(|a| a.result.is_ok()).count();
+            if x.release {
+                out.released += ok;
+            } else {
+                out.contained += ok;
+            }
+            out.containment_failures +=
+                x.applied.len() - ok + usize::from(x.ledger_error.is_some());
+        }
+        let published = futures_util::future::join_all(
+            alerts
+                .iter()
+                .map(|a| self.publish_once(a, acted.get(&a.id))),
+        )
+        .await;
         let sent: Vec<&Alert> = alerts
             .iter()
             .zip(&published)
@@ -439,13 +538,13 @@ where
 
     /// Publishes one alert unless this instance already has (then only its delivery is recorded
     /// again); `false` if it could not be published.
-    async fn publish_once(&self, a: &Alert) -> bool {
+    async fn publish_once(&self, a: &Alert, acted: Option<&contain::Acted>) -> bool {
         let seen = |sent: &std::collections::VecDeque<String>| sent.iter().any(|id| *id == a.id);
         if seen(&self.sent.lock().unwrap_or_else(|p| p.into_inner())) {
             tracing::info!(alert_id = %a.id, "alert already published by this instance: recording its delivery only");
             return true;
         }
-        let ok = self.publish(a).await;
+        let ok = self.publish(a, acted).await;
         if ok {
             let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
             sent.push_back(a.id.clone());
@@ -457,11 +556,14 @@ where
     }
 
     /// Publishes one alert; `false` if it could not be published (logged with its subject).
-    async fn publish(&self, a: &Alert) -> bool {
+    async fn publish(&self, a: &Alert, acted: Option<&contain::Acted>) -> bool {
         let ctx = AlertContext {
             log_group: self.config.log_group_name.clone(),
         };
-        let r = render(a, &ctx);
+        let mut r = render(a, &ctx);
+        if let Some(x) = acted {
+            add_to_alert(&mut r, &x.applied, x.release);
+        }
         let Some(topic) = &self.config.alert_topic_arn else {
             tracing::warn!(subject = %r.subject, alert_id = %a.id, "ALERT_TOPIC_ARN not set: alert only logged");
             return true;
@@ -492,6 +594,14 @@ where
         );
         false
     }
+}
+
+/// What containment needs of the batch: the profile ARNs tagged `meter:on-runaway=contain` among its
+/// resolutions, and each app's callers in it (an app-level runaway contains those).
+#[derive(Default)]
+struct Batch {
+    opted_in: HashSet<String>,
+    callers: HashMap<String, BTreeSet<String>>,
 }
 
 fn publish_failures_datum(n: usize, now: Timestamp) -> Datum {

@@ -5,10 +5,13 @@
 
 use bedrock_meter::aws::bedrock::Profiles;
 use bedrock_meter::aws::cloudwatch::CloudWatchMetrics;
+use bedrock_meter::aws::containment_ledger::DynamoLedger;
 use bedrock_meter::aws::dynamodb::DynamoStore;
+use bedrock_meter::aws::iam::IamClient;
 use bedrock_meter::aws::sns::SnsNotifier;
 use bedrock_meter::detector::{MemoryStore, StateStore};
 use bedrock_meter::Timestamp;
+use ingest::contain::AnyLedger;
 use ingest::failure::{handle_recording_failures, SqsFailureQueue};
 use ingest::{Config, Ingest, SubscriptionEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -52,13 +55,22 @@ async fn serve<S: StateStore>(
     if recorder.is_none() {
         tracing::warn!("FAILURE_QUEUE_URL not set: failed batches are only logged");
     }
+    // Containment: IAM for the denies; the state table remembers what each incident put.
+    let ledger = match &config.state_table {
+        Some(t) => AnyLedger::Dynamo(DynamoLedger::new(sdk, t.clone())),
+        None => AnyLedger::Memory(Default::default()),
+    };
+    if config.containment.is_enabled() {
+        tracing::info!(allow = ?config.containment.allow, dry_run = config.containment.dry_run, "runaway containment on for tagged apps");
+    }
     let ingest = Ingest::new(
         config,
         profiles,
         CloudWatchMetrics::new(sdk),
         SnsNotifier::new(sdk).with_chat_format(SnsNotifier::chat_format_from_env()),
         store,
-    );
+    )
+    .with_containment(IamClient::new(sdk), ledger);
     let (ingest, recorder) = (&ingest, &recorder);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<SubscriptionEvent>| async move {
