@@ -358,6 +358,8 @@ where
             alert_publish_failures = out.alert_publish_failures,
             store_calls = out.store_calls,
             store_chain = out.store_chain,
+            released = out.released,
+            containment_failures = out.containment_failures,
             "tick"
         );
         Ok(out)
@@ -465,6 +467,9 @@ where
             store_chain = out.store_chain,
             metric_datums = out.metric_datums,
             metric_requests = out.metric_requests,
+            contained = out.contained,
+            released = out.released,
+            containment_failures = out.containment_failures,
             "batch processed"
         );
         Ok(out)
