@@ -69,7 +69,7 @@ fn replay_of_the_demo_shows_contain_and_release() {
     assert_eq!(contain["team"], "support");
     assert_eq!(
         contain["caller"],
-        "arn:aws:sts::123456789012:assumed-role/support-bot/triage-worker-7"
+        "arn:aws:sts::123456789012:assumed-role/support-bot"
     );
     assert_eq!(contain["at"], all[c - 1]["at"], "put at the runaway alert");
     assert_eq!(
