@@ -304,7 +304,8 @@ pub fn body(a: &Alert, ctx: &AlertContext) -> String {
     if a.kind != AlertKind::Resolved {
         b.push_str(
             "Act: check the caller's loop or retry logic; to stop spend at once, deny bedrock:InvokeModel* \
-             on the profile ARN for the caller's role. Another alert comes only if the window's spend doubles; \
+             on the profile ARN for the caller's role (bedrock-meter does it for apps tagged meter:on-runaway=contain). \
+             Another alert comes only if the window's spend doubles; \
              a short \"resolved\" message follows after a full quiet window.\n\n",
         );
     }

@@ -151,6 +151,11 @@ impl<I: IamPolicies, L: ContainmentLedger> Containment<I, L> {
                         }
                         applied
                     };
+                    for (caller, why) in &p.skipped {
+                        if !release_it && !matches!(why, Skip::NotOptedIn | Skip::UnattributedOff) {
+                            tracing::info!(alert_id = %a.id, caller = %caller, reason = %why, "not contained");
+                        }
+                    }
                     if let Some(e) = &ledger_error {
                         tracing::error!(alert_id = %a.id, error = %e, "containment ledger: the denies still expire by themselves");
                     }
