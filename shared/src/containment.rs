@@ -1240,6 +1240,13 @@ mod tests {
         assert_eq!(c.allow, vec!["role/a-*", "user/b"]);
         assert!(c.unattributed && c.dry_run && !c.allow_sso);
         assert_eq!(c.cool_down_minutes, 30);
+        // What the template passes when neither pattern is set, or only one.
+        assert!(parse_allow(",").unwrap().is_empty());
+        assert_eq!(
+            parse_allow("role/bedrock-app-*,").unwrap(),
+            vec!["role/bedrock-app-*"]
+        );
+        assert_eq!(parse_allow(",user/batch-?").unwrap(), vec!["user/batch-?"]);
         let d = ContainmentConfig::from_lookup(|_| None).unwrap();
         assert_eq!(d, ContainmentConfig::default());
         assert!(!d.is_enabled() && !d.unattributed && !d.dry_run);
