@@ -408,4 +408,30 @@ mod tests {
             .applied
             .is_empty());
     }
+
+    #[test]
+    fn the_lambda_reads_containment_settings_and_refuses_bad_ones() {
+        let env: std::collections::HashMap<&str, &str> = [
+            ("CONTAINMENT_ALLOW", "role/bedrock-app-*,"),
+            ("CONTAINMENT_COOLDOWN_MINUTES", "45"),
+            ("CONTAINMENT_DRY_RUN", "true"),
+        ]
+        .into();
+        let c = crate::Config::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.containment.allow, vec!["role/bedrock-app-*"]);
+        assert_eq!(c.containment.cool_down_minutes, 45);
+        assert!(c.containment.dry_run && !c.containment.unattributed);
+        assert!(
+            !crate::Config::default().containment.is_enabled(),
+            "off by default"
+        );
+        for (k, v) in [
+            ("CONTAINMENT_ALLOW", "arn:aws:iam::1:role/x"),
+            ("CONTAINMENT_COOLDOWN_MINUTES", "0"),
+            ("CONTAINMENT_UNATTRIBUTED", "sometimes"),
+        ] {
+            let e = crate::Config::from_lookup(|q| (q == k).then(|| v.to_string())).unwrap_err();
+            assert_eq!(e.name, k);
+        }
+    }
 }
