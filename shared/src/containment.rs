@@ -866,18 +866,20 @@ pub struct LedgerError {
 /// invocation, whatever that window holds — deletes exactly that (adapter: the detector's DynamoDB
 /// table, `aws::containment_ledger`).
 pub trait ContainmentLedger: Send + Sync {
-    /// Records (replaces) the containments of an incident; kept at least until the last `until`.
+    /// Records (replaces) the containments of an incident; kept at least until the last `until` (an
+    /// empty record — written when `resolved` lifted them — a day).
     fn record(
         &self,
         incident: &str,
         items: &[Containment],
     ) -> impl Future<Output = Result<(), LedgerError>> + Send;
 
-    /// The containments recorded for the incident (none: nothing was put, or the record expired).
+    /// The containments recorded for the incident: `None` when nothing was recorded (the runaway has
+    /// not acted yet, or the record expired); `Some(empty)` once `resolved` lifted them.
     fn recorded(
         &self,
         incident: &str,
-    ) -> impl Future<Output = Result<Vec<Containment>, LedgerError>> + Send;
+    ) -> impl Future<Output = Result<Option<Vec<Containment>>, LedgerError>> + Send;
 }
 
 /// The ledger's text form of containments (a JSON array).
@@ -956,14 +958,13 @@ impl ContainmentLedger for MemoryLedger {
         Ok(())
     }
 
-    async fn recorded(&self, incident: &str) -> Result<Vec<Containment>, LedgerError> {
+    async fn recorded(&self, incident: &str) -> Result<Option<Vec<Containment>>, LedgerError> {
         Ok(self
             .inner
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(incident)
-            .map(|t| from_ledger_json(t))
-            .unwrap_or_default())
+            .map(|t| from_ledger_json(t)))
     }
 }
 

@@ -65,7 +65,7 @@ impl ContainmentLedger for AnyLedger {
     async fn recorded(
         &self,
         incident: &str,
-    ) -> Result<Vec<bedrock_meter::containment::Containment>, LedgerError> {
+    ) -> Result<Option<Vec<bedrock_meter::containment::Containment>>, LedgerError> {
         match self {
             AnyLedger::Dynamo(l) => l.recorded(incident).await,
             AnyLedger::Memory(l) => l.recorded(incident).await,
@@ -131,25 +131,55 @@ impl<I: IamPolicies, L: ContainmentLedger> Containment<I, L> {
                     let mut ledger_error = None;
                     let applied = if release_it {
                         match self.ledger.recorded(&key).await {
-                            Ok(put) => release(&self.iam, &put, dry).await,
+                            Ok(Some(put)) if !put.is_empty() => {
+                                let applied = release(&self.iam, &put, dry).await;
+                                // Lifted: an empty record, so that this incident's runaway alert,
+                                // handed out again from the outbox, does not put the deny back.
+                                if applied.iter().all(|x| x.result.is_ok()) {
+                                    if let Err(e) = self.ledger.record(&key, &[]).await {
+                                        ledger_error = Some(e);
+                                    }
+                                }
+                                applied
+                            }
+                            Ok(_) => Vec::new(),
                             Err(e) => {
                                 ledger_error = Some(e);
                                 Vec::new()
                             }
                         }
+                    } else if p.contain.is_empty() {
+                        Vec::new()
                     } else {
-                        let applied = contain(&self.iam, &p.contain, dry).await;
-                        let put: Vec<_> = applied
-                            .iter()
-                            .filter(|x| x.result.is_ok())
-                            .map(|x| x.containment.clone())
-                            .collect();
-                        if !put.is_empty() {
-                            if let Err(e) = self.ledger.record(&key, &put).await {
-                                ledger_error = Some(e);
+                        match self.ledger.recorded(&key).await {
+                            // Acted on already (this alert again from the outbox): the same denies,
+                            // or none once lifted — never put again.
+                            Ok(Some(put)) => put
+                                .into_iter()
+                                .map(|c| Applied {
+                                    containment: c,
+                                    result: Ok(false),
+                                    dry_run: dry,
+                                })
+                                .collect(),
+                            read => {
+                                if let Err(e) = read {
+                                    ledger_error = Some(e);
+                                }
+                                let applied = contain(&self.iam, &p.contain, dry).await;
+                                let put: Vec<_> = applied
+                                    .iter()
+                                    .filter(|x| x.result.is_ok())
+                                    .map(|x| x.containment.clone())
+                                    .collect();
+                                if !put.is_empty() {
+                                    if let Err(e) = self.ledger.record(&key, &put).await {
+                                        ledger_error = Some(e);
+                                    }
+                                }
+                                applied
                             }
                         }
-                        applied
                     };
                     for (caller, why) in &p.skipped {
                         if !release_it && !matches!(why, Skip::NotOptedIn | Skip::UnattributedOff) {
@@ -433,5 +463,37 @@ mod tests {
             let e = crate::Config::from_lookup(|q| (q == k).then(|| v.to_string())).unwrap_err();
             assert_eq!(e.name, k);
         }
+    }
+
+    #[tokio::test]
+    async fn a_runaway_handed_out_again_never_puts_the_deny_back() {
+        let c = Containment::new(cfg(false), StrictIam::default(), MemoryLedger::default());
+        let opted: HashSet<String> = [PROFILE.to_string()].into();
+        let w = "arn:aws:sts::111122223333:assumed-role/ops-agent/w";
+        let runaway = alert(AlertKind::Runaway, Some(w), &[PROFILE]);
+        c.act(std::slice::from_ref(&runaway), &opted, |_| vec![])
+            .await;
+        assert_eq!(*c.iam.calls.lock().unwrap(), 1);
+        // Again from the outbox (its publish failed): reported, not put again.
+        let again = c
+            .act(std::slice::from_ref(&runaway), &opted, |_| vec![])
+            .await;
+        assert_eq!(again[0].applied.len(), 1);
+        assert_eq!(again[0].applied[0].result, Ok(false));
+        assert_eq!(*c.iam.calls.lock().unwrap(), 1);
+        // Resolved lifts it; the runaway handed out once more afterwards puts nothing back.
+        c.act(
+            &[alert(AlertKind::Resolved, Some(w), &[])],
+            &opted,
+            |_| vec![],
+        )
+        .await;
+        assert!(c.iam.policies.lock().unwrap().is_empty());
+        let late = c
+            .act(std::slice::from_ref(&runaway), &opted, |_| vec![])
+            .await;
+        assert!(late[0].applied.is_empty());
+        assert!(c.iam.policies.lock().unwrap().is_empty());
+        assert_eq!(*c.iam.calls.lock().unwrap(), 2, "one put, one delete");
     }
 }

@@ -215,7 +215,7 @@ pub struct Outcome {
     pub store_chain: usize,
     pub metric_datums: usize,
     pub metric_requests: usize,
-    /// Containment denies put (or, dry run, that would have been) and deleted.
+    /// Containment denies put (or, dry run, that would have been) and deleted by this invocation.
     pub contained: usize,
     pub released: usize,
     /// IAM calls or ledger writes of containment that failed (said in the alert, logged).
@@ -501,10 +501,11 @@ where
         };
         for x in acted.values() {
             let ok = x.applied.iter().filter(|a| a.result.is_ok()).count();
+            let changed = x.applied.iter().filter(|a| a.result == Ok(true)).count();
             if x.release {
-                out.released += ok;
+                out.released += changed;
             } else {
-                out.contained += ok;
+                out.contained += changed;
             }
             out.containment_failures +=
                 x.applied.len() - ok + usize::from(x.ledger_error.is_some());

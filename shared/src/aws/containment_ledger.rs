@@ -43,7 +43,12 @@ fn pk(incident: &str) -> String {
 
 impl ContainmentLedger for DynamoLedger {
     async fn record(&self, incident: &str, items: &[Containment]) -> Result<(), LedgerError> {
-        let last = items.iter().map(|c| c.until.0).max().unwrap_or(0);
+        // An empty record (lifted) is kept a day from now.
+        let last = items
+            .iter()
+            .map(|c| c.until.0)
+            .max()
+            .unwrap_or_else(|| crate::Timestamp::now().0);
         self.client
             .put_item()
             .table_name(&self.table)
@@ -60,7 +65,7 @@ impl ContainmentLedger for DynamoLedger {
         Ok(())
     }
 
-    async fn recorded(&self, incident: &str) -> Result<Vec<Containment>, LedgerError> {
+    async fn recorded(&self, incident: &str) -> Result<Option<Vec<Containment>>, LedgerError> {
         let out = self
             .client
             .get_item()
@@ -75,7 +80,6 @@ impl ContainmentLedger for DynamoLedger {
             .item()
             .and_then(|i| i.get("items"))
             .and_then(|v| v.as_s().ok())
-            .map(|t| from_ledger_json(t))
-            .unwrap_or_default())
+            .map(|t| from_ledger_json(t)))
     }
 }
