@@ -32,8 +32,8 @@
 //! - **IAM inline policies** (`Put|Delete|Get Role|User Policy`, `List Role|User Policies`; Query
 //!   protocol): role and user names 1–64 and policy names 1–128 characters of `[\w+=,.@-]`; a policy
 //!   document that is JSON, and (whitespace not counted) at most 10,240 characters for a role and 2,048
-//!   for a user — the quota is for all of a principal's inline policies together, so one document over
-//!   it is always refused (the aggregate over several documents is not tracked here).
+//!   for a user — the quota is for all of a principal's inline policies together: the proxy keeps the
+//!   sizes of the policies put through it per principal and refuses a put that would pass it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -355,6 +355,50 @@ pub fn check_iam(action: &str, params: &BTreeMap<String, String>) -> Result<(), 
                 ),
             ));
         }
+    }
+    Ok(())
+}
+
+/// The aggregate rule: a principal's inline policies together at most 10,240 (role) or 2,048 (user)
+/// characters, whitespace not counted. A put replaces the policy of its name; a delete removes it.
+fn check_inline_aggregate(
+    inline: &Mutex<HashMap<String, HashMap<String, usize>>>,
+    action: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<(), Rejection> {
+    let role = action.contains("Role");
+    let (who, max) = if role {
+        ("RoleName", IAM_MAX_ROLE_POLICY_CHARS)
+    } else {
+        ("UserName", IAM_MAX_USER_POLICY_CHARS)
+    };
+    let principal = format!(
+        "{}/{}",
+        if role { "role" } else { "user" },
+        params.get(who).map(String::as_str).unwrap_or("")
+    );
+    let name = params.get("PolicyName").cloned().unwrap_or_default();
+    let mut g = inline.lock().unwrap();
+    let policies = g.entry(principal.clone()).or_default();
+    if action.starts_with("Delete") {
+        policies.remove(&name);
+    } else if action.starts_with("Put") {
+        let size = params
+            .get("PolicyDocument")
+            .map_or(0, |d| d.chars().filter(|c| !c.is_whitespace()).count());
+        let others: usize = policies
+            .iter()
+            .filter(|(n, _)| **n != name)
+            .map(|(_, s)| s)
+            .sum();
+        if others + size > max {
+            return Err(reject(
+                Service::Iam,
+                "LimitExceeded",
+                format!("Maximum policy size of {max} bytes exceeded for {principal}"),
+            ));
+        }
+        policies.insert(name, size);
     }
     Ok(())
 }
@@ -925,6 +969,9 @@ fn body_text(req: &Request) -> Option<String> {
 struct State {
     schemas: Mutex<HashMap<String, KeySchema>>,
     rejected: Mutex<Vec<Rejection>>,
+    /// Sizes of the inline policies put through the proxy, per principal (`role/NAME`, `user/NAME`)
+    /// and policy name: IAM's quota is for a principal's inline policies together.
+    inline: Mutex<HashMap<String, HashMap<String, usize>>>,
 }
 
 /// Checks one request; `upstream` is moto's port (for `DescribeTable` when a schema is unknown).
@@ -999,7 +1046,10 @@ fn check_request(state: &State, upstream: u16, req: &Request) -> Result<(), Reje
                 a @ ("PutRolePolicy" | "PutUserPolicy" | "DeleteRolePolicy" | "DeleteUserPolicy"
                 | "GetRolePolicy" | "GetUserPolicy" | "ListRolePolicies" | "ListUserPolicies"),
             ),
-        ) => check_iam(a, &params),
+        ) => {
+            check_iam(a, &params)?;
+            check_inline_aggregate(&state.inline, a, &params)
+        }
         _ => Ok(()),
     }
 }
@@ -1452,5 +1502,26 @@ mod tests {
         );
         assert!(check_iam("PutRolePolicy", &put("r", "p", &padded(2049))).is_ok());
         assert!(check_iam("PutRolePolicy", &put("r", "p", &padded(10_241))).is_err());
+        // Together: two 1,500-character policies do not fit a user; replacing one by name does.
+        let inline = Mutex::new(HashMap::new());
+        let user2 = |n: &str, d: &str| {
+            params(&[("UserName", "u"), ("PolicyName", n), ("PolicyDocument", d)])
+        };
+        assert!(
+            check_inline_aggregate(&inline, "PutUserPolicy", &user2("a", &padded(1500))).is_ok()
+        );
+        assert!(
+            check_inline_aggregate(&inline, "PutUserPolicy", &user2("a", &padded(1500))).is_ok()
+        );
+        assert_eq!(
+            check_inline_aggregate(&inline, "PutUserPolicy", &user2("b", &padded(1500)))
+                .unwrap_err()
+                .code,
+            "LimitExceeded"
+        );
+        assert!(check_inline_aggregate(&inline, "DeleteUserPolicy", &user2("a", "")).is_ok());
+        assert!(
+            check_inline_aggregate(&inline, "PutUserPolicy", &user2("b", &padded(1500))).is_ok()
+        );
     }
 }
