@@ -41,10 +41,12 @@ PROFILES=$DAY/seed-1/profiles.json
 # Record files only (not the offloaded bodies under HH/data/, not the permission-check marker): the glob
 # a DuckDB user writes for the S3 layout, .../REGION/YYYY/MM/DD/HH/*.json.gz.
 GLOB="$DAY/seed-*/logs/AWSLogs/*/BedrockModelInvocationLogs/*/*/*/*/*/*.json.gz"
-# shellcheck disable=SC2086
-FILES=$(ls $GLOB | wc -l)
-# shellcheck disable=SC2086
-BYTES=$(cat $GLOB | wc -c)
+# The same files listed by find (a shell glob of ~20,000 paths is too long for one command line).
+list_files() {
+  find "$DAY" -path '*/BedrockModelInvocationLogs/*' -name '*.json.gz' -not -path '*/data/*' -print0
+}
+FILES=$(list_files | tr -cd '\0' | wc -c)
+BYTES=$(list_files | du -cb --files0-from=- | tail -1 | cut -f1)
 
 # wall seconds and peak RSS (MB) of one command, from /usr/bin/time -v
 measure() {
@@ -58,11 +60,10 @@ measure() {
 }
 
 zcat_all() {
-  # shellcheck disable=SC2086
-  ls $GLOB | xargs -P 2 -n 64 zcat > /dev/null
+  list_files | xargs -0 -P 2 -n 64 zcat > /dev/null
 }
-export -f zcat_all
-export GLOB
+export -f zcat_all list_files
+export DAY
 
 : > "$OUT/runs.jsonl"
 for run in $(seq 1 "$RUNS"); do
