@@ -37,7 +37,13 @@ if [ -n "$BEFORE" ]; then
   git archive "$BEFORE" | tar -x -C "$src"
   echo "before: $(git rev-parse --short "$BEFORE") built in $src" >&2
   before_target=${BEFORE_TARGET_DIR:-$TARGET_DIR-before}
-  (cd "$src" && CARGO_TARGET_DIR=$before_target cargo build --release --quiet -p bedrock-meter-core --no-default-features --example ingest_bench)
+  extra=()
+  # Commits whose core uses futures-util's join! without declaring its feature build without the AWS
+  # adapters only when asked for it.
+  if grep -q '^futures-util' "$src/shared/Cargo.toml" && ! grep -q 'async-await-macro' "$src/shared/Cargo.toml"; then
+    extra=(--features futures-util/async-await-macro)
+  fi
+  (cd "$src" && CARGO_TARGET_DIR=$before_target cargo build --release --quiet -p bedrock-meter-core --no-default-features "${extra[@]}" --example ingest_bench)
   BEFORE_BIN=$before_target/release/examples/ingest_bench
   git rev-parse --short "$BEFORE" > "$OUT/before.commit"
 else
