@@ -90,6 +90,14 @@ pub fn resolve_all<'m>(
         .collect()
 }
 
+/// What a record's rates depend on besides its resolution: (the logged `modelId`'s id in the batch,
+/// source Region, long-context, logged service tier).
+type CallShape<'r> = (u32, &'r str, bool, Option<&'r str>);
+
+/// A metric group of a batch: (metric minute, `modelId` id, caller id — `u32::MAX` when callers are
+/// not a dimension — metadata tuple id).
+type GroupKey = (i64, u32, u32, u32);
+
 /// The price of one record, or why it has none.
 pub fn cost_of(r: &Record<'_>, res: &Resolution, prices: &PriceTable) -> Result<Money, Unpriced> {
     let region = r.region.as_deref().filter(|s| !s.is_empty());
@@ -161,12 +169,11 @@ pub fn aggregate(
     let mut index: HashMap<(i64, u32, u32), usize, FxBuild> = HashMap::default();
     // The rates of each (model, pool, source Region, long-context, tier) the batch prices: the price table's
     // lookup once per distinct call shape, not once per record.
-    let mut rates: HashMap<(u32, &str, bool, Option<&str>), Result<&Rates, Unpriced>, FxBuild> =
-        HashMap::default();
+    let mut rates: HashMap<CallShape<'_>, Result<&Rates, Unpriced>, FxBuild> = HashMap::default();
     // Metric groups: (metric minute, modelId, caller — only when callers are a dimension, metadata
     // tuple) → index into `groups`, which keeps first-seen order.
-    let mut group_ids: HashMap<(i64, u32, u32, u32), usize, FxBuild> = HashMap::default();
-    let mut groups: Vec<((i64, u32, u32, u32), Usage, Money, u64)> = Vec::new();
+    let mut group_ids: HashMap<GroupKey, usize, FxBuild> = HashMap::default();
+    let mut groups: Vec<(GroupKey, Usage, Money, u64)> = Vec::new();
     for (r, ingested_at) in parsed.records.iter().zip(&parsed.ingested) {
         let model = *model_ids.entry(r.model_id.as_ref()).or_insert_with(|| {
             models.push(&resolutions[r.model_id.as_ref()]);
@@ -529,6 +536,9 @@ mod tests {
         );
     }
 
+    /// The per-record aggregate's rate key: (logged `modelId`, source Region, long-context, tier).
+    type StrCallShape<'r> = (&'r str, &'r str, bool, Option<&'r str>);
+
     /// The aggregate as it was before ids: one metric contribution per record, keyed by strings. The
     /// reference the id-keyed [`aggregate`] must equal, datum for datum.
     fn aggregate_per_record(
@@ -551,11 +561,8 @@ mod tests {
         let mut index: HashMap<(i64, &str, &str, &str), usize, FxBuild> = HashMap::default();
         // The rates of each (model, pool, source Region, long-context, tier) the batch prices: the price table's
         // lookup once per distinct call shape, not once per record.
-        let mut rates: HashMap<
-            (&str, &str, bool, Option<&str>),
-            Result<&Rates, Unpriced>,
-            FxBuild,
-        > = HashMap::default();
+        let mut rates: HashMap<StrCallShape<'_>, Result<&Rates, Unpriced>, FxBuild> =
+            HashMap::default();
         // The configured metadata values of the current record; the Strings are reused.
         let mut metadata: Vec<String> = vec![String::new(); attribution.metadata_keys.len()];
         for (r, ingested_at) in parsed.records.iter().zip(&parsed.ingested) {
