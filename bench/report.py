@@ -113,6 +113,23 @@ def main():
           f"Python ≈{cost['python']['billed_ms_128mb']} ms → ${cost['python']['usd_per_invocation']:.9f} "
           f"(compute ${cost['python']['usd_compute_only']:.9f}).")
         p("")
+        if all(r.get("before") for r in rs):
+            before = {s: statistics.median(r["before"]["ns"][s] for r in rs) for s in STAGES}
+            commit = open(os.path.join(out, "before.commit")).read().strip()
+            m["before_ns"] = before
+            p(f"Before ({commit}) and after (this tree), the two bench binaries alternately in each run:")
+            p("")
+            p("| stage | before ms | after ms | after / before |")
+            p("|---|---:|---:|---:|")
+            for s in STAGES:
+                p(f"| {s} | {before[s] / 1e6:.3f} | {med[s] / 1e6:.3f} | {med[s] / before[s]:.2f} |")
+            p(f"| end to end / decode-only throughput | {100 * before['decode_only'] / before['end_to_end']:.0f}% "
+              f"| {100 * r_dec:.0f}% | |")
+            p(f"| end to end vs Python | {py['end_to_end'] / before['end_to_end']:.1f}× | {r_py:.1f}× | |")
+            brss = rss_kb(os.path.join(out, f"{mix}.before.rss.txt"))
+            if brss and rss:
+                p(f"| peak RSS MB | {brss / 1024:.1f} | {rss / 1024:.1f} | |")
+            p("")
         res["mixes"][mix] = m
     text = "\n".join(lines)
     print(text)

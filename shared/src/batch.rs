@@ -90,9 +90,13 @@ pub fn resolve_all<'m>(
         .collect()
 }
 
-/// What a record's rates depend on besides its resolution: (logged `modelId`, source Region,
-/// long-context, logged service tier).
-type CallShape<'r> = (&'r str, &'r str, bool, Option<&'r str>);
+/// What a record's rates depend on besides its resolution: (the logged `modelId`'s id in the batch,
+/// source Region, long-context, logged service tier).
+type CallShape<'r> = (u32, &'r str, bool, Option<&'r str>);
+
+/// A metric group of a batch: (metric minute, `modelId` id, caller id — `u32::MAX` when callers are
+/// not a dimension — metadata tuple id).
+type GroupKey = (i64, u32, u32, u32);
 
 /// The price of one record, or why it has none.
 pub fn cost_of(r: &Record<'_>, res: &Resolution, prices: &PriceTable) -> Result<Money, Unpriced> {
@@ -125,6 +129,12 @@ pub struct Aggregated {
 
 /// Prices every record and adds it to the per-minute metrics and the detector's observations.
 /// `resolutions` must hold every `modelId` of `parsed` ([`resolve_all`] of [`Parsed::model_ids`]).
+///
+/// Each distinct attribution key of the batch — `modelId` (which fixes team, app and model), caller,
+/// the tuple of metadata values — is looked up by its string once per record and given a small id; the
+/// per-minute counters are then summed in maps keyed by those ids, and the metric aggregator sees one
+/// contribution per distinct (minute, modelId, caller, metadata) group, in the order the batch first
+/// names each (its leaves, and so the per-key metadata cap, in the same order as record by record).
 pub fn aggregate(
     parsed: &Parsed<'_>,
     resolutions: &Resolutions<'_>,
@@ -139,17 +149,37 @@ pub fn aggregate(
         // At its log event's time when CloudWatch accepts it, else now (as for records).
         agg.add_malformed(metric_time(at, at, now), 1);
     }
+    // Ids: each distinct modelId (with its resolution), caller, and tuple of metadata values.
+    let mut model_ids: HashMap<&str, u32, FxBuild> = HashMap::default();
+    let mut models: Vec<&Resolution> = Vec::new();
+    let mut raw_callers: HashMap<&str, u32, FxBuild> = HashMap::default();
+    let mut caller_ids: HashMap<&str, u32, FxBuild> = HashMap::default();
+    let mut callers: Vec<&str> = Vec::new();
+    let mut value_ids: Vec<HashMap<&str, u32, FxBuild>> =
+        vec![HashMap::default(); attribution.metadata_keys.len()];
+    let mut tuple_ids: HashMap<Vec<u32>, u32, FxBuild> = HashMap::default();
+    // Each metadata tuple's values as the aggregator takes them, built once per tuple.
+    let mut tuples: Vec<Vec<String>> = Vec::new();
+    let mut ids: Vec<u32> = Vec::with_capacity(attribution.metadata_keys.len());
     // Observations in the order their keys first appear in the batch (log order: deterministic without
     // a sort); the map holds each key's index. The detector's sums do not depend on the order; where
     // two profiles share an app tag but disagree on team or threshold tags, the last one it sees wins.
-    let mut index: HashMap<(i64, &str, &str, &str), usize, FxBuild> = HashMap::default();
+    // Key: (minute, modelId, caller), the same as (minute, app, caller, modelId): app follows from the
+    // modelId.
+    let mut index: HashMap<(i64, u32, u32), usize, FxBuild> = HashMap::default();
     // The rates of each (model, pool, source Region, long-context, tier) the batch prices: the price table's
     // lookup once per distinct call shape, not once per record.
     let mut rates: HashMap<CallShape<'_>, Result<&Rates, Unpriced>, FxBuild> = HashMap::default();
-    // The configured metadata values of the current record; the Strings are reused.
-    let mut metadata: Vec<String> = vec![String::new(); attribution.metadata_keys.len()];
+    // Metric groups: (metric minute, modelId, caller — only when callers are a dimension, metadata
+    // tuple) → index into `groups`, which keeps first-seen order.
+    let mut group_ids: HashMap<GroupKey, usize, FxBuild> = HashMap::default();
+    let mut groups: Vec<(GroupKey, Usage, Money, u64)> = Vec::new();
     for (r, ingested_at) in parsed.records.iter().zip(&parsed.ingested) {
-        let res = &resolutions[r.model_id.as_ref()];
+        let model = *model_ids.entry(r.model_id.as_ref()).or_insert_with(|| {
+            models.push(&resolutions[r.model_id.as_ref()]);
+            (models.len() - 1) as u32
+        });
+        let res = models[model as usize];
         if res.team == UNRESOLVED {
             out.unresolved_records += 1;
         }
@@ -159,12 +189,7 @@ pub fn aggregate(
                 let long_context = prices.is_long_context(&r.tokens);
                 // The pool follows from the logged modelId, which `res` is the resolution of.
                 let logged_tier = r.service_tier.as_deref();
-                let key = (
-                    r.model_id.as_ref(),
-                    region.unwrap_or(""),
-                    long_context,
-                    logged_tier,
-                );
+                let key = (model, region.unwrap_or(""), long_context, logged_tier);
                 let found = rates.entry(key).or_insert_with(|| {
                     let tier = tier_of(logged_tier);
                     prices.rates_in_tier(m, &res.pool, region, long_context, &tier)
@@ -175,35 +200,57 @@ pub fn aggregate(
         };
         let unpriced = u64::from(cost.is_err());
         out.unpriced_requests += unpriced;
-        let caller = attribution.principal.principal(r.caller_or_unknown());
-        for (k, value) in attribution.metadata_keys.iter().zip(&mut metadata) {
-            value.clear();
-            value.push_str(r.metadata(k).unwrap_or_default());
-        }
-        agg.add(&Contribution {
-            at: metric_time(r.timestamp, *ingested_at, now),
-            team: &res.team,
-            app: &res.app,
-            model: &res.model,
-            caller,
-            metadata: &metadata,
-            usage: Usage::of_record(r),
-            cost: *cost.as_ref().unwrap_or(&Money::ZERO),
-            unpriced,
+        // The caller is the principal of the logged ARN: worked out once per distinct ARN.
+        let raw = r.caller_or_unknown();
+        let caller = *raw_callers.entry(raw).or_insert_with(|| {
+            let name = attribution.principal.principal(raw);
+            *caller_ids.entry(name).or_insert_with(|| {
+                callers.push(name);
+                (callers.len() - 1) as u32
+            })
         });
-        let key = (
-            r.timestamp.minute().0,
-            res.app.as_str(),
-            caller,
-            r.model_id.as_ref(),
-        );
-        match index.entry(key) {
+        ids.clear();
+        for (k, values) in attribution.metadata_keys.iter().zip(&mut value_ids) {
+            let v = r.metadata(k).unwrap_or_default();
+            let n = values.len() as u32;
+            ids.push(*values.entry(v).or_insert(n));
+        }
+        let tuple = match tuple_ids.get(ids.as_slice()) {
+            Some(&t) => t,
+            None => {
+                let t = tuples.len() as u32;
+                tuple_ids.insert(ids.clone(), t);
+                let values = attribution
+                    .metadata_keys
+                    .iter()
+                    .map(|k| r.metadata(k).unwrap_or_default().to_string())
+                    .collect();
+                tuples.push(values);
+                t
+            }
+        };
+        let minute = metric_time(r.timestamp, *ingested_at, now).minute();
+        let metric_caller = if metrics.caller_dimensions {
+            caller
+        } else {
+            u32::MAX
+        };
+        let gkey = (minute.0, model, metric_caller, tuple);
+        let g = *group_ids.entry(gkey).or_insert_with(|| {
+            groups.push((gkey, Usage::default(), Money::ZERO, 0));
+            groups.len() - 1
+        });
+        let (_, usage, sum, n_unpriced) = &mut groups[g];
+        usage.add(&Usage::of_record(r));
+        *sum += *cost.as_ref().unwrap_or(&Money::ZERO);
+        *n_unpriced += unpriced;
+        match index.entry((r.timestamp.minute().0, model, caller)) {
             Entry::Vacant(v) => {
                 v.insert(out.observations.len());
                 out.observations.push(Observation::new(
                     r.timestamp,
                     res,
-                    Some(caller),
+                    Some(callers[caller as usize]),
                     cost,
                     r.tokens,
                 ));
@@ -215,6 +262,20 @@ pub fn aggregate(
                 &r.tokens,
             ),
         }
+    }
+    for ((minute, model, caller, tuple), usage, cost, unpriced) in &groups {
+        let res = models[*model as usize];
+        agg.add(&Contribution {
+            at: Timestamp(*minute),
+            team: &res.team,
+            app: &res.app,
+            model: &res.model,
+            caller: callers.get(*caller as usize).copied().unwrap_or(""),
+            metadata: &tuples[*tuple as usize],
+            usage: *usage,
+            cost: *cost,
+            unpriced: *unpriced,
+        });
     }
     out.datums = agg.datums();
     out
@@ -473,6 +534,238 @@ mod tests {
             cost_of(&parsed.records[1], &resolutions[HAIKU], &prices),
             Err(Unpriced::NoRateForTier("flex".into()))
         );
+    }
+
+    /// The per-record aggregate's rate key: (logged `modelId`, source Region, long-context, tier).
+    type StrCallShape<'r> = (&'r str, &'r str, bool, Option<&'r str>);
+
+    /// The aggregate as it was before ids: one metric contribution per record, keyed by strings. The
+    /// reference the id-keyed [`aggregate`] must equal, datum for datum.
+    fn aggregate_per_record(
+        parsed: &Parsed<'_>,
+        resolutions: &Resolutions<'_>,
+        prices: &PriceTable,
+        attribution: &AttributionConfig,
+        metrics: &MetricsConfig,
+        now: Timestamp,
+    ) -> Aggregated {
+        let mut out = Aggregated::default();
+        let mut agg = MetricsAggregator::new(metrics.clone());
+        for &at in &parsed.malformed_at {
+            // At its log event's time when CloudWatch accepts it, else now (as for records).
+            agg.add_malformed(metric_time(at, at, now), 1);
+        }
+        // Observations in the order their keys first appear in the batch (log order: deterministic without
+        // a sort); the map holds each key's index. The detector's sums do not depend on the order; where
+        // two profiles share an app tag but disagree on team or threshold tags, the last one it sees wins.
+        let mut index: HashMap<(i64, &str, &str, &str), usize, FxBuild> = HashMap::default();
+        // The rates of each (model, pool, source Region, long-context, tier) the batch prices: the price table's
+        // lookup once per distinct call shape, not once per record.
+        let mut rates: HashMap<StrCallShape<'_>, Result<&Rates, Unpriced>, FxBuild> =
+            HashMap::default();
+        // The configured metadata values of the current record; the Strings are reused.
+        let mut metadata: Vec<String> = vec![String::new(); attribution.metadata_keys.len()];
+        for (r, ingested_at) in parsed.records.iter().zip(&parsed.ingested) {
+            let res = &resolutions[r.model_id.as_ref()];
+            if res.team == UNRESOLVED {
+                out.unresolved_records += 1;
+            }
+            let cost = match &res.base_model {
+                Some(m) => {
+                    let region = r.region.as_deref().filter(|s| !s.is_empty());
+                    let long_context = prices.is_long_context(&r.tokens);
+                    // The pool follows from the logged modelId, which `res` is the resolution of.
+                    let logged_tier = r.service_tier.as_deref();
+                    let key = (
+                        r.model_id.as_ref(),
+                        region.unwrap_or(""),
+                        long_context,
+                        logged_tier,
+                    );
+                    let found = rates.entry(key).or_insert_with(|| {
+                        let tier = tier_of(logged_tier);
+                        prices.rates_in_tier(m, &res.pool, region, long_context, &tier)
+                    });
+                    found.clone().and_then(|x| x.cost(&r.tokens))
+                }
+                None => Err(Unpriced::UnknownModel),
+            };
+            let unpriced = u64::from(cost.is_err());
+            out.unpriced_requests += unpriced;
+            let caller = attribution.principal.principal(r.caller_or_unknown());
+            for (k, value) in attribution.metadata_keys.iter().zip(&mut metadata) {
+                value.clear();
+                value.push_str(r.metadata(k).unwrap_or_default());
+            }
+            agg.add(&Contribution {
+                at: metric_time(r.timestamp, *ingested_at, now),
+                team: &res.team,
+                app: &res.app,
+                model: &res.model,
+                caller,
+                metadata: &metadata,
+                usage: Usage::of_record(r),
+                cost: *cost.as_ref().unwrap_or(&Money::ZERO),
+                unpriced,
+            });
+            let key = (
+                r.timestamp.minute().0,
+                res.app.as_str(),
+                caller,
+                r.model_id.as_ref(),
+            );
+            match index.entry(key) {
+                Entry::Vacant(v) => {
+                    v.insert(out.observations.len());
+                    out.observations.push(Observation::new(
+                        r.timestamp,
+                        res,
+                        Some(caller),
+                        cost,
+                        r.tokens,
+                    ));
+                }
+                Entry::Occupied(o) => merge_record(
+                    &mut out.observations[*o.get()],
+                    r.timestamp,
+                    &cost,
+                    &r.tokens,
+                ),
+            }
+        }
+        out.datums = agg.datums();
+        out
+    }
+
+    /// Generated batches: many models (priced, unpriced, an unknown application profile), callers,
+    /// Regions, tiers, minutes (some outside what CloudWatch accepts), errors, more metadata values than
+    /// the per-key cap, unreadable records.
+    fn generated_batch(seed: u64, n: usize) -> Vec<String> {
+        let mut x = seed;
+        let mut next = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        let models = [
+            HAIKU,
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "amazon.nova-lite-v1:0",
+            "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0",
+            "arn:aws:bedrock:us-east-1:1:application-inference-profile/gone01",
+            "vendor.no-such-model-v9",
+        ];
+        (0..n)
+            .map(|i| {
+                if next(50) == 0 {
+                    return "{\"modelId\":".to_string();
+                }
+                let day = if next(40) == 0 {
+                    "2020-01-01"
+                } else {
+                    "2026-11-25"
+                };
+                let ts = format!("{day}T10:{:02}:{:02}Z", next(6), next(60));
+                let caller = match next(8) {
+                    0 => String::new(),
+                    // Sessions of a keep-session role (by default) stay apart; others collapse.
+                    7 => format!(
+                        "arn:aws:sts::1:assumed-role/AWSReservedSSO_Dev_1/u{}",
+                        next(3)
+                    ),
+                    k => format!("arn:aws:sts::1:assumed-role/R{}/s{}", k % 3, next(4)),
+                };
+                let mut rec = record(
+                    &ts,
+                    models[next(models.len() as u64) as usize],
+                    &caller,
+                    next(300_000),
+                    next(2_000),
+                );
+                if next(5) == 0 {
+                    rec = rec.replace("us-east-1", "eu-west-1");
+                }
+                if next(7) == 0 {
+                    rec = rec.replace(
+                        r#""inputBodyJson":{"#,
+                        r#""inputBodyJson":{"serviceTier":{"type":"flex"},"#,
+                    );
+                }
+                if next(9) == 0 {
+                    rec = rec.replace(
+                        r#""region""#,
+                        r#""errorCode":"ThrottlingException","region""#,
+                    );
+                }
+                let tenant = format!("t{}", next(if i % 2 == 0 { 80 } else { 5 }));
+                let md = match next(4) {
+                    0 => String::new(),
+                    1 => format!(r#""requestMetadata":{{"tenant":"{tenant}"}},"#),
+                    _ => format!(
+                        r#""requestMetadata":{{"tenant":"{tenant}","env":"e{}"}},"#,
+                        next(3)
+                    ),
+                };
+                rec.replacen(r#"{"schemaType""#, &format!(r#"{{{md}"schemaType""#), 1)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn id_keyed_aggregate_equals_the_per_record_one() {
+        let prices = PriceTable::embedded();
+        let now = Timestamp::parse_iso8601("2026-11-25T10:30:00Z").unwrap();
+        let mut compared = 0;
+        for seed in 1..=6u64 {
+            let msgs = generated_batch(0x9e37_79b9 * seed, 1_500);
+            let mut dec = Decoder::new();
+            let logs = decoded(&msgs, &mut dec);
+            let parsed = parse_events(&logs.log_events);
+            assert!(parsed.records.len() > 1_300 && !parsed.malformed.is_empty());
+            for (callers, keys) in [
+                (false, vec![]),
+                (true, vec![]),
+                (true, vec!["tenant".to_string(), "env".to_string()]),
+                (false, vec!["env".to_string()]),
+            ] {
+                let attribution = AttributionConfig {
+                    metadata_keys: keys.clone(),
+                    ..AttributionConfig::default()
+                };
+                let metrics = MetricsConfig {
+                    caller_dimensions: callers,
+                    metadata_keys: keys,
+                };
+                let ids = parsed.model_ids();
+                let resolutions = resolve_all(&ids, &ProfileMap::default(), &attribution);
+                let want = aggregate_per_record(
+                    &parsed,
+                    &resolutions,
+                    &prices,
+                    &attribution,
+                    &metrics,
+                    now,
+                );
+                let got = aggregate(&parsed, &resolutions, &prices, &attribution, &metrics, now);
+                assert_eq!(got.datums, want.datums, "seed {seed}, {metrics:?}");
+                assert_eq!(got.observations, want.observations);
+                assert_eq!(
+                    (got.unpriced_requests, got.unresolved_records),
+                    (want.unpriced_requests, want.unresolved_records)
+                );
+                assert!(want.unpriced_requests > 0 && want.unresolved_records > 0);
+                if metrics.metadata_keys.len() == 2 {
+                    // Past the per-key cap: the `other` bucket is exercised.
+                    assert!(got
+                        .datums
+                        .iter()
+                        .any(|d| d.dimensions.iter().any(|(_, v)| v == "other")));
+                }
+                compared += got.datums.len();
+            }
+        }
+        assert!(compared > 10_000, "{compared}");
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod report;
 pub mod report_html;
 pub mod rollup;
 pub mod scan;
+mod simd;
 pub mod subscription;
 pub mod time;
 

@@ -543,26 +543,11 @@ impl<'a, const ESC: bool> Scanner<'a, ESC> {
 }
 
 /// The first backslash at or after `from`. In escaped text they are a few bytes apart (every quote of
-/// the record is one), so the first 32 bytes are searched a word at a time, where a `memchr` call would
-/// cost more than the search; then `memchr`.
+/// the record is one), so this is an inline 16-bytes-per-compare SIMD search ([`crate::simd::find_byte`])
+/// rather than a `memchr` call, whose set-up would cost more than the search.
 #[inline(always)]
 fn find_backslash(s: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let mut pos = from;
-    for _ in 0..4 {
-        let Some(chunk) = s.get(pos..pos + 8) else {
-            break;
-        };
-        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ (ONES * u64::from(b'\\'));
-        // The high bit of every zero byte of x, exactly.
-        let zero = !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7);
-        if zero != 0 {
-            return Some(pos + (zero.trailing_zeros() / 8) as usize);
-        }
-        pos += 8;
-    }
-    memchr::memchr(b'\\', s.get(pos..)?).map(|n| pos + n)
+    crate::simd::find_byte(s, from, b'\\')
 }
 
 /// The text of a JSON string body (without its quotes): its escapes decoded, all of it (an unescaped

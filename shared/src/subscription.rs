@@ -23,6 +23,7 @@ use flate2::{Crc, Decompress, FlushDecompress, Status};
 
 use crate::record::{parse, parse_escaped, Record, RecordError};
 use crate::scan::{Kind, ScanError, Scanner};
+use crate::simd::{self, BlockScan, Classify};
 
 /// `messageType` of a log batch.
 pub const DATA_MESSAGE: &str = "DATA_MESSAGE";
@@ -432,107 +433,70 @@ fn string_span(sc: &mut Scanner<'_>, text: &str, arena: &mut Arena) -> Result<Sp
 ///
 /// A message is JSON inside a JSON string, so escapes are dense (every quote of the record is `\"`):
 /// rather than stopping at each one, the text is classified 64 bytes at a time into bit masks of
-/// backslashes, quotes and control bytes (eight bytes per word operation), and the backslash runs that
-/// escape a character are found with carry arithmetic (the technique of simdjson's string scanner).
-/// The first quote that is not escaped ends the string.
+/// backslashes, quotes and control bytes (SIMD: [`crate::simd`]), and the backslash runs that escape a
+/// character are found with carry arithmetic (the technique of simdjson's string scanner). The first
+/// quote that is not escaped ends the string.
 fn message_span(sc: &mut Scanner<'_>, text: &str) -> Result<Span, ScanError> {
     sc.ws();
     let b = text.as_bytes();
     let start = sc.pos + 1; // after the opening quote (peek_kind saw it)
-    let mut pos = start;
-    let mut next_escaped = 0u64;
-    let mut any_backslash = false;
-    loop {
-        let block = Block::at(b, pos);
-        let escaped = escaped_chars(block.backslash, &mut next_escaped);
-        let ends = block.quote & !escaped & block.valid;
-        let before = if ends != 0 {
-            (1u64 << ends.trailing_zeros()) - 1
-        } else {
-            block.valid
-        };
-        let ctrl = block.control & before;
-        if ctrl != 0 {
-            let at = pos + ctrl.trailing_zeros() as usize;
-            return Err(ScanError::Unexpected { byte: b[at], at });
-        }
-        any_backslash |= block.backslash & before != 0;
-        if ends != 0 {
-            let end = pos + ends.trailing_zeros() as usize;
-            sc.pos = end + 1;
-            return Ok(if any_backslash {
-                Span::Escaped(start, end)
-            } else {
-                Span::Json(start, end)
-            });
-        }
-        if block.valid != u64::MAX {
-            return Err(ScanError::Eof);
-        }
-        pos += 64;
-    }
+    let (end, any_backslash) = simd::dispatch(MessageEnd { b, start })?;
+    sc.pos = end + 1;
+    Ok(if any_backslash {
+        Span::Escaped(start, end)
+    } else {
+        Span::Json(start, end)
+    })
 }
 
-/// 64 bytes of text as bit masks (bit i for byte i).
-struct Block {
-    backslash: u64,
-    quote: u64,
-    /// Bytes below 0x20.
-    control: u64,
-    /// Bytes that are in the text (all but past its end).
-    valid: u64,
+/// The scan of [`message_span`] from `start` (just inside the opening quote): the position of the
+/// closing quote and whether a backslash came before it.
+struct MessageEnd<'b> {
+    b: &'b [u8],
+    start: usize,
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+impl BlockScan for MessageEnd<'_> {
+    type Out = Result<(usize, bool), ScanError>;
 
-/// The high bit of every zero byte of `x`, exactly (no borrow between bytes).
-#[inline(always)]
-fn zero_bytes(x: u64) -> u64 {
-    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
-}
-
-/// Moves the high bit of each byte (as `zero_bytes` leaves them) to bit 0..8 of the result.
-#[inline(always)]
-fn gather(m: u64) -> u64 {
-    (m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
-}
-
-impl Block {
     #[inline(always)]
-    fn at(b: &[u8], pos: usize) -> Block {
+    fn run<C: Classify>(self, c: C) -> Self::Out {
+        let b = self.b;
+        let mut pos = self.start;
+        let mut next_escaped = 0u64;
+        let mut any_backslash = false;
         let mut pad = [b' '; 64];
-        let (bytes, valid) = match b.get(pos..pos + 64) {
-            Some(full) => (full, u64::MAX),
-            None => {
-                let rest = b.get(pos..).unwrap_or_default();
-                pad[..rest.len()].copy_from_slice(rest);
-                (&pad[..], (1u64 << rest.len()) - 1)
+        loop {
+            // The 64 bytes at `pos`, padded with spaces past the end of the text; `valid`: those in it.
+            let (block, valid): (&[u8; 64], u64) = match b.get(pos..pos + 64) {
+                Some(full) => (full.try_into().expect("64 bytes"), u64::MAX),
+                None => {
+                    let rest = b.get(pos..).unwrap_or_default();
+                    pad[..rest.len()].copy_from_slice(rest);
+                    (&pad, (1u64 << rest.len()) - 1)
+                }
+            };
+            let m = c.classify(block);
+            let escaped = escaped_chars(m.backslash & valid, &mut next_escaped);
+            let ends = m.quote & !escaped & valid;
+            let before = if ends != 0 {
+                (1u64 << ends.trailing_zeros()) - 1
+            } else {
+                valid
+            };
+            let ctrl = m.control & before;
+            if ctrl != 0 {
+                let at = pos + ctrl.trailing_zeros() as usize;
+                return Err(ScanError::Unexpected { byte: b[at], at });
             }
-        };
-        let (mut backslash, mut quote, mut any_control) = (0u64, 0u64, 0u64);
-        for (k, chunk) in bytes.chunks_exact(8).enumerate() {
-            let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-            let shift = 8 * k as u32;
-            let b = zero_bytes(w ^ (ONES * u64::from(b'\\')));
-            let q = zero_bytes(w ^ (ONES * u64::from(b'"')));
-            backslash |= gather(b) << shift;
-            quote |= gather(q) << shift;
-            any_control |= zero_bytes(w & (ONES * 0xe0));
-        }
-        // Control bytes are invalid in a string: almost never there, so located only when they are.
-        let mut control = 0u64;
-        if any_control != 0 {
-            for (k, chunk) in bytes.chunks_exact(8).enumerate() {
-                let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-                control |= gather(zero_bytes(w & (ONES * 0xe0))) << (8 * k as u32);
+            any_backslash |= m.backslash & before != 0;
+            if ends != 0 {
+                return Ok((pos + ends.trailing_zeros() as usize, any_backslash));
             }
-        }
-        Block {
-            backslash,
-            quote,
-            control,
-            valid,
+            if valid != u64::MAX {
+                return Err(ScanError::Eof);
+            }
+            pos += 64;
         }
     }
 }
@@ -1081,8 +1045,11 @@ mod tests {
         Some((end, escaped))
     }
 
-    #[test]
-    fn message_ends_found_by_block_masks_equal_a_byte_by_byte_scan() {
+    /// Messages for the end scan: runs of backslashes of every length across 64-byte block boundaries,
+    /// escaped and unescaped quotes, multi-byte characters, the odd control byte; plus adversarial
+    /// ones: a quote, a backslash or a control byte at every position around the block edges, and
+    /// texts that end inside an escape.
+    fn end_scan_inputs() -> Vec<Vec<u8>> {
         let alphabet = [
             b'a', b'a', b'a', b'a', b'a', b'a', b'\\', b'\\', b'"', b'{', 0xc3,
         ];
@@ -1093,14 +1060,14 @@ mod tests {
             seed ^= seed << 17;
             seed % n
         };
-        let mut checked = 0;
+        let mut out = Vec::new();
         for round in 0..20_000 {
             let len = next(if round % 10 == 0 { 600 } else { 200 }) as usize;
             let mut body: Vec<u8> = vec![b'"'];
-            // Runs of backslashes of every length, across 64-byte block boundaries.
             while body.len() < len {
                 let c = match next(300) {
                     0 => b'\n',
+                    1 => 0x1f,
                     _ => alphabet[next(alphabet.len() as u64) as usize],
                 };
                 let run = if c == b'\\' { 1 + next(6) as usize } else { 1 };
@@ -1113,12 +1080,66 @@ mod tests {
                     body.push(0xa9);
                 }
             }
+            out.push(body);
+        }
+        for len in [62usize, 63, 64, 65, 66, 127, 128, 129, 130, 191, 192, 193] {
+            for at in len.saturating_sub(4)..len {
+                for special in [
+                    &b"\""[..],
+                    b"\\\"",
+                    b"\\\\\"",
+                    b"\x01",
+                    b"\x7f",
+                    b"\\",
+                    b"\\\\",
+                ] {
+                    let mut body = vec![b'x'; len];
+                    body[0] = b'"';
+                    let at = at.max(1);
+                    body.truncate(at);
+                    body.extend_from_slice(special);
+                    body.extend(std::iter::repeat_n(b'y', 70));
+                    out.push(body.clone());
+                    body.truncate(at + special.len()); // ends right after the special bytes
+                    out.push(body);
+                }
+            }
+        }
+        out
+    }
+
+    /// The end scan with classifier `c`, in the shape the reference gives.
+    fn end_with<C: Classify>(c: C, body: &[u8]) -> Option<(usize, bool)> {
+        MessageEnd { b: body, start: 1 }.run(c).ok()
+    }
+
+    #[test]
+    fn message_ends_found_by_block_masks_equal_a_byte_by_byte_scan() {
+        let mut checked = 0;
+        for body in end_scan_inputs() {
+            let want = message_end_reference(&body);
+            // Every classifier this CPU has, whatever the input (UTF-8 or not).
+            assert_eq!(
+                end_with(crate::simd::Portable, &body),
+                want,
+                "portable {body:?}"
+            );
+            assert_eq!(
+                end_with(crate::simd::Native::default(), &body),
+                want,
+                "native {body:?}"
+            );
+            #[cfg(target_arch = "x86_64")]
+            if let Some(avx2) = crate::simd::Avx2::detect() {
+                assert_eq!(end_with(avx2, &body), want, "avx2 {body:?}");
+            }
+            // And the decoder's own entry point (dispatched) on text.
             let Ok(text) = std::str::from_utf8(&body) else {
                 continue;
             };
             let mut sc = Scanner::new(text);
             let got = message_span(&mut sc, text);
-            match (message_end_reference(&body), got) {
+            match (want, got) {
                 (Some((end, escaped)), Ok(span)) => {
                     let (a, z, e) = match span {
                         Span::Json(a, z) => (a, z, false),

@@ -1,0 +1,461 @@
+//! SIMD byte classification for the two scans that read every byte of a message: the decoder's search
+//! for the end of each `message` string ([`crate::subscription`]) and escaped mode's search for the next
+//! backslash while it skips a body ([`crate::scan`]).
+//!
+//! Both need the same few questions answered about many bytes at once — which are `\`, which are `"`,
+//! which are control bytes (< 0x20) — as bit masks (bit `i` for byte `i`). Each instruction set answers
+//! them for 16 or 32 bytes per compare:
+//!
+//! - **x86-64**: SSE2 (part of the x86-64 baseline, so always there) and AVX2 (detected at run time:
+//!   [`Avx2::detect`]).
+//! - **aarch64**: NEON (part of the aarch64 baseline; the Lambda runs on Graviton).
+//! - anywhere else: [`Portable`], eight bytes per 64-bit word operation (SWAR).
+//!
+//! Every path is tested against a byte-at-a-time reference on random and adversarial blocks (the
+//! tests below; the aarch64 path runs under qemu in `scripts/test.d/35-aarch64-scan.sh`).
+//!
+//! `unsafe` is confined to this module: the intrinsics themselves (loads from a `&[u8; 64]` or from a
+//! slice whose length was checked first) and calling an AVX2 function, which is sound only on a CPU
+//! that has AVX2 — so the [`Avx2`] token can only be obtained from [`Avx2::detect`].
+
+/// Classification of a 64-byte block: bit `i` of each mask describes byte `i`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Masks {
+    pub backslash: u64,
+    pub quote: u64,
+    /// Bytes below 0x20 (raw control characters, which a JSON string cannot hold).
+    pub control: u64,
+}
+
+/// A way to classify 64 bytes. Implementations are zero-sized tokens; holding one means its
+/// instructions can run on this CPU.
+pub(crate) trait Classify: Copy {
+    fn classify(self, block: &[u8; 64]) -> Masks;
+}
+
+/// A scan that runs with whichever [`Classify`] the CPU offers ([`dispatch`]): written once, generic,
+/// and compiled once per instruction set.
+pub(crate) trait BlockScan {
+    type Out;
+    fn run<C: Classify>(self, c: C) -> Self::Out;
+}
+
+/// Runs `scan` with the best classifier of this CPU: AVX2 when detected, else SSE2 on x86-64; NEON on
+/// aarch64; the portable one elsewhere.
+#[inline]
+pub(crate) fn dispatch<S: BlockScan>(scan: S) -> S::Out {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if let Some(avx2) = Avx2::detect() {
+            // SAFETY: `avx2` exists, so the CPU has AVX2 (see `Avx2::detect`).
+            return unsafe { run_avx2(scan, avx2) };
+        }
+    }
+    scan.run(Native::default())
+}
+
+/// Compiles `scan.run` (inlined here) with AVX2 enabled, so that the AVX2 classification inlines into
+/// its loop instead of being a call per block.
+///
+/// # Safety
+/// The CPU must have AVX2; holding an [`Avx2`] proves it.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn run_avx2<S: BlockScan>(scan: S, avx2: Avx2) -> S::Out {
+    scan.run(avx2)
+}
+
+/// The baseline classifier of the target: SSE2 (x86-64), NEON (aarch64) or portable.
+#[cfg(target_arch = "x86_64")]
+pub(crate) type Native = Sse2;
+#[cfg(target_arch = "aarch64")]
+pub(crate) type Native = Neon;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub(crate) type Native = Portable;
+
+/// Eight bytes per 64-bit word operation; any target (on x86-64 and aarch64, the reference of tests).
+#[cfg_attr(any(target_arch = "x86_64", target_arch = "aarch64"), allow(dead_code))]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Portable;
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// The high bit of every zero byte of `x`, exactly (no borrow between bytes).
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
+}
+
+/// Moves the high bit of each byte (as `zero_bytes` leaves them) to bits 0..8 of the result.
+#[cfg_attr(any(target_arch = "x86_64", target_arch = "aarch64"), allow(dead_code))]
+#[inline(always)]
+fn gather(m: u64) -> u64 {
+    (m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+impl Classify for Portable {
+    #[inline(always)]
+    fn classify(self, block: &[u8; 64]) -> Masks {
+        let mut m = Masks::default();
+        for (k, chunk) in block.chunks_exact(8).enumerate() {
+            let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            let shift = 8 * k as u32;
+            m.backslash |= gather(zero_bytes(w ^ (ONES * u64::from(b'\\')))) << shift;
+            m.quote |= gather(zero_bytes(w ^ (ONES * u64::from(b'"')))) << shift;
+            m.control |= gather(zero_bytes(w & (ONES * 0xe0))) << shift;
+        }
+        m
+    }
+}
+
+/// The first `needle` at or after `from` in `s`, eight bytes per word operation.
+#[inline(always)]
+fn find_byte_portable(s: &[u8], from: usize, needle: u8) -> Option<usize> {
+    let mut pos = from;
+    while let Some(chunk) = s.get(pos..pos + 8) {
+        let z = zero_bytes(
+            u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ (ONES * u64::from(needle)),
+        );
+        if z != 0 {
+            return Some(pos + (z.trailing_zeros() / 8) as usize);
+        }
+        pos += 8;
+    }
+    s.get(pos..)?
+        .iter()
+        .position(|&c| c == needle)
+        .map(|n| pos + n)
+}
+
+/// The first `needle` at or after `from` in `s` (none when `from` is past the end), 16 bytes per
+/// compare with the target's baseline SIMD (SSE2, NEON), else eight per word operation. For the short
+/// distances of escaped text (a backslash every few dozen bytes) this beats a `memchr` call, whose
+/// set-up costs more than the search.
+#[inline(always)]
+pub(crate) fn find_byte(s: &[u8], from: usize, needle: u8) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        x86::find_byte_sse2(s, from, needle)
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        arm::find_byte_neon(s, from, needle)
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        find_byte_portable(s, from, needle)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) use x86::{Avx2, Sse2};
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{find_byte_portable, Classify, Masks};
+    use std::arch::x86_64::*;
+
+    /// SSE2: part of the x86-64 baseline, so always available there.
+    #[derive(Clone, Copy, Debug, Default)]
+    pub(crate) struct Sse2;
+
+    /// AVX2, proven present: only [`Avx2::detect`] makes one.
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct Avx2(());
+
+    impl Avx2 {
+        /// An `Avx2` token when this CPU has AVX2 (`is_x86_feature_detected!` caches its answer).
+        #[inline]
+        pub(crate) fn detect() -> Option<Avx2> {
+            is_x86_feature_detected!("avx2").then_some(Avx2(()))
+        }
+    }
+
+    impl Classify for Sse2 {
+        #[inline(always)]
+        fn classify(self, block: &[u8; 64]) -> Masks {
+            // SAFETY: SSE2 is enabled on every x86-64 target (baseline); the four 16-byte unaligned
+            // loads read `block[0..64]`, which the reference guarantees.
+            unsafe { classify_sse2(block) }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn classify_sse2(block: &[u8; 64]) -> Masks {
+        let backslash = _mm_set1_epi8(b'\\' as i8);
+        let quote = _mm_set1_epi8(b'"' as i8);
+        let max_control = _mm_set1_epi8(0x1f);
+        let mut m = Masks::default();
+        for k in 0..4 {
+            let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast());
+            let shift = 16 * k as u32;
+            // movemask gives one bit per byte in the low 16 bits of a non-negative i32.
+            let bits = |x: __m128i| u64::from(_mm_movemask_epi8(x) as u16) << shift;
+            m.backslash |= bits(_mm_cmpeq_epi8(v, backslash));
+            m.quote |= bits(_mm_cmpeq_epi8(v, quote));
+            // Unsigned `v <= 0x1f`: SSE2 has no unsigned compare, but min(v, 0x1f) == v exactly then.
+            m.control |= bits(_mm_cmpeq_epi8(_mm_min_epu8(v, max_control), v));
+        }
+        m
+    }
+
+    impl Classify for Avx2 {
+        #[inline(always)]
+        fn classify(self, block: &[u8; 64]) -> Masks {
+            // SAFETY: an `Avx2` exists only when the CPU has AVX2; the loads read `block[0..64]`.
+            unsafe { classify_avx2(block) }
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn classify_avx2(block: &[u8; 64]) -> Masks {
+        let backslash = _mm256_set1_epi8(b'\\' as i8);
+        let quote = _mm256_set1_epi8(b'"' as i8);
+        let max_control = _mm256_set1_epi8(0x1f);
+        let lo = _mm256_loadu_si256(block.as_ptr().cast());
+        let hi = _mm256_loadu_si256(block.as_ptr().add(32).cast());
+        // movemask gives one bit per byte (32 bits): reinterpret as u32, never sign-extend.
+        let bits = |l: __m256i, h: __m256i| {
+            u64::from(_mm256_movemask_epi8(l) as u32)
+                | u64::from(_mm256_movemask_epi8(h) as u32) << 32
+        };
+        Masks {
+            backslash: bits(
+                _mm256_cmpeq_epi8(lo, backslash),
+                _mm256_cmpeq_epi8(hi, backslash),
+            ),
+            quote: bits(_mm256_cmpeq_epi8(lo, quote), _mm256_cmpeq_epi8(hi, quote)),
+            control: bits(
+                _mm256_cmpeq_epi8(_mm256_min_epu8(lo, max_control), lo),
+                _mm256_cmpeq_epi8(_mm256_min_epu8(hi, max_control), hi),
+            ),
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn find_byte_sse2(s: &[u8], from: usize, needle: u8) -> Option<usize> {
+        let mut pos = from;
+        while pos + 16 <= s.len() {
+            // SAFETY: SSE2 is baseline on x86-64; `s[pos..pos + 16]` is in bounds (checked above).
+            let bits = unsafe {
+                let v = _mm_loadu_si128(s.as_ptr().add(pos).cast());
+                _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(needle as i8)))
+            };
+            if bits != 0 {
+                return Some(pos + bits.trailing_zeros() as usize);
+            }
+            pos += 16;
+        }
+        find_byte_portable(s, pos, needle)
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+pub(crate) use arm::Neon;
+
+#[cfg(target_arch = "aarch64")]
+mod arm {
+    use super::{find_byte_portable, Classify, Masks};
+    use std::arch::aarch64::*;
+
+    /// NEON (Advanced SIMD): part of the aarch64 baseline, so always available there.
+    #[derive(Clone, Copy, Debug, Default)]
+    pub(crate) struct Neon;
+
+    impl Classify for Neon {
+        #[inline(always)]
+        fn classify(self, block: &[u8; 64]) -> Masks {
+            // SAFETY: NEON is enabled on every aarch64 target (baseline); the four 16-byte loads read
+            // `block[0..64]`, which the reference guarantees.
+            unsafe { classify_neon(block) }
+        }
+    }
+
+    /// One bit per byte of four compare results (0xff or 0 per byte), 64 bits: each byte keeps its own
+    /// bit of 1, 2, 4…128 (its index mod 8), then three rounds of pairwise adds fold each run of eight
+    /// bytes into one (simdjson's NEON movemask).
+    #[inline(always)]
+    unsafe fn movemask64(v: [uint8x16_t; 4]) -> u64 {
+        const BITS: [u8; 16] = [1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128];
+        let bits = vld1q_u8(BITS.as_ptr());
+        let s0 = vpaddq_u8(vandq_u8(v[0], bits), vandq_u8(v[1], bits));
+        let s1 = vpaddq_u8(vandq_u8(v[2], bits), vandq_u8(v[3], bits));
+        let s = vpaddq_u8(s0, s1);
+        let s = vpaddq_u8(s, s);
+        vgetq_lane_u64(vreinterpretq_u64_u8(s), 0)
+    }
+
+    #[inline(always)]
+    unsafe fn classify_neon(block: &[u8; 64]) -> Masks {
+        let p = block.as_ptr();
+        let v = [
+            vld1q_u8(p),
+            vld1q_u8(p.add(16)),
+            vld1q_u8(p.add(32)),
+            vld1q_u8(p.add(48)),
+        ];
+        let backslash = vdupq_n_u8(b'\\');
+        let quote = vdupq_n_u8(b'"');
+        let control = vdupq_n_u8(0x20);
+        Masks {
+            backslash: movemask64(v.map(|x| vceqq_u8(x, backslash))),
+            quote: movemask64(v.map(|x| vceqq_u8(x, quote))),
+            control: movemask64(v.map(|x| vcltq_u8(x, control))),
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn find_byte_neon(s: &[u8], from: usize, needle: u8) -> Option<usize> {
+        let mut pos = from;
+        while pos + 16 <= s.len() {
+            // SAFETY: NEON is baseline on aarch64; `s[pos..pos + 16]` is in bounds (checked above).
+            let nibbles = unsafe {
+                let eq = vceqq_u8(vld1q_u8(s.as_ptr().add(pos)), vdupq_n_u8(needle));
+                // Narrow each 16-bit lane by 4 bits: four bits per byte of the compare, in order.
+                vget_lane_u64(
+                    vreinterpret_u64_u8(vshrn_n_u16(vreinterpretq_u16_u8(eq), 4)),
+                    0,
+                )
+            };
+            if nibbles != 0 {
+                return Some(pos + (nibbles.trailing_zeros() / 4) as usize);
+            }
+            pos += 16;
+        }
+        find_byte_portable(s, pos, needle)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Byte at a time: the reference every path is held to.
+    fn reference(block: &[u8; 64]) -> Masks {
+        let mut m = Masks::default();
+        for (i, &c) in block.iter().enumerate() {
+            m.backslash |= u64::from(c == b'\\') << i;
+            m.quote |= u64::from(c == b'"') << i;
+            m.control |= u64::from(c < 0x20) << i;
+        }
+        m
+    }
+
+    /// xorshift64: a fixed seed, so a failure repeats.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// Random blocks (any byte), JSON-like blocks, and adversarial ones: each byte value alone, the
+    /// bytes next to the classes (0x1f/0x20, 0x21/0x23, 0x5b/0x5d, 0x7f/0x80, 0xa2, 0xdc, 0xff — where
+    /// a signed compare or a borrow between bytes would go wrong), runs and lone bytes at every
+    /// position.
+    fn blocks() -> Vec<[u8; 64]> {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut out = Vec::new();
+        for v in 0..=255u8 {
+            out.push([v; 64]);
+            for at in [0, 1, 7, 8, 15, 16, 31, 32, 47, 48, 63] {
+                let mut b = [b'a'; 64];
+                b[at] = v;
+                out.push(b);
+            }
+        }
+        let edge = [
+            0x00, 0x1f, 0x20, 0x21, b'"', 0x23, 0x5b, b'\\', 0x5d, 0x7f, 0x80, 0xa2, 0xdc, 0xe0,
+            0xff,
+        ];
+        for round in 0..20_000 {
+            let mut b = [0u8; 64];
+            for c in b.iter_mut() {
+                *c = match round % 3 {
+                    0 => rng.next() as u8,
+                    1 => edge[rng.below(edge.len() as u64) as usize],
+                    _ => b"ab \"\\\\{}:,\n\t\x01\xc3\xa9"[rng.below(15) as usize],
+                };
+            }
+            out.push(b);
+        }
+        out
+    }
+
+    fn check<C: Classify>(c: C, name: &str) {
+        for b in blocks() {
+            assert_eq!(c.classify(&b), reference(&b), "{name}: {b:?}");
+        }
+    }
+
+    #[test]
+    fn portable_classification_equals_byte_at_a_time() {
+        check(Portable, "portable");
+    }
+
+    #[test]
+    fn native_classification_equals_byte_at_a_time() {
+        check(Native::default(), std::any::type_name::<Native>());
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_classification_equals_byte_at_a_time() {
+        match Avx2::detect() {
+            Some(avx2) => check(avx2, "avx2"),
+            None => eprintln!("no AVX2 on this CPU: its path is not exercised here"),
+        }
+    }
+
+    /// The dispatched scan sees the same masks as the portable one.
+    #[test]
+    fn dispatch_runs_a_classifier_equal_to_the_portable_one() {
+        struct Collect<'a>(&'a [[u8; 64]]);
+        impl BlockScan for Collect<'_> {
+            type Out = Vec<Masks>;
+            fn run<C: Classify>(self, c: C) -> Vec<Masks> {
+                self.0.iter().map(|b| c.classify(b)).collect()
+            }
+        }
+        let bs = blocks();
+        let want: Vec<Masks> = bs.iter().map(|b| Portable.classify(b)).collect();
+        assert_eq!(dispatch(Collect(&bs)), want);
+    }
+
+    #[test]
+    fn find_byte_equals_position() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for round in 0..20_000 {
+            let len = rng.below(if round % 10 == 0 { 300 } else { 70 }) as usize;
+            let density = 1 + rng.below(80);
+            let s: Vec<u8> = (0..len)
+                .map(|_| {
+                    if rng.below(density) == 0 {
+                        b'\\'
+                    } else {
+                        [b'a', 0xdc, 0x5c ^ 0x80, 0x5d, b'"', 0][rng.below(6) as usize]
+                    }
+                })
+                .collect();
+            let from = rng.below(len as u64 + 2) as usize;
+            let want = s
+                .get(from..)
+                .and_then(|t| t.iter().position(|&c| c == b'\\'))
+                .map(|n| from + n);
+            assert_eq!(find_byte(&s, from, b'\\'), want, "{s:?} from {from}");
+            assert_eq!(
+                find_byte_portable(&s, from, b'\\'),
+                want,
+                "{s:?} from {from}"
+            );
+        }
+    }
+}
