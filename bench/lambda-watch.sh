@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The ingest function run the way Lambda runs it: `cargo lambda watch` (a Lambda runtime emulator) with
+# moto as AWS on loopback (DynamoDB state table, SNS alert topic, CloudWatch). It invokes one batch of
+# N records dated now and prints the wall time of the invocation, the handler's summary (store calls,
+# chain, scopes, alerts) and the alerts moto received.
+#
+#   bench/lambda-watch.sh                 # 2,000 records from 2,000 session names of one role
+#   MODE=roles N=2000 bench/lambda-watch.sh   # 2,000 records from 2,000 distinct roles
+#
+# Needs .venv (scripts/setup-venv.sh: moto server, boto3, cargo-lambda). Loopback only; it stops what it
+# started. Timings on moto mostly count calls (~7 ms each, one at a time): see BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+N=${N:-2000}
+MODE=${MODE:-sessions}
+MOTO_PORT=${MOTO_PORT:-5187}
+RT_PORT=${RT_PORT:-9187}
+[ -x .venv/bin/moto_server ] && [ -x .venv/bin/cargo-lambda ] || scripts/setup-venv.sh
+export PATH="$root/.venv/bin:$PATH"
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -- -"$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+setsid moto_server -H 127.0.0.1 -p "$MOTO_PORT" > "$work/moto.log" 2>&1 &
+pids+=($!)
+export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+  AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+for _ in $(seq 50); do curl -s "$AWS_ENDPOINT_URL/moto-api/" >/dev/null 2>&1 && break; sleep 0.2; done
+
+# The table (as template.yaml's StateTable), the topic, and N records dated now.
+topic=$(python3 - "$work" "$N" "$MODE" <<'PY'
+import boto3, datetime, json, sys, uuid
+work, n, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+ddb = boto3.client("dynamodb")
+ddb.create_table(TableName="bedrock-meter-state", BillingMode="PAY_PER_REQUEST",
+    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+arn = boto3.client("sns").create_topic(Name="bedrock-meter-alerts")["TopicArn"]
+now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+with open(f"{work}/records.jsonl", "w") as f:
+    for i in range(n):
+        who = f"assumed-role/eks-pods/botocore-session-{i}" if mode == "sessions" else f"assumed-role/svc-{i}/s"
+        ts = (now - datetime.timedelta(seconds=(n - i) * 60 // max(n, 1))).strftime("%Y-%m-%dT%H:%M:%SZ")
+        f.write(json.dumps({"schemaType": "ModelInvocationLog", "schemaVersion": "1.0", "timestamp": ts,
+            "accountId": "111122223333", "region": "us-east-1", "requestId": str(uuid.uuid4()),
+            "operation": "Converse", "modelId": "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+            "identity": {"arn": f"arn:aws:sts::111122223333:{who}"},
+            "input": {"inputTokenCount": 20000, "cacheReadInputTokenCount": 0, "cacheWriteInputTokenCount": 0},
+            "output": {"outputTokenCount": 800}}) + "\n")
+print(arn)
+PY
+)
+
+cargo build --quiet -p bedrock-meter --bin bedrock-meter -p bedrock-meter-ingest
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+"$target/debug/bedrock-meter" event "$work/records.jsonl" > "$work/event.json"
+"$target/debug/bedrock-meter" event --control > "$work/control.json"
+
+STATE_TABLE=bedrock-meter-state ALERT_TOPIC_ARN=$topic setsid cargo lambda watch -A 127.0.0.1 -P "$RT_PORT" \
+  > "$work/watch.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 300); do grep -q "starting Runtime server" "$work/watch.log" && break; sleep 1; done
+# The first invoke starts the function (and may build it): not timed.
+cargo lambda invoke -A 127.0.0.1 -P "$RT_PORT" ingest --data-file "$work/control.json" >/dev/null
+start=$(date +%s.%N)
+cargo lambda invoke -A 127.0.0.1 -P "$RT_PORT" ingest --data-file "$work/event.json" > "$work/out.json"
+end=$(date +%s.%N)
+python3 - "$work/out.json" "$start" "$end" "$AWS_ENDPOINT_URL" "$N" "$MODE" <<'PY'
+import json, sys, urllib.request
+out = json.load(open(sys.argv[1]))
+wall = float(sys.argv[3]) - float(sys.argv[2])
+sns = json.load(urllib.request.urlopen(sys.argv[4] + "/moto-api/data.json"))["sns"]["Topic"]
+alerts = [n[2] for t in sns for n in t.get("sent_notifications", [])]
+print(f"batch: {sys.argv[5]} records, {sys.argv[6]}")
+print(f"wall time of the invocation: {wall:.2f} s")
+print("summary:", {k: out.get(k) for k in ("records", "scopes", "store_calls", "store_chain", "metric_requests", "alert_publish_failures")})
+print(f"alerts received by SNS: {len(alerts)}", *[f"  {s}" for s in alerts], sep="\n")
+PY
