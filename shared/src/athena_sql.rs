@@ -15,6 +15,7 @@
 //! - records without `schemaType` (only seen in third-party fixtures; Bedrock always writes it) are
 //!   read by `bedrock-meter report` but not by the table query, which must drop `data/` body objects.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::prices::PriceTable;
@@ -74,9 +75,13 @@ impl RollupQuery {
     }
 }
 
-/// Result columns, in order (then one `metadata_<n>` per metadata key, then [`SUM_COLUMNS`]).
+/// Result columns, in order (then one `metadata_<n>` per metadata key, [`LONG_CONTEXT_COLUMN`],
+/// [`HOUR_COLUMN`], then [`SUM_COLUMNS`]).
 pub const KEY_COLUMNS: [&str; 3] = ["model_id", "region", "caller"];
 pub const LONG_CONTEXT_COLUMN: &str = "long_context";
+/// The UTC hour (0–23) of the records' own `timestamp`: the rows are per hour, so the daily pages can
+/// draw spend per hour; the day's figures are their sum.
+pub const HOUR_COLUMN: &str = "hour_utc";
 pub const SUM_COLUMNS: [&str; 7] = [
     "requests",
     "errors",
@@ -92,6 +97,7 @@ pub fn result_columns(n_metadata: usize) -> Vec<String> {
     let mut v: Vec<String> = KEY_COLUMNS.iter().map(|s| s.to_string()).collect();
     v.extend((1..=n_metadata).map(|i| format!("metadata_{i}")));
     v.push(LONG_CONTEXT_COLUMN.into());
+    v.push(HOUR_COLUMN.into());
     v.extend(SUM_COLUMNS.iter().map(|s| s.to_string()));
     v
 }
@@ -134,7 +140,7 @@ pub fn rollup_sql(q: &RollupQuery) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "-- bedrock-meter daily rollup for {} (UTC): one row per model, Region, caller, metadata values and long-context flag",
+        "-- bedrock-meter daily rollup for {} (UTC): one row per model, Region, caller, metadata values, long-context flag and UTC hour",
         q.date
     );
     s.push_str("SELECT\n");
@@ -157,6 +163,10 @@ pub fn rollup_sql(q: &RollupQuery) -> String {
         s,
         "  (coalesce(input.inputTokenCount, 0) + coalesce(input.cacheReadInputTokenCount, 0) + coalesce(input.cacheWriteInputTokenCount, 0)) > {} AS long_context,",
         q.long_context_above
+    );
+    let _ = writeln!(
+        s,
+        "  hour(try(from_iso8601_timestamp(\"timestamp\"))) AS {HOUR_COLUMN},"
     );
     s.push_str("  count(*) AS requests,\n");
     s.push_str("  count(errorCode) AS errors,\n");
@@ -192,7 +202,7 @@ pub fn rollup_sql(q: &RollupQuery) -> String {
         "  AND try(from_iso8601_timestamp(\"timestamp\")) < from_iso8601_timestamp({})",
         sql_string(&iso(q.date.succ().start()))
     );
-    let group: Vec<String> = (1..=n + 4).map(|i| i.to_string()).collect();
+    let group: Vec<String> = (1..=n + 5).map(|i| i.to_string()).collect();
     let _ = writeln!(s, "GROUP BY {}", group.join(", "));
     let _ = write!(s, "ORDER BY {}", group.join(", "));
     s
@@ -264,13 +274,54 @@ pub enum RowError {
     },
 }
 
+/// The day's rollup as the query returns it: the day's rows (summed over hours, exactly as the
+/// per-record path sums the same records) and the rows of each UTC hour.
+#[derive(Clone, Debug, Default)]
+pub struct DayRollup {
+    pub total: Rollup,
+    /// Hour start (Unix seconds) → that hour's rows; only hours with records.
+    pub by_hour: BTreeMap<i64, Rollup>,
+}
+
 /// Reads the query's result rows (values as Athena returns them: text, `None` for NULL) into a
-/// [`Rollup`], exactly as the per-record path would have summed the same records.
+/// [`Rollup`] of the whole day, exactly as the per-record path would have summed the same records.
 pub fn rollup_from_rows(
     columns: &[String],
     rows: &[Vec<Option<String>>],
     n_metadata: usize,
 ) -> Result<Rollup, RowError> {
+    let mut rollup = Rollup::default();
+    read_rows(columns, rows, n_metadata, |_, key, usage| {
+        rollup.add_row(key, &usage)
+    })?;
+    Ok(rollup)
+}
+
+/// As [`rollup_from_rows`], and the rows of each UTC hour of `date` as well (for the pages' chart of
+/// spend per hour).
+pub fn day_rollup_from_rows(
+    columns: &[String],
+    rows: &[Vec<Option<String>>],
+    n_metadata: usize,
+    date: Date,
+) -> Result<DayRollup, RowError> {
+    let mut day = DayRollup::default();
+    read_rows(columns, rows, n_metadata, |hour, key, usage| {
+        day.total.add_row(key.clone(), &usage);
+        day.by_hour
+            .entry(date.start().0 + i64::from(hour) * 3_600)
+            .or_default()
+            .add_row(key, &usage);
+    })?;
+    Ok(day)
+}
+
+fn read_rows(
+    columns: &[String],
+    rows: &[Vec<Option<String>>],
+    n_metadata: usize,
+    mut each: impl FnMut(u8, UsageKey, Usage),
+) -> Result<(), RowError> {
     let expected = result_columns(n_metadata);
     let got: Vec<String> = columns.iter().map(|c| c.to_ascii_lowercase()).collect();
     if got != expected {
@@ -279,12 +330,11 @@ pub fn rollup_from_rows(
             expected,
         });
     }
-    let mut rollup = Rollup::default();
     for (i, row) in rows.iter().enumerate() {
-        let (key, usage) = read_row(i, row, &expected, n_metadata)?;
-        rollup.add_row(key, &usage);
+        let (hour, key, usage) = read_row(i, row, &expected, n_metadata)?;
+        each(hour, key, usage);
     }
-    Ok(rollup)
+    Ok(())
 }
 
 fn read_row(
@@ -292,7 +342,7 @@ fn read_row(
     row: &[Option<String>],
     columns: &[String],
     n: usize,
-) -> Result<(UsageKey, Usage), RowError> {
+) -> Result<(u8, UsageKey, Usage), RowError> {
     if row.len() != columns.len() {
         return Err(RowError::Width {
             row: i,
@@ -324,7 +374,12 @@ fn read_row(
         Some("false") => false,
         _ => return Err(bad(lc, "true or false")),
     };
-    let s = lc + 1;
+    let hc = lc + 1;
+    let hour = match row[hc].as_deref().map(str::trim).map(str::parse::<u8>) {
+        Some(Ok(h)) if h < 24 => h,
+        _ => return Err(bad(hc, "an hour 0-23")),
+    };
+    let s = hc + 1;
     let tokens = Tokens {
         input: count(s + 2)?,
         output: count(s + 3)?,
@@ -336,6 +391,7 @@ fn read_row(
         return Err(bad(s + 6, "at most cache_write_tokens"));
     }
     Ok((
+        hour,
         UsageKey {
             model_id,
             region: text(1),
@@ -401,10 +457,11 @@ mod tests {
         assert!(sql.contains("element_at(requestMetadata, 'o''brien'), '') AS metadata_2,"));
         assert!(sql.contains("> 200000 AS long_context,"));
         assert!(sql.contains("FROM \"bedrock_meter\".\"invocation_logs\"\n"));
-        assert!(sql.contains("GROUP BY 1, 2, 3, 4, 5, 6\n"));
+        assert!(sql.contains("GROUP BY 1, 2, 3, 4, 5, 6, 7\n"));
+        assert!(sql.contains("hour(try(from_iso8601_timestamp(\"timestamp\"))) AS hour_utc,"));
         assert!(sql.contains("schemaType = 'ModelInvocationLog'"));
         let plain = rollup_sql(&q(&[]));
-        assert!(plain.contains("GROUP BY 1, 2, 3, 4\n"));
+        assert!(plain.contains("GROUP BY 1, 2, 3, 4, 5\n"));
         assert!(!plain.contains("metadata_"));
         // Every result column is produced, in order.
         let mut at = 0;
@@ -484,12 +541,28 @@ mod tests {
                 "arn:aws:iam::1:user/a",
                 "t1",
                 "false",
-                "2",
                 "1",
-                "30",
-                "7",
+                "1",
+                "0",
+                "10",
+                "3",
                 "5",
                 "7",
+                "0",
+            ]),
+            row(&[
+                m,
+                "us-east-1",
+                "arn:aws:iam::1:user/a",
+                "t1",
+                "false",
+                "2",
+                "1",
+                "1",
+                "20",
+                "4",
+                "0",
+                "0",
                 "0",
             ]),
             row(&[
@@ -498,6 +571,7 @@ mod tests {
                 "",
                 "",
                 "true",
+                "3",
                 "1",
                 "0",
                 "250000",
@@ -520,6 +594,22 @@ mod tests {
                 .sum()
         };
         assert_eq!(cost(&per_record), cost(&sql_path));
+        // Per hour: each hour's rows are the per-record rollup of that hour's record, and the day's
+        // rows are their sum.
+        let d = Date::parse("2026-11-25").unwrap();
+        let day = day_rollup_from_rows(&cols, &rows, 1, d).unwrap();
+        assert_eq!(day.total.rows, sql_path.rows);
+        let hours: Vec<i64> = day
+            .by_hour
+            .keys()
+            .map(|h| (h - d.start().0) / 3_600)
+            .collect();
+        assert_eq!(hours, [1, 2, 3]);
+        for (t, h) in recs.iter().zip(day.by_hour.values()) {
+            let mut one = Rollup::default();
+            one.add_record(&crate::record::parse(t).unwrap(), &cfg, &prices);
+            assert_eq!(one.rows, h.rows);
+        }
     }
 
     #[test]
@@ -529,9 +619,20 @@ mod tests {
             rollup_from_rows(&cols[1..], &[], 0),
             Err(RowError::Columns { .. })
         ));
-        let ok = ["m", "r", "c", "false", "1", "0", "1", "1", "0", "0", "0"];
+        let ok = [
+            "m", "r", "c", "false", "23", "1", "0", "1", "1", "0", "0", "0",
+        ];
         assert!(rollup_from_rows(&cols, &[row(&ok)], 0).is_ok());
-        for (i, v) in [(4, "x"), (3, "maybe"), (0, ""), (10, "5"), (6, "-1")] {
+        for (i, v) in [
+            (5, "x"),
+            (3, "maybe"),
+            (0, ""),
+            (11, "5"),
+            (7, "-1"),
+            (4, "24"),
+            (4, "-1"),
+            (4, "NULL"),
+        ] {
             let mut r = ok;
             r[i] = v;
             assert!(rollup_from_rows(&cols, &[row(&r)], 0).is_err(), "{i} = {v}");
@@ -543,7 +644,7 @@ mod tests {
         // Upper-case headers (some drivers) are fine; NULL sums are 0.
         let upper: Vec<String> = cols.iter().map(|c| c.to_uppercase()).collect();
         let mut r = ok;
-        r[6] = "NULL";
+        r[7] = "NULL";
         assert!(rollup_from_rows(&upper, &[row(&r)], 0).is_ok());
     }
 

@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 pub mod reports;
 use std::time::Duration;
 
-use bedrock_meter::athena_sql::{rollup_from_rows, RollupQuery, RowError, TableRef};
+use bedrock_meter::athena_sql::{day_rollup_from_rows, DayRollup, RollupQuery, RowError, TableRef};
 use bedrock_meter::aws::athena::{
     finish_query, start_query, PollOptions, QueryEngine, QueryError, StartQuery, Started,
 };
@@ -318,7 +318,7 @@ async fn finish<E: QueryEngine>(
     started: Started,
     q: &RollupQuery,
     which: &'static str,
-) -> Result<(String, Rollup), RollupError> {
+) -> Result<(String, DayRollup), RollupError> {
     let out = finish_query(
         engine,
         started,
@@ -326,13 +326,11 @@ async fn finish<E: QueryEngine>(
     )
     .await
     .map_err(|source| RollupError::Query { which, source })?;
-    let rollup =
-        rollup_from_rows(&out.columns, &out.rows, q.metadata_keys.len()).map_err(|source| {
-            RollupError::Rows {
-                which,
-                query_id: out.query_id.clone(),
-                source,
-            }
+    let rollup = day_rollup_from_rows(&out.columns, &out.rows, q.metadata_keys.len(), q.date)
+        .map_err(|source| RollupError::Rows {
+            which,
+            query_id: out.query_id.clone(),
+            source,
         })?;
     Ok((out.query_id, rollup))
 }
@@ -396,7 +394,12 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectStore>(
         finish(&deps.engine, cfg, prev_started, &pq, "previous-day"),
         finish_bill(&deps.engine, cfg, bill_started)
     );
-    let ((query_id, rollup), (previous_query_id, prev_rollup)) = (day?, prev?);
+    let ((query_id, day_rollup), (previous_query_id, prev_rollup)) = (day?, prev?);
+    let DayRollup {
+        total: rollup,
+        by_hour,
+    } = day_rollup;
+    let prev_rollup = prev_rollup.total;
 
     let (profiles, mut notes) = profiles_for(&deps.profiles, &[&rollup, &prev_rollup]).await;
     let profiles_snapshot = write_snapshot(deps, cfg, &profiles, date, &mut notes).await;
@@ -420,7 +423,24 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectStore>(
     // With a reports bucket, each email links its HTML page (written first, so a failure is a note).
     let links = match &cfg.reports {
         Some(rb) => {
-            reports::write_pages(&deps.store, rb, &org, &rows, date, keys, &mut notes).await
+            // Each hour's rows priced as the day's (same profiles and prices), for the pages' chart.
+            let rows_by_hour = by_hour
+                .iter()
+                .map(|(h, r)| {
+                    (
+                        *h,
+                        price_rows(&r.rows, &profiles, &deps.prices, attribution),
+                    )
+                })
+                .collect();
+            let day = reports::Day {
+                org: &org,
+                rows: &rows,
+                rows_by_hour: &rows_by_hour,
+                date,
+                metadata_keys: keys,
+            };
+            reports::write_pages(&deps.store, rb, &day, &mut notes).await
         }
         None => Default::default(),
     };
@@ -546,7 +566,7 @@ async fn bill_check<E: QueryEngine, P: ProfileSource, N, S>(
         Err(e) => Err(e),
     };
     match rollup {
-        Ok((_, r)) => {
+        Ok((_, DayRollup { total: r, .. })) => {
             let (profiles, _) = profiles_for(&deps.profiles, &[&r]).await;
             let rows = price_rows(&r.rows, &profiles, &deps.prices, &cfg.attribution);
             bill_check_line(billed_day, &lines, &rows)

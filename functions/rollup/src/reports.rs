@@ -2,8 +2,9 @@
 //! organisation, under `bedrock-meter/reports/<day>/`, rendered by the core's `report_html` from the same
 //! report as the emails. Each email then carries the S3 console URL of its page: it opens for a person
 //! signed in to the console with read access to the bucket; the object is never public and no presigned
-//! URL is made. The Athena rollup has no per-hour rows and the Lambda replays no detector, so these pages
-//! have no hourly chart or incidents (the page says so); `bedrock-meter report --format html` has both.
+//! URL is made. The Athena rollup's rows are per UTC hour, so each page has the same chart of spend per
+//! hour as `bedrock-meter report --format html` (by team, or by app on a team's page). The Lambda
+//! replays no detector, so the pages have no incidents; the CLI's page has them.
 //!
 //! A page that cannot be written is a note in the summary and its email goes without a link — the
 //! emails do not depend on the pages (as with the profile snapshot).
@@ -14,7 +15,7 @@ use bedrock_meter::aws::s3::ObjectStore;
 use bedrock_meter::detector::batch_key;
 use bedrock_meter::email::{Audience, Email};
 use bedrock_meter::report::Report;
-use bedrock_meter::report_html::{render, Page};
+use bedrock_meter::report_html::{render, Hourly, Page};
 use bedrock_meter::rollup::PricedRow;
 use bedrock_meter::Date;
 use futures::stream::{self, StreamExt};
@@ -91,38 +92,50 @@ pub fn with_link(mut email: Email, url: &str) -> Email {
     email
 }
 
+/// What the pages are drawn from: the day's organisation report, its priced rows, and the same rows
+/// per UTC hour (hour start → rows; the day's rows are their sum).
+pub struct Day<'a> {
+    pub org: &'a Report,
+    pub rows: &'a [PricedRow],
+    pub rows_by_hour: &'a BTreeMap<i64, Vec<PricedRow>>,
+    pub date: Date,
+    pub metadata_keys: &'a [String],
+}
+
 /// Renders and writes every team's page and the summary's, `MAX_CONCURRENT_PUTS` at a time. Returns
 /// the console URL of each page written (key: team, `None` for the summary); a failed write is logged
 /// and noted.
 pub async fn write_pages<S: ObjectStore>(
     store: &S,
     rb: &ReportsBucket,
-    org: &Report,
-    rows: &[PricedRow],
-    date: Date,
-    metadata_keys: &[String],
+    day: &Day<'_>,
     notes: &mut Vec<String>,
 ) -> BTreeMap<Option<String>, String> {
+    let (org, date) = (day.org, day.date);
+    let hourly =
+        |team: Option<&str>| Hourly::build(Some(date), day.rows_by_hour, team, org.prices_as_of);
     let mut pages: Vec<(Option<String>, String)> = org
         .by_team
         .iter()
         .map(|(team, _)| {
-            let report = org.for_team(team, rows, metadata_keys);
+            let report = org.for_team(team, day.rows, day.metadata_keys);
+            let hours = hourly(Some(team));
             let html = render(&Page {
                 report: &report,
                 audience: Audience::Team(team),
-                hourly: None,
+                hourly: Some(&hours),
                 incidents: &[],
             });
             (Some(team.clone()), html)
         })
         .collect();
+    let hours = hourly(None);
     pages.push((
         None,
         render(&Page {
             report: org,
             audience: Audience::Summary,
-            hourly: None,
+            hourly: Some(&hours),
             incidents: &[],
         }),
     ));

@@ -108,7 +108,7 @@ fn config(report_topic: &str, alert_topic: &str, timeout: Duration) -> Config {
 
 type Row = Vec<Option<String>>;
 
-fn row(v: [&str; 12]) -> Row {
+fn row(v: [&str; 13]) -> Row {
     v.iter()
         .map(|s| (*s != "NULL").then(|| s.to_string()))
         .collect()
@@ -122,6 +122,11 @@ fn row(v: [&str; 12]) -> Row {
 /// - support-bot (Sonnet 4.5, `us`): long context 0.3M in × 6.60 + 0.01M out × 24.75 = 2.2275, and
 ///   1M in × 3.30 + 0.1M out × 16.50 = 4.95                               → cx 7.1775
 /// - direct `us.` Haiku 4.5: 2M in × 1.10 = 2.20; an unpriced model        → unattributed 2.20 + unpriced
+///
+/// Rows are per UTC hour (the `hour_utc` column): both fraud-risk apps in hour 2; support-bot's long
+/// context and 0.6M in + 0.06M out (1.98 + 0.99 = 2.97) in hour 9, its other 0.4M in + 0.04M out
+/// (1.32 + 0.66 = 1.98) in hour 14 — the same key in two hours, summed back to 4.95 for the day; the
+/// direct Haiku calls and the unpriced model in hour 14.
 fn day_rows() -> Vec<Row> {
     let scorer = arn("fraud01");
     let agent = arn("fraudagent01");
@@ -134,6 +139,7 @@ fn day_rows() -> Vec<Row> {
             &role("FraudScorer"),
             "acme",
             "false",
+            "2",
             "100",
             "0",
             "10000000",
@@ -148,6 +154,7 @@ fn day_rows() -> Vec<Row> {
             &role("FraudAgent"),
             "",
             "false",
+            "2",
             "50",
             "2",
             "1000000",
@@ -162,6 +169,7 @@ fn day_rows() -> Vec<Row> {
             &role("Support"),
             "globex",
             "true",
+            "9",
             "1",
             "0",
             "300000",
@@ -176,10 +184,26 @@ fn day_rows() -> Vec<Row> {
             &role("Support"),
             "globex",
             "false",
-            "20",
+            "9",
+            "12",
             "0",
-            "1000000",
-            "100000",
+            "600000",
+            "60000",
+            "0",
+            "0",
+            "0",
+        ]),
+        row([
+            &support,
+            "us-east-1",
+            &role("Support"),
+            "globex",
+            "false",
+            "14",
+            "8",
+            "0",
+            "400000",
+            "40000",
             "0",
             "0",
             "0",
@@ -190,6 +214,7 @@ fn day_rows() -> Vec<Row> {
             &format!("arn:aws:iam::{ACCT}:user/alice"),
             "NULL",
             "false",
+            "14",
             "30",
             "3",
             "2000000",
@@ -204,6 +229,7 @@ fn day_rows() -> Vec<Row> {
             &format!("arn:aws:iam::{ACCT}:user/carol"),
             "",
             "false",
+            "14",
             "5",
             "0",
             "1000",
@@ -225,6 +251,7 @@ fn prev_rows() -> Vec<Row> {
             &role("FraudScorer"),
             "",
             "false",
+            "3",
             "40",
             "0",
             "5000000",
@@ -239,6 +266,7 @@ fn prev_rows() -> Vec<Row> {
             &role("FraudAgent"),
             "",
             "false",
+            "4",
             "10",
             "0",
             "2000000",
@@ -858,6 +886,26 @@ async fn a_report_that_cannot_be_published_is_an_error_and_an_alert() {
         .contains("could not be published"));
 }
 
+/// The bars of a page's chart of spend per hour: (hour, series, cost in USD without trailing zeros),
+/// sorted.
+fn bars(html: &str) -> Vec<(String, String, String)> {
+    let attr = |line: &str, name: &str| -> String {
+        let from = line.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+        line[from..from + line[from..].find('"').unwrap()].to_string()
+    };
+    let mut v: Vec<(String, String, String)> = html
+        .lines()
+        .filter(|l| l.starts_with("<rect class=\"bar\""))
+        .map(|l| {
+            let cost = attr(l, "data-cost-usd");
+            let cost = cost.trim_end_matches('0').trim_end_matches('.').to_string();
+            (attr(l, "data-hour"), attr(l, "data-series"), cost)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 /// A seeded result with these columns (header row first), all varchar.
 fn seeded_with(cols: &[&str], rows: &[Vec<&str>]) -> Value {
     let line = |r: &[&str]| json!({"Data": r.iter().map(|v| json!({"VarCharValue": v})).collect::<Vec<_>>()});
@@ -1037,7 +1085,48 @@ async fn writes_each_teams_html_page_and_links_it_from_the_email_on_moto() {
             )),
             "{key}"
         );
-        assert!(html.contains("No per-hour data in this report."));
+        // The chart of spend per hour, with the figures of the seeded hourly rows (see `day_rows`):
+        // by team on the summary, by app on a team's page.
+        let h = |n: i64| Timestamp(day().start().0 + n * 3_600).to_string();
+        let expected: Vec<(String, &str, &str)> = match team {
+            None => vec![
+                (h(2), "fraud-risk", "3.5"),
+                (h(9), "cx", "5.1975"),
+                (h(14), "cx", "1.98"),
+                (h(14), "unattributed", "2.2"),
+            ],
+            Some("fraud-risk") => vec![
+                (h(2), "fraud-agent", "2.42"),
+                (h(2), "fraud-scorer", "1.08"),
+            ],
+            Some("cx") => vec![
+                (h(9), "support-bot", "5.1975"),
+                (h(14), "support-bot", "1.98"),
+            ],
+            Some(_) => vec![],
+        };
+        let got = bars(&html);
+        if team == Some("unattributed") {
+            // One series (the direct calls' app), all in hour 14.
+            let hours: Vec<(&str, &str)> = got
+                .iter()
+                .map(|(h, _, c)| (h.as_str(), c.as_str()))
+                .collect();
+            assert_eq!(hours, [(h(14).as_str(), "2.2")], "{key}");
+        } else {
+            let got: Vec<(String, &str, &str)> = got
+                .iter()
+                .map(|(h, s, c)| (h.clone(), s.as_str(), c.as_str()))
+                .collect();
+            assert_eq!(got, expected, "{key}");
+        }
+        // The unpriced model's 5 requests are marked in their hour, not drawn as $0.
+        let marked = html.contains(&format!(
+            "data-hour=\"{}\" data-unpriced-requests=\"5\"",
+            h(14)
+        ));
+        assert_eq!(marked, matches!(team, None | Some("unattributed")), "{key}");
+        assert!(!html.contains("No per-hour data in this report."), "{key}");
         let url = console_url(&rb, &key);
         assert!(body.ends_with(&format!("\n{url}\n")), "{team:?}: {body}");
         assert!(url.starts_with(
