@@ -8,6 +8,10 @@ go back through the core (the Lambda's own row reader, pricing and report code, 
 `rollup-sql --price-rows`) and the money is compared with `bedrock-meter report` on the same files,
 team by team.
 
+The rows are per UTC hour of each record's own `timestamp` (column `hour_utc`): the hourly sums are
+checked against an independent reading of the fixture files, and the day's figures (the money above)
+are their sum.
+
 One documented difference is checked exactly instead of hidden: the 1-hour cache-write split is only
 in logged response bodies, which the table does not declare, so the daily path prices those tokens as
 5-minute writes; `report` reads the body. The gap must be exactly tokens x (1h - 5m rate).
@@ -15,11 +19,14 @@ in logged response bodies, which the table does not declare, so the daily path p
 Run: .venv/bin/python -m unittest discover -s tests/sql -v   (BEDROCK_METER_BIN names the binary)
 """
 
+import gzip
 import json
 import os
 import subprocess
 import tempfile
 import unittest
+from collections import defaultdict
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import duckdb
@@ -250,6 +257,93 @@ class RollupSqlTest(unittest.TestCase):
         self.assertIn("WHERE datehour BETWEEN '2026/11/25/00' AND '2026/11/26/00'", self.sql)
         self.assertIn("schemaType = 'ModelInvocationLog'", self.sql)
         self.assertIn("from_iso8601_timestamp(\"timestamp\")", self.sql)
+
+
+def fixture_hours(root, day, next_day):
+    """An independent reading of the fixture files (not the SQL, not the core): what each UTC hour of
+    `day` holds, by model id — requests, errors and token sums of the invocation records in the day's
+    hour folders and the next day's first, timestamped inside `day`."""
+    lo, hi = day.replace("-", "/") + "/00", next_day.replace("-", "/") + "/00"
+    out = defaultdict(lambda: [0] * 6)
+    for d, _, files in os.walk(root):
+        parts = d.split(os.sep)
+        if len(parts) < 4 or not lo <= "/".join(parts[-4:]) <= hi:
+            continue
+        for name in files:
+            with gzip.open(os.path.join(d, name), "rt") as f:
+                lines = f.read().splitlines()
+            for line in lines:
+                try:
+                    r = json.loads(line)
+                    t = datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00")).astimezone(timezone.utc)
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    continue
+                if not isinstance(r, dict) or r.get("schemaType") != "ModelInvocationLog" or not r.get("modelId"):
+                    continue
+                if t.date().isoformat() != day:
+                    continue
+                i, o = r.get("input") or {}, r.get("output") or {}
+                acc = out[(t.hour, r["modelId"])]
+                for k, v in enumerate((1, 1 if r.get("errorCode") is not None else 0,
+                                       i.get("inputTokenCount") or 0, o.get("outputTokenCount") or 0,
+                                       i.get("cacheReadInputTokenCount") or 0,
+                                       i.get("cacheWriteInputTokenCount") or 0)):
+                    acc[k] += v
+    return dict(out)
+
+
+class HourlyRowsTest(unittest.TestCase):
+    """The rollup's rows are per UTC hour: each hour's sums equal an independent reading of the fixture,
+    and summing the hours gives the day's rows (whose money matches `report` in RollupSqlTest)."""
+
+    SUMS = ("requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp, cls.logs, _, _ = fixture_day()
+        cls.sql, cls.cols, cls.rows = run_rollup_sql(cls.logs, fixtures.DAY)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_hourly_sums_equal_the_fixture(self):
+        self.assertIn('hour(try(from_iso8601_timestamp("timestamp"))) AS hour_utc', self.sql)
+        c = self.cols.index
+        got = defaultdict(lambda: [0] * 6)
+        for r in self.rows:
+            hour = int(r[c("hour_utc")])
+            self.assertTrue(0 <= hour <= 23, r)
+            acc = got[(hour, r[c("model_id")])]
+            for k, name in enumerate(self.SUMS):
+                acc[k] += int(r[c(name)])
+        expected = fixture_hours(self.logs, fixtures.DAY, fixtures.NEXT)
+        self.assertEqual(dict(got), expected)
+        hours = {h for h, _ in expected}
+        # The fixture spreads over many hours; the 23:59:58 record delivered in the next day's 00
+        # folder is in hour 23 (its own timestamp, not its folder).
+        self.assertGreater(len(hours), 5)
+        self.assertIn((23, f"us.{fixtures.HAIKU}"), expected)
+
+    def test_the_days_rows_are_the_sum_of_the_hours(self):
+        """Some key of the day is in more than one hour, and summing its hours gives exactly what the
+        day-level fixture reading gives (the per-day totals are unchanged by the hour column)."""
+        c = self.cols.index
+        key_cols = [i for i, n in enumerate(self.cols) if n not in self.SUMS and n != "hour_utc"]
+        hours_of = defaultdict(set)
+        day = defaultdict(lambda: [0] * 6)
+        for r in self.rows:
+            key = tuple(r[i] for i in key_cols)
+            self.assertNotIn(r[c("hour_utc")], hours_of[key], "one row per key and hour")
+            hours_of[key].add(r[c("hour_utc")])
+            acc = day[r[c("model_id")]]
+            for k, name in enumerate(self.SUMS):
+                acc[k] += int(r[c(name)])
+        self.assertTrue(any(len(h) > 1 for h in hours_of.values()), "a key spans hours")
+        by_model = defaultdict(lambda: [0] * 6)
+        for (_, model), v in fixture_hours(self.logs, fixtures.DAY, fixtures.NEXT).items():
+            by_model[model] = [a + b for a, b in zip(by_model[model], v)]
+        self.assertEqual(dict(day), dict(by_model))
 
 
 class PartitionPredicateTest(unittest.TestCase):
