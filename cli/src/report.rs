@@ -296,7 +296,7 @@ fn html(
         report: view,
         audience: team.map_or(Audience::Summary, Audience::Team),
         hourly: Some(&hourly),
-        incidents: &spans,
+        incidents: Some(&spans),
     }))
 }
 

@@ -171,8 +171,9 @@ pub struct Page<'a> {
     pub audience: Audience<'a>,
     /// `None` when the source has no per-hour data (the chart then says so).
     pub hourly: Option<&'a Hourly>,
-    /// The incidents to show (the page keeps the audience's team and the ones that touch its axis).
-    pub incidents: &'a [IncidentSpan],
+    /// The incidents to show (the page keeps the audience's team and the ones that touch its axis);
+    /// `None` when the source runs no detector (the daily Lambda's pages: the section says so).
+    pub incidents: Option<&'a [IncidentSpan]>,
 }
 
 const CSS: &str = "
@@ -633,6 +634,7 @@ fn hourly_section(o: &mut String, page: &Page<'_>) {
 
 fn visible_incidents<'a>(page: &Page<'a>, start: i64, end: i64) -> Vec<&'a IncidentSpan> {
     page.incidents
+        .unwrap_or_default()
         .iter()
         .filter(|i| match page.audience {
             Audience::Team(t) => i.team == t,
@@ -674,6 +676,15 @@ fn incident_section(o: &mut String, page: &Page<'_>) {
         Some(h) => (h.start.0, h.start.0 + h.slots.len() as i64 * HOUR),
         None => (i64::MIN, i64::MAX),
     };
+    if page.incidents.is_none() {
+        let _ = writeln!(
+            o,
+            "<section id=\"incidents\"><h2>Runaway incidents</h2><p class=\"muted\">Not on this page: \
+             runaway incidents are in the live alerts and in <code>bedrock-meter report --format html</code>.\
+             </p></section>"
+        );
+        return;
+    }
     let list = visible_incidents(page, start, end);
     let _ = writeln!(
         o,
@@ -1032,7 +1043,7 @@ mod tests {
             report: &report,
             audience: Audience::Summary,
             hourly: Some(&hourly),
-            incidents: &spans,
+            incidents: Some(&spans),
         });
         let doc = parse(&html);
         let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
@@ -1169,7 +1180,7 @@ mod tests {
             report: &report,
             audience: Audience::Summary,
             hourly: Some(&hourly),
-            incidents: &spans,
+            incidents: Some(&spans),
         });
         assert!(!html.contains("<script"), "a tag value became markup");
         assert!(!html.contains("<img"), "a caller ARN became markup");
@@ -1211,7 +1222,7 @@ mod tests {
             report: &report,
             audience: Audience::Team(EVIL_TEAM),
             hourly: Some(&hourly),
-            incidents: &spans,
+            incidents: Some(&spans),
         });
         let doc = parse(&html);
         let series: std::collections::BTreeSet<&str> = doc
@@ -1261,7 +1272,7 @@ mod tests {
             report: &report,
             audience: Audience::Summary,
             hourly: Some(&hourly),
-            incidents: &[],
+            incidents: Some(&[]),
         });
         let doc = parse(&html);
         let bars: Vec<_> = doc
@@ -1288,10 +1299,20 @@ mod tests {
             report: &report,
             audience: Audience::Summary,
             hourly: None,
-            incidents: &[],
+            incidents: Some(&[]),
         });
         parse(&html);
         assert!(html.contains("No per-hour data in this report."));
+        assert!(html.contains("None: no app or caller crossed"));
+        let html = render(&Page {
+            report: &report,
+            audience: Audience::Summary,
+            hourly: None,
+            incidents: None,
+        });
+        parse(&html);
+        assert!(html.contains("Not on this page: runaway incidents are in the live alerts"));
+        assert!(!html.contains("None: no app or caller crossed"));
         assert_eq!(nice_step(7.3, 4.0), 2.0);
         assert_eq!(nice_step(0.0, 4.0), 1.0);
         assert!((nice_step(0.031, 4.0) - 0.01).abs() < 1e-12);

@@ -124,7 +124,7 @@ pub async fn write_pages<S: ObjectStore>(
                 report: &report,
                 audience: Audience::Team(team),
                 hourly: Some(&hours),
-                incidents: &[],
+                incidents: None,
             });
             (Some(team.clone()), html)
         })
@@ -136,7 +136,7 @@ pub async fn write_pages<S: ObjectStore>(
             report: org,
             audience: Audience::Summary,
             hourly: Some(&hours),
-            incidents: &[],
+            incidents: None,
         }),
     ));
     let results: Vec<(Option<String>, String, Result<(), _>)> = stream::iter(pages)

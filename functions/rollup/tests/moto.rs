@@ -1127,6 +1127,11 @@ async fn writes_each_teams_html_page_and_links_it_from_the_email_on_moto() {
         ));
         assert_eq!(marked, matches!(team, None | Some("unattributed")), "{key}");
         assert!(!html.contains("No per-hour data in this report."), "{key}");
+        // No detector runs here: the page says where incidents are, never "none".
+        assert!(
+            html.contains("Not on this page: runaway incidents are in the live alerts"),
+            "{key}"
+        );
         let url = console_url(&rb, &key);
         assert!(body.ends_with(&format!("\n{url}\n")), "{team:?}: {body}");
         assert!(url.starts_with(
