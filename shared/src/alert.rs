@@ -58,7 +58,8 @@ fn headline_amount(a: &Alert) -> String {
     }
 }
 
-fn cut(s: &str, max: usize) -> String {
+/// `s` cut to at most `max` characters, ending in `…` when cut (also the chat descriptions).
+pub(crate) fn cut(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_string();
     }

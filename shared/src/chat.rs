@@ -14,15 +14,6 @@
 /// Longest `content.description` sent (Slack shows a section of at most 3,000 characters).
 pub const MAX_DESCRIPTION_CHARS: usize = 3_000;
 
-fn cut(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
 /// The thread of an alert id `scope/started/n`: `scope/started` (one incident, one thread).
 fn thread_of(alert_id: &str) -> Option<String> {
     let (head, n) = alert_id.rsplit_once('/')?;
@@ -82,7 +73,7 @@ pub fn custom_notification(subject: &str, body: &str, attributes: &[(String, Str
         "content": {
             "textType": "client-markdown",
             "title": subject,
-            "description": cut(description.trim_end(), MAX_DESCRIPTION_CHARS),
+            "description": crate::alert::cut(description.trim_end(), MAX_DESCRIPTION_CHARS),
         },
         "metadata": metadata,
     });

@@ -36,6 +36,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::model_id::{classify, parse_arn, ModelRef};
+use crate::principal::glob_match;
 use crate::rollup::UNATTRIBUTED;
 use crate::time::Timestamp;
 
@@ -199,33 +200,6 @@ impl std::fmt::Display for IamPrincipal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.label())
     }
-}
-
-/// `*` and `?` wildcards over the whole of `text`.
-fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    p = sp + 1;
-                    t = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 // ---------------------------------------------------------------------------------------------

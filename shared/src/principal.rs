@@ -50,8 +50,8 @@ fn role_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)
 }
 
-/// `*` and `?` wildcards over the whole of `text`.
-fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+/// `*` and `?` wildcards over the whole of `text` (also the containment allow patterns).
+pub(crate) fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
     let (mut p, mut t) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
