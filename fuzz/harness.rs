@@ -8,8 +8,10 @@
 use std::io::Write as _;
 
 use base64::Engine as _;
-use bedrock_meter::record::{for_each_record_in_bytes, parse, parse_bytes, parse_escaped, Record};
-use bedrock_meter::subscription::{Decoder, LogsData};
+use bedrock_meter_core::records::record::{
+    for_each_record_in_bytes, parse, parse_bytes, parse_escaped, Record,
+};
+use bedrock_meter_core::records::subscription::{Decoder, LogsData};
 
 /// Every message is parsed as the ingest Lambda parses it (in place from its escaped text), and that
 /// must give exactly what parsing its decoded text gives.

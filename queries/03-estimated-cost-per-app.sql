@@ -376,7 +376,7 @@ usage AS (
   GROUP BY 1, 2, 3, 4, 5
 ),
 model_ids AS (
-  -- What each logged modelId names, by the rules of bedrock-meter's core (shared/src/model_id.rs).
+  -- What each logged modelId names, by the rules of bedrock-meter's core (shared/src/attribution/model_id.rs).
   SELECT
     model_id,
     starts_with(model_id, 'arn:') AS is_arn,

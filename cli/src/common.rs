@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use bedrock_meter::logfiles::{find_log_files_and_others, for_each_record_in_file};
-use bedrock_meter::principal::{PrincipalRule, DEFAULT_KEEP_SESSION_ROLES};
-use bedrock_meter::profiles::ProfileMap;
-use bedrock_meter::record::Record;
-use bedrock_meter::rollup::AttributionConfig;
-use bedrock_meter::PriceTable;
+use bedrock_meter_core::attribution::principal::{PrincipalRule, DEFAULT_KEEP_SESSION_ROLES};
+use bedrock_meter_core::attribution::profiles::ProfileMap;
+use bedrock_meter_core::daily::rollup::AttributionConfig;
+use bedrock_meter_core::records::logfiles::{find_log_files_and_others, for_each_record_in_file};
+use bedrock_meter_core::records::record::Record;
+use bedrock_meter_core::PriceTable;
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct CoreOpts {
@@ -101,7 +101,7 @@ pub fn load_prices(path: Option<&Path>) -> anyhow::Result<PriceTable> {
     };
     let text = read_flag_file("--prices", path)?;
     PriceTable::from_json(&text).map_err(|e| {
-        use bedrock_meter::prices::PriceTableError;
+        use bedrock_meter_core::pricing::prices::PriceTableError;
         let why = match &e {
             PriceTableError::Json(j) => json_problem(
                 &text,
@@ -155,7 +155,7 @@ pub fn warn_unreadable(file: &Path, e: &dyn std::fmt::Display) {
 pub fn read_logs<S: Send>(
     paths: &[PathBuf],
     init: impl Fn() -> S + Sync,
-    fold: impl Fn(&mut S, Result<Record<'_>, bedrock_meter::RecordError>) + Sync,
+    fold: impl Fn(&mut S, Result<Record<'_>, bedrock_meter_core::RecordError>) + Sync,
 ) -> anyhow::Result<(Vec<S>, ReadSummary)> {
     let found = find_log_files_and_others(paths)?;
     let files = found.files;

@@ -4,11 +4,11 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use bedrock_meter::aws::iam::IamClient;
-use bedrock_meter::containment::{
+use bedrock_meter_core::aws::iam::IamClient;
+use bedrock_meter_core::live::containment::{
     join_all, policy_name, read_document, IamPolicies, IamPrincipal, POLICY_PREFIX,
 };
-use bedrock_meter::Timestamp;
+use bedrock_meter_core::Timestamp;
 
 /// IAM calls in flight at once when listing (IAM's control plane throttles bursts).
 const CONCURRENCY: usize = 8;

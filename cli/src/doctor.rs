@@ -10,11 +10,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use bedrock_meter::aws::bedrock::{BedrockProfiles, ProfileSource};
-use bedrock_meter::model_id::{classify, ModelRef};
-use bedrock_meter::profiles::{Profile, ProfileDirectory, ProfileMap};
-use bedrock_meter::rollup::{resolve, AttributionConfig};
-use bedrock_meter::{PriceTable, Timestamp};
+use bedrock_meter_core::attribution::model_id::{classify, ModelRef};
+use bedrock_meter_core::attribution::profiles::{Profile, ProfileDirectory, ProfileMap};
+use bedrock_meter_core::aws::bedrock::{BedrockProfiles, ProfileSource};
+use bedrock_meter_core::daily::rollup::{resolve, AttributionConfig};
+use bedrock_meter_core::{PriceTable, Timestamp};
 use serde::Serialize;
 
 use crate::ops::brief;
@@ -657,7 +657,7 @@ pub async fn latest_delivery<S: ObjectStore>(
     prefix: &str,
     region: &str,
     now: Timestamp,
-) -> Result<Delivery, bedrock_meter::aws::AwsError> {
+) -> Result<Delivery, bedrock_meter_core::aws::AwsError> {
     let base = if prefix.is_empty() {
         "AWSLogs/".to_string()
     } else {
@@ -708,7 +708,7 @@ pub async fn recent_records<L: LogGroups>(
     window: Duration,
     max: usize,
     now_ms: i64,
-) -> Result<Recent, bedrock_meter::aws::AwsError> {
+) -> Result<Recent, bedrock_meter_core::aws::AwsError> {
     let (events, truncated) =
         read_events(logs, group, now_ms - window.as_millis() as i64, max).await?;
     let mut r = Recent {
@@ -717,7 +717,7 @@ pub async fn recent_records<L: LogGroups>(
         ..Recent::default()
     };
     for e in &events {
-        match bedrock_meter::record::parse(&e.message) {
+        match bedrock_meter_core::records::record::parse(&e.message) {
             Ok(rec) => {
                 r.records += 1;
                 let caller = rec.caller.as_deref().unwrap_or("unknown").to_string();

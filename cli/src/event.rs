@@ -12,12 +12,12 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use bedrock_meter::logfiles::{find_log_files_and_others, read_maybe_gzip};
-use bedrock_meter::report::skipped_summary;
-use bedrock_meter::subscription::{
+use bedrock_meter_core::daily::report::skipped_summary;
+use bedrock_meter_core::records::logfiles::{find_log_files_and_others, read_maybe_gzip};
+use bedrock_meter_core::records::subscription::{
     control_message, encode, event_id, LogEvent, LogsData, DATA_MESSAGE,
 };
-use bedrock_meter::Timestamp;
+use bedrock_meter_core::Timestamp;
 use serde_json::value::RawValue;
 
 use crate::common::{ensure_paths, warn_unreadable};
@@ -101,9 +101,9 @@ fn record_field(message: &str, field: &str) -> Option<String> {
 
 pub fn run(a: EventArgs) -> anyhow::Result<ExitCode> {
     let out = if a.control {
-        let data = control_message(bedrock_meter::time::now_millis());
+        let data = control_message(bedrock_meter_core::time::now_millis());
         if a.decoded {
-            bedrock_meter::subscription::payload_json(&data)
+            bedrock_meter_core::records::subscription::payload_json(&data)
         } else {
             encode(&data)
         }
@@ -177,7 +177,7 @@ pub fn run(a: EventArgs) -> anyhow::Result<ExitCode> {
                 .collect(),
         };
         if a.decoded {
-            bedrock_meter::subscription::payload_json(&data)
+            bedrock_meter_core::records::subscription::payload_json(&data)
         } else {
             encode(&data)
         }
@@ -189,7 +189,7 @@ pub fn run(a: EventArgs) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bedrock_meter::subscription::Decoder;
+    use bedrock_meter_core::records::subscription::Decoder;
 
     #[test]
     fn pretty_records_and_lines() {

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use bedrock_meter::price_list;
-use bedrock_meter::rollup::{price_rows, Rollup};
+use bedrock_meter_core::daily::rollup::{price_rows, Rollup};
+use bedrock_meter_core::pricing::price_list;
 
 use crate::common::{ensure_paths, read_logs, CoreOpts};
 
@@ -98,7 +98,8 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
         &core.prices,
         &core.attribution,
     );
-    let report = bedrock_meter::report::Report::build(&rows, None, core.prices.as_of, &[], 0);
+    let report =
+        bedrock_meter_core::daily::report::Report::build(&rows, None, core.prices.as_of, &[], 0);
     if report.unpriced.is_empty() {
         println!(
             "every model in the logs has a price (table as of {}; {} requests)",

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use bedrock_meter::aws::bedrock::{BedrockProfiles, ProfileSource};
-use bedrock_meter::model_id::{classify, ModelRef};
-use bedrock_meter::profiles::ProfileMap;
+use bedrock_meter_core::attribution::model_id::{classify, ModelRef};
+use bedrock_meter_core::attribution::profiles::ProfileMap;
+use bedrock_meter_core::aws::bedrock::{BedrockProfiles, ProfileSource};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum ProfilesCommand {

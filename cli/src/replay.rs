@@ -9,14 +9,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use bedrock_meter::containment;
-use bedrock_meter::detector::{
+use bedrock_meter_core::daily::report::{skipped_summary, thousands};
+use bedrock_meter_core::daily::rollup::{resolve, Resolution};
+use bedrock_meter_core::live::containment;
+use bedrock_meter_core::live::detector::{
     self, Alert, Detector, DetectorConfig, MemoryStore, Observation, Overrides,
 };
-use bedrock_meter::record::Tokens;
-use bedrock_meter::report::{skipped_summary, thousands};
-use bedrock_meter::rollup::{resolve, Resolution};
-use bedrock_meter::{Money, Timestamp};
+use bedrock_meter_core::records::record::Tokens;
+use bedrock_meter_core::{Money, Timestamp};
 
 use crate::common::{ensure_paths, read_logs, Core, CoreOpts};
 
@@ -48,8 +48,8 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub contain_unattributed: bool,
     /// Simulated containment lasts at most this many minutes (the stack's CONTAINMENT_COOLDOWN_MINUTES).
-    #[arg(long, default_value_t = bedrock_meter::containment::DEFAULT_COOL_DOWN_MINUTES,
-          value_parser = clap::value_parser!(u32).range(1..=i64::from(bedrock_meter::containment::MAX_COOL_DOWN_MINUTES)))]
+    #[arg(long, default_value_t = bedrock_meter_core::live::containment::DEFAULT_COOL_DOWN_MINUTES,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(bedrock_meter_core::live::containment::MAX_COOL_DOWN_MINUTES)))]
     pub contain_cool_down: u32,
     #[command(flatten)]
     pub core: CoreOpts,
@@ -72,19 +72,19 @@ pub(crate) struct Seen {
     region: Option<String>,
     caller: Option<String>,
     tokens: Tokens,
-    /// The service tier the record names ([`bedrock_meter::prices::tier_of`]).
+    /// The service tier the record names ([`bedrock_meter_core::pricing::prices::tier_of`]).
     tier: String,
 }
 
 impl Seen {
-    pub(crate) fn of(r: &bedrock_meter::Record<'_>) -> Seen {
+    pub(crate) fn of(r: &bedrock_meter_core::Record<'_>) -> Seen {
         Seen {
             at: r.timestamp,
             model_id: r.model_id.to_string(),
             region: r.region.as_deref().map(str::to_string),
             caller: r.caller.as_deref().map(str::to_string),
             tokens: r.tokens,
-            tier: bedrock_meter::prices::tier_of(r.service_tier.as_deref()),
+            tier: bedrock_meter_core::pricing::prices::tier_of(r.service_tier.as_deref()),
         }
     }
 }
@@ -113,7 +113,7 @@ pub(crate) fn observe(core: &Core, seen: impl IntoIterator<Item = Seen>) -> Obse
                 &s.tier,
                 &s.tokens,
             ),
-            None => Err(bedrock_meter::prices::Unpriced::UnknownModel),
+            None => Err(bedrock_meter_core::pricing::prices::Unpriced::UnknownModel),
         };
         unpriced += u64::from(cost.is_err());
         // The caller every path names: the principal (docs/callers.md).

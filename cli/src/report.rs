@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use std::collections::BTreeMap;
 
-use bedrock_meter::report::{skipped_summary, thousands, Report, DEFAULT_TABLE_LINES};
-use bedrock_meter::rollup::{price_rows, Rollup};
-use bedrock_meter::{Date, Timestamp};
+use bedrock_meter_core::daily::report::{skipped_summary, thousands, Report, DEFAULT_TABLE_LINES};
+use bedrock_meter_core::daily::rollup::{price_rows, Rollup};
+use bedrock_meter_core::{Date, Timestamp};
 
 use crate::common::{ensure_paths, read_logs, CoreOpts, ReadSummary};
 use crate::replay::Seen;
@@ -275,9 +275,9 @@ fn html(
     hours: BTreeMap<i64, Rollup>,
     seen: Vec<Seen>,
 ) -> anyhow::Result<String> {
-    use bedrock_meter::detector::DetectorConfig;
-    use bedrock_meter::email::Audience;
-    use bedrock_meter::report_html::{incidents, render, Hourly, Page};
+    use bedrock_meter_core::daily::email::Audience;
+    use bedrock_meter_core::daily::report_html::{incidents, render, Hourly, Page};
+    use bedrock_meter_core::live::detector::DetectorConfig;
     let by_hour: BTreeMap<i64, _> = hours
         .into_iter()
         .map(|(h, r)| {
@@ -305,12 +305,12 @@ fn html(
 fn email(
     core: &crate::common::Core,
     org: &Report,
-    rows: &[bedrock_meter::rollup::PricedRow],
+    rows: &[bedrock_meter_core::daily::rollup::PricedRow],
     prev: &Rollup,
     date: Date,
     team: Option<&str>,
 ) -> String {
-    use bedrock_meter::daily_email::day_emails;
+    use bedrock_meter_core::daily::daily_email::day_emails;
     let keys = &core.attribution.metadata_keys;
     let prev_rows = price_rows(&prev.rows, &core.profiles, &core.prices, &core.attribution);
     let prev_org = Report::build(&prev_rows, Some(date.pred()), core.prices.as_of, keys, 0);

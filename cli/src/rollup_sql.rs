@@ -15,14 +15,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use bedrock_meter::athena_sql::{create_table_sql, rollup_from_rows, RollupQuery, TableRef};
-use bedrock_meter::query_pack::{
+use bedrock_meter_core::daily::athena_sql::{
+    create_table_sql, rollup_from_rows, RollupQuery, TableRef,
+};
+use bedrock_meter_core::daily::query_pack::{
     create_profiles_table_sql, named_queries_yaml, pricing_cte, profile_rows, snapshot_jsonl,
     ProfilesFrom, QueryPack, DEFAULT_LOCATION, DEFAULT_PROFILES_TABLE,
 };
-use bedrock_meter::report::Report;
-use bedrock_meter::rollup::price_rows;
-use bedrock_meter::Date;
+use bedrock_meter_core::daily::report::Report;
+use bedrock_meter_core::daily::rollup::price_rows;
+use bedrock_meter_core::Date;
 
 use crate::common::CoreOpts;
 use crate::report::parse_date;
@@ -137,7 +139,7 @@ pub fn run(a: RollupSqlArgs) -> anyhow::Result<ExitCode> {
             if a.core.profiles.is_none() {
                 anyhow::bail!("--inline-profiles needs --profiles FILE");
             }
-            let today = bedrock_meter::Timestamp::now().date();
+            let today = bedrock_meter_core::Timestamp::now().date();
             ProfilesFrom::Inline(profile_rows(&core.profiles, &core.attribution, today))
         } else {
             ProfilesFrom::Table(a.profiles_table.clone())
@@ -157,16 +159,17 @@ pub fn run(a: RollupSqlArgs) -> anyhow::Result<ExitCode> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let cur = a.cur_table.as_deref().map(|t| {
             t.split('.')
-                .map(bedrock_meter::athena_sql::sql_ident)
+                .map(bedrock_meter_core::daily::athena_sql::sql_ident)
                 .collect::<Vec<_>>()
                 .join(".")
         });
         for f in pack.files() {
             let path = dir.join(f.file_name);
             let sql = match &cur {
-                Some(t) => f
-                    .sql
-                    .replace(bedrock_meter::reconcile::CUR_TABLE_PLACEHOLDER, t),
+                Some(t) => f.sql.replace(
+                    bedrock_meter_core::daily::reconcile::CUR_TABLE_PLACEHOLDER,
+                    t,
+                ),
                 None => f.sql,
             };
             std::fs::write(&path, &sql).with_context(|| format!("writing {}", path.display()))?;

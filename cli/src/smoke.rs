@@ -6,11 +6,11 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use bedrock_meter::aws::bedrock::{BedrockProfiles, ProfileSource};
-use bedrock_meter::aws::AwsError;
-use bedrock_meter::profiles::{Profile, ProfileMap};
-use bedrock_meter::report::{table, thousands};
-use bedrock_meter::rollup::{price_rows, Rollup, UNRESOLVED, UNTAGGED};
+use bedrock_meter_core::attribution::profiles::{Profile, ProfileMap};
+use bedrock_meter_core::aws::bedrock::{BedrockProfiles, ProfileSource};
+use bedrock_meter_core::aws::AwsError;
+use bedrock_meter_core::daily::report::{table, thousands};
+use bedrock_meter_core::daily::rollup::{price_rows, Rollup, UNRESOLVED, UNTAGGED};
 use serde::Serialize;
 
 use crate::common::{Core, CoreOpts};
@@ -236,7 +236,7 @@ pub async fn await_records<L: LogGroups>(
                 continue;
             }
             let found = events.iter().find_map(|e| {
-                let r = bedrock_meter::record::parse(&e.message).ok()?;
+                let r = bedrock_meter_core::records::record::parse(&e.message).ok()?;
                 let matches = match (&o.request_id, &r.request_id) {
                     (Some(want), Some(got)) => want == got.as_ref(),
                     (None, _) => r.model_id == o.arn.as_str(),
@@ -370,7 +370,8 @@ pub fn run(a: SmokeArgs) -> anyhow::Result<ExitCode> {
         app_tag: a.app_tag.clone(),
         team_tag: a.team_tag.clone(),
         metadata_keys: Vec::new(),
-        keep_session_roles: bedrock_meter::principal::DEFAULT_KEEP_SESSION_ROLES.into(),
+        keep_session_roles: bedrock_meter_core::attribution::principal::DEFAULT_KEEP_SESSION_ROLES
+            .into(),
     };
     let mut core = opts.load()?;
     crate::ops::runtime()?.block_on(async {

@@ -7,12 +7,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use bedrock_meter::aws::bedrock::{BedrockProfiles, CachedProfiles};
-use bedrock_meter::model_id::{classify, ModelRef};
-use bedrock_meter::profiles::ProfileDirectory;
-use bedrock_meter::report::{cost_cell, priced_cost, short_caller, table, thousands, Group};
-use bedrock_meter::rollup::{price_rows, PricedRow, Rollup};
-use bedrock_meter::Timestamp;
+use bedrock_meter_core::attribution::model_id::{classify, ModelRef};
+use bedrock_meter_core::attribution::profiles::ProfileDirectory;
+use bedrock_meter_core::aws::bedrock::{BedrockProfiles, CachedProfiles};
+use bedrock_meter_core::daily::report::{
+    cost_cell, priced_cost, short_caller, table, thousands, Group,
+};
+use bedrock_meter_core::daily::rollup::{price_rows, PricedRow, Rollup};
+use bedrock_meter_core::Timestamp;
 
 use crate::common::{Core, CoreOpts};
 use crate::doctor::DEFAULT_LOG_GROUP;
@@ -87,7 +89,7 @@ impl Tail {
             }
             self.seen.insert(e.id.clone(), e.timestamp_ms);
             new += 1;
-            match bedrock_meter::record::parse(&e.message) {
+            match bedrock_meter_core::records::record::parse(&e.message) {
                 Ok(r) => self.rollup.add_record(&r, &core.attribution, &core.prices),
                 Err(_) => self.rollup.malformed += 1,
             }
@@ -262,7 +264,7 @@ pub fn render_table(
 }
 
 /// A read of the log group that failed, naming the group (and what to do when it does not exist).
-pub fn missing_group_or(e: bedrock_meter::aws::AwsError, group: &str) -> anyhow::Error {
+pub fn missing_group_or(e: bedrock_meter_core::aws::AwsError, group: &str) -> anyhow::Error {
     if e.is_not_found() {
         anyhow::anyhow!(
             "the log group {group} does not exist in this Region: pass --log-group (or --region), or run `bedrock-meter doctor` ({})",

@@ -6,12 +6,12 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use bedrock_meter::batch;
-use bedrock_meter::metrics::{MetricsConfig, CALLER};
-use bedrock_meter::profiles::ProfileMap;
-use bedrock_meter::rollup::AttributionConfig;
-use bedrock_meter::subscription::LogEvent;
-use bedrock_meter::{PriceTable, Timestamp};
+use bedrock_meter_core::attribution::profiles::ProfileMap;
+use bedrock_meter_core::daily::rollup::AttributionConfig;
+use bedrock_meter_core::live::batch;
+use bedrock_meter_core::live::metrics::{MetricsConfig, CALLER};
+use bedrock_meter_core::records::subscription::LogEvent;
+use bedrock_meter_core::{PriceTable, Timestamp};
 
 const ROLE: &str = "arn:aws:sts::111122223333:assumed-role/eks-pods";
 const SSO: &str = "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Dev_0123abcd";

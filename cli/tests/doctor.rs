@@ -6,7 +6,7 @@
 
 use std::process::{Command, Output};
 
-use bedrock_meter::Timestamp;
+use bedrock_meter_core::Timestamp;
 use bedrock_meter_integration_tests::bedrock_stub::{BedrockStub, StubProfile};
 use bedrock_meter_integration_tests::logs_stub as seed;
 use bedrock_meter_integration_tests::runtime_stub::SplitFront;
@@ -16,7 +16,7 @@ const GROUP: &str = "/aws/bedrock/modelinvocations";
 const BUCKET: &str = "meter-logs-111122223333";
 const ACCOUNT: &str = "111122223333";
 
-use bedrock_meter::time::now_millis as now_ms;
+use bedrock_meter_core::time::now_millis as now_ms;
 
 fn record(request_id: &str, caller: &str, model_id: &str, ts_ms: i64) -> String {
     let t = Timestamp::from_millis(ts_ms);

@@ -121,7 +121,7 @@ fn report_prices_sonnet_46_in_every_pool_and_check_finds_the_unpriced() {
 #[test]
 fn update_prints_the_diff_against_an_offer_on_disk() {
     let dir = tempfile::tempdir().unwrap();
-    // GetProducts output shape (PriceList items are JSON strings); see shared/src/price_list.rs tests
+    // GetProducts output shape (PriceList items are JSON strings); see shared/src/pricing/price_list.rs tests
     // for where the attribute values come from.
     let item = |model: &str, ut: &str, inference: &str, usd: &str| {
         serde_json::json!({

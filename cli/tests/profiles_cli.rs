@@ -193,8 +193,9 @@ fn a_failed_export_prints_the_short_error_and_leaves_no_file() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.stdout.is_empty(), "--output writes the file instead");
-    let map =
-        bedrock_meter::profiles::ProfileMap::from_json(&std::fs::read_to_string(&file).unwrap())
-            .unwrap();
+    let map = bedrock_meter_core::attribution::profiles::ProfileMap::from_json(
+        &std::fs::read_to_string(&file).unwrap(),
+    )
+    .unwrap();
     assert_eq!(map.len(), 2);
 }

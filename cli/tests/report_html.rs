@@ -10,12 +10,12 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use bedrock_meter::daily_email::day_emails;
-use bedrock_meter::logfiles::{find_log_files, for_each_record_in_file};
-use bedrock_meter::profiles::ProfileMap;
-use bedrock_meter::report::Report;
-use bedrock_meter::rollup::{price_rows, AttributionConfig, Rollup};
-use bedrock_meter::{Date, Money, PriceTable};
+use bedrock_meter_core::attribution::profiles::ProfileMap;
+use bedrock_meter_core::daily::daily_email::day_emails;
+use bedrock_meter_core::daily::report::Report;
+use bedrock_meter_core::daily::rollup::{price_rows, AttributionConfig, Rollup};
+use bedrock_meter_core::records::logfiles::{find_log_files, for_each_record_in_file};
+use bedrock_meter_core::{Date, Money, PriceTable};
 
 const DAY: &str = "2026-11-25";
 
@@ -265,7 +265,7 @@ fn an_unknown_team_is_an_error_that_lists_the_teams() {
 }
 
 /// The day's emails computed here with the library, from the same files.
-fn emails_from_library(date: Date) -> Vec<bedrock_meter::daily_email::DayEmail> {
+fn emails_from_library(date: Date) -> Vec<bedrock_meter_core::daily::daily_email::DayEmail> {
     let (logs, profiles) = demo();
     let prices = PriceTable::embedded();
     let cfg = AttributionConfig::default();

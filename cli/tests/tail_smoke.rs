@@ -3,9 +3,9 @@
 
 use std::process::{Command, Output};
 
-use bedrock_meter::profiles::ProfileMap;
-use bedrock_meter::rollup::{price_rows, AttributionConfig, Rollup};
-use bedrock_meter::{PriceTable, Timestamp};
+use bedrock_meter_core::attribution::profiles::ProfileMap;
+use bedrock_meter_core::daily::rollup::{price_rows, AttributionConfig, Rollup};
+use bedrock_meter_core::{PriceTable, Timestamp};
 use bedrock_meter_integration_tests::bedrock_stub::{BedrockStub, StubProfile};
 use bedrock_meter_integration_tests::logs_stub as seed;
 use bedrock_meter_integration_tests::runtime_stub::{Reply, RuntimeStub};
@@ -14,7 +14,7 @@ use bedrock_meter_integration_tests::{offline_aws_env, Moto};
 const GROUP: &str = "/aws/bedrock/modelinvocations";
 const STREAM: &str = "aws/bedrock/modelinvocations";
 
-use bedrock_meter::time::now_millis as now_ms;
+use bedrock_meter_core::time::now_millis as now_ms;
 
 fn iso(ms: i64) -> String {
     let t = Timestamp::from_millis(ms);
@@ -143,12 +143,12 @@ fn tail_attributes_and_prices_recent_records_without_their_text() {
     let mut rollup = Rollup::default();
     for (t, m) in &events {
         if *t >= now - 900_000 {
-            if let Ok(r) = bedrock_meter::record::parse(m) {
+            if let Ok(r) = bedrock_meter_core::records::record::parse(m) {
                 rollup.add_record(&r, &cfg, &prices);
             }
         }
     }
-    let expected: bedrock_meter::Money = price_rows(&rollup.rows, &profiles, &prices, &cfg)
+    let expected: bedrock_meter_core::Money = price_rows(&rollup.rows, &profiles, &prices, &cfg)
         .iter()
         .map(|r| *r.cost.as_ref().unwrap())
         .sum();

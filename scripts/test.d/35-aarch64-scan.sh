@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The SIMD scans (shared/src/simd.rs: NEON on aarch64, the Lambda's architecture) tested on aarch64
+# The SIMD scans (shared/src/records/simd.rs: NEON on aarch64, the Lambda's architecture) tested on aarch64
 # under qemu user-mode emulation: only the core crate's scan unit tests (simd, scan, subscription,
 # record), built without the AWS adapters (`--no-default-features`), so it adds about a minute cold and
 # seconds warm. qemu proves correctness only; its timings mean nothing.

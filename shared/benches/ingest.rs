@@ -10,7 +10,7 @@ use std::hint::black_box;
 
 mod support;
 
-use bedrock_meter::subscription::Decoder;
+use bedrock_meter_core::records::subscription::Decoder;
 use support::{
     aggregate, generate, parse_all, price_all, resolve_all, Event, Mix, Pipeline, RawDecode,
     PROFILES_JSON,

@@ -1,40 +1,31 @@
-//! bedrock-meter core: Bedrock model-invocation log records → attributed, priced usage.
+//! bedrock-meter core: Bedrock model-invocation log records → attributed, priced usage, live alerts
+//! and daily reports. The folders are the concerns, in the order a record meets them:
 //!
-//! A record's path, top-down: decode ([`subscription`], [`logfiles`]) → parse ([`record`]) →
-//! resolve ([`model_id`], [`profiles`]) → price ([`prices`]) → aggregate ([`rollup`]) → report
-//! ([`report`]) or alert ([`detector`]). Everything but `aws` is pure: no AWS SDK types, no I/O beyond
-//! reading local files in `logfiles`.
+//! - [`records`] — records in: subscription events, log files on disk, the record parser;
+//! - [`attribution`] — who a call belongs to: model ids, inference profiles and their tags, callers;
+//! - [`pricing`] — what a call costs: the price table, money, AWS Price List input;
+//! - [`live`] — the live path: one batch through parse → resolve → price → aggregate, metrics, the
+//!   runaway detector, alerts, containment;
+//! - [`daily`] — the daily path: rollup, Athena SQL and the query pack, reports, emails, the bill;
+//! - [`ports`] — every way the core reaches AWS: small traits and [`ports::AwsError`], with the pure
+//!   logic around them (profile cache, metric batching, query polling);
+//! - `aws` (feature `aws`) — the adapters: each port implemented with its aws-sdk crate, one file a
+//!   service, for the Lambdas and the CLI alike.
+//!
+//! Everything but `aws` is pure: no AWS SDK types, no I/O beyond reading local files in
+//! [`records::logfiles`].
 
-pub mod alert;
-pub mod athena_sql;
-pub mod batch;
-pub mod chat;
-pub mod containment;
-pub mod daily_email;
-pub mod detector;
-pub mod email;
-pub mod logfiles;
-pub mod metrics;
-pub mod model_id;
-pub mod money;
-pub mod price_list;
-pub mod prices;
-pub mod principal;
-pub mod profiles;
-pub mod query_pack;
-pub mod reconcile;
-pub mod record;
-pub mod report;
-pub mod report_html;
-pub mod rollup;
-pub mod scan;
-mod simd;
-pub mod subscription;
+pub mod attribution;
+pub mod daily;
+pub mod live;
+pub mod ports;
+pub mod pricing;
+pub mod records;
 pub mod time;
 
-pub use money::Money;
-pub use prices::PriceTable;
-pub use record::{Record, RecordError, Tokens};
+pub use pricing::money::Money;
+pub use pricing::prices::PriceTable;
+pub use records::record::{Record, RecordError, Tokens};
 pub use time::{Date, Timestamp};
 
 #[cfg(feature = "aws")]

@@ -3,11 +3,11 @@
 //! inline policy names and sizes). No PyPI validator of IAM policies is available offline here, so the
 //! rules are encoded below — and the checker is itself tested on documents that break each rule.
 
-use bedrock_meter::containment::{
+use bedrock_meter_core::live::containment::{
     counted_chars, plan, policy_name, ContainmentConfig, IncidentFacts, CONTAIN_ACTIONS,
     MAX_POLICY_NAME_CHARS, MAX_ROLE_POLICY_CHARS, MAX_USER_POLICY_CHARS,
 };
-use bedrock_meter::Timestamp;
+use bedrock_meter_core::Timestamp;
 use serde_json::{json, Map, Value};
 
 /// Condition operators of the grammar (`<condition_type_string>`), before `IfExists` and set prefixes.

@@ -3,12 +3,12 @@
 //!
 //! `MOTO_SERVER=$PWD/.venv/bin/moto_server cargo test -p bedrock-meter-integration-tests --test containment_iam`
 
-use bedrock_meter::aws::iam::IamClient;
-use bedrock_meter::containment::{
+use bedrock_meter_core::aws::iam::IamClient;
+use bedrock_meter_core::live::containment::{
     contain, plan, read_document, release, ContainmentConfig, IamPolicies, IamPrincipal,
     IncidentFacts, StoredContainment,
 };
-use bedrock_meter::Timestamp;
+use bedrock_meter_core::Timestamp;
 use bedrock_meter_integration_tests::Moto;
 
 const ACCOUNT: &str = "123456789012";
@@ -110,7 +110,7 @@ async fn contain_puts_one_expiring_deny_and_release_removes_it() {
         .policy_document()
         .to_string();
     let doc: serde_json::Value =
-        serde_json::from_str(&bedrock_meter::aws::iam::decode_document(&raw)).unwrap();
+        serde_json::from_str(&bedrock_meter_core::aws::iam::decode_document(&raw)).unwrap();
     let s = &doc["Statement"][0];
     assert_eq!(s["Effect"], "Deny");
     assert_eq!(
@@ -227,9 +227,9 @@ async fn users_with_paths_dry_runs_and_refused_principals() {
 /// by the resolved of the same incident, in another invocation; other incidents read nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ledger_keeps_what_an_incident_contained() {
-    use bedrock_meter::aws::containment_ledger::DynamoLedger;
-    use bedrock_meter::aws::dynamodb::DynamoStore;
-    use bedrock_meter::containment::{incident_key, ContainmentLedger};
+    use bedrock_meter_core::aws::containment_ledger::DynamoLedger;
+    use bedrock_meter_core::aws::dynamodb::DynamoStore;
+    use bedrock_meter_core::live::containment::{incident_key, ContainmentLedger};
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
     DynamoStore::new(&sdk, "state")

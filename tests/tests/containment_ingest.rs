@@ -7,14 +7,14 @@
 
 use std::collections::HashMap;
 
-use bedrock_meter::aws::bedrock::BedrockProfiles;
-use bedrock_meter::aws::cloudwatch::CloudWatchMetrics;
-use bedrock_meter::aws::containment_ledger::DynamoLedger;
-use bedrock_meter::aws::dynamodb::DynamoStore;
-use bedrock_meter::aws::iam::{decode_document, IamClient};
-use bedrock_meter::aws::sns::SnsNotifier;
-use bedrock_meter::subscription::{encode, event_id, LogEvent, LogsData};
-use bedrock_meter::Timestamp;
+use bedrock_meter_core::aws::bedrock::BedrockProfiles;
+use bedrock_meter_core::aws::cloudwatch::CloudWatchMetrics;
+use bedrock_meter_core::aws::containment_ledger::DynamoLedger;
+use bedrock_meter_core::aws::dynamodb::DynamoStore;
+use bedrock_meter_core::aws::iam::{decode_document, IamClient};
+use bedrock_meter_core::aws::sns::SnsNotifier;
+use bedrock_meter_core::records::subscription::{encode, event_id, LogEvent, LogsData};
+use bedrock_meter_core::Timestamp;
 use bedrock_meter_integration_tests::bedrock_stub::{BedrockStub, StubProfile};
 use bedrock_meter_integration_tests::{sdk_config_for, Moto};
 use ingest::{Config, Ingest, SubscriptionEvent};

@@ -11,17 +11,19 @@ use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_smithy_types::DateTime;
-use bedrock_meter::aws::bedrock::BedrockProfiles;
-use bedrock_meter::aws::cloudwatch::{CloudWatchMetrics, MetricsSink};
-use bedrock_meter::aws::dynamodb::DynamoStore;
-use bedrock_meter::aws::sns::{Notification, Notifier, SnsNotifier};
-use bedrock_meter::aws::AwsError;
-use bedrock_meter::detector::{
+use bedrock_meter_core::aws::bedrock::BedrockProfiles;
+use bedrock_meter_core::aws::cloudwatch::{CloudWatchMetrics, MetricsSink};
+use bedrock_meter_core::aws::dynamodb::DynamoStore;
+use bedrock_meter_core::aws::sns::{Notification, Notifier, SnsNotifier};
+use bedrock_meter_core::aws::AwsError;
+use bedrock_meter_core::live::detector::{
     Alert, Attention, Bucket, Claim, Incident, Scope, ScopeState, StateStore, StoreError,
 };
-use bedrock_meter::metrics::Datum;
-use bedrock_meter::subscription::{control_message, encode, event_id, LogEvent, LogsData};
-use bedrock_meter::Timestamp;
+use bedrock_meter_core::live::metrics::Datum;
+use bedrock_meter_core::records::subscription::{
+    control_message, encode, event_id, LogEvent, LogsData,
+};
+use bedrock_meter_core::Timestamp;
 use bedrock_meter_integration_tests::bedrock_stub::{BedrockStub, Failure, StubProfile};
 use bedrock_meter_integration_tests::{sdk_config_for, Moto};
 use ingest::{Config, Ingest, SubscriptionEvent};
@@ -89,7 +91,7 @@ fn event(messages: &[(i64, String)]) -> SubscriptionEvent {
 
 /// The start of the current minute, minus `back` minutes.
 fn minute_ago(back: i64) -> i64 {
-    let now = bedrock_meter::Timestamp::now().0;
+    let now = bedrock_meter_core::Timestamp::now().0;
     now - now.rem_euclid(60) - back * 60
 }
 
@@ -488,7 +490,7 @@ async fn control_message_is_ignored() {
     let ev: SubscriptionEvent =
         serde_json::from_str(&encode(&control_message(1_764_000_000_000))).unwrap();
     let out = ingest
-        .handle(&ev, bedrock_meter::Timestamp::now())
+        .handle(&ev, bedrock_meter_core::Timestamp::now())
         .await
         .unwrap();
     assert!(out.control_message);
@@ -874,15 +876,15 @@ async fn values_cloudwatch_refuses_are_sanitised_not_lost() {
     assert!(out.metric_requests >= 1);
     assert!(moto.rejections().is_empty(), "{:?}", moto.rejections());
     let cw = aws_sdk_cloudwatch::Client::new(&sdk);
-    let team = bedrock_meter::metrics::dimension_value("Équipe");
+    let team = bedrock_meter_core::live::metrics::dimension_value("Équipe");
     assert!(team.starts_with("Equipe~"), "{team}");
     assert_eq!(
         read_metric(&cw, "Requests", &[("Team", &team)], m, 1).await,
         vec![(m, 3.0)]
     );
-    let app = bedrock_meter::metrics::dimension_value("chat 😀");
-    let blank = bedrock_meter::metrics::dimension_value(" ");
-    let tab = bedrock_meter::metrics::dimension_value("\t");
+    let app = bedrock_meter_core::live::metrics::dimension_value("chat 😀");
+    let blank = bedrock_meter_core::live::metrics::dimension_value(" ");
+    let tab = bedrock_meter_core::live::metrics::dimension_value("\t");
     assert_ne!(
         blank, tab,
         "two values that both sanitise to blank stay apart"
@@ -911,11 +913,11 @@ async fn the_strict_proxy_refuses_raw_values_cloudwatch_refuses() {
     let metrics = CloudWatchMetrics::new(&sdk);
     for bad in ["Équipe", " ", "a\u{7}b"] {
         let d = Datum {
-            metric: bedrock_meter::metrics::REQUESTS,
+            metric: bedrock_meter_core::live::metrics::REQUESTS,
             dimensions: vec![("Team".into(), bad.into())],
             timestamp: Timestamp(minute_ago(1)),
             value: 1.0,
-            unit: bedrock_meter::metrics::Unit::Count,
+            unit: bedrock_meter_core::live::metrics::Unit::Count,
         };
         let e = metrics.put_metric_data(NS, &[d]).await.unwrap_err();
         assert_eq!(
@@ -1313,7 +1315,7 @@ async fn five_hundred_roles_cost_one_concurrent_store_call_each() {
     assert_eq!(out.store_chain, 1);
     // Concurrent, within the bound.
     assert!(
-        max > 1 && max <= bedrock_meter::detector::STORE_CONCURRENCY,
+        max > 1 && max <= bedrock_meter_core::live::detector::STORE_CONCURRENCY,
         "max in flight {max}"
     );
     // The redelivery adds nothing and costs the same: one add per scope, refused, which answers
@@ -1510,7 +1512,7 @@ async fn exactly_one_alert_despite(fault: Fault) {
         .collect();
     let ev = event(&msgs);
     let now = Timestamp(m + 59);
-    let lease = bedrock_meter::detector::DELIVERY_LEASE_SECS;
+    let lease = bedrock_meter_core::live::detector::DELIVERY_LEASE_SECS;
     match fault {
         Fault::Apply | Fault::TransitionBefore | Fault::TransitionAfter => {
             let err = ingest

@@ -2,10 +2,10 @@
 //! file form that `--profiles` reads — through the real aws-sdk-bedrock client against the local
 //! Bedrock stub (moto has no inference profiles).
 
-use bedrock_meter::aws::bedrock::{BedrockProfiles, ProfileSource};
-use bedrock_meter::model_id::Pool;
-use bedrock_meter::profiles::{ProfileDirectory, ProfileMap};
-use bedrock_meter::rollup::{resolve, AttributionConfig};
+use bedrock_meter_core::attribution::model_id::Pool;
+use bedrock_meter_core::attribution::profiles::{ProfileDirectory, ProfileMap};
+use bedrock_meter_core::aws::bedrock::{BedrockProfiles, ProfileSource};
+use bedrock_meter_core::daily::rollup::{resolve, AttributionConfig};
 use bedrock_meter_integration_tests::bedrock_stub::{BedrockStub, Failure, StubProfile};
 use bedrock_meter_integration_tests::sdk_config_for;
 

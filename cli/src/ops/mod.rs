@@ -9,7 +9,7 @@ pub mod sdk;
 use std::future::Future;
 use std::time::Duration;
 
-use bedrock_meter::aws::AwsError;
+use bedrock_meter_core::aws::AwsError;
 
 /// The account's model-invocation logging configuration (`None` from the adapter: not configured).
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -174,7 +174,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
-pub use bedrock_meter::time::now_millis as now_ms;
+pub use bedrock_meter_core::time::now_millis as now_ms;
 
 /// The standard AWS configuration (environment, profile, SSO…), with an optional Region override.
 pub async fn load_config(region: Option<&str>) -> aws_config::SdkConfig {

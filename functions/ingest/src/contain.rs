@@ -1,6 +1,6 @@
 //! Containment on the live path: after the detector hands out its alerts, a `runaway` of an opted-in
 //! app puts the self-expiring deny on its caller (or, app level, on the app's callers in the batch)
-//! and a `resolved` deletes it (`bedrock_meter::containment` decides; IAM behind [`IamPolicies`]).
+//! and a `resolved` deletes it (`bedrock_meter_core::live::containment` decides; IAM behind [`IamPolicies`]).
 //!
 //! Only the invocation that won the transition gets the alert, so only it acts; the deny's name and
 //! bytes depend only on the transition, so acting again (a retry) changes nothing. What a `runaway`
@@ -10,11 +10,11 @@
 
 use std::collections::HashSet;
 
-use bedrock_meter::containment::{
+use bedrock_meter_core::live::containment::{
     contain, incident_key, plan, release, Applied, ContainmentConfig, ContainmentLedger, IamError,
     IamPolicies, IamPrincipal, IncidentFacts, LedgerError, Skip,
 };
-use bedrock_meter::detector::{Alert, AlertKind};
+use bedrock_meter_core::live::detector::{Alert, AlertKind};
 
 /// No IAM: the default of an [`crate::Ingest`] without containment (never called).
 pub struct NoIam;
@@ -47,15 +47,15 @@ impl IamPolicies for NoIam {
 
 /// The ledger the Lambda uses: the state table, or (no `STATE_TABLE`, local runs) process memory.
 pub enum AnyLedger {
-    Dynamo(bedrock_meter::aws::containment_ledger::DynamoLedger),
-    Memory(bedrock_meter::containment::MemoryLedger),
+    Dynamo(bedrock_meter_core::aws::containment_ledger::DynamoLedger),
+    Memory(bedrock_meter_core::live::containment::MemoryLedger),
 }
 
 impl ContainmentLedger for AnyLedger {
     async fn record(
         &self,
         incident: &str,
-        items: &[bedrock_meter::containment::Containment],
+        items: &[bedrock_meter_core::live::containment::Containment],
     ) -> Result<(), LedgerError> {
         match self {
             AnyLedger::Dynamo(l) => l.record(incident, items).await,
@@ -65,7 +65,7 @@ impl ContainmentLedger for AnyLedger {
     async fn recorded(
         &self,
         incident: &str,
-    ) -> Result<Option<Vec<bedrock_meter::containment::Containment>>, LedgerError> {
+    ) -> Result<Option<Vec<bedrock_meter_core::live::containment::Containment>>, LedgerError> {
         match self {
             AnyLedger::Dynamo(l) => l.recorded(incident).await,
             AnyLedger::Memory(l) => l.recorded(incident).await,
@@ -223,15 +223,15 @@ impl<I: IamPolicies, L: ContainmentLedger> Containment<I, L> {
                 }
             })
             .collect();
-        bedrock_meter::containment::join_all(jobs).await
+        bedrock_meter_core::live::containment::join_all(jobs).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bedrock_meter::containment::MemoryLedger;
-    use bedrock_meter::{Money, Timestamp, Tokens};
+    use bedrock_meter_core::live::containment::MemoryLedger;
+    use bedrock_meter_core::{Money, Timestamp, Tokens};
     use std::collections::BTreeMap;
     use std::sync::Mutex;
 

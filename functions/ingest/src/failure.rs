@@ -13,9 +13,9 @@
 
 use std::future::Future;
 
-use bedrock_meter::aws::AwsError;
-use bedrock_meter::subscription::{Decoder, LogsData};
-use bedrock_meter::Timestamp;
+use bedrock_meter_core::aws::AwsError;
+use bedrock_meter_core::records::subscription::{Decoder, LogsData};
+use bedrock_meter_core::Timestamp;
 use serde::Serialize;
 
 use crate::{batch_id, Ingest, IngestError, Outcome, SubscriptionEvent};
@@ -152,19 +152,22 @@ pub async fn handle_recording_failures<P, M, N, S, I, L, R>(
     deadline: Option<std::time::Instant>,
 ) -> Result<Outcome, IngestError>
 where
-    P: bedrock_meter::aws::bedrock::ProfileSource + Send + Sync,
-    M: bedrock_meter::aws::cloudwatch::MetricsSink + Send + Sync,
-    N: bedrock_meter::aws::sns::Notifier + Send + Sync,
-    S: bedrock_meter::detector::StateStore,
-    I: bedrock_meter::containment::IamPolicies,
-    L: bedrock_meter::containment::ContainmentLedger,
+    P: bedrock_meter_core::aws::bedrock::ProfileSource + Send + Sync,
+    M: bedrock_meter_core::aws::cloudwatch::MetricsSink + Send + Sync,
+    N: bedrock_meter_core::aws::sns::Notifier + Send + Sync,
+    S: bedrock_meter_core::live::detector::StateStore,
+    I: bedrock_meter_core::live::containment::IamPolicies,
+    L: bedrock_meter_core::live::containment::ContainmentLedger,
     R: FailureRecorder,
 {
     let result = match deadline {
         None => ingest.handle(event, now).await,
         Some(d) => {
-            let stop =
-                bedrock_meter::time::stop_before(d, POINTER_RESERVE, std::time::Instant::now());
+            let stop = bedrock_meter_core::time::stop_before(
+                d,
+                POINTER_RESERVE,
+                std::time::Instant::now(),
+            );
             tokio::time::timeout_at(stop.into(), ingest.handle(event, now))
                 .await
                 .unwrap_or(Err(IngestError::Deadline(
@@ -196,7 +199,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bedrock_meter::subscription::{encode, LogEvent, DATA_MESSAGE};
+    use bedrock_meter_core::records::subscription::{encode, LogEvent, DATA_MESSAGE};
 
     #[test]
     fn a_pointer_names_the_batch_and_holds_none_of_it() {

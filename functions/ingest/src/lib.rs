@@ -29,23 +29,23 @@ pub mod failure;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
-use bedrock_meter::alert::{render, AlertContext};
-use bedrock_meter::aws::bedrock::{CachedProfiles, ProfileSource};
-use bedrock_meter::aws::cloudwatch::{put_all, MetricsSink};
-use bedrock_meter::aws::sns::{Notification, Notifier};
-use bedrock_meter::aws::AwsError;
-use bedrock_meter::batch;
-use bedrock_meter::containment::{
+use bedrock_meter_core::attribution::principal::{PrincipalRule, KEEP_SESSION_ROLES_ENV};
+use bedrock_meter_core::aws::bedrock::{CachedProfiles, ProfileSource};
+use bedrock_meter_core::aws::cloudwatch::{put_all, MetricsSink};
+use bedrock_meter_core::aws::sns::{Notification, Notifier};
+use bedrock_meter_core::aws::AwsError;
+use bedrock_meter_core::daily::rollup::AttributionConfig;
+use bedrock_meter_core::live::alert::{render, AlertContext};
+use bedrock_meter_core::live::batch;
+use bedrock_meter_core::live::containment::{
     add_to_alert, opted_in, ContainmentConfig, ContainmentLedger, IamPolicies, MemoryLedger,
 };
-use bedrock_meter::detector::{
+use bedrock_meter_core::live::detector::{
     Alert, ConfigError, Detector, DetectorConfig, Observed, StateStore, StoreError,
 };
-use bedrock_meter::metrics::{Datum, MetricsConfig, Unit, DEFAULT_NAMESPACE};
-use bedrock_meter::principal::{PrincipalRule, KEEP_SESSION_ROLES_ENV};
-use bedrock_meter::rollup::AttributionConfig;
-use bedrock_meter::subscription::{Decoder, LogsData, SubscriptionError};
-use bedrock_meter::{PriceTable, Timestamp};
+use bedrock_meter_core::live::metrics::{Datum, MetricsConfig, Unit, DEFAULT_NAMESPACE};
+use bedrock_meter_core::records::subscription::{Decoder, LogsData, SubscriptionError};
+use bedrock_meter_core::{PriceTable, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// The Lambda event: `{"awslogs":{"data":"<base64 of gzip>"}}` (other members ignored). Any other
@@ -685,7 +685,7 @@ mod tests {
 
     #[test]
     fn our_decoder_agrees_with_aws_lambda_events() {
-        use bedrock_meter::subscription::{encode, LogEvent, DATA_MESSAGE};
+        use bedrock_meter_core::records::subscription::{encode, LogEvent, DATA_MESSAGE};
         let data = LogsData {
             message_type: DATA_MESSAGE,
             owner: "111122223333",

@@ -3,14 +3,14 @@
 // query limit allows.
 #![recursion_limit = "256"]
 
-use bedrock_meter::aws::bedrock::Profiles;
-use bedrock_meter::aws::cloudwatch::CloudWatchMetrics;
-use bedrock_meter::aws::containment_ledger::DynamoLedger;
-use bedrock_meter::aws::dynamodb::DynamoStore;
-use bedrock_meter::aws::iam::IamClient;
-use bedrock_meter::aws::sns::SnsNotifier;
-use bedrock_meter::detector::{MemoryStore, StateStore};
-use bedrock_meter::Timestamp;
+use bedrock_meter_core::aws::bedrock::Profiles;
+use bedrock_meter_core::aws::cloudwatch::CloudWatchMetrics;
+use bedrock_meter_core::aws::containment_ledger::DynamoLedger;
+use bedrock_meter_core::aws::dynamodb::DynamoStore;
+use bedrock_meter_core::aws::iam::IamClient;
+use bedrock_meter_core::aws::sns::SnsNotifier;
+use bedrock_meter_core::live::detector::{MemoryStore, StateStore};
+use bedrock_meter_core::Timestamp;
 use ingest::contain::AnyLedger;
 use ingest::failure::{handle_recording_failures, SqsFailureQueue};
 use ingest::{Config, Ingest, SubscriptionEvent};
@@ -18,7 +18,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    bedrock_meter::aws::init_lambda_logging();
+    bedrock_meter_core::aws::init_lambda_logging();
     let config = Config::from_env()?;
     let sdk = aws_config::load_from_env().await;
     // PROFILES_FILE (local runs): profiles from a file read now, instead of the Bedrock API.
@@ -75,7 +75,7 @@ async fn serve<S: StateStore>(
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<SubscriptionEvent>| async move {
             // None under an emulator that sends no real deadline (`time::deadline_instant`).
-            let deadline = bedrock_meter::time::deadline_instant(
+            let deadline = bedrock_meter_core::time::deadline_instant(
                 event.context.deadline(),
                 std::time::SystemTime::now(),
                 std::time::Instant::now(),

@@ -18,32 +18,34 @@ use std::collections::BTreeSet;
 pub mod reports;
 use std::time::Duration;
 
-use bedrock_meter::athena_sql::{day_rollup_from_rows, DayRollup, RollupQuery, RowError, TableRef};
-use bedrock_meter::aws::athena::{
+use bedrock_meter_core::attribution::model_id::{classify, ModelRef};
+use bedrock_meter_core::attribution::principal::{PrincipalRule, KEEP_SESSION_ROLES_ENV};
+use bedrock_meter_core::attribution::profiles::ProfileMap;
+use bedrock_meter_core::aws::athena::{
     finish_query, start_query, PollOptions, QueryEngine, QueryError, StartQuery, Started,
 };
-use bedrock_meter::aws::bedrock::ProfileSource;
-use bedrock_meter::aws::s3::ObjectStore;
-use bedrock_meter::aws::sns::{Notification, Notifier};
-use bedrock_meter::aws::AwsError;
-use bedrock_meter::daily_email::day_emails;
-use bedrock_meter::model_id::{classify, ModelRef};
-use bedrock_meter::principal::{PrincipalRule, KEEP_SESSION_ROLES_ENV};
-use bedrock_meter::profiles::ProfileMap;
-use bedrock_meter::query_pack::{profile_rows, snapshot_jsonl, snapshot_key};
-use bedrock_meter::reconcile::{
+use bedrock_meter_core::aws::bedrock::ProfileSource;
+use bedrock_meter_core::aws::s3::ObjectStore;
+use bedrock_meter_core::aws::sns::{Notification, Notifier};
+use bedrock_meter_core::aws::AwsError;
+use bedrock_meter_core::daily::athena_sql::{
+    day_rollup_from_rows, DayRollup, RollupQuery, RowError, TableRef,
+};
+use bedrock_meter_core::daily::daily_email::day_emails;
+use bedrock_meter_core::daily::query_pack::{profile_rows, snapshot_jsonl, snapshot_key};
+use bedrock_meter_core::daily::reconcile::{
     bill_check_line, bill_from_rows, bill_sql, latest_fully_billed, BilledLine, RECONCILE_DAYS,
 };
-use bedrock_meter::report::Report;
-use bedrock_meter::rollup::{price_rows, AttributionConfig, PricedRow, Rollup};
-use bedrock_meter::{Date, PriceTable, Timestamp};
+use bedrock_meter_core::daily::report::Report;
+use bedrock_meter_core::daily::rollup::{price_rows, AttributionConfig, PricedRow, Rollup};
+use bedrock_meter_core::{Date, PriceTable, Timestamp};
 use serde::Serialize;
 use serde_json::Value;
 
 /// The SNS message attribute subscribers filter on.
 pub const TEAM_ATTRIBUTE: &str = "team";
 /// Its value on the organisation summary.
-pub const SUMMARY_TEAM: &str = bedrock_meter::rollup::ALL_TEAMS;
+pub const SUMMARY_TEAM: &str = bedrock_meter_core::daily::rollup::ALL_TEAMS;
 
 /// Configuration, from the environment the template sets.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -244,7 +246,7 @@ pub async fn handle_until<E: QueryEngine, P: ProfileSource, N: Notifier, S: Obje
         None => run(deps, cfg, event, now).await,
         Some(d) => {
             let stop =
-                bedrock_meter::time::stop_before(d, ALERT_RESERVE, std::time::Instant::now());
+                bedrock_meter_core::time::stop_before(d, ALERT_RESERVE, std::time::Instant::now());
             tokio::time::timeout_at(stop.into(), run(deps, cfg, event, now))
                 .await
                 .unwrap_or(Err(RollupError::Deadline {
@@ -612,7 +614,7 @@ async fn write_snapshot<E, P, N, S: ObjectStore>(
     }
 }
 
-fn notification(email: bedrock_meter::email::Email, team: &str) -> Notification {
+fn notification(email: bedrock_meter_core::daily::email::Email, team: &str) -> Notification {
     Notification {
         subject: email.subject,
         body: email.body,

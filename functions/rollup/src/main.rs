@@ -1,17 +1,17 @@
 //! Lambda entry point of the daily rollup; the logic is in the library.
 
-use bedrock_meter::aws::athena::AthenaEngine;
-use bedrock_meter::aws::bedrock::BedrockProfiles;
-use bedrock_meter::aws::s3::S3Store;
-use bedrock_meter::aws::sns::SnsNotifier;
-use bedrock_meter::{PriceTable, Timestamp};
+use bedrock_meter_core::aws::athena::AthenaEngine;
+use bedrock_meter_core::aws::bedrock::BedrockProfiles;
+use bedrock_meter_core::aws::s3::S3Store;
+use bedrock_meter_core::aws::sns::SnsNotifier;
+use bedrock_meter_core::{PriceTable, Timestamp};
 use bedrock_meter_rollup::{handle_until, Config, Deps};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    bedrock_meter::aws::init_lambda_logging();
+    bedrock_meter_core::aws::init_lambda_logging();
     let cfg = Config::from_env()?;
     let conf = aws_config::load_from_env().await;
     let deps = Deps {
@@ -25,7 +25,7 @@ async fn main() -> Result<(), Error> {
         let (deps, cfg) = (&deps, &cfg);
         async move {
             // None under an emulator that sends no real deadline (`time::deadline_instant`).
-            let deadline = bedrock_meter::time::deadline_instant(
+            let deadline = bedrock_meter_core::time::deadline_instant(
                 event.context.deadline(),
                 std::time::SystemTime::now(),
                 std::time::Instant::now(),

@@ -11,13 +11,13 @@
 
 use std::collections::BTreeMap;
 
-use bedrock_meter::aws::s3::ObjectStore;
-use bedrock_meter::detector::batch_key;
-use bedrock_meter::email::{Audience, Email};
-use bedrock_meter::report::Report;
-use bedrock_meter::report_html::{render, Hourly, Page};
-use bedrock_meter::rollup::PricedRow;
-use bedrock_meter::Date;
+use bedrock_meter_core::aws::s3::ObjectStore;
+use bedrock_meter_core::daily::email::{Audience, Email};
+use bedrock_meter_core::daily::report::Report;
+use bedrock_meter_core::daily::report_html::{render, Hourly, Page};
+use bedrock_meter_core::daily::rollup::PricedRow;
+use bedrock_meter_core::live::detector::batch_key;
+use bedrock_meter_core::Date;
 use futures::stream::{self, StreamExt};
 
 /// Key prefix of the pages in the reports bucket.

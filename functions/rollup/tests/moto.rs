@@ -13,15 +13,15 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bedrock_meter::athena_sql::{result_columns, RollupQuery, TableRef};
-use bedrock_meter::aws::athena::AthenaEngine;
-use bedrock_meter::aws::bedrock::ProfileSource;
-use bedrock_meter::aws::s3::S3Store;
-use bedrock_meter::aws::sns::SnsNotifier;
-use bedrock_meter::aws::AwsError;
-use bedrock_meter::profiles::Profile;
-use bedrock_meter::rollup::AttributionConfig;
-use bedrock_meter::{Date, PriceTable, Timestamp};
+use bedrock_meter_core::attribution::profiles::Profile;
+use bedrock_meter_core::aws::athena::AthenaEngine;
+use bedrock_meter_core::aws::bedrock::ProfileSource;
+use bedrock_meter_core::aws::s3::S3Store;
+use bedrock_meter_core::aws::sns::SnsNotifier;
+use bedrock_meter_core::aws::AwsError;
+use bedrock_meter_core::daily::athena_sql::{result_columns, RollupQuery, TableRef};
+use bedrock_meter_core::daily::rollup::AttributionConfig;
+use bedrock_meter_core::{Date, PriceTable, Timestamp};
 use bedrock_meter_integration_tests::{sdk_config_for, Moto};
 use bedrock_meter_rollup::{handle, handle_until, Config, Deps, RollupError, ALERT_RESERVE};
 use serde_json::{json, Value};
@@ -447,7 +447,7 @@ fn check_reports(msgs: &[(String, String, String)]) {
     assert!(summary.contains(
         "Unpriced models (NOT included in the totals)\n  amazon.titan-text-express-v1 — no price for this model: 5 requests"
     ));
-    let as_of = bedrock_meter::PriceTable::embedded().as_of;
+    let as_of = bedrock_meter_core::PriceTable::embedded().as_of;
     assert!(summary.contains(&format!("price table as of {as_of}")));
 }
 
@@ -995,7 +995,7 @@ async fn the_summary_reconciles_the_latest_fully_billed_day_with_the_cur_on_moto
         .unwrap();
     assert_eq!(
         cur,
-        &bedrock_meter::reconcile::bill_sql("cur_db.cur2", day(), 7)
+        &bedrock_meter_core::daily::reconcile::bill_sql("cur_db.cur2", day(), 7)
     );
     assert!(cur.contains("FROM \"cur_db\".\"cur2\""));
 }
@@ -1157,7 +1157,7 @@ async fn writes_each_teams_html_page_and_links_it_from_the_email_on_moto() {
 
     // S3 refuses keys over 1,024 bytes (the strict proxy too); a team named with the longest tag
     // value still gets a key S3 takes.
-    use bedrock_meter::aws::s3::ObjectStore;
+    use bedrock_meter_core::aws::s3::ObjectStore;
     let store = S3Store::new(&e.conf);
     let too_long = store
         .put_object(

@@ -10,13 +10,13 @@ use std::time::Instant;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use bedrock_meter::batch::{self, Aggregated, Parsed, Resolutions};
-use bedrock_meter::metrics::MetricsConfig;
-use bedrock_meter::prices::Unpriced;
-use bedrock_meter::profiles::ProfileMap;
-use bedrock_meter::rollup::AttributionConfig;
-use bedrock_meter::subscription::{event_id, Decoder, LogsData};
-use bedrock_meter::{Money, PriceTable, Timestamp};
+use bedrock_meter_core::attribution::profiles::ProfileMap;
+use bedrock_meter_core::daily::rollup::AttributionConfig;
+use bedrock_meter_core::live::batch::{self, Aggregated, Parsed, Resolutions};
+use bedrock_meter_core::live::metrics::MetricsConfig;
+use bedrock_meter_core::pricing::prices::Unpriced;
+use bedrock_meter_core::records::subscription::{event_id, Decoder, LogsData};
+use bedrock_meter_core::{Money, PriceTable, Timestamp};
 use flate2::{Crc, Decompress, FlushDecompress, Status};
 
 // ---------------------------------------------------------------------------------------------------

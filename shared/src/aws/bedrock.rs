@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_bedrock::types::{InferenceProfileModelSource, InferenceProfileType, Tag};
 
 use super::AwsError;
-use crate::profiles::{Profile, ProfileDirectory, ProfileMap};
+use crate::attribution::profiles::{Profile, ProfileDirectory, ProfileMap};
 
 /// Where profiles come from.
 pub trait ProfileSource {

@@ -1,6 +1,6 @@
 //! Custom metrics behind [`MetricsSink`]; [`CloudWatchMetrics`] sends them with aws-sdk-cloudwatch
 //! `PutMetricData` (pinned to 1.99, which speaks the Query protocol). [`put_all`] splits datums into
-//! requests within the API's limits ([`crate::metrics::chunks`]) and stops at the first request that
+//! requests within the API's limits ([`crate::live::metrics::chunks`]) and stops at the first request that
 //! still fails after the SDK's own retries: the caller turns that into an invocation error.
 
 use std::future::Future;
@@ -9,7 +9,7 @@ use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_smithy_types::DateTime;
 
 use super::AwsError;
-use crate::metrics::{
+use crate::live::metrics::{
     chunks, request_overhead, Datum, Unit, MAX_DATUMS_PER_REQUEST, MAX_REQUEST_BYTES,
 };
 
@@ -122,7 +122,7 @@ mod tests {
     fn datums(n: usize) -> Vec<Datum> {
         (0..n)
             .map(|i| Datum {
-                metric: crate::metrics::REQUESTS,
+                metric: crate::live::metrics::REQUESTS,
                 dimensions: vec![("Team".into(), format!("t{i}"))],
                 timestamp: Timestamp(60),
                 value: 1.0,

@@ -1,13 +1,13 @@
 //! [`ContainmentLedger`] in the detector's DynamoDB table (`STATE_TABLE`): one item per incident that
 //! containment acted on — `pk` = `X#<incident key>` (32 hex digits, see
-//! [`crate::containment::incident_key`]), `sk` = `contain`, `items` the containments as JSON, and
+//! [`crate::live::containment::incident_key`]), `sk` = `contain`, `items` the containments as JSON, and
 //! `expires_at` (the table's TTL attribute) a day after the last deny's expiry. `PutItem` and a
 //! strongly consistent `GetItem`, both already granted to the live function on its table.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::AwsError;
-use crate::containment::{
+use crate::live::containment::{
     from_ledger_json, ledger_json, Containment, ContainmentLedger, LedgerError,
 };
 

@@ -7,7 +7,7 @@
 //!   attributes: numbers `cM` (cost, femto-dollars, exact), `rM` (requests), `uM` (unpriced), `iM`,
 //!   `oM`, `kM`, `wM`, `hM` (input, output, cache-read, cache-write, 1-hour cache-write tokens), string
 //!   sets `mM` (models), `pM` (profile ARNs) and `bM` (keys of the batches applied to the bucket, kept
-//!   until an hour after the bucket ends: [`crate::detector::DEDUPE_SECS`]). The
+//!   until an hour after the bucket ends: [`crate::live::detector::DEDUPE_SECS`]). The
 //!   incident: `v` (version), `open`, `started`, `last_at`, `last_cost`, `alerts`, `lw`/`lc`/`lr` (its
 //!   thresholds), `iteam`. Also `app`, `caller`, `team`, `expires_at` (7 days after the last write).
 //! - **open incident** (`pk` = `attention`, `sk` = `i#<scope key>`): `app`, `caller`, `v`.
@@ -36,11 +36,11 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::AwsError;
-use crate::detector::{
+use crate::live::detector::{
     Alert, Attention, Bucket, Claim, DetectorConfig, Incident, Pending, Scope, ScopeState,
     StateStore, StoreError,
 };
-use crate::money::Money;
+use crate::pricing::money::Money;
 use crate::time::Timestamp;
 
 const ATTENTION_PK: &str = "attention";
@@ -510,7 +510,7 @@ impl StateStore for DynamoStore {
             ("app", s(&scope.app)),
             (
                 "expires_at",
-                n(claim.now.0 + OUTBOX_TTL_SECS.max(crate::detector::SCOPE_TTL_SECS)),
+                n(claim.now.0 + OUTBOX_TTL_SECS.max(crate::live::detector::SCOPE_TTL_SECS)),
             ),
         ] {
             let (nm, vl) = (x.name(k), x.value(v));
@@ -661,7 +661,8 @@ impl StateStore for DynamoStore {
 /// An idempotency token (≤ 36 characters) for one transition: scope, version and batch.
 fn transition_token(key: &str, expected: u64, batch: &str) -> String {
     let text = format!("{key}\u{1}{expected}\u{1}{batch}");
-    crate::detector::batch_key(&text) + &crate::detector::batch_key(&format!("{text}\u{2}"))
+    crate::live::detector::batch_key(&text)
+        + &crate::live::detector::batch_key(&format!("{text}\u{2}"))
 }
 
 fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
@@ -721,7 +722,7 @@ mod tests {
         for scope in [Scope::caller(&app, &caller), Scope::app(&app)] {
             let k = scope.key();
             assert!(
-                k.len() <= crate::detector::MAX_SCOPE_KEY_BYTES,
+                k.len() <= crate::live::detector::MAX_SCOPE_KEY_BYTES,
                 "{}",
                 k.len()
             );

@@ -8,7 +8,7 @@
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::containment::{IamError, IamPolicies, IamPrincipal, PrincipalKind};
+use crate::live::containment::{IamError, IamPolicies, IamPrincipal, PrincipalKind};
 
 #[derive(Clone, Debug)]
 pub struct IamClient {

@@ -34,7 +34,7 @@ pub trait Notifier {
 pub struct SnsNotifier {
     client: aws_sdk_sns::Client,
     /// Publish with `MessageStructure=json`: plain text for email, the chat integration's custom
-    /// notification for HTTPS subscriptions ([`crate::chat`]).
+    /// notification for HTTPS subscriptions ([`crate::live::chat`]).
     chat: bool,
 }
 
@@ -74,7 +74,7 @@ pub fn fit_subject(s: &str) -> String {
     for c in s.chars() {
         if c.is_ascii() {
             clean.push(if c.is_ascii_control() { ' ' } else { c });
-        } else if let Some(f) = crate::metrics::ascii_fold(c) {
+        } else if let Some(f) = crate::live::metrics::ascii_fold(c) {
             clean.push_str(f);
         } else if c.is_whitespace() || c.is_control() {
             clean.push(' ');
@@ -112,9 +112,9 @@ impl Notifier for SnsNotifier {
             .topic_arn(topic_arn)
             .subject(fit_subject(&n.subject));
         req = if self.chat {
-            let chat = crate::chat::custom_notification(&n.subject, &n.body, &n.attributes);
+            let chat = crate::live::chat::custom_notification(&n.subject, &n.body, &n.attributes);
             req.message_structure("json")
-                .message(crate::chat::message_structure(&n.body, &chat))
+                .message(crate::live::chat::message_structure(&n.body, &chat))
         } else {
             req.message(&n.body)
         };

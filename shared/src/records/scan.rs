@@ -9,7 +9,7 @@
 //! are skipped in place: the ingest path never copies a message out to unescape it. Anything the mode
 //! does not take on (a `\u` escape that encodes a quote or backslash, escaped whitespace other than
 //! `\n`, `\r`, `\t` between tokens) is an error, and the caller falls back to unescaping the message and
-//! scanning it normally ([`crate::record::parse_escaped`]). So escaped mode may give up where the
+//! scanning it normally ([`crate::records::record::parse_escaped`]). So escaped mode may give up where the
 //! normal mode would not, but when it succeeds it reads exactly what the normal mode reads from the
 //! unescaped text (a differential test and the fuzz harness check this).
 
@@ -543,11 +543,11 @@ impl<'a, const ESC: bool> Scanner<'a, ESC> {
 }
 
 /// The first backslash at or after `from`. In escaped text they are a few bytes apart (every quote of
-/// the record is one), so this is an inline 16-bytes-per-compare SIMD search ([`crate::simd::find_byte`])
+/// the record is one), so this is an inline 16-bytes-per-compare SIMD search ([`crate::records::simd::find_byte`])
 /// rather than a `memchr` call, whose set-up would cost more than the search.
 #[inline(always)]
 fn find_backslash(s: &[u8], from: usize) -> Option<usize> {
-    crate::simd::find_byte(s, from, b'\\')
+    crate::records::simd::find_byte(s, from, b'\\')
 }
 
 /// The text of a JSON string body (without its quotes): its escapes decoded, all of it (an unescaped

@@ -9,8 +9,8 @@
 //! - `Bedrock runaway escalating: ops-agent (platform) $82.40 in 15 min`
 //! - `Bedrock runaway resolved: ops-agent (platform)`
 
-use crate::detector::{Alert, AlertKind};
-use crate::money::Money;
+use crate::live::detector::{Alert, AlertKind};
+use crate::pricing::money::Money;
 use crate::time::Timestamp;
 
 /// SNS subjects must stay under 100 characters.
@@ -52,7 +52,10 @@ fn requests_crossed(a: &Alert) -> bool {
 /// request threshold was crossed.
 fn headline_amount(a: &Alert) -> String {
     if requests_crossed(a) && !cost_crossed(a) {
-        format!("{} requests", crate::report::thousands(a.window_requests))
+        format!(
+            "{} requests",
+            crate::daily::report::thousands(a.window_requests)
+        )
     } else {
         a.window_cost.to_string()
     }
@@ -163,7 +166,7 @@ pub fn insights_query(a: &Alert) -> String {
         )),
     }
     if let Some(c) = &a.caller {
-        if crate::principal::is_role_principal(c) {
+        if crate::attribution::principal::is_role_principal(c) {
             // A role's principal: its calls are logged under every session name of the role.
             filters.push(format!(
                 "identity.arn like {}",
@@ -198,11 +201,11 @@ fn tokens_line(a: &Alert) -> String {
         .saturating_add(t.cache_write);
     format!(
         "{} (input {}, output {}, cache read {}, cache write {})",
-        crate::report::thousands(total),
-        crate::report::thousands(t.input),
-        crate::report::thousands(t.output),
-        crate::report::thousands(t.cache_read),
-        crate::report::thousands(t.cache_write)
+        crate::daily::report::thousands(total),
+        crate::daily::report::thousands(t.input),
+        crate::daily::report::thousands(t.output),
+        crate::daily::report::thousands(t.cache_read),
+        crate::daily::report::thousands(t.cache_write)
     )
 }
 
@@ -225,8 +228,8 @@ pub fn body(a: &Alert, ctx: &AlertContext) -> String {
     let lead = match a.kind {
         AlertKind::Runaway => format!(
             "RUNAWAY: {who} {} (team {}) made {} requests costing an estimated {} in the last {} minutes — over the threshold of {} or {} requests.",
-            a.app, a.team, crate::report::thousands(a.window_requests), a.window_cost, a.window_minutes,
-            a.threshold_cost, crate::report::thousands(a.threshold_requests)
+            a.app, a.team, crate::daily::report::thousands(a.window_requests), a.window_cost, a.window_minutes,
+            a.threshold_cost, crate::daily::report::thousands(a.threshold_requests)
         ),
         AlertKind::Escalation => format!(
             "ESCALATING: the runaway of {who} {} (team {}) keeps growing: {} in the last {} minutes, up from {} at the previous alert.",
@@ -277,14 +280,17 @@ pub fn body(a: &Alert, ctx: &AlertContext) -> String {
     let unpriced = if a.window_unpriced > 0 {
         format!(
             " ({} unpriced, not in the cost)",
-            crate::report::thousands(a.window_unpriced)
+            crate::daily::report::thousands(a.window_unpriced)
         )
     } else {
         String::new()
     };
     row(
         "Requests:",
-        &format!("{}{unpriced}", crate::report::thousands(a.window_requests)),
+        &format!(
+            "{}{unpriced}",
+            crate::daily::report::thousands(a.window_requests)
+        ),
     );
     row("Tokens:", &tokens_line(a));
     row("Est. cost:", &a.window_cost.to_string());
@@ -293,7 +299,7 @@ pub fn body(a: &Alert, ctx: &AlertContext) -> String {
         &format!(
             "{} or {} requests per {} min (crossed: {})",
             a.threshold_cost,
-            crate::report::thousands(a.threshold_requests),
+            crate::daily::report::thousands(a.threshold_requests),
             a.window_minutes,
             crossed_line(a)
         ),
@@ -360,7 +366,7 @@ pub fn render(a: &Alert, ctx: &AlertContext) -> RenderedAlert {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Tokens;
+    use crate::records::record::Tokens;
 
     fn usd(s: &str) -> Money {
         Money::from_usd_text(s).unwrap()

@@ -35,9 +35,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::model_id::{classify, parse_arn, ModelRef};
-use crate::principal::glob_match;
-use crate::rollup::UNATTRIBUTED;
+use crate::attribution::model_id::{classify, parse_arn, ModelRef};
+use crate::attribution::principal::glob_match;
+use crate::daily::rollup::UNATTRIBUTED;
 use crate::time::Timestamp;
 
 /// The profile tag an app opts in with: `meter:on-runaway=contain`.
@@ -951,7 +951,7 @@ impl IncidentFacts {
     /// `meter:on-runaway=contain`; only those profiles are denied (an app is opted in when any is).
     /// `callers`: the app's callers in the window, for an app-level alert.
     pub fn from_alert(
-        a: &crate::detector::Alert,
+        a: &crate::live::detector::Alert,
         opted_in_profile: impl Fn(&str) -> bool,
         callers: Vec<String>,
     ) -> IncidentFacts {
@@ -1028,12 +1028,12 @@ impl ReplayEvent {
 /// expires by itself at `until`, or the matching `resolved` lifts it if that comes first.
 /// `callers_of(alert)` gives an app-level alert's callers in its window.
 pub fn replay_events(
-    alerts: &[crate::detector::Alert],
+    alerts: &[crate::live::detector::Alert],
     opted_in_profile: impl Fn(&str) -> bool,
-    callers_of: impl Fn(&crate::detector::Alert) -> Vec<String>,
+    callers_of: impl Fn(&crate::live::detector::Alert) -> Vec<String>,
     cfg: &ContainmentConfig,
 ) -> Vec<(usize, ReplayEvent)> {
-    use crate::detector::AlertKind;
+    use crate::live::detector::AlertKind;
     use std::collections::BTreeMap;
     let mut out = Vec::new();
     // Denies in force: (principal, policy) → (the scope that put it, the containment).
@@ -1102,7 +1102,7 @@ pub fn replay_events(
 
 /// Adds containment to a rendered alert: the paragraph of [`alert_lines`] after the lead, and a
 /// `containment` message attribute (`contained`, `dry-run`, `lifted`, `failed`) to filter on.
-pub fn add_to_alert(r: &mut crate::alert::RenderedAlert, applied: &[Applied], release: bool) {
+pub fn add_to_alert(r: &mut crate::live::alert::RenderedAlert, applied: &[Applied], release: bool) {
     if applied.is_empty() {
         return;
     }
@@ -1472,11 +1472,11 @@ mod tests {
     }
 
     fn alert(
-        kind: crate::detector::AlertKind,
+        kind: crate::live::detector::AlertKind,
         caller: Option<&str>,
         at: &str,
-    ) -> crate::detector::Alert {
-        crate::detector::Alert {
+    ) -> crate::live::detector::Alert {
+        crate::live::detector::Alert {
             kind,
             app: "ops-agent".into(),
             team: "platform".into(),
@@ -1500,7 +1500,7 @@ mod tests {
 
     #[test]
     fn replay_contains_on_runaway_and_releases_on_resolved() {
-        use crate::detector::AlertKind::*;
+        use crate::live::detector::AlertKind::*;
         let w = "arn:aws:sts::111122223333:assumed-role/ops-agent/w";
         let alerts = vec![
             alert(Runaway, Some(w), "2026-11-25T01:20:00Z"),
@@ -1554,13 +1554,13 @@ mod tests {
     #[test]
     fn the_rendered_alert_says_what_was_contained() {
         let a = alert(
-            crate::detector::AlertKind::Runaway,
+            crate::live::detector::AlertKind::Runaway,
             Some("arn:aws:sts::111122223333:assumed-role/ops-agent/w"),
             "2026-11-25T02:00:30Z",
         );
         let f = IncidentFacts::from_alert(&a, |_| true, vec![]);
         let c = plan(&f, &cfg()).contain;
-        let mut r = crate::alert::render(&a, &crate::alert::AlertContext::default());
+        let mut r = crate::live::alert::render(&a, &crate::live::alert::AlertContext::default());
         let lead_end = r.body.find("\n\n").unwrap();
         add_to_alert(
             &mut r,
@@ -1582,7 +1582,7 @@ mod tests {
         assert!(r
             .attributes
             .contains(&("containment".into(), "contained".into())));
-        let mut z = crate::alert::render(&a, &crate::alert::AlertContext::default());
+        let mut z = crate::live::alert::render(&a, &crate::live::alert::AlertContext::default());
         add_to_alert(
             &mut z,
             &[Applied {
@@ -1596,7 +1596,7 @@ mod tests {
         assert!(z
             .attributes
             .contains(&("containment".into(), "lifted".into())));
-        let mut n = crate::alert::render(&a, &crate::alert::AlertContext::default());
+        let mut n = crate::live::alert::render(&a, &crate::live::alert::AlertContext::default());
         let before = n.clone();
         add_to_alert(&mut n, &[], false);
         assert_eq!(n, before, "no containment, no change");

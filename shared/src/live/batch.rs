@@ -10,14 +10,14 @@
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::detector::Observation;
-use crate::metrics::{Contribution, Datum, FxBuild, MetricsAggregator, MetricsConfig};
-use crate::model_id::{classify, ModelRef};
-use crate::prices::{tier_of, PriceTable, Rates, Unpriced};
-use crate::profiles::ProfileDirectory;
-use crate::record::{Record, Tokens};
-use crate::rollup::{resolve, AttributionConfig, Resolution, Usage, UNRESOLVED};
-use crate::subscription::LogEvent;
+use crate::attribution::model_id::{classify, ModelRef};
+use crate::attribution::profiles::ProfileDirectory;
+use crate::daily::rollup::{resolve, AttributionConfig, Resolution, Usage, UNRESOLVED};
+use crate::live::detector::Observation;
+use crate::live::metrics::{Contribution, Datum, FxBuild, MetricsAggregator, MetricsConfig};
+use crate::pricing::prices::{tier_of, PriceTable, Rates, Unpriced};
+use crate::records::record::{Record, Tokens};
+use crate::records::subscription::LogEvent;
 use crate::{Money, Timestamp};
 
 /// The records of a batch that could be read, and a count of those that could not.
@@ -26,7 +26,7 @@ pub struct Parsed<'a> {
     pub records: Vec<Record<'a>>,
     /// When each record's log event was ingested (in the order of `records`).
     pub ingested: Vec<Timestamp>,
-    /// Records that could not be read, by kind ([`crate::record::RecordError::kind`]).
+    /// Records that could not be read, by kind ([`crate::records::record::RecordError::kind`]).
     pub malformed: BTreeMap<&'static str, u64>,
     /// When each unreadable record's log event was ingested (its `MalformedRecords` metric minute).
     pub malformed_at: Vec<Timestamp>,
@@ -315,9 +315,9 @@ pub fn metric_time(record: Timestamp, ingested: Timestamp, now: Timestamp) -> Ti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::MALFORMED_RECORDS;
-    use crate::profiles::ProfileMap;
-    use crate::subscription::{encode_data, Decoder, LogsData, DATA_MESSAGE};
+    use crate::attribution::profiles::ProfileMap;
+    use crate::live::metrics::MALFORMED_RECORDS;
+    use crate::records::subscription::{encode_data, Decoder, LogsData, DATA_MESSAGE};
 
     const HAIKU: &str = "us.anthropic.claude-haiku-4-5-20251001-v1:0";
 
@@ -791,7 +791,7 @@ mod tests {
             log_group: "g",
             log_stream: "s",
             subscription_filters: vec![],
-            log_events: vec![crate::subscription::LogEvent {
+            log_events: vec![crate::records::subscription::LogEvent {
                 id: "1",
                 timestamp: 1_000_000_000_000,
                 message: "not json".into(),

@@ -7,9 +7,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::money::Money;
-use crate::prices::Unpriced;
-use crate::rollup::{PricedRow, UNATTRIBUTED};
+use crate::daily::rollup::{PricedRow, UNATTRIBUTED};
+use crate::pricing::money::Money;
+use crate::pricing::prices::Unpriced;
 use crate::time::Date;
 
 /// Sums over a set of rows.
@@ -670,7 +670,7 @@ pub fn short_caller(arn: &str) -> String {
 }
 
 pub fn thousands(n: u64) -> String {
-    crate::money::group_thousands(&n.to_string())
+    crate::pricing::money::group_thousands(&n.to_string())
 }
 
 fn csv(s: &str) -> String {
@@ -728,9 +728,9 @@ pub fn table<const N: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profiles::ProfileMap;
-    use crate::record::Tokens;
-    use crate::rollup::{price_rows, AttributionConfig, Rollup, Usage, UsageKey};
+    use crate::attribution::profiles::ProfileMap;
+    use crate::daily::rollup::{price_rows, AttributionConfig, Rollup, Usage, UsageKey};
+    use crate::records::record::Tokens;
     use crate::PriceTable;
 
     fn report(keys: &[String]) -> Report {

@@ -20,7 +20,7 @@
 //! The rule is idempotent: the principal of a principal is itself, so a path may apply it twice (the
 //! rollup SQL applies it, and the core applies it again to the rows it reads) without harm.
 
-use crate::record::UNKNOWN_CALLER;
+use crate::records::record::UNKNOWN_CALLER;
 
 /// The default keep-session patterns: IAM Identity Center permission-set roles.
 pub const DEFAULT_KEEP_SESSION_ROLES: &str = "AWSReservedSSO_*";

@@ -18,10 +18,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::athena_sql::sql_string;
-use crate::money::Money;
-use crate::query_pack::QueryPack;
-use crate::rollup::PricedRow;
+use crate::daily::athena_sql::sql_string;
+use crate::daily::query_pack::QueryPack;
+use crate::daily::rollup::PricedRow;
+use crate::pricing::money::Money;
 use crate::time::Date;
 
 /// The CUR 2.0 table the committed query names: replace it (or `rollup-sql --query-pack DIR
@@ -133,7 +133,7 @@ pub struct BilledLine {
 pub fn bill_sql(cur_table: &str, date: Date, days: u32) -> String {
     let table = cur_table
         .split('.')
-        .map(crate::athena_sql::sql_ident)
+        .map(crate::daily::athena_sql::sql_ident)
         .collect::<Vec<_>>()
         .join(".");
     let mut from = date;
@@ -251,8 +251,8 @@ pub fn bill_check_line(day: Date, lines: &[BilledLine], estimate: &[PricedRow]) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profiles::{Profile, ProfileMap};
-    use crate::rollup::{price_rows, AttributionConfig, Rollup, Usage, UsageKey};
+    use crate::attribution::profiles::{Profile, ProfileMap};
+    use crate::daily::rollup::{price_rows, AttributionConfig, Rollup, Usage, UsageKey};
     use crate::{PriceTable, Tokens};
 
     const ARN: &str = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/ops01";

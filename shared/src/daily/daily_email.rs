@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::email::{render, Audience, Email, PreviousDay};
-use crate::report::{Group, Report};
-use crate::rollup::PricedRow;
+use crate::daily::email::{render, Audience, Email, PreviousDay};
+use crate::daily::report::{Group, Report};
+use crate::daily::rollup::PricedRow;
 use crate::time::Date;
 
 /// SNS allows 256 KiB per message; the subject and attributes count too, so bodies keep a margin.
@@ -82,9 +82,9 @@ mod tests {
 
     #[test]
     fn one_email_per_team_then_the_summary() {
-        use crate::profiles::ProfileMap;
-        use crate::record::Tokens;
-        use crate::rollup::{price_rows, AttributionConfig, Rollup, Usage, UsageKey};
+        use crate::attribution::profiles::ProfileMap;
+        use crate::daily::rollup::{price_rows, AttributionConfig, Rollup, Usage, UsageKey};
+        use crate::records::record::Tokens;
         use crate::PriceTable;
         let d = Date::parse("2026-11-25").unwrap();
         let mut r = Rollup::default();

@@ -35,8 +35,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
-use crate::money::Money;
-use crate::rollup::Usage;
+use crate::daily::rollup::Usage;
+use crate::pricing::money::Money;
 use crate::time::Timestamp;
 
 pub const DEFAULT_NAMESPACE: &str = "BedrockMeter";
@@ -687,7 +687,7 @@ pub fn request_overhead(namespace: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Tokens;
+    use crate::records::record::Tokens;
 
     fn usd(s: &str) -> Money {
         Money::from_usd_text(s).unwrap()

@@ -7,7 +7,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::record::{for_each_record_in_bytes, Record, RecordError};
+use crate::records::record::{for_each_record_in_bytes, Record, RecordError};
 
 pub const PERMISSION_CHECK: &str = "amazon-bedrock-logs-permission-check";
 

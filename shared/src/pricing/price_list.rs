@@ -19,8 +19,8 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::money::Rate;
-use crate::prices::{ModelPrice, PriceTable, Rates, DEFAULT_TIER};
+use crate::pricing::money::Rate;
+use crate::pricing::prices::{ModelPrice, PriceTable, Rates, DEFAULT_TIER};
 
 /// What a rate is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -644,7 +644,7 @@ mod tests {
             "meta.llama3-3-70b-instruct-v1:0",
             "deepseek.v3-v1:0",
         ] {
-            let pool = crate::model_id::Pool::InRegion;
+            let pool = crate::attribution::model_id::Pool::InRegion;
             assert_eq!(
                 new.cost(id, &pool, None, false, &one),
                 table.cost(id, &pool, None, false, &one)
@@ -676,7 +676,7 @@ mod tests {
         assert_eq!(
             new.rates(
                 "amazon.nova-lite-v1:0",
-                &crate::model_id::Pool::InRegion,
+                &crate::attribution::model_id::Pool::InRegion,
                 None,
                 false
             )

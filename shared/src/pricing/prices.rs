@@ -23,13 +23,13 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::model_id::Pool;
-use crate::money::{DecimalError, Money, Rate};
-use crate::record::Tokens;
+use crate::attribution::model_id::Pool;
+use crate::pricing::money::{DecimalError, Money, Rate};
+use crate::records::record::Tokens;
 use crate::time::Date;
 
 /// The embedded default table.
-pub const DEFAULT_PRICES_JSON: &str = include_str!("../data/prices.json");
+pub const DEFAULT_PRICES_JSON: &str = include_str!("../../data/prices.json");
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rates {
@@ -813,7 +813,7 @@ mod tests {
             ),
             ("anthropic.claude-sonnet-4-6", Pool::InRegion, "24.255"),
         ] {
-            use crate::model_id::{classify, ModelRef};
+            use crate::attribution::model_id::{classify, ModelRef};
             let (model, logged_pool) = match classify(id) {
                 ModelRef::SystemProfile { model, pool } => (model, pool),
                 ModelRef::Base { model } => (model, Pool::InRegion),

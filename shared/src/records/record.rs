@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use crate::scan::{Kind, ScanError, Scanner};
+use crate::records::scan::{Kind, ScanError, Scanner};
 use crate::time::Timestamp;
 
 /// What a record says, borrowed from its text where it can be.
@@ -134,8 +134,8 @@ pub fn parse(text: &str) -> Result<Record<'_>, RecordError> {
 }
 
 /// Parses one record from the body of the JSON string it arrived in, escapes not decoded (a log
-/// event's message as [`crate::subscription::Decoder`] leaves it: no unescaped `"` and no control
-/// character — the decoder found its end; use [`crate::subscription::Message::parse`]).
+/// event's message as [`crate::records::subscription::Decoder`] leaves it: no unescaped `"` and no control
+/// character — the decoder found its end; use [`crate::records::subscription::Message::parse`]).
 /// The record is read in place ([`Scanner::escaped`]); when that mode gives up, or the record is bad,
 /// the message is unescaped and parsed as text, so the result is always what [`parse`] gives for the
 /// decoded text.
@@ -146,7 +146,7 @@ pub fn parse_escaped(escaped: &str) -> Result<Record<'_>, RecordError> {
             return Ok(r);
         }
     }
-    let text = crate::scan::unescape_body(escaped)?;
+    let text = crate::records::scan::unescape_body(escaped)?;
     parse(&text).map(Record::into_owned)
 }
 
@@ -1014,7 +1014,10 @@ mod tests {
             r"\\\q",
         ] {
             let escaped = format!(r#"{head}{bad}\"}}"#);
-            assert!(crate::scan::unescape_body(&escaped).is_err(), "{escaped}");
+            assert!(
+                crate::records::scan::unescape_body(&escaped).is_err(),
+                "{escaped}"
+            );
             assert!(parse_escaped(&escaped).is_err(), "{escaped}");
         }
         // The same kinds of escape, valid: read in place, as from the text.
@@ -1028,7 +1031,7 @@ mod tests {
             r"\\n",
         ] {
             let escaped = format!(r#"{head}{good}\"}}"#);
-            let text = crate::scan::unescape_body(&escaped).unwrap();
+            let text = crate::records::scan::unescape_body(&escaped).unwrap();
             let r = parse_escaped(&escaped).unwrap();
             assert_eq!(r, parse(&text).unwrap(), "{escaped}");
             assert!(
@@ -1037,6 +1040,6 @@ mod tests {
             );
         }
         // An unescaped quote inside a body is not a message the decoder gives, and is not decoded.
-        assert!(crate::scan::unescape_body(r#"a"b"#).is_err());
+        assert!(crate::records::scan::unescape_body(r#"a"b"#).is_err());
     }
 }

@@ -6,8 +6,8 @@
 
 use std::fmt::Write as _;
 
-use crate::money::Money;
-use crate::report::{cost_cell, short_caller, thousands, Group, Report};
+use crate::daily::report::{cost_cell, short_caller, thousands, Group, Report};
+use crate::pricing::money::Money;
 use crate::time::Date;
 
 /// Who an email is for.
@@ -350,16 +350,16 @@ fn cut(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profiles::{Profile, ProfileMap};
-    use crate::record::Tokens;
-    use crate::rollup::{price_rows, AttributionConfig, Rollup, Usage, UsageKey};
+    use crate::attribution::profiles::{Profile, ProfileMap};
+    use crate::daily::rollup::{price_rows, AttributionConfig, Rollup, Usage, UsageKey};
+    use crate::records::record::Tokens;
     use crate::PriceTable;
 
     fn d() -> Date {
         Date::parse("2026-11-25").unwrap()
     }
 
-    fn report(callers: usize) -> (Report, Vec<crate::rollup::PricedRow>) {
+    fn report(callers: usize) -> (Report, Vec<crate::daily::rollup::PricedRow>) {
         let profiles = ProfileMap::new([Profile {
             arn: "arn:aws:bedrock:us-east-1:1:application-inference-profile/p1".into(),
             id: "p1".into(),

@@ -26,17 +26,17 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::athena_sql::{create_table_sql, sql_ident, sql_string, PARTITION_COLUMN};
-use crate::model_id::{Pool, GEO_PREFIXES};
-use crate::money::Rate;
-use crate::prices::{PriceTable, Rates};
-use crate::principal::PrincipalRule;
-use crate::profiles::{Profile, ProfileMap};
-use crate::rollup::{resolve, AttributionConfig, UNATTRIBUTED, UNKNOWN_CALLER, UNRESOLVED};
+use crate::attribution::model_id::{Pool, GEO_PREFIXES};
+use crate::attribution::principal::PrincipalRule;
+use crate::attribution::profiles::{Profile, ProfileMap};
+use crate::daily::athena_sql::{create_table_sql, sql_ident, sql_string, PARTITION_COLUMN};
+use crate::daily::rollup::{resolve, AttributionConfig, UNATTRIBUTED, UNKNOWN_CALLER, UNRESOLVED};
+use crate::pricing::money::Rate;
+use crate::pricing::prices::{PriceTable, Rates};
 use crate::time::Date;
 
 /// The profiles table DDL with `{{database}}`, `{{table}}`, `{{location}}` placeholders.
-pub const PROFILES_TABLE_DDL_TEMPLATE: &str = include_str!("../sql/profiles_table.sql");
+pub const PROFILES_TABLE_DDL_TEMPLATE: &str = include_str!("../../sql/profiles_table.sql");
 
 /// Where the daily Lambda writes profile snapshots in the log bucket (one object per day).
 pub const PROFILES_PREFIX: &str = "bedrock-meter/profiles/";
@@ -108,7 +108,7 @@ pub fn snapshot_jsonl(rows: &[ProfileRow]) -> String {
 
 /// The profiles table's `CREATE EXTERNAL TABLE` statement (`location` gets a trailing slash).
 pub fn create_profiles_table_sql(database: &str, table: &str, location: &str) -> String {
-    crate::athena_sql::fill_ddl(PROFILES_TABLE_DDL_TEMPLATE, database, table, location)
+    crate::daily::athena_sql::fill_ddl(PROFILES_TABLE_DDL_TEMPLATE, database, table, location)
 }
 
 /// One row of the pricing CTE.
@@ -448,7 +448,7 @@ impl QueryPack<'_> {
         let _ = write!(
             s,
             "model_ids AS (\n  \
-             -- What each logged modelId names, by the rules of bedrock-meter's core (shared/src/model_id.rs).\n  \
+             -- What each logged modelId names, by the rules of bedrock-meter's core (shared/src/attribution/model_id.rs).\n  \
              SELECT\n    \
              model_id,\n    \
              starts_with(model_id, 'arn:') AS is_arn,\n    \
@@ -617,11 +617,11 @@ impl QueryPack<'_> {
                     "04-spend-per-iam-caller.sql" => {
                         self.usage_query(title, description, &[("caller", "caller")])
                     }
-                    "06-estimate-vs-bill.sql" => crate::reconcile::estimate_vs_bill_sql(
+                    "06-estimate-vs-bill.sql" => crate::daily::reconcile::estimate_vs_bill_sql(
                         self,
                         title,
                         description,
-                        crate::reconcile::CUR_TABLE_PLACEHOLDER,
+                        crate::daily::reconcile::CUR_TABLE_PLACEHOLDER,
                     ),
                     _ => self.usage_query(
                         title,
@@ -701,7 +701,7 @@ pub fn named_queries_yaml(prices: &PriceTable) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Tokens;
+    use crate::records::record::Tokens;
 
     fn table() -> PriceTable {
         PriceTable::embedded()

@@ -4,8 +4,8 @@
 //!
 //! The query groups a day's records by exactly what [`Rollup::key_of`] keys on — logged `modelId`,
 //! source Region, caller, the configured `requestMetadata` values, the long-context flag — and sums what
-//! [`Usage::of_record`] counts. The rows then go through the same [`crate::rollup::price_rows`] and
-//! [`crate::report::Report::build`] as the per-record path, so both paths give the same money.
+//! [`Usage::of_record`] counts. The rows then go through the same [`crate::daily::rollup::price_rows`] and
+//! [`crate::daily::report::Report::build`] as the per-record path, so both paths give the same money.
 //!
 //! Two differences from the per-record path, both documented in `docs/daily-path.md`:
 //! - the 1-hour cache-write split is only in response bodies, which the table does not declare: the
@@ -18,14 +18,14 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::prices::PriceTable;
-use crate::principal::PrincipalRule;
-use crate::record::Tokens;
-use crate::rollup::{AttributionConfig, Rollup, Usage, UsageKey, UNKNOWN_CALLER};
+use crate::attribution::principal::PrincipalRule;
+use crate::daily::rollup::{AttributionConfig, Rollup, Usage, UsageKey, UNKNOWN_CALLER};
+use crate::pricing::prices::PriceTable;
+use crate::records::record::Tokens;
 use crate::time::{Date, Timestamp};
 
 /// The table DDL with `{{database}}`, `{{table}}`, `{{location}}` placeholders.
-pub const TABLE_DDL_TEMPLATE: &str = include_str!("../sql/table.sql");
+pub const TABLE_DDL_TEMPLATE: &str = include_str!("../../sql/table.sql");
 
 /// The partition column (hour folders `yyyy/MM/dd/HH`, projected).
 pub const PARTITION_COLUMN: &str = "datehour";
@@ -403,7 +403,7 @@ fn read_row(
             metadata: (0..n).map(|m| text(3 + m)).collect(),
             long_context,
             // The Athena table declares no body columns: the tier is not read there (README).
-            tier: crate::prices::DEFAULT_TIER.to_string(),
+            tier: crate::pricing::prices::DEFAULT_TIER.to_string(),
         },
         Usage {
             requests: count(s)?,
@@ -416,8 +416,8 @@ fn read_row(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profiles::NoProfiles;
-    use crate::rollup::price_rows;
+    use crate::attribution::profiles::NoProfiles;
+    use crate::daily::rollup::price_rows;
     use crate::Money;
 
     fn q(keys: &[&str]) -> RollupQuery {
@@ -530,7 +530,7 @@ mod tests {
         ];
         let mut per_record = Rollup::default();
         for t in recs {
-            per_record.add_record(&crate::record::parse(t).unwrap(), &cfg, &prices);
+            per_record.add_record(&crate::records::record::parse(t).unwrap(), &cfg, &prices);
         }
         let m = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
         let cols = result_columns(1);
@@ -607,7 +607,7 @@ mod tests {
         assert_eq!(hours, [1, 2, 3]);
         for (t, h) in recs.iter().zip(day.by_hour.values()) {
             let mut one = Rollup::default();
-            one.add_record(&crate::record::parse(t).unwrap(), &cfg, &prices);
+            one.add_record(&crate::records::record::parse(t).unwrap(), &cfg, &prices);
             assert_eq!(one.rows, h.rows);
         }
     }

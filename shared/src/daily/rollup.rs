@@ -8,18 +8,18 @@
 
 use std::collections::HashMap;
 
-use crate::model_id::{classify, ModelRef, Pool};
-use crate::money::Money;
-use crate::prices::{tier_of, PriceTable, Unpriced};
-use crate::principal::PrincipalRule;
-use crate::profiles::ProfileDirectory;
-use crate::record::{Record, Tokens};
+use crate::attribution::model_id::{classify, ModelRef, Pool};
+use crate::attribution::principal::PrincipalRule;
+use crate::attribution::profiles::ProfileDirectory;
+use crate::pricing::money::Money;
+use crate::pricing::prices::{tier_of, PriceTable, Unpriced};
+use crate::records::record::{Record, Tokens};
 use crate::time::Timestamp;
 
 pub const UNATTRIBUTED: &str = "unattributed";
 pub const UNRESOLVED: &str = "unresolved";
 pub const UNTAGGED: &str = "untagged";
-pub use crate::record::UNKNOWN_CALLER;
+pub use crate::records::record::UNKNOWN_CALLER;
 /// The daily summary's `team` (its SNS message attribute: subscribers filter on it).
 pub const ALL_TEAMS: &str = "all";
 /// Names the attribution itself gives; a tag with one of these values is told apart from them.
@@ -269,7 +269,7 @@ pub fn price_rows<'k>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profiles::{NoProfiles, Profile, ProfileMap};
+    use crate::attribution::profiles::{NoProfiles, Profile, ProfileMap};
 
     fn profiles() -> ProfileMap {
         ProfileMap::new([Profile {
@@ -352,7 +352,7 @@ mod tests {
             .collect();
         let records: Vec<Record> = texts
             .iter()
-            .map(|t| crate::record::parse(t).unwrap())
+            .map(|t| crate::records::record::parse(t).unwrap())
             .collect();
         let mut rollup = Rollup::default();
         let mut per_record = Money::ZERO;
@@ -383,7 +383,7 @@ mod tests {
 
     #[test]
     fn served_tier_prices_each_call_and_the_report_splits_by_tier() {
-        use crate::report::Report;
+        use crate::daily::report::Report;
         let prices = PriceTable::embedded();
         let cfg = AttributionConfig::default();
         let rec = |tier_body: &str| {
@@ -399,7 +399,7 @@ mod tests {
         ];
         let mut rollup = Rollup::default();
         for t in &texts {
-            rollup.add_record(&crate::record::parse(t).unwrap(), &cfg, &prices);
+            rollup.add_record(&crate::records::record::parse(t).unwrap(), &cfg, &prices);
         }
         let rows = price_rows(&rollup.rows, &NoProfiles, &prices, &cfg);
         let report = Report::build(&rows, None, prices.as_of, &[], 0);
@@ -438,9 +438,9 @@ mod tests {
         assert!(report.to_table().contains("By service tier:"));
         // The live path's per-record price agrees.
         for (t, want) in texts.iter().zip([true, true, false, false]) {
-            let r = crate::record::parse(t).unwrap();
+            let r = crate::records::record::parse(t).unwrap();
             let res = resolve(&r.model_id, &NoProfiles, &cfg);
-            let c = crate::batch::cost_of(&r, &res, &prices);
+            let c = crate::live::batch::cost_of(&r, &res, &prices);
             assert_eq!(c.is_ok(), want, "{t}");
             if !want {
                 assert!(matches!(c, Err(Unpriced::NoRateForTier(_))));
@@ -450,7 +450,7 @@ mod tests {
 
     #[test]
     fn reserved_names_as_tag_values_stay_apart() {
-        use crate::profiles::{Profile, ProfileMap};
+        use crate::attribution::profiles::{Profile, ProfileMap};
         let arn =
             |id: &str| format!("arn:aws:bedrock:us-east-1:1:application-inference-profile/{id}");
         let p = |id: &str, tags: &[(&str, &str)]| Profile {

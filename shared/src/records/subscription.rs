@@ -6,7 +6,7 @@
 //! the next, and the gzip stream is inflated straight into a buffer sized from the gzip trailer. A
 //! message is **not** unescaped: the decoder only finds where its JSON string ends, and leaves it as a
 //! [`Message`] borrowed from the inflated JSON. [`Message::parse`] reads the record from the escaped
-//! text in place ([`crate::record::parse_escaped`]); [`Message::text`] decodes it for whoever needs the
+//! text in place ([`crate::records::record::parse_escaped`]); [`Message::text`] decodes it for whoever needs the
 //! text. Decoding a batch therefore copies no message and costs no allocation per log event beyond one
 //! `Vec` slot (and none at all once the buffers have grown).
 //!
@@ -21,9 +21,9 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use flate2::{Crc, Decompress, FlushDecompress, Status};
 
-use crate::record::{parse, parse_escaped, Record, RecordError};
-use crate::scan::{Kind, ScanError, Scanner};
-use crate::simd::{self, BlockScan, Classify};
+use crate::records::record::{parse, parse_escaped, Record, RecordError};
+use crate::records::scan::{Kind, ScanError, Scanner};
+use crate::records::simd::{self, BlockScan, Classify};
 
 /// `messageType` of a log batch.
 pub const DATA_MESSAGE: &str = "DATA_MESSAGE";
@@ -85,7 +85,7 @@ impl<'a> Message<'a> {
         if !self.escaped {
             return Ok(Cow::Borrowed(self.body));
         }
-        crate::scan::unescape_body(self.body)
+        crate::records::scan::unescape_body(self.body)
     }
 
     /// Bytes of the message as sent (escaped when it was).
@@ -433,7 +433,7 @@ fn string_span(sc: &mut Scanner<'_>, text: &str, arena: &mut Arena) -> Result<Sp
 ///
 /// A message is JSON inside a JSON string, so escapes are dense (every quote of the record is `\"`):
 /// rather than stopping at each one, the text is classified 64 bytes at a time into bit masks of
-/// backslashes, quotes and control bytes (SIMD: [`crate::simd`]), and the backslash runs that escape a
+/// backslashes, quotes and control bytes (SIMD: [`crate::records::simd`]), and the backslash runs that escape a
 /// character are found with carry arithmetic (the technique of simdjson's string scanner). The first
 /// quote that is not escaped ends the string.
 fn message_span(sc: &mut Scanner<'_>, text: &str) -> Result<Span, ScanError> {
@@ -1120,17 +1120,17 @@ mod tests {
             let want = message_end_reference(&body);
             // Every classifier this CPU has, whatever the input (UTF-8 or not).
             assert_eq!(
-                end_with(crate::simd::Portable, &body),
+                end_with(crate::records::simd::Portable, &body),
                 want,
                 "portable {body:?}"
             );
             assert_eq!(
-                end_with(crate::simd::Native::default(), &body),
+                end_with(crate::records::simd::Native::default(), &body),
                 want,
                 "native {body:?}"
             );
             #[cfg(target_arch = "x86_64")]
-            if let Some(avx2) = crate::simd::Avx2::detect() {
+            if let Some(avx2) = crate::records::simd::Avx2::detect() {
                 assert_eq!(end_with(avx2, &body), want, "avx2 {body:?}");
             }
             // And the decoder's own entry point (dispatched) on text.

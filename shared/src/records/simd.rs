@@ -1,6 +1,6 @@
 //! SIMD byte classification for the two scans that read every byte of a message: the decoder's search
-//! for the end of each `message` string ([`crate::subscription`]) and escaped mode's search for the next
-//! backslash while it skips a body ([`crate::scan`]).
+//! for the end of each `message` string ([`crate::records::subscription`]) and escaped mode's search for the next
+//! backslash while it skips a body ([`crate::records::scan`]).
 //!
 //! Both need the same few questions answered about many bytes at once — which are `\`, which are `"`,
 //! which are control bytes (< 0x20) — as bit masks (bit `i` for byte `i`). Each instruction set answers

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model_id::{arn_model, arn_region, geography, Pool};
+use crate::attribution::model_id::{arn_model, arn_region, geography, Pool};
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Profile {

@@ -13,13 +13,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::detector::{Alert, AlertKind};
-use crate::email::Audience;
-use crate::money::Money;
-use crate::report::{
+use crate::daily::email::Audience;
+use crate::daily::report::{
     cost_cell, priced_cost, short_caller, skipped_summary, thousands, Group, Report,
 };
-use crate::rollup::PricedRow;
+use crate::daily::rollup::PricedRow;
+use crate::live::detector::{Alert, AlertKind};
+use crate::pricing::money::Money;
 use crate::time::{Date, Timestamp};
 
 const HOUR: i64 = 3600;
@@ -889,10 +889,10 @@ fn unpriced_section(o: &mut String, r: &Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detector::DetectorConfig;
-    use crate::profiles::{Profile, ProfileMap};
-    use crate::record::Tokens;
-    use crate::rollup::{price_rows, AttributionConfig, Usage, UsageKey};
+    use crate::attribution::profiles::{Profile, ProfileMap};
+    use crate::daily::rollup::{price_rows, AttributionConfig, Usage, UsageKey};
+    use crate::live::detector::DetectorConfig;
+    use crate::records::record::Tokens;
     use crate::PriceTable;
 
     const EVIL_TEAM: &str = "<script>alert('t')</script>&";

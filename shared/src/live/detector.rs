@@ -4,8 +4,8 @@
 //! # API (what the ingest Lambda calls)
 //!
 //! ```ignore
-//! use bedrock_meter::detector::{Detector, DetectorConfig, Observation, Alert, AlertKind};
-//! use bedrock_meter::aws::dynamodb::DynamoStore;      // or detector::MemoryStore (replay, tests)
+//! use bedrock_meter_core::live::detector::{Detector, DetectorConfig, Observation, Alert, AlertKind};
+//! use bedrock_meter_core::aws::dynamodb::DynamoStore;      // or detector::MemoryStore (replay, tests)
 //!
 //! // once per cold start
 //! let cfg = DetectorConfig::from_lookup(|k| std::env::var(k).ok())?; // WINDOW_MINUTES, MAX_COST_USD, MAX_REQUESTS
@@ -84,10 +84,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Mutex;
 
-use crate::money::Money;
-use crate::prices::Unpriced;
-use crate::record::Tokens;
-use crate::rollup::{Resolution, UNATTRIBUTED, UNKNOWN_CALLER};
+use crate::daily::rollup::{Resolution, UNATTRIBUTED, UNKNOWN_CALLER};
+use crate::pricing::money::Money;
+use crate::pricing::prices::Unpriced;
+use crate::records::record::Tokens;
 use crate::time::Timestamp;
 
 pub const TAG_MAX_COST: &str = "meter:max-cost-usd";
@@ -115,7 +115,7 @@ impl Default for DetectorConfig {
     fn default() -> Self {
         DetectorConfig {
             window_minutes: 15,
-            max_cost: Money(10 * crate::money::FEMTO_PER_USD),
+            max_cost: Money(10 * crate::pricing::money::FEMTO_PER_USD),
             max_requests: 600,
         }
     }
@@ -1709,7 +1709,7 @@ mod tests {
             })
             .collect()
     }
-    use crate::money::Rate;
+    use crate::pricing::money::Rate;
 
     #[test]
     fn slow_overnight_loop_alerts_on_cost_then_escalates() {
