@@ -12,8 +12,9 @@ use std::time::Duration;
 use anyhow::Context;
 use bedrock_meter_core::attribution::model_id::{classify, ModelRef};
 use bedrock_meter_core::attribution::profiles::{Profile, ProfileDirectory, ProfileMap};
-use bedrock_meter_core::aws::bedrock::{BedrockProfiles, ProfileSource};
+use bedrock_meter_core::aws::bedrock::BedrockProfiles;
 use bedrock_meter_core::daily::rollup::{resolve, AttributionConfig};
+use bedrock_meter_core::ports::profiles::ProfileSource;
 use bedrock_meter_core::{PriceTable, Timestamp};
 use serde::Serialize;
 
@@ -657,7 +658,7 @@ pub async fn latest_delivery<S: ObjectStore>(
     prefix: &str,
     region: &str,
     now: Timestamp,
-) -> Result<Delivery, bedrock_meter_core::aws::AwsError> {
+) -> Result<Delivery, bedrock_meter_core::ports::AwsError> {
     let base = if prefix.is_empty() {
         "AWSLogs/".to_string()
     } else {
@@ -708,7 +709,7 @@ pub async fn recent_records<L: LogGroups>(
     window: Duration,
     max: usize,
     now_ms: i64,
-) -> Result<Recent, bedrock_meter_core::aws::AwsError> {
+) -> Result<Recent, bedrock_meter_core::ports::AwsError> {
     let (events, truncated) =
         read_events(logs, group, now_ms - window.as_millis() as i64, max).await?;
     let mut r = Recent {

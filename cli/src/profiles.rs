@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use bedrock_meter_core::attribution::model_id::{classify, ModelRef};
 use bedrock_meter_core::attribution::profiles::ProfileMap;
-use bedrock_meter_core::aws::bedrock::{BedrockProfiles, ProfileSource};
+use bedrock_meter_core::aws::bedrock::BedrockProfiles;
+use bedrock_meter_core::ports::profiles::ProfileSource;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum ProfilesCommand {

@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use bedrock_meter_core::attribution::model_id::{classify, ModelRef};
 use bedrock_meter_core::attribution::profiles::ProfileDirectory;
-use bedrock_meter_core::aws::bedrock::{BedrockProfiles, CachedProfiles};
+use bedrock_meter_core::aws::bedrock::BedrockProfiles;
 use bedrock_meter_core::daily::report::{
     cost_cell, priced_cost, short_caller, table, thousands, Group,
 };
 use bedrock_meter_core::daily::rollup::{price_rows, PricedRow, Rollup};
+use bedrock_meter_core::ports::profiles::CachedProfiles;
 use bedrock_meter_core::Timestamp;
 
 use crate::common::{Core, CoreOpts};
@@ -264,7 +265,7 @@ pub fn render_table(
 }
 
 /// A read of the log group that failed, naming the group (and what to do when it does not exist).
-pub fn missing_group_or(e: bedrock_meter_core::aws::AwsError, group: &str) -> anyhow::Error {
+pub fn missing_group_or(e: bedrock_meter_core::ports::AwsError, group: &str) -> anyhow::Error {
     if e.is_not_found() {
         anyhow::anyhow!(
             "the log group {group} does not exist in this Region: pass --log-group (or --region), or run `bedrock-meter doctor` ({})",

@@ -12,14 +12,16 @@ use std::time::Duration;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_smithy_types::DateTime;
 use bedrock_meter_core::aws::bedrock::BedrockProfiles;
-use bedrock_meter_core::aws::cloudwatch::{CloudWatchMetrics, MetricsSink};
+use bedrock_meter_core::aws::cloudwatch::CloudWatchMetrics;
 use bedrock_meter_core::aws::dynamodb::DynamoStore;
-use bedrock_meter_core::aws::sns::{Notification, Notifier, SnsNotifier};
-use bedrock_meter_core::aws::AwsError;
+use bedrock_meter_core::aws::sns::SnsNotifier;
 use bedrock_meter_core::live::detector::{
     Alert, Attention, Bucket, Claim, Incident, Scope, ScopeState, StateStore, StoreError,
 };
 use bedrock_meter_core::live::metrics::Datum;
+use bedrock_meter_core::ports::metrics::MetricsSink;
+use bedrock_meter_core::ports::notify::{Notification, Notifier};
+use bedrock_meter_core::ports::AwsError;
 use bedrock_meter_core::records::subscription::{
     control_message, encode, event_id, LogEvent, LogsData,
 };

@@ -2,7 +2,8 @@
 //! what moto alone would store — and our adapters send only what passes.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use bedrock_meter_core::aws::sns::{Notification, Notifier, SnsNotifier};
+use bedrock_meter_core::aws::sns::SnsNotifier;
+use bedrock_meter_core::ports::notify::{Notification, Notifier};
 use bedrock_meter_integration_tests::{sdk_config_for, Moto};
 
 /// A table created behind the proxy's back (straight on moto): the proxy asks moto for its key schema

@@ -9,7 +9,7 @@ pub mod sdk;
 use std::future::Future;
 use std::time::Duration;
 
-use bedrock_meter_core::aws::AwsError;
+use bedrock_meter_core::ports::AwsError;
 
 /// The account's model-invocation logging configuration (`None` from the adapter: not configured).
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]

@@ -4,7 +4,7 @@ use aws_sdk_bedrockruntime::operation::RequestId;
 use aws_sdk_bedrockruntime::types::{
     ContentBlock, ConversationRole, InferenceConfiguration, Message,
 };
-use bedrock_meter_core::aws::AwsError;
+use bedrock_meter_core::ports::AwsError;
 
 use super::{
     Catalog, ConverseOutcome, EventPage, InvocationLogging, LogEvent, LogGroups, LoggingConfig,

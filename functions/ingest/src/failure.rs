@@ -13,7 +13,7 @@
 
 use std::future::Future;
 
-use bedrock_meter_core::aws::AwsError;
+use bedrock_meter_core::ports::AwsError;
 use bedrock_meter_core::records::subscription::{Decoder, LogsData};
 use bedrock_meter_core::Timestamp;
 use serde::Serialize;
@@ -152,9 +152,9 @@ pub async fn handle_recording_failures<P, M, N, S, I, L, R>(
     deadline: Option<std::time::Instant>,
 ) -> Result<Outcome, IngestError>
 where
-    P: bedrock_meter_core::aws::bedrock::ProfileSource + Send + Sync,
-    M: bedrock_meter_core::aws::cloudwatch::MetricsSink + Send + Sync,
-    N: bedrock_meter_core::aws::sns::Notifier + Send + Sync,
+    P: bedrock_meter_core::ports::profiles::ProfileSource + Send + Sync,
+    M: bedrock_meter_core::ports::metrics::MetricsSink + Send + Sync,
+    N: bedrock_meter_core::ports::notify::Notifier + Send + Sync,
     S: bedrock_meter_core::live::detector::StateStore,
     I: bedrock_meter_core::live::containment::IamPolicies,
     L: bedrock_meter_core::live::containment::ContainmentLedger,

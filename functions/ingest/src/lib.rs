@@ -30,10 +30,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use bedrock_meter_core::attribution::principal::{PrincipalRule, KEEP_SESSION_ROLES_ENV};
-use bedrock_meter_core::aws::bedrock::{CachedProfiles, ProfileSource};
-use bedrock_meter_core::aws::cloudwatch::{put_all, MetricsSink};
-use bedrock_meter_core::aws::sns::{Notification, Notifier};
-use bedrock_meter_core::aws::AwsError;
 use bedrock_meter_core::daily::rollup::AttributionConfig;
 use bedrock_meter_core::live::alert::{render, AlertContext};
 use bedrock_meter_core::live::batch;
@@ -44,6 +40,10 @@ use bedrock_meter_core::live::detector::{
     Alert, ConfigError, Detector, DetectorConfig, Observed, StateStore, StoreError,
 };
 use bedrock_meter_core::live::metrics::{Datum, MetricsConfig, Unit, DEFAULT_NAMESPACE};
+use bedrock_meter_core::ports::metrics::{put_all, MetricsSink};
+use bedrock_meter_core::ports::notify::Notifier;
+use bedrock_meter_core::ports::profiles::{CachedProfiles, ProfileSource};
+use bedrock_meter_core::ports::AwsError;
 use bedrock_meter_core::records::subscription::{Decoder, LogsData, SubscriptionError};
 use bedrock_meter_core::{PriceTable, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -566,18 +566,13 @@ where
         let ctx = AlertContext {
             log_group: self.config.log_group_name.clone(),
         };
-        let mut r = render(a, &ctx);
+        let mut n = render(a, &ctx);
         if let Some(x) = acted {
-            add_to_alert(&mut r, &x.applied, x.release);
+            add_to_alert(&mut n, &x.applied, x.release);
         }
         let Some(topic) = &self.config.alert_topic_arn else {
-            tracing::warn!(subject = %r.subject, alert_id = %a.id, "ALERT_TOPIC_ARN not set: alert only logged");
+            tracing::warn!(subject = %n.subject, alert_id = %a.id, "ALERT_TOPIC_ARN not set: alert only logged");
             return true;
-        };
-        let n = Notification {
-            subject: r.subject,
-            body: r.body,
-            attributes: r.attributes,
         };
         let mut last = None;
         for attempt in 0..PUBLISH_ATTEMPTS {

@@ -21,13 +21,6 @@ use std::time::Duration;
 use bedrock_meter_core::attribution::model_id::{classify, ModelRef};
 use bedrock_meter_core::attribution::principal::{PrincipalRule, KEEP_SESSION_ROLES_ENV};
 use bedrock_meter_core::attribution::profiles::ProfileMap;
-use bedrock_meter_core::aws::athena::{
-    finish_query, start_query, PollOptions, QueryEngine, QueryError, StartQuery, Started,
-};
-use bedrock_meter_core::aws::bedrock::ProfileSource;
-use bedrock_meter_core::aws::s3::ObjectStore;
-use bedrock_meter_core::aws::sns::{Notification, Notifier};
-use bedrock_meter_core::aws::AwsError;
 use bedrock_meter_core::daily::athena_sql::{
     day_rollup_from_rows, DayRollup, RollupQuery, RowError, TableRef,
 };
@@ -38,6 +31,13 @@ use bedrock_meter_core::daily::reconcile::{
 };
 use bedrock_meter_core::daily::report::Report;
 use bedrock_meter_core::daily::rollup::{price_rows, AttributionConfig, PricedRow, Rollup};
+use bedrock_meter_core::ports::notify::{Notification, Notifier};
+use bedrock_meter_core::ports::objects::ObjectWriter;
+use bedrock_meter_core::ports::profiles::ProfileSource;
+use bedrock_meter_core::ports::query::{
+    finish_query, start_query, PollOptions, QueryEngine, QueryError, StartQuery, Started,
+};
+use bedrock_meter_core::ports::AwsError;
 use bedrock_meter_core::{Date, PriceTable, Timestamp};
 use serde::Serialize;
 use serde_json::Value;
@@ -223,7 +223,7 @@ pub struct Outcome {
 pub const ALERT_RESERVE: Duration = Duration::from_secs(20);
 
 /// Runs the day and, on failure, sends an alert before returning the error.
-pub async fn handle<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectStore>(
+pub async fn handle<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectWriter>(
     deps: &Deps<E, P, N, S>,
     cfg: &Config,
     event: &Value,
@@ -234,7 +234,7 @@ pub async fn handle<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectStor
 
 /// [`handle`] within the Lambda's `deadline` (from the invocation context): the run is stopped
 /// [`ALERT_RESERVE`] before it, and the failure alert sent in the time left.
-pub async fn handle_until<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectStore>(
+pub async fn handle_until<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectWriter>(
     deps: &Deps<E, P, N, S>,
     cfg: &Config,
     event: &Value,
@@ -370,7 +370,7 @@ async fn profiles_for<P: ProfileSource>(
     (map, notes)
 }
 
-async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectStore>(
+async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectWriter>(
     deps: &Deps<E, P, N, S>,
     cfg: &Config,
     event: &Value,
@@ -579,7 +579,7 @@ async fn bill_check<E: QueryEngine, P: ProfileSource, N, S>(
 
 /// Writes the day's profile snapshot (the profiles the rows named, resolved by the core) for the Athena
 /// query pack. A failure is logged and noted in the summary: the reports do not depend on it.
-async fn write_snapshot<E, P, N, S: ObjectStore>(
+async fn write_snapshot<E, P, N, S: ObjectWriter>(
     deps: &Deps<E, P, N, S>,
     cfg: &Config,
     profiles: &ProfileMap,
@@ -614,12 +614,10 @@ async fn write_snapshot<E, P, N, S: ObjectStore>(
     }
 }
 
-fn notification(email: bedrock_meter_core::daily::email::Email, team: &str) -> Notification {
-    Notification {
-        subject: email.subject,
-        body: email.body,
-        attributes: vec![(TEAM_ATTRIBUTE.into(), team.into())],
-    }
+/// The email addressed to its team's subscribers (they filter on the `team` attribute).
+fn notification(mut email: Notification, team: &str) -> Notification {
+    email.attributes.push((TEAM_ATTRIBUTE.into(), team.into()));
+    email
 }
 
 #[cfg(test)]

@@ -11,12 +11,13 @@
 
 use std::collections::BTreeMap;
 
-use bedrock_meter_core::aws::s3::ObjectStore;
-use bedrock_meter_core::daily::email::{Audience, Email};
+use bedrock_meter_core::daily::email::Audience;
 use bedrock_meter_core::daily::report::Report;
 use bedrock_meter_core::daily::report_html::{render, Hourly, Page};
 use bedrock_meter_core::daily::rollup::PricedRow;
 use bedrock_meter_core::live::detector::batch_key;
+use bedrock_meter_core::ports::notify::Notification;
+use bedrock_meter_core::ports::objects::ObjectWriter;
 use bedrock_meter_core::Date;
 use futures::stream::{self, StreamExt};
 
@@ -84,7 +85,7 @@ pub fn console_url(rb: &ReportsBucket, key: &str) -> String {
 }
 
 /// The email with the line that links its page.
-pub fn with_link(mut email: Email, url: &str) -> Email {
+pub fn with_link(mut email: Notification, url: &str) -> Notification {
     email.body.push_str(&format!(
         "\nCharts for this day (HTML; open it signed in to the AWS console with read access to the \
          reports bucket, then Open or Download):\n{url}\n"
@@ -105,7 +106,7 @@ pub struct Day<'a> {
 /// Renders and writes every team's page and the summary's, `MAX_CONCURRENT_PUTS` at a time. Returns
 /// the console URL of each page written (key: team, `None` for the summary); a failed write is logged
 /// and noted.
-pub async fn write_pages<S: ObjectStore>(
+pub async fn write_pages<S: ObjectWriter>(
     store: &S,
     rb: &ReportsBucket,
     day: &Day<'_>,
@@ -220,9 +221,10 @@ mod tests {
              &prefix=bedrock-meter%2Freports%2F2026-11-25%2Fteam-a%2520b.html"
         );
         let e = with_link(
-            Email {
+            Notification {
                 subject: "s".into(),
                 body: "b\n".into(),
+                attributes: Vec::new(),
             },
             "https://x",
         );

@@ -15,12 +15,12 @@ use std::time::Duration;
 
 use bedrock_meter_core::attribution::profiles::Profile;
 use bedrock_meter_core::aws::athena::AthenaEngine;
-use bedrock_meter_core::aws::bedrock::ProfileSource;
 use bedrock_meter_core::aws::s3::S3Store;
 use bedrock_meter_core::aws::sns::SnsNotifier;
-use bedrock_meter_core::aws::AwsError;
 use bedrock_meter_core::daily::athena_sql::{result_columns, RollupQuery, TableRef};
 use bedrock_meter_core::daily::rollup::AttributionConfig;
+use bedrock_meter_core::ports::profiles::ProfileSource;
+use bedrock_meter_core::ports::AwsError;
 use bedrock_meter_core::{Date, PriceTable, Timestamp};
 use bedrock_meter_integration_tests::{sdk_config_for, Moto};
 use bedrock_meter_rollup::{handle, handle_until, Config, Deps, RollupError, ALERT_RESERVE};
@@ -1157,7 +1157,7 @@ async fn writes_each_teams_html_page_and_links_it_from_the_email_on_moto() {
 
     // S3 refuses keys over 1,024 bytes (the strict proxy too); a team named with the longest tag
     // value still gets a key S3 takes.
-    use bedrock_meter_core::aws::s3::ObjectStore;
+    use bedrock_meter_core::ports::objects::ObjectWriter;
     let store = S3Store::new(&e.conf);
     let too_long = store
         .put_object(

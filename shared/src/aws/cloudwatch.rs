@@ -1,26 +1,12 @@
-//! Custom metrics behind [`MetricsSink`]; [`CloudWatchMetrics`] sends them with aws-sdk-cloudwatch
-//! `PutMetricData` (pinned to 1.99, which speaks the Query protocol). [`put_all`] splits datums into
-//! requests within the API's limits ([`crate::live::metrics::chunks`]) and stops at the first request that
-//! still fails after the SDK's own retries: the caller turns that into an invocation error.
-
-use std::future::Future;
+//! [`CloudWatchMetrics`] implements the core's [`MetricsSink`] port with aws-sdk-cloudwatch
+//! `PutMetricData` (pinned to 1.99, which speaks the Query protocol).
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_smithy_types::DateTime;
 
-use super::AwsError;
-use crate::live::metrics::{
-    chunks, request_overhead, Datum, Unit, MAX_DATUMS_PER_REQUEST, MAX_REQUEST_BYTES,
-};
-
-/// Where datums go. One call is one `PutMetricData` request (already within the limits).
-pub trait MetricsSink {
-    fn put_metric_data(
-        &self,
-        namespace: &str,
-        datums: &[Datum],
-    ) -> impl Future<Output = Result<(), AwsError>> + Send;
-}
+use crate::live::metrics::{Datum, Unit};
+use crate::ports::metrics::MetricsSink;
+use crate::ports::AwsError;
 
 #[derive(Clone, Debug)]
 pub struct CloudWatchMetrics {
@@ -67,97 +53,24 @@ impl MetricsSink for CloudWatchMetrics {
     }
 }
 
-/// What [`put_all`] sent.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PutReport {
-    pub requests: usize,
-    pub datums: usize,
-}
-
-/// Sends every datum, in requests of at most 1,000 datums and 1 MB. The first request that fails ends
-/// the call with its error (the requests before it were sent).
-pub async fn put_all<M: MetricsSink>(
-    sink: &M,
-    namespace: &str,
-    datums: &[Datum],
-) -> Result<PutReport, AwsError> {
-    let mut report = PutReport::default();
-    for range in chunks(
-        datums,
-        MAX_DATUMS_PER_REQUEST,
-        MAX_REQUEST_BYTES,
-        request_overhead(namespace),
-    ) {
-        let n = range.len();
-        sink.put_metric_data(namespace, &datums[range]).await?;
-        report.requests += 1;
-        report.datums += n;
-    }
-    Ok(report)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::time::Timestamp;
-    use std::sync::Mutex;
-
-    #[derive(Default)]
-    struct Recorder {
-        calls: Mutex<Vec<usize>>,
-        fail_at: Option<usize>,
-    }
-
-    impl MetricsSink for Recorder {
-        async fn put_metric_data(&self, _ns: &str, datums: &[Datum]) -> Result<(), AwsError> {
-            let mut calls = self.calls.lock().unwrap();
-            if self.fail_at == Some(calls.len()) {
-                return Err(AwsError::new("PutMetricData", "boom"));
-            }
-            calls.push(datums.len());
-            Ok(())
-        }
-    }
-
-    fn datums(n: usize) -> Vec<Datum> {
-        (0..n)
-            .map(|i| Datum {
-                metric: crate::live::metrics::REQUESTS,
-                dimensions: vec![("Team".into(), format!("t{i}"))],
-                timestamp: Timestamp(60),
-                value: 1.0,
-                unit: Unit::Count,
-            })
-            .collect()
-    }
-
-    fn block_on<F: Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
 
     #[test]
-    fn chunks_and_stops_at_the_first_failure() {
-        let r = Recorder::default();
-        let rep = block_on(put_all(&r, "BedrockMeter", &datums(2001))).unwrap();
-        assert_eq!(
-            rep,
-            PutReport {
-                requests: 3,
-                datums: 2001
-            }
-        );
-        assert_eq!(*r.calls.lock().unwrap(), vec![1000, 1000, 1]);
-        let r = Recorder {
-            fail_at: Some(1),
-            ..Default::default()
+    fn a_datum_becomes_one_sdk_datum() {
+        let d = Datum {
+            metric: "Requests",
+            dimensions: vec![("Team".into(), "t0".into())],
+            timestamp: Timestamp(1_700_000_000),
+            value: 2.0,
+            unit: Unit::Count,
         };
-        assert!(block_on(put_all(&r, "BedrockMeter", &datums(2001))).is_err());
-        assert_eq!(r.calls.lock().unwrap().len(), 1);
-        let sdk = to_sdk(&datums(1)[0]);
+        let sdk = to_sdk(&d);
         assert_eq!(sdk.metric_name(), Some("Requests"));
+        assert_eq!(sdk.dimensions()[0].name(), Some("Team"));
         assert_eq!(sdk.dimensions()[0].value(), Some("t0"));
+        assert_eq!(sdk.unit(), Some(&StandardUnit::Count));
     }
 }

@@ -1,23 +1,9 @@
-//! Writing small objects to S3 behind [`ObjectStore`]; [`S3Store`] uses aws-sdk-s3. The daily rollup
-//! writes the day's application-profile snapshot with it (`query_pack::snapshot_key`), which the
-//! Athena query pack reads through the stack's profiles table.
-
-use std::future::Future;
+//! [`S3Store`] implements the core's [`ObjectWriter`] port with aws-sdk-s3 `PutObject`.
 
 use aws_sdk_s3::primitives::ByteStream;
 
-use super::AwsError;
-
-pub trait ObjectStore {
-    /// Writes (or replaces) one object.
-    fn put_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Vec<u8>,
-        content_type: &str,
-    ) -> impl Future<Output = Result<(), AwsError>> + Send;
-}
+use crate::ports::objects::ObjectWriter;
+use crate::ports::AwsError;
 
 #[derive(Clone, Debug)]
 pub struct S3Store {
@@ -37,7 +23,7 @@ impl S3Store {
     }
 }
 
-impl ObjectStore for S3Store {
+impl ObjectWriter for S3Store {
     async fn put_object(
         &self,
         bucket: &str,

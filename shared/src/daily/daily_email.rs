@@ -5,9 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::daily::email::{render, Audience, Email, PreviousDay};
+use crate::daily::email::{render, Audience, PreviousDay};
 use crate::daily::report::{Group, Report};
 use crate::daily::rollup::PricedRow;
+use crate::ports::notify::Notification;
 use crate::time::Date;
 
 /// SNS allows 256 KiB per message; the subject and attributes count too, so bodies keep a margin.
@@ -17,7 +18,7 @@ pub const BODY_BUDGET: usize = 262_144 - 4_096;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DayEmail {
     pub team: Option<String>,
-    pub email: Email,
+    pub email: Notification,
 }
 
 /// Every email of `date`: one per team of `org` (in the report's order), then the summary.
@@ -77,7 +78,7 @@ mod tests {
     #[cfg(feature = "aws")]
     #[test]
     fn the_budget_leaves_room_under_the_sns_limit() {
-        assert_eq!(BODY_BUDGET + 4_096, crate::aws::sns::MAX_MESSAGE_BYTES);
+        assert_eq!(BODY_BUDGET + 4_096, crate::ports::notify::MAX_MESSAGE_BYTES);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! spend, unpriced models and the price table's date. Long tails are cut with a count ("… and 12 more"),
 //! and the whole body is kept under a byte budget (SNS: 256 KiB) — rendering never fails.
 
+use crate::ports::notify::Notification;
 use std::fmt::Write as _;
 
 use crate::daily::report::{cost_cell, short_caller, thousands, Group, Report};
@@ -37,12 +38,6 @@ impl PreviousDay {
             unpriced_requests: g.unpriced_requests,
         }
     }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Email {
-    pub subject: String,
-    pub body: String,
 }
 
 /// How many entries each list shows before "… and N more" (shrunk when the body is too big).
@@ -311,18 +306,23 @@ pub fn render(
     previous: Option<&PreviousDay>,
     notes: &[String],
     max_body_bytes: usize,
-) -> Email {
+) -> Notification {
     let subject = subject(report, date, audience, previous);
     for limit in [DEFAULT_LIST_LIMIT, 5, 3, 1, 0] {
         let b = body(report, date, audience, previous, notes, limit);
         if b.len() <= max_body_bytes {
-            return Email { subject, body: b };
+            return Notification {
+                subject,
+                body: b,
+                attributes: Vec::new(),
+            };
         }
     }
     let full = body(report, date, audience, previous, notes, 0);
-    Email {
+    Notification {
         subject,
         body: cut(&full, max_body_bytes),
+        attributes: Vec::new(),
     }
 }
 

@@ -10,20 +10,9 @@
 //! - `Bedrock runaway resolved: ops-agent (platform)`
 
 use crate::live::detector::{Alert, AlertKind};
+use crate::ports::notify::{Notification, MAX_SUBJECT_CHARS};
 use crate::pricing::money::Money;
 use crate::time::Timestamp;
-
-/// SNS subjects must stay under 100 characters.
-pub const MAX_SUBJECT_CHARS: usize = 99;
-
-/// A rendered alert (the same shape as the SNS adapter's `Notification`, without depending on it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RenderedAlert {
-    pub subject: String,
-    pub body: String,
-    /// (name, value) string message attributes.
-    pub attributes: Vec<(String, String)>,
-}
 
 /// Where the records live, for the Logs Insights query in the body.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -355,8 +344,8 @@ pub fn attributes(a: &Alert) -> Vec<(String, String)> {
     ]
 }
 
-pub fn render(a: &Alert, ctx: &AlertContext) -> RenderedAlert {
-    RenderedAlert {
+pub fn render(a: &Alert, ctx: &AlertContext) -> Notification {
+    Notification {
         subject: subject(a),
         body: body(a, ctx),
         attributes: attributes(a),

@@ -1102,7 +1102,11 @@ pub fn replay_events(
 
 /// Adds containment to a rendered alert: the paragraph of [`alert_lines`] after the lead, and a
 /// `containment` message attribute (`contained`, `dry-run`, `lifted`, `failed`) to filter on.
-pub fn add_to_alert(r: &mut crate::live::alert::RenderedAlert, applied: &[Applied], release: bool) {
+pub fn add_to_alert(
+    r: &mut crate::ports::notify::Notification,
+    applied: &[Applied],
+    release: bool,
+) {
     if applied.is_empty() {
         return;
     }
