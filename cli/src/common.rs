@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use bedrock_meter_core::attribution::principal::{PrincipalRule, DEFAULT_KEEP_SESSION_ROLES};
 use bedrock_meter_core::attribution::profiles::ProfileMap;
-use bedrock_meter_core::daily::rollup::AttributionConfig;
+use bedrock_meter_core::attribution::resolution::AttributionConfig;
 use bedrock_meter_core::records::logfiles::{find_log_files_and_others, for_each_record_in_file};
 use bedrock_meter_core::records::record::Record;
 use bedrock_meter_core::PriceTable;

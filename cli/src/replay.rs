@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use bedrock_meter_core::attribution::resolution::{resolve, Resolution};
 use bedrock_meter_core::daily::report::{skipped_summary, thousands};
-use bedrock_meter_core::daily::rollup::{resolve, Resolution};
 use bedrock_meter_core::live::containment;
 use bedrock_meter_core::live::detector::{
     self, Alert, Detector, DetectorConfig, MemoryStore, Observation, Overrides,
@@ -104,17 +104,15 @@ pub(crate) fn observe(core: &Core, seen: impl IntoIterator<Item = Seen>) -> Obse
         let res = resolved
             .entry(s.model_id.clone())
             .or_insert_with(|| resolve(&s.model_id, &core.profiles, &core.attribution));
-        let cost = match &res.base_model {
-            Some(m) => core.prices.cost_in_tier(
-                m,
-                &res.pool,
+        let cost = core
+            .prices
+            .rates_of(
+                res,
                 s.region.as_deref(),
                 core.prices.is_long_context(&s.tokens),
                 &s.tier,
-                &s.tokens,
-            ),
-            None => Err(bedrock_meter_core::pricing::prices::Unpriced::UnknownModel),
-        };
+            )
+            .and_then(|r| r.cost(&s.tokens));
         unpriced += u64::from(cost.is_err());
         // The caller every path names: the principal (docs/callers.md).
         let caller = s

@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use bedrock_meter_core::attribution::profiles::{Profile, ProfileMap};
+use bedrock_meter_core::attribution::resolution::{UNRESOLVED, UNTAGGED};
 use bedrock_meter_core::aws::bedrock::BedrockProfiles;
 use bedrock_meter_core::daily::report::{table, thousands};
-use bedrock_meter_core::daily::rollup::{price_rows, Rollup, UNRESOLVED, UNTAGGED};
+use bedrock_meter_core::daily::rollup::{price_rows, Rollup};
 use bedrock_meter_core::ports::profiles::ProfileSource;
 use bedrock_meter_core::ports::AwsError;
 use serde::Serialize;

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use bedrock_meter_core::attribution::profiles::ProfileMap;
-use bedrock_meter_core::daily::rollup::AttributionConfig;
+use bedrock_meter_core::attribution::resolution::AttributionConfig;
 use bedrock_meter_core::live::batch;
 use bedrock_meter_core::live::metrics::{MetricsConfig, CALLER};
 use bedrock_meter_core::records::subscription::LogEvent;

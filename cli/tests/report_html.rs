@@ -11,9 +11,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bedrock_meter_core::attribution::profiles::ProfileMap;
+use bedrock_meter_core::attribution::resolution::AttributionConfig;
 use bedrock_meter_core::daily::daily_email::day_emails;
 use bedrock_meter_core::daily::report::Report;
-use bedrock_meter_core::daily::rollup::{price_rows, AttributionConfig, Rollup};
+use bedrock_meter_core::daily::rollup::{price_rows, Rollup};
 use bedrock_meter_core::records::logfiles::{find_log_files, for_each_record_in_file};
 use bedrock_meter_core::{Date, Money, PriceTable};
 

@@ -4,7 +4,8 @@
 use std::process::{Command, Output};
 
 use bedrock_meter_core::attribution::profiles::ProfileMap;
-use bedrock_meter_core::daily::rollup::{price_rows, AttributionConfig, Rollup};
+use bedrock_meter_core::attribution::resolution::AttributionConfig;
+use bedrock_meter_core::daily::rollup::{price_rows, Rollup};
 use bedrock_meter_core::{PriceTable, Timestamp};
 use bedrock_meter_integration_tests::bedrock_stub::{BedrockStub, StubProfile};
 use bedrock_meter_integration_tests::logs_stub as seed;

@@ -4,8 +4,8 @@
 
 use bedrock_meter_core::attribution::model_id::Pool;
 use bedrock_meter_core::attribution::profiles::{ProfileDirectory, ProfileMap};
+use bedrock_meter_core::attribution::resolution::{resolve, AttributionConfig};
 use bedrock_meter_core::aws::bedrock::BedrockProfiles;
-use bedrock_meter_core::daily::rollup::{resolve, AttributionConfig};
 use bedrock_meter_core::ports::profiles::ProfileSource;
 use bedrock_meter_integration_tests::bedrock_stub::{BedrockStub, Failure, StubProfile};
 use bedrock_meter_integration_tests::sdk_config_for;

@@ -29,15 +29,14 @@ pub mod failure;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
-use bedrock_meter_core::attribution::principal::{PrincipalRule, KEEP_SESSION_ROLES_ENV};
-use bedrock_meter_core::daily::rollup::AttributionConfig;
+use bedrock_meter_core::attribution::resolution::AttributionConfig;
 use bedrock_meter_core::live::alert::{render, AlertContext};
 use bedrock_meter_core::live::batch;
 use bedrock_meter_core::live::containment::{
     add_to_alert, opted_in, ContainmentConfig, ContainmentLedger, IamPolicies, MemoryLedger,
 };
 use bedrock_meter_core::live::detector::{
-    Alert, ConfigError, Detector, DetectorConfig, Observed, StateStore, StoreError,
+    Alert, Detector, DetectorConfig, Observed, StateStore, StoreError,
 };
 use bedrock_meter_core::live::metrics::{Datum, MetricsConfig, Unit, DEFAULT_NAMESPACE};
 use bedrock_meter_core::ports::metrics::{put_all, MetricsSink};
@@ -45,6 +44,7 @@ use bedrock_meter_core::ports::notify::Notifier;
 use bedrock_meter_core::ports::profiles::{CachedProfiles, ProfileSource};
 use bedrock_meter_core::ports::AwsError;
 use bedrock_meter_core::records::subscription::{Decoder, LogsData, SubscriptionError};
+use bedrock_meter_core::settings::{flag, value, SettingError};
 use bedrock_meter_core::{PriceTable, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -92,53 +92,20 @@ impl Default for Config {
     }
 }
 
-fn bool_value(name: &'static str, v: &str) -> Result<bool, ConfigError> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(ConfigError {
-            name,
-            value: v.to_string(),
-            expected: "true or false",
-        }),
-    }
-}
-
 impl Config {
     /// Reads the configuration through `get` (e.g. `|k| std::env::var(k).ok()`). Missing or empty
     /// values take their defaults; a present but invalid value is an error.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let val = |k: &str| {
-            get(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, SettingError> {
+        let val = |k: &str| value(&get, k);
         let detector = DetectorConfig::from_lookup(&get)?;
-        let metadata_keys: Vec<String> = val("METADATA_KEYS")
-            .map(|v| {
-                v.split(',')
-                    .map(|k| k.trim().to_string())
-                    .filter(|k| !k.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let attribution = AttributionConfig::from_lookup(&get)?;
         let caller_dimensions = match val("CALLER_DIMENSIONS") {
-            Some(v) => bool_value("CALLER_DIMENSIONS", &v)?,
+            Some(v) => flag("CALLER_DIMENSIONS", &v)?,
             None => false,
         };
-        let principal = PrincipalRule::parse(&val(KEEP_SESSION_ROLES_ENV).unwrap_or_default())
-            .map_err(|e| ConfigError {
-                name: KEEP_SESSION_ROLES_ENV,
-                value: e.pattern,
-                expected: "comma-separated IAM role-name patterns (* and ? wildcards) or none",
-            })?;
-        let containment = ContainmentConfig::from_lookup(&get).map_err(|e| ConfigError {
-            name: e.name,
-            value: e.value,
-            expected: e.expected,
-        })?;
+        let containment = ContainmentConfig::from_lookup(&get)?;
         let ttl = match val("PROFILE_CACHE_TTL_SECONDS") {
-            Some(v) => v.parse::<u64>().map_err(|_| ConfigError {
+            Some(v) => v.parse::<u64>().map_err(|_| SettingError {
                 name: "PROFILE_CACHE_TTL_SECONDS",
                 value: v.clone(),
                 expected: "a whole number of seconds",
@@ -150,23 +117,18 @@ impl Config {
             alert_topic_arn: val("ALERT_TOPIC_ARN"),
             state_table: val("STATE_TABLE"),
             detector,
-            attribution: AttributionConfig {
-                app_tag: val("APP_TAG_KEY").unwrap_or_else(|| "app".into()),
-                team_tag: val("TEAM_TAG_KEY").unwrap_or_else(|| "team".into()),
-                metadata_keys: metadata_keys.clone(),
-                principal,
-            },
             metrics: MetricsConfig {
                 caller_dimensions,
-                metadata_keys,
+                metadata_keys: attribution.metadata_keys.clone(),
             },
+            attribution,
             profile_cache_ttl: Duration::from_secs(ttl),
             log_group_name: val("LOG_GROUP_NAME"),
             containment,
         })
     }
 
-    pub fn from_env() -> Result<Config, ConfigError> {
+    pub fn from_env() -> Result<Config, SettingError> {
         Config::from_lookup(|k| std::env::var(k).ok())
     }
 }
@@ -635,6 +597,7 @@ pub fn batch_id(data: &LogsData<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bedrock_meter_core::attribution::principal::PrincipalRule;
     use std::collections::HashMap;
 
     #[test]

@@ -19,8 +19,8 @@ pub mod reports;
 use std::time::Duration;
 
 use bedrock_meter_core::attribution::model_id::{classify, ModelRef};
-use bedrock_meter_core::attribution::principal::{PrincipalRule, KEEP_SESSION_ROLES_ENV};
 use bedrock_meter_core::attribution::profiles::ProfileMap;
+use bedrock_meter_core::attribution::resolution::AttributionConfig;
 use bedrock_meter_core::daily::athena_sql::{
     day_rollup_from_rows, DayRollup, RollupQuery, RowError, TableRef,
 };
@@ -30,7 +30,7 @@ use bedrock_meter_core::daily::reconcile::{
     bill_check_line, bill_from_rows, bill_sql, latest_fully_billed, BilledLine, RECONCILE_DAYS,
 };
 use bedrock_meter_core::daily::report::Report;
-use bedrock_meter_core::daily::rollup::{price_rows, AttributionConfig, PricedRow, Rollup};
+use bedrock_meter_core::daily::rollup::{price_rows, PricedRow, Rollup};
 use bedrock_meter_core::ports::notify::{Notification, Notifier};
 use bedrock_meter_core::ports::objects::ObjectWriter;
 use bedrock_meter_core::ports::profiles::ProfileSource;
@@ -45,7 +45,7 @@ use serde_json::Value;
 /// The SNS message attribute subscribers filter on.
 pub const TEAM_ATTRIBUTE: &str = "team";
 /// Its value on the organisation summary.
-pub const SUMMARY_TEAM: &str = bedrock_meter_core::daily::rollup::ALL_TEAMS;
+pub const SUMMARY_TEAM: &str = bedrock_meter_core::attribution::resolution::ALL_TEAMS;
 
 /// Configuration, from the environment the template sets.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,18 +105,8 @@ impl Config {
             },
             report_topic_arn: req("REPORT_TOPIC_ARN")?,
             alert_topic_arn: req("ALERT_TOPIC_ARN")?,
-            attribution: AttributionConfig {
-                app_tag: opt("APP_TAG_KEY", "app"),
-                team_tag: opt("TEAM_TAG_KEY", "team"),
-                metadata_keys: get("METADATA_KEYS")
-                    .unwrap_or_default()
-                    .split(',')
-                    .map(|k| k.trim().to_string())
-                    .filter(|k| !k.is_empty())
-                    .collect(),
-                principal: PrincipalRule::parse(&get(KEEP_SESSION_ROLES_ENV).unwrap_or_default())
-                    .map_err(|e| ConfigError::Invalid(KEEP_SESSION_ROLES_ENV, e.pattern))?,
-            },
+            attribution: AttributionConfig::from_lookup(&get)
+                .map_err(|e| ConfigError::Invalid(e.name, e.value))?,
             query_timeout: Duration::from_secs(timeout),
             profiles_snapshot_bucket: get("PROFILES_SNAPSHOT_BUCKET")
                 .map(|v| v.trim().to_string())
@@ -623,6 +613,7 @@ fn notification(mut email: Notification, team: &str) -> Notification {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bedrock_meter_core::attribution::principal::{PrincipalRule, KEEP_SESSION_ROLES_ENV};
     use serde_json::json;
     use std::collections::BTreeMap;
 

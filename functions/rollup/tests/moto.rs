@@ -14,11 +14,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bedrock_meter_core::attribution::profiles::Profile;
+use bedrock_meter_core::attribution::resolution::AttributionConfig;
 use bedrock_meter_core::aws::athena::AthenaEngine;
 use bedrock_meter_core::aws::s3::S3Store;
 use bedrock_meter_core::aws::sns::SnsNotifier;
 use bedrock_meter_core::daily::athena_sql::{result_columns, RollupQuery, TableRef};
-use bedrock_meter_core::daily::rollup::AttributionConfig;
 use bedrock_meter_core::ports::profiles::ProfileSource;
 use bedrock_meter_core::ports::AwsError;
 use bedrock_meter_core::{Date, PriceTable, Timestamp};

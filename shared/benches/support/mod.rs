@@ -11,7 +11,7 @@ use std::time::Instant;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use bedrock_meter_core::attribution::profiles::ProfileMap;
-use bedrock_meter_core::daily::rollup::AttributionConfig;
+use bedrock_meter_core::attribution::resolution::AttributionConfig;
 use bedrock_meter_core::live::batch::{self, Aggregated, Parsed, Resolutions};
 use bedrock_meter_core::live::metrics::MetricsConfig;
 use bedrock_meter_core::pricing::prices::Unpriced;

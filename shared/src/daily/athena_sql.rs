@@ -19,9 +19,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::attribution::principal::PrincipalRule;
-use crate::daily::rollup::{AttributionConfig, Rollup, Usage, UsageKey, UNKNOWN_CALLER};
+use crate::attribution::resolution::AttributionConfig;
+use crate::daily::rollup::{Rollup, Usage, UsageKey};
 use crate::pricing::prices::PriceTable;
 use crate::records::record::Tokens;
+use crate::records::record::UNKNOWN_CALLER;
 use crate::time::{Date, Timestamp};
 
 /// The table DDL with `{{database}}`, `{{table}}`, `{{location}}` placeholders.

@@ -84,7 +84,8 @@ mod tests {
     #[test]
     fn one_email_per_team_then_the_summary() {
         use crate::attribution::profiles::ProfileMap;
-        use crate::daily::rollup::{price_rows, AttributionConfig, Rollup, Usage, UsageKey};
+        use crate::attribution::resolution::AttributionConfig;
+        use crate::daily::rollup::{price_rows, Rollup, Usage, UsageKey};
         use crate::records::record::Tokens;
         use crate::PriceTable;
         let d = Date::parse("2026-11-25").unwrap();

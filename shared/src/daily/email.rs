@@ -351,7 +351,8 @@ fn cut(text: &str, max: usize) -> String {
 mod tests {
     use super::*;
     use crate::attribution::profiles::{Profile, ProfileMap};
-    use crate::daily::rollup::{price_rows, AttributionConfig, Rollup, Usage, UsageKey};
+    use crate::attribution::resolution::AttributionConfig;
+    use crate::daily::rollup::{price_rows, Rollup, Usage, UsageKey};
     use crate::records::record::Tokens;
     use crate::PriceTable;
 

@@ -29,10 +29,11 @@ use serde::{Deserialize, Serialize};
 use crate::attribution::model_id::{Pool, GEO_PREFIXES};
 use crate::attribution::principal::PrincipalRule;
 use crate::attribution::profiles::{Profile, ProfileMap};
+use crate::attribution::resolution::{resolve, AttributionConfig, UNATTRIBUTED, UNRESOLVED};
 use crate::daily::athena_sql::{create_table_sql, sql_ident, sql_string, PARTITION_COLUMN};
-use crate::daily::rollup::{resolve, AttributionConfig, UNATTRIBUTED, UNKNOWN_CALLER, UNRESOLVED};
 use crate::pricing::money::Rate;
 use crate::pricing::prices::{PriceTable, Rates};
+use crate::records::record::UNKNOWN_CALLER;
 use crate::time::Date;
 
 /// The profiles table DDL with `{{database}}`, `{{table}}`, `{{location}}` placeholders.

@@ -252,7 +252,8 @@ pub fn bill_check_line(day: Date, lines: &[BilledLine], estimate: &[PricedRow]) 
 mod tests {
     use super::*;
     use crate::attribution::profiles::{Profile, ProfileMap};
-    use crate::daily::rollup::{price_rows, AttributionConfig, Rollup, Usage, UsageKey};
+    use crate::attribution::resolution::AttributionConfig;
+    use crate::daily::rollup::{price_rows, Rollup, Usage, UsageKey};
     use crate::{PriceTable, Tokens};
 
     const ARN: &str = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/ops01";

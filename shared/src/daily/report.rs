@@ -7,7 +7,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::daily::rollup::{PricedRow, UNATTRIBUTED};
+use crate::daily::rollup::PricedRow;
+
+use crate::attribution::resolution::UNATTRIBUTED;
 use crate::pricing::money::Money;
 use crate::pricing::prices::Unpriced;
 use crate::time::Date;
@@ -729,7 +731,8 @@ pub fn table<const N: usize>(
 mod tests {
     use super::*;
     use crate::attribution::profiles::ProfileMap;
-    use crate::daily::rollup::{price_rows, AttributionConfig, Rollup, Usage, UsageKey};
+    use crate::attribution::resolution::AttributionConfig;
+    use crate::daily::rollup::{price_rows, Rollup, Usage, UsageKey};
     use crate::records::record::Tokens;
     use crate::PriceTable;
 

@@ -890,7 +890,8 @@ fn unpriced_section(o: &mut String, r: &Report) {
 mod tests {
     use super::*;
     use crate::attribution::profiles::{Profile, ProfileMap};
-    use crate::daily::rollup::{price_rows, AttributionConfig, Usage, UsageKey};
+    use crate::attribution::resolution::AttributionConfig;
+    use crate::daily::rollup::{price_rows, Usage, UsageKey};
     use crate::live::detector::DetectorConfig;
     use crate::records::record::Tokens;
     use crate::PriceTable;

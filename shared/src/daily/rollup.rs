@@ -1,4 +1,4 @@
-//! Attribution and aggregation.
+//! Usage summed and priced: the daily path's rollup (and the CLI report's).
 //!
 //! Records are first summed into [`UsageRow`]s keyed by everything pricing and attribution look at
 //! (logged `modelId`, source Region, caller, configured metadata values, long-context flag). Pricing is
@@ -8,128 +8,12 @@
 
 use std::collections::HashMap;
 
-use crate::attribution::model_id::{classify, ModelRef, Pool};
-use crate::attribution::principal::PrincipalRule;
 use crate::attribution::profiles::ProfileDirectory;
+use crate::attribution::resolution::{resolve, AttributionConfig, Resolution};
 use crate::pricing::money::Money;
 use crate::pricing::prices::{tier_of, PriceTable, Unpriced};
 use crate::records::record::{Record, Tokens};
 use crate::time::Timestamp;
-
-pub const UNATTRIBUTED: &str = "unattributed";
-pub const UNRESOLVED: &str = "unresolved";
-pub const UNTAGGED: &str = "untagged";
-pub use crate::records::record::UNKNOWN_CALLER;
-/// The daily summary's `team` (its SNS message attribute: subscribers filter on it).
-pub const ALL_TEAMS: &str = "all";
-/// Names the attribution itself gives; a tag with one of these values is told apart from them.
-pub const RESERVED_NAMES: [&str; 4] = [ALL_TEAMS, UNATTRIBUTED, UNRESOLVED, UNTAGGED];
-
-/// An `app`/`team` tag value (or profile name) as attribution uses it: a value that equals a reserved
-/// name (case-insensitively: `all`, `unattributed`, `unresolved`, `untagged`) gets ` (tag)` appended,
-/// so a team tagged `all` never receives — or is mistaken for — the organisation summary, and an app
-/// tagged `unattributed` is not summed with the calls made without a profile.
-pub fn tag_value(v: &str) -> String {
-    if RESERVED_NAMES
-        .iter()
-        .any(|r| r.eq_ignore_ascii_case(v.trim()))
-    {
-        format!("{v} (tag)")
-    } else {
-        v.to_string()
-    }
-}
-
-/// Which tags and request-metadata keys attribution reads.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AttributionConfig {
-    pub app_tag: String,
-    pub team_tag: String,
-    /// `requestMetadata` keys that become extra dimensions (e.g. `tenant`).
-    pub metadata_keys: Vec<String>,
-    /// Who the caller is: the principal of the logged identity ARN (docs/callers.md).
-    pub principal: PrincipalRule,
-}
-
-impl Default for AttributionConfig {
-    fn default() -> Self {
-        AttributionConfig {
-            app_tag: "app".into(),
-            team_tag: "team".into(),
-            metadata_keys: Vec::new(),
-            principal: PrincipalRule::default(),
-        }
-    }
-}
-
-/// Who a `modelId` is charged to, and how it is priced.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Resolution {
-    pub app: String,
-    pub team: String,
-    /// The base model when known, else the logged `modelId`.
-    pub model: String,
-    pub base_model: Option<String>,
-    pub pool: Pool,
-    pub profile_arn: Option<String>,
-    /// The application profile's tags (for per-app thresholds), empty otherwise.
-    pub tags: Vec<(String, String)>,
-}
-
-/// Resolves a logged `modelId`: application profiles get their `app`/`team` tags (an unknown profile
-/// goes to app = its id, team `unresolved`; a profile without the tags to app = its name, team
-/// `untagged`); every other form goes to app and team `unattributed`.
-pub fn resolve(
-    model_id: &str,
-    profiles: &dyn ProfileDirectory,
-    cfg: &AttributionConfig,
-) -> Resolution {
-    let unattributed = |base_model: Option<String>, pool: Pool| Resolution {
-        app: UNATTRIBUTED.into(),
-        team: UNATTRIBUTED.into(),
-        model: base_model.clone().unwrap_or_else(|| model_id.to_string()),
-        base_model,
-        pool,
-        profile_arn: None,
-        tags: Vec::new(),
-    };
-    match classify(model_id) {
-        ModelRef::Base { model } => unattributed(Some(model), Pool::InRegion),
-        ModelRef::SystemProfile { model, pool } => unattributed(Some(model), pool),
-        ModelRef::Other { .. } => unattributed(None, Pool::InRegion),
-        ModelRef::ApplicationProfile { arn } => match profiles.lookup(&arn) {
-            Some(p) => {
-                let base_model = p.base_model();
-                Resolution {
-                    // An empty tag counts as absent.
-                    app: tag_value(
-                        p.tag(&cfg.app_tag)
-                            .filter(|v| !v.is_empty())
-                            .unwrap_or(if p.name.is_empty() { &p.id } else { &p.name }),
-                    ),
-                    team: p
-                        .tag(&cfg.team_tag)
-                        .filter(|v| !v.is_empty())
-                        .map_or_else(|| UNTAGGED.to_string(), tag_value),
-                    model: base_model.clone().unwrap_or_else(|| model_id.to_string()),
-                    base_model,
-                    pool: p.pool(),
-                    profile_arn: Some(arn),
-                    tags: p.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                }
-            }
-            None => Resolution {
-                app: arn.rsplit('/').next().unwrap_or(&arn).to_string(),
-                team: UNRESOLVED.into(),
-                model: model_id.to_string(),
-                base_model: None,
-                pool: Pool::InRegion,
-                profile_arn: Some(arn),
-                tags: Vec::new(),
-            },
-        },
-    }
-}
 
 /// Everything pricing and attribution look at.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -157,12 +41,7 @@ impl Usage {
     pub fn add(&mut self, o: &Usage) {
         self.requests += o.requests;
         self.errors += o.errors;
-        let (t, u) = (&mut self.tokens, &o.tokens);
-        t.input = t.input.saturating_add(u.input);
-        t.output = t.output.saturating_add(u.output);
-        t.cache_read = t.cache_read.saturating_add(u.cache_read);
-        t.cache_write = t.cache_write.saturating_add(u.cache_write);
-        t.cache_write_1h = t.cache_write_1h.saturating_add(u.cache_write_1h);
+        self.tokens.add(&o.tokens);
     }
 
     pub fn of_record(r: &Record<'_>) -> Usage {
@@ -245,17 +124,9 @@ pub fn price_rows<'k>(
             .or_insert_with(|| resolve(&key.model_id, profiles, cfg))
             .clone();
         let region = (!key.region.is_empty()).then_some(key.region.as_str());
-        let cost = match &res.base_model {
-            Some(m) => prices.cost_in_tier(
-                m,
-                &res.pool,
-                region,
-                key.long_context,
-                &key.tier,
-                &usage.tokens,
-            ),
-            None => Err(Unpriced::UnknownModel),
-        };
+        let cost = prices
+            .rates_of(&res, region, key.long_context, &key.tier)
+            .and_then(|r| r.cost(&usage.tokens));
         out.push(PricedRow {
             key: key.clone(),
             resolution: res,
@@ -269,71 +140,7 @@ pub fn price_rows<'k>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attribution::profiles::{NoProfiles, Profile, ProfileMap};
-
-    fn profiles() -> ProfileMap {
-        ProfileMap::new([Profile {
-            arn: "arn:aws:bedrock:us-east-1:1:application-inference-profile/p1".into(),
-            id: "p1".into(),
-            name: "support-bot".into(),
-            model_arns: vec![
-                "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0".into(),
-            ],
-            tags: [
-                ("app".into(), "support".into()),
-                ("team".into(), "cx".into()),
-            ]
-            .into(),
-        }])
-    }
-
-    #[test]
-    fn attribution_by_form() {
-        let cfg = AttributionConfig::default();
-        let p = profiles();
-        let r = resolve(
-            "arn:aws:bedrock:us-east-1:1:application-inference-profile/p1",
-            &p,
-            &cfg,
-        );
-        assert_eq!(
-            (r.app.as_str(), r.team.as_str(), r.model.as_str()),
-            ("support", "cx", "amazon.nova-lite-v1:0")
-        );
-        let r = resolve("us.anthropic.claude-haiku-4-5-20251001-v1:0", &p, &cfg);
-        assert_eq!(
-            (r.app.as_str(), r.team.as_str()),
-            (UNATTRIBUTED, UNATTRIBUTED)
-        );
-        assert_eq!(r.pool, Pool::Geographic("us".into()));
-        let r = resolve(
-            "arn:aws:bedrock:us-east-1:1:application-inference-profile/gone",
-            &p,
-            &cfg,
-        );
-        assert_eq!(
-            (r.app.as_str(), r.team.as_str(), r.base_model),
-            ("gone", UNRESOLVED, None)
-        );
-        let custom = AttributionConfig {
-            app_tag: "team".into(),
-            team_tag: "app".into(),
-            metadata_keys: vec![],
-            ..AttributionConfig::default()
-        };
-        let r = resolve(
-            "arn:aws:bedrock:us-east-1:1:application-inference-profile/p1",
-            &p,
-            &custom,
-        );
-        assert_eq!((r.app.as_str(), r.team.as_str()), ("cx", "support"));
-        let r = resolve(
-            "arn:aws:bedrock:us-east-1:1:application-inference-profile/p1",
-            &NoProfiles,
-            &cfg,
-        );
-        assert_eq!(r.team, UNRESOLVED);
-    }
+    use crate::attribution::profiles::NoProfiles;
 
     #[test]
     fn pricing_sums_equals_summing_prices() {
@@ -446,45 +253,5 @@ mod tests {
                 assert!(matches!(c, Err(Unpriced::NoRateForTier(_))));
             }
         }
-    }
-
-    #[test]
-    fn reserved_names_as_tag_values_stay_apart() {
-        use crate::attribution::profiles::{Profile, ProfileMap};
-        let arn =
-            |id: &str| format!("arn:aws:bedrock:us-east-1:1:application-inference-profile/{id}");
-        let p = |id: &str, tags: &[(&str, &str)]| Profile {
-            arn: arn(id),
-            id: id.into(),
-            name: format!("{id}-name"),
-            model_arns: vec![
-                "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0".into(),
-            ],
-            tags: tags
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        };
-        let map = ProfileMap::new(vec![
-            p("a1", &[("app", "unattributed"), ("team", "all")]),
-            p("a2", &[("app", "x"), ("team", "ALL")]),
-            p("a3", &[("app", ""), ("team", "")]),
-            p("a4", &[("app", "chat"), ("team", "Untagged")]),
-        ]);
-        let cfg = AttributionConfig::default();
-        let r = resolve(&arn("a1"), &map, &cfg);
-        assert_eq!(
-            (r.app.as_str(), r.team.as_str()),
-            ("unattributed (tag)", "all (tag)")
-        );
-        assert_eq!(resolve(&arn("a2"), &map, &cfg).team, "ALL (tag)");
-        let r = resolve(&arn("a3"), &map, &cfg);
-        assert_eq!(
-            (r.app.as_str(), r.team.as_str()),
-            ("a3-name", UNTAGGED),
-            "empty = absent"
-        );
-        assert_eq!(resolve(&arn("a4"), &map, &cfg).team, "Untagged (tag)");
-        assert_eq!(tag_value("platform"), "platform");
     }
 }

@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::attribution::model_id::{classify, ModelRef};
 use crate::attribution::profiles::ProfileDirectory;
-use crate::daily::rollup::{resolve, AttributionConfig, Resolution, Usage, UNRESOLVED};
+use crate::attribution::resolution::{resolve, AttributionConfig, Resolution, UNRESOLVED};
+use crate::daily::rollup::Usage;
 use crate::live::detector::Observation;
 use crate::live::metrics::{Contribution, Datum, FxBuild, MetricsAggregator, MetricsConfig};
 use crate::pricing::prices::{tier_of, PriceTable, Rates, Unpriced};
@@ -101,17 +102,14 @@ type GroupKey = (i64, u32, u32, u32);
 /// The price of one record, or why it has none.
 pub fn cost_of(r: &Record<'_>, res: &Resolution, prices: &PriceTable) -> Result<Money, Unpriced> {
     let region = r.region.as_deref().filter(|s| !s.is_empty());
-    match &res.base_model {
-        Some(m) => prices.cost_in_tier(
-            m,
-            &res.pool,
+    prices
+        .rates_of(
+            res,
             region,
             prices.is_long_context(&r.tokens),
             &tier_of(r.service_tier.as_deref()),
-            &r.tokens,
-        ),
-        None => Err(Unpriced::UnknownModel),
-    }
+        )
+        .and_then(|x| x.cost(&r.tokens))
 }
 
 /// What a batch adds up to: the metric datums to put, the detector's observations, and counts.
@@ -183,20 +181,19 @@ pub fn aggregate(
         if res.team == UNRESOLVED {
             out.unresolved_records += 1;
         }
-        let cost = match &res.base_model {
-            Some(m) => {
-                let region = r.region.as_deref().filter(|s| !s.is_empty());
-                let long_context = prices.is_long_context(&r.tokens);
-                // The pool follows from the logged modelId, which `res` is the resolution of.
-                let logged_tier = r.service_tier.as_deref();
-                let key = (model, region.unwrap_or(""), long_context, logged_tier);
-                let found = rates.entry(key).or_insert_with(|| {
-                    let tier = tier_of(logged_tier);
-                    prices.rates_in_tier(m, &res.pool, region, long_context, &tier)
-                });
-                found.clone().and_then(|x| x.cost(&r.tokens))
-            }
-            None => Err(Unpriced::UnknownModel),
+        // `cost_of`, with the rates looked up once per call shape. The pool follows from the logged
+        // modelId, which `res` is the resolution of.
+        let cost = if res.base_model.is_some() {
+            let region = r.region.as_deref().filter(|s| !s.is_empty());
+            let long_context = prices.is_long_context(&r.tokens);
+            let logged_tier = r.service_tier.as_deref();
+            let key = (model, region.unwrap_or(""), long_context, logged_tier);
+            let found = rates.entry(key).or_insert_with(|| {
+                prices.rates_of(res, region, long_context, &tier_of(logged_tier))
+            });
+            found.clone().and_then(|x| x.cost(&r.tokens))
+        } else {
+            Err(Unpriced::UnknownModel)
         };
         let unpriced = u64::from(cost.is_err());
         out.unpriced_requests += unpriced;
@@ -287,12 +284,7 @@ fn merge_record(o: &mut Observation, at: Timestamp, cost: &Result<Money, Unprice
     o.cost += *cost.as_ref().unwrap_or(&Money::ZERO);
     o.unpriced |= cost.is_err();
     o.requests += 1;
-    let t = &mut o.tokens;
-    t.input = t.input.saturating_add(u.input);
-    t.output = t.output.saturating_add(u.output);
-    t.cache_read = t.cache_read.saturating_add(u.cache_read);
-    t.cache_write = t.cache_write.saturating_add(u.cache_write);
-    t.cache_write_1h = t.cache_write_1h.saturating_add(u.cache_write_1h);
+    o.tokens.add(u);
 }
 
 /// CloudWatch accepts datapoints from two weeks in the past to two hours in the future; a request with

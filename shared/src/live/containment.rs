@@ -30,6 +30,7 @@
 //! document is compact JSON and a containment whose document would pass [`MAX_USER_POLICY_CHARS`] is
 //! refused ([`Skip::PolicyTooLarge`]) rather than cut.
 
+use crate::settings::{flag, value, SettingError};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
@@ -37,7 +38,7 @@ use std::task::{Context, Poll};
 
 use crate::attribution::model_id::{classify, parse_arn, ModelRef};
 use crate::attribution::principal::glob_match;
-use crate::daily::rollup::UNATTRIBUTED;
+use crate::attribution::resolution::UNATTRIBUTED;
 use crate::time::Timestamp;
 
 /// The profile tag an app opts in with: `meter:on-runaway=contain`.
@@ -236,28 +237,8 @@ impl Default for ContainmentConfig {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{name}: {value:?} is not {expected}")]
-pub struct ContainmentConfigError {
-    pub name: &'static str,
-    pub value: String,
-    pub expected: &'static str,
-}
-
-fn parse_bool(name: &'static str, v: &str) -> Result<bool, ContainmentConfigError> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(ContainmentConfigError {
-            name,
-            value: v.to_string(),
-            expected: "true or false",
-        }),
-    }
-}
-
 /// Allow patterns: `role/GLOB` or `user/GLOB`, GLOB of IAM name characters, `*` and `?`.
-pub fn parse_allow(text: &str) -> Result<Vec<String>, ContainmentConfigError> {
+pub fn parse_allow(text: &str) -> Result<Vec<String>, SettingError> {
     let mut out = Vec::new();
     for p in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let glob = p.strip_prefix("role/").or_else(|| p.strip_prefix("user/"));
@@ -268,7 +249,7 @@ pub fn parse_allow(text: &str) -> Result<Vec<String>, ContainmentConfigError> {
                 out.push(p.to_string())
             }
             _ => {
-                return Err(ContainmentConfigError {
+                return Err(SettingError {
                     name: "CONTAINMENT_ALLOW",
                     value: p.to_string(),
                     expected: "role/PATTERN or user/PATTERN (IAM name characters, * and ?)",
@@ -285,20 +266,20 @@ impl ContainmentConfig {
     /// invalid → error, never silently the default).
     pub fn from_lookup(
         get: impl Fn(&str) -> Option<String>,
-    ) -> Result<ContainmentConfig, ContainmentConfigError> {
-        let val = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+    ) -> Result<ContainmentConfig, SettingError> {
+        let val = |k: &str| value(&get, k);
         let mut c = ContainmentConfig::default();
         if let Some(v) = val("CONTAINMENT_ALLOW") {
             c.allow = parse_allow(&v)?;
         }
         if let Some(v) = val("CONTAINMENT_ALLOW_SSO") {
-            c.allow_sso = parse_bool("CONTAINMENT_ALLOW_SSO", &v)?;
+            c.allow_sso = flag("CONTAINMENT_ALLOW_SSO", &v)?;
         }
         if let Some(v) = val("CONTAINMENT_UNATTRIBUTED") {
-            c.unattributed = parse_bool("CONTAINMENT_UNATTRIBUTED", &v)?;
+            c.unattributed = flag("CONTAINMENT_UNATTRIBUTED", &v)?;
         }
         if let Some(v) = val("CONTAINMENT_DRY_RUN") {
-            c.dry_run = parse_bool("CONTAINMENT_DRY_RUN", &v)?;
+            c.dry_run = flag("CONTAINMENT_DRY_RUN", &v)?;
         }
         if let Some(v) = val("CONTAINMENT_COOLDOWN_MINUTES") {
             c.cool_down_minutes = v
@@ -306,7 +287,7 @@ impl ContainmentConfig {
                 .parse::<u32>()
                 .ok()
                 .filter(|m| (1..=MAX_COOL_DOWN_MINUTES).contains(m))
-                .ok_or(ContainmentConfigError {
+                .ok_or(SettingError {
                     name: "CONTAINMENT_COOLDOWN_MINUTES",
                     value: v.clone(),
                     expected: "a whole number of minutes from 1 to 10080",

@@ -80,14 +80,17 @@
 //! same kind for the same app (the caller-level one names strictly more); the app-level incident is still
 //! recorded, so it does not alert later for the same crossing.
 
+use crate::settings::{value, SettingError};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Mutex;
 
-use crate::daily::rollup::{Resolution, UNATTRIBUTED, UNKNOWN_CALLER};
+use crate::attribution::resolution::{Resolution, UNATTRIBUTED};
+
 use crate::pricing::money::Money;
 use crate::pricing::prices::Unpriced;
 use crate::records::record::Tokens;
+use crate::records::record::UNKNOWN_CALLER;
 use crate::time::Timestamp;
 
 pub const TAG_MAX_COST: &str = "meter:max-cost-usd";
@@ -121,14 +124,6 @@ impl Default for DetectorConfig {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{name}: {value:?} is not {expected}")]
-pub struct ConfigError {
-    pub name: &'static str,
-    pub value: String,
-    pub expected: &'static str,
-}
-
 fn parse_window(v: &str) -> Option<u32> {
     v.trim()
         .parse::<u32>()
@@ -150,12 +145,12 @@ impl DetectorConfig {
     /// silently the default.
     pub fn from_lookup(
         get: impl Fn(&str) -> Option<String>,
-    ) -> Result<DetectorConfig, ConfigError> {
+    ) -> Result<DetectorConfig, SettingError> {
         let d = DetectorConfig::default();
-        let val = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let val = |name: &str| value(&get, name);
         let window_minutes = match val("WINDOW_MINUTES") {
             None => d.window_minutes,
-            Some(v) => parse_window(&v).ok_or(ConfigError {
+            Some(v) => parse_window(&v).ok_or(SettingError {
                 name: "WINDOW_MINUTES",
                 value: v,
                 expected: "a whole number of minutes from 1 to 1440",
@@ -163,7 +158,7 @@ impl DetectorConfig {
         };
         let max_cost = match val("MAX_COST_USD") {
             None => d.max_cost,
-            Some(v) => parse_cost(&v).ok_or(ConfigError {
+            Some(v) => parse_cost(&v).ok_or(SettingError {
                 name: "MAX_COST_USD",
                 value: v,
                 expected: "a positive decimal amount of USD (e.g. 10 or 2.50)",
@@ -171,7 +166,7 @@ impl DetectorConfig {
         };
         let max_requests = match val("MAX_REQUESTS") {
             None => d.max_requests,
-            Some(v) => parse_requests(&v).ok_or(ConfigError {
+            Some(v) => parse_requests(&v).ok_or(SettingError {
                 name: "MAX_REQUESTS",
                 value: v,
                 expected: "a positive whole number",
@@ -381,21 +376,13 @@ impl Bucket {
     }
 }
 
-fn add_tokens(t: &mut Tokens, u: &Tokens) {
-    t.input = t.input.saturating_add(u.input);
-    t.output = t.output.saturating_add(u.output);
-    t.cache_read = t.cache_read.saturating_add(u.cache_read);
-    t.cache_write = t.cache_write.saturating_add(u.cache_write);
-    t.cache_write_1h = t.cache_write_1h.saturating_add(u.cache_write_1h);
-}
-
 impl Bucket {
     /// Adds another bucket's usage (of the same minute).
     pub fn add(&mut self, o: &Bucket) {
         self.cost += o.cost;
         self.requests = self.requests.saturating_add(o.requests);
         self.unpriced = self.unpriced.saturating_add(o.unpriced);
-        add_tokens(&mut self.tokens, &o.tokens);
+        self.tokens.add(&o.tokens);
         if !o.team.is_empty() {
             self.team.clone_from(&o.team);
         }
@@ -409,7 +396,7 @@ impl Bucket {
         self.unpriced =
             self.unpriced
                 .saturating_add(if o.unpriced { o.requests.max(1) } else { 0 });
-        add_tokens(&mut self.tokens, &o.tokens);
+        self.tokens.add(&o.tokens);
         self.team.clone_from(&o.team);
         self.models.insert(o.model.clone());
         if let Some(a) = &o.profile_arn {
@@ -822,7 +809,7 @@ impl WindowSum {
             w.cost += b.cost;
             w.requests = w.requests.saturating_add(b.requests);
             w.unpriced = w.unpriced.saturating_add(b.unpriced);
-            add_tokens(&mut w.tokens, &b.tokens);
+            w.tokens.add(&b.tokens);
             if !b.team.is_empty() {
                 w.team.clone_from(&b.team);
             }

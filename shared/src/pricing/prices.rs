@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use crate::attribution::model_id::Pool;
+use crate::attribution::resolution::Resolution;
 use crate::pricing::money::{DecimalError, Money, Rate};
 use crate::records::record::Tokens;
 use crate::time::Date;
@@ -336,6 +337,19 @@ impl PriceTable {
     }
 
     /// The cost of `tokens` served in service tier `tier` (see [`PriceTable::rates_in_tier`]).
+    /// The rates of calls to one resolved `modelId` (its base model in its pool), from `region`, in
+    /// the long-context tier or not, in service tier `tier`. No known base model: unpriced.
+    pub fn rates_of(
+        &self,
+        res: &Resolution,
+        region: Option<&str>,
+        long_context: bool,
+        tier: &str,
+    ) -> Result<&Rates, Unpriced> {
+        let model = res.base_model.as_deref().ok_or(Unpriced::UnknownModel)?;
+        self.rates_in_tier(model, &res.pool, region, long_context, tier)
+    }
+
     pub fn cost_in_tier(
         &self,
         base_model: &str,

@@ -67,6 +67,15 @@ pub struct Tokens {
 }
 
 impl Tokens {
+    /// Adds another count (saturating: a sum never wraps).
+    pub fn add(&mut self, o: &Tokens) {
+        self.input = self.input.saturating_add(o.input);
+        self.output = self.output.saturating_add(o.output);
+        self.cache_read = self.cache_read.saturating_add(o.cache_read);
+        self.cache_write = self.cache_write.saturating_add(o.cache_write);
+        self.cache_write_1h = self.cache_write_1h.saturating_add(o.cache_write_1h);
+    }
+
     pub fn cache_write_5m(&self) -> u64 {
         self.cache_write - self.cache_write_1h
     }
