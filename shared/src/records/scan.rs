@@ -247,38 +247,9 @@ impl<'a, const ESC: bool> Scanner<'a, ESC> {
                 }
                 Some(b'\\') => {
                     let at = self.pos;
-                    let e = *self.s.get(self.pos + 1).ok_or(ScanError::Eof)?;
-                    self.pos += 2;
-                    let c = match e {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => {
-                            let hi = self.hex4()?;
-                            let cp = if (0xD800..0xDC00).contains(&hi) {
-                                if self.s.get(self.pos) != Some(&b'\\')
-                                    || self.s.get(self.pos + 1) != Some(&b'u')
-                                {
-                                    return Err(ScanError::Escape(at));
-                                }
-                                self.pos += 2;
-                                let lo = self.hex4()?;
-                                if !(0xDC00..0xE000).contains(&lo) {
-                                    return Err(ScanError::Escape(at));
-                                }
-                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
-                            } else {
-                                hi
-                            };
-                            char::from_u32(cp).ok_or(ScanError::Escape(at))?
-                        }
-                        _ => return Err(ScanError::Escape(at)),
-                    };
+                    let (len, cp) = decode_escape(self.s, at)?;
+                    self.pos += len;
+                    let c = char::from_u32(cp).ok_or(ScanError::Escape(at))?;
                     let mut buf = [0u8; 4];
                     out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
                 }
@@ -311,12 +282,6 @@ impl<'a, const ESC: bool> Scanner<'a, ESC> {
         let quoted = format!("\"{inner}\"");
         let value = Scanner::new(&quoted).string()?.into_owned();
         Ok(Cow::Owned(value))
-    }
-
-    fn hex4(&mut self) -> Result<u32, ScanError> {
-        let v = hex4_at(self.s, self.pos)?;
-        self.pos += 4;
-        Ok(v)
     }
 
     /// A non-negative integer that fits in u64 (`12`, also `12.0` and `1.2e3` when integral).
@@ -473,7 +438,7 @@ impl<'a, const ESC: bool> Scanner<'a, ESC> {
                 // or as an escape of its own (`\"`, `\\`, `\/`, `\uXXXX`…).
                 Some(b'\\') => {
                     self.pos = if s.get(p + 2) == Some(&b'\\') {
-                        p + 2 + message_escape(s, p + 2)?.0
+                        p + 2 + decode_escape(s, p + 2)?.0
                     } else {
                         p + 2
                     };
@@ -481,7 +446,7 @@ impl<'a, const ESC: bool> Scanner<'a, ESC> {
                 // A character the message escaped. As a `\u` escape it could be a record-level quote or
                 // backslash, which this mode does not take on; otherwise it is ordinary text.
                 Some(_) => {
-                    let (len, c) = message_escape(s, p)?;
+                    let (len, c) = decode_escape(s, p)?;
                     if len > 2 && (c == 0x22 || c == 0x5c) {
                         return Err(give_up(p));
                     }
@@ -568,9 +533,11 @@ pub fn unescape_body(body: &str) -> Result<Cow<'_, str>, ScanError> {
     Ok(Cow::Owned(text))
 }
 
-/// The JSON escape at `s[p]` (a backslash), checked as unescaping checks it: its length in bytes
-/// (2, 6 for `\uXXXX`, 12 for a surrogate pair) and the character it stands for.
-fn message_escape(s: &[u8], p: usize) -> Result<(usize, u32), ScanError> {
+/// The JSON escape at `s[p]` (a backslash): its length in bytes (2, 6 for `\uXXXX`, 12 for a
+/// surrogate pair) and the character it stands for (always a valid `char`). The one escape decoder:
+/// the scanner's strings, the subscription payload's arena and escaped-mode skipping all use it.
+#[inline]
+pub(crate) fn decode_escape(s: &[u8], p: usize) -> Result<(usize, u32), ScanError> {
     let c = match *s.get(p + 1).ok_or(ScanError::Eof)? {
         b'"' => 0x22,
         b'\\' => 0x5c,

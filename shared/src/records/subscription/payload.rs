@@ -1,0 +1,375 @@
+//! The inflated payload's JSON, read in place: strings borrowed when they have no escapes, unescaped
+//! into one arena otherwise; a message's end found 64 bytes at a time with its escapes left in.
+
+use super::Span;
+use crate::records::scan::{decode_escape, ScanError, Scanner};
+use crate::records::simd::{self, BlockScan, Classify};
+
+pub(super) const FIELDS: [&str; 4] = ["messageType", "owner", "logGroup", "logStream"];
+
+/// The unescaped-message arena: `buf` is sized once per payload to hold every string of it (an
+/// unescaped string is never longer than its escaped text) plus slack, so unescaping writes into it
+/// without growth checks; `len` is how much of it is in use.
+#[derive(Default)]
+pub(super) struct Arena {
+    pub(super) buf: Vec<u8>,
+    pub(super) len: usize,
+}
+
+/// Slack after the payload's length in the arena: the copy loop stores 8 bytes at a time.
+pub(super) const ARENA_SLACK: usize = 16;
+
+impl Arena {
+    pub(super) fn reset(&mut self, json_len: usize) {
+        self.len = 0;
+        let need = json_len + ARENA_SLACK;
+        if self.buf.len() < need {
+            // Zeroed by the allocator (fresh pages), not by a fill loop.
+            self.buf = vec![0; need];
+        }
+    }
+}
+
+/// Reads the string at the scanner: borrowed from `text` when it has no escapes, else unescaped into
+/// the arena.
+pub(super) fn string_span(
+    sc: &mut Scanner<'_>,
+    text: &str,
+    arena: &mut Arena,
+) -> Result<Span, ScanError> {
+    sc.ws();
+    let b = text.as_bytes();
+    let start = sc.pos + 1; // after the opening quote (peek_kind saw it)
+    let end = memchr::memchr2(b'"', b'\\', &b[start..]).ok_or(ScanError::Eof)? + start;
+    if b[end] == b'"' {
+        sc.pos = end + 1;
+        return Ok(Span::Json(start, end));
+    }
+    let a0 = arena.len;
+    // The text before the first backslash has neither quote nor backslash: copy it, checking only
+    // for raw control characters.
+    if let Some(i) = b[start..end].iter().position(|&c| c < 0x20) {
+        return Err(ScanError::Unexpected {
+            byte: b[start + i],
+            at: start + i,
+        });
+    }
+    let n = end - start;
+    arena.buf[a0..a0 + n].copy_from_slice(&b[start..end]);
+    let (after, o) = unescape_into(b, end, &mut arena.buf, a0 + n)?;
+    sc.pos = after;
+    arena.len = o;
+    Ok(Span::Arena(a0, o))
+}
+
+/// Finds the end of the message string at the scanner, leaving its escapes in: a span of the JSON text,
+/// escaped when the string holds a backslash. Raw control characters are rejected, as JSON requires;
+/// the escapes themselves are checked when the message is read.
+///
+/// A message is JSON inside a JSON string, so escapes are dense (every quote of the record is `\"`):
+/// rather than stopping at each one, the text is classified 64 bytes at a time into bit masks of
+/// backslashes, quotes and control bytes (SIMD: [`crate::records::simd`]), and the backslash runs that escape a
+/// character are found with carry arithmetic (the technique of simdjson's string scanner). The first
+/// quote that is not escaped ends the string.
+pub(super) fn message_span(sc: &mut Scanner<'_>, text: &str) -> Result<Span, ScanError> {
+    sc.ws();
+    let b = text.as_bytes();
+    let start = sc.pos + 1; // after the opening quote (peek_kind saw it)
+    let (end, any_backslash) = simd::dispatch(MessageEnd { b, start })?;
+    sc.pos = end + 1;
+    Ok(if any_backslash {
+        Span::Escaped(start, end)
+    } else {
+        Span::Json(start, end)
+    })
+}
+
+/// The scan of [`message_span`] from `start` (just inside the opening quote): the position of the
+/// closing quote and whether a backslash came before it.
+pub(super) struct MessageEnd<'b> {
+    b: &'b [u8],
+    start: usize,
+}
+
+impl BlockScan for MessageEnd<'_> {
+    type Out = Result<(usize, bool), ScanError>;
+
+    #[inline(always)]
+    fn run<C: Classify>(self, c: C) -> Self::Out {
+        let b = self.b;
+        let mut pos = self.start;
+        let mut next_escaped = 0u64;
+        let mut any_backslash = false;
+        let mut pad = [b' '; 64];
+        loop {
+            // The 64 bytes at `pos`, padded with spaces past the end of the text; `valid`: those in it.
+            let (block, valid): (&[u8; 64], u64) = match b.get(pos..pos + 64) {
+                Some(full) => (full.try_into().expect("64 bytes"), u64::MAX),
+                None => {
+                    let rest = b.get(pos..).unwrap_or_default();
+                    pad[..rest.len()].copy_from_slice(rest);
+                    (&pad, (1u64 << rest.len()) - 1)
+                }
+            };
+            let m = c.classify(block);
+            let escaped = escaped_chars(m.backslash & valid, &mut next_escaped);
+            let ends = m.quote & !escaped & valid;
+            let before = if ends != 0 {
+                (1u64 << ends.trailing_zeros()) - 1
+            } else {
+                valid
+            };
+            let ctrl = m.control & before;
+            if ctrl != 0 {
+                let at = pos + ctrl.trailing_zeros() as usize;
+                return Err(ScanError::Unexpected { byte: b[at], at });
+            }
+            any_backslash |= m.backslash & before != 0;
+            if ends != 0 {
+                return Ok((pos + ends.trailing_zeros() as usize, any_backslash));
+            }
+            if valid != u64::MAX {
+                return Err(ScanError::Eof);
+            }
+            pos += 64;
+        }
+    }
+}
+
+/// The characters escaped by a backslash (the one after each odd-length run of backslashes), given the
+/// block's backslashes; `next_escaped` carries whether the next block's first character is escaped.
+#[inline(always)]
+pub(super) fn escaped_chars(backslash: u64, next_escaped: &mut u64) -> u64 {
+    const EVEN: u64 = 0x5555_5555_5555_5555;
+    let backslash = backslash & !*next_escaped;
+    let follows_escape = (backslash << 1) | *next_escaped;
+    let odd_starts = backslash & !EVEN & !follows_escape;
+    let (even_starts, overflow) = odd_starts.overflowing_add(backslash);
+    *next_escaped = u64::from(overflow);
+    let invert = even_starts << 1;
+    (EVEN ^ invert) & follows_escape
+}
+
+/// Bytes a JSON string body cannot hold raw or that end a run: `"`, `\\` and controls (< 0x20).
+#[inline(always)]
+pub(super) fn special_byte(c: u8) -> bool {
+    c == b'"' || c == b'\\' || c < 0x20
+}
+
+/// A mask whose lowest set bit (little-endian byte order) marks the first special byte of `w`, zero
+/// when there is none. Bits above the first match may be spurious (borrows), never below it.
+#[inline(always)]
+pub(super) fn special_mask(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x;
+    let quote = zero(w ^ (ONES * b'"' as u64));
+    let backslash = zero(w ^ (ONES * b'\\' as u64));
+    let control = w.wrapping_sub(ONES * 0x20) & !w;
+    (quote | backslash | control) & HIGH
+}
+
+/// Copies the run of ordinary bytes at `b[pos..]` to `out[o..]`, 8 bytes at a time (stores may run up
+/// to 8 bytes past the run: later writes overwrite them); returns the positions of the first special
+/// byte (or the end of `b`) and of the output after the run. Needs `o <= pos` and
+/// `out.len() >= b.len() + ARENA_SLACK`.
+#[inline(always)]
+pub(super) fn copy_run(b: &[u8], out: &mut [u8], mut pos: usize, mut o: usize) -> (usize, usize) {
+    while let Some(chunk) = b.get(pos..pos + 8) {
+        out[o..o + 8].copy_from_slice(chunk);
+        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let m = special_mask(w);
+        if m != 0 {
+            let k = (m.trailing_zeros() / 8) as usize;
+            return (pos + k, o + k);
+        }
+        pos += 8;
+        o += 8;
+    }
+    while pos < b.len() && !special_byte(b[pos]) {
+        out[o] = b[pos];
+        pos += 1;
+        o += 1;
+    }
+    (pos, o)
+}
+
+/// Unescapes the JSON string body from `pos` (inside the string) into `out` from `o`; returns the
+/// position after the closing quote and the output position after the string. Raw control
+/// characters are rejected, as JSON requires.
+///
+/// Needs `o <= pos` and `out.len() >= b.len() + ARENA_SLACK`: unescaping never writes more bytes than
+/// it reads, so the output stays behind the input and within `out`.
+pub(super) fn unescape_into(
+    b: &[u8],
+    mut pos: usize,
+    out: &mut [u8],
+    mut o: usize,
+) -> Result<(usize, usize), ScanError> {
+    loop {
+        (pos, o) = copy_run(b, out, pos, o);
+        let Some(&c) = b.get(pos) else {
+            return Err(ScanError::Eof);
+        };
+        if c == b'"' {
+            return Ok((pos + 1, o));
+        }
+        if c != b'\\' {
+            return Err(ScanError::Unexpected { byte: c, at: pos });
+        }
+        let at = pos;
+        if b.get(pos + 1) == Some(&b'"') {
+            // The common escape: a record is JSON inside this string.
+            out[o] = b'"';
+            o += 1;
+            pos += 2;
+            continue;
+        }
+        let (len, cp) = decode_escape(b, at)?;
+        pos += len;
+        if cp < 0x80 {
+            out[o] = cp as u8;
+            o += 1;
+            continue;
+        }
+        let ch = char::from_u32(cp).ok_or(ScanError::Escape(at))?;
+        o += ch.encode_utf8(&mut out[o..]).len();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where a message string ends, found one character at a time: the reference for the block scan.
+    fn message_end_reference(b: &[u8]) -> Option<(usize, bool)> {
+        let mut i = 1;
+        let mut escaped = false;
+        let end = loop {
+            match b.get(i) {
+                None => return None,
+                Some(b'"') => break i,
+                Some(b'\\') => {
+                    escaped = true;
+                    i += 2;
+                }
+                Some(_) => i += 1,
+            }
+        };
+        if b[1..end].iter().any(|&c| c < 0x20) {
+            return None;
+        }
+        Some((end, escaped))
+    }
+
+    /// Messages for the end scan: runs of backslashes of every length across 64-byte block boundaries,
+    /// escaped and unescaped quotes, multi-byte characters, the odd control byte; plus adversarial
+    /// ones: a quote, a backslash or a control byte at every position around the block edges, and
+    /// texts that end inside an escape.
+    fn end_scan_inputs() -> Vec<Vec<u8>> {
+        let alphabet = [
+            b'a', b'a', b'a', b'a', b'a', b'a', b'\\', b'\\', b'"', b'{', 0xc3,
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut out = Vec::new();
+        for round in 0..20_000 {
+            let len = next(if round % 10 == 0 { 600 } else { 200 }) as usize;
+            let mut body: Vec<u8> = vec![b'"'];
+            while body.len() < len {
+                let c = match next(300) {
+                    0 => b'\n',
+                    1 => 0x1f,
+                    _ => alphabet[next(alphabet.len() as u64) as usize],
+                };
+                let run = if c == b'\\' { 1 + next(6) as usize } else { 1 };
+                if c == b'"' && next(25) != 0 {
+                    // Mostly an escaped quote (an odd run of backslashes before it): long strings.
+                    body.extend(std::iter::repeat_n(b'\\', 2 * next(3) as usize + 1));
+                }
+                body.extend(std::iter::repeat_n(c, run));
+                if c == 0xc3 {
+                    body.push(0xa9);
+                }
+            }
+            out.push(body);
+        }
+        for len in [62usize, 63, 64, 65, 66, 127, 128, 129, 130, 191, 192, 193] {
+            for at in len.saturating_sub(4)..len {
+                for special in [
+                    &b"\""[..],
+                    b"\\\"",
+                    b"\\\\\"",
+                    b"\x01",
+                    b"\x7f",
+                    b"\\",
+                    b"\\\\",
+                ] {
+                    let mut body = vec![b'x'; len];
+                    body[0] = b'"';
+                    let at = at.max(1);
+                    body.truncate(at);
+                    body.extend_from_slice(special);
+                    body.extend(std::iter::repeat_n(b'y', 70));
+                    out.push(body.clone());
+                    body.truncate(at + special.len()); // ends right after the special bytes
+                    out.push(body);
+                }
+            }
+        }
+        out
+    }
+
+    /// The end scan with classifier `c`, in the shape the reference gives.
+    fn end_with<C: Classify>(c: C, body: &[u8]) -> Option<(usize, bool)> {
+        MessageEnd { b: body, start: 1 }.run(c).ok()
+    }
+
+    #[test]
+    fn message_ends_found_by_block_masks_equal_a_byte_by_byte_scan() {
+        let mut checked = 0;
+        for body in end_scan_inputs() {
+            let want = message_end_reference(&body);
+            // Every classifier this CPU has, whatever the input (UTF-8 or not).
+            assert_eq!(
+                end_with(crate::records::simd::Portable, &body),
+                want,
+                "portable {body:?}"
+            );
+            assert_eq!(
+                end_with(crate::records::simd::Native::default(), &body),
+                want,
+                "native {body:?}"
+            );
+            #[cfg(target_arch = "x86_64")]
+            if let Some(avx2) = crate::records::simd::Avx2::detect() {
+                assert_eq!(end_with(avx2, &body), want, "avx2 {body:?}");
+            }
+            // And the decoder's own entry point (dispatched) on text.
+            let Ok(text) = std::str::from_utf8(&body) else {
+                continue;
+            };
+            let mut sc = Scanner::new(text);
+            let got = message_span(&mut sc, text);
+            match (want, got) {
+                (Some((end, escaped)), Ok(span)) => {
+                    let (a, z, e) = match span {
+                        Span::Json(a, z) => (a, z, false),
+                        Span::Escaped(a, z) => (a, z, true),
+                        _ => panic!("{span:?}"),
+                    };
+                    assert_eq!((a, z, e, sc.pos), (1, end, escaped, end + 1), "{text:?}");
+                    checked += 1;
+                }
+                (None, Err(_)) => {}
+                (want, got) => panic!("{text:?}: want {want:?}, got {got:?}"),
+            }
+        }
+        assert!(checked > 5_000, "{checked}");
+    }
+}
