@@ -18,9 +18,10 @@ use anyhow::Context;
 use bedrock_meter_core::daily::athena_sql::{
     create_table_sql, rollup_from_rows, RollupQuery, TableRef,
 };
+use bedrock_meter_core::daily::profile_snapshot::{profile_rows, snapshot_jsonl};
 use bedrock_meter_core::daily::query_pack::{
-    create_profiles_table_sql, named_queries_yaml, pricing_cte, profile_rows, snapshot_jsonl,
-    ProfilesFrom, QueryPack, DEFAULT_LOCATION, DEFAULT_PROFILES_TABLE,
+    create_profiles_table_sql, named_queries_yaml, pricing_cte, ProfilesFrom, QueryPack,
+    DEFAULT_LOCATION, DEFAULT_PROFILES_TABLE,
 };
 use bedrock_meter_core::daily::report::Report;
 use bedrock_meter_core::daily::rollup::price_rows;

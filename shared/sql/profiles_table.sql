@@ -1,7 +1,7 @@
 -- The Athena table over the application-inference-profile snapshots the daily rollup Lambda writes:
 -- one JSON object per line, one object per day (s3://<log bucket>/bedrock-meter/profiles/<YYYY-MM-DD>.jsonl),
 -- one line per application profile the day's logs named, resolved by the same rules as everywhere in
--- bedrock-meter (shared/src/daily/rollup.rs `resolve`, shared/src/attribution/profiles.rs pool rule):
+-- bedrock-meter (shared/src/attribution/resolution.rs `resolve`, shared/src/attribution/profiles.rs pool rule):
 --   app, team   the profile's app/team tags (keys APP_TAG_KEY/TEAM_TAG_KEY); no app tag: the profile
 --               name; no team tag: 'untagged'
 --   model_id    the base model the profile routes to (priced with it); '' when unknown

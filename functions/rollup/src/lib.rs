@@ -25,7 +25,7 @@ use bedrock_meter_core::daily::athena_sql::{
     day_rollup_from_rows, DayRollup, RollupQuery, RowError, TableRef,
 };
 use bedrock_meter_core::daily::daily_email::day_emails;
-use bedrock_meter_core::daily::query_pack::{profile_rows, snapshot_jsonl, snapshot_key};
+use bedrock_meter_core::daily::profile_snapshot::{profile_rows, snapshot_jsonl, snapshot_key};
 use bedrock_meter_core::daily::reconcile::{
     bill_check_line, bill_from_rows, bill_sql, latest_fully_billed, BilledLine, RECONCILE_DAYS,
 };

@@ -1,11 +1,13 @@
 //! The daily path and the reports: usage rows summed and priced ([`rollup`]), the Athena table and
-//! rollup SQL ([`athena_sql`]), the console query pack ([`query_pack`]), the estimate against the bill
+//! rollup SQL ([`athena_sql`]), the console query pack ([`query_pack`]) and the profile snapshot its
+//! profiles table reads ([`profile_snapshot`]), the estimate against the bill
 //! ([`reconcile`]), the report ([`report`], [`report_html`]) and the emails ([`email`],
 //! [`daily_email`]).
 
 pub mod athena_sql;
 pub mod daily_email;
 pub mod email;
+pub mod profile_snapshot;
 pub mod query_pack;
 pub mod reconcile;
 pub mod report;

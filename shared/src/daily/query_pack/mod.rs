@@ -1,12 +1,13 @@
 //! The Athena query pack, pure: the five console queries of the article this project grows from
 //! (create table; daily usage by profile; estimated cost per app; spend per IAM caller; caller + app +
-//! cost), generated from the one table definition (`shared/sql/table.sql`) and the price table, plus
-//! the pricing CTE they share, the profiles snapshot the daily Lambda writes for them, and the
-//! `AWS::Athena::NamedQuery` resources of `template.yaml`. Nothing here is hand-edited SQL: the files
+//! cost) and the estimate-vs-bill query, generated from the one table definition
+//! (`shared/sql/table.sql`) and the price table, plus the pricing CTE they share ([`pricing_cte`]) and
+//! the `AWS::Athena::NamedQuery` resources of `template.yaml`. The profiles they join are the daily
+//! Lambda's snapshot (`daily::profile_snapshot`). Nothing here is hand-edited SQL: the files
 //! under `queries/` and the template's named queries are this module's output (tests compare them).
 //!
 //! How the SQL prices and attributes a call, the way the core does (`model_id::classify`,
-//! `rollup::resolve`, `PriceTable::rates`):
+//! `resolution::resolve`, `PriceTable::rates`):
 //! - the logged `modelId` is classified with the core's rules (ARN forms stripped, geographic prefix →
 //!   pool: `global.` → global rates, other prefixes and in-Region calls → regional rates);
 //! - an application-profile ARN is looked up by profile id in the profiles snapshot table (app, team,
@@ -24,23 +25,21 @@
 
 use std::fmt::Write as _;
 
-use serde::{Deserialize, Serialize};
-
 use crate::attribution::model_id::{Pool, GEO_PREFIXES};
 use crate::attribution::principal::PrincipalRule;
-use crate::attribution::profiles::{Profile, ProfileMap};
-use crate::attribution::resolution::{resolve, AttributionConfig, UNATTRIBUTED, UNRESOLVED};
+use crate::attribution::resolution::{UNATTRIBUTED, UNRESOLVED};
 use crate::daily::athena_sql::{create_table_sql, sql_ident, sql_string, PARTITION_COLUMN};
+use crate::daily::profile_snapshot::ProfileRow;
 use crate::pricing::money::Rate;
 use crate::pricing::prices::{PriceTable, Rates};
 use crate::records::record::UNKNOWN_CALLER;
-use crate::time::Date;
+
+mod pricing_cte;
+
+pub use pricing_cte::{price_pool, pricing_cte, pricing_cte_rows, PriceRow};
 
 /// The profiles table DDL with `{{database}}`, `{{table}}`, `{{location}}` placeholders.
-pub const PROFILES_TABLE_DDL_TEMPLATE: &str = include_str!("../../sql/profiles_table.sql");
-
-/// Where the daily Lambda writes profile snapshots in the log bucket (one object per day).
-pub const PROFILES_PREFIX: &str = "bedrock-meter/profiles/";
+pub const PROFILES_TABLE_DDL_TEMPLATE: &str = include_str!("../../../sql/profiles_table.sql");
 
 /// Names the committed query files use (the template's defaults).
 pub const DEFAULT_DATABASE: &str = "bedrock_meter";
@@ -50,184 +49,9 @@ pub const DEFAULT_PROFILES_TABLE: &str = "invocation_logs_profiles";
 pub const DEFAULT_LOCATION: &str =
     "s3://YOUR-LOG-BUCKET/bedrock-logs/AWSLogs/YOUR-ACCOUNT-ID/BedrockModelInvocationLogs/YOUR-REGION/";
 
-/// The snapshot object of one day: `bedrock-meter/profiles/2026-11-25.jsonl`.
-pub fn snapshot_key(date: Date) -> String {
-    format!("{PROFILES_PREFIX}{date}.jsonl")
-}
-
-/// One line of the profiles snapshot: an application profile as the core resolves it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProfileRow {
-    pub snapshot_date: String,
-    pub profile_arn: String,
-    pub profile_id: String,
-    pub name: String,
-    pub app: String,
-    pub team: String,
-    /// The base model the profile is priced with; '' when unknown (its calls are unpriced).
-    pub model_id: String,
-    /// `Pool::label`: `in-region`, `geographic` or `global`.
-    pub pool: String,
-}
-
-/// The snapshot row of a profile, by `rollup::resolve` (tags → app/team, models → base model and pool).
-pub fn profile_row(p: &Profile, cfg: &AttributionConfig, date: Date) -> ProfileRow {
-    let one = ProfileMap::new([p.clone()]);
-    let r = resolve(&p.arn, &one, cfg);
-    let id = if p.id.is_empty() {
-        p.arn.rsplit('/').next().unwrap_or_default().to_string()
-    } else {
-        p.id.clone()
-    };
-    ProfileRow {
-        snapshot_date: date.to_string(),
-        profile_arn: p.arn.clone(),
-        profile_id: id,
-        name: p.name.clone(),
-        app: r.app,
-        team: r.team,
-        model_id: r.base_model.unwrap_or_default(),
-        pool: r.pool.label().to_string(),
-    }
-}
-
-/// Every profile of `profiles` as snapshot rows, sorted by ARN.
-pub fn profile_rows(profiles: &ProfileMap, cfg: &AttributionConfig, date: Date) -> Vec<ProfileRow> {
-    profiles
-        .profiles()
-        .into_iter()
-        .map(|p| profile_row(p, cfg, date))
-        .collect()
-}
-
-/// The snapshot object's text: one JSON object per line.
-pub fn snapshot_jsonl(rows: &[ProfileRow]) -> String {
-    rows.iter()
-        .map(|r| serde_json::to_string(r).unwrap_or_default() + "\n")
-        .collect()
-}
-
 /// The profiles table's `CREATE EXTERNAL TABLE` statement (`location` gets a trailing slash).
 pub fn create_profiles_table_sql(database: &str, table: &str, location: &str) -> String {
     crate::daily::athena_sql::fill_ddl(PROFILES_TABLE_DDL_TEMPLATE, database, table, location)
-}
-
-/// One row of the pricing CTE.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PriceRow {
-    /// A `match` prefix of the price table.
-    pub price_match: String,
-    pub price_name: String,
-    /// `global` (global. profiles) or `regional` (geographic profiles and in-Region calls).
-    pub pool: &'static str,
-    /// Source Region of an override; '' = any Region without one.
-    pub region: String,
-    pub long_context: bool,
-    pub rates: Rates,
-}
-
-/// The pool column of the pricing CTE for a core pool.
-pub fn price_pool(pool: &Pool) -> &'static str {
-    if *pool == Pool::Global {
-        "global"
-    } else {
-        "regional"
-    }
-}
-
-/// Every row of the pricing CTE, each computed with [`PriceTable::rates`] for its prefix, pool,
-/// Region and long-context flag. Region rows are only emitted where they differ from the default.
-pub fn price_rows(prices: &PriceTable) -> Vec<PriceRow> {
-    let mut out = Vec::new();
-    for m in &prices.models {
-        let mut regions: Vec<&String> = m.regions.keys().collect();
-        regions.sort();
-        for s in &m.matches {
-            for pool in [Pool::Global, Pool::InRegion] {
-                for lc in [false, true] {
-                    let Some(default) = prices.rates(s, &pool, None, lc) else {
-                        continue;
-                    };
-                    let row = |region: &str, rates: &Rates| PriceRow {
-                        price_match: s.clone(),
-                        price_name: m.name.clone(),
-                        pool: price_pool(&pool),
-                        region: region.to_string(),
-                        long_context: lc,
-                        rates: rates.clone(),
-                    };
-                    out.push(row("", default));
-                    for r in &regions {
-                        if let Some(rates) = prices.rates(s, &pool, Some(r), lc) {
-                            if rates != default {
-                                out.push(row(r, rates));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-fn rate_text(r: Option<Rate>) -> String {
-    r.map_or_else(|| "NULL".into(), |r| sql_string(&r.per_million_text()))
-}
-
-/// The pricing CTE (`prices AS (…)`, to follow `WITH`): what `bedrock-meter rollup-sql --pricing-cte`
-/// prints. Rates are USD per token (`DECIMAL(18, 15)`, exact: the core's femto-dollars), converted
-/// from the USD per 1M tokens of the price table; NULL = unknown.
-pub fn pricing_cte(prices: &PriceTable) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "prices AS (\n  -- bedrock-meter price table as of {}, generated by `bedrock-meter rollup-sql --pricing-cte`: do not edit.",
-        prices.as_of
-    );
-    s.push_str(
-        "  -- One row per model-id prefix (price_match: a base model id equal to it or continuing with '-', ':' or '.';\n  \
-         -- the longest matching prefix wins), pool ('global' for global. profiles, 'regional' for geographic\n  \
-         -- profiles and in-Region calls), source Region override ('' = any other Region) and long-context flag.\n  \
-         -- Rates: USD per token, from USD per 1M tokens; NULL = unknown, so usage that needs it is unpriced.\n  \
-         -- Cache writes are priced at the 5-minute rate (the log does not say which TTL was used).\n",
-    );
-    s.push_str("  SELECT price_match, price_name, pool, region, long_context,\n");
-    let cols = [
-        ("input", "input_rate"),
-        ("output", "output_rate"),
-        ("cache_read", "cache_read_rate"),
-        ("cache_write_5m", "cache_write_rate"),
-    ];
-    for (i, (src, dst)) in cols.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            "    CAST(CAST({src}_per_1m AS DECIMAL(18, 9)) * CAST('0.000001' AS DECIMAL(7, 6)) AS DECIMAL(18, 15)) AS {dst}{}",
-            if i + 1 < cols.len() { "," } else { "" }
-        );
-    }
-    s.push_str("  FROM (\n    VALUES\n");
-    let rows = price_rows(prices);
-    for (i, r) in rows.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            "      ({}, {}, '{}', {}, {}, {}, {}, {}, {}){}",
-            sql_string(&r.price_match),
-            sql_string(&r.price_name),
-            r.pool,
-            sql_string(&r.region),
-            r.long_context,
-            rate_text(Some(r.rates.input)),
-            rate_text(Some(r.rates.output)),
-            rate_text(r.rates.cache_read),
-            rate_text(r.rates.cache_write_5m),
-            if i + 1 < rows.len() { "," } else { "" }
-        );
-    }
-    s.push_str(
-        "  ) AS t (price_match, price_name, pool, region, long_context, input_per_1m, output_per_1m, cache_read_per_1m, cache_write_5m_per_1m)\n)",
-    );
-    s
 }
 
 /// Where the queries find application profiles.
@@ -578,10 +402,10 @@ impl QueryPack<'_> {
 
     pub(crate) fn header(&self, title: &str, description: &str) -> String {
         format!(
-            "-- bedrock-meter query pack: {title}\n\
-             -- {description}\n\
-             -- Generated by `bedrock-meter rollup-sql --query-pack queries` from shared/sql/table.sql and the price\n\
-             -- table as of {}: do not edit, regenerate (docs/daily-path.md).\n",
+            "-- @generated by `bedrock-meter rollup-sql --query-pack queries` from shared/sql/table.sql and the\n\
+             -- price table as of {}: do not edit, regenerate (docs/daily-path.md).\n\
+             -- bedrock-meter query pack: {title}\n\
+             -- {description}\n",
             self.prices.as_of
         )
     }
@@ -702,64 +526,13 @@ pub fn named_queries_yaml(prices: &PriceTable) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::record::Tokens;
+    use crate::attribution::resolution::AttributionConfig;
+    use crate::daily::profile_snapshot::profile_row;
+    use crate::daily::profile_snapshot::tests::profile;
+    use crate::time::Date;
 
     fn table() -> PriceTable {
         PriceTable::embedded()
-    }
-
-    #[test]
-    fn every_price_row_is_the_core_rate() {
-        let t = table();
-        let rows = price_rows(&t);
-        // Every prefix, in both pools and both long-context tiers, plus the Nova Micro Tokyo override.
-        let n_matches: usize = t.models.iter().map(|m| m.matches.len()).sum();
-        assert!(rows.len() > 4 * n_matches);
-        for r in &rows {
-            let pool = if r.pool == "global" {
-                Pool::Global
-            } else {
-                Pool::Geographic("us".into())
-            };
-            let region = (!r.region.is_empty()).then_some(r.region.as_str());
-            let base = format!("{}-20990101-v1:0", r.price_match);
-            assert_eq!(
-                t.rates(&base, &pool, region, r.long_context),
-                Some(&r.rates),
-                "{r:?}"
-            );
-        }
-        let tokyo: Vec<&PriceRow> = rows
-            .iter()
-            .filter(|r| r.region == "ap-northeast-1")
-            .collect();
-        assert!(tokyo.iter().any(|r| r.price_match == "amazon.nova-micro-v1"
-            && r.rates.input.per_million_text() == "0.042"));
-        assert!(tokyo.iter().all(|r| r.pool == "regional"));
-    }
-
-    #[test]
-    fn the_pricing_cte_is_exact_and_marks_unknown_rates() {
-        let t = table();
-        let cte = pricing_cte(&t);
-        assert!(cte.starts_with("prices AS (\n"));
-        assert!(cte.ends_with(")"));
-        assert!(cte.contains(&format!("as of {}", t.as_of)));
-        assert!(cte.contains(
-            "('anthropic.claude-haiku-4-5', 'Claude Haiku 4.5', 'global', '', false, '1', '5', '0.1', '1.25')"
-        ));
-        assert!(cte.contains(
-            "('anthropic.claude-haiku-4-5', 'Claude Haiku 4.5', 'regional', '', false, '1.1', '5.5', '0.11', '1.375')"
-        ));
-        // Sonnet 4.5 over 200k prompt tokens: the long-context rates.
-        assert!(cte.contains(
-            "('anthropic.claude-sonnet-4-5', 'Claude Sonnet 4.5', 'global', '', true, '6', '22.5', '0.6', '7.5')"
-        ));
-        // Claude 3 Haiku has no cache rates: NULL, never 0.
-        assert!(cte.contains("'anthropic.claude-3-haiku', 'Claude 3 Haiku', 'regional', '', false, '0.25', '1.25', NULL, NULL)"));
-        assert!(cte.contains(
-            "('amazon.nova-micro-v1', 'Amazon Nova Micro', 'regional', 'ap-northeast-1', false, '0.042', '0.168', '0.0105', '0')"
-        ));
     }
 
     #[test]
@@ -768,79 +541,6 @@ mod tests {
         assert_eq!(
             system_profile_regex(),
             "^(us|eu|apac|jp|au|ca|us-gov|global)\\.(.*\\..*)$"
-        );
-    }
-
-    fn profile() -> Profile {
-        Profile {
-            arn: "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/ops01"
-                .into(),
-            id: "ops01".into(),
-            name: "ops-agent".into(),
-            model_arns: ["us-east-1", "us-west-2"]
-                .iter()
-                .map(|r| {
-                    format!("arn:aws:bedrock:{r}::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0")
-                })
-                .collect(),
-            tags: [("team".into(), "platform".into())].into(),
-        }
-    }
-
-    #[test]
-    fn snapshot_rows_follow_the_core_resolution() {
-        let date = Date::parse("2026-11-25").unwrap();
-        let row = profile_row(&profile(), &AttributionConfig::default(), date);
-        assert_eq!(
-            row,
-            ProfileRow {
-                snapshot_date: "2026-11-25".into(),
-                profile_arn:
-                    "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/ops01"
-                        .into(),
-                profile_id: "ops01".into(),
-                name: "ops-agent".into(),
-                // No app tag: the profile name.
-                app: "ops-agent".into(),
-                team: "platform".into(),
-                model_id: "anthropic.claude-haiku-4-5-20251001-v1:0".into(),
-                pool: "geographic".into(),
-            }
-        );
-        let text = snapshot_jsonl(&[row.clone(), row]);
-        assert_eq!(text.lines().count(), 2);
-        assert!(text.starts_with("{\"snapshot_date\":\"2026-11-25\",\"profile_arn\":"));
-        assert_eq!(
-            snapshot_key(date),
-            "bedrock-meter/profiles/2026-11-25.jsonl"
-        );
-        // The pool and price the SQL uses for it are the ones the core uses.
-        let t = table();
-        let rows = price_rows(&t);
-        let r = rows
-            .iter()
-            .find(|r| {
-                r.price_match == "anthropic.claude-haiku-4-5"
-                    && r.pool == price_pool(&profile().pool())
-                    && !r.long_context
-                    && r.region.is_empty()
-            })
-            .unwrap();
-        let tokens = Tokens {
-            input: 1000,
-            output: 100,
-            ..Default::default()
-        };
-        assert_eq!(
-            t.cost(
-                "anthropic.claude-haiku-4-5-20251001-v1:0",
-                &profile().pool(),
-                Some("us-east-1"),
-                false,
-                &tokens
-            )
-            .unwrap(),
-            r.rates.input * 1000 + r.rates.output * 100
         );
     }
 
