@@ -31,7 +31,7 @@ pub struct ProfileRow {
     pub pool: String,
 }
 
-/// The snapshot row of a profile, by `rollup::resolve` (tags → app/team, models → base model and pool).
+/// The snapshot row of a profile, by `attribution::resolution::resolve` (tags → app/team, models → base model and pool).
 pub fn profile_row(p: &Profile, cfg: &AttributionConfig, date: Date) -> ProfileRow {
     let one = ProfileMap::new([p.clone()]);
     let r = resolve(&p.arn, &one, cfg);

@@ -1,5 +1,5 @@
 //! The object port: [`ObjectWriter`] writes small objects to a bucket (S3 in `aws::s3`). The daily
-//! rollup writes the day's application-profile snapshot with it (`daily::query_pack::snapshot_key`),
+//! rollup writes the day's application-profile snapshot with it (`daily::profile_snapshot::snapshot_key`),
 //! which the Athena query pack reads through the stack's profiles table, and the teams' HTML pages.
 
 use std::future::Future;
