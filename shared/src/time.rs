@@ -16,7 +16,7 @@ pub struct Date {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub fn days_from_civil(y: i32, m: u8, d: u8) -> i64 {
+fn days_from_civil(y: i32, m: u8, d: u8) -> i64 {
     let y = i64::from(y) - i64::from(m <= 2);
     let era = if y >= 0 { y } else { y - 399 } / 400;
     let yoe = y - era * 400;
@@ -27,7 +27,7 @@ pub fn days_from_civil(y: i32, m: u8, d: u8) -> i64 {
 }
 
 /// The date of a day number (inverse of [`days_from_civil`]).
-pub fn civil_from_days(z: i64) -> Date {
+fn civil_from_days(z: i64) -> Date {
     let z = z + 719_468;
     let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
     let doe = z - era * 146_097;

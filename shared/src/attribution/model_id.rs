@@ -40,7 +40,8 @@ pub enum ModelRef {
 }
 
 /// Geographic prefixes of system inference profiles.
-pub const GEO_PREFIXES: &[&str] = &["us", "eu", "apac", "jp", "au", "ca", "us-gov", "global"];
+pub(crate) const GEO_PREFIXES: &[&str] =
+    &["us", "eu", "apac", "jp", "au", "ca", "us-gov", "global"];
 
 fn profile_id(id: &str) -> Option<ModelRef> {
     let (prefix, model) = id.split_once('.')?;
@@ -81,7 +82,7 @@ pub struct Arn<'a> {
     pub resource_id: &'a str,
 }
 
-pub fn parse_arn(s: &str) -> Option<Arn<'_>> {
+pub(crate) fn parse_arn(s: &str) -> Option<Arn<'_>> {
     let mut parts = s.splitn(6, ':');
     let (arn, _partition, service, region, account, resource) = (
         parts.next()?,
@@ -148,12 +149,12 @@ pub fn classify(model_id: &str) -> ModelRef {
 }
 
 /// The Region in a model ARN (`arn:aws:bedrock:us-east-1::foundation-model/…` → `us-east-1`).
-pub fn arn_region(arn: &str) -> Option<&str> {
+pub(crate) fn arn_region(arn: &str) -> Option<&str> {
     parse_arn(arn).map(|a| a.region).filter(|r| !r.is_empty())
 }
 
 /// The base model in a foundation-model or system-profile ARN.
-pub fn arn_model(arn: &str) -> Option<String> {
+pub(crate) fn arn_model(arn: &str) -> Option<String> {
     match classify(arn) {
         ModelRef::Base { model } | ModelRef::SystemProfile { model, .. } => Some(model),
         _ => None,
@@ -162,7 +163,7 @@ pub fn arn_model(arn: &str) -> Option<String> {
 
 /// A Region's geography: `us-east-1` → `us`, `eu-west-3` → `eu`, `ap-south-1` → `ap`,
 /// `us-gov-west-1` → `us-gov`.
-pub fn geography(region: &str) -> &str {
+pub(crate) fn geography(region: &str) -> &str {
     if region.starts_with("us-gov-") {
         return "us-gov";
     }

@@ -170,7 +170,7 @@ impl PrincipalRule {
 
 /// Whether `caller` is an assumed role's principal (a role without a session: the principal of calls
 /// made under any session name of the role).
-pub fn is_role_principal(caller: &str) -> bool {
+pub(crate) fn is_role_principal(caller: &str) -> bool {
     let Some(rest) = caller.strip_prefix("arn:") else {
         return false;
     };

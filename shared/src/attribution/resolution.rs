@@ -8,19 +8,19 @@ use crate::attribution::principal::{PrincipalRule, KEEP_SESSION_ROLES_ENV};
 use crate::attribution::profiles::ProfileDirectory;
 use crate::settings::{list, value, SettingError};
 
-pub const UNATTRIBUTED: &str = "unattributed";
+pub(crate) const UNATTRIBUTED: &str = "unattributed";
 pub const UNRESOLVED: &str = "unresolved";
 pub const UNTAGGED: &str = "untagged";
 /// The daily summary's `team` (its SNS message attribute: subscribers filter on it).
 pub const ALL_TEAMS: &str = "all";
 /// Names the attribution itself gives; a tag with one of these values is told apart from them.
-pub const RESERVED_NAMES: [&str; 4] = [ALL_TEAMS, UNATTRIBUTED, UNRESOLVED, UNTAGGED];
+const RESERVED_NAMES: [&str; 4] = [ALL_TEAMS, UNATTRIBUTED, UNRESOLVED, UNTAGGED];
 
 /// An `app`/`team` tag value (or profile name) as attribution uses it: a value that equals a reserved
 /// name (case-insensitively: `all`, `unattributed`, `unresolved`, `untagged`) gets ` (tag)` appended,
 /// so a team tagged `all` never receives — or is mistaken for — the organisation summary, and an app
 /// tagged `unattributed` is not summed with the calls made without a profile.
-pub fn tag_value(v: &str) -> String {
+fn tag_value(v: &str) -> String {
     if RESERVED_NAMES
         .iter()
         .any(|r| r.eq_ignore_ascii_case(v.trim()))
@@ -43,8 +43,8 @@ pub struct AttributionConfig {
 }
 
 /// The tag keys read when none are configured.
-pub const DEFAULT_APP_TAG: &str = "app";
-pub const DEFAULT_TEAM_TAG: &str = "team";
+const DEFAULT_APP_TAG: &str = "app";
+const DEFAULT_TEAM_TAG: &str = "team";
 
 impl Default for AttributionConfig {
     fn default() -> Self {

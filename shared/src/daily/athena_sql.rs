@@ -27,10 +27,10 @@ use crate::records::record::UNKNOWN_CALLER;
 use crate::time::{Date, Timestamp};
 
 /// The table DDL with `{{database}}`, `{{table}}`, `{{location}}` placeholders.
-pub const TABLE_DDL_TEMPLATE: &str = include_str!("../../sql/table.sql");
+const TABLE_DDL_TEMPLATE: &str = include_str!("../../sql/table.sql");
 
 /// The partition column (hour folders `yyyy/MM/dd/HH`, projected).
-pub const PARTITION_COLUMN: &str = "datehour";
+pub(crate) const PARTITION_COLUMN: &str = "datehour";
 
 /// Where the query reads from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,12 +79,12 @@ impl RollupQuery {
 
 /// Result columns, in order (then one `metadata_<n>` per metadata key, [`LONG_CONTEXT_COLUMN`],
 /// [`HOUR_COLUMN`], then [`SUM_COLUMNS`]).
-pub const KEY_COLUMNS: [&str; 3] = ["model_id", "region", "caller"];
-pub const LONG_CONTEXT_COLUMN: &str = "long_context";
+const KEY_COLUMNS: [&str; 3] = ["model_id", "region", "caller"];
+const LONG_CONTEXT_COLUMN: &str = "long_context";
 /// The UTC hour (0–23) of the records' own `timestamp`: the rows are per hour, so the daily pages can
 /// draw spend per hour; the day's figures are their sum.
-pub const HOUR_COLUMN: &str = "hour_utc";
-pub const SUM_COLUMNS: [&str; 7] = [
+const HOUR_COLUMN: &str = "hour_utc";
+const SUM_COLUMNS: [&str; 7] = [
     "requests",
     "errors",
     "input_tokens",
@@ -107,7 +107,7 @@ pub fn result_columns(n_metadata: usize) -> Vec<String> {
 /// The hour folders one day's query reads: the day's 24 plus the first hour of the next day (records
 /// land in the folder of their delivery, which can be a little after their `timestamp`). Inclusive
 /// bounds, as `yyyy/MM/dd/HH` strings (which sort as they should).
-pub fn partition_range(date: Date) -> (String, String) {
+fn partition_range(date: Date) -> (String, String) {
     let hour = |d: Date, h: u8| format!("{:04}/{:02}/{:02}/{:02}", d.year, d.month, d.day, h);
     (hour(date, 0), hour(date.succ(), 0))
 }
@@ -122,7 +122,7 @@ pub fn partition_hours(date: Date) -> Vec<String> {
 }
 
 /// A SQL string literal.
-pub fn sql_string(s: &str) -> String {
+pub(crate) fn sql_string(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
@@ -218,7 +218,7 @@ pub fn create_table_sql(database: &str, table: &str, location: &str) -> String {
 
 /// A DDL template (`{{database}}`, `{{table}}`, `{{location}}`) filled in, without its `--` comment
 /// lines; `location` gets a trailing slash.
-pub fn fill_ddl(template: &str, database: &str, table: &str, location: &str) -> String {
+pub(crate) fn fill_ddl(template: &str, database: &str, table: &str, location: &str) -> String {
     let location = if location.ends_with('/') {
         location.to_string()
     } else {

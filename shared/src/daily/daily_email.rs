@@ -12,7 +12,7 @@ use crate::ports::notify::Notification;
 use crate::time::Date;
 
 /// SNS allows 256 KiB per message; the subject and attributes count too, so bodies keep a margin.
-pub const BODY_BUDGET: usize = 262_144 - 4_096;
+const BODY_BUDGET: usize = 262_144 - 4_096;
 
 /// One email of the day: `team` is `None` for the organisation summary.
 #[derive(Clone, Debug, PartialEq, Eq)]

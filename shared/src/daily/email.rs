@@ -41,7 +41,7 @@ impl PreviousDay {
 }
 
 /// How many entries each list shows before "… and N more" (shrunk when the body is too big).
-pub const DEFAULT_LIST_LIMIT: usize = 10;
+const DEFAULT_LIST_LIMIT: usize = 10;
 const LABEL_WIDTH: usize = 44;
 
 /// `+12%`, `-3%`, `±0%`; `new` when there was no spend the day before.

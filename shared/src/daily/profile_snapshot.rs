@@ -9,7 +9,7 @@ use crate::attribution::resolution::{resolve, AttributionConfig};
 use crate::time::Date;
 
 /// Where the daily Lambda writes profile snapshots in the log bucket (one object per day).
-pub const PROFILES_PREFIX: &str = "bedrock-meter/profiles/";
+const PROFILES_PREFIX: &str = "bedrock-meter/profiles/";
 
 /// The snapshot object of one day: `bedrock-meter/profiles/2026-11-25.jsonl`.
 pub fn snapshot_key(date: Date) -> String {
@@ -32,7 +32,7 @@ pub struct ProfileRow {
 }
 
 /// The snapshot row of a profile, by `attribution::resolution::resolve` (tags → app/team, models → base model and pool).
-pub fn profile_row(p: &Profile, cfg: &AttributionConfig, date: Date) -> ProfileRow {
+pub(crate) fn profile_row(p: &Profile, cfg: &AttributionConfig, date: Date) -> ProfileRow {
     let one = ProfileMap::new([p.clone()]);
     let r = resolve(&p.arn, &one, cfg);
     let id = if p.id.is_empty() {

@@ -29,7 +29,7 @@ use crate::time::Date;
 pub const CUR_TABLE_PLACEHOLDER: &str = "\"YOUR_CUR_DATABASE\".\"YOUR_CUR_TABLE\"";
 
 /// The key of estimate and bill rows of calls made without an application profile.
-pub const NO_PROFILE: &str = "(no application profile)";
+const NO_PROFILE: &str = "(no application profile)";
 
 /// The window of the reconciliation: the bill lags, so a week of complete days.
 pub const RECONCILE_DAYS: u32 = 7;
@@ -38,7 +38,7 @@ pub const RECONCILE_DAYS: u32 = 7;
 const APP_PROFILE_ARN: &str = "^arn:[^:]*:bedrock:[^:]*:[^:]*:application-inference-profile/.+$";
 
 /// `06 estimate vs bill` over `cur_table` (a quoted `database.table`).
-pub fn estimate_vs_bill_sql(
+pub(crate) fn estimate_vs_bill_sql(
     pack: &QueryPack<'_>,
     title: &str,
     description: &str,

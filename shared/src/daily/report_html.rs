@@ -24,11 +24,11 @@ use crate::time::{Date, Timestamp};
 
 const HOUR: i64 = 3600;
 /// Series drawn by name in the hourly chart; the rest are summed into one "other" series.
-pub const MAX_SERIES: usize = 7;
+const MAX_SERIES: usize = 7;
 /// Rows in the top apps / top callers tables.
-pub const TOP_ROWS: usize = 10;
+const TOP_ROWS: usize = 10;
 /// The `data-series` of the summed rest (not a valid team or app label: it has parentheses and spaces).
-pub const OTHER_SERIES: &str = "(all others)";
+const OTHER_SERIES: &str = "(all others)";
 
 const PALETTE: [&str; MAX_SERIES] = [
     "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#b07aa1", "#9c755f",
@@ -37,7 +37,7 @@ const OTHER_COLOR: &str = "#bab0ac";
 const TOKEN_COLORS: [&str; 4] = ["#4e79a7", "#f28e2b", "#59a14f", "#edc948"];
 
 /// Escapes text for HTML/XML text and attribute values.
-pub fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -55,7 +55,7 @@ pub fn esc(s: &str) -> String {
 }
 
 /// Exact money for `data-*` attributes (femto-dollar precision, so sums of bars are exact).
-pub fn exact(m: Money) -> String {
+pub(crate) fn exact(m: Money) -> String {
     m.to_decimal_string(15)
 }
 

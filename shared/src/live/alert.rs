@@ -133,7 +133,7 @@ fn regex_literal(s: &str) -> String {
 }
 
 /// A CloudWatch Logs Insights query listing the alert's records (metadata fields only, never bodies).
-pub fn insights_query(a: &Alert) -> String {
+fn insights_query(a: &Alert) -> String {
     let mut filters = Vec::new();
     match a.profile_arns.len() {
         0 => {

@@ -295,7 +295,7 @@ const METRIC_MAX_AHEAD_SECS: i64 = 2 * 3_600 - 300;
 /// The minute a record's metrics are put at: its own timestamp when CloudWatch accepts it, else the
 /// time its log event was ingested, else `now` (so one record with a wild clock cannot make every retry
 /// of its batch fail).
-pub fn metric_time(record: Timestamp, ingested: Timestamp, now: Timestamp) -> Timestamp {
+fn metric_time(record: Timestamp, ingested: Timestamp, now: Timestamp) -> Timestamp {
     let ok =
         |t: Timestamp| t.0 >= now.0 - METRIC_MAX_AGE_SECS && t.0 <= now.0 + METRIC_MAX_AHEAD_SECS;
     [record, ingested]

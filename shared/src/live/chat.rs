@@ -12,7 +12,7 @@
 //! the `alert_type` attribute, `metadata.additionalContext` the message attributes.
 
 /// Longest `content.description` sent (Slack shows a section of at most 3,000 characters).
-pub const MAX_DESCRIPTION_CHARS: usize = 3_000;
+const MAX_DESCRIPTION_CHARS: usize = 3_000;
 
 /// The thread of an alert id `scope/started/n`: `scope/started` (one incident, one thread).
 fn thread_of(alert_id: &str) -> Option<String> {

@@ -54,9 +54,9 @@ pub const CONTAIN_ACTIONS: [&str; 2] = [
 /// Every containment policy's name starts with this (what `contain list` looks for).
 pub const POLICY_PREFIX: &str = "BedrockMeterContain-";
 /// The statement id that marks a document as bedrock-meter's (Sid: alphanumeric only).
-pub const STATEMENT_SID: &str = "BedrockMeterRunawayContainment";
+const STATEMENT_SID: &str = "BedrockMeterRunawayContainment";
 /// The policy-name part for unattributed traffic (calls without an application profile).
-pub const UNATTRIBUTED_KEY: &str = "unattributed";
+const UNATTRIBUTED_KEY: &str = "unattributed";
 
 /// IAM: an inline policy name is 1–128 characters of `[\w+=,.@-]`.
 pub const MAX_POLICY_NAME_CHARS: usize = 128;
@@ -66,7 +66,7 @@ pub const MAX_ROLE_POLICY_CHARS: usize = 10_240;
 pub const MAX_USER_POLICY_CHARS: usize = 2_048;
 
 /// The IAM Identity Center role-name prefix.
-pub const SSO_ROLE_PREFIX: &str = "AWSReservedSSO_";
+const SSO_ROLE_PREFIX: &str = "AWSReservedSSO_";
 
 pub const DEFAULT_COOL_DOWN_MINUTES: u32 = 60;
 pub const MAX_COOL_DOWN_MINUTES: u32 = 10_080;
@@ -341,7 +341,7 @@ fn digest(s: &str) -> String {
 /// The part of a policy name that stands for the profile: the application profile's id (the ARN's
 /// last segment, e.g. `a1b2c3d4e5f6`), or [`UNATTRIBUTED_KEY`]; a profile key that is not a plain id
 /// (other characters, too long) becomes `h` + a digest of it.
-pub fn profile_key(profile: &str) -> String {
+fn profile_key(profile: &str) -> String {
     let p = profile.trim();
     if p == UNATTRIBUTED_KEY || p == UNATTRIBUTED {
         return UNATTRIBUTED_KEY.into();
@@ -366,7 +366,7 @@ pub fn policy_name(profile: &str) -> String {
 
 /// The resources a containment denies: the application profile ARN, or (unattributed) the
 /// foundation models and system profiles the caller called, in every Region of the partition.
-pub fn model_resources(partition: &str, account: &str, models: &[String]) -> Vec<String> {
+fn model_resources(partition: &str, account: &str, models: &[String]) -> Vec<String> {
     let mut out = BTreeSet::new();
     for m in models {
         match classify(m) {
@@ -751,7 +751,7 @@ pub async fn release<I: IamPolicies>(
 
 /// The alert text's containment paragraph: contained what, for whom, until when, and how to lift it
 /// (`release`: that it was lifted).
-pub fn alert_lines(applied: &[Applied], release: bool) -> String {
+fn alert_lines(applied: &[Applied], release: bool) -> String {
     let mut s = String::new();
     for a in applied {
         let c = &a.containment;

@@ -42,35 +42,35 @@ use crate::time::Timestamp;
 pub const DEFAULT_NAMESPACE: &str = "BedrockMeter";
 
 pub const REQUESTS: &str = "Requests";
-pub const ERRORS: &str = "Errors";
-pub const INPUT_TOKENS: &str = "InputTokens";
-pub const OUTPUT_TOKENS: &str = "OutputTokens";
-pub const CACHE_READ_TOKENS: &str = "CacheReadTokens";
-pub const CACHE_WRITE_TOKENS: &str = "CacheWriteTokens";
-pub const ESTIMATED_COST_USD: &str = "EstimatedCostUSD";
-pub const UNPRICED_REQUESTS: &str = "UnpricedRequests";
-pub const MALFORMED_RECORDS: &str = "MalformedRecords";
+const ERRORS: &str = "Errors";
+const INPUT_TOKENS: &str = "InputTokens";
+const OUTPUT_TOKENS: &str = "OutputTokens";
+const CACHE_READ_TOKENS: &str = "CacheReadTokens";
+const CACHE_WRITE_TOKENS: &str = "CacheWriteTokens";
+const ESTIMATED_COST_USD: &str = "EstimatedCostUSD";
+const UNPRICED_REQUESTS: &str = "UnpricedRequests";
+pub(crate) const MALFORMED_RECORDS: &str = "MalformedRecords";
 
 pub const TEAM: &str = "Team";
 pub const APP: &str = "App";
-pub const MODEL: &str = "Model";
+const MODEL: &str = "Model";
 pub const CALLER: &str = "Caller";
 
 /// PutMetricData limits.
-pub const MAX_DATUMS_PER_REQUEST: usize = 1000;
-pub const MAX_REQUEST_BYTES: usize = 1_000_000;
+pub(crate) const MAX_DATUMS_PER_REQUEST: usize = 1000;
+pub(crate) const MAX_REQUEST_BYTES: usize = 1_000_000;
 /// CloudWatch allows 30 dimensions per metric; dimension values are at most 1024 characters, names
 /// at most 255.
 pub const MAX_DIMENSIONS: usize = 30;
-pub const MAX_DIMENSION_VALUE_CHARS: usize = 1024;
-pub const MAX_DIMENSION_NAME_CHARS: usize = 255;
+const MAX_DIMENSION_VALUE_CHARS: usize = 1024;
+const MAX_DIMENSION_NAME_CHARS: usize = 255;
 /// Distinct values of one metadata key published per batch; the rest are summed into [`OTHER`].
-pub const MAX_METADATA_VALUES_PER_KEY: usize = 50;
+const MAX_METADATA_VALUES_PER_KEY: usize = 50;
 /// The value that sums a metadata key's values beyond [`MAX_METADATA_VALUES_PER_KEY`].
-pub const OTHER: &str = "other";
+const OTHER: &str = "other";
 /// The value of an empty dimension value, and of one that holds nothing but whitespace.
-pub const EMPTY_VALUE: &str = "none";
-pub const BLANK_VALUE: &str = "blank";
+const EMPTY_VALUE: &str = "none";
+const BLANK_VALUE: &str = "blank";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unit {
@@ -517,7 +517,7 @@ impl MetricsAggregator {
 }
 
 /// Whether CloudWatch takes `v` as a dimension value (or name, with `max` 255) as it is.
-pub fn is_valid_dimension(v: &str, max: usize) -> bool {
+fn is_valid_dimension(v: &str, max: usize) -> bool {
     !v.is_empty()
         && v.len() <= max
         && v.bytes().all(|b| (0x20..0x7f).contains(&b))
@@ -526,7 +526,7 @@ pub fn is_valid_dimension(v: &str, max: usize) -> bool {
 
 /// A non-ASCII character's ASCII form, when it has an obvious one: accented Latin letters (Latin-1
 /// Supplement and the common Latin Extended-A letters) and typographic punctuation.
-pub fn ascii_fold(c: char) -> Option<&'static str> {
+pub(crate) fn ascii_fold(c: char) -> Option<&'static str> {
     Some(match c {
         '\u{a0}' => " ",
         '\u{2010}'..='\u{2015}' | '\u{2212}' => "-",
@@ -583,7 +583,7 @@ fn fnv1a(s: &str) -> u32 {
 
 /// The form CloudWatch accepts of a dimension value (or name: `max` 255) that it would refuse as it
 /// is; `None` when `v` is valid already. See the module documentation for the mapping.
-pub fn sanitize_dimension(v: &str, max: usize) -> Option<String> {
+fn sanitize_dimension(v: &str, max: usize) -> Option<String> {
     if v.is_empty() {
         return Some(EMPTY_VALUE.into());
     }
@@ -617,7 +617,7 @@ pub fn sanitize_dimension(v: &str, max: usize) -> Option<String> {
 }
 
 /// USD as a CloudWatch value: the exact amount rounded to nine decimals, then to the nearest `f64`.
-pub fn usd_value(m: Money) -> f64 {
+fn usd_value(m: Money) -> f64 {
     m.to_decimal_string(9).parse().unwrap_or(m.as_f64())
 }
 
@@ -639,7 +639,7 @@ fn encoded_len(s: &str) -> usize {
 }
 
 /// Upper bound of a datum's size in a Query-protocol `PutMetricData` body (member index up to 1000).
-pub fn datum_wire_size(d: &Datum) -> usize {
+fn datum_wire_size(d: &Datum) -> usize {
     const P: usize = "&MetricData.member.1000.".len();
     let mut n = P + "MetricName=".len() + encoded_len(d.metric);
     for (i, (k, v)) in d.dimensions.iter().enumerate() {
@@ -680,7 +680,7 @@ pub fn chunks(
 }
 
 /// Request overhead for a namespace: `Action=PutMetricData&Version=2010-08-01&Namespace=…`.
-pub fn request_overhead(namespace: &str) -> usize {
+pub(crate) fn request_overhead(namespace: &str) -> usize {
     "Action=PutMetricData&Version=2010-08-01&Namespace=".len() + encoded_len(namespace) + 64
 }
 

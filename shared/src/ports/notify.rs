@@ -8,7 +8,7 @@ use super::AwsError;
 
 /// SNS limits: subject under 100 characters, message at most 256 KiB (262,144 bytes) including
 /// attributes.
-pub const MAX_SUBJECT_CHARS: usize = 99;
+pub(crate) const MAX_SUBJECT_CHARS: usize = 99;
 pub const MAX_MESSAGE_BYTES: usize = 262_144;
 
 /// One message to publish.

@@ -7,7 +7,7 @@ use std::iter::Sum;
 use std::ops::{Add, AddAssign, Mul, Sub};
 
 /// Femto-dollars per dollar.
-pub const FEMTO_PER_USD: i128 = 1_000_000_000_000_000;
+pub(crate) const FEMTO_PER_USD: i128 = 1_000_000_000_000_000;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Money(pub i128);
@@ -27,7 +27,7 @@ pub enum DecimalError {
 }
 
 /// Parses a non-negative decimal `123.456` into an integer scaled by 10^scale, exactly.
-pub fn parse_scaled(text: &str, scale: u32) -> Result<i128, DecimalError> {
+fn parse_scaled(text: &str, scale: u32) -> Result<i128, DecimalError> {
     let t = text.trim();
     let (int, frac) = t.split_once('.').unwrap_or((t, ""));
     let ok = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
@@ -133,7 +133,7 @@ fn trim_decimal(s: &str) -> String {
 }
 
 /// `1234567` → `1,234,567` (a string of ASCII digits).
-pub fn group_thousands(digits: &str) -> String {
+pub(crate) fn group_thousands(digits: &str) -> String {
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i).is_multiple_of(3) {

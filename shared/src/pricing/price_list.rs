@@ -235,7 +235,7 @@ fn read_item(item: &Value) -> Vec<Result<OfferRate, String>> {
 }
 
 /// `d × 10^shift` of a plain decimal, normalised (`"0.0000600000"`, 3 → `"0.06"`).
-pub fn shift_decimal(d: &str, shift: usize) -> Option<String> {
+fn shift_decimal(d: &str, shift: usize) -> Option<String> {
     let d = d.trim();
     let (int, frac) = d.split_once('.').unwrap_or((d, ""));
     if int.is_empty() && frac.is_empty()

@@ -30,7 +30,7 @@ use crate::records::record::Tokens;
 use crate::time::Date;
 
 /// The embedded default table.
-pub const DEFAULT_PRICES_JSON: &str = include_str!("../../data/prices.json");
+const DEFAULT_PRICES_JSON: &str = include_str!("../../data/prices.json");
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rates {
@@ -60,9 +60,9 @@ pub struct ModelPrice {
 }
 
 /// The service tier every call without a logged tier is served in (Bedrock's Standard tier).
-pub const DEFAULT_TIER: &str = "default";
+pub(crate) const DEFAULT_TIER: &str = "default";
 /// The tiers Bedrock serves on-demand calls in (`ServiceTier.type`).
-pub const TIERS: &[&str] = &["default", "flex", "priority", "reserved"];
+const TIERS: &[&str] = &["default", "flex", "priority", "reserved"];
 
 /// The tier a call is priced in from the tier its record names (served, else requested): none means
 /// `default`; names are lower-cased and `standard` (the tier's name on the pricing page) is `default`.

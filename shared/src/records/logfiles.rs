@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 
 use crate::records::record::{for_each_record_in_bytes, Record, RecordError};
 
-pub const PERMISSION_CHECK: &str = "amazon-bedrock-logs-permission-check";
+const PERMISSION_CHECK: &str = "amazon-bedrock-logs-permission-check";
 
 /// Whether a path is a log-record file (by name and place).
-pub fn is_log_file(path: &Path) -> bool {
+fn is_log_file(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return false;
     };
@@ -133,7 +133,7 @@ pub fn read_maybe_gzip(path: &Path) -> std::io::Result<Vec<u8>> {
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-pub fn gunzip_if_gzip(raw: Vec<u8>) -> std::io::Result<Vec<u8>> {
+fn gunzip_if_gzip(raw: Vec<u8>) -> std::io::Result<Vec<u8>> {
     if raw.starts_with(&GZIP_MAGIC) {
         let mut out = Vec::with_capacity(raw.len() * 8);
         flate2::read::MultiGzDecoder::new(&raw[..])

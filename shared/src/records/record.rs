@@ -32,7 +32,7 @@ pub struct Record<'a> {
 }
 
 /// The caller of a record without `identity.arn`.
-pub const UNKNOWN_CALLER: &str = "unknown";
+pub(crate) const UNKNOWN_CALLER: &str = "unknown";
 
 impl Record<'_> {
     /// The caller as attributed: `identity.arn` as logged, or [`UNKNOWN_CALLER`].
@@ -247,7 +247,7 @@ fn object_or_null<'a, const E: bool>(
 }
 
 /// Parses the record at the scanner's position (leaves the scanner after it).
-pub fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>, RecordError> {
+fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>, RecordError> {
     if sc.peek_kind()? != Kind::Object {
         return Err(RecordError::NotAnObject);
     }
@@ -464,7 +464,7 @@ fn read_cache_ttl_split<'a, const E: bool>(
 /// Splits a buffer of records — JSON Lines, one pretty-printed object, or objects back to back — and
 /// calls `f` with each parse result. A broken record is reported as an error and the scan resumes at the
 /// next line that starts with `{`, so it never takes its neighbours down.
-pub fn for_each_record<'a>(text: &'a str, mut f: impl FnMut(Result<Record<'a>, RecordError>)) {
+fn for_each_record<'a>(text: &'a str, mut f: impl FnMut(Result<Record<'a>, RecordError>)) {
     let b = text.as_bytes();
     let mut pos = 0usize;
     loop {

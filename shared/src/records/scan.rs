@@ -31,7 +31,7 @@ pub enum ScanError {
 
 /// Levels of a skipped value whose bracket kinds are checked; deeper levels are only counted, so a
 /// deeply nested body (which metering never reads) cannot make its record unreadable — and unmetered.
-pub const MAX_DEPTH: usize = 512;
+const MAX_DEPTH: usize = 512;
 
 /// A scanner over `text`; `ESC`: `text` is the body of a JSON string holding the JSON (see the module
 /// documentation).
@@ -517,7 +517,7 @@ fn find_backslash(s: &[u8], from: usize) -> Option<usize> {
 
 /// The text of a JSON string body (without its quotes): its escapes decoded, all of it (an unescaped
 /// quote inside is an error, not the end).
-pub fn unescape_body(body: &str) -> Result<Cow<'_, str>, ScanError> {
+pub(crate) fn unescape_body(body: &str) -> Result<Cow<'_, str>, ScanError> {
     if !body.contains('\\') && !body.contains('"') {
         return Ok(Cow::Borrowed(body));
     }

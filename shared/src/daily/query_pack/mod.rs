@@ -36,10 +36,12 @@ use crate::records::record::UNKNOWN_CALLER;
 
 mod pricing_cte;
 
-pub use pricing_cte::{price_pool, pricing_cte, pricing_cte_rows, PriceRow};
+#[cfg(test)]
+pub(crate) use pricing_cte::{price_pool, pricing_cte_rows};
+pub use pricing_cte::{pricing_cte, PriceRow};
 
 /// The profiles table DDL with `{{database}}`, `{{table}}`, `{{location}}` placeholders.
-pub const PROFILES_TABLE_DDL_TEMPLATE: &str = include_str!("../../../sql/profiles_table.sql");
+const PROFILES_TABLE_DDL_TEMPLATE: &str = include_str!("../../../sql/profiles_table.sql");
 
 /// Names the committed query files use (the template's defaults).
 pub const DEFAULT_DATABASE: &str = "bedrock_meter";

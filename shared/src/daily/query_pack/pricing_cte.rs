@@ -18,7 +18,7 @@ pub struct PriceRow {
 }
 
 /// The pool column of the pricing CTE for a core pool.
-pub fn price_pool(pool: &Pool) -> &'static str {
+pub(crate) fn price_pool(pool: &Pool) -> &'static str {
     if *pool == Pool::Global {
         "global"
     } else {
@@ -28,7 +28,7 @@ pub fn price_pool(pool: &Pool) -> &'static str {
 
 /// Every row of the pricing CTE, each computed with [`PriceTable::rates`] for its prefix, pool,
 /// Region and long-context flag. Region rows are only emitted where they differ from the default.
-pub fn pricing_cte_rows(prices: &PriceTable) -> Vec<PriceRow> {
+pub(crate) fn pricing_cte_rows(prices: &PriceTable) -> Vec<PriceRow> {
     let mut out = Vec::new();
     for m in &prices.models {
         let mut regions: Vec<&String> = m.regions.keys().collect();

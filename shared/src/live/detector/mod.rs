@@ -103,7 +103,7 @@ pub const TAG_MAX_REQUESTS: &str = "meter:max-requests";
 pub const TAG_WINDOW_MINUTES: &str = "meter:window-minutes";
 
 /// The longest window accepted (from configuration or tags): a day.
-pub const MAX_WINDOW_MINUTES: u32 = 1440;
+pub(crate) const MAX_WINDOW_MINUTES: u32 = 1440;
 
 mod alerts;
 mod config;

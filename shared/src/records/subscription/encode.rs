@@ -8,7 +8,7 @@ use base64::Engine as _;
 use super::{LogEvent, LogsData, CONTROL_MESSAGE};
 
 /// Builds the `awslogs.data` string for a payload: standard padded base64 of gzip of its JSON.
-pub fn encode_data(data: &LogsData<'_>) -> String {
+pub(crate) fn encode_data(data: &LogsData<'_>) -> String {
     let json = payload_json(data);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(json.as_bytes())

@@ -27,18 +27,20 @@ mod encode;
 mod gzip;
 mod payload;
 
-pub use encode::{control_message, encode, encode_data, event_id, payload_json};
+#[cfg(test)]
+pub(crate) use encode::encode_data;
+pub use encode::{control_message, encode, event_id, payload_json};
 use gzip::gunzip;
 use payload::{message_span, string_span, Arena, FIELDS};
 
 /// `messageType` of a log batch.
 pub const DATA_MESSAGE: &str = "DATA_MESSAGE";
 /// `messageType` of the reachability probe CloudWatch Logs sends when a subscription is created.
-pub const CONTROL_MESSAGE: &str = "CONTROL_MESSAGE";
+pub(crate) const CONTROL_MESSAGE: &str = "CONTROL_MESSAGE";
 
 /// Inflated payloads larger than this are refused (a subscription event is at most 1 MB compressed; this
 /// bounds what a hostile or corrupt gzip stream can make the function allocate).
-pub const MAX_INFLATED_BYTES: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_INFLATED_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SubscriptionError {
@@ -381,7 +383,7 @@ impl Decoder {
 }
 
 /// `awslogs.data` of a Lambda event given as JSON text (any other members are ignored).
-pub fn awslogs_data(event: &str) -> Result<Cow<'_, str>, SubscriptionError> {
+fn awslogs_data(event: &str) -> Result<Cow<'_, str>, SubscriptionError> {
     let mut sc = Scanner::new(event);
     let mut data = None;
     let not = |_| SubscriptionError::NotAnEvent;
