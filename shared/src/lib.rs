@@ -33,3 +33,16 @@ pub use time::{Date, Timestamp};
 
 #[cfg(feature = "aws")]
 pub mod aws;
+
+#[cfg(test)]
+mod test_support {
+    /// Runs a future to completion on a current-thread runtime (the ports' loops, the detector's
+    /// store calls).
+    pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a test runtime")
+            .block_on(f)
+    }
+}

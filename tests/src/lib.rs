@@ -153,6 +153,40 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A CloudWatch Logs subscription event's JSON (`{"awslogs":{"data":…}}`) carrying `messages`
+/// (epoch seconds, record text) from `log_group` of account `owner`, with event ids in CloudWatch's
+/// shape: what the ingest Lambda receives.
+pub fn subscription_event_json(owner: &str, log_group: &str, messages: &[(i64, String)]) -> String {
+    use bedrock_meter_core::records::subscription::{encode, event_id, LogEvent, LogsData};
+    let ids: Vec<String> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, (ts, _))| event_id(ts * 1000, i as u64))
+        .collect();
+    encode(&LogsData {
+        message_type: "DATA_MESSAGE",
+        owner,
+        log_group,
+        log_stream: "aws/bedrock/modelinvocations",
+        subscription_filters: vec!["bedrock-meter"],
+        log_events: messages
+            .iter()
+            .zip(&ids)
+            .map(|((ts, m), id)| LogEvent {
+                id,
+                timestamp: ts * 1000,
+                message: m.as_str().into(),
+            })
+            .collect(),
+    })
+}
+
+/// The start of the current minute, minus `back` minutes (epoch seconds).
+pub fn minute_ago(back: i64) -> i64 {
+    let now = bedrock_meter_core::Timestamp::now().0;
+    now - now.rem_euclid(60) - back * 60
+}
+
 fn http_get(port: u16, path: &str) -> Option<String> {
     http_request(port, "GET", path, None)
 }

@@ -13,10 +13,9 @@ use bedrock_meter_core::aws::containment_ledger::DynamoLedger;
 use bedrock_meter_core::aws::dynamodb::DynamoStore;
 use bedrock_meter_core::aws::iam::{decode_document, IamClient};
 use bedrock_meter_core::aws::sns::SnsNotifier;
-use bedrock_meter_core::records::subscription::{encode, event_id, LogEvent, LogsData};
 use bedrock_meter_core::Timestamp;
 use bedrock_meter_integration_tests::bedrock_stub::{BedrockStub, StubProfile};
-use bedrock_meter_integration_tests::{sdk_config_for, Moto};
+use bedrock_meter_integration_tests::{minute_ago, sdk_config_for, subscription_event_json, Moto};
 use ingest::{Config, Ingest, SubscriptionEvent};
 
 const ACCOUNT: &str = "111122223333";
@@ -31,33 +30,12 @@ fn record(ts: i64, model_id: &str, caller: &str, id: &str) -> String {
 }
 
 fn event(messages: &[(i64, String)]) -> SubscriptionEvent {
-    let ids: Vec<String> = messages
-        .iter()
-        .enumerate()
-        .map(|(i, (ts, _))| event_id(ts * 1000, i as u64))
-        .collect();
-    let data = LogsData {
-        message_type: "DATA_MESSAGE",
-        owner: ACCOUNT,
-        log_group: "/aws/bedrock/modelinvocations",
-        log_stream: "aws/bedrock/modelinvocations",
-        subscription_filters: vec!["bedrock-meter"],
-        log_events: messages
-            .iter()
-            .zip(&ids)
-            .map(|((ts, m), id)| LogEvent {
-                id,
-                timestamp: ts * 1000,
-                message: m.as_str().into(),
-            })
-            .collect(),
-    };
-    serde_json::from_str(&encode(&data)).unwrap()
-}
-
-fn minute_ago(back: i64) -> i64 {
-    let now = Timestamp::now().0;
-    now - now.rem_euclid(60) - back * 60
+    serde_json::from_str(&subscription_event_json(
+        ACCOUNT,
+        "/aws/bedrock/modelinvocations",
+        messages,
+    ))
+    .unwrap()
 }
 
 struct World {

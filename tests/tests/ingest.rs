@@ -22,12 +22,10 @@ use bedrock_meter_core::live::metrics::Datum;
 use bedrock_meter_core::ports::metrics::MetricsSink;
 use bedrock_meter_core::ports::notify::{Notification, Notifier};
 use bedrock_meter_core::ports::AwsError;
-use bedrock_meter_core::records::subscription::{
-    control_message, encode, event_id, LogEvent, LogsData,
-};
+use bedrock_meter_core::records::subscription::{control_message, encode};
 use bedrock_meter_core::Timestamp;
 use bedrock_meter_integration_tests::bedrock_stub::{BedrockStub, Failure, StubProfile};
-use bedrock_meter_integration_tests::{sdk_config_for, Moto};
+use bedrock_meter_integration_tests::{minute_ago, sdk_config_for, subscription_event_json, Moto};
 use ingest::{Config, Ingest, SubscriptionEvent};
 
 const NS: &str = "BedrockMeterTest";
@@ -67,34 +65,12 @@ fn record(ts: i64, model_id: &str, caller: &str, t: [u64; 4], request_id: &str) 
 }
 
 fn event(messages: &[(i64, String)]) -> SubscriptionEvent {
-    let ids: Vec<String> = messages
-        .iter()
-        .enumerate()
-        .map(|(i, (ts, _))| event_id(ts * 1000, i as u64))
-        .collect();
-    let data = LogsData {
-        message_type: "DATA_MESSAGE",
-        owner: "111122223333",
-        log_group: LOG_GROUP,
-        log_stream: "aws/bedrock/modelinvocations",
-        subscription_filters: vec!["bedrock-meter"],
-        log_events: messages
-            .iter()
-            .zip(&ids)
-            .map(|((ts, m), id)| LogEvent {
-                id,
-                timestamp: ts * 1000,
-                message: m.as_str().into(),
-            })
-            .collect(),
-    };
-    serde_json::from_str(&encode(&data)).unwrap()
-}
-
-/// The start of the current minute, minus `back` minutes.
-fn minute_ago(back: i64) -> i64 {
-    let now = bedrock_meter_core::Timestamp::now().0;
-    now - now.rem_euclid(60) - back * 60
+    serde_json::from_str(&subscription_event_json(
+        "111122223333",
+        LOG_GROUP,
+        messages,
+    ))
+    .unwrap()
 }
 
 fn config(topic_arn: &str, extra: &[(&str, &str)]) -> Config {

@@ -187,15 +187,8 @@ mod tests {
     use super::*;
     use crate::attribution::profiles::ProfileDirectory;
     use crate::ports::profiles::CachedProfiles;
+    use crate::test_support::block_on;
     use std::time::Duration;
-
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
 
     #[test]
     fn a_profiles_file_is_a_source_read_at_cold_start() {

@@ -52,6 +52,7 @@ pub async fn put_all<M: MetricsSink>(
 mod tests {
     use super::*;
     use crate::live::metrics::Unit;
+    use crate::test_support::block_on;
     use crate::time::Timestamp;
     use std::sync::Mutex;
 
@@ -82,13 +83,6 @@ mod tests {
                 unit: Unit::Count,
             })
             .collect()
-    }
-
-    fn block_on<F: Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(f)
     }
 
     #[test]

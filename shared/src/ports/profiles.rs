@@ -132,6 +132,7 @@ impl<S> ProfileDirectory for CachedProfiles<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::block_on;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
 
@@ -162,14 +163,6 @@ mod tests {
         async fn list_application_profiles(&self) -> Result<Vec<Profile>, AwsError> {
             Ok(vec![])
         }
-    }
-
-    fn block_on<F: Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(f)
     }
 
     #[test]

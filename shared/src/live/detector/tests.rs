@@ -1,30 +1,7 @@
 //! The detector's tests: thresholds, windows, incidents and their alerts, the store's contract.
 
 use super::*;
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
-
-/// Drives a future that never waits on I/O (the in-memory store) to completion.
-fn block_on<F: Future>(f: F) -> F::Output {
-    fn raw() -> RawWaker {
-        fn clone(_: *const ()) -> RawWaker {
-            raw()
-        }
-        fn noop(_: *const ()) {}
-        static VT: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
-        RawWaker::new(std::ptr::null(), &VT)
-    }
-    // SAFETY: the vtable's functions do nothing and never dereference the data pointer.
-    let waker = unsafe { Waker::from_raw(raw()) };
-    let mut cx = Context::from_waker(&waker);
-    let mut f = pin!(f);
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
+use crate::test_support::block_on;
 
 const T0: i64 = 1_764_028_800; // 2025-11-25T00:00:00Z
 
