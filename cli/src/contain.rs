@@ -71,7 +71,7 @@ pub fn run(cmd: ContainCommand) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let config = crate::ops::load_config(region.as_deref()).await;
+        let config = crate::common::load_config(region.as_deref()).await;
         let iam = IamClient::new(&config);
         match cmd {
             ContainCommand::List {

@@ -1,8 +1,8 @@
 //! `bedrock-meter doctor`: checks each link of the chain in one account and Region and prints a
 //! checklist with a verdict and the fix for each failure. Exit code 1 when a check fails.
 //!
-//! Two halves: [`gather`] reads [`Facts`] through the adapters (`ops`, and the core's
-//! `ProfileSource`); [`checklist`] is pure (facts in, checks out) and holds every verdict.
+//! Two halves: [`gather`] reads [`Facts`] through the core's ports (adapters in
+//! `bedrock_meter_core::aws`); [`checklist`] is pure (facts in, checks out) and holds every verdict.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,17 +13,23 @@ use anyhow::Context;
 use bedrock_meter_core::attribution::model_id::{classify, ModelRef};
 use bedrock_meter_core::attribution::profiles::{Profile, ProfileDirectory, ProfileMap};
 use bedrock_meter_core::attribution::resolution::{resolve, AttributionConfig};
+use bedrock_meter_core::aws::athena::AthenaEngine;
 use bedrock_meter_core::aws::bedrock::BedrockProfiles;
+use bedrock_meter_core::aws::glue::GlueCatalog;
+use bedrock_meter_core::aws::logging::BedrockLogging;
+use bedrock_meter_core::aws::logs::LogsClient;
+use bedrock_meter_core::aws::s3::S3Store;
+use bedrock_meter_core::ports::logging::{LoggingApi, LoggingConfig};
+use bedrock_meter_core::ports::operator::{
+    read_events, Catalog, LogGroups, ObjectEntry, ObjectLister, SubscriptionFilter, Workgroups,
+};
 use bedrock_meter_core::ports::profiles::ProfileSource;
+use bedrock_meter_core::ports::AwsError;
+use bedrock_meter_core::time::now_millis;
 use bedrock_meter_core::{PriceTable, Timestamp};
 use serde::Serialize;
 
-use crate::ops::brief;
-use crate::ops::sdk::Clients;
-use crate::ops::{
-    now_ms, parse_duration, read_events, Catalog, InvocationLogging, LogGroups, LoggingConfig,
-    ObjectEntry, ObjectStore, SubscriptionFilter,
-};
+use crate::common::parse_duration;
 
 /// The names `template.yaml` gives the resources by default.
 pub const DEFAULT_LOG_GROUP: &str = "/aws/bedrock/modelinvocations";
@@ -138,6 +144,7 @@ pub struct Facts {
     pub region: String,
     pub now: Timestamp,
     pub names: Names,
+    /// The invocation-logging configuration; `None` when there is none or it delivers nowhere.
     pub logging: Fact<Option<LoggingConfig>>,
     pub log_group_exists: Fact<bool>,
     pub filters: Fact<Vec<SubscriptionFilter>>,
@@ -259,29 +266,29 @@ pub fn checklist(
             .fix(setup_fix),
         Ok(Some(c)) => {
             let mut problems = Vec::new();
-            match &c.log_group {
+            match c.log_group() {
                 None => problems.push("no CloudWatch Logs delivery: live metrics and alerts see nothing".to_string()),
-                Some(g) if n.log_group_explicit && *g != n.log_group => problems.push(format!(
+                Some(g) if n.log_group_explicit && g != n.log_group => problems.push(format!(
                     "logs go to the log group {g}, but the stack reads {}", n.log_group
                 )),
                 Some(_) => {}
             }
-            match &c.s3 {
+            match c.s3_delivery() {
                 None => problems.push("no S3 delivery: the daily report and Athena see nothing".to_string()),
-                Some((b, _)) if n.bucket_explicit && Some(b) != n.bucket.as_ref() => problems.push(format!(
-                    "logs go to the bucket {b}, but the stack reads {}", n.bucket.as_deref().unwrap_or("?")
+                Some(t) if n.bucket_explicit && Some(&t.bucket) != n.bucket.as_ref() => problems.push(format!(
+                    "logs go to the bucket {}, but the stack reads {}", t.bucket, n.bucket.as_deref().unwrap_or("?")
                 )),
                 Some(_) => {}
             }
-            if c.log_group.is_some() && c.large_data_s3.is_none() {
+            if c.log_group().is_some() && c.large_data_delivery().is_none() {
                 problems.push("no large-data delivery to S3: records whose bodies exceed 100 KB are not delivered to CloudWatch Logs".to_string());
             }
             let summary = format!(
                 "CloudWatch Logs {}, S3 {}, text {}, large data {}",
-                c.log_group.as_deref().unwrap_or("off"),
-                c.s3.as_ref().map_or_else(|| "off".to_string(), |(b, p)| s3_url(b, p.as_deref())),
-                if c.text_delivery { "on" } else { "off" },
-                c.large_data_s3.as_ref().map_or_else(|| "off".to_string(), |(b, p)| s3_url(b, p.as_deref())),
+                c.log_group().unwrap_or("off"),
+                c.s3_delivery().map_or_else(|| "off".to_string(), |t| s3_url(&t.bucket, t.key_prefix())),
+                if c.text_delivery() { "on" } else { "off" },
+                c.large_data_delivery().map_or_else(|| "off".to_string(), |t| s3_url(&t.bucket, t.key_prefix())),
             );
             if problems.is_empty() {
                 Check::new(LOGGING.0, LOGGING.1, Status::Pass, summary)
@@ -294,7 +301,7 @@ pub fn checklist(
     // 1b. Text delivery: optional (TextDataDelivery), but turning it off has a price.
     const TEXT: (&str, &str) = ("text-delivery", "Text data delivery");
     if let Ok(Some(c)) = &f.logging {
-        out.push(if c.text_delivery {
+        out.push(if c.text_delivery() {
             Check::new(TEXT.0, TEXT.1, Status::Pass, "on: 1-hour cache writes are priced at their own rate (prompts and responses are kept in the invocation logs)".into())
         } else {
             Check::new(TEXT.0, TEXT.1, Status::Warn, "off: token counts are logged and metered, prompts and responses are not; 1-hour cache writes cannot be told from 5-minute ones and are priced as 5-minute (1.25x input instead of 2x), so spend on 1-hour prompt caching is under-reported".into())
@@ -652,13 +659,13 @@ pub fn read_stack_outputs(text: &str) -> anyhow::Result<BTreeMap<String, String>
 }
 
 /// Lists the newest log object of today and yesterday under `<prefix>/AWSLogs/<account>/BedrockModelInvocationLogs/<region>/`.
-pub async fn latest_delivery<S: ObjectStore>(
+pub async fn latest_delivery<S: ObjectLister>(
     s3: &S,
     bucket: &str,
     prefix: &str,
     region: &str,
     now: Timestamp,
-) -> Result<Delivery, bedrock_meter_core::ports::AwsError> {
+) -> Result<Delivery, AwsError> {
     let base = if prefix.is_empty() {
         "AWSLogs/".to_string()
     } else {
@@ -709,7 +716,7 @@ pub async fn recent_records<L: LogGroups>(
     window: Duration,
     max: usize,
     now_ms: i64,
-) -> Result<Recent, bedrock_meter_core::ports::AwsError> {
+) -> Result<Recent, AwsError> {
     let (events, truncated) =
         read_events(logs, group, now_ms - window.as_millis() as i64, max).await?;
     let mut r = Recent {
@@ -732,20 +739,43 @@ pub async fn recent_records<L: LogGroups>(
     Ok(r)
 }
 
-/// Reads every fact through the adapters.
-pub async fn gather<C, P>(c: &C, p: &P, a: &DoctorArgs, region: String) -> anyhow::Result<Facts>
+/// The ports doctor reads through: one adapter per service (the core's `aws` in [`run`]).
+pub struct Sources<L, B, S, C, W, P> {
+    pub logs: L,
+    pub logging: B,
+    pub objects: S,
+    pub catalog: C,
+    pub workgroups: W,
+    pub profiles: P,
+}
+
+/// Reads every fact through the ports.
+pub async fn gather<L, B, S, C, W, P>(
+    src: &Sources<L, B, S, C, W, P>,
+    a: &DoctorArgs,
+    region: String,
+) -> anyhow::Result<Facts>
 where
-    C: LogGroups + InvocationLogging + ObjectStore + Catalog,
+    L: LogGroups,
+    B: LoggingApi,
+    S: ObjectLister,
+    C: Catalog,
+    W: Workgroups,
     P: ProfileSource,
 {
-    let now_ms = now_ms();
+    let now_ms = now_millis();
     let now = Timestamp::from_millis(now_ms);
     let outputs = match &a.stack_outputs {
         Some(path) => read_stack_outputs(&crate::common::read_flag_file("--stack-outputs", path)?)
             .with_context(|| format!("--stack-outputs {}", path.display()))?,
         None => BTreeMap::new(),
     };
-    let logging = c.logging_config().await.map_err(|e| brief(&e));
+    // A configuration that names no log group and no bucket logs nothing: not configured.
+    let logging = src
+        .logging
+        .get()
+        .await
+        .map(|c| c.filter(LoggingConfig::delivers));
     let configured = logging.as_ref().ok().and_then(|c| c.as_ref());
     let explicit_group = a
         .log_group
@@ -758,15 +788,15 @@ where
     let names = Names {
         log_group_explicit: explicit_group.is_some(),
         log_group: explicit_group
-            .or_else(|| configured.and_then(|c| c.log_group.clone()))
+            .or_else(|| configured.and_then(|c| c.log_group().map(str::to_string)))
             .unwrap_or_else(|| DEFAULT_LOG_GROUP.into()),
         bucket_explicit: explicit_bucket.is_some(),
         bucket: explicit_bucket
-            .or_else(|| configured.and_then(|c| c.s3.as_ref().map(|s| s.0.clone()))),
+            .or_else(|| configured.and_then(|c| c.s3_delivery().map(|t| t.bucket.clone()))),
         prefix: a
             .prefix
             .clone()
-            .or_else(|| configured.and_then(|c| c.s3.as_ref().and_then(|s| s.1.clone())))
+            .or_else(|| configured.and_then(|c| c.s3_delivery()?.key_prefix().map(str::to_string)))
             .unwrap_or_else(|| DEFAULT_PREFIX.into()),
         database: a
             .database
@@ -785,46 +815,54 @@ where
             .unwrap_or_else(|| DEFAULT_WORKGROUP.into()),
         ingest_function: a.ingest_function.clone(),
     };
-    let log_group_exists = c
+    let log_group_exists = src
+        .logs
         .log_group_exists(&names.log_group)
         .await
-        .map_err(|e| brief(&e));
+        .map_err(|e| e.brief());
     let group_ok = matches!(log_group_exists, Ok(true));
     let filters = if group_ok {
-        c.subscription_filters(&names.log_group)
+        src.logs
+            .subscription_filters(&names.log_group)
             .await
-            .map_err(|e| brief(&e))
+            .map_err(|e| e.brief())
     } else {
         Ok(Vec::new())
     };
     let recent = if group_ok {
-        recent_records(c, &names.log_group, a.recent, a.max_events, now_ms)
+        recent_records(&src.logs, &names.log_group, a.recent, a.max_events, now_ms)
             .await
-            .map_err(|e| brief(&e))
+            .map_err(|e| e.brief())
     } else {
         Err("no log group".into())
     };
     let delivery = match &names.bucket {
-        Some(b) => latest_delivery(c, b, &names.prefix, &region, now)
+        Some(b) => latest_delivery(&src.objects, b, &names.prefix, &region, now)
             .await
             .map_err(|e| match &e.code {
-                Some(code) if !brief(&e).contains(code.as_str()) => {
-                    format!("{code}: {}", brief(&e))
+                Some(code) if !e.brief().contains(code.as_str()) => {
+                    format!("{code}: {}", e.brief())
                 }
-                _ => brief(&e),
+                _ => e.brief(),
             }),
         None => Ok(Delivery::default()),
     };
     Ok(Facts {
-        table_exists: c
+        table_exists: src
+            .catalog
             .table_exists(&names.database, &names.table)
             .await
-            .map_err(|e| brief(&e)),
-        workgroup: c
+            .map_err(|e| e.brief()),
+        workgroup: src
+            .workgroups
             .workgroup_state(&names.workgroup)
             .await
-            .map_err(|e| brief(&e)),
-        profiles: p.list_application_profiles().await.map_err(|e| brief(&e)),
+            .map_err(|e| e.brief()),
+        profiles: src
+            .profiles
+            .list_application_profiles()
+            .await
+            .map_err(|e| e.brief()),
         region,
         now,
         names,
@@ -844,15 +882,21 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
         metadata_keys: Vec::new(),
         ..AttributionConfig::default()
     };
-    crate::ops::runtime()?.block_on(async {
-        let config = crate::ops::load_config(a.region.as_deref()).await;
+    crate::common::runtime()?.block_on(async {
+        let config = crate::common::load_config(a.region.as_deref()).await;
         let region = config
             .region()
             .map(|r| r.to_string())
             .context("no AWS Region: pass --region or set AWS_REGION")?;
-        let clients = Clients::new(&config);
-        let profiles = BedrockProfiles::new(&config);
-        let facts = gather(&clients, &profiles, &a, region).await?;
+        let sources = Sources {
+            logs: LogsClient::new(&config),
+            logging: BedrockLogging::from_conf(&config),
+            objects: S3Store::new(&config),
+            catalog: GlueCatalog::new(&config),
+            workgroups: AthenaEngine::new(&config),
+            profiles: BedrockProfiles::new(&config),
+        };
+        let facts = gather(&sources, &a, region).await?;
         let checks = checklist(
             &facts,
             &prices,
@@ -875,6 +919,7 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bedrock_meter_core::ports::logging::{CloudWatchTarget, S3Target};
 
     const NOW: i64 = 1_795_000_000;
     const PROFILE: &str = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/p1";
@@ -919,10 +964,20 @@ mod tests {
                 ..Names::default()
             },
             logging: Ok(Some(LoggingConfig {
-                log_group: Some(DEFAULT_LOG_GROUP.into()),
-                s3: Some(("logs-bucket".into(), Some("bedrock-logs".into()))),
-                large_data_s3: Some(("logs-bucket".into(), Some("bedrock-logs/large-data".into()))),
-                text_delivery: true,
+                cloudwatch: Some(CloudWatchTarget {
+                    log_group: DEFAULT_LOG_GROUP.into(),
+                    role_arn: "arn:aws:iam::1:role/bedrock-logging".into(),
+                    large_data: Some(S3Target {
+                        bucket: "logs-bucket".into(),
+                        prefix: Some("bedrock-logs/large-data".into()),
+                    }),
+                }),
+                s3: Some(S3Target {
+                    bucket: "logs-bucket".into(),
+                    prefix: Some("bedrock-logs".into()),
+                }),
+                text: Some(true),
+                ..LoggingConfig::default()
             })),
             log_group_exists: Ok(true),
             filters: Ok(vec![SubscriptionFilter {
@@ -985,10 +1040,13 @@ mod tests {
         assert_eq!(status(&c, "logging"), Status::Fail);
         assert_eq!(exit_code(&c), ExitCode::from(1));
         f.logging = Ok(Some(LoggingConfig {
-            log_group: Some("/other".into()),
-            s3: None,
-            large_data_s3: None,
-            text_delivery: false,
+            cloudwatch: Some(CloudWatchTarget {
+                log_group: "/other".into(),
+                role_arn: "arn:aws:iam::1:role/bedrock-logging".into(),
+                large_data: None,
+            }),
+            text: Some(false),
+            ..LoggingConfig::default()
         }));
         f.names.log_group_explicit = true;
         let c = run_checks(&f);
@@ -1005,7 +1063,7 @@ mod tests {
         let mut f = healthy();
         assert_eq!(status(&run_checks(&f), "text-delivery"), Status::Pass);
         if let Ok(Some(c)) = &mut f.logging {
-            c.text_delivery = false;
+            c.text = Some(false);
         }
         let c = run_checks(&f);
         assert_eq!(status(&c, "text-delivery"), Status::Warn);

@@ -10,7 +10,6 @@ mod contain;
 mod demo;
 mod doctor;
 mod event;
-mod ops;
 mod prices;
 mod profiles;
 mod replay;
