@@ -40,6 +40,15 @@ pub struct CoreOpts {
     pub keep_session_roles: String,
 }
 
+/// `--format` of the commands that print for people or for programs (`doctor`, `tail`, `smoke`,
+/// `replay`, `contain list`). `report` and `rollup-sql --price-rows` add their own formats
+/// ([`crate::report::ReportFormat`], [`crate::rollup_sql::PriceRowsFormat`]).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
 pub struct Core {
     pub prices: PriceTable,
     pub profiles: ProfileMap,

@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use crate::common::Format;
 use anyhow::Context;
 use bedrock_meter_core::aws::iam::IamClient;
 use bedrock_meter_core::live::containment::{
@@ -12,12 +13,6 @@ use bedrock_meter_core::Timestamp;
 
 /// IAM calls in flight at once when listing (IAM's control plane throttles bursts).
 const CONCURRENCY: usize = 8;
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Json,
-}
 
 #[derive(clap::Subcommand, Debug)]
 pub enum ContainCommand {

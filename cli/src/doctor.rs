@@ -29,7 +29,7 @@ use bedrock_meter_core::time::now_millis;
 use bedrock_meter_core::{PriceTable, Timestamp};
 use serde::Serialize;
 
-use crate::common::parse_duration;
+use crate::common::{parse_duration, Format};
 
 /// The names `template.yaml` gives the resources by default.
 pub const DEFAULT_LOG_GROUP: &str = "/aws/bedrock/modelinvocations";
@@ -37,12 +37,6 @@ pub const DEFAULT_PREFIX: &str = "bedrock-logs";
 pub const DEFAULT_DATABASE: &str = "bedrock_meter";
 pub const DEFAULT_TABLE: &str = "invocation_logs";
 pub const DEFAULT_WORKGROUP: &str = "bedrock-meter";
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Json,
-}
 
 #[derive(clap::Args, Debug)]
 pub struct DoctorArgs {

@@ -21,14 +21,8 @@ use bedrock_meter_core::ports::AwsError;
 use bedrock_meter_core::time::now_millis;
 use serde::Serialize;
 
-use crate::common::{parse_duration, Core, CoreOpts};
+use crate::common::{parse_duration, Core, CoreOpts, Format};
 use crate::doctor::DEFAULT_LOG_GROUP;
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Json,
-}
 
 #[derive(clap::Args, Debug)]
 pub struct SmokeArgs {
