@@ -1,11 +1,13 @@
 //! [`BedrockLogging`] implements the invocation-logging ports [`LoggingApi`] (aws-sdk-bedrock
 //! `Get`/`Put`/`DeleteModelInvocationLoggingConfiguration`) and [`RoleCheck`] (aws-sdk-iam `GetRole`):
 //! the custom resource in `functions/logging-config` puts and restores the configuration through it,
-//! and the CLI's `doctor` and `smoke` read it.
+//! and the CLI's `doctor` and `smoke` read it. A role is checked by its trust policy as `GetRole` returns
+//! it (URL-encoded JSON).
 
-use crate::ports::logging::{
-    trusts_bedrock, CloudWatchTarget, LoggingApi, LoggingConfig, RoleCheck, S3Target,
-};
+use serde_json::Value;
+
+use crate::ports::encoding::decode_policy_document;
+use crate::ports::logging::{CloudWatchTarget, LoggingApi, LoggingConfig, RoleCheck, S3Target};
 
 #[derive(Clone, Debug)]
 pub struct BedrockLogging {
@@ -14,7 +16,7 @@ pub struct BedrockLogging {
 }
 
 impl BedrockLogging {
-    pub fn new(client: aws_sdk_bedrock::Client, iam: aws_sdk_iam::Client) -> Self {
+    fn new(client: aws_sdk_bedrock::Client, iam: aws_sdk_iam::Client) -> Self {
         Self { client, iam }
     }
 
@@ -55,6 +57,38 @@ impl RoleCheck for BedrockLogging {
             )),
         }
     }
+}
+
+/// Whether a trust policy document (JSON, possibly URL-encoded as IAM returns it) allows
+/// `bedrock.amazonaws.com` to `sts:AssumeRole`.
+fn trusts_bedrock(document: &str) -> bool {
+    let Ok(doc) = serde_json::from_str::<Value>(&decode_policy_document(document)) else {
+        return false;
+    };
+    let list = |v: &Value| -> Vec<String> {
+        match v {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            _ => vec![],
+        }
+    };
+    let statements = match &doc["Statement"] {
+        Value::Array(a) => a.clone(),
+        one @ Value::Object(_) => vec![one.clone()],
+        _ => vec![],
+    };
+    statements.iter().any(|st| {
+        st["Effect"] == "Allow"
+            && list(&st["Action"])
+                .iter()
+                .any(|a| a == "sts:AssumeRole" || a == "sts:*" || a == "*")
+            && list(&st["Principal"]["Service"])
+                .iter()
+                .any(|p| p == "bedrock.amazonaws.com")
+    })
 }
 
 /// `Operation: Code: message`, or the SDK's context when the service sent no code.
@@ -154,5 +188,29 @@ impl LoggingApi for BedrockLogging {
             .await
             .map_err(|e| sdk_error("DeleteModelInvocationLoggingConfiguration", e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trust_policies_that_let_bedrock_assume_the_role() {
+        let ok = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"bedrock.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        assert!(trusts_bedrock(ok));
+        let encoded = ok
+            .replace('{', "%7B")
+            .replace('}', "%7D")
+            .replace('"', "%22")
+            .replace(':', "%3A");
+        assert!(trusts_bedrock(&encoded), "IAM returns it URL-encoded");
+        let listed = r#"{"Statement":{"Effect":"Allow","Principal":{"Service":["lambda.amazonaws.com","bedrock.amazonaws.com"]},"Action":["sts:AssumeRole"]}}"#;
+        assert!(trusts_bedrock(listed));
+        let other = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        assert!(!trusts_bedrock(other));
+        let denied = ok.replace("Allow", "Deny");
+        assert!(!trusts_bedrock(&denied));
+        assert!(!trusts_bedrock("not json"));
     }
 }

@@ -3,14 +3,11 @@
 //! `doctor` and `smoke`, which check it. [`LoggingConfig`] keeps every field as Bedrock returned it (so a
 //! restore puts back exactly what was there); [`LoggingConfig::log_group`] and the other views say
 //! where it delivers, as Bedrock treats it. [`LoggingApi`] gets, puts and deletes it; [`RoleCheck`]
-//! checks a role can be handed back to Bedrock ([`trusts_bedrock`]). Adapter: `aws::logging`.
+//! checks a role can be handed back to Bedrock. Adapter: `aws::logging`.
 
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-use super::encoding::decode_policy_document;
 
 /// An S3 destination (`s3Config`, `largeDataDeliveryS3Config`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,38 +142,6 @@ pub trait RoleCheck {
         -> impl Future<Output = Result<(), String>> + Send;
 }
 
-/// Whether a trust policy document (JSON, possibly URL-encoded as IAM returns it) allows
-/// `bedrock.amazonaws.com` to `sts:AssumeRole`.
-pub fn trusts_bedrock(document: &str) -> bool {
-    let Ok(doc) = serde_json::from_str::<Value>(&decode_policy_document(document)) else {
-        return false;
-    };
-    let list = |v: &Value| -> Vec<String> {
-        match v {
-            Value::String(s) => vec![s.clone()],
-            Value::Array(a) => a
-                .iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect(),
-            _ => vec![],
-        }
-    };
-    let statements = match &doc["Statement"] {
-        Value::Array(a) => a.clone(),
-        one @ Value::Object(_) => vec![one.clone()],
-        _ => vec![],
-    };
-    statements.iter().any(|st| {
-        st["Effect"] == "Allow"
-            && list(&st["Action"])
-                .iter()
-                .any(|a| a == "sts:AssumeRole" || a == "sts:*" || a == "*")
-            && list(&st["Principal"]["Service"])
-                .iter()
-                .any(|p| p == "bedrock.amazonaws.com")
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,25 +164,6 @@ mod tests {
             video: Some(false),
             audio: Some(false),
         }
-    }
-
-    #[test]
-    fn trust_policies_that_let_bedrock_assume_the_role() {
-        let ok = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"bedrock.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-        assert!(trusts_bedrock(ok));
-        let encoded = ok
-            .replace('{', "%7B")
-            .replace('}', "%7D")
-            .replace('"', "%22")
-            .replace(':', "%3A");
-        assert!(trusts_bedrock(&encoded), "IAM returns it URL-encoded");
-        let listed = r#"{"Statement":{"Effect":"Allow","Principal":{"Service":["lambda.amazonaws.com","bedrock.amazonaws.com"]},"Action":["sts:AssumeRole"]}}"#;
-        assert!(trusts_bedrock(listed));
-        let other = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-        assert!(!trusts_bedrock(other));
-        let denied = ok.replace("Allow", "Deny");
-        assert!(!trusts_bedrock(&denied));
-        assert!(!trusts_bedrock("not json"));
     }
 
     #[test]
