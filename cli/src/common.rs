@@ -1,9 +1,12 @@
-//! Options shared by the commands that price and attribute: price table, profiles, tag keys,
-//! metadata dimensions; and reading log files into a rollup.
+//! What the commands share: the options of those that price and attribute (price table, profiles,
+//! tag keys, metadata dimensions), reading log files into a rollup, the output formats, and for the
+//! commands that talk to AWS the SDK configuration, a runtime and durations. The AWS calls themselves
+//! are the core's adapters (`bedrock_meter_core::aws`).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use bedrock_meter_core::attribution::principal::{PrincipalRule, DEFAULT_KEEP_SESSION_ROLES};
 use bedrock_meter_core::attribution::profiles::ProfileMap;
@@ -35,6 +38,15 @@ pub struct CoreOpts {
     /// sessions collapse.
     #[arg(long, default_value = DEFAULT_KEEP_SESSION_ROLES, env = "KEEP_SESSION_ROLES")]
     pub keep_session_roles: String,
+}
+
+/// `--format` of the commands that print for people or for programs (`doctor`, `tail`, `smoke`,
+/// `replay`, `contain list`). `report` and `rollup-sql --price-rows` add their own formats
+/// ([`crate::report::ReportFormat`], [`crate::rollup_sql::PriceRowsFormat`]).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
 }
 
 pub struct Core {
@@ -252,4 +264,54 @@ pub fn exit_quietly_on_closed_pipe() {
         }
         default(info);
     }));
+}
+
+/// `90s`, `15m`, `24h`, `2d` (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, ""), |i| s.split_at(i));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a duration like 90s, 15m, 24h or 2d"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("{s:?}: unit must be s, m, h or d")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+/// The standard AWS configuration (environment, profile, SSO…), with an optional Region override.
+pub async fn load_config(region: Option<&str>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r.to_string()));
+    }
+    loader.load().await
+}
+
+/// The runtime the AWS commands run their calls on (one thread: they wait on the network).
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
+        assert!(parse_duration("5w").is_err());
+        assert!(parse_duration("m").is_err());
+    }
 }

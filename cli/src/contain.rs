@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use crate::common::Format;
 use anyhow::Context;
 use bedrock_meter_core::aws::iam::IamClient;
 use bedrock_meter_core::live::containment::{
@@ -12,12 +13,6 @@ use bedrock_meter_core::Timestamp;
 
 /// IAM calls in flight at once when listing (IAM's control plane throttles bursts).
 const CONCURRENCY: usize = 8;
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Json,
-}
 
 #[derive(clap::Subcommand, Debug)]
 pub enum ContainCommand {
@@ -71,7 +66,7 @@ pub fn run(cmd: ContainCommand) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let config = crate::ops::load_config(region.as_deref()).await;
+        let config = crate::common::load_config(region.as_deref()).await;
         let iam = IamClient::new(&config);
         match cmd {
             ContainCommand::List {

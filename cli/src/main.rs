@@ -1,5 +1,8 @@
-//! `bedrock-meter`: the core on log files on disk (no AWS account needed), plus a few commands that
-//! talk to AWS (profiles export/create).
+//! `bedrock-meter`, the command line: this file only parses the arguments and dispatches to one module
+//! per subcommand (shared options, formats and the AWS set-up in `common`). `report`, `replay`, `demo`,
+//! `rollup-sql`, `event` and `prices` run the core on files on disk (no AWS account needed); `profiles`,
+//! `doctor`, `tail`, `smoke` and `contain` call AWS through the core's ports and adapters
+//! (`bedrock_meter_core::aws`), with the standard AWS configuration (environment, profile, SSO).
 
 use std::process::ExitCode;
 
@@ -10,7 +13,6 @@ mod contain;
 mod demo;
 mod doctor;
 mod event;
-mod ops;
 mod prices;
 mod profiles;
 mod replay;

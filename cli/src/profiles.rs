@@ -80,7 +80,7 @@ pub fn run(cmd: ProfilesCommand) -> anyhow::Result<ExitCode> {
         }
     };
     rt.block_on(async {
-        let config = crate::ops::load_config(region.as_deref()).await;
+        let config = crate::common::load_config(region.as_deref()).await;
         let bedrock = BedrockProfiles::new(&config);
         match cmd {
             ProfilesCommand::Export { output, .. } => {

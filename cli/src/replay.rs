@@ -18,13 +18,7 @@ use bedrock_meter_core::live::detector::{
 use bedrock_meter_core::records::record::Tokens;
 use bedrock_meter_core::{Money, Timestamp};
 
-use crate::common::{ensure_paths, read_logs, Core, CoreOpts};
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Json,
-}
+use crate::common::{ensure_paths, read_logs, Core, CoreOpts, Format};
 
 #[derive(clap::Args, Debug)]
 pub struct ReplayArgs {

@@ -13,7 +13,8 @@ use crate::common::{ensure_paths, read_logs, CoreOpts, ReadSummary};
 use crate::replay::Seen;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+/// `report --format`: the text formats, the HTML page and the daily email.
+pub enum ReportFormat {
     Table,
     Json,
     Csv,
@@ -31,7 +32,7 @@ pub struct ReportArgs {
     /// table (for people), json (the contract in README), csv (one row per caller, team, app,
     /// model and metadata values), html (a page with charts) or email (the daily Lambda's email).
     #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
+    pub format: ReportFormat,
     /// One team's view: its apps, models and callers (the email that team gets, for --format email).
     #[arg(long)]
     pub team: Option<String>,
@@ -163,7 +164,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
             st.last = Some(st.last.map_or(r.timestamp, |l| l.max(r.timestamp)));
             if a.date.is_none_or(|d| d.contains(r.timestamp)) {
                 st.rollup.add_record(&r, &core.attribution, &core.prices);
-                if a.format == Format::Html {
+                if a.format == ReportFormat::Html {
                     let hour = r.timestamp.0 - r.timestamp.0.rem_euclid(3600);
                     st.hours.entry(hour).or_default().add_record(
                         &r,
@@ -171,12 +172,12 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
                         &core.prices,
                     );
                 }
-            } else if a.format == Format::Email
+            } else if a.format == ReportFormat::Email
                 && a.date.is_some_and(|d| d.pred().contains(r.timestamp))
             {
                 st.prev.add_record(&r, &core.attribution, &core.prices);
             }
-            if a.format == Format::Html {
+            if a.format == ReportFormat::Html {
                 st.seen.push(Seen::of(&r));
             }
         }
@@ -242,11 +243,11 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let text = match a.format {
-        Format::Table => view.to_table_top((!a.all).then_some(a.top)),
-        Format::Json => view.to_json() + "\n",
-        Format::Csv => view.to_csv(),
-        Format::Html => html(&core, &view, a.team.as_deref(), read.hours, read.seen)?,
-        Format::Email => {
+        ReportFormat::Table => view.to_table_top((!a.all).then_some(a.top)),
+        ReportFormat::Json => view.to_json() + "\n",
+        ReportFormat::Csv => view.to_csv(),
+        ReportFormat::Html => html(&core, &view, a.team.as_deref(), read.hours, read.seen)?,
+        ReportFormat::Email => {
             let Some(date) = date else {
                 anyhow::bail!(
                     "--format email is one day's email: give --date (the records span {}…{})",

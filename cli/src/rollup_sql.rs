@@ -32,7 +32,7 @@ use crate::report::parse_date;
 
 /// Output formats of `--price-rows` (the report's text formats).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+pub enum PriceRowsFormat {
     Table,
     Json,
     Csv,
@@ -92,7 +92,7 @@ pub struct RollupSqlArgs {
     pub price_rows: Option<PathBuf>,
     /// Output format of --price-rows.
     #[arg(long, value_enum, default_value = "json", hide = true)]
-    pub format: Format,
+    pub format: PriceRowsFormat,
     #[command(flatten)]
     pub core: CoreOpts,
 }
@@ -225,9 +225,9 @@ pub fn run(a: RollupSqlArgs) -> anyhow::Result<ExitCode> {
         0,
     );
     let out = match a.format {
-        Format::Table => report.to_table(),
-        Format::Json => report.to_json() + "\n",
-        Format::Csv => report.to_csv(),
+        PriceRowsFormat::Table => report.to_table(),
+        PriceRowsFormat::Json => report.to_json() + "\n",
+        PriceRowsFormat::Csv => report.to_csv(),
     };
     print!("{out}");
     Ok(ExitCode::SUCCESS)

@@ -9,25 +9,20 @@ use std::time::{Duration, Instant};
 use bedrock_meter_core::attribution::profiles::{Profile, ProfileMap};
 use bedrock_meter_core::attribution::resolution::{UNRESOLVED, UNTAGGED};
 use bedrock_meter_core::aws::bedrock::BedrockProfiles;
+use bedrock_meter_core::aws::logging::BedrockLogging;
+use bedrock_meter_core::aws::logs::LogsClient;
+use bedrock_meter_core::aws::runtime::RuntimeClient;
 use bedrock_meter_core::daily::report::{table, thousands};
 use bedrock_meter_core::daily::rollup::{price_rows, Rollup};
+use bedrock_meter_core::ports::logging::{LoggingApi, LoggingConfig};
+use bedrock_meter_core::ports::operator::{read_events, ConverseOutcome, LogGroups, Runtime};
 use bedrock_meter_core::ports::profiles::ProfileSource;
 use bedrock_meter_core::ports::AwsError;
+use bedrock_meter_core::time::now_millis;
 use serde::Serialize;
 
-use crate::common::{Core, CoreOpts};
+use crate::common::{parse_duration, Core, CoreOpts, Format};
 use crate::doctor::DEFAULT_LOG_GROUP;
-use crate::ops::sdk::Clients;
-use crate::ops::{
-    brief, now_ms, parse_duration, read_events, ConverseOutcome, InvocationLogging, LogGroups,
-    Runtime,
-};
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Json,
-}
 
 #[derive(clap::Args, Debug)]
 pub struct SmokeArgs {
@@ -138,20 +133,21 @@ pub fn explain_converse_error(e: &AwsError, p: &Profile) -> String {
     } else if code == "ThrottlingException" || code == "ServiceQuotaExceededException" {
         format!("throttled: {code} (try again later, or ask for a higher quota)")
     } else {
-        brief(e)
+        e.brief()
     }
 }
 
 /// Checks, before anything is billed, that a record of a call would reach the log group: the group
 /// exists and invocation logging delivers to it. `Err` is the reason no call is worth sending;
 /// `Ok` carries warnings (e.g. the logging configuration could not be read).
-pub async fn check_chain<C: LogGroups + InvocationLogging>(
-    c: &C,
+pub async fn check_chain<L: LogGroups, B: LoggingApi>(
+    logs: &L,
+    logging: &B,
     group: &str,
 ) -> Result<Vec<String>, String> {
     let mut warnings = Vec::new();
-    match c.log_group_exists(group).await {
-        Err(e) => return Err(format!("could not check the log group {group}: {}", brief(&e))),
+    match logs.log_group_exists(group).await {
+        Err(e) => return Err(format!("could not check the log group {group}: {}", e.brief())),
         Ok(false) => {
             return Err(format!(
                 "the log group {group} does not exist in this Region: deploy the stack (sam deploy), or pass --log-group naming the group invocation logging writes to (bedrock-meter doctor)"
@@ -159,10 +155,14 @@ pub async fn check_chain<C: LogGroups + InvocationLogging>(
         }
         Ok(true) => {}
     }
-    match c.logging_config().await {
+    // A configuration that names no log group and no bucket logs nothing: not configured.
+    match logging
+        .get()
+        .await
+        .map(|c| c.filter(LoggingConfig::delivers))
+    {
         Err(e) => warnings.push(format!(
-            "could not read the invocation logging configuration ({}); sending anyway",
-            brief(&e)
+            "could not read the invocation logging configuration ({e}); sending anyway"
         )),
         Ok(None) => {
             return Err(
@@ -170,7 +170,7 @@ pub async fn check_chain<C: LogGroups + InvocationLogging>(
                     .into(),
             )
         }
-        Ok(Some(cfg)) => match cfg.log_group.as_deref() {
+        Ok(Some(cfg)) => match cfg.log_group() {
             Some(g) if g == group => {}
             Some(g) => {
                 return Err(format!(
@@ -232,7 +232,7 @@ pub async fn await_records<L: LogGroups>(
     loop {
         let (events, _) = read_events(logs, group, start_ms, 1_000_000)
             .await
-            .map_err(|e| anyhow::anyhow!(brief(&e)))?;
+            .map_err(|e| anyhow::anyhow!(e.brief()))?;
         for (o, call) in calls.iter_mut() {
             if call.is_none() || o.ok || o.app.is_some() {
                 continue;
@@ -376,14 +376,14 @@ pub fn run(a: SmokeArgs) -> anyhow::Result<ExitCode> {
             .into(),
     };
     let mut core = opts.load()?;
-    crate::ops::runtime()?.block_on(async {
-        let config = crate::ops::load_config(a.region.as_deref()).await;
-        let clients = Clients::new(&config);
+    crate::common::runtime()?.block_on(async {
+        let config = crate::common::load_config(a.region.as_deref()).await;
+        let logs = LogsClient::new(&config);
         let profiles = if a.source == "live" {
             BedrockProfiles::new(&config)
                 .list_application_profiles()
                 .await
-                .map_err(|e| anyhow::anyhow!("listing application inference profiles: {}", brief(&e)))?
+                .map_err(|e| anyhow::anyhow!("listing application inference profiles: {}", e.brief()))?
         } else {
             crate::common::load_profiles("--profiles", std::path::Path::new(&a.source))?
                 .profiles()
@@ -397,7 +397,7 @@ pub fn run(a: SmokeArgs) -> anyhow::Result<ExitCode> {
         }
         core.profiles = ProfileMap::new(profiles.iter().cloned());
         // Nothing is billed before the chain that would show the calls is known to be there.
-        let blocked: Option<String> = match check_chain(&clients, &a.log_group).await {
+        let blocked: Option<String> = match check_chain(&logs, &BedrockLogging::from_conf(&config), &a.log_group).await {
             Ok(warnings) => {
                 for w in warnings {
                     eprintln!("warning: {w}");
@@ -423,15 +423,15 @@ pub fn run(a: SmokeArgs) -> anyhow::Result<ExitCode> {
         };
         let profiles = to_send;
         // Records carry the time of the call; allow for clock skew.
-        let start_ms = now_ms() - 60_000;
+        let start_ms = now_millis() - 60_000;
         let mut calls = Vec::new();
         if !profiles.is_empty() {
             eprintln!("Sending one request through each of {} profiles…", profiles.len());
-            calls = invoke_all(&clients, &profiles, &a.prompt, a.max_tokens).await;
+            calls = invoke_all(&RuntimeClient::new(&config), &profiles, &a.prompt, a.max_tokens).await;
         }
         if calls.iter().any(|(_, c)| c.is_some()) {
             eprintln!("Waiting up to {} s for the log records in {}…", a.wait.as_secs(), a.log_group);
-            await_records(&clients, &a.log_group, start_ms, &mut calls, &core, a.wait, a.poll).await?;
+            await_records(&logs, &a.log_group, start_ms, &mut calls, &core, a.wait, a.poll).await?;
         }
         let mut outcomes: Vec<Outcome> = calls.into_iter().map(|(o, _)| o).collect();
         outcomes.append(&mut not_sent);

@@ -10,23 +10,18 @@ use std::time::Duration;
 use bedrock_meter_core::attribution::model_id::{classify, ModelRef};
 use bedrock_meter_core::attribution::profiles::ProfileDirectory;
 use bedrock_meter_core::aws::bedrock::BedrockProfiles;
+use bedrock_meter_core::aws::logs::LogsClient;
 use bedrock_meter_core::daily::report::{
     cost_cell, priced_cost, short_caller, table, thousands, Group,
 };
 use bedrock_meter_core::daily::rollup::{price_rows, PricedRow, Rollup};
+use bedrock_meter_core::ports::operator::{read_events, FilteredEvent, LogGroups};
 use bedrock_meter_core::ports::profiles::CachedProfiles;
+use bedrock_meter_core::time::now_millis;
 use bedrock_meter_core::Timestamp;
 
-use crate::common::{Core, CoreOpts};
+use crate::common::{parse_duration, Core, CoreOpts, Format};
 use crate::doctor::DEFAULT_LOG_GROUP;
-use crate::ops::sdk::Clients;
-use crate::ops::{brief, now_ms, parse_duration, read_events, LogEvent, LogGroups};
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Json,
-}
 
 #[derive(clap::Args, Debug)]
 pub struct TailArgs {
@@ -82,7 +77,7 @@ impl Tail {
     }
 
     /// Counts the events not counted before; returns how many were new.
-    pub fn add_events(&mut self, events: &[LogEvent], core: &Core) -> usize {
+    pub fn add_events(&mut self, events: &[FilteredEvent], core: &Core) -> usize {
         let mut new = 0;
         for e in events {
             if self.seen.contains_key(&e.id) {
@@ -269,10 +264,10 @@ pub fn missing_group_or(e: bedrock_meter_core::ports::AwsError, group: &str) -> 
     if e.is_not_found() {
         anyhow::anyhow!(
             "the log group {group} does not exist in this Region: pass --log-group (or --region), or run `bedrock-meter doctor` ({})",
-            brief(&e)
+            e.brief()
         )
     } else {
-        anyhow::anyhow!("reading the log group {group}: {}", brief(&e))
+        anyhow::anyhow!("reading the log group {group}: {}", e.brief())
     }
 }
 
@@ -315,29 +310,28 @@ pub fn run(a: TailArgs) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
     let core = a.core.load()?;
     let live_profiles = a.core.profiles.is_none();
-    crate::ops::runtime()?.block_on(async {
-        let config = crate::ops::load_config(a.region.as_deref()).await;
-        let clients = Clients::new(&config);
+    crate::common::runtime()?.block_on(async {
+        let config = crate::common::load_config(a.region.as_deref()).await;
+        let logs = LogsClient::new(&config);
         let mut cache =
             CachedProfiles::new(BedrockProfiles::new(&config), Duration::from_secs(300));
-        let mut tail = Tail::new(now_ms() - a.since.as_millis() as i64);
+        let mut tail = Tail::new(now_millis() - a.since.as_millis() as i64);
         let clear = a.follow && a.format == Format::Table && std::io::stdout().is_terminal();
         loop {
-            tail.poll(&clients, &a.log_group, a.max_events, &core)
-                .await?;
+            tail.poll(&logs, &a.log_group, a.max_events, &core).await?;
             let dir: &dyn ProfileDirectory = if live_profiles {
                 let report = cache
                     .prefetch(tail.profile_arns().iter().map(String::as_str))
                     .await;
                 for (arn, e) in &report.failed {
-                    eprintln!("warning: profile {arn}: {}", brief(e));
+                    eprintln!("warning: profile {arn}: {}", e.brief());
                 }
                 &cache
             } else {
                 &core.profiles
             };
             let rows = price_rows(&tail.rollup.rows, dir, &core.prices, &core.attribution);
-            let now = now_ms();
+            let now = now_millis();
             let text = match a.format {
                 Format::Table => render_table(&a.log_group, &tail, &rows, now, &core),
                 Format::Json => render_json(&a.log_group, &tail, &rows, now) + "\n",

@@ -13,8 +13,8 @@
 //! Failures are scripted per profile (by ARN or id) or for every request, and every request is logged
 //! so tests can check what the cache did.
 
-use crate::percent_decode;
 use crate::runtime_stub::{Request, Server};
+use bedrock_meter_core::ports::encoding::percent_decode;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 

@@ -10,7 +10,7 @@
 //!   `tests/src/bedrock_stub.rs` only its profiles: the front sends `/logging/…` to one and the rest to
 //!   the other.
 
-use crate::percent_decode;
+use bedrock_meter_core::ports::encoding::percent_decode;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -864,7 +864,8 @@ pub fn form_params(body: &str) -> BTreeMap<String, String> {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let d = |s: &str| crate::percent_decode(&s.replace('+', " "));
+            let d =
+                |s: &str| bedrock_meter_core::ports::encoding::percent_decode(&s.replace('+', " "));
             (d(k), d(v))
         })
         .collect()
@@ -985,7 +986,10 @@ fn check_request(state: &State, upstream: u16, req: &Request) -> Result<(), Reje
         // `PUT /bucket` or `PUT /bucket/` is CreateBucket.
         if let Some((_, key)) = path.trim_start_matches('/').split_once('/') {
             if !sub_resource && !key.is_empty() {
-                return check_s3_put_object(&crate::percent_decode(key), req.body.len() as u64);
+                return check_s3_put_object(
+                    &bedrock_meter_core::ports::encoding::percent_decode(key),
+                    req.body.len() as u64,
+                );
             }
         }
         return Ok(());

@@ -110,7 +110,8 @@ async fn contain_puts_one_expiring_deny_and_release_removes_it() {
         .policy_document()
         .to_string();
     let doc: serde_json::Value =
-        serde_json::from_str(&bedrock_meter_core::aws::iam::decode_document(&raw)).unwrap();
+        serde_json::from_str(&bedrock_meter_core::ports::encoding::decode_policy_document(&raw))
+            .unwrap();
     let s = &doc["Statement"][0];
     assert_eq!(s["Effect"], "Deny");
     assert_eq!(

@@ -11,8 +11,9 @@ use bedrock_meter_core::aws::bedrock::BedrockProfiles;
 use bedrock_meter_core::aws::cloudwatch::CloudWatchMetrics;
 use bedrock_meter_core::aws::containment_ledger::DynamoLedger;
 use bedrock_meter_core::aws::dynamodb::DynamoStore;
-use bedrock_meter_core::aws::iam::{decode_document, IamClient};
+use bedrock_meter_core::aws::iam::IamClient;
 use bedrock_meter_core::aws::sns::SnsNotifier;
+use bedrock_meter_core::ports::encoding::decode_policy_document;
 use bedrock_meter_core::Timestamp;
 use bedrock_meter_integration_tests::bedrock_stub::{BedrockStub, StubProfile};
 use bedrock_meter_integration_tests::{minute_ago, sdk_config_for, subscription_event_json, Moto};
@@ -153,7 +154,7 @@ impl World {
             .unwrap()
             .policy_document()
             .to_string();
-        serde_json::from_str(&decode_document(&raw)).unwrap()
+        serde_json::from_str(&decode_policy_document(&raw)).unwrap()
     }
 
     /// The SNS messages whose subject starts with `prefix`: (body, containment attribute).

@@ -7,11 +7,12 @@ use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use bedrock_meter_integration_tests::{free_port, sdk_config_for, Moto};
-use logging_config::{
-    run, run_until, BedrockLogging, CloudWatchTarget, LoggingApi, LoggingConfig, RoleCheck,
-    S3Target, RESPONSE_RESERVE,
+use bedrock_meter_core::aws::logging::BedrockLogging;
+use bedrock_meter_core::ports::logging::{
+    CloudWatchTarget, LoggingApi, LoggingConfig, RoleCheck, S3Target,
 };
+use bedrock_meter_integration_tests::{free_port, sdk_config_for, Moto};
+use logging_config::{run, run_until, RESPONSE_RESERVE};
 use serde_json::{json, Value};
 
 /// A one-shot "CloudFormation": accepts PUTs on loopback, answers `status`, and hands back each body.

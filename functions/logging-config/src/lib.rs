@@ -24,12 +24,20 @@
 //! the handler never leaves CloudFormation waiting: [`run_until`] answers FAILED when the work is
 //! still going [`RESPONSE_RESERVE`] before the function's deadline, and when it panics. The template
 //! also sets the resource's `ServiceTimeout`.
+//!
+//! This crate is CloudFormation's side only. The configuration ([`LoggingConfig`], its comparison), the
+//! Bedrock and IAM calls ([`LoggingApi`], [`RoleCheck`]) and their adapter (`aws::logging::BedrockLogging`)
+//! are the core's, shared with the CLI's `doctor`; `main.rs` wires them.
 
 use std::future::Future;
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use bedrock_meter_core::ports::logging::{
+    CloudWatchTarget, LoggingApi, LoggingConfig, RoleCheck, S3Target,
+};
+use bedrock_meter_core::time::stop_before;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -50,295 +58,6 @@ fn truncate(mut s: String, max: usize) -> String {
         s.push_str("...");
     }
     s
-}
-
-// ---------------------------------------------------------------------------------------------
-// The logging configuration, in a form we can compare and remember.
-
-/// An S3 destination (`s3Config`, `largeDataDeliveryS3Config`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct S3Target {
-    #[serde(rename = "b")]
-    pub bucket: String,
-    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
-    pub prefix: Option<String>,
-}
-
-/// The CloudWatch Logs destination (`cloudWatchConfig`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CloudWatchTarget {
-    #[serde(rename = "g")]
-    pub log_group: String,
-    #[serde(rename = "r")]
-    pub role_arn: String,
-    #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
-    pub large_data: Option<S3Target>,
-}
-
-/// Bedrock's `LoggingConfig`, every field kept as it came (so a restore puts back exactly what was
-/// there). Serialised with short keys because it travels inside the 1 KB physical resource id.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LoggingConfig {
-    #[serde(rename = "cw", default, skip_serializing_if = "Option::is_none")]
-    pub cloudwatch: Option<CloudWatchTarget>,
-    #[serde(rename = "s3", default, skip_serializing_if = "Option::is_none")]
-    pub s3: Option<S3Target>,
-    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<bool>,
-    #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
-    pub image: Option<bool>,
-    #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
-    pub embedding: Option<bool>,
-    #[serde(rename = "v", default, skip_serializing_if = "Option::is_none")]
-    pub video: Option<bool>,
-    #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
-    pub audio: Option<bool>,
-}
-
-impl LoggingConfig {
-    /// Whether two configurations deliver the same thing to the same places. An absent flag is
-    /// `false` and an absent or empty key prefix is no prefix, as Bedrock treats them.
-    pub fn same_delivery(&self, other: &LoggingConfig) -> bool {
-        type S3Key<'a> = Option<(&'a str, &'a str)>;
-        fn s3(t: &Option<S3Target>) -> S3Key<'_> {
-            t.as_ref()
-                .map(|t| (t.bucket.as_str(), t.prefix.as_deref().unwrap_or("")))
-        }
-        fn cw(c: &Option<CloudWatchTarget>) -> Option<(&str, &str, S3Key<'_>)> {
-            c.as_ref()
-                .map(|c| (c.log_group.as_str(), c.role_arn.as_str(), s3(&c.large_data)))
-        }
-        let flags = |c: &LoggingConfig| {
-            [c.text, c.image, c.embedding, c.video, c.audio].map(|f| f.unwrap_or(false))
-        };
-        cw(&self.cloudwatch) == cw(&other.cloudwatch)
-            && s3(&self.s3) == s3(&other.s3)
-            && flags(self) == flags(other)
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The Bedrock calls, behind a trait so the handler can be driven against an emulator or a fake.
-
-/// The three Bedrock control-plane calls the handler needs.
-pub trait LoggingApi {
-    /// The configuration in force, or `None` when logging is not configured.
-    fn get(&self) -> impl Future<Output = Result<Option<LoggingConfig>, String>> + Send;
-    fn put(&self, config: &LoggingConfig) -> impl Future<Output = Result<(), String>> + Send;
-    fn delete(&self) -> impl Future<Output = Result<(), String>> + Send;
-}
-
-/// Whether a role can be handed back to Bedrock: it exists and its trust policy lets
-/// `bedrock.amazonaws.com` assume it. (`iam:PassRole` itself cannot be tried without passing the role;
-/// the template allows the function to pass only `PreviousLoggingRoleArn`, which the handler checks.)
-pub trait RoleCheck {
-    /// `Ok(())` when the role exists and trusts Bedrock; else the reason.
-    fn check_bedrock_role(&self, role_arn: &str)
-        -> impl Future<Output = Result<(), String>> + Send;
-}
-
-/// The real implementation, with `aws-sdk-bedrock` (and `aws-sdk-iam` for [`RoleCheck`]).
-#[derive(Clone, Debug)]
-pub struct BedrockLogging {
-    client: aws_sdk_bedrock::Client,
-    iam: aws_sdk_iam::Client,
-}
-
-impl BedrockLogging {
-    pub fn new(client: aws_sdk_bedrock::Client, iam: aws_sdk_iam::Client) -> Self {
-        Self { client, iam }
-    }
-
-    pub fn from_conf(conf: &aws_config::SdkConfig) -> Self {
-        Self::new(
-            aws_sdk_bedrock::Client::new(conf),
-            aws_sdk_iam::Client::new(conf),
-        )
-    }
-}
-
-/// Whether a trust policy document (JSON, possibly URL-encoded as IAM returns it) allows
-/// `bedrock.amazonaws.com` to `sts:AssumeRole`.
-pub fn trusts_bedrock(document: &str) -> bool {
-    let decoded = percent_decode(document);
-    let Ok(doc) = serde_json::from_str::<Value>(&decoded) else {
-        return false;
-    };
-    let list = |v: &Value| -> Vec<String> {
-        match v {
-            Value::String(s) => vec![s.clone()],
-            Value::Array(a) => a
-                .iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect(),
-            _ => vec![],
-        }
-    };
-    let statements = match &doc["Statement"] {
-        Value::Array(a) => a.clone(),
-        one @ Value::Object(_) => vec![one.clone()],
-        _ => vec![],
-    };
-    statements.iter().any(|st| {
-        st["Effect"] == "Allow"
-            && list(&st["Action"])
-                .iter()
-                .any(|a| a == "sts:AssumeRole" || a == "sts:*" || a == "*")
-            && list(&st["Principal"]["Service"])
-                .iter()
-                .any(|p| p == "bedrock.amazonaws.com")
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-impl RoleCheck for BedrockLogging {
-    async fn check_bedrock_role(&self, role_arn: &str) -> Result<(), String> {
-        let name = role_arn.rsplit('/').next().unwrap_or(role_arn);
-        let out = self
-            .iam
-            .get_role()
-            .role_name(name)
-            .send()
-            .await
-            .map_err(|e| {
-                use aws_sdk_iam::error::ProvideErrorMetadata;
-                format!(
-                    "role {role_arn} cannot be read (iam:GetRole): {}",
-                    e.code().unwrap_or("error")
-                )
-            })?;
-        let role = out
-            .role()
-            .ok_or_else(|| format!("role {role_arn} not found"))?;
-        if role.arn() != role_arn {
-            return Err(format!("role {role_arn} not found (found {})", role.arn()));
-        }
-        match role.assume_role_policy_document() {
-            Some(doc) if trusts_bedrock(doc) => Ok(()),
-            _ => Err(format!(
-                "role {role_arn} does not trust bedrock.amazonaws.com, so Bedrock could not use it again"
-            )),
-        }
-    }
-}
-
-fn sdk_error<E>(op: &str, err: aws_sdk_bedrock::error::SdkError<E>) -> String
-where
-    E: std::error::Error + aws_sdk_bedrock::error::ProvideErrorMetadata + 'static,
-{
-    use aws_sdk_bedrock::error::ProvideErrorMetadata;
-    match (err.code(), err.message()) {
-        (Some(code), Some(msg)) => format!("{op}: {code}: {msg}"),
-        (Some(code), None) => format!("{op}: {code}"),
-        _ => format!(
-            "{op}: {}",
-            aws_sdk_bedrock::error::DisplayErrorContext(&err)
-        ),
-    }
-}
-
-fn to_sdk_s3(t: &S3Target) -> Result<aws_sdk_bedrock::types::S3Config, String> {
-    aws_sdk_bedrock::types::S3Config::builder()
-        .bucket_name(&t.bucket)
-        .set_key_prefix(t.prefix.clone())
-        .build()
-        .map_err(|e| e.to_string())
-}
-
-fn from_sdk_s3(c: &aws_sdk_bedrock::types::S3Config) -> S3Target {
-    S3Target {
-        bucket: c.bucket_name().to_string(),
-        prefix: c.key_prefix().map(str::to_string),
-    }
-}
-
-impl LoggingApi for BedrockLogging {
-    async fn get(&self) -> Result<Option<LoggingConfig>, String> {
-        let out = self
-            .client
-            .get_model_invocation_logging_configuration()
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetModelInvocationLoggingConfiguration", e))?;
-        // Bedrock answers an empty object when logging is not configured (and after a delete).
-        let configured = out
-            .logging_config()
-            .filter(|c| c.cloud_watch_config().is_some() || c.s3_config().is_some());
-        Ok(configured.map(|c| LoggingConfig {
-            cloudwatch: c.cloud_watch_config().map(|cw| CloudWatchTarget {
-                log_group: cw.log_group_name().to_string(),
-                role_arn: cw.role_arn().to_string(),
-                large_data: cw.large_data_delivery_s3_config().map(from_sdk_s3),
-            }),
-            s3: c.s3_config().map(from_sdk_s3),
-            text: c.text_data_delivery_enabled(),
-            image: c.image_data_delivery_enabled(),
-            embedding: c.embedding_data_delivery_enabled(),
-            video: c.video_data_delivery_enabled(),
-            audio: c.audio_data_delivery_enabled(),
-        }))
-    }
-
-    async fn put(&self, config: &LoggingConfig) -> Result<(), String> {
-        let cloudwatch = match &config.cloudwatch {
-            Some(cw) => Some(
-                aws_sdk_bedrock::types::CloudWatchConfig::builder()
-                    .log_group_name(&cw.log_group)
-                    .role_arn(&cw.role_arn)
-                    .set_large_data_delivery_s3_config(
-                        cw.large_data.as_ref().map(to_sdk_s3).transpose()?,
-                    )
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            ),
-            None => None,
-        };
-        let logging = aws_sdk_bedrock::types::LoggingConfig::builder()
-            .set_cloud_watch_config(cloudwatch)
-            .set_s3_config(config.s3.as_ref().map(to_sdk_s3).transpose()?)
-            .set_text_data_delivery_enabled(config.text)
-            .set_image_data_delivery_enabled(config.image)
-            .set_embedding_data_delivery_enabled(config.embedding)
-            .set_video_data_delivery_enabled(config.video)
-            .set_audio_data_delivery_enabled(config.audio)
-            .build();
-        self.client
-            .put_model_invocation_logging_configuration()
-            .logging_config(logging)
-            .send()
-            .await
-            .map_err(|e| sdk_error("PutModelInvocationLoggingConfiguration", e))?;
-        Ok(())
-    }
-
-    async fn delete(&self) -> Result<(), String> {
-        self.client
-            .delete_model_invocation_logging_configuration()
-            .send()
-            .await
-            .map_err(|e| sdk_error("DeleteModelInvocationLoggingConfiguration", e))?;
-        Ok(())
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -574,19 +293,6 @@ fn take_over(props: &Value) -> Result<bool, String> {
     }
 }
 
-/// One line naming where a configuration delivers.
-fn describe(c: &LoggingConfig) -> String {
-    let cw = c.cloudwatch.as_ref().map_or_else(
-        || "off".to_string(),
-        |cw| format!("{} (role {})", cw.log_group, cw.role_arn),
-    );
-    let s3 = c.s3.as_ref().map_or_else(
-        || "off".to_string(),
-        |t| format!("s3://{}/{}", t.bucket, t.prefix.as_deref().unwrap_or("")),
-    );
-    format!("CloudWatch Logs {cw}, S3 {s3}")
-}
-
 /// Before taking a configuration over: can it be put back on delete? A role it names must be the one
 /// the function may pass (`PreviousLoggingRoleArn`), exist, and trust Bedrock.
 async fn check_restorable<A: RoleCheck>(
@@ -635,7 +341,7 @@ async fn create<A: LoggingApi + RoleCheck>(
                  unchanged. To replace it (it is saved and restored when the stack is deleted) deploy with \
                  TakeOverExistingLogging=true; to keep it, deploy with ManageInvocationLogging=false and \
                  ExistingLogGroupName/ExistingLogBucketName naming where it writes",
-                describe(&c)
+                c.describe()
             ))
         }
         Some(c) => {
@@ -684,7 +390,7 @@ async fn update<A: LoggingApi + RoleCheck>(
              not overwritten. Put the stack's back, or deploy with TakeOverExistingLogging=true to replace it",
             current
                 .as_ref()
-                .map_or_else(|| "logging is off".to_string(), describe)
+                .map_or_else(|| "logging is off".to_string(), LoggingConfig::describe)
         ));
     }
     api.put(&desired).await?;
@@ -841,10 +547,7 @@ pub async fn run_until<A: LoggingApi + RoleCheck>(
     let answered = match deadline {
         None => Ok(work.await),
         Some(d) => {
-            // The reserve is at most a quarter of the time left (the core's `time::stop_before`;
-            // this crate does not link the core).
-            let left = d.saturating_duration_since(std::time::Instant::now());
-            let stop = d - RESPONSE_RESERVE.min(left / 4);
+            let stop = stop_before(d, RESPONSE_RESERVE, std::time::Instant::now());
             tokio::time::timeout_at(stop.into(), work).await
         }
     };
@@ -928,46 +631,8 @@ mod tests {
     }
 
     #[test]
-    fn trust_policies_that_let_bedrock_assume_the_role() {
-        let ok = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"bedrock.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-        assert!(trusts_bedrock(ok));
-        let encoded = ok
-            .replace('{', "%7B")
-            .replace('}', "%7D")
-            .replace('"', "%22")
-            .replace(':', "%3A");
-        assert!(trusts_bedrock(&encoded), "IAM returns it URL-encoded");
-        let listed = r#"{"Statement":{"Effect":"Allow","Principal":{"Service":["lambda.amazonaws.com","bedrock.amazonaws.com"]},"Action":["sts:AssumeRole"]}}"#;
-        assert!(trusts_bedrock(listed));
-        let other = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-        assert!(!trusts_bedrock(other));
-        let denied = ok.replace("Allow", "Deny");
-        assert!(!trusts_bedrock(&denied));
-        assert!(!trusts_bedrock("not json"));
-    }
-
-    #[test]
     fn long_reasons_are_cut_on_a_char_boundary() {
         assert_eq!(truncate("é".repeat(600), 5), "éé...");
         assert_eq!(truncate("short".into(), 10), "short");
-    }
-
-    #[test]
-    fn same_delivery_ignores_absent_versus_default_values() {
-        let a = config();
-        let mut b = a.clone();
-        b.video = None;
-        b.audio = None;
-        assert!(a.same_delivery(&b));
-        b.s3.as_mut().unwrap().prefix = Some("other".into());
-        assert!(!a.same_delivery(&b));
-        let mut c = a.clone();
-        c.image = Some(true);
-        assert!(!a.same_delivery(&c));
-        let mut d = a.clone();
-        d.s3.as_mut().unwrap().prefix = None;
-        let mut e = a.clone();
-        e.s3.as_mut().unwrap().prefix = Some(String::new());
-        assert!(d.same_delivery(&e));
     }
 }

@@ -1,16 +1,16 @@
-//! Lambda entry point of the `Custom::BedrockInvocationLogging` resource; the logic is in the library.
+//! Lambda entry point of the `Custom::BedrockInvocationLogging` resource; the logic is in the library,
+//! the Bedrock and IAM adapter in the core (`aws::logging`).
 
+use bedrock_meter_core::aws::init_lambda_logging;
+use bedrock_meter_core::aws::logging::BedrockLogging;
+use bedrock_meter_core::time::deadline_instant;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use logging_config::{run_until, BedrockLogging};
+use logging_config::run_until;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_target(false)
-        .without_time()
-        .init();
+    init_lambda_logging();
     let conf = aws_config::load_from_env().await;
     let region = conf.region().map(|r| r.to_string()).unwrap_or_default();
     let api = BedrockLogging::from_conf(&conf);
@@ -19,16 +19,11 @@ async fn main() -> Result<(), Error> {
         async move {
             // CloudFormation has been answered (SUCCESS or FAILED) unless the PUT itself failed; only
             // then is this an error (logged; the function has no async retries, so nothing re-runs).
-            // No deadline when it is not in the future: a local emulator (cargo lambda watch) sends
-            // the timeout itself, not an epoch time (as the core's `time::deadline_instant`).
-            let deadline = match event
-                .context
-                .deadline()
-                .duration_since(std::time::SystemTime::now())
-            {
-                Ok(left) if !left.is_zero() => Some(std::time::Instant::now() + left),
-                _ => None,
-            };
+            let deadline = deadline_instant(
+                event.context.deadline(),
+                std::time::SystemTime::now(),
+                std::time::Instant::now(),
+            );
             run_until(api, region, event.payload, deadline)
                 .await
                 .map(|r| serde_json::json!({ "Status": r.status }))

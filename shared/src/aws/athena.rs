@@ -1,4 +1,5 @@
-//! [`AthenaEngine`] implements the core's [`QueryEngine`] port with aws-sdk-athena.
+//! [`AthenaEngine`] implements the core's [`QueryEngine`] port with aws-sdk-athena, and (feature
+//! `operator`) the operator port `Workgroups` with `GetWorkGroup`, which `doctor` checks.
 
 use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState};
 
@@ -120,5 +121,29 @@ impl QueryEngine for AthenaEngine {
             .await
             .map_err(|e| AwsError::from_sdk("StopQueryExecution", e))?;
         Ok(())
+    }
+}
+
+#[cfg(feature = "operator")]
+impl crate::ports::operator::Workgroups for AthenaEngine {
+    async fn workgroup_state(&self, name: &str) -> Result<Option<String>, AwsError> {
+        match self.client.get_work_group().work_group(name).send().await {
+            Ok(out) => Ok(out.work_group().map(|w| {
+                w.state()
+                    .map_or("ENABLED", |s| s.as_str())
+                    .to_ascii_uppercase()
+            })),
+            Err(e) => {
+                let e = AwsError::from_sdk("GetWorkGroup", e);
+                // Athena answers a missing workgroup with InvalidRequestException "... is not found".
+                if e.code.as_deref() == Some("InvalidRequestException")
+                    && e.message.to_ascii_lowercase().contains("not found")
+                {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
     }
 }

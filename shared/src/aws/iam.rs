@@ -4,11 +4,13 @@
 //!
 //! IAM takes role and user **names** (unique in an account whatever their path), so a principal is
 //! addressed by [`IamPrincipal::name`]. `GetRolePolicy` returns the document URL-encoded (RFC 3986);
-//! it is decoded here. A missing policy (`NoSuchEntity`) is not an error for delete and get.
+//! it is decoded here (`ports::encoding`). A missing policy (`NoSuchEntity`) is not an error for delete
+//! and get.
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::live::containment::{IamError, IamPolicies, IamPrincipal, PrincipalKind};
+use crate::ports::encoding::decode_policy_document;
 
 #[derive(Clone, Debug)]
 pub struct IamClient {
@@ -41,31 +43,6 @@ where
 
 fn no_such_entity(e: &IamError) -> bool {
     e.code.as_deref() == Some("NoSuchEntity")
-}
-
-/// A policy document as `Get*Policy` returns it: URL-encoded JSON (decoded), or JSON as is.
-pub fn decode_document(s: &str) -> String {
-    if serde_json::from_str::<serde_json::Value>(s).is_ok() {
-        return s.to_string();
-    }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl IamPolicies for IamClient {
@@ -197,7 +174,7 @@ impl IamPolicies for IamClient {
                 .map_err(|e| err("GetUserPolicy", e)),
         };
         match r {
-            Ok(d) => Ok(Some(decode_document(&d))),
+            Ok(d) => Ok(Some(decode_policy_document(&d))),
             Err(e) if no_such_entity(&e) => Ok(None),
             Err(e) => Err(e),
         }
@@ -244,18 +221,5 @@ impl IamPolicies for IamClient {
             }
         }
         Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn documents_are_decoded_when_url_encoded() {
-        let doc = r#"{"Version":"2012-10-17","Statement":[]}"#;
-        assert_eq!(decode_document(doc), doc);
-        let enc = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D";
-        assert_eq!(decode_document(enc), doc);
     }
 }

@@ -2,13 +2,30 @@
 //! the core (`crate::ports`) with its aws-sdk crate — for the Lambdas and the CLI alike. Nothing in the
 //! pure core depends on this module.
 
+// Features: `aws` compiles this module with Bedrock's control plane and IAM (`bedrock`, `iam`,
+// `logging`); `services` adds the Lambdas' other services; `operator` adds the CLI's operator reads
+// (`logs`, `glue`, `runtime`, S3 listing, Athena `GetWorkGroup`).
+
+#[cfg(feature = "services")]
 pub mod athena;
 pub mod bedrock;
+#[cfg(feature = "services")]
 pub mod cloudwatch;
+#[cfg(feature = "services")]
 pub mod containment_ledger;
+#[cfg(feature = "services")]
 pub mod dynamodb;
+#[cfg(feature = "operator")]
+pub mod glue;
 pub mod iam;
+pub mod logging;
+#[cfg(feature = "operator")]
+pub mod logs;
+#[cfg(feature = "operator")]
+pub mod runtime;
+#[cfg(feature = "services")]
 pub mod s3;
+#[cfg(feature = "services")]
 pub mod sns;
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;

@@ -1,4 +1,6 @@
-//! [`S3Store`] implements the core's [`ObjectWriter`] port with aws-sdk-s3 `PutObject`.
+//! [`S3Store`] implements the core's [`ObjectWriter`] port with aws-sdk-s3 `PutObject`, and (feature
+//! `operator`) the operator port `ObjectLister` with `ListObjectsV2`, which `doctor` uses to find the
+//! newest delivered log object.
 
 use aws_sdk_s3::primitives::ByteStream;
 
@@ -41,5 +43,44 @@ impl ObjectWriter for S3Store {
             .await
             .map_err(|e| AwsError::from_sdk("PutObject", e))?;
         Ok(())
+    }
+}
+
+#[cfg(feature = "operator")]
+impl crate::ports::operator::ObjectLister for S3Store {
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        token: Option<String>,
+    ) -> Result<crate::ports::operator::ObjectPage, AwsError> {
+        use crate::ports::operator::{ObjectEntry, ObjectPage};
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_delimiter(delimiter.map(str::to_string))
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListObjectsV2", e))?;
+        Ok(ObjectPage {
+            objects: out
+                .contents()
+                .iter()
+                .map(|o| ObjectEntry {
+                    key: o.key().unwrap_or_default().to_string(),
+                    last_modified: o.last_modified().map_or(0, |t| t.secs()),
+                })
+                .collect(),
+            common_prefixes: out
+                .common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_string))
+                .collect(),
+            next_token: out.next_continuation_token().map(str::to_string),
+        })
     }
 }

@@ -7,14 +7,22 @@
 //! - [`notify`] — `Notifier` (SNS `Publish`), the `Notification` every alert and email renders to;
 //! - [`objects`] — `ObjectWriter` (S3 `PutObject`);
 //! - [`query`] — `QueryEngine` (Athena) and the poll-and-page loop;
+//! - [`logging`] — `LoggingApi` and `RoleCheck` (Bedrock's invocation-logging configuration, IAM
+//!   `GetRole`): the one `LoggingConfig` the custom resource and the CLI's `doctor` read;
+//! - [`operator`] — what only the CLI's operator commands read: `LogGroups` (CloudWatch Logs),
+//!   `ObjectLister` (S3 listing), `Catalog` (Glue), `Workgroups` (Athena), `Runtime` (Converse);
+//! - [`encoding`] — IAM's URL-encoded policy documents: the one percent-decoder;
 //!
 //! Two components keep their store beside them, since nothing else uses it: the runaway detector's
 //! `live::detector::StateStore` (DynamoDB) and containment's `IamPolicies` and `ContainmentLedger`
 //! (IAM, DynamoDB).
 
+pub mod encoding;
+pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod objects;
+pub mod operator;
 pub mod profiles;
 pub mod query;
 

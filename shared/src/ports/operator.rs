@@ -1,27 +1,16 @@
-//! AWS adapters only the operator commands (`doctor`, `tail`, `smoke`) need, each behind a small trait
-//! so the command logic is written once against plain data: CloudWatch Logs (log group, subscription
-//! filters, FilterLogEvents), Bedrock Runtime `Converse`, S3 `ListObjectsV2`, Glue `GetTable`, Athena
-//! `GetWorkGroup`, and Bedrock `GetModelInvocationLoggingConfiguration`. [`sdk`] implements them with
-//! the aws-sdk crates (which live in the CLI crate only, so the Lambdas never compile them).
-
-pub mod sdk;
+//! The operator ports: what the CLI's `doctor`, `tail` and `smoke` read and send, as plain data, so the
+//! commands are written once against these traits (adapters in `aws::logs`, `aws::s3`, `aws::glue`,
+//! `aws::athena`, `aws::runtime`, feature `operator`; the Lambdas never compile them).
+//!
+//! - [`LogGroups`] — CloudWatch Logs: a log group, its subscription filters, `FilterLogEvents` pages
+//!   ([`FilteredEvent`]), and [`read_events`], the paging loop;
+//! - [`ObjectLister`] — S3 `ListObjectsV2` (the writer is `objects::ObjectWriter`);
+//! - [`Catalog`] — Glue `GetTable`; [`Workgroups`] — Athena `GetWorkGroup`;
+//! - [`Runtime`] — Bedrock Runtime `Converse` ([`ConverseOutcome`]).
 
 use std::future::Future;
-use std::time::Duration;
 
-use bedrock_meter_core::ports::AwsError;
-
-/// The account's model-invocation logging configuration (`None` from the adapter: not configured).
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct LoggingConfig {
-    /// CloudWatch Logs delivery: the log group.
-    pub log_group: Option<String>,
-    /// S3 delivery: (bucket, key prefix).
-    pub s3: Option<(String, Option<String>)>,
-    /// Large bodies of CloudWatch-delivered records go to S3: (bucket, key prefix).
-    pub large_data_s3: Option<(String, Option<String>)>,
-    pub text_delivery: bool,
-}
+use super::AwsError;
 
 /// A subscription filter on a log group.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -31,18 +20,19 @@ pub struct SubscriptionFilter {
     pub pattern: String,
 }
 
-/// One log event (the message is a log record's JSON text).
+/// One event as `FilterLogEvents` returns it (the message is a log record's JSON text). Not the
+/// subscription's `records::subscription::LogEvent`, which arrives pushed, gzipped, in a batch.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LogEvent {
+pub struct FilteredEvent {
     pub id: String,
     pub timestamp_ms: i64,
     pub message: String,
 }
 
-/// One page of FilterLogEvents.
+/// One page of `FilterLogEvents`.
 #[derive(Clone, Debug, Default)]
 pub struct EventPage {
-    pub events: Vec<LogEvent>,
+    pub events: Vec<FilteredEvent>,
     pub next_token: Option<String>,
 }
 
@@ -68,7 +58,7 @@ pub async fn read_events<L: LogGroups>(
     group: &str,
     start_ms: i64,
     max: usize,
-) -> Result<(Vec<LogEvent>, bool), AwsError> {
+) -> Result<(Vec<FilteredEvent>, bool), AwsError> {
     let mut out = Vec::new();
     let mut token = None;
     loop {
@@ -85,12 +75,6 @@ pub async fn read_events<L: LogGroups>(
     }
 }
 
-pub trait InvocationLogging {
-    fn logging_config(
-        &self,
-    ) -> impl Future<Output = Result<Option<LoggingConfig>, AwsError>> + Send;
-}
-
 /// An object listing entry: key and last-modified time (epoch seconds).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectEntry {
@@ -98,6 +82,7 @@ pub struct ObjectEntry {
     pub last_modified: i64,
 }
 
+/// One page of `ListObjectsV2`.
 #[derive(Clone, Debug, Default)]
 pub struct ObjectPage {
     pub objects: Vec<ObjectEntry>,
@@ -105,7 +90,7 @@ pub struct ObjectPage {
     pub next_token: Option<String>,
 }
 
-pub trait ObjectStore {
+pub trait ObjectLister {
     /// ListObjectsV2 (one page). A missing bucket is an error with code `NoSuchBucket`.
     fn list(
         &self,
@@ -123,6 +108,9 @@ pub trait Catalog {
         database: &str,
         table: &str,
     ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+}
+
+pub trait Workgroups {
     /// Athena GetWorkGroup: the workgroup's state (`ENABLED`/`DISABLED`), `None` when it does not exist.
     fn workgroup_state(
         &self,
@@ -149,74 +137,64 @@ pub trait Runtime {
     ) -> impl Future<Output = Result<ConverseOutcome, AwsError>> + Send;
 }
 
-/// An AWS error in one line for people: the operation, the service's code and message, without the
-/// SDK's debug dump of the raw response.
-pub fn brief(e: &AwsError) -> String {
-    e.brief()
-}
-
-/// `90s`, `15m`, `24h`, `2d` (a bare number is seconds).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((s, ""), |i| s.split_at(i));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?}: expected a duration like 90s, 15m, 24h or 2d"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(format!("{s:?}: unit must be s, m, h or d")),
-    };
-    Ok(Duration::from_secs(secs))
-}
-
-pub use bedrock_meter_core::time::now_millis as now_ms;
-
-/// The standard AWS configuration (environment, profile, SSO…), with an optional Region override.
-pub async fn load_config(region: Option<&str>) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(r) = region {
-        loader = loader.region(aws_config::Region::new(r.to_string()));
-    }
-    loader.load().await
-}
-
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Pages of three events each, `pages` of them.
+    struct Pages {
+        pages: usize,
+    }
+
+    impl LogGroups for Pages {
+        async fn log_group_exists(&self, _: &str) -> Result<bool, AwsError> {
+            Ok(true)
+        }
+        async fn subscription_filters(&self, _: &str) -> Result<Vec<SubscriptionFilter>, AwsError> {
+            Ok(Vec::new())
+        }
+        async fn events(
+            &self,
+            _: &str,
+            start_ms: i64,
+            token: Option<String>,
+        ) -> Result<EventPage, AwsError> {
+            let page: usize = token.as_deref().map_or(0, |t| t.parse().unwrap());
+            Ok(EventPage {
+                events: (0..3)
+                    .map(|i| FilteredEvent {
+                        id: format!("{page}-{i}"),
+                        timestamp_ms: start_ms,
+                        message: String::new(),
+                    })
+                    .collect(),
+                next_token: (page + 1 < self.pages).then(|| (page + 1).to_string()),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_every_page_up_to_the_limit() {
+        let (all, truncated) = read_events(&Pages { pages: 3 }, "g", 5, 100).await.unwrap();
+        assert_eq!((all.len(), truncated), (9, false));
+        assert_eq!(all[8].id, "2-2");
+        let (cut, truncated) = read_events(&Pages { pages: 3 }, "g", 5, 4).await.unwrap();
+        assert_eq!((cut.len(), truncated), (4, true));
+        assert_eq!(cut[3].id, "1-0");
+    }
+
     #[test]
-    fn brief_errors() {
+    fn errors_of_the_operator_reads_are_one_line() {
         let e = AwsError {
             operation: "FilterLogEvents",
             code: Some("ResourceNotFoundException".into()),
             message: "service error: ResourceNotFoundException: The specified log group does not exist.: ResourceNotFoundException: The specified log group does not exist. (ServiceError(ServiceError { raw: .. }))".into(),
         };
         assert_eq!(
-            brief(&e),
+            e.brief(),
             "FilterLogEvents failed: ResourceNotFoundException: The specified log group does not exist."
         );
         let e = AwsError::new("Converse", "dispatch failure (DispatchFailure(x))");
-        assert_eq!(brief(&e), "Converse failed: dispatch failure");
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
-        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
-        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
-        assert!(parse_duration("5w").is_err());
-        assert!(parse_duration("m").is_err());
+        assert_eq!(e.brief(), "Converse failed: dispatch failure");
     }
 }
