@@ -18,7 +18,9 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    bedrock_meter_core::aws::init_lambda_logging();
+    // One JSON object per line under the template's `LogFormat: JSON` (text locally); level from
+    // AWS_LAMBDA_LOG_LEVEL, else RUST_LOG, else info.
+    lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env()?;
     let sdk = aws_config::load_from_env().await;
     // PROFILES_FILE (local runs): profiles from a file read now, instead of the Bedrock API.

@@ -1,7 +1,6 @@
 //! Lambda entry point of the `Custom::BedrockInvocationLogging` resource; the logic is in the library,
 //! the Bedrock and IAM adapter in the core (`aws::logging`).
 
-use bedrock_meter_core::aws::init_lambda_logging;
 use bedrock_meter_core::aws::logging::BedrockLogging;
 use bedrock_meter_core::time::deadline_instant;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -10,7 +9,9 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    init_lambda_logging();
+    // One JSON object per line under the template's `LogFormat: JSON` (text locally); level from
+    // AWS_LAMBDA_LOG_LEVEL, else RUST_LOG, else info.
+    lambda_runtime::tracing::init_default_subscriber();
     let conf = aws_config::load_from_env().await;
     let region = conf.region().map(|r| r.to_string()).unwrap_or_default();
     let api = BedrockLogging::from_conf(&conf);

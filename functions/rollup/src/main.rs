@@ -11,7 +11,9 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    bedrock_meter_core::aws::init_lambda_logging();
+    // One JSON object per line under the template's `LogFormat: JSON` (text locally); level from
+    // AWS_LAMBDA_LOG_LEVEL, else RUST_LOG, else info.
+    lambda_runtime::tracing::init_default_subscriber();
     let cfg = Config::from_env()?;
     let conf = aws_config::load_from_env().await;
     let deps = Deps {

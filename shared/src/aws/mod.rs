@@ -32,19 +32,6 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::ports::AwsError;
 
-/// The Lambdas' logging: one JSON object per line (CloudWatch Logs adds the time), level from
-/// `RUST_LOG`, `info` by default.
-pub fn init_lambda_logging() {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_target(false)
-        .without_time()
-        .init();
-}
-
 impl AwsError {
     /// From any SDK error, keeping the service's code and the full context.
     pub fn from_sdk<E, R>(
