@@ -935,7 +935,8 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
 /// items, the published alerts.
 #[tokio::test]
 async fn no_prompt_text_reaches_the_failure_queue_logs_table_or_alerts() {
-    use ingest::failure::{handle_recording_failures, SqsFailureQueue};
+    use bedrock_meter_core::aws::sqs::SqsQueue;
+    use ingest::failure::handle_recording_failures;
     const CANARY: &str = "CANARY-3e1f-do-not-store";
     let logs = LogBuffer::default();
     let subscriber = tracing_subscriber::fmt()
@@ -970,7 +971,7 @@ async fn no_prompt_text_reaches_the_failure_queue_logs_table_or_alerts() {
         SnsNotifier::new(&sdk),
         state_table(&sdk).await,
     );
-    let recorder = SqsFailureQueue::new(&sdk, &queue_url);
+    let recorder = SqsQueue::new(&sdk, &queue_url);
     let m = minute_ago(2);
     let mut msgs: Vec<(i64, String)> = (0..8)
         .map(|i| {
@@ -1054,7 +1055,8 @@ impl MetricsSink for Hanging {
 /// failure queue before the deadline (a Lambda timeout would leave nothing).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_past_the_deadline_leaves_its_pointer_first() {
-    use ingest::failure::{handle_recording_failures, SqsFailureQueue, POINTER_RESERVE};
+    use bedrock_meter_core::aws::sqs::SqsQueue;
+    use ingest::failure::{handle_recording_failures, POINTER_RESERVE};
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
     let stub = BedrockStub::start();
@@ -1084,7 +1086,7 @@ async fn a_batch_past_the_deadline_leaves_its_pointer_first() {
     let deadline = std::time::Instant::now() + POINTER_RESERVE + std::time::Duration::from_secs(2);
     let err = handle_recording_failures(
         &ingest,
-        &SqsFailureQueue::new(&sdk, &queue_url),
+        &SqsQueue::new(&sdk, &queue_url),
         &event(&msgs),
         Timestamp(m + 59),
         Some(deadline),

@@ -11,8 +11,7 @@
 //! recorded the same way. The batch is found again in the log group, where it lives for the group's retention
 //! (docs/live-path.md shows the command).
 
-use std::future::Future;
-
+use bedrock_meter_core::ports::queue::MessageQueue;
 use bedrock_meter_core::ports::AwsError;
 use bedrock_meter_core::records::subscription::{Decoder, LogsData};
 use bedrock_meter_core::Timestamp;
@@ -91,62 +90,16 @@ impl FailurePointer {
     }
 }
 
-/// Where failure pointers go (the stack's failure queue).
-pub trait FailureRecorder {
-    fn record(&self, p: &FailurePointer) -> impl Future<Output = Result<(), AwsError>> + Send;
-}
-
-/// Pointers as SQS messages (JSON), with aws-sdk-sqs `SendMessage`.
-#[derive(Clone, Debug)]
-pub struct SqsFailureQueue {
-    client: aws_sdk_sqs::Client,
-    queue_url: String,
-}
-
-impl SqsFailureQueue {
-    pub fn new(config: &aws_config::SdkConfig, queue_url: impl Into<String>) -> SqsFailureQueue {
-        SqsFailureQueue {
-            client: aws_sdk_sqs::Client::new(config),
-            queue_url: queue_url.into(),
-        }
-    }
-}
-
-impl FailureRecorder for SqsFailureQueue {
-    async fn record(&self, p: &FailurePointer) -> Result<(), AwsError> {
-        let body =
-            serde_json::to_string(p).map_err(|e| AwsError::new("SendMessage", e.to_string()))?;
-        self.client
-            .send_message()
-            .queue_url(&self.queue_url)
-            .message_body(body)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("SendMessage", e))?;
-        Ok(())
-    }
-}
-
-/// No recorder configured (local runs): the pointer is only logged.
-impl<R: FailureRecorder + Sync> FailureRecorder for Option<R> {
-    async fn record(&self, p: &FailurePointer) -> Result<(), AwsError> {
-        match self {
-            Some(r) => r.record(p).await,
-            None => Ok(()),
-        }
-    }
-}
-
 /// Time kept back from the Lambda deadline to record the failure pointer.
 pub const POINTER_RESERVE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// [`Ingest::handle`], and on failure a pointer to the batch written to `recorder` (and logged)
+/// [`Ingest::handle`], and on failure a pointer to the batch (JSON) sent to `queue` (and logged)
 /// before the error is returned for Lambda to retry. With the invocation's `deadline`, a batch still
 /// being handled [`POINTER_RESERVE`] before it is stopped and recorded too (a Lambda timeout would
 /// end the invocation with nothing recorded).
-pub async fn handle_recording_failures<P, M, N, S, I, L, R>(
+pub async fn handle_recording_failures<P, M, N, S, I, L, Q>(
     ingest: &Ingest<P, M, N, S, I, L>,
-    recorder: &R,
+    queue: &Q,
     event: &SubscriptionEvent,
     now: Timestamp,
     deadline: Option<std::time::Instant>,
@@ -158,7 +111,7 @@ where
     S: bedrock_meter_core::live::detector::StateStore,
     I: bedrock_meter_core::live::containment::IamPolicies,
     L: bedrock_meter_core::live::containment::ContainmentLedger,
-    R: FailureRecorder,
+    Q: MessageQueue + Sync,
 {
     let result = match deadline {
         None => ingest.handle(event, now).await,
@@ -189,7 +142,11 @@ where
             error = %p.error,
             "batch failed; Lambda retries it (the pointer goes to the failure queue)"
         );
-        if let Err(re) = recorder.record(&p).await {
+        let sent = match serde_json::to_string(&p) {
+            Ok(body) => queue.send(&body).await,
+            Err(e) => Err(AwsError::new("SendMessage", e.to_string())),
+        };
+        if let Err(re) = sent {
             tracing::error!(error = %re, batch_id = %p.batch_id, "could not record the failure pointer");
         }
     }

@@ -9,10 +9,11 @@ use bedrock_meter_core::aws::containment_ledger::DynamoLedger;
 use bedrock_meter_core::aws::dynamodb::DynamoStore;
 use bedrock_meter_core::aws::iam::IamClient;
 use bedrock_meter_core::aws::sns::SnsNotifier;
+use bedrock_meter_core::aws::sqs::SqsQueue;
 use bedrock_meter_core::live::detector::{MemoryStore, StateStore};
 use bedrock_meter_core::Timestamp;
 use ingest::contain::AnyLedger;
-use ingest::failure::{handle_recording_failures, SqsFailureQueue};
+use ingest::failure::handle_recording_failures;
 use ingest::{Config, Ingest, SubscriptionEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
@@ -53,7 +54,7 @@ async fn serve<S: StateStore>(
     let recorder = std::env::var("FAILURE_QUEUE_URL")
         .ok()
         .filter(|u| !u.trim().is_empty())
-        .map(|url| SqsFailureQueue::new(sdk, url.trim()));
+        .map(|url| SqsQueue::new(sdk, url.trim()));
     if recorder.is_none() {
         tracing::warn!("FAILURE_QUEUE_URL not set: failed batches are only logged");
     }

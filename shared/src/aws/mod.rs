@@ -27,6 +27,8 @@ pub mod runtime;
 pub mod s3;
 #[cfg(feature = "services")]
 pub mod sns;
+#[cfg(feature = "services")]
+pub mod sqs;
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 

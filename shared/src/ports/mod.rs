@@ -7,11 +7,12 @@
 //! - [`notify`] — `Notifier` (SNS `Publish`), the `Notification` every alert and email renders to;
 //! - [`objects`] — `ObjectWriter` (S3 `PutObject`);
 //! - [`query`] — `QueryEngine` (Athena) and the poll-and-page loop;
+//! - [`queue`] — `MessageQueue` (SQS `SendMessage`): the live path's failure pointers;
 //! - [`logging`] — `LoggingApi` and `RoleCheck` (Bedrock's invocation-logging configuration, IAM
 //!   `GetRole`): the one `LoggingConfig` the custom resource and the CLI's `doctor` read;
 //! - [`operator`] — what only the CLI's operator commands read: `LogGroups` (CloudWatch Logs),
 //!   `ObjectLister` (S3 listing), `Catalog` (Glue), `Workgroups` (Athena), `Runtime` (Converse);
-//! - [`encoding`] — IAM's URL-encoded policy documents: the one percent-decoder;
+//! - [`encoding`] — IAM's URL-encoded policy documents: the one percent-decoder.
 //!
 //! Two components keep their store beside them, since nothing else uses it: the runaway detector's
 //! `live::detector::StateStore` (DynamoDB) and containment's `IamPolicies` and `ContainmentLedger`
@@ -25,6 +26,7 @@ pub mod objects;
 pub mod operator;
 pub mod profiles;
 pub mod query;
+pub mod queue;
 
 /// An AWS call that failed. Callers surface it as an error (so Lambda retries), never as $0. It
 /// displays as one short line (see [`AwsError::brief`]); `message` keeps the SDK's full context.
