@@ -1,0 +1,175 @@
+//! The IAM port ([`IamPolicies`]; adapter `aws::iam`) and putting or deleting the denies it plans
+//! ([`contain`], [`release`]), concurrently.
+
+use super::*;
+
+/// An IAM call that failed (the adapter keeps the service's error code in `code`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("IAM {operation} failed: {message}")]
+pub struct IamError {
+    pub operation: &'static str,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+/// Inline policies of IAM roles and users (adapter: `aws::iam::IamClient`).
+pub trait IamPolicies: Send + Sync {
+    /// Puts (creates or overwrites) the inline policy `name` on the principal.
+    fn put_policy(
+        &self,
+        principal: &IamPrincipal,
+        name: &str,
+        document: &str,
+    ) -> impl Future<Output = Result<(), IamError>> + Send;
+
+    /// Deletes it; `Ok(false)` when there was none (already lifted).
+    fn delete_policy(
+        &self,
+        principal: &IamPrincipal,
+        name: &str,
+    ) -> impl Future<Output = Result<bool, IamError>> + Send;
+
+    /// The inline policy names of the principal.
+    fn policy_names(
+        &self,
+        principal: &IamPrincipal,
+    ) -> impl Future<Output = Result<Vec<String>, IamError>> + Send;
+
+    /// One inline policy's document (decoded JSON), `None` when absent.
+    fn policy_document(
+        &self,
+        principal: &IamPrincipal,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<String>, IamError>> + Send;
+
+    /// Every role and user of the account (for `contain list`).
+    fn principals(&self) -> impl Future<Output = Result<Vec<IamPrincipal>, IamError>> + Send;
+}
+
+/// Polls every future at once and returns their outputs in order (the few IAM calls of one
+/// transition run concurrently, never one after another per principal).
+pub async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futs: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(move |cx: &mut Context<'_>| {
+        let mut pending = false;
+        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *o = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(out.iter_mut().filter_map(Option::take).collect())
+        }
+    })
+    .await
+}
+
+/// What applying (or releasing) one containment did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    pub containment: Containment,
+    /// `Ok(true)`: changed IAM (or, dry run, would have); `Ok(false)`: nothing to delete.
+    pub result: Result<bool, IamError>,
+    pub dry_run: bool,
+}
+
+/// Puts every deny of a plan, concurrently. In a dry run nothing is called.
+pub async fn contain<I: IamPolicies>(
+    iam: &I,
+    items: &[Containment],
+    dry_run: bool,
+) -> Vec<Applied> {
+    let futs: Vec<_> = items
+        .iter()
+        .map(|c| async move {
+            let result = if dry_run {
+                Ok(true)
+            } else {
+                iam.put_policy(&c.principal, &c.policy_name, &c.document())
+                    .await
+                    .map(|()| true)
+            };
+            Applied {
+                containment: c.clone(),
+                result,
+                dry_run,
+            }
+        })
+        .collect();
+    join_all(futs).await
+}
+
+/// Deletes every deny of a plan (on `resolved`), concurrently. In a dry run nothing is called.
+pub async fn release<I: IamPolicies>(
+    iam: &I,
+    items: &[Containment],
+    dry_run: bool,
+) -> Vec<Applied> {
+    let futs: Vec<_> = items
+        .iter()
+        .map(|c| async move {
+            let result = if dry_run {
+                Ok(true)
+            } else {
+                iam.delete_policy(&c.principal, &c.policy_name).await
+            };
+            Applied {
+                containment: c.clone(),
+                result,
+                dry_run,
+            }
+        })
+        .collect();
+    join_all(futs).await
+}
+
+/// The alert text's containment paragraph: contained what, for whom, until when, and how to lift it
+/// (`release`: that it was lifted).
+pub(super) fn alert_lines(applied: &[Applied], release: bool) -> String {
+    let mut s = String::new();
+    for a in applied {
+        let c = &a.containment;
+        let what = c.resources.join(", ");
+        let line = match (&a.result, release, a.dry_run) {
+            (Ok(_), false, false) => format!(
+                "CONTAINED: {} may not invoke {} until {} (IAM inline deny {}; it expires by itself). Lift now: {}\n",
+                c.principal, what, c.until, c.policy_name, c.lift_command()
+            ),
+            (Ok(_), false, true) => format!(
+                "DRY RUN: would have denied {} invoking {} until {} (IAM inline deny {}).\n",
+                c.principal, what, c.until, c.policy_name
+            ),
+            (Ok(true), true, false) => format!(
+                "LIFTED: the deny on {} for {} ({}) was removed.\n",
+                c.principal, what, c.policy_name
+            ),
+            (Ok(false), true, false) => format!(
+                "LIFTED: the deny on {} for {} ({}) was already gone.\n",
+                c.principal, what, c.policy_name
+            ),
+            (Ok(_), true, true) => format!(
+                "DRY RUN: would have removed the deny on {} for {} ({}).\n",
+                c.principal, what, c.policy_name
+            ),
+            (Err(e), false, _) => format!(
+                "CONTAINMENT FAILED for {} on {}: {e}. Nothing was denied.\n",
+                c.principal, what
+            ),
+            (Err(e), true, _) => format!(
+                "LIFT FAILED for {} ({}): {e}. It still expires at {}; or run: {}\n",
+                c.principal,
+                c.policy_name,
+                c.until,
+                c.lift_command()
+            ),
+        };
+        s.push_str(&line);
+    }
+    s
+}
