@@ -10,12 +10,13 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use bedrock_meter_core::attribution::resolution::{resolve, Resolution};
-use bedrock_meter_core::daily::report::{skipped_summary, thousands};
+use bedrock_meter_core::daily::report::skipped_summary;
 use bedrock_meter_core::live::containment;
 use bedrock_meter_core::live::detector::{
     self, Alert, Detector, DetectorConfig, MemoryStore, Observation, Overrides,
 };
 use bedrock_meter_core::records::record::Tokens;
+use bedrock_meter_core::text::thousands;
 use bedrock_meter_core::{Money, Timestamp};
 
 use crate::common::{ensure_paths, read_logs, Core, CoreOpts, Format};

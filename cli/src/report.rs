@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 use std::collections::BTreeMap;
 
-use bedrock_meter_core::daily::report::{skipped_summary, thousands, Report, DEFAULT_TABLE_LINES};
+use bedrock_meter_core::daily::report::{skipped_summary, Report, DEFAULT_TABLE_LINES};
+
 use bedrock_meter_core::daily::rollup::{price_rows, Rollup};
+use bedrock_meter_core::text::thousands;
 use bedrock_meter_core::{Date, Timestamp};
 
 use crate::common::{ensure_paths, read_logs, CoreOpts, ReadSummary};

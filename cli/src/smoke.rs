@@ -12,12 +12,13 @@ use bedrock_meter_core::aws::bedrock::BedrockProfiles;
 use bedrock_meter_core::aws::logging::BedrockLogging;
 use bedrock_meter_core::aws::logs::LogsClient;
 use bedrock_meter_core::aws::runtime::RuntimeClient;
-use bedrock_meter_core::daily::report::{table, thousands};
+use bedrock_meter_core::daily::report::table;
 use bedrock_meter_core::daily::rollup::{price_rows, Rollup};
 use bedrock_meter_core::ports::logging::{LoggingApi, LoggingConfig};
 use bedrock_meter_core::ports::operator::{read_events, ConverseOutcome, LogGroups, Runtime};
 use bedrock_meter_core::ports::profiles::ProfileSource;
 use bedrock_meter_core::ports::AwsError;
+use bedrock_meter_core::text::thousands;
 use bedrock_meter_core::time::now_millis;
 use serde::Serialize;
 

@@ -11,12 +11,11 @@ use bedrock_meter_core::attribution::model_id::{classify, ModelRef};
 use bedrock_meter_core::attribution::profiles::ProfileDirectory;
 use bedrock_meter_core::aws::bedrock::BedrockProfiles;
 use bedrock_meter_core::aws::logs::LogsClient;
-use bedrock_meter_core::daily::report::{
-    cost_cell, priced_cost, short_caller, table, thousands, Group,
-};
+use bedrock_meter_core::daily::report::{cost_cell, priced_cost, short_caller, table, Group};
 use bedrock_meter_core::daily::rollup::{price_rows, PricedRow, Rollup};
 use bedrock_meter_core::ports::operator::{read_events, FilteredEvent, LogGroups};
 use bedrock_meter_core::ports::profiles::CachedProfiles;
+use bedrock_meter_core::text::thousands;
 use bedrock_meter_core::time::now_millis;
 use bedrock_meter_core::Timestamp;
 

@@ -12,7 +12,8 @@
 //! - `aws` (feature `aws`) — the adapters: each port implemented with its aws-sdk crate, one file a
 //!   service, for the Lambdas and the CLI alike.
 //!
-//! Beside them: [`time`] (UTC timestamps and dates) and [`settings`] (reading the environment).
+//! Beside them: [`time`] (UTC timestamps and dates), [`settings`] (reading the environment) and
+//! [`text`] (thousands separators, cutting, ASCII folding).
 //!
 //! Everything but `aws` is pure: no AWS SDK types, no I/O beyond reading local files in
 //! [`records::logfiles`].
@@ -24,6 +25,7 @@ pub mod ports;
 pub mod pricing;
 pub mod records;
 pub mod settings;
+pub mod text;
 pub mod time;
 
 pub use pricing::money::Money;

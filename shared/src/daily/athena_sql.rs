@@ -20,9 +20,10 @@ use std::fmt::Write as _;
 
 use crate::attribution::principal::PrincipalRule;
 use crate::attribution::resolution::AttributionConfig;
-use crate::daily::rollup::{Rollup, Usage, UsageKey};
+use crate::daily::rollup::{Rollup, UsageKey};
 use crate::pricing::prices::PriceTable;
 use crate::records::record::Tokens;
+use crate::records::record::Usage;
 use crate::records::record::UNKNOWN_CALLER;
 use crate::time::{Date, Timestamp};
 

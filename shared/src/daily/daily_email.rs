@@ -85,8 +85,9 @@ mod tests {
     fn one_email_per_team_then_the_summary() {
         use crate::attribution::profiles::ProfileMap;
         use crate::attribution::resolution::AttributionConfig;
-        use crate::daily::rollup::{price_rows, Rollup, Usage, UsageKey};
+        use crate::daily::rollup::{price_rows, Rollup, UsageKey};
         use crate::records::record::Tokens;
+        use crate::records::record::Usage;
         use crate::PriceTable;
         let d = Date::parse("2026-11-25").unwrap();
         let mut r = Rollup::default();

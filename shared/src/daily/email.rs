@@ -7,8 +7,10 @@
 use crate::ports::notify::Notification;
 use std::fmt::Write as _;
 
-use crate::daily::report::{cost_cell, short_caller, thousands, Group, Report};
+use crate::daily::report::{cost_cell, short_caller, Group, Report};
+
 use crate::pricing::money::Money;
+use crate::text::thousands;
 use crate::time::Date;
 
 /// Who an email is for.
@@ -85,21 +87,11 @@ pub fn subject(
     )
 }
 
-fn clip(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(width - 1).collect();
-        out.push('…');
-        out
-    }
-}
-
 fn group_line(out: &mut String, label: &str, g: &Group) {
     let _ = writeln!(
         out,
         "  {:<w$} {:>16}  {:>9} req",
-        clip(label, LABEL_WIDTH),
+        cut(label, LABEL_WIDTH),
         cost_cell(g),
         thousands(g.requests),
         w = LABEL_WIDTH
@@ -264,7 +256,7 @@ fn body(
             let _ = writeln!(
                 out,
                 "  {} — {}: {} requests, {} in / {} out tokens",
-                clip(&u.model_id, 80),
+                cut(&u.model_id, 80),
                 u.reason,
                 thousands(u.requests),
                 thousands(u.input_tokens),
@@ -282,7 +274,7 @@ fn body(
     if !notes.is_empty() {
         let _ = writeln!(out, "\nNotes");
         for n in notes.iter().take(limit.max(1)) {
-            let _ = writeln!(out, "  - {}", clip(n, 300));
+            let _ = writeln!(out, "  - {}", cut(n, 300));
         }
         if notes.len() > limit.max(1) {
             let _ = writeln!(out, "  … and {} more notes", notes.len() - limit.max(1));
@@ -352,8 +344,9 @@ mod tests {
     use super::*;
     use crate::attribution::profiles::{Profile, ProfileMap};
     use crate::attribution::resolution::AttributionConfig;
-    use crate::daily::rollup::{price_rows, Rollup, Usage, UsageKey};
+    use crate::daily::rollup::{price_rows, Rollup, UsageKey};
     use crate::records::record::Tokens;
+    use crate::records::record::Usage;
     use crate::PriceTable;
 
     fn d() -> Date {

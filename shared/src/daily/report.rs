@@ -1,6 +1,7 @@
 //! The daily report model and its renderings (JSON contract, table, CSV, plain-text email). The CLI
 //! `report` and the daily Lambda use this same code.
 
+use crate::text::thousands;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -671,10 +672,6 @@ pub fn short_caller(arn: &str) -> String {
     }
 }
 
-pub fn thousands(n: u64) -> String {
-    crate::pricing::money::group_thousands(&n.to_string())
-}
-
 fn csv(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -732,8 +729,9 @@ mod tests {
     use super::*;
     use crate::attribution::profiles::ProfileMap;
     use crate::attribution::resolution::AttributionConfig;
-    use crate::daily::rollup::{price_rows, Rollup, Usage, UsageKey};
+    use crate::daily::rollup::{price_rows, Rollup, UsageKey};
     use crate::records::record::Tokens;
+    use crate::records::record::Usage;
     use crate::PriceTable;
 
     fn report(keys: &[String]) -> Report {

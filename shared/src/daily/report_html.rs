@@ -14,12 +14,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::daily::email::Audience;
-use crate::daily::report::{
-    cost_cell, priced_cost, short_caller, skipped_summary, thousands, Group, Report,
-};
+use crate::daily::report::{cost_cell, priced_cost, short_caller, skipped_summary, Group, Report};
 use crate::daily::rollup::PricedRow;
 use crate::live::detector::{Alert, AlertKind};
 use crate::pricing::money::Money;
+use crate::text::thousands;
 use crate::time::{Date, Timestamp};
 
 const HOUR: i64 = 3600;
@@ -891,9 +890,10 @@ mod tests {
     use super::*;
     use crate::attribution::profiles::{Profile, ProfileMap};
     use crate::attribution::resolution::AttributionConfig;
-    use crate::daily::rollup::{price_rows, Usage, UsageKey};
+    use crate::daily::rollup::{price_rows, UsageKey};
     use crate::live::detector::DetectorConfig;
     use crate::records::record::Tokens;
+    use crate::records::record::Usage;
     use crate::PriceTable;
 
     const EVIL_TEAM: &str = "<script>alert('t')</script>&";

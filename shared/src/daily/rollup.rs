@@ -12,7 +12,7 @@ use crate::attribution::profiles::ProfileDirectory;
 use crate::attribution::resolution::{resolve, AttributionConfig, Resolution};
 use crate::pricing::money::Money;
 use crate::pricing::prices::{tier_of, PriceTable, Unpriced};
-use crate::records::record::{Record, Tokens};
+use crate::records::record::{Record, Usage};
 use crate::time::Timestamp;
 
 /// Everything pricing and attribution look at.
@@ -27,30 +27,6 @@ pub struct UsageKey {
     pub long_context: bool,
     /// The service tier the calls were priced in ([`tier_of`] the logged tier: `default` when none).
     pub tier: String,
-}
-
-/// Additive usage.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub requests: u64,
-    pub errors: u64,
-    pub tokens: Tokens,
-}
-
-impl Usage {
-    pub fn add(&mut self, o: &Usage) {
-        self.requests += o.requests;
-        self.errors += o.errors;
-        self.tokens.add(&o.tokens);
-    }
-
-    pub fn of_record(r: &Record<'_>) -> Usage {
-        Usage {
-            requests: 1,
-            errors: u64::from(r.error_code.is_some()),
-            tokens: r.tokens,
-        }
-    }
 }
 
 /// Usage summed by key, with the count of records that could not be read.

@@ -12,6 +12,7 @@
 use crate::live::detector::{Alert, AlertKind};
 use crate::ports::notify::{Notification, MAX_SUBJECT_CHARS};
 use crate::pricing::money::Money;
+use crate::text::cut;
 use crate::time::Timestamp;
 
 /// Where the records live, for the Logs Insights query in the body.
@@ -41,23 +42,10 @@ fn requests_crossed(a: &Alert) -> bool {
 /// request threshold was crossed.
 fn headline_amount(a: &Alert) -> String {
     if requests_crossed(a) && !cost_crossed(a) {
-        format!(
-            "{} requests",
-            crate::daily::report::thousands(a.window_requests)
-        )
+        format!("{} requests", crate::text::thousands(a.window_requests))
     } else {
         a.window_cost.to_string()
     }
-}
-
-/// `s` cut to at most `max` characters, ending in `…` when cut (also the chat descriptions).
-pub(crate) fn cut(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }
 
 fn one_line(s: &str) -> String {
@@ -190,11 +178,11 @@ fn tokens_line(a: &Alert) -> String {
         .saturating_add(t.cache_write);
     format!(
         "{} (input {}, output {}, cache read {}, cache write {})",
-        crate::daily::report::thousands(total),
-        crate::daily::report::thousands(t.input),
-        crate::daily::report::thousands(t.output),
-        crate::daily::report::thousands(t.cache_read),
-        crate::daily::report::thousands(t.cache_write)
+        crate::text::thousands(total),
+        crate::text::thousands(t.input),
+        crate::text::thousands(t.output),
+        crate::text::thousands(t.cache_read),
+        crate::text::thousands(t.cache_write)
     )
 }
 
@@ -217,8 +205,8 @@ pub fn body(a: &Alert, ctx: &AlertContext) -> String {
     let lead = match a.kind {
         AlertKind::Runaway => format!(
             "RUNAWAY: {who} {} (team {}) made {} requests costing an estimated {} in the last {} minutes — over the threshold of {} or {} requests.",
-            a.app, a.team, crate::daily::report::thousands(a.window_requests), a.window_cost, a.window_minutes,
-            a.threshold_cost, crate::daily::report::thousands(a.threshold_requests)
+            a.app, a.team, crate::text::thousands(a.window_requests), a.window_cost, a.window_minutes,
+            a.threshold_cost, crate::text::thousands(a.threshold_requests)
         ),
         AlertKind::Escalation => format!(
             "ESCALATING: the runaway of {who} {} (team {}) keeps growing: {} in the last {} minutes, up from {} at the previous alert.",
@@ -269,17 +257,14 @@ pub fn body(a: &Alert, ctx: &AlertContext) -> String {
     let unpriced = if a.window_unpriced > 0 {
         format!(
             " ({} unpriced, not in the cost)",
-            crate::daily::report::thousands(a.window_unpriced)
+            crate::text::thousands(a.window_unpriced)
         )
     } else {
         String::new()
     };
     row(
         "Requests:",
-        &format!(
-            "{}{unpriced}",
-            crate::daily::report::thousands(a.window_requests)
-        ),
+        &format!("{}{unpriced}", crate::text::thousands(a.window_requests)),
     );
     row("Tokens:", &tokens_line(a));
     row("Est. cost:", &a.window_cost.to_string());
@@ -288,7 +273,7 @@ pub fn body(a: &Alert, ctx: &AlertContext) -> String {
         &format!(
             "{} or {} requests per {} min (crossed: {})",
             a.threshold_cost,
-            crate::daily::report::thousands(a.threshold_requests),
+            crate::text::thousands(a.threshold_requests),
             a.window_minutes,
             crossed_line(a)
         ),

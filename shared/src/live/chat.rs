@@ -73,7 +73,7 @@ pub fn custom_notification(subject: &str, body: &str, attributes: &[(String, Str
         "content": {
             "textType": "client-markdown",
             "title": subject,
-            "description": crate::live::alert::cut(description.trim_end(), MAX_DESCRIPTION_CHARS),
+            "description": crate::text::cut(description.trim_end(), MAX_DESCRIPTION_CHARS),
         },
         "metadata": metadata,
     });

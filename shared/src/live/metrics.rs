@@ -31,12 +31,13 @@
 //! 1 MB of payload per request), estimating each datum's size in the Query-protocol form (the larger
 //! of the two wire forms the SDK may use).
 
+use crate::text::ascii_fold;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
-use crate::daily::rollup::Usage;
 use crate::pricing::money::Money;
+use crate::records::record::Usage;
 use crate::time::Timestamp;
 
 pub const DEFAULT_NAMESPACE: &str = "BedrockMeter";
@@ -129,36 +130,20 @@ pub struct Contribution<'a> {
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Sums {
-    requests: u64,
-    errors: u64,
-    input: u64,
-    output: u64,
-    cache_read: u64,
-    cache_write: u64,
+    usage: Usage,
     cost: Money,
     unpriced: u64,
 }
 
 impl Sums {
     fn add(&mut self, c: &Contribution<'_>) {
-        let t = &c.usage.tokens;
-        self.requests += c.usage.requests;
-        self.errors += c.usage.errors;
-        self.input = self.input.saturating_add(t.input);
-        self.output = self.output.saturating_add(t.output);
-        self.cache_read = self.cache_read.saturating_add(t.cache_read);
-        self.cache_write = self.cache_write.saturating_add(t.cache_write);
+        self.usage.add(&c.usage);
         self.cost += c.cost;
         self.unpriced += c.unpriced;
     }
 
     fn merge(&mut self, o: &Sums) {
-        self.requests += o.requests;
-        self.errors += o.errors;
-        self.input = self.input.saturating_add(o.input);
-        self.output = self.output.saturating_add(o.output);
-        self.cache_read = self.cache_read.saturating_add(o.cache_read);
-        self.cache_write = self.cache_write.saturating_add(o.cache_write);
+        self.usage.add(&o.usage);
         self.cost += o.cost;
         self.unpriced += o.unpriced;
     }
@@ -286,19 +271,29 @@ const NONE: u32 = u32::MAX;
 /// The metrics of a series: name, value, unit, and whether it is sent when zero.
 #[allow(clippy::type_complexity)]
 const SERIES_METRICS: [(&str, fn(&Sums) -> f64, Unit, bool); 8] = [
-    (REQUESTS, |s| s.requests as f64, Unit::Count, true),
-    (ERRORS, |s| s.errors as f64, Unit::Count, false),
-    (INPUT_TOKENS, |s| s.input as f64, Unit::Count, false),
-    (OUTPUT_TOKENS, |s| s.output as f64, Unit::Count, false),
+    (REQUESTS, |s| s.usage.requests as f64, Unit::Count, true),
+    (ERRORS, |s| s.usage.errors as f64, Unit::Count, false),
+    (
+        INPUT_TOKENS,
+        |s| s.usage.tokens.input as f64,
+        Unit::Count,
+        false,
+    ),
+    (
+        OUTPUT_TOKENS,
+        |s| s.usage.tokens.output as f64,
+        Unit::Count,
+        false,
+    ),
     (
         CACHE_READ_TOKENS,
-        |s| s.cache_read as f64,
+        |s| s.usage.tokens.cache_read as f64,
         Unit::Count,
         false,
     ),
     (
         CACHE_WRITE_TOKENS,
-        |s| s.cache_write as f64,
+        |s| s.usage.tokens.cache_write as f64,
         Unit::Count,
         false,
     ),
@@ -522,56 +517,6 @@ fn is_valid_dimension(v: &str, max: usize) -> bool {
         && v.len() <= max
         && v.bytes().all(|b| (0x20..0x7f).contains(&b))
         && v.bytes().any(|b| b != b' ')
-}
-
-/// A non-ASCII character's ASCII form, when it has an obvious one: accented Latin letters (Latin-1
-/// Supplement and the common Latin Extended-A letters) and typographic punctuation.
-pub(crate) fn ascii_fold(c: char) -> Option<&'static str> {
-    Some(match c {
-        '\u{a0}' => " ",
-        '\u{2010}'..='\u{2015}' | '\u{2212}' => "-",
-        '\u{2018}' | '\u{2019}' | '\u{201a}' => "'",
-        '\u{201c}' | '\u{201d}' | '\u{201e}' => "\"",
-        '\u{2026}' => "...",
-        '\u{b1}' => "+/-",
-        '\u{d7}' => "x",
-        'À'..='Å' | 'Ā' | 'Ă' | 'Ą' => "A",
-        'à'..='å' | 'ā' | 'ă' | 'ą' => "a",
-        'Æ' => "AE",
-        'æ' => "ae",
-        'Ç' | 'Ć' | 'Č' => "C",
-        'ç' | 'ć' | 'č' => "c",
-        'Ð' | 'Ď' | 'Đ' => "D",
-        'ð' | 'ď' | 'đ' => "d",
-        'È'..='Ë' | 'Ē' | 'Ė' | 'Ę' | 'Ě' => "E",
-        'è'..='ë' | 'ē' | 'ė' | 'ę' | 'ě' => "e",
-        'Ì'..='Ï' | 'Ī' | 'Į' | 'İ' => "I",
-        'ì'..='ï' | 'ī' | 'į' | 'ı' => "i",
-        'Ł' => "L",
-        'ł' => "l",
-        'Ñ' | 'Ń' | 'Ň' => "N",
-        'ñ' | 'ń' | 'ň' => "n",
-        'Ò'..='Ö' | 'Ø' | 'Ō' | 'Ő' => "O",
-        'ò'..='ö' | 'ø' | 'ō' | 'ő' => "o",
-        'Œ' => "OE",
-        'œ' => "oe",
-        'Ř' => "R",
-        'ř' => "r",
-        'Ś' | 'Š' | 'Ş' => "S",
-        'ś' | 'š' | 'ş' => "s",
-        'ß' => "ss",
-        'Ť' | 'Ţ' => "T",
-        'ť' | 'ţ' => "t",
-        'Þ' => "TH",
-        'þ' => "th",
-        'Ù'..='Ü' | 'Ū' | 'Ů' | 'Ű' | 'Ų' => "U",
-        'ù'..='ü' | 'ū' | 'ů' | 'ű' | 'ų' => "u",
-        'Ý' | 'Ÿ' => "Y",
-        'ý' | 'ÿ' => "y",
-        'Ź' | 'Ż' | 'Ž' => "Z",
-        'ź' | 'ż' | 'ž' => "z",
-        _ => return None,
-    })
 }
 
 /// 32-bit FNV-1a: a stable hash (the same in every process and release) for the collision suffix.
@@ -1118,7 +1063,10 @@ mod tests {
             });
         }
         assert_eq!(a.leaves.len(), 2);
-        assert_eq!(a.leaves[0].1.requests + a.leaves[1].1.requests, 0);
+        assert_eq!(
+            a.leaves[0].1.usage.requests + a.leaves[1].1.usage.requests,
+            0
+        );
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub fn fit_subject(s: &str) -> String {
     for c in s.chars() {
         if c.is_ascii() {
             clean.push(if c.is_ascii_control() { ' ' } else { c });
-        } else if let Some(f) = crate::live::metrics::ascii_fold(c) {
+        } else if let Some(f) = crate::text::ascii_fold(c) {
             clean.push_str(f);
         } else if c.is_whitespace() || c.is_control() {
             clean.push(' ');

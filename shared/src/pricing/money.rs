@@ -2,6 +2,7 @@
 //! quoted per million tokens with up to nine decimals is a whole number of femto-dollars, so
 //! `tokens × rate` is exact and sums never drift, whatever the order of accumulation.
 
+use crate::text::group_thousands;
 use std::fmt;
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Mul, Sub};
@@ -130,18 +131,6 @@ fn trim_decimal(s: &str) -> String {
     } else {
         s.to_string()
     }
-}
-
-/// `1234567` → `1,234,567` (a string of ASCII digits).
-pub(crate) fn group_thousands(digits: &str) -> String {
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 impl fmt::Display for Money {

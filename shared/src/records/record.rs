@@ -88,6 +88,30 @@ impl Tokens {
     }
 }
 
+/// Additive usage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub requests: u64,
+    pub errors: u64,
+    pub tokens: Tokens,
+}
+
+impl Usage {
+    pub fn add(&mut self, o: &Usage) {
+        self.requests += o.requests;
+        self.errors += o.errors;
+        self.tokens.add(&o.tokens);
+    }
+
+    pub fn of_record(r: &Record<'_>) -> Usage {
+        Usage {
+            requests: 1,
+            errors: u64::from(r.error_code.is_some()),
+            tokens: r.tokens,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {
     #[error("invalid UTF-8")]

@@ -55,35 +55,16 @@ pub(super) fn bucket_start(t: i64, len: i64) -> i64 {
     t - t.rem_euclid(len)
 }
 
-/// Sums of a window.
-#[derive(Clone, Debug, Default)]
-pub(super) struct WindowSum {
-    pub(super) cost: Money,
-    pub(super) requests: u64,
-    unpriced: u64,
-    tokens: Tokens,
-    team: String,
-    models: BTreeSet<String>,
-    profile_arns: BTreeSet<String>,
-}
+/// The sums of a window: its buckets added together (`minute` is the window's first).
+pub(super) type WindowSum = Bucket;
 
-impl WindowSum {
-    /// Over the buckets whose start is in `first..=last` (epoch seconds).
-    fn over(buckets: &BTreeMap<i64, Bucket>, first: i64, last: i64) -> WindowSum {
-        let mut w = WindowSum::default();
-        for b in buckets.range(first..=last).map(|(_, b)| b) {
-            w.cost += b.cost;
-            w.requests = w.requests.saturating_add(b.requests);
-            w.unpriced = w.unpriced.saturating_add(b.unpriced);
-            w.tokens.add(&b.tokens);
-            if !b.team.is_empty() {
-                w.team.clone_from(&b.team);
-            }
-            w.models.extend(b.models.iter().cloned());
-            w.profile_arns.extend(b.profile_arns.iter().cloned());
-        }
-        w
+/// The window over the buckets whose start is in `first..=last` (epoch seconds).
+fn window_over(buckets: &BTreeMap<i64, Bucket>, first: i64, last: i64) -> WindowSum {
+    let mut w = Bucket::new(Timestamp(first));
+    for (_, b) in buckets.range(first..=last) {
+        w.add(b);
     }
+    w
 }
 
 /// What one `observe` call cost in store round trips.
@@ -496,7 +477,7 @@ fn decide(
             .or_insert_with(|| Bucket::new(b.minute))
             .add(b);
     }
-    let window = WindowSum::over(&buckets, window_first, last);
+    let window = window_over(&buckets, window_first, last);
     let (kind, next, previous) = match open {
         None => {
             if !limits.crosses(&window) {
@@ -516,7 +497,7 @@ fn decide(
         Some(inc) => {
             let quiet = (0..wb).all(|k| {
                 let e = last - k * len;
-                !limits.crosses(&WindowSum::over(&buckets, e - (wb - 1) * len, e))
+                !limits.crosses(&window_over(&buckets, e - (wb - 1) * len, e))
             });
             if quiet {
                 let next = Incident {
