@@ -81,6 +81,12 @@ pub struct Config {
     pub profile_cache_ttl: Duration,
     /// `LOG_GROUP_NAME`: the invocation log group, named in the alert's Logs Insights query.
     pub log_group_name: Option<String>,
+    /// `FAILURE_QUEUE_URL`: where failed batches' pointers go; without it they are only logged.
+    pub failure_queue_url: Option<String>,
+    /// `PROFILES_FILE` (local runs): profiles from this file, not the Bedrock API.
+    pub profiles_file: Option<String>,
+    /// `CHAT_FORMAT`: publish alerts with the chat integrations' JSON message structure.
+    pub chat_format: bool,
     /// `CONTAINMENT_ALLOW`, `CONTAINMENT_ALLOW_SSO`, `CONTAINMENT_UNATTRIBUTED`,
     /// `CONTAINMENT_COOLDOWN_MINUTES`, `CONTAINMENT_DRY_RUN` (docs/detection.md).
     pub containment: ContainmentConfig,
@@ -104,6 +110,10 @@ impl Config {
             None => false,
         };
         let containment = ContainmentConfig::from_lookup(&get)?;
+        let chat_format = match val("CHAT_FORMAT") {
+            Some(v) => flag("CHAT_FORMAT", &v)?,
+            None => false,
+        };
         let ttl = match val("PROFILE_CACHE_TTL_SECONDS") {
             Some(v) => v.parse::<u64>().map_err(|_| SettingError {
                 name: "PROFILE_CACHE_TTL_SECONDS",
@@ -124,6 +134,9 @@ impl Config {
             attribution,
             profile_cache_ttl: Duration::from_secs(ttl),
             log_group_name: val("LOG_GROUP_NAME"),
+            failure_queue_url: val("FAILURE_QUEUE_URL"),
+            profiles_file: val("PROFILES_FILE"),
+            chat_format,
             containment,
         })
     }
@@ -639,6 +652,30 @@ mod tests {
         assert!(keep.unwrap().attribution.principal.patterns().is_empty());
         let bad = Config::from_lookup(|k| (k == "KEEP_SESSION_ROLES").then(|| "a/b".into()));
         assert_eq!(bad.unwrap_err().name, "KEEP_SESSION_ROLES");
+        // Read here too, not in main.rs or the adapters: chat delivery, the failure queue, a profiles file.
+        assert!(!c.chat_format);
+        assert_eq!(
+            (c.failure_queue_url.as_deref(), c.profiles_file.as_deref()),
+            (None, None)
+        );
+        let wired: HashMap<&str, &str> = [
+            ("CHAT_FORMAT", "yes"),
+            (
+                "FAILURE_QUEUE_URL",
+                " https://sqs.us-east-1.amazonaws.com/1/failed ",
+            ),
+            ("PROFILES_FILE", "profiles.json"),
+        ]
+        .into();
+        let w = Config::from_lookup(|k| wired.get(k).map(|v| v.to_string())).unwrap();
+        assert!(w.chat_format);
+        assert_eq!(
+            w.failure_queue_url.as_deref(),
+            Some("https://sqs.us-east-1.amazonaws.com/1/failed")
+        );
+        assert_eq!(w.profiles_file.as_deref(), Some("profiles.json"));
+        let chat = Config::from_lookup(|k| (k == "CHAT_FORMAT").then(|| "sometimes".into()));
+        assert_eq!(chat.unwrap_err().name, "CHAT_FORMAT");
     }
 
     #[test]

@@ -25,7 +25,7 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let sdk = aws_config::load_from_env().await;
     // PROFILES_FILE (local runs): profiles from a file read now, instead of the Bedrock API.
-    let profiles = Profiles::from_lookup(&sdk, |k| std::env::var(k).ok())?;
+    let profiles = Profiles::new(&sdk, config.profiles_file.as_deref())?;
     if let Profiles::File(m) = &profiles {
         tracing::info!(
             profiles = m.len(),
@@ -51,10 +51,10 @@ async fn serve<S: StateStore>(
     store: S,
 ) -> Result<(), Error> {
     // Failed batches are recorded as pointers (never their records) in FAILURE_QUEUE_URL.
-    let recorder = std::env::var("FAILURE_QUEUE_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .map(|url| SqsQueue::new(sdk, url.trim()));
+    let recorder = config
+        .failure_queue_url
+        .as_deref()
+        .map(|url| SqsQueue::new(sdk, url));
     if recorder.is_none() {
         tracing::warn!("FAILURE_QUEUE_URL not set: failed batches are only logged");
     }
@@ -66,11 +66,12 @@ async fn serve<S: StateStore>(
     if config.containment.is_enabled() {
         tracing::info!(allow = ?config.containment.allow, dry_run = config.containment.dry_run, "runaway containment on for tagged apps");
     }
+    let notifier = SnsNotifier::new(sdk).with_chat_format(config.chat_format);
     let ingest = Ingest::new(
         config,
         profiles,
         CloudWatchMetrics::new(sdk),
-        SnsNotifier::new(sdk).with_chat_format(SnsNotifier::chat_format_from_env()),
+        notifier,
         store,
     )
     .with_containment(IamClient::new(sdk), ledger);

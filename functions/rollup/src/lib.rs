@@ -38,6 +38,7 @@ use bedrock_meter_core::ports::query::{
     finish_query, start_query, PollOptions, QueryEngine, QueryError, StartQuery, Started,
 };
 use bedrock_meter_core::ports::AwsError;
+use bedrock_meter_core::settings::{flag, value};
 use bedrock_meter_core::{Date, PriceTable, Timestamp};
 use serde::Serialize;
 use serde_json::Value;
@@ -62,6 +63,8 @@ pub struct Config {
     pub cur_table: Option<String>,
     /// Where the day's HTML pages go (`REPORTS_BUCKET`, in `AWS_REGION`); none = no pages, no links.
     pub reports: Option<reports::ReportsBucket>,
+    /// `CHAT_FORMAT`: publish with the chat integrations' JSON message structure.
+    pub chat_format: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,18 +82,8 @@ impl Config {
 
     /// From any variable lookup (tests pass a map).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let req = |k: &'static str| {
-            get(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-                .ok_or(ConfigError::Missing(k))
-        };
-        let opt = |k: &str, default: &str| {
-            get(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| default.to_string())
-        };
+        let req = |k: &'static str| value(&get, k).ok_or(ConfigError::Missing(k));
+        let opt = |k: &str, default: &str| value(&get, k).unwrap_or_else(|| default.to_string());
         let timeout_text = opt("QUERY_TIMEOUT_SECONDS", "600");
         let timeout: u64 = timeout_text
             .parse()
@@ -108,16 +101,15 @@ impl Config {
             attribution: AttributionConfig::from_lookup(&get)
                 .map_err(|e| ConfigError::Invalid(e.name, e.value))?,
             query_timeout: Duration::from_secs(timeout),
-            profiles_snapshot_bucket: get("PROFILES_SNAPSHOT_BUCKET")
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty()),
-            cur_table: get("CUR_TABLE")
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty()),
-            reports: match get("REPORTS_BUCKET")
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-            {
+            profiles_snapshot_bucket: value(&get, "PROFILES_SNAPSHOT_BUCKET"),
+            cur_table: value(&get, "CUR_TABLE"),
+            chat_format: match value(&get, "CHAT_FORMAT") {
+                Some(v) => {
+                    flag("CHAT_FORMAT", &v).map_err(|e| ConfigError::Invalid(e.name, e.value))?
+                }
+                None => false,
+            },
+            reports: match value(&get, "REPORTS_BUCKET") {
                 Some(bucket) => Some(reports::ReportsBucket {
                     bucket,
                     region: req("AWS_REGION")?,

@@ -19,7 +19,7 @@ async fn main() -> Result<(), Error> {
     let deps = Deps {
         engine: AthenaEngine::new(&conf),
         profiles: BedrockProfiles::new(&conf),
-        notifier: SnsNotifier::new(&conf).with_chat_format(SnsNotifier::chat_format_from_env()),
+        notifier: SnsNotifier::new(&conf).with_chat_format(cfg.chat_format),
         store: S3Store::new(&conf),
         prices: PriceTable::embedded(),
     };

@@ -103,6 +103,7 @@ fn config(report_topic: &str, alert_topic: &str, timeout: Duration) -> Config {
         profiles_snapshot_bucket: None,
         cur_table: None,
         reports: None,
+        chat_format: false,
     }
 }
 

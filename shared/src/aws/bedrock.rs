@@ -138,14 +138,11 @@ pub enum Profiles {
 }
 
 impl Profiles {
-    /// `PROFILES_FILE` (read through `get`) names a profiles file: it is read now and is then the only
-    /// source; unset or empty, the Bedrock API is. A file that cannot be read or parsed is an error
-    /// (a cold-start failure), never an empty directory.
-    pub fn from_lookup(
-        sdk: &aws_config::SdkConfig,
-        get: impl Fn(&str) -> Option<String>,
-    ) -> Result<Profiles, String> {
-        match get("PROFILES_FILE").filter(|p| !p.trim().is_empty()) {
+    /// With a profiles file (the ingest setting `PROFILES_FILE`), it is read now and is then the only
+    /// source; without one, the Bedrock API is. A file that cannot be read or parsed is an error (a
+    /// cold-start failure), never an empty directory.
+    pub fn new(sdk: &aws_config::SdkConfig, file: Option<&str>) -> Result<Profiles, String> {
+        match file {
             None => Ok(Profiles::Live(BedrockProfiles::new(sdk))),
             Some(path) => {
                 let text = std::fs::read_to_string(&path)
@@ -208,8 +205,7 @@ mod tests {
             .region(aws_config::Region::new("us-east-1"))
             .build();
         let path = file.to_str().unwrap().to_string();
-        let source =
-            Profiles::from_lookup(&sdk, |k| (k == "PROFILES_FILE").then(|| path.clone())).unwrap();
+        let source = Profiles::new(&sdk, Some(&path)).unwrap();
         assert!(matches!(source, Profiles::File(_)));
         let mut c = CachedProfiles::new(source, Duration::from_secs(300));
         let other = "arn:aws:bedrock:us-east-1:1:application-inference-profile/zzz";
@@ -219,13 +215,13 @@ mod tests {
         assert!(c.lookup(other).is_none(), "not in the file: does not exist");
 
         assert!(matches!(
-            Profiles::from_lookup(&sdk, |_| None).unwrap(),
+            Profiles::new(&sdk, None).unwrap(),
             Profiles::Live(_)
         ));
-        let e = Profiles::from_lookup(&sdk, |_| Some("/nonexistent/p.json".into())).unwrap_err();
+        let e = Profiles::new(&sdk, Some("/nonexistent/p.json")).unwrap_err();
         assert!(e.starts_with("PROFILES_FILE /nonexistent/p.json"), "{e}");
         std::fs::write(&file, "").unwrap();
-        assert!(Profiles::from_lookup(&sdk, |_| Some(path.clone())).is_err());
+        assert!(Profiles::new(&sdk, Some(&path)).is_err());
         let _ = std::fs::remove_file(&file);
     }
 }

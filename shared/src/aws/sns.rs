@@ -29,16 +29,6 @@ impl SnsNotifier {
         self.chat = on;
         self
     }
-
-    /// `CHAT_FORMAT` from the environment: `true`/`1`/`yes`/`on` turn chat delivery on.
-    pub fn chat_format_from_env() -> bool {
-        std::env::var("CHAT_FORMAT").is_ok_and(|v| {
-            matches!(
-                v.trim().to_ascii_lowercase().as_str(),
-                "true" | "1" | "yes" | "on"
-            )
-        })
-    }
 }
 
 /// A message attribute value SNS accepts: never empty.
