@@ -145,7 +145,7 @@ impl Profiles {
         match file {
             None => Ok(Profiles::Live(BedrockProfiles::new(sdk))),
             Some(path) => {
-                let text = std::fs::read_to_string(&path)
+                let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("PROFILES_FILE {path}: {e}"))?;
                 let map = ProfileMap::from_json(&text).map_err(|e| {
                     format!("PROFILES_FILE {path}: not a profiles file (bedrock-meter profiles export writes one): {e}")
