@@ -3,6 +3,7 @@
 //! commands that talk to AWS the SDK configuration, a runtime and durations. The AWS calls themselves
 //! are the core's adapters (`bedrock_meter_core::aws`).
 
+use bedrock_meter_core::attribution::resolution::{DEFAULT_APP_TAG, DEFAULT_TEAM_TAG};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -25,10 +26,10 @@ pub struct CoreOpts {
     #[arg(long, env = "BEDROCK_METER_PRICES")]
     pub prices: Option<PathBuf>,
     /// Profile tag key that names the app.
-    #[arg(long, default_value = "app", env = "APP_TAG_KEY")]
+    #[arg(long, default_value = DEFAULT_APP_TAG, env = "APP_TAG_KEY")]
     pub app_tag: String,
     /// Profile tag key that names the team.
-    #[arg(long, default_value = "team", env = "TEAM_TAG_KEY")]
+    #[arg(long, default_value = DEFAULT_TEAM_TAG, env = "TEAM_TAG_KEY")]
     pub team_tag: String,
     /// requestMetadata keys to report as extra dimensions (comma-separated, e.g. tenant,env).
     #[arg(long, value_delimiter = ',', env = "METADATA_KEYS")]

@@ -1,6 +1,7 @@
 //! `bedrock-meter profiles export|create`: the only commands here that call AWS (the account and Region
 //! of the standard AWS configuration: environment, profile, SSO…).
 
+use bedrock_meter_core::attribution::resolution::{DEFAULT_APP_TAG, DEFAULT_TEAM_TAG};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -44,10 +45,10 @@ pub enum ProfilesCommand {
         #[arg(long = "tag", value_parser = parse_tag)]
         tags: Vec<(String, String)>,
         /// Tag key for the app (the key `report --app-tag` and the Lambdas' APP_TAG_KEY read).
-        #[arg(long, default_value = "app")]
+        #[arg(long, default_value = DEFAULT_APP_TAG)]
         app_tag: String,
         /// Tag key for the team (the key `report --team-tag` and the Lambdas' TEAM_TAG_KEY read).
-        #[arg(long, default_value = "team")]
+        #[arg(long, default_value = DEFAULT_TEAM_TAG)]
         team_tag: String,
     },
 }

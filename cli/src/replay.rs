@@ -85,13 +85,13 @@ impl Seen {
 }
 
 /// Records resolved and priced as the ingest Lambda does, ready for the detector.
-pub(crate) struct Observed {
+pub(crate) struct Priced {
     pub observations: Vec<Observation>,
     pub resolved: HashMap<String, Resolution>,
     pub unpriced: u64,
 }
 
-pub(crate) fn observe(core: &Core, seen: impl IntoIterator<Item = Seen>) -> Observed {
+pub(crate) fn observe(core: &Core, seen: impl IntoIterator<Item = Seen>) -> Priced {
     let mut resolved: HashMap<String, Resolution> = HashMap::new();
     let mut observations: Vec<Observation> = Vec::new();
     let mut unpriced = 0u64;
@@ -116,7 +116,7 @@ pub(crate) fn observe(core: &Core, seen: impl IntoIterator<Item = Seen>) -> Obse
             .map(|c| core.attribution.principal.principal(c));
         observations.push(Observation::new(s.at, res, caller, cost, s.tokens));
     }
-    Observed {
+    Priced {
         observations,
         resolved,
         unpriced,
@@ -159,7 +159,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         }
     })?;
     let malformed: u64 = reads.iter().map(|r| r.malformed).sum();
-    let Observed {
+    let Priced {
         mut observations,
         resolved,
         unpriced,

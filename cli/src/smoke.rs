@@ -3,6 +3,7 @@
 //! shows it attributed (app, team from the profile's tags) and priced — or says exactly why not:
 //! access denied, model not enabled, no log record after N seconds, untagged profile, no price.
 
+use bedrock_meter_core::attribution::resolution::{DEFAULT_APP_TAG, DEFAULT_TEAM_TAG};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -59,16 +60,16 @@ pub struct SmokeArgs {
     #[arg(long, env = "BEDROCK_METER_PRICES")]
     pub prices: Option<std::path::PathBuf>,
     /// Profile tag key that names the app.
-    #[arg(long, default_value = "app", env = "APP_TAG_KEY")]
+    #[arg(long, default_value = DEFAULT_APP_TAG, env = "APP_TAG_KEY")]
     pub app_tag: String,
     /// Profile tag key that names the team.
-    #[arg(long, default_value = "team", env = "TEAM_TAG_KEY")]
+    #[arg(long, default_value = DEFAULT_TEAM_TAG, env = "TEAM_TAG_KEY")]
     pub team_tag: String,
 }
 
 /// What happened to one profile.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Outcome {
+pub struct ProfileOutcome {
     pub profile: String,
     pub arn: String,
     pub ok: bool,
@@ -92,9 +93,9 @@ pub struct Outcome {
     pub problem: Option<String>,
 }
 
-impl Outcome {
-    fn new(p: &Profile) -> Outcome {
-        Outcome {
+impl ProfileOutcome {
+    fn new(p: &Profile) -> ProfileOutcome {
+        ProfileOutcome {
             profile: p.name.clone(),
             arn: p.arn.clone(),
             ok: false,
@@ -201,10 +202,10 @@ pub async fn invoke_all<R: Runtime>(
     profiles: &[Profile],
     prompt: &str,
     max_tokens: i32,
-) -> Vec<(Outcome, Option<ConverseOutcome>)> {
+) -> Vec<(ProfileOutcome, Option<ConverseOutcome>)> {
     let mut out = Vec::new();
     for p in profiles {
-        let mut o = Outcome::new(p);
+        let mut o = ProfileOutcome::new(p);
         match rt.converse(&p.arn, prompt, max_tokens).await {
             Ok(c) => {
                 o.request_id = c.request_id.clone();
@@ -224,7 +225,7 @@ pub async fn await_records<L: LogGroups>(
     logs: &L,
     group: &str,
     start_ms: i64,
-    calls: &mut [(Outcome, Option<ConverseOutcome>)],
+    calls: &mut [(ProfileOutcome, Option<ConverseOutcome>)],
     core: &Core,
     wait: Duration,
     poll: Duration,
@@ -301,7 +302,7 @@ pub async fn await_records<L: LogGroups>(
     Ok(())
 }
 
-pub fn render_table(outcomes: &[Outcome]) -> String {
+pub fn render_table(outcomes: &[ProfileOutcome]) -> String {
     let rows: Vec<[String; 8]> = outcomes
         .iter()
         .map(|o| {
@@ -407,13 +408,13 @@ pub fn run(a: SmokeArgs) -> anyhow::Result<ExitCode> {
             }
             Err(why) => Some(format!("not sent: {why}")),
         };
-        let (to_send, mut not_sent): (Vec<Profile>, Vec<Outcome>) = {
+        let (to_send, mut not_sent): (Vec<Profile>, Vec<ProfileOutcome>) = {
             let mut send = Vec::new();
             let mut skip = Vec::new();
             for p in profiles {
                 match blocked.clone().or_else(|| unresolvable(&p)) {
                     Some(why) => {
-                        let mut o = Outcome::new(&p);
+                        let mut o = ProfileOutcome::new(&p);
                         o.problem = Some(why);
                         skip.push(o);
                     }
@@ -434,7 +435,7 @@ pub fn run(a: SmokeArgs) -> anyhow::Result<ExitCode> {
             eprintln!("Waiting up to {} s for the log records in {}…", a.wait.as_secs(), a.log_group);
             await_records(&logs, &a.log_group, start_ms, &mut calls, &core, a.wait, a.poll).await?;
         }
-        let mut outcomes: Vec<Outcome> = calls.into_iter().map(|(o, _)| o).collect();
+        let mut outcomes: Vec<ProfileOutcome> = calls.into_iter().map(|(o, _)| o).collect();
         outcomes.append(&mut not_sent);
         match a.format {
             Format::Table => print!("{}", render_table(&outcomes)),

@@ -22,6 +22,7 @@ mod live_path;
 mod logging;
 mod render;
 
+use bedrock_meter_core::attribution::resolution::{DEFAULT_APP_TAG, DEFAULT_TEAM_TAG};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -100,10 +101,10 @@ pub struct DoctorArgs {
     #[arg(long, env = "BEDROCK_METER_PRICES")]
     prices: Option<PathBuf>,
     /// Profile tag key that names the app (checked on every application profile).
-    #[arg(long, default_value = "app", env = "APP_TAG_KEY")]
+    #[arg(long, default_value = DEFAULT_APP_TAG, env = "APP_TAG_KEY")]
     app_tag: String,
     /// Profile tag key that names the team (checked on every application profile).
-    #[arg(long, default_value = "team", env = "TEAM_TAG_KEY")]
+    #[arg(long, default_value = DEFAULT_TEAM_TAG, env = "TEAM_TAG_KEY")]
     team_tag: String,
 }
 

@@ -11,8 +11,8 @@
 use std::collections::HashSet;
 
 use bedrock_meter_core::live::containment::{
-    contain, incident_key, plan, release, Applied, ContainmentConfig, ContainmentLedger, IamError,
-    IamPolicies, IamPrincipal, IncidentFacts, LedgerError, Skip,
+    contain, incident_key, plan, release, Applied, Containment, ContainmentConfig,
+    ContainmentLedger, IamError, IamPolicies, IamPrincipal, IncidentFacts, LedgerError, Skip,
 };
 use bedrock_meter_core::live::detector::{Alert, AlertKind};
 
@@ -52,20 +52,13 @@ pub enum AnyLedger {
 }
 
 impl ContainmentLedger for AnyLedger {
-    async fn record(
-        &self,
-        incident: &str,
-        items: &[bedrock_meter_core::live::containment::Containment],
-    ) -> Result<(), LedgerError> {
+    async fn record(&self, incident: &str, items: &[Containment]) -> Result<(), LedgerError> {
         match self {
             AnyLedger::Dynamo(l) => l.record(incident, items).await,
             AnyLedger::Memory(l) => l.record(incident, items).await,
         }
     }
-    async fn recorded(
-        &self,
-        incident: &str,
-    ) -> Result<Option<Vec<bedrock_meter_core::live::containment::Containment>>, LedgerError> {
+    async fn recorded(&self, incident: &str) -> Result<Option<Vec<Containment>>, LedgerError> {
         match self {
             AnyLedger::Dynamo(l) => l.recorded(incident).await,
             AnyLedger::Memory(l) => l.recorded(incident).await,
@@ -86,16 +79,17 @@ pub struct Acted {
     pub ledger_error: Option<LedgerError>,
 }
 
-/// The live path's containment: its settings, IAM and the ledger.
-pub struct Containment<I, L> {
+/// The live path's containment responder: its settings, IAM and the ledger; it acts on the
+/// detector's alerts (contains on `runaway`, releases on `resolved`).
+pub struct Responder<I, L> {
     pub config: ContainmentConfig,
     pub iam: I,
     pub ledger: L,
 }
 
-impl<I: IamPolicies, L: ContainmentLedger> Containment<I, L> {
+impl<I: IamPolicies, L: ContainmentLedger> Responder<I, L> {
     pub fn new(config: ContainmentConfig, iam: I, ledger: L) -> Self {
-        Containment {
+        Responder {
             config,
             iam,
             ledger,
@@ -337,7 +331,7 @@ mod tests {
 
     #[tokio::test]
     async fn runaway_puts_resolved_deletes_escalation_does_nothing() {
-        let c = Containment::new(cfg(false), StrictIam::default(), MemoryLedger::default());
+        let c = Responder::new(cfg(false), StrictIam::default(), MemoryLedger::default());
         let opted: HashSet<String> = [PROFILE.to_string()].into();
         let w = "arn:aws:sts::111122223333:assumed-role/ops-agent/w";
         let acted = c
@@ -369,7 +363,7 @@ mod tests {
     #[tokio::test]
     async fn untagged_outside_the_pattern_and_dry_runs_touch_nothing() {
         let w = "arn:aws:sts::111122223333:assumed-role/ops-agent/w";
-        let c = Containment::new(cfg(false), StrictIam::default(), MemoryLedger::default());
+        let c = Responder::new(cfg(false), StrictIam::default(), MemoryLedger::default());
         let a = c
             .act(
                 &[alert(AlertKind::Runaway, Some(w), &[PROFILE])],
@@ -388,7 +382,7 @@ mod tests {
             )
             .await;
         assert!(matches!(a[0].skipped[0].1, Skip::OutsideAllow(_)));
-        let dry = Containment::new(cfg(true), StrictIam::default(), MemoryLedger::default());
+        let dry = Responder::new(cfg(true), StrictIam::default(), MemoryLedger::default());
         let a = dry
             .act(
                 &[alert(AlertKind::Runaway, Some(w), &[PROFILE])],
@@ -405,7 +399,7 @@ mod tests {
 
     #[tokio::test]
     async fn app_level_runaways_contain_the_batchs_callers() {
-        let c = Containment::new(cfg(false), StrictIam::default(), MemoryLedger::default());
+        let c = Responder::new(cfg(false), StrictIam::default(), MemoryLedger::default());
         let opted: HashSet<String> = [PROFILE.to_string()].into();
         let a = c
             .act(
@@ -467,7 +461,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_runaway_handed_out_again_never_puts_the_deny_back() {
-        let c = Containment::new(cfg(false), StrictIam::default(), MemoryLedger::default());
+        let c = Responder::new(cfg(false), StrictIam::default(), MemoryLedger::default());
         let opted: HashSet<String> = [PROFILE.to_string()].into();
         let w = "arn:aws:sts::111122223333:assumed-role/ops-agent/w";
         let runaway = alert(AlertKind::Runaway, Some(w), &[PROFILE]);

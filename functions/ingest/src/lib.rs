@@ -214,7 +214,7 @@ pub struct Ingest<P, M, N, S, I = contain::NoIam, L = MemoryLedger> {
     /// Ids of alerts this instance has published (the latest [`SENT_MEMORY`]): an alert whose delivery
     /// could not be recorded and that comes back from the outbox is then confirmed, not sent again.
     sent: std::sync::Mutex<std::collections::VecDeque<String>>,
-    containment: Option<contain::Containment<I, L>>,
+    containment: Option<contain::Responder<I, L>>,
 }
 
 /// How many published alert ids an instance remembers.
@@ -265,7 +265,7 @@ where
         ledger: L2,
     ) -> Ingest<P, M, N, S, I2, L2> {
         Ingest {
-            containment: Some(contain::Containment::new(
+            containment: Some(contain::Responder::new(
                 self.config.containment.clone(),
                 iam,
                 ledger,

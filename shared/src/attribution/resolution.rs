@@ -43,8 +43,8 @@ pub struct AttributionConfig {
 }
 
 /// The tag keys read when none are configured.
-const DEFAULT_APP_TAG: &str = "app";
-const DEFAULT_TEAM_TAG: &str = "team";
+pub const DEFAULT_APP_TAG: &str = "app";
+pub const DEFAULT_TEAM_TAG: &str = "team";
 
 impl Default for AttributionConfig {
     fn default() -> Self {

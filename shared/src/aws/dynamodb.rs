@@ -295,7 +295,7 @@ impl Expr {
 
 /// What an add did: applied now (the item after it), or refused as already applied (the item as it
 /// was, when the service returned it).
-enum Applied {
+enum ApplyOutcome {
     Now(ScopeState),
     Before(Option<ScopeState>),
 }
@@ -322,7 +322,7 @@ impl DynamoStore {
         batch: &str,
         deltas: &[Bucket],
         expires_at: Timestamp,
-    ) -> Result<Applied, StoreError> {
+    ) -> Result<ApplyOutcome, StoreError> {
         let mut x = Expr::default();
         let mut adds = Vec::new();
         let mut conds = Vec::new();
@@ -392,7 +392,7 @@ impl DynamoStore {
             .send()
             .await;
         match r {
-            Ok(out) => Ok(Applied::Now(
+            Ok(out) => Ok(ApplyOutcome::Now(
                 out.attributes().map(scope_state).unwrap_or_default(),
             )),
             Err(e) => {
@@ -400,7 +400,7 @@ impl DynamoStore {
                 if let Some(UpdateItemError::ConditionalCheckFailedException(c)) =
                     e.as_service_error()
                 {
-                    return Ok(Applied::Before(c.item().map(scope_state)));
+                    return Ok(ApplyOutcome::Before(c.item().map(scope_state)));
                 }
                 Err(store_err(AwsError::from_sdk("UpdateItem", e)))
             }
@@ -425,10 +425,10 @@ impl StateStore for DynamoStore {
                 format!("{batch}.{i}")
             };
             state = match self.apply_chunk(scope, &key, chunk, expires_at).await? {
-                Applied::Now(st) => Some(st),
+                ApplyOutcome::Now(st) => Some(st),
                 // The chunk had been applied: the item as it is (an emulator that does not return it
                 // on a failed condition costs a read).
-                Applied::Before(st) => st,
+                ApplyOutcome::Before(st) => st,
             };
         }
         match state {

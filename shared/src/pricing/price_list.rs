@@ -24,20 +24,20 @@ use crate::pricing::prices::{ModelPrice, PriceTable, Rates, DEFAULT_TIER};
 
 /// What a rate is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
+pub enum RateKind {
     Input,
     Output,
     CacheRead,
     CacheWrite,
 }
 
-impl Kind {
+impl RateKind {
     pub fn field(self) -> &'static str {
         match self {
-            Kind::Input => "input",
-            Kind::Output => "output",
-            Kind::CacheRead => "cache_read",
-            Kind::CacheWrite => "cache_write_5m",
+            RateKind::Input => "input",
+            RateKind::Output => "output",
+            RateKind::CacheRead => "cache_read",
+            RateKind::CacheWrite => "cache_write_5m",
         }
     }
 }
@@ -49,7 +49,7 @@ pub struct OfferRate {
     /// The model as the offer names it (`model`, `titanModel` or `servicename`).
     pub name: String,
     pub region: String,
-    pub kind: Kind,
+    pub kind: RateKind,
     /// `true` for the global cross-Region rate, `false` for the regional (geographic / in-Region) one.
     pub global: bool,
     /// `default`, `flex`, `priority` or `reserved`.
@@ -187,13 +187,13 @@ fn read_item(item: &Value) -> Vec<Result<OfferRate, String>> {
             let desc = text(dim, "description").to_ascii_lowercase();
             let what = format!("{inference} {desc} {lower_ut}");
             let kind = if what.contains("cache read") || what.contains("cache-read") {
-                Kind::CacheRead
+                RateKind::CacheRead
             } else if what.contains("cache write") || what.contains("cache-write") {
-                Kind::CacheWrite
+                RateKind::CacheWrite
             } else if what.contains("input token") || what.contains("input-token") {
-                Kind::Input
+                RateKind::Input
             } else if what.contains("output token") || what.contains("output-token") {
-                Kind::Output
+                RateKind::Output
             } else {
                 out.push(Err(format!("{name} ({usagetype}): not a token rate")));
                 continue;
@@ -354,7 +354,7 @@ pub fn update(table: &PriceTable, offer: &[OfferRate], region: &str) -> (PriceTa
 fn apply(
     m: &mut ModelPrice,
     global: bool,
-    kind: Kind,
+    kind: RateKind,
     rate: Rate,
     pool: &str,
     diffs: &mut Vec<(String, String, String, String)>,
@@ -372,10 +372,10 @@ fn apply(
         cache_write_1h: None,
     });
     let field = match kind {
-        Kind::Input => Some(&mut rates.input),
-        Kind::Output => Some(&mut rates.output),
-        Kind::CacheRead => rates.cache_read.as_mut(),
-        Kind::CacheWrite => rates.cache_write_5m.as_mut(),
+        RateKind::Input => Some(&mut rates.input),
+        RateKind::Output => Some(&mut rates.output),
+        RateKind::CacheRead => rates.cache_read.as_mut(),
+        RateKind::CacheWrite => rates.cache_write_5m.as_mut(),
     };
     match field {
         Some(f) if *f == rate => {}
@@ -396,8 +396,8 @@ fn apply(
                 rate_text(&rate),
             ));
             match kind {
-                Kind::CacheRead => rates.cache_read = Some(rate),
-                Kind::CacheWrite => rates.cache_write_5m = Some(rate),
+                RateKind::CacheRead => rates.cache_read = Some(rate),
+                RateKind::CacheWrite => rates.cache_write_5m = Some(rate),
                 _ => {}
             }
         }
@@ -579,7 +579,7 @@ mod tests {
     #[test]
     fn reads_on_demand_token_rates_of_both_offers() {
         let (rates, skipped) = parse(&fixture()).unwrap();
-        let find = |name: &str, kind: Kind, global: bool, tier: &str| {
+        let find = |name: &str, kind: RateKind, global: bool, tier: &str| {
             rates
                 .iter()
                 .find(|r| r.name == name && r.kind == kind && r.global == global && r.tier == tier)
@@ -587,23 +587,26 @@ mod tests {
         };
         // 1K-token prices become per-1M, exactly.
         assert_eq!(
-            find("Nova Lite", Kind::Input, false, "default"),
+            find("Nova Lite", RateKind::Input, false, "default"),
             Some("0.06")
         );
         assert_eq!(
-            find("Nova Lite", Kind::Output, false, "default"),
+            find("Nova Lite", RateKind::Output, false, "default"),
             Some("0.24")
         );
-        assert_eq!(find("Nova Lite", Kind::Input, false, "flex"), Some("0.03"));
         assert_eq!(
-            find("DeepSeek V3.1", Kind::Output, false, "default"),
+            find("Nova Lite", RateKind::Input, false, "flex"),
+            Some("0.03")
+        );
+        assert_eq!(
+            find("DeepSeek V3.1", RateKind::Output, false, "default"),
             Some("1.68")
         );
         // Marketplace rows: per million, pool from the description.
         let claude = "Claude Sonnet 4 (Amazon Bedrock Edition)";
-        assert_eq!(find(claude, Kind::Input, false, "default"), Some("3"));
-        assert_eq!(find(claude, Kind::Output, false, "default"), Some("15"));
-        assert_eq!(find(claude, Kind::Input, true, "default"), Some("3"));
+        assert_eq!(find(claude, RateKind::Input, false, "default"), Some("3"));
+        assert_eq!(find(claude, RateKind::Output, false, "default"), Some("15"));
+        assert_eq!(find(claude, RateKind::Input, true, "default"), Some("3"));
         // Batch and custom-model rows are not on-demand inference.
         assert_eq!(skipped.len(), 2, "{skipped:?}");
         assert_eq!(rates.len(), 10);

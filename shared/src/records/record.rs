@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use crate::records::scan::{Kind, ScanError, Scanner};
+use crate::records::scan::{ScanError, Scanner, ValueKind};
 use crate::time::Timestamp;
 
 /// What a record says, borrowed from its text where it can be.
@@ -221,8 +221,8 @@ fn opt_string<'a, const E: bool>(
     field: &'static str,
 ) -> Result<Option<Cow<'a, str>>, RecordError> {
     match sc.peek_kind()? {
-        Kind::String => Ok(Some(sc.string()?)),
-        Kind::Null => {
+        ValueKind::String => Ok(Some(sc.string()?)),
+        ValueKind::Null => {
             sc.null();
             Ok(None)
         }
@@ -235,8 +235,8 @@ fn opt_count<const E: bool>(
     field: &'static str,
 ) -> Result<Option<u64>, RecordError> {
     match sc.peek_kind()? {
-        Kind::Number => Ok(Some(sc.u64().map_err(wrong(field))?)),
-        Kind::Null => {
+        ValueKind::Number => Ok(Some(sc.u64().map_err(wrong(field))?)),
+        ValueKind::Null => {
             sc.null();
             Ok(None)
         }
@@ -250,7 +250,7 @@ fn object_or_null<'a, const E: bool>(
     mut f: impl FnMut(&mut Scanner<'a, E>, Cow<'a, str>) -> Result<(), RecordError>,
 ) -> Result<(), RecordError> {
     match sc.peek_kind()? {
-        Kind::Object => {
+        ValueKind::Object => {
             let mut inner: Result<(), RecordError> = Ok(());
             let outer = sc.object(|sc, k| match f(sc, k) {
                 Ok(()) => Ok(()),
@@ -262,7 +262,7 @@ fn object_or_null<'a, const E: bool>(
             inner?;
             outer.map_err(RecordError::Json)
         }
-        Kind::Null => {
+        ValueKind::Null => {
             sc.null();
             Ok(())
         }
@@ -272,7 +272,7 @@ fn object_or_null<'a, const E: bool>(
 
 /// Parses the record at the scanner's position (leaves the scanner after it).
 fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>, RecordError> {
-    if sc.peek_kind()? != Kind::Object {
+    if sc.peek_kind()? != ValueKind::Object {
         return Err(RecordError::NotAnObject);
     }
     let mut timestamp: Option<Cow<'a, str>> = None;
@@ -318,7 +318,7 @@ fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>, Re
                 r.request_metadata.clear();
                 object_or_null(sc, "requestMetadata", |sc, k| {
                     match sc.peek_kind()? {
-                        Kind::String => r.request_metadata.push((k, sc.string()?)),
+                        ValueKind::String => r.request_metadata.push((k, sc.string()?)),
                         _ => sc.skip()?,
                     }
                     Ok(())
@@ -337,7 +337,7 @@ fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>, Re
                         t.cache_write =
                             opt_count(sc, "input.cacheWriteInputTokenCount")?.unwrap_or(0)
                     }
-                    "inputBodyJson" if sc.peek_kind()? == Kind::Object => {
+                    "inputBodyJson" if sc.peek_kind()? == ValueKind::Object => {
                         object_or_null(sc, "input.inputBodyJson", |sc, k| {
                             if k == "serviceTier" {
                                 requested_tier = read_tier(sc)?;
@@ -356,7 +356,7 @@ fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>, Re
                     "outputTokenCount" => {
                         r.tokens.output = opt_count(sc, "output.outputTokenCount")?.unwrap_or(0)
                     }
-                    "outputBodyJson" if sc.peek_kind()? == Kind::Object => {
+                    "outputBodyJson" if sc.peek_kind()? == ValueKind::Object => {
                         cache_1h_from_body = read_cache_ttl_split(sc, &mut served_tier)?
                     }
                     _ => sc.skip()?,
@@ -390,11 +390,11 @@ fn read_tier<'a, const E: bool>(
     sc: &mut Scanner<'a, E>,
 ) -> Result<Option<Cow<'a, str>>, RecordError> {
     match sc.peek_kind()? {
-        Kind::String => Ok(Some(sc.string()?).filter(|t| !t.is_empty())),
-        Kind::Object => {
+        ValueKind::String => Ok(Some(sc.string()?).filter(|t| !t.is_empty())),
+        ValueKind::Object => {
             let mut tier = None;
             sc.object(|sc, k| {
-                if k == "type" && sc.peek_kind()? == Kind::String {
+                if k == "type" && sc.peek_kind()? == ValueKind::String {
                     tier = Some(sc.string()?).filter(|t| !t.is_empty());
                     Ok(())
                 } else {
@@ -427,22 +427,22 @@ fn read_cache_ttl_split<'a, const E: bool>(
             }
             return Ok(());
         }
-        if k != "usage" || sc.peek_kind()? != Kind::Object {
+        if k != "usage" || sc.peek_kind()? != ValueKind::Object {
             return Ok(sc.skip()?);
         }
         object_or_null(sc, "usage", |sc, k| {
             match (k.as_ref(), sc.peek_kind()?) {
-                ("cacheDetails", Kind::Array) => {
+                ("cacheDetails", ValueKind::Array) => {
                     let mut inner: Result<(), RecordError> = Ok(());
                     sc.array(|sc| {
-                        if sc.peek_kind()? != Kind::Object {
+                        if sc.peek_kind()? != ValueKind::Object {
                             return sc.skip();
                         }
                         let (mut ttl, mut n) = (None, 0u64);
                         let res = object_or_null(sc, "cacheDetails", |sc, k| {
                             match (k.as_ref(), sc.peek_kind()?) {
-                                ("ttl", Kind::String) => ttl = Some(sc.string()?),
-                                ("inputTokens", Kind::Number) => {
+                                ("ttl", ValueKind::String) => ttl = Some(sc.string()?),
+                                ("inputTokens", ValueKind::Number) => {
                                     n = sc.u64().map_err(wrong("cacheDetails.inputTokens"))?
                                 }
                                 _ => sc.skip()?,
@@ -462,13 +462,13 @@ fn read_cache_ttl_split<'a, const E: bool>(
                     })
                     .or_else(|e| inner.clone().and(Err(RecordError::Json(e))))?;
                 }
-                ("cache_creation", Kind::Object) => {
+                ("cache_creation", ValueKind::Object) => {
                     object_or_null(sc, "cache_creation", |sc, k| {
                         match (k.as_ref(), sc.peek_kind()?) {
-                            ("ephemeral_1h_input_tokens", Kind::Number) => {
+                            ("ephemeral_1h_input_tokens", ValueKind::Number) => {
                                 add(sc.u64().map_err(wrong("cache_creation"))?)
                             }
-                            ("ephemeral_5m_input_tokens", Kind::Number) => {
+                            ("ephemeral_5m_input_tokens", ValueKind::Number) => {
                                 sc.u64().map_err(wrong("cache_creation"))?;
                                 add(0);
                             }

@@ -45,7 +45,7 @@ pub struct Scanner<'a, const ESC: bool = false> {
 
 /// What the next value is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub enum ValueKind {
     Object,
     Array,
     String,
@@ -154,16 +154,16 @@ impl<'a, const ESC: bool> Scanner<'a, ESC> {
         }
     }
 
-    pub fn peek_kind(&mut self) -> Result<Kind, ScanError> {
+    pub fn peek_kind(&mut self) -> Result<ValueKind, ScanError> {
         self.ws();
         match self.s.get(self.pos) {
-            Some(b'{') => Ok(Kind::Object),
-            Some(b'[') => Ok(Kind::Array),
-            Some(b'"') if !ESC => Ok(Kind::String),
-            Some(b'\\') if ESC && self.quote_at(self.pos) => Ok(Kind::String),
-            Some(b'-' | b'0'..=b'9') => Ok(Kind::Number),
-            Some(b't' | b'f') => Ok(Kind::Bool),
-            Some(b'n') => Ok(Kind::Null),
+            Some(b'{') => Ok(ValueKind::Object),
+            Some(b'[') => Ok(ValueKind::Array),
+            Some(b'"') if !ESC => Ok(ValueKind::String),
+            Some(b'\\') if ESC && self.quote_at(self.pos) => Ok(ValueKind::String),
+            Some(b'-' | b'0'..=b'9') => Ok(ValueKind::Number),
+            Some(b't' | b'f') => Ok(ValueKind::Bool),
+            Some(b'n') => Ok(ValueKind::Null),
             _ => Err(self.unexpected()),
         }
     }

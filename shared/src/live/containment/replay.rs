@@ -93,26 +93,28 @@ pub fn replay_events(
     use std::collections::BTreeMap;
     let mut out = Vec::new();
     // Denies in force: (principal, policy) → (the scope that put it, the containment).
-    type Scope = (String, Option<String>);
-    let mut in_force: BTreeMap<(IamPrincipal, String), (Scope, Containment)> = BTreeMap::new();
-    let expire_until = |out: &mut Vec<(usize, ReplayEvent)>,
-                        in_force: &mut BTreeMap<(IamPrincipal, String), (Scope, Containment)>,
-                        now: Option<Timestamp>,
-                        index: usize| {
-        let mut gone: Vec<Containment> = in_force
-            .values()
-            .filter(|(_, c)| match now {
-                Some(n) => c.until <= n,
-                None => true,
-            })
-            .map(|(_, c)| c.clone())
-            .collect();
-        gone.sort_by_key(|c| c.until);
-        for c in gone {
-            in_force.remove(&(c.principal.clone(), c.policy_name.clone()));
-            out.push((index, ReplayEvent::Expire(c)));
-        }
-    };
+    type IncidentScope = (String, Option<String>);
+    let mut in_force: BTreeMap<(IamPrincipal, String), (IncidentScope, Containment)> =
+        BTreeMap::new();
+    let expire_until =
+        |out: &mut Vec<(usize, ReplayEvent)>,
+         in_force: &mut BTreeMap<(IamPrincipal, String), (IncidentScope, Containment)>,
+         now: Option<Timestamp>,
+         index: usize| {
+            let mut gone: Vec<Containment> = in_force
+                .values()
+                .filter(|(_, c)| match now {
+                    Some(n) => c.until <= n,
+                    None => true,
+                })
+                .map(|(_, c)| c.clone())
+                .collect();
+            gone.sort_by_key(|c| c.until);
+            for c in gone {
+                in_force.remove(&(c.principal.clone(), c.policy_name.clone()));
+                out.push((index, ReplayEvent::Expire(c)));
+            }
+        };
     for (i, a) in alerts.iter().enumerate() {
         if i > 0 {
             expire_until(&mut out, &mut in_force, Some(a.at), i - 1);

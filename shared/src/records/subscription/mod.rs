@@ -21,7 +21,7 @@ use base64::Engine as _;
 use flate2::Decompress;
 
 use crate::records::record::{parse, parse_escaped, Record, RecordError};
-use crate::records::scan::{Kind, ScanError, Scanner};
+use crate::records::scan::{ScanError, Scanner, ValueKind};
 
 mod encode;
 mod gzip;
@@ -250,7 +250,7 @@ impl Decoder {
             failed.get_or_insert(e);
             ScanError::Eof
         };
-        if sc.peek_kind()? != Kind::Object {
+        if sc.peek_kind()? != ValueKind::Object {
             return Err(SubscriptionError::Field("payload"));
         }
         let res = sc.object(|sc, key| {
@@ -266,11 +266,11 @@ impl Decoder {
                     seen_type = true;
                 }
                 return match sc.peek_kind()? {
-                    Kind::String => {
+                    ValueKind::String => {
                         head[i] = string_span(sc, text, arena)?;
                         Ok(())
                     }
-                    Kind::Null => {
+                    ValueKind::Null => {
                         sc.null();
                         Ok(())
                     }
@@ -279,8 +279,8 @@ impl Decoder {
             }
             match key.as_ref() {
                 "subscriptionFilters" => match sc.peek_kind()? {
-                    Kind::Array => sc.array(|sc| {
-                        if sc.peek_kind()? == Kind::String {
+                    ValueKind::Array => sc.array(|sc| {
+                        if sc.peek_kind()? == ValueKind::String {
                             filters.push(string_span(sc, text, arena)?);
                             Ok(())
                         } else {
@@ -291,27 +291,27 @@ impl Decoder {
                 },
                 "logEvents" => {
                     seen_events = true;
-                    if sc.peek_kind()? != Kind::Array {
+                    if sc.peek_kind()? != ValueKind::Array {
                         return Err(fail(SubscriptionError::Field("logEvents")));
                     }
                     sc.array(|sc| {
-                        if sc.peek_kind()? != Kind::Object {
+                        if sc.peek_kind()? != ValueKind::Object {
                             return Err(fail(SubscriptionError::Field("logEvents[]")));
                         }
                         let mut ev = EventSpans::default();
                         let mut has_message = false;
                         sc.object(|sc, k| match (k.as_ref(), sc.peek_kind()?) {
-                            ("id", Kind::String) => {
+                            ("id", ValueKind::String) => {
                                 ev.id = string_span(sc, text, arena)?;
                                 Ok(())
                             }
-                            ("timestamp", Kind::Number) => {
+                            ("timestamp", ValueKind::Number) => {
                                 let t = sc.u64()?;
                                 ev.timestamp = i64::try_from(t)
                                     .map_err(|_| fail(SubscriptionError::Field("timestamp")))?;
                                 Ok(())
                             }
-                            ("message", Kind::String) => {
+                            ("message", ValueKind::String) => {
                                 has_message = true;
                                 ev.message = message_span(sc, text)?;
                                 Ok(())
@@ -387,13 +387,13 @@ fn awslogs_data(event: &str) -> Result<Cow<'_, str>, SubscriptionError> {
     let mut sc = Scanner::new(event);
     let mut data = None;
     let not = |_| SubscriptionError::NotAnEvent;
-    if sc.peek_kind().map_err(not)? != Kind::Object {
+    if sc.peek_kind().map_err(not)? != ValueKind::Object {
         return Err(SubscriptionError::NotAnEvent);
     }
     sc.object(|sc, k| {
-        if k == "awslogs" && sc.peek_kind()? == Kind::Object {
+        if k == "awslogs" && sc.peek_kind()? == ValueKind::Object {
             sc.object(|sc, k| {
-                if k == "data" && sc.peek_kind()? == Kind::String {
+                if k == "data" && sc.peek_kind()? == ValueKind::String {
                     data = Some(sc.string()?);
                     Ok(())
                 } else {
