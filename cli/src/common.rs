@@ -12,9 +12,9 @@ use std::time::Duration;
 use bedrock_meter_core::attribution::principal::{PrincipalRule, DEFAULT_KEEP_SESSION_ROLES};
 use bedrock_meter_core::attribution::profiles::ProfileMap;
 use bedrock_meter_core::attribution::resolution::AttributionConfig;
+use bedrock_meter_core::pricing::prices::PriceTable;
 use bedrock_meter_core::records::logfiles::{find_log_files_and_others, for_each_record_in_file};
 use bedrock_meter_core::records::record::Record;
-use bedrock_meter_core::PriceTable;
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct CoreOpts {
@@ -168,7 +168,7 @@ pub fn warn_unreadable(file: &Path, e: &dyn std::fmt::Display) {
 pub fn read_logs<S: Send>(
     paths: &[PathBuf],
     init: impl Fn() -> S + Sync,
-    fold: impl Fn(&mut S, Result<Record<'_>, bedrock_meter_core::RecordError>) + Sync,
+    fold: impl Fn(&mut S, Result<Record<'_>, bedrock_meter_core::records::record::RecordError>) + Sync,
 ) -> anyhow::Result<(Vec<S>, ReadSummary)> {
     let found = find_log_files_and_others(paths)?;
     let files = found.files;

@@ -9,7 +9,7 @@ use bedrock_meter_core::aws::iam::IamClient;
 use bedrock_meter_core::live::containment::{
     join_all, policy_name, read_document, IamPolicies, IamPrincipal, POLICY_PREFIX,
 };
-use bedrock_meter_core::Timestamp;
+use bedrock_meter_core::time::Timestamp;
 
 /// IAM calls in flight at once when listing (IAM's control plane throttles bursts).
 const CONCURRENCY: usize = 8;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::Context;
-use bedrock_meter_core::{Date, Timestamp};
+use bedrock_meter_core::time::{Date, Timestamp};
 
 use crate::report::parse_date;
 

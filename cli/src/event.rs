@@ -17,7 +17,7 @@ use bedrock_meter_core::records::logfiles::{find_log_files_and_others, read_mayb
 use bedrock_meter_core::records::subscription::{
     control_message, encode, event_id, LogEvent, LogsData, DATA_MESSAGE,
 };
-use bedrock_meter_core::Timestamp;
+use bedrock_meter_core::time::Timestamp;
 use serde_json::value::RawValue;
 
 use crate::common::{ensure_paths, warn_unreadable};

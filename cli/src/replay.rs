@@ -15,9 +15,10 @@ use bedrock_meter_core::live::containment;
 use bedrock_meter_core::live::detector::{
     self, Alert, Detector, DetectorConfig, MemoryStore, Observation, Overrides,
 };
+use bedrock_meter_core::pricing::money::Money;
 use bedrock_meter_core::records::record::Tokens;
 use bedrock_meter_core::text::thousands;
-use bedrock_meter_core::{Money, Timestamp};
+use bedrock_meter_core::time::Timestamp;
 
 use crate::common::{ensure_paths, read_logs, Core, CoreOpts, Format};
 
@@ -72,7 +73,7 @@ pub(crate) struct Seen {
 }
 
 impl Seen {
-    pub(crate) fn of(r: &bedrock_meter_core::Record<'_>) -> Seen {
+    pub(crate) fn of(r: &bedrock_meter_core::records::record::Record<'_>) -> Seen {
         Seen {
             at: r.timestamp,
             model_id: r.model_id.to_string(),

@@ -9,7 +9,7 @@ use bedrock_meter_core::daily::report::{skipped_summary, Report, DEFAULT_TABLE_L
 
 use bedrock_meter_core::daily::rollup::{price_rows, Rollup};
 use bedrock_meter_core::text::thousands;
-use bedrock_meter_core::{Date, Timestamp};
+use bedrock_meter_core::time::{Date, Timestamp};
 
 use crate::common::{ensure_paths, read_logs, CoreOpts, ReadSummary};
 use crate::replay::Seen;

@@ -25,7 +25,7 @@ use bedrock_meter_core::daily::query_pack::{
 };
 use bedrock_meter_core::daily::report::Report;
 use bedrock_meter_core::daily::rollup::price_rows;
-use bedrock_meter_core::Date;
+use bedrock_meter_core::time::Date;
 
 use crate::common::CoreOpts;
 use crate::report::parse_date;
@@ -140,7 +140,7 @@ pub fn run(a: RollupSqlArgs) -> anyhow::Result<ExitCode> {
             if a.core.profiles.is_none() {
                 anyhow::bail!("--inline-profiles needs --profiles FILE");
             }
-            let today = bedrock_meter_core::Timestamp::now().date();
+            let today = bedrock_meter_core::time::Timestamp::now().date();
             ProfilesFrom::Inline(profile_rows(&core.profiles, &core.attribution, today))
         } else {
             ProfilesFrom::Table(a.profiles_table.clone())

@@ -17,7 +17,7 @@ use bedrock_meter_core::ports::operator::{read_events, FilteredEvent, LogGroups}
 use bedrock_meter_core::ports::profiles::CachedProfiles;
 use bedrock_meter_core::text::thousands;
 use bedrock_meter_core::time::now_millis;
-use bedrock_meter_core::Timestamp;
+use bedrock_meter_core::time::Timestamp;
 
 use crate::common::{parse_duration, Core, CoreOpts, Format};
 use crate::doctor::DEFAULT_LOG_GROUP;

@@ -10,8 +10,9 @@ use bedrock_meter_core::attribution::profiles::ProfileMap;
 use bedrock_meter_core::attribution::resolution::AttributionConfig;
 use bedrock_meter_core::live::batch;
 use bedrock_meter_core::live::metrics::{MetricsConfig, CALLER};
+use bedrock_meter_core::pricing::prices::PriceTable;
 use bedrock_meter_core::records::subscription::LogEvent;
-use bedrock_meter_core::{PriceTable, Timestamp};
+use bedrock_meter_core::time::Timestamp;
 
 const ROLE: &str = "arn:aws:sts::111122223333:assumed-role/eks-pods";
 const SSO: &str = "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Dev_0123abcd";

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 use bedrock_meter_core::aws::iam::IamClient;
 use bedrock_meter_core::live::containment::{contain, plan, ContainmentConfig, IncidentFacts};
-use bedrock_meter_core::Timestamp;
+use bedrock_meter_core::time::Timestamp;
 use bedrock_meter_integration_tests::{offline_aws_env, Moto};
 
 const PROFILE: &str =

@@ -6,7 +6,7 @@
 
 use std::process::{Command, Output};
 
-use bedrock_meter_core::Timestamp;
+use bedrock_meter_core::time::Timestamp;
 use bedrock_meter_integration_tests::bedrock_stub::{BedrockStub, StubProfile};
 use bedrock_meter_integration_tests::logs_stub as seed;
 use bedrock_meter_integration_tests::runtime_stub::SplitFront;

@@ -76,9 +76,11 @@ fn replay_of_the_demo_shows_contain_and_release() {
         contain["resource"],
         "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/triage000001"
     );
-    let at = bedrock_meter_core::Timestamp::parse_iso8601(contain["at"].as_str().unwrap()).unwrap();
+    let at = bedrock_meter_core::time::Timestamp::parse_iso8601(contain["at"].as_str().unwrap())
+        .unwrap();
     let until =
-        bedrock_meter_core::Timestamp::parse_iso8601(contain["until"].as_str().unwrap()).unwrap();
+        bedrock_meter_core::time::Timestamp::parse_iso8601(contain["until"].as_str().unwrap())
+            .unwrap();
     assert_eq!(until.0 - at.0, 3600, "the default cool-down");
     let release = all.iter().find(|v| v["type"] == "release").unwrap();
     assert_eq!(release["resource"], contain["resource"]);
@@ -100,7 +102,7 @@ fn replay_of_the_demo_shows_contain_and_release() {
     ]));
     let c2 = short.iter().find(|v| v["type"] == "contain").unwrap();
     let until2 =
-        bedrock_meter_core::Timestamp::parse_iso8601(c2["until"].as_str().unwrap()).unwrap();
+        bedrock_meter_core::time::Timestamp::parse_iso8601(c2["until"].as_str().unwrap()).unwrap();
     assert_eq!(until2.0 - at.0, 1200);
     for allow in ["role/payments-*", "none"] {
         let none = lines(&run(&[

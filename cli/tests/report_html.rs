@@ -15,8 +15,10 @@ use bedrock_meter_core::attribution::resolution::AttributionConfig;
 use bedrock_meter_core::daily::daily_email::day_emails;
 use bedrock_meter_core::daily::report::Report;
 use bedrock_meter_core::daily::rollup::{price_rows, Rollup};
+use bedrock_meter_core::pricing::money::Money;
+use bedrock_meter_core::pricing::prices::PriceTable;
 use bedrock_meter_core::records::logfiles::{find_log_files, for_each_record_in_file};
-use bedrock_meter_core::{Date, Money, PriceTable};
+use bedrock_meter_core::time::Date;
 
 const DAY: &str = "2026-11-25";
 

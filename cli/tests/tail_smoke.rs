@@ -6,7 +6,8 @@ use std::process::{Command, Output};
 use bedrock_meter_core::attribution::profiles::ProfileMap;
 use bedrock_meter_core::attribution::resolution::AttributionConfig;
 use bedrock_meter_core::daily::rollup::{price_rows, Rollup};
-use bedrock_meter_core::{PriceTable, Timestamp};
+use bedrock_meter_core::pricing::prices::PriceTable;
+use bedrock_meter_core::time::Timestamp;
 use bedrock_meter_integration_tests::bedrock_stub::{BedrockStub, StubProfile};
 use bedrock_meter_integration_tests::logs_stub as seed;
 use bedrock_meter_integration_tests::runtime_stub::{Reply, RuntimeStub};
@@ -149,10 +150,11 @@ fn tail_attributes_and_prices_recent_records_without_their_text() {
             }
         }
     }
-    let expected: bedrock_meter_core::Money = price_rows(&rollup.rows, &profiles, &prices, &cfg)
-        .iter()
-        .map(|r| *r.cost.as_ref().unwrap())
-        .sum();
+    let expected: bedrock_meter_core::pricing::money::Money =
+        price_rows(&rollup.rows, &profiles, &prices, &cfg)
+            .iter()
+            .map(|r| *r.cost.as_ref().unwrap())
+            .sum();
 
     let out = bin(&moto)
         .args([

@@ -28,11 +28,6 @@ pub mod settings;
 pub mod text;
 pub mod time;
 
-pub use pricing::money::Money;
-pub use pricing::prices::PriceTable;
-pub use records::record::{Record, RecordError, Tokens};
-pub use time::{Date, Timestamp};
-
 #[cfg(feature = "aws")]
 pub mod aws;
 

@@ -7,7 +7,7 @@ use bedrock_meter_core::live::containment::{
     counted_chars, plan, policy_name, ContainmentConfig, IncidentFacts, CONTAIN_ACTIONS,
     MAX_POLICY_NAME_CHARS, MAX_ROLE_POLICY_CHARS, MAX_USER_POLICY_CHARS,
 };
-use bedrock_meter_core::Timestamp;
+use bedrock_meter_core::time::Timestamp;
 use serde_json::{json, Map, Value};
 
 /// Condition operators of the grammar (`<condition_type_string>`), before `IfExists` and set prefixes.

@@ -183,7 +183,7 @@ pub fn subscription_event_json(owner: &str, log_group: &str, messages: &[(i64, S
 
 /// The start of the current minute, minus `back` minutes (epoch seconds).
 pub fn minute_ago(back: i64) -> i64 {
-    let now = bedrock_meter_core::Timestamp::now().0;
+    let now = bedrock_meter_core::time::Timestamp::now().0;
     now - now.rem_euclid(60) - back * 60
 }
 

@@ -273,7 +273,7 @@ pub fn check_put_metric_data(
             }
         }
         if let Some(ts) = d.get("Timestamp") {
-            let t = bedrock_meter_core::Timestamp::parse_iso8601(ts)
+            let t = bedrock_meter_core::time::Timestamp::parse_iso8601(ts)
                 .ok_or_else(|| cw(format!("{p}.Timestamp {ts:?} is not a timestamp")))?;
             if t.0 < now_secs - 14 * 86_400 {
                 return Err(cw(format!(
@@ -1042,7 +1042,7 @@ fn check_request(state: &State, upstream: u16, req: &Request) -> Result<(), Reje
         ("monitoring", Some("PutMetricData")) => check_put_metric_data(
             &params,
             req.body.len(),
-            bedrock_meter_core::Timestamp::now().0,
+            bedrock_meter_core::time::Timestamp::now().0,
         ),
         ("sns", Some("Publish")) => check_sns_publish(&params),
         ("sns", Some("PublishBatch")) => check_sns_publish_batch(&params),

@@ -8,7 +8,7 @@ use bedrock_meter_core::live::containment::{
     contain, plan, read_document, release, ContainmentConfig, IamPolicies, IamPrincipal,
     IncidentFacts, StoredContainment,
 };
-use bedrock_meter_core::Timestamp;
+use bedrock_meter_core::time::Timestamp;
 use bedrock_meter_integration_tests::Moto;
 
 const ACCOUNT: &str = "123456789012";

@@ -14,7 +14,7 @@ use bedrock_meter_core::aws::dynamodb::DynamoStore;
 use bedrock_meter_core::aws::iam::IamClient;
 use bedrock_meter_core::aws::sns::SnsNotifier;
 use bedrock_meter_core::ports::encoding::decode_policy_document;
-use bedrock_meter_core::Timestamp;
+use bedrock_meter_core::time::Timestamp;
 use bedrock_meter_integration_tests::bedrock_stub::{BedrockStub, StubProfile};
 use bedrock_meter_integration_tests::{minute_ago, sdk_config_for, subscription_event_json, Moto};
 use ingest::{Config, Ingest, SubscriptionEvent};

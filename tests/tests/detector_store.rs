@@ -10,8 +10,9 @@ use bedrock_meter_core::live::detector::{
     Alert, AlertKind, Attention, Bucket, Claim, Detector, DetectorConfig, Incident, Observation,
     Overrides, Scope, ScopeState, StateStore, StoreError, DELIVERY_LEASE_SECS,
 };
+use bedrock_meter_core::pricing::money::Money;
 use bedrock_meter_core::records::record::Tokens;
-use bedrock_meter_core::{Money, Timestamp};
+use bedrock_meter_core::time::Timestamp;
 use bedrock_meter_integration_tests::Moto;
 
 const T0: i64 = 1_764_028_800; // 2025-11-25T00:00:00Z

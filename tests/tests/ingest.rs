@@ -23,7 +23,7 @@ use bedrock_meter_core::ports::metrics::MetricsSink;
 use bedrock_meter_core::ports::notify::{Notification, Notifier};
 use bedrock_meter_core::ports::AwsError;
 use bedrock_meter_core::records::subscription::{control_message, encode};
-use bedrock_meter_core::Timestamp;
+use bedrock_meter_core::time::Timestamp;
 use bedrock_meter_integration_tests::bedrock_stub::{BedrockStub, Failure, StubProfile};
 use bedrock_meter_integration_tests::{minute_ago, sdk_config_for, subscription_event_json, Moto};
 use ingest::{Config, Ingest, SubscriptionEvent};
@@ -468,7 +468,7 @@ async fn control_message_is_ignored() {
     let ev: SubscriptionEvent =
         serde_json::from_str(&encode(&control_message(1_764_000_000_000))).unwrap();
     let out = ingest
-        .handle(&ev, bedrock_meter_core::Timestamp::now())
+        .handle(&ev, bedrock_meter_core::time::Timestamp::now())
         .await
         .unwrap();
     assert!(out.control_message);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use bedrock_meter_core::attribution::model_id::{classify, ModelRef};
 use bedrock_meter_core::attribution::profiles::{ProfileDirectory, ProfileMap};
 use bedrock_meter_core::attribution::resolution::{resolve, AttributionConfig};
-use bedrock_meter_core::PriceTable;
+use bedrock_meter_core::pricing::prices::PriceTable;
 
 use super::check::{age, could_not, Check, Status};
 use super::facts::Facts;
@@ -175,7 +175,7 @@ mod tests {
     use std::process::ExitCode;
     use std::time::Duration;
 
-    use bedrock_meter_core::Timestamp;
+    use bedrock_meter_core::time::Timestamp;
 
     use super::super::fixtures::{healthy, profile, run_checks, status, NOW};
     use super::super::{checklist, exit_code, DEFAULT_MAX_PRICE_AGE_DAYS};

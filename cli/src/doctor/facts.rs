@@ -15,7 +15,7 @@ use bedrock_meter_core::ports::operator::{
 use bedrock_meter_core::ports::profiles::ProfileSource;
 use bedrock_meter_core::ports::AwsError;
 use bedrock_meter_core::time::now_millis;
-use bedrock_meter_core::Timestamp;
+use bedrock_meter_core::time::Timestamp;
 use serde::Serialize;
 
 use super::{

@@ -8,7 +8,8 @@ use bedrock_meter_core::attribution::profiles::Profile;
 use bedrock_meter_core::attribution::resolution::AttributionConfig;
 use bedrock_meter_core::ports::logging::{CloudWatchTarget, LoggingConfig, S3Target};
 use bedrock_meter_core::ports::operator::{ObjectEntry, SubscriptionFilter};
-use bedrock_meter_core::{PriceTable, Timestamp};
+use bedrock_meter_core::pricing::prices::PriceTable;
+use bedrock_meter_core::time::Timestamp;
 
 use super::check::{Check, Status};
 use super::facts::{Delivery, Facts, Names, Recent};

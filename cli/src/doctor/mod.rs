@@ -35,7 +35,7 @@ use bedrock_meter_core::aws::glue::GlueCatalog;
 use bedrock_meter_core::aws::logging::BedrockLogging;
 use bedrock_meter_core::aws::logs::LogsClient;
 use bedrock_meter_core::aws::s3::S3Store;
-use bedrock_meter_core::PriceTable;
+use bedrock_meter_core::pricing::prices::PriceTable;
 
 use self::check::{Check, Status};
 use self::facts::{gather, Facts, Sources};

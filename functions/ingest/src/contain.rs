@@ -225,7 +225,9 @@ impl<I: IamPolicies, L: ContainmentLedger> Responder<I, L> {
 mod tests {
     use super::*;
     use bedrock_meter_core::live::containment::MemoryLedger;
-    use bedrock_meter_core::{Money, Timestamp, Tokens};
+    use bedrock_meter_core::pricing::money::Money;
+    use bedrock_meter_core::records::record::Tokens;
+    use bedrock_meter_core::time::Timestamp;
     use std::collections::BTreeMap;
     use std::sync::Mutex;
 

@@ -14,7 +14,7 @@
 use bedrock_meter_core::ports::queue::MessageQueue;
 use bedrock_meter_core::ports::AwsError;
 use bedrock_meter_core::records::subscription::{Decoder, LogsData};
-use bedrock_meter_core::Timestamp;
+use bedrock_meter_core::time::Timestamp;
 use serde::Serialize;
 
 use crate::{batch_id, Ingest, IngestError, Outcome, SubscriptionEvent};

@@ -43,9 +43,10 @@ use bedrock_meter_core::ports::metrics::{put_all, MetricsSink};
 use bedrock_meter_core::ports::notify::Notifier;
 use bedrock_meter_core::ports::profiles::{CachedProfiles, ProfileSource};
 use bedrock_meter_core::ports::AwsError;
+use bedrock_meter_core::pricing::prices::PriceTable;
 use bedrock_meter_core::records::subscription::{Decoder, LogsData, SubscriptionError};
 use bedrock_meter_core::settings::{flag, value, SettingError};
-use bedrock_meter_core::{PriceTable, Timestamp};
+use bedrock_meter_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// The Lambda event: `{"awslogs":{"data":"<base64 of gzip>"}}` (other members ignored). Any other

@@ -11,7 +11,7 @@ use bedrock_meter_core::aws::iam::IamClient;
 use bedrock_meter_core::aws::sns::SnsNotifier;
 use bedrock_meter_core::aws::sqs::SqsQueue;
 use bedrock_meter_core::live::detector::{MemoryStore, StateStore};
-use bedrock_meter_core::Timestamp;
+use bedrock_meter_core::time::Timestamp;
 use ingest::contain::AnyLedger;
 use ingest::failure::handle_recording_failures;
 use ingest::{Config, Ingest, SubscriptionEvent};

@@ -38,8 +38,9 @@ use bedrock_meter_core::ports::query::{
     finish_query, start_query, PollOptions, QueryEngine, QueryError, StartQuery, Started,
 };
 use bedrock_meter_core::ports::AwsError;
+use bedrock_meter_core::pricing::prices::PriceTable;
 use bedrock_meter_core::settings::{flag, value};
-use bedrock_meter_core::{Date, PriceTable, Timestamp};
+use bedrock_meter_core::time::{Date, Timestamp};
 use serde::Serialize;
 use serde_json::Value;
 

@@ -18,7 +18,7 @@ use bedrock_meter_core::daily::rollup::PricedRow;
 use bedrock_meter_core::live::detector::batch_key;
 use bedrock_meter_core::ports::notify::Notification;
 use bedrock_meter_core::ports::objects::ObjectWriter;
-use bedrock_meter_core::Date;
+use bedrock_meter_core::time::Date;
 use futures::stream::{self, StreamExt};
 
 /// Key prefix of the pages in the reports bucket.

@@ -21,7 +21,8 @@ use bedrock_meter_core::aws::sns::SnsNotifier;
 use bedrock_meter_core::daily::athena_sql::{result_columns, RollupQuery, TableRef};
 use bedrock_meter_core::ports::profiles::ProfileSource;
 use bedrock_meter_core::ports::AwsError;
-use bedrock_meter_core::{Date, PriceTable, Timestamp};
+use bedrock_meter_core::pricing::prices::PriceTable;
+use bedrock_meter_core::time::{Date, Timestamp};
 use bedrock_meter_integration_tests::{sdk_config_for, Moto};
 use bedrock_meter_rollup::{handle, handle_until, Config, Deps, RollupError, ALERT_RESERVE};
 use serde_json::{json, Value};
@@ -448,7 +449,7 @@ fn check_reports(msgs: &[(String, String, String)]) {
     assert!(summary.contains(
         "Unpriced models (NOT included in the totals)\n  amazon.titan-text-express-v1 — no price for this model: 5 requests"
     ));
-    let as_of = bedrock_meter_core::PriceTable::embedded().as_of;
+    let as_of = bedrock_meter_core::pricing::prices::PriceTable::embedded().as_of;
     assert!(summary.contains(&format!("price table as of {as_of}")));
 }
 

@@ -14,9 +14,11 @@ use bedrock_meter_core::attribution::profiles::ProfileMap;
 use bedrock_meter_core::attribution::resolution::AttributionConfig;
 use bedrock_meter_core::live::batch::{self, Aggregated, Parsed, Resolutions};
 use bedrock_meter_core::live::metrics::MetricsConfig;
+use bedrock_meter_core::pricing::money::Money;
+use bedrock_meter_core::pricing::prices::PriceTable;
 use bedrock_meter_core::pricing::prices::Unpriced;
 use bedrock_meter_core::records::subscription::{event_id, Decoder, LogsData};
-use bedrock_meter_core::{Money, PriceTable, Timestamp};
+use bedrock_meter_core::time::Timestamp;
 use flate2::{Crc, Decompress, FlushDecompress, Status};
 
 // ---------------------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ impl ContainmentLedger for DynamoLedger {
             .iter()
             .map(|c| c.until.0)
             .max()
-            .unwrap_or_else(|| crate::Timestamp::now().0);
+            .unwrap_or_else(|| crate::time::Timestamp::now().0);
         self.client
             .put_item()
             .table_name(&self.table)

@@ -421,7 +421,7 @@ mod tests {
     use super::*;
     use crate::attribution::profiles::NoProfiles;
     use crate::daily::rollup::price_rows;
-    use crate::Money;
+    use crate::pricing::money::Money;
 
     fn q(keys: &[&str]) -> RollupQuery {
         RollupQuery {

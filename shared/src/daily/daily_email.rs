@@ -86,9 +86,9 @@ mod tests {
         use crate::attribution::profiles::ProfileMap;
         use crate::attribution::resolution::AttributionConfig;
         use crate::daily::rollup::{price_rows, Rollup, UsageKey};
+        use crate::pricing::prices::PriceTable;
         use crate::records::record::Tokens;
         use crate::records::record::Usage;
-        use crate::PriceTable;
         let d = Date::parse("2026-11-25").unwrap();
         let mut r = Rollup::default();
         for (model, caller) in [

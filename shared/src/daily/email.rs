@@ -345,9 +345,9 @@ mod tests {
     use crate::attribution::profiles::{Profile, ProfileMap};
     use crate::attribution::resolution::AttributionConfig;
     use crate::daily::rollup::{price_rows, Rollup, UsageKey};
+    use crate::pricing::prices::PriceTable;
     use crate::records::record::Tokens;
     use crate::records::record::Usage;
-    use crate::PriceTable;
 
     fn d() -> Date {
         Date::parse("2026-11-25").unwrap()

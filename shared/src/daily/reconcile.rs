@@ -254,8 +254,9 @@ mod tests {
     use crate::attribution::profiles::{Profile, ProfileMap};
     use crate::attribution::resolution::AttributionConfig;
     use crate::daily::rollup::{price_rows, Rollup, UsageKey};
+    use crate::pricing::prices::PriceTable;
+    use crate::records::record::Tokens;
     use crate::records::record::Usage;
-    use crate::{PriceTable, Tokens};
 
     const ARN: &str = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/ops01";
 

@@ -730,9 +730,9 @@ mod tests {
     use crate::attribution::profiles::ProfileMap;
     use crate::attribution::resolution::AttributionConfig;
     use crate::daily::rollup::{price_rows, Rollup, UsageKey};
+    use crate::pricing::prices::PriceTable;
     use crate::records::record::Tokens;
     use crate::records::record::Usage;
-    use crate::PriceTable;
 
     fn report(keys: &[String]) -> Report {
         let mut r = Rollup::default();

@@ -892,9 +892,9 @@ mod tests {
     use crate::attribution::resolution::AttributionConfig;
     use crate::daily::rollup::{price_rows, UsageKey};
     use crate::live::detector::DetectorConfig;
+    use crate::pricing::prices::PriceTable;
     use crate::records::record::Tokens;
     use crate::records::record::Usage;
-    use crate::PriceTable;
 
     const EVIL_TEAM: &str = "<script>alert('t')</script>&";
     const EVIL_CALLER: &str = "arn:aws:sts::1:assumed-role/R/\"><img src=x onerror=alert(1)>";

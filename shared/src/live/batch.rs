@@ -15,11 +15,12 @@ use crate::attribution::profiles::ProfileDirectory;
 use crate::attribution::resolution::{resolve, AttributionConfig, Resolution, UNRESOLVED};
 use crate::live::detector::Observation;
 use crate::live::metrics::{Contribution, Datum, FxBuild, MetricsAggregator, MetricsConfig};
+use crate::pricing::money::Money;
 use crate::pricing::prices::{tier_of, PriceTable, Rates, Unpriced};
 use crate::records::record::Usage;
 use crate::records::record::{Record, Tokens};
 use crate::records::subscription::LogEvent;
-use crate::{Money, Timestamp};
+use crate::time::Timestamp;
 
 /// The records of a batch that could be read, and a count of those that could not.
 #[derive(Debug, Default)]

@@ -637,7 +637,7 @@ mod tests {
             names: vec!["Nova Micro".into()]
         }));
         // The updated table prices like the committed one for these models.
-        let one = crate::Tokens {
+        let one = crate::records::record::Tokens {
             input: 1_000_000,
             output: 1_000_000,
             ..Default::default()
