@@ -7,7 +7,7 @@ use crate::common::Format;
 use anyhow::Context;
 use bedrock_meter_core::aws::iam::IamClient;
 use bedrock_meter_core::live::containment::{
-    join_all, policy_name, read_document, IamPolicies, IamPrincipal, POLICY_PREFIX,
+    policy_name, read_document, IamPolicies, IamPrincipal, POLICY_PREFIX,
 };
 use bedrock_meter_core::time::Timestamp;
 
@@ -126,7 +126,7 @@ async fn list<I: IamPolicies>(
     // Names per principal, then the documents of ours, each CONCURRENCY at a time.
     let mut found: Vec<(IamPrincipal, String)> = Vec::new();
     for chunk in principals.chunks(CONCURRENCY) {
-        let names = join_all(chunk.iter().map(|p| iam.policy_names(p)).collect()).await;
+        let names = futures_util::future::join_all(chunk.iter().map(|p| iam.policy_names(p))).await;
         for (p, n) in chunk.iter().zip(names) {
             for name in n? {
                 if name.starts_with(POLICY_PREFIX) {
@@ -137,13 +137,9 @@ async fn list<I: IamPolicies>(
     }
     let mut rows = Vec::new();
     for chunk in found.chunks(CONCURRENCY) {
-        let docs = join_all(
-            chunk
-                .iter()
-                .map(|(p, n)| iam.policy_document(p, n))
-                .collect(),
-        )
-        .await;
+        let docs =
+            futures_util::future::join_all(chunk.iter().map(|(p, n)| iam.policy_document(p, n)))
+                .await;
         for ((p, n), d) in chunk.iter().zip(docs) {
             if let Some(stored) = d?.as_deref().and_then(read_document) {
                 rows.push((p.clone(), n.clone(), stored));

@@ -1,5 +1,5 @@
-//! `bedrock-meter profiles export|create`: the only commands here that call AWS (the account and Region
-//! of the standard AWS configuration: environment, profile, SSO…).
+//! `bedrock-meter profiles export|create`: application inference profiles read from or created in
+//! Bedrock (the account and Region of the standard AWS configuration: environment, profile, SSO…).
 
 use bedrock_meter_core::attribution::resolution::{DEFAULT_APP_TAG, DEFAULT_TEAM_TAG};
 use std::path::{Path, PathBuf};

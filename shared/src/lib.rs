@@ -7,10 +7,11 @@
 //! - [`live`] — the live path: one batch through parse → resolve → price → aggregate, metrics, the
 //!   runaway detector, alerts, containment;
 //! - [`daily`] — the daily path: rollup, Athena SQL and the query pack, reports, emails, the bill;
-//! - [`ports`] — every way the core reaches AWS: small traits and [`ports::AwsError`], with the pure
-//!   logic around them (profile cache, metric batching, query polling);
-//! - `aws` (feature `aws`) — the adapters: each port implemented with its aws-sdk crate, one file a
-//!   service, for the Lambdas and the CLI alike.
+//! - [`ports`] — the traits the core reaches AWS through and [`ports::AwsError`], with the pure logic
+//!   around them (profile cache, metric batching, query polling); the detector's and containment's
+//!   stores are ports too, kept beside their component;
+//! - `aws` (feature `aws`) — the adapters: each port implemented with its aws-sdk crate, one file per
+//!   adapter, for the Lambdas and the CLI alike.
 //!
 //! Beside them: [`time`] (UTC timestamps and dates), [`settings`] (reading the environment) and
 //! [`text`] (thousands separators, cutting, ASCII folding).

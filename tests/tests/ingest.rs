@@ -18,7 +18,7 @@ use bedrock_meter_core::aws::sns::SnsNotifier;
 use bedrock_meter_core::live::detector::{
     Alert, Attention, Bucket, Claim, Incident, Scope, ScopeState, StateStore, StoreError,
 };
-use bedrock_meter_core::live::metrics::Datum;
+use bedrock_meter_core::ports::metrics::Datum;
 use bedrock_meter_core::ports::metrics::MetricsSink;
 use bedrock_meter_core::ports::notify::{Notification, Notifier};
 use bedrock_meter_core::ports::AwsError;
@@ -895,7 +895,7 @@ async fn the_strict_proxy_refuses_raw_values_cloudwatch_refuses() {
             dimensions: vec![("Team".into(), bad.into())],
             timestamp: Timestamp(minute_ago(1)),
             value: 1.0,
-            unit: bedrock_meter_core::live::metrics::Unit::Count,
+            unit: bedrock_meter_core::ports::metrics::Unit::Count,
         };
         let e = metrics.put_metric_data(NS, &[d]).await.unwrap_err();
         assert_eq!(

@@ -217,7 +217,7 @@ impl<I: IamPolicies, L: ContainmentLedger> Responder<I, L> {
                 }
             })
             .collect();
-        bedrock_meter_core::live::containment::join_all(jobs).await
+        futures_util::future::join_all(jobs).await
     }
 }
 

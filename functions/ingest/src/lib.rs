@@ -20,8 +20,9 @@
 //!    second delivery; metrics requests that had already succeeded are counted again — rare, and
 //!    documented in docs/live-path.md).
 //!
-//! [`Ingest`] is generic over its four AWS dependencies so tests can point each at a different local
-//! server; `main.rs` wires the real ones from the environment.
+//! [`Ingest`] is generic over its ports (profiles, metrics, notifications, the detector's store, and
+//! with containment IAM and its ledger) so tests can point each at a different local server or fake;
+//! `main.rs` wires the real adapters from the configuration.
 
 pub mod contain;
 pub mod failure;
@@ -38,8 +39,9 @@ use bedrock_meter_core::live::containment::{
 use bedrock_meter_core::live::detector::{
     Alert, Detector, DetectorConfig, Observed, StateStore, StoreError,
 };
-use bedrock_meter_core::live::metrics::{Datum, MetricsConfig, Unit, DEFAULT_NAMESPACE};
+use bedrock_meter_core::live::metrics::{MetricsConfig, DEFAULT_NAMESPACE};
 use bedrock_meter_core::ports::metrics::{put_all, MetricsSink};
+use bedrock_meter_core::ports::metrics::{Datum, Unit};
 use bedrock_meter_core::ports::notify::Notifier;
 use bedrock_meter_core::ports::profiles::{CachedProfiles, ProfileSource};
 use bedrock_meter_core::ports::AwsError;

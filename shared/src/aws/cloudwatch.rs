@@ -4,8 +4,8 @@
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_smithy_types::DateTime;
 
-use crate::live::metrics::{Datum, Unit};
 use crate::ports::metrics::MetricsSink;
+use crate::ports::metrics::{Datum, Unit};
 use crate::ports::AwsError;
 
 #[derive(Clone, Debug)]

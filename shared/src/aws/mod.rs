@@ -1,5 +1,5 @@
-//! The adapters: every AWS service the project calls, one file a service, each implementing a port of
-//! the core (`crate::ports`) with its aws-sdk crate — for the Lambdas and the CLI alike. Nothing in the
+//! The adapters: every AWS service the project calls, one file per adapter, each implementing a port
+//! of the core (`crate::ports`, or a component's store) with its aws-sdk crate — for the Lambdas and the CLI alike. Nothing in the
 //! pure core depends on this module.
 
 // Features: `aws` compiles this module with Bedrock's control plane and IAM (`bedrock`, `iam`,

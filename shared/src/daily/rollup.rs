@@ -1,6 +1,6 @@
 //! Usage summed and priced: the daily path's rollup (and the CLI report's).
 //!
-//! Records are first summed into [`UsageRow`]s keyed by everything pricing and attribution look at
+//! Records are first summed into a [`Rollup`]: [`Usage`] per [`UsageKey`], the key being everything pricing and attribution look at
 //! (logged `modelId`, source Region, caller, configured metadata values, long-context flag). Pricing is
 //! linear in tokens within such a key, so pricing a sum equals summing the prices, exactly (integer
 //! money). The daily Athena path produces the same rows with SQL `GROUP BY` and feeds them to the same

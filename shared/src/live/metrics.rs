@@ -31,10 +31,10 @@
 //! 1 MB of payload per request), estimating each datum's size in the Query-protocol form (the larger
 //! of the two wire forms the SDK may use).
 
+use crate::ports::metrics::{Datum, Unit};
 use crate::text::ascii_fold;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::ops::Range;
 
 use crate::pricing::money::Money;
 use crate::records::record::Usage;
@@ -57,9 +57,6 @@ pub const APP: &str = "App";
 const MODEL: &str = "Model";
 pub const CALLER: &str = "Caller";
 
-/// PutMetricData limits.
-pub(crate) const MAX_DATUMS_PER_REQUEST: usize = 1000;
-pub(crate) const MAX_REQUEST_BYTES: usize = 1_000_000;
 /// CloudWatch allows 30 dimensions per metric; dimension values are at most 1024 characters, names
 /// at most 255.
 pub const MAX_DIMENSIONS: usize = 30;
@@ -72,33 +69,6 @@ const OTHER: &str = "other";
 /// The value of an empty dimension value, and of one that holds nothing but whitespace.
 const EMPTY_VALUE: &str = "none";
 const BLANK_VALUE: &str = "blank";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unit {
-    Count,
-    None,
-}
-
-impl Unit {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Unit::Count => "Count",
-            Unit::None => "None",
-        }
-    }
-}
-
-/// One CloudWatch datum.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Datum {
-    pub metric: &'static str,
-    /// (name, value), in the order of the dimension set.
-    pub dimensions: Vec<(String, String)>,
-    /// The start of the minute.
-    pub timestamp: Timestamp,
-    pub value: f64,
-    pub unit: Unit,
-}
 
 /// Which optional dimension sets are published.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -571,64 +541,6 @@ pub fn dimension_value(v: &str) -> String {
     sanitize_dimension(v, MAX_DIMENSION_VALUE_CHARS).unwrap_or_else(|| v.to_string())
 }
 
-fn encoded_len(s: &str) -> usize {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                1
-            } else {
-                3
-            }
-        })
-        .sum()
-}
-
-/// Upper bound of a datum's size in a Query-protocol `PutMetricData` body (member index up to 1000).
-fn datum_wire_size(d: &Datum) -> usize {
-    const P: usize = "&MetricData.member.1000.".len();
-    let mut n = P + "MetricName=".len() + encoded_len(d.metric);
-    for (i, (k, v)) in d.dimensions.iter().enumerate() {
-        let p = P + "Dimensions.member.".len() + if i >= 9 { 2 } else { 1 } + 1;
-        n += p + "Name=".len() + encoded_len(k) + p + "Value=".len() + encoded_len(v);
-    }
-    n += P + "Timestamp=2026-11-25T10%3A00%3A00Z".len();
-    n += P + "Value=".len() + 24;
-    n += P + "Unit=".len() + d.unit.as_str().len();
-    n += P + "StorageResolution=60".len();
-    n
-}
-
-/// Splits datums into request-sized ranges: at most `max_datums` each and at most `max_bytes` of
-/// estimated payload (plus `overhead` per request for the action, version and namespace).
-pub fn chunks(
-    datums: &[Datum],
-    max_datums: usize,
-    max_bytes: usize,
-    overhead: usize,
-) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut bytes = overhead;
-    for (i, d) in datums.iter().enumerate() {
-        let size = datum_wire_size(d);
-        if i > start && (i - start >= max_datums || bytes + size > max_bytes) {
-            out.push(start..i);
-            start = i;
-            bytes = overhead;
-        }
-        bytes += size;
-    }
-    if start < datums.len() {
-        out.push(start..datums.len());
-    }
-    out
-}
-
-/// Request overhead for a namespace: `Action=PutMetricData&Version=2010-08-01&Namespace=…`.
-pub(crate) fn request_overhead(namespace: &str) -> usize {
-    "Action=PutMetricData&Version=2010-08-01&Namespace=".len() + encoded_len(namespace) + 64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -859,36 +771,6 @@ mod tests {
             .value,
             1.0
         );
-    }
-
-    #[test]
-    fn chunking_respects_count_and_size() {
-        let d = |i: usize, vlen: usize| Datum {
-            metric: REQUESTS,
-            dimensions: vec![
-                (TEAM.into(), "x".repeat(vlen)),
-                (APP.into(), format!("a{i}")),
-            ],
-            timestamp: Timestamp(0),
-            value: 1.0,
-            unit: Unit::Count,
-        };
-        let small: Vec<Datum> = (0..2500).map(|i| d(i, 5)).collect();
-        let r = chunks(&small, MAX_DATUMS_PER_REQUEST, MAX_REQUEST_BYTES, 100);
-        assert_eq!(r, vec![0..1000, 1000..2000, 2000..2500]);
-        let big: Vec<Datum> = (0..3000).map(|i| d(i, 1024)).collect();
-        let r = chunks(&big, MAX_DATUMS_PER_REQUEST, MAX_REQUEST_BYTES, 100);
-        assert!(r.len() > 3);
-        assert_eq!(r.iter().map(|r| r.len()).sum::<usize>(), 3000);
-        for range in &r {
-            let bytes: usize = big[range.clone()]
-                .iter()
-                .map(datum_wire_size)
-                .sum::<usize>()
-                + 100;
-            assert!(bytes <= MAX_REQUEST_BYTES && range.len() <= MAX_DATUMS_PER_REQUEST);
-        }
-        assert!(chunks(&[], 1000, 1000, 10).is_empty());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The query port: [`QueryEngine`] starts a query in a workgroup, polls its state and reads its
-//! result pages (Athena in `aws::athena`). [`run_query`] is the loop, written once against the trait:
-//! poll with backoff, read every page. A query that ends FAILED or CANCELLED, or is still running
+//! result pages (Athena in `aws::athena`). The loop is written once against the trait: [`start_query`],
+//! then [`finish_query`] polls with backoff and reads every page ([`run_query`] is both). A query that ends FAILED or CANCELLED, or is still running
 //! at the deadline (it is then stopped), is an error — never an empty result.
 
 use std::future::Future;

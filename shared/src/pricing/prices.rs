@@ -336,7 +336,6 @@ impl PriceTable {
         pick.ok_or_else(|| Unpriced::NoRateForTier(tier.to_string()))
     }
 
-    /// The cost of `tokens` served in service tier `tier` (see [`PriceTable::rates_in_tier`]).
     /// The rates of calls to one resolved `modelId` (its base model in its pool), from `region`, in
     /// the long-context tier or not, in service tier `tier`. No known base model: unpriced.
     pub fn rates_of(
@@ -350,6 +349,7 @@ impl PriceTable {
         self.rates_in_tier(model, &res.pool, region, long_context, tier)
     }
 
+    /// The cost of `tokens` served in service tier `tier` (see [`PriceTable::rates_in_tier`]).
     pub fn cost_in_tier(
         &self,
         base_model: &str,

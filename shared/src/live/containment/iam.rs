@@ -46,30 +46,6 @@ pub trait IamPolicies: Send + Sync {
     fn principals(&self) -> impl Future<Output = Result<Vec<IamPrincipal>, IamError>> + Send;
 }
 
-/// Polls every future at once and returns their outputs in order (the few IAM calls of one
-/// transition run concurrently, never one after another per principal).
-pub async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut futs: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
-    std::future::poll_fn(move |cx: &mut Context<'_>| {
-        let mut pending = false;
-        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
-            if o.is_none() {
-                match f.as_mut().poll(cx) {
-                    Poll::Ready(v) => *o = Some(v),
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(out.iter_mut().filter_map(Option::take).collect())
-        }
-    })
-    .await
-}
-
 /// What applying (or releasing) one containment did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Applied {
@@ -102,7 +78,7 @@ pub async fn contain<I: IamPolicies>(
             }
         })
         .collect();
-    join_all(futs).await
+    futures_util::future::join_all(futs).await
 }
 
 /// Deletes every deny of a plan (on `resolved`), concurrently. In a dry run nothing is called.
@@ -126,7 +102,7 @@ pub async fn release<I: IamPolicies>(
             }
         })
         .collect();
-    join_all(futs).await
+    futures_util::future::join_all(futs).await
 }
 
 /// The alert text's containment paragraph: contained what, for whom, until when, and how to lift it

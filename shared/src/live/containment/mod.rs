@@ -37,8 +37,6 @@
 use crate::settings::{flag, value, SettingError};
 use std::collections::BTreeSet;
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use crate::attribution::model_id::{classify, parse_arn, ModelRef};
 use crate::attribution::principal::glob_match;

@@ -1,4 +1,5 @@
-//! From detector alerts to containment facts, and the `replay` backtest's contain/release lines.
+//! From detector alerts to containment facts; what was contained or released, as lines of the alert
+//! ([`add_to_alert`]) and of the `replay` backtest ([`replay_events`]).
 
 use super::*;
 
