@@ -31,5 +31,5 @@ cargo test --target aarch64-unknown-linux-gnu -p bedrock-meter-core --no-default
   -- simd:: scan:: subscription:: record:: 2>&1 | tee "$log"
 # The NEON paths must actually have run (not been filtered out).
 grep -q "simd::tests::native_classification_equals_byte_at_a_time ... ok" "$log"
-grep -q "subscription::tests::message_ends_found_by_block_masks_equal_a_byte_by_byte_scan ... ok" "$log"
+grep -q "subscription::payload::tests::message_ends_found_by_block_masks_equal_a_byte_by_byte_scan ... ok" "$log"
 grep -q "^test result: ok" "$log"
