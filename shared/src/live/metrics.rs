@@ -27,7 +27,7 @@
 //! are published as themselves (the first ones the batch names) and the rest are summed into the
 //! value `other`.
 //!
-//! [`chunks`] splits datums into `PutMetricData` requests within the API's limits (1,000 datums and
+//! [`chunks`](crate::ports::metrics::chunks) (in the metrics port) splits datums into `PutMetricData` requests within the API's limits (1,000 datums and
 //! 1 MB of payload per request), estimating each datum's size in the Query-protocol form (the larger
 //! of the two wire forms the SDK may use).
 

@@ -10,7 +10,7 @@ const FORGET_MARGIN_MINUTES: i64 = 10;
 /// How long after a bucket ends the keys of the batches applied to it are kept: a batch delivered again
 /// later than this after its records' time could be added twice (Lambda retries a failed invocation
 /// after 1 and 2 minutes).
-const DEDUPE_SECS: i64 = 3600;
+pub const DEDUPE_SECS: i64 = 3600;
 /// Compare-and-set attempts per scope and call before giving up (the call then fails and is retried).
 const MAX_CAS_ATTEMPTS: usize = 8;
 /// A scope item lives this long after its last write (its incident's version must outlive a window).
