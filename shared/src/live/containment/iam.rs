@@ -61,24 +61,12 @@ pub async fn contain<I: IamPolicies>(
     items: &[Containment],
     dry_run: bool,
 ) -> Vec<Applied> {
-    let futs: Vec<_> = items
-        .iter()
-        .map(|c| async move {
-            let result = if dry_run {
-                Ok(true)
-            } else {
-                iam.put_policy(&c.principal, &c.policy_name, &c.document())
-                    .await
-                    .map(|()| true)
-            };
-            Applied {
-                containment: c.clone(),
-                result,
-                dry_run,
-            }
-        })
-        .collect();
-    futures_util::future::join_all(futs).await
+    apply_each(items, dry_run, |c| async move {
+        iam.put_policy(&c.principal, &c.policy_name, &c.document())
+            .await
+            .map(|()| true)
+    })
+    .await
 }
 
 /// Deletes every deny of a plan (on `resolved`), concurrently. In a dry run nothing is called.
@@ -87,22 +75,29 @@ pub async fn release<I: IamPolicies>(
     items: &[Containment],
     dry_run: bool,
 ) -> Vec<Applied> {
-    let futs: Vec<_> = items
-        .iter()
-        .map(|c| async move {
-            let result = if dry_run {
-                Ok(true)
-            } else {
-                iam.delete_policy(&c.principal, &c.policy_name).await
-            };
-            Applied {
-                containment: c.clone(),
-                result,
-                dry_run,
-            }
-        })
-        .collect();
-    futures_util::future::join_all(futs).await
+    apply_each(items, dry_run, |c| {
+        iam.delete_policy(&c.principal, &c.policy_name)
+    })
+    .await
+}
+
+/// Runs `call` for every item concurrently (none in a dry run, which counts as done) and says what
+/// each did.
+async fn apply_each<'a, F, Fut>(items: &'a [Containment], dry_run: bool, call: F) -> Vec<Applied>
+where
+    F: Fn(&'a Containment) -> Fut,
+    Fut: Future<Output = Result<bool, IamError>>,
+{
+    let call = &call;
+    futures_util::future::join_all(items.iter().map(|c| async move {
+        let result = if dry_run { Ok(true) } else { call(c).await };
+        Applied {
+            containment: c.clone(),
+            result,
+            dry_run,
+        }
+    }))
+    .await
 }
 
 /// The alert text's containment paragraph: contained what, for whom, until when, and how to lift it

@@ -67,6 +67,26 @@ fn window_over(buckets: &BTreeMap<i64, Bucket>, first: i64, last: i64) -> Window
     w
 }
 
+/// Collects the scopes' results: their alerts, and the first error (the other scopes' alerts are kept);
+/// returns the longest chain of store calls among them (0 when there were none).
+fn gather(
+    results: Vec<Result<(Option<Alert>, usize), StoreError>>,
+    alerts: &mut Vec<Alert>,
+    first_error: &mut Option<StoreError>,
+) -> usize {
+    let mut longest = 0;
+    for r in results {
+        match r {
+            Ok((a, chain)) => {
+                longest = longest.max(chain);
+                alerts.extend(a);
+            }
+            Err(e) => *first_error = first_error.take().or(Some(e)),
+        }
+    }
+    longest
+}
+
 /// What one `observe` call cost in store round trips.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StoreStats {
@@ -216,18 +236,9 @@ impl<S: StateStore> Detector<S> {
             .buffer_unordered(self.concurrency.saturating_sub(1).max(1))
             .collect::<Vec<_>>();
         let (attention, applied) = futures_util::join!(attention, applied);
-        let mut chain1 = 1;
         let mut alerts = Vec::new();
         let mut first_error = None;
-        for r in applied {
-            match r {
-                Ok((a, chain)) => {
-                    chain1 = chain1.max(chain);
-                    alerts.extend(a);
-                }
-                Err(e) => first_error = first_error.or(Some(e)),
-            }
-        }
+        let chain1 = gather(applied, &mut alerts, &mut first_error).max(1);
         let attention = attention?;
 
         // 2. Open incidents the batch did not touch: read, evaluate (e.g. resolve), transition.
@@ -247,16 +258,7 @@ impl<S: StateStore> Detector<S> {
             .buffer_unordered(self.concurrency)
             .collect::<Vec<_>>()
             .await;
-        let mut chain2 = 0;
-        for r in rechecked {
-            match r {
-                Ok((a, chain)) => {
-                    chain2 = chain2.max(chain);
-                    alerts.extend(a);
-                }
-                Err(e) => first_error = first_error.or(Some(e)),
-            }
-        }
+        let chain2 = gather(rechecked, &mut alerts, &mut first_error);
 
         // 3. Alerts written earlier and never confirmed delivered: take those nobody holds any more
         //    (or that this batch wrote, on its redelivery) and deliver them again.
