@@ -7,7 +7,7 @@ use crate::common::Format;
 use anyhow::Context;
 use bedrock_meter_core::aws::iam::IamClient;
 use bedrock_meter_core::live::containment::{
-    policy_name, read_document, IamPolicies, IamPrincipal, POLICY_PREFIX,
+    profile_key, profile_key_of, read_document, IamPolicies, IamPrincipal, POLICY_PREFIX,
 };
 use bedrock_meter_core::time::Timestamp;
 
@@ -82,33 +82,44 @@ pub fn run(cmd: ContainCommand) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Removes the denies on `principal` for `profile`: every `BedrockMeterContain-…` policy whose
+/// profile part is the profile's (whichever stack and Region put it; and a name from before names
+/// carried them).
 async fn lift<I: IamPolicies>(
     iam: &I,
     principal: &IamPrincipal,
     profile: &str,
     dry_run: bool,
 ) -> anyhow::Result<ExitCode> {
-    let name = policy_name(profile);
+    let key = profile_key(profile);
+    let names: Vec<String> = iam
+        .policy_names(principal)
+        .await?
+        .into_iter()
+        .filter(|n| profile_key_of(n) == Some(key.as_str()))
+        .collect();
+    if names.is_empty() {
+        eprintln!("no containment policy for {key} on {principal}: nothing to lift");
+        return Ok(ExitCode::from(1));
+    }
     if dry_run {
-        let doc = iam.policy_document(principal, &name).await?;
-        return Ok(match doc {
-            Some(_) => {
-                println!("would remove {name} from {principal} (dry run: nothing changed)");
-                ExitCode::SUCCESS
-            }
-            None => {
-                eprintln!("no containment policy {name} on {principal}: nothing to lift");
-                ExitCode::from(1)
-            }
-        });
+        for name in &names {
+            println!("would remove {name} from {principal} (dry run: nothing changed)");
+        }
+        return Ok(ExitCode::SUCCESS);
     }
-    if iam.delete_policy(principal, &name).await? {
-        println!("lifted: removed {name} from {principal}");
-        Ok(ExitCode::SUCCESS)
-    } else {
-        eprintln!("no containment policy {name} on {principal}: nothing to lift");
-        Ok(ExitCode::from(1))
+    let mut removed = 0;
+    for name in &names {
+        if iam.delete_policy(principal, name).await? {
+            println!("lifted: removed {name} from {principal}");
+            removed += 1;
+        }
     }
+    if removed == 0 {
+        eprintln!("no containment policy for {key} on {principal}: nothing to lift");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn list<I: IamPolicies>(
@@ -148,7 +159,7 @@ async fn list<I: IamPolicies>(
     }
     let now = Timestamp::now();
     for (p, name, s) in &rows {
-        let key = name.strip_prefix(POLICY_PREFIX).unwrap_or(name);
+        let key = profile_key_of(name).unwrap_or(name);
         let lift = format!("bedrock-meter contain lift {} {key}", p.label());
         let active = s.until.is_some_and(|u| u > now);
         let until = s.until.map_or_else(|| "-".to_string(), |u| u.to_string());

@@ -47,6 +47,10 @@ pub struct ReplayArgs {
     #[arg(long, default_value_t = bedrock_meter_core::live::containment::DEFAULT_COOL_DOWN_MINUTES,
           value_parser = clap::value_parser!(u32).range(1..=i64::from(bedrock_meter_core::live::containment::MAX_COOL_DOWN_MINUTES)))]
     pub contain_cool_down: u32,
+    /// The stack's account id: callers of other accounts are reported, never contained (the Lambda
+    /// always checks it; without this flag replay does not).
+    #[arg(long)]
+    pub contain_account: Option<String>,
     #[command(flatten)]
     pub core: CoreOpts,
     /// Log files and directories (read recursively).
@@ -179,7 +183,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     let overrides = applied_overrides(&resolved, &config);
     let alerts = detect(config, &mut observations)?;
-    let contained = simulate_containment(&a, &alerts, &resolved, &observations)?;
+    let (contained, not_contained) = simulate_containment(&a, &alerts, &resolved)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut events = contained.iter().peekable();
@@ -192,6 +196,11 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             match a.format {
                 Format::Json => writeln!(out, "{}", e.json())?,
                 Format::Table => writeln!(out, "{}", e.summary_line())?,
+            }
+        }
+        if matches!(a.format, Format::Table) {
+            for (_, caller, why) in not_contained.iter().filter(|(j, _, _)| *j == i) {
+                writeln!(out, "{}  not contained: {caller}: {why}", alert.at)?;
             }
         }
     }
@@ -209,13 +218,16 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .filter(|(_, e)| matches!(e, containment::ReplayEvent::Contain(_)))
         .count();
-    if contains > 0 {
+    if contains > 0 || !not_contained.is_empty() {
         eprintln!(
-            "containment (apps tagged {}={}): {contains} denies would have been put, each lifted on resolved or after {} min \
-             (the logs' later calls of a contained principal still count here: replay does not drop what a deny would have refused)",
+            "containment (profiles tagged {}={}): {contains} denies would have been put, each lasting its {} min \
+             (quiet and resolved never lift a deny; it ends at its until or by contain lift) \
+             (the logs' later calls of a contained principal still count here: replay does not drop what a deny would have refused); \
+             rule: {}",
             containment::TAG_ON_RUNAWAY,
             containment::ON_RUNAWAY_CONTAIN,
-            a.contain_cool_down
+            a.contain_cool_down,
+            containment::share_rule_text()
         );
     }
     if !overrides.is_empty() {
@@ -233,20 +245,26 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// What containment would have done (`containment::replay_events`): profiles opted in by their tag,
-/// an app-level incident's callers from the records of its window.
+/// an app-level incident's callers and their shares from its alert (as live). Also every caller left
+/// alone, with why.
+type Simulated = (
+    Vec<(usize, containment::ReplayEvent)>,
+    Vec<(usize, String, containment::Skip)>,
+);
+
 fn simulate_containment(
     a: &ReplayArgs,
     alerts: &[Alert],
     resolved: &HashMap<String, Resolution>,
-    observations: &[Observation],
-) -> anyhow::Result<Vec<(usize, containment::ReplayEvent)>> {
+) -> anyhow::Result<Simulated> {
     if a.contain_allow.trim().eq_ignore_ascii_case("none") {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let cfg = containment::ContainmentConfig {
         allow: containment::parse_allow(&a.contain_allow).context("--contain-allow")?,
         unattributed: a.contain_unattributed,
         cool_down_minutes: a.contain_cool_down,
+        account: a.contain_account.clone(),
         ..containment::ContainmentConfig::default()
     };
     let opted: HashSet<&str> = resolved
@@ -254,19 +272,9 @@ fn simulate_containment(
         .filter(|r| containment::opted_in(&r.tags))
         .filter_map(|r| r.profile_arn.as_deref())
         .collect();
-    let callers_of = |al: &Alert| {
-        let end = Timestamp(al.window_start.0 + i64::from(al.window_minutes) * 60);
-        let set: BTreeSet<String> = observations
-            .iter()
-            .filter(|o| o.app == al.app && o.at >= al.window_start && o.at < end)
-            .map(|o| o.caller.clone())
-            .collect();
-        set.into_iter().collect()
-    };
     Ok(containment::replay_events(
         alerts,
         |p| opted.contains(p),
-        callers_of,
         &cfg,
     ))
 }

@@ -1,20 +1,23 @@
 //! Containment on the live path: after the detector hands out its alerts, a `runaway` of an opted-in
-//! app puts the self-expiring deny on its caller (or, app level, on the app's callers in the batch)
-//! and a `resolved` deletes it (`bedrock_meter_core::live::containment` decides; IAM behind [`IamPolicies`]).
+//! profile puts the self-expiring deny on its caller (or, app level, on the callers whose own share
+//! of the window is a real part of the crossing); `bedrock_meter_core::live::containment` decides,
+//! IAM is behind [`IamPolicies`].
 //!
 //! Only the invocation that won the transition gets the alert, so only it acts; the deny's name and
 //! bytes depend only on the transition, so acting again (a retry) changes nothing. What a `runaway`
-//! put is recorded in the [`ContainmentLedger`] under its incident; the `resolved` of that incident —
-//! in another invocation, with a quiet window that names no profile or caller — deletes exactly that
-//! (deleting an absent policy is not an error). Escalations do nothing: the deny already runs.
+//! put successfully is recorded in the [`ContainmentLedger`] under its incident: the alert handed out
+//! again puts only what is not recorded (a failed put is retried, a lifted one stays lifted).
+//! `resolved` and escalations do nothing: a deny ends at its `until` (or `contain lift`), and the
+//! tick's [`Responder::sweep`] removes the expired ones by name.
 
 use std::collections::HashSet;
 
 use bedrock_meter_core::live::containment::{
-    contain, incident_key, plan, release, Applied, Containment, ContainmentConfig,
-    ContainmentLedger, IamError, IamPolicies, IamPrincipal, IncidentFacts, LedgerError, Skip,
+    contain, incident_key, plan, sweep, Applied, Containment, ContainmentConfig, ContainmentLedger,
+    IamError, IamPolicies, IamPrincipal, IncidentFacts, LedgerError, Skip, Swept,
 };
 use bedrock_meter_core::live::detector::{Alert, AlertKind};
+use bedrock_meter_core::time::Timestamp;
 
 /// No IAM: the default of an [`crate::Ingest`] without containment (never called).
 pub struct NoIam;
@@ -96,87 +99,73 @@ impl<I: IamPolicies, L: ContainmentLedger> Responder<I, L> {
         }
     }
 
-    /// Acts on every alert at once (IAM calls concurrent). `opted_in`: the profile ARNs tagged
-    /// `meter:on-runaway=contain` among the batch's resolutions; `callers_of`: an app-level alert's
-    /// callers (the batch's callers of that app).
-    pub async fn act(
-        &self,
-        alerts: &[Alert],
-        opted_in: &HashSet<String>,
-        callers_of: impl Fn(&Alert) -> Vec<String>,
-    ) -> Vec<Acted> {
+    /// Acts on every `runaway` alert (IAM calls concurrent, at most a few in flight). `opted_in`: the
+    /// profile ARNs tagged `meter:on-runaway=contain` among the batch's resolutions; `now`: the
+    /// invocation's time (a deny whose `until` has passed is not put any more).
+    ///
+    /// `resolved` and `escalation` do nothing: a deny lasts its term (the quiet after a runaway is
+    /// often the deny's own doing) and ends at its `until` or by `contain lift`; the tick's
+    /// [`sweep`](Self::sweep) removes expired ones.
+    pub async fn act(&self, alerts: &[Alert], opted_in: &HashSet<String>, now: Timestamp) -> Vec<Acted> {
         let jobs: Vec<_> = alerts
             .iter()
-            .filter(|a| a.kind != AlertKind::Escalation)
+            .filter(|a| a.kind == AlertKind::Runaway)
             .map(|a| {
-                let release_it = a.kind == AlertKind::Resolved;
                 let key = incident_key(&a.app, a.caller.as_deref(), a.incident_started);
-                let callers = if a.caller.is_none() && !release_it {
-                    callers_of(a)
-                } else {
-                    Vec::new()
-                };
                 let p = plan(
-                    &IncidentFacts::from_alert(a, |p| opted_in.contains(p), callers),
+                    &IncidentFacts::from_alert(a, |p| opted_in.contains(p)),
                     &self.config,
                 );
                 let dry = self.config.dry_run;
                 async move {
                     let mut ledger_error = None;
-                    let applied = if release_it {
-                        match self.ledger.recorded(&key).await {
-                            Ok(Some(put)) if !put.is_empty() => {
-                                let applied = release(&self.iam, &put, dry).await;
-                                // Lifted: an empty record, so that this incident's runaway alert,
-                                // handed out again from the outbox, does not put the deny back.
-                                if applied.iter().all(|x| x.result.is_ok()) {
-                                    if let Err(e) = self.ledger.record(&key, &[]).await {
-                                        ledger_error = Some(e);
-                                    }
-                                }
-                                applied
-                            }
-                            Ok(_) => Vec::new(),
+                    let applied = if p.contain.is_empty() {
+                        Vec::new()
+                    } else {
+                        // What this incident already put (this alert handed out again from the
+                        // outbox, or the redelivery after a put failed): those are not put again — a
+                        // deny lifted by hand stays lifted — and only the rest is (the ledger holds
+                        // only puts that succeeded).
+                        let done = match self.ledger.recorded(&key).await {
+                            Ok(d) => d.unwrap_or_default(),
                             Err(e) => {
                                 ledger_error = Some(e);
                                 Vec::new()
                             }
-                        }
-                    } else if p.contain.is_empty() {
-                        Vec::new()
-                    } else {
-                        match self.ledger.recorded(&key).await {
-                            // Acted on already (this alert again from the outbox): the same denies,
-                            // or none once lifted — never put again.
-                            Ok(Some(put)) => put
-                                .into_iter()
-                                .map(|c| Applied {
-                                    containment: c,
-                                    result: Ok(false),
-                                    dry_run: dry,
-                                })
-                                .collect(),
-                            read => {
-                                if let Err(e) = read {
-                                    ledger_error = Some(e);
-                                }
-                                let applied = contain(&self.iam, &p.contain, dry).await;
-                                let put: Vec<_> = applied
-                                    .iter()
-                                    .filter(|x| x.result.is_ok())
-                                    .map(|x| x.containment.clone())
-                                    .collect();
-                                if !put.is_empty() {
-                                    if let Err(e) = self.ledger.record(&key, &put).await {
-                                        ledger_error = Some(e);
-                                    }
-                                }
-                                applied
+                        };
+                        let is_done = |c: &Containment| {
+                            done.iter()
+                                .any(|d| d.principal == c.principal && d.policy_name == c.policy_name)
+                        };
+                        let (again, todo): (Vec<Containment>, Vec<Containment>) =
+                            p.contain.iter().cloned().partition(is_done);
+                        let todo: Vec<Containment> =
+                            todo.into_iter().filter(|c| c.until > now).collect();
+                        let fresh = contain(&self.iam, &todo, dry).await;
+                        let newly: Vec<Containment> = fresh
+                            .iter()
+                            .filter(|x| x.result.is_ok())
+                            .map(|x| x.containment.clone())
+                            .collect();
+                        if !newly.is_empty() && !dry {
+                            let mut all = done.clone();
+                            all.extend(newly);
+                            if let Err(e) = self.ledger.record(&key, &all).await {
+                                ledger_error = Some(e);
                             }
                         }
+                        again
+                            .into_iter()
+                            .map(|c| Applied {
+                                containment: c,
+                                result: Ok(false),
+                                dry_run: dry,
+                            })
+                            .chain(fresh)
+                            .collect()
                     };
                     for (caller, why) in &p.skipped {
-                        if !release_it && !matches!(why, Skip::NotOptedIn | Skip::UnattributedOff) {
+                        if !matches!(why, Skip::NotOptedIn | Skip::UnattributedOff) {
                             tracing::info!(alert_id = %a.id, caller = %caller, reason = %why, "not contained");
                         }
                     }
@@ -188,7 +177,7 @@ impl<I: IamPolicies, L: ContainmentLedger> Responder<I, L> {
                         match &x.result {
                             Ok(changed) => tracing::info!(
                                 alert_id = %a.id,
-                                action = if release_it { "release" } else { "contain" },
+                                action = "contain",
                                 dry_run = dry,
                                 changed,
                                 principal = %c.principal,
@@ -199,7 +188,7 @@ impl<I: IamPolicies, L: ContainmentLedger> Responder<I, L> {
                             ),
                             Err(e) => tracing::error!(
                                 alert_id = %a.id,
-                                action = if release_it { "release" } else { "contain" },
+                                action = "contain",
                                 principal = %c.principal,
                                 policy = %c.policy_name,
                                 error = %e,
@@ -209,15 +198,28 @@ impl<I: IamPolicies, L: ContainmentLedger> Responder<I, L> {
                     }
                     Acted {
                         alert_id: a.id.clone(),
-                        release: release_it,
+                        release: false,
                         applied,
-                        skipped: if release_it { Vec::new() } else { p.skipped },
+                        skipped: p.skipped,
                         ledger_error,
                     }
                 }
             })
             .collect();
         futures_util::future::join_all(jobs).await
+    }
+
+    /// The tick's clean-up: removes this stack's expired denies from the allowed roles and users
+    /// (found by name, not through the ledger). Nothing in a dry run.
+    pub async fn sweep(&self, now: Timestamp) -> Swept {
+        let s = sweep(&self.iam, &self.config, now).await;
+        for (p, name) in &s.deleted {
+            tracing::info!(principal = %p, policy = %name, "expired containment deny removed");
+        }
+        for e in &s.errors {
+            tracing::error!(error = %e, "containment sweep: an IAM call failed (retried on the next tick)");
+        }
+        s
     }
 }
 
@@ -319,6 +321,8 @@ mod tests {
             threshold_requests: 0,
             incident_started: t,
             previous_alert_cost: None,
+            profile: None,
+            callers: vec![],
             id: format!("{}-id", kind.as_str()),
         }
     }

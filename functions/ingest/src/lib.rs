@@ -113,6 +113,14 @@ impl Config {
             None => false,
         };
         let containment = ContainmentConfig::from_lookup(&get)?;
+        if containment.is_enabled() && containment.account.is_none() {
+            // Only this account's principals may be contained: the function must know which it is.
+            return Err(SettingError {
+                name: "ACCOUNT_ID",
+                value: String::new(),
+                expected: "the stack's 12-digit account id (required when CONTAINMENT_ALLOW is set)",
+            });
+        }
         let chat_format = match val("CHAT_FORMAT") {
             Some(v) => flag("CHAT_FORMAT", &v)?,
             None => false,
@@ -158,6 +166,10 @@ pub enum IngestError {
     Detector(#[from] StoreError),
     #[error("metrics: {0}")]
     Metrics(AwsError),
+    /// A containment deny could not be put (its alert stays in the outbox, so the retry puts it), or
+    /// the tick's sweep of expired denies had an IAM call fail.
+    #[error("containment: {0}")]
+    Containment(String),
     /// Stopped before the Lambda deadline so the failure could still be recorded (`failure.rs`).
     #[error("stopped {0:?} before the function's deadline (the batch took longer than the timeout allows)")]
     Deadline(Duration),
@@ -193,7 +205,8 @@ pub struct Outcome {
     pub store_chain: usize,
     pub metric_datums: usize,
     pub metric_requests: usize,
-    /// Containment denies put (or, dry run, that would have been) and deleted by this invocation.
+    /// Containment denies put (or, dry run, that would have been) and expired denies removed by this
+    /// invocation (the tick's sweep).
     pub contained: usize,
     pub released: usize,
     /// IAM calls or ledger writes of containment that failed (said in the alert, logged).
@@ -323,7 +336,15 @@ where
         let tick_id = format!("tick|{}", now.0);
         // Boxed, like below: the detector's future is deep, and the Lambda's own future nests it.
         let observed = Box::pin(self.detector.observe(&tick_id, &[], now)).await?;
-        self.deliver(observed, &Batch::default(), &mut out).await;
+        let failed_puts = self.deliver(observed, &Batch::default(), now, &mut out).await;
+        // Expired denies of this stack, found by name on the allowed principals.
+        let mut sweep_errors = 0;
+        if let Some(c) = &self.containment {
+            let s = c.sweep(now).await;
+            out.released += s.deleted.len();
+            sweep_errors = s.errors.len();
+            out.containment_failures += sweep_errors;
+        }
         if out.alert_publish_failures > 0 {
             // Counted even on a tick; a failure to count is only logged (the alert is in the outbox).
             let d = publish_failures_datum(out.alert_publish_failures, now);
@@ -340,6 +361,11 @@ where
             containment_failures = out.containment_failures,
             "tick"
         );
+        if failed_puts > 0 || sweep_errors > 0 {
+            return Err(IngestError::Containment(format!(
+                "{failed_puts} deny put(s) and {sweep_errors} sweep call(s) failed"
+            )));
+        }
         Ok(out)
     }
 
@@ -410,14 +436,8 @@ where
                 .filter(|r| opted_in(&r.tags))
                 .filter_map(|r| r.profile_arn.clone())
                 .collect(),
-            callers: agg.observations.iter().fold(HashMap::new(), |mut m, o| {
-                m.entry(o.app.clone())
-                    .or_insert_with(BTreeSet::new)
-                    .insert(o.caller.clone());
-                m
-            }),
         };
-        self.deliver(observed, &batch, &mut out).await;
+        let failed_puts = self.deliver(observed, &batch, now, &mut out).await;
 
         // Metrics.
         let mut datums = agg.datums;
@@ -450,13 +470,28 @@ where
             containment_failures = out.containment_failures,
             "batch processed"
         );
+        if failed_puts > 0 {
+            // The alert was published (saying the containment failed) but not confirmed: the retry of
+            // this batch takes it from the outbox at once and puts what is not in the ledger.
+            return Err(IngestError::Containment(format!(
+                "{failed_puts} deny put(s) failed"
+            )));
+        }
         Ok(out)
     }
 
     /// Publishes the alerts the detector handed out (concurrently) and confirms each one sent in the
     /// store's outbox (concurrently). An alert that could not be published stays in the outbox: a later
-    /// invocation (or the tick) sends it once this one's hold on it has run out.
-    async fn deliver(&self, observed: Observed, batch: &Batch, out: &mut Outcome) {
+    /// invocation (or the tick) sends it once this one's hold on it has run out. So does a runaway
+    /// whose deny could not be put (returns how many puts failed: the invocation then fails, and its
+    /// retry puts them).
+    async fn deliver(
+        &self,
+        observed: Observed,
+        batch: &Batch,
+        now: Timestamp,
+        out: &mut Outcome,
+    ) -> usize {
         let Observed { alerts, stats } = observed;
         out.scopes = stats.scopes;
         out.store_calls = stats.calls;
@@ -464,13 +499,7 @@ where
         // Contain first (the alert then says what was done); concurrent across alerts.
         let acted: HashMap<String, contain::Acted> = match &self.containment {
             Some(c) if !alerts.is_empty() => c
-                .act(&alerts, &batch.opted_in, |a| {
-                    batch
-                        .callers
-                        .get(&a.app)
-                        .map(|s| s.iter().cloned().collect())
-                        .unwrap_or_default()
-                })
+                .act(&alerts, &batch.opted_in, now)
                 .await
                 .into_iter()
                 .map(|x| (x.alert_id.clone(), x))
@@ -494,10 +523,19 @@ where
                 .map(|a| self.publish_once(a, acted.get(&a.id))),
         )
         .await;
+        let put_failed = |a: &Alert| {
+            acted
+                .get(&a.id)
+                .is_some_and(|x| x.applied.iter().any(|y| y.result.is_err()))
+        };
+        let failed_puts: usize = acted
+            .values()
+            .map(|x| x.applied.iter().filter(|y| y.result.is_err()).count())
+            .sum();
         let sent: Vec<&Alert> = alerts
             .iter()
             .zip(&published)
-            .filter(|(_, ok)| **ok)
+            .filter(|(a, ok)| **ok && !put_failed(a))
             .map(|(a, _)| a)
             .collect();
         out.alert_publish_failures += published.iter().filter(|ok| !**ok).count();
@@ -505,7 +543,7 @@ where
             out.alerts.push(format!("{} {}", a.kind.as_str(), a.id));
         }
         if sent.is_empty() {
-            return;
+            return failed_puts;
         }
         let confirmed =
             futures_util::future::join_all(sent.iter().map(|a| self.detector.delivered(&a.id)))
@@ -518,6 +556,7 @@ where
                 tracing::error!(alert_id = %a.id, error = %e, "alert sent but its delivery could not be recorded: a later invocation may send it again (same alert id)");
             }
         }
+        failed_puts
     }
 
     /// Publishes one alert unless this instance already has (then only its delivery is recorded
@@ -576,11 +615,10 @@ where
 }
 
 /// What containment needs of the batch: the profile ARNs tagged `meter:on-runaway=contain` among its
-/// resolutions, and each app's callers in it (an app-level runaway contains those).
+/// resolutions (an app-level runaway's callers and their shares come with its alert).
 #[derive(Default)]
 struct Batch {
     opted_in: HashSet<String>,
-    callers: HashMap<String, BTreeSet<String>>,
 }
 
 fn publish_failures_datum(n: usize, now: Timestamp) -> Datum {

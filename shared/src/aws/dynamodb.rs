@@ -547,6 +547,9 @@ impl StateStore for DynamoStore {
             if let Some(c) = &scope.caller {
                 put = put.item("caller", s(c));
             }
+            if let Some(p) = &scope.profile {
+                put = put.item("profile", s(p));
+            }
             TransactWriteItem::builder().put(put.build().map_err(build_err)?)
         } else {
             TransactWriteItem::builder().delete(
@@ -602,6 +605,7 @@ impl StateStore for DynamoStore {
                 if let Some(app) = get_s(i, "app") {
                     out.open.push(Scope {
                         app,
+                        profile: get_s(i, "profile"),
                         caller: get_s(i, "caller"),
                     });
                 }

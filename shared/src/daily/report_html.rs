@@ -998,6 +998,8 @@ mod tests {
             threshold_requests: 600,
             incident_started: Timestamp(start + 2 * HOUR),
             previous_alert_cost: None,
+            profile: None,
+            callers: vec![],
             id: "x".into(),
         }
     }

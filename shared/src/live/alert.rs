@@ -374,6 +374,8 @@ mod tests {
             threshold_requests: 600,
             incident_started: Timestamp::parse_iso8601("2026-11-25T02:00:30Z").unwrap(),
             previous_alert_cost: None,
+            profile: None,
+            callers: vec![],
             id: "x".into(),
         }
     }

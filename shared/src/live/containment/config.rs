@@ -19,6 +19,14 @@ pub struct ContainmentConfig {
     pub cool_down_minutes: u32,
     /// `CONTAINMENT_DRY_RUN`: decide and report, change nothing. Default false.
     pub dry_run: bool,
+    /// `ACCOUNT_ID`: the stack's account. Only principals of this account are contained (a caller
+    /// of another account, e.g. in a centralised log group, is reported, never denied). `None`
+    /// (replay without `--contain-account`) checks nothing; the Lambda requires it with containment on.
+    pub account: Option<String>,
+    /// `STACK_NAME` (default `bedrock-meter`) and `AWS_REGION` (default `local`): part of every
+    /// policy name, so two stacks (two Regions) never overwrite or sweep each other's denies.
+    pub stack: String,
+    pub region: String,
 }
 
 impl Default for ContainmentConfig {
@@ -29,6 +37,9 @@ impl Default for ContainmentConfig {
             unattributed: false,
             cool_down_minutes: DEFAULT_COOL_DOWN_MINUTES,
             dry_run: false,
+            account: None,
+            stack: DEFAULT_STACK.into(),
+            region: DEFAULT_REGION.into(),
         }
     }
 }
@@ -89,6 +100,7 @@ impl ContainmentConfig {
                     expected: "a whole number of minutes from 1 to 10080",
                 })?;
         }
+        c.read_stack(&val)?;
         Ok(c)
     }
 
@@ -118,4 +130,54 @@ impl ContainmentConfig {
 pub fn opted_in(tags: &[(String, String)]) -> bool {
     tags.iter()
         .any(|(k, v)| k == TAG_ON_RUNAWAY && v.trim().eq_ignore_ascii_case(ON_RUNAWAY_CONTAIN))
+}
+
+/// The stack name when `STACK_NAME` is not set (local runs, `replay`).
+pub const DEFAULT_STACK: &str = "bedrock-meter";
+/// The Region when `AWS_REGION` is not set.
+pub const DEFAULT_REGION: &str = "local";
+
+impl ContainmentConfig {
+    /// `ACCOUNT_ID`, `STACK_NAME`, `AWS_REGION` (the stack's own identity).
+    fn read_stack(&mut self, val: &impl Fn(&str) -> Option<String>) -> Result<(), SettingError> {
+        if let Some(v) = val("ACCOUNT_ID") {
+            let v = v.trim().to_string();
+            if v.len() != 12 || !v.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(SettingError {
+                    name: "ACCOUNT_ID",
+                    value: v,
+                    expected: "the stack's 12-digit AWS account id",
+                });
+            }
+            self.account = Some(v);
+        }
+        if let Some(v) = val("STACK_NAME") {
+            self.stack = v.trim().to_string();
+        }
+        if let Some(v) = val("AWS_REGION") {
+            self.region = v.trim().to_string();
+        }
+        Ok(())
+    }
+
+    /// Every deny this stack puts is named with this prefix:
+    /// `BedrockMeterContain-<stack>.<region>.` (what the sweep and `contain list` look for). `.`
+    /// occurs in neither a stack name nor a Region, so one stack's prefix never starts another's.
+    pub fn policy_prefix(&self) -> String {
+        format!(
+            "{POLICY_PREFIX}{}.{}.",
+            name_part(&self.stack, MAX_STACK_PART),
+            name_part(&self.region, MAX_REGION_PART)
+        )
+    }
+
+    /// The deny's name for a profile (ARN, id or `unattributed`): [`Self::policy_prefix`] + the
+    /// profile's key, within IAM's 128 characters of `[\w+=,.@-]`.
+    pub fn policy_name(&self, profile: &str) -> String {
+        let prefix = self.policy_prefix();
+        format!(
+            "{prefix}{}",
+            profile_key_within(profile, MAX_POLICY_NAME_CHARS - prefix.len())
+        )
+    }
 }

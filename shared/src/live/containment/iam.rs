@@ -81,15 +81,16 @@ pub async fn release<I: IamPolicies>(
     .await
 }
 
-/// Runs `call` for every item concurrently (none in a dry run, which counts as done) and says what
-/// each did.
+/// Runs `call` for every item, at most [`IAM_CONCURRENCY`] at once (none in a dry run, which counts
+/// as done), and says what each did, in the items' order.
 async fn apply_each<'a, F, Fut>(items: &'a [Containment], dry_run: bool, call: F) -> Vec<Applied>
 where
     F: Fn(&'a Containment) -> Fut,
     Fut: Future<Output = Result<bool, IamError>>,
 {
+    use futures_util::stream::{self, StreamExt};
     let call = &call;
-    futures_util::future::join_all(items.iter().map(|c| async move {
+    stream::iter(items.iter().map(|c| async move {
         let result = if dry_run { Ok(true) } else { call(c).await };
         Applied {
             containment: c.clone(),
@@ -97,6 +98,8 @@ where
             dry_run,
         }
     }))
+    .buffered(IAM_CONCURRENCY)
+    .collect()
     .await
 }
 
@@ -143,4 +146,90 @@ pub(super) fn alert_lines(applied: &[Applied], release: bool) -> String {
         s.push_str(&line);
     }
     s
+}
+
+/// IAM calls of containment in flight at once (IAM's control plane throttles bursts).
+pub const IAM_CONCURRENCY: usize = 4;
+
+/// What one sweep found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Principals looked at (the account's roles and users that the allow patterns admit).
+    pub principals: usize,
+    /// This stack's denies found, and the expired ones deleted: (principal, policy name).
+    pub found: usize,
+    pub deleted: Vec<(IamPrincipal, String)>,
+    /// IAM calls that failed (the sweep goes on with the rest; the tick then fails and is retried).
+    pub errors: Vec<IamError>,
+}
+
+/// Removes every deny this stack put that has expired (`until` ≤ `now`), found by name
+/// ([`ContainmentConfig::policy_prefix`]) on the roles and users the allow patterns admit — not from
+/// the ledger, so a deny whose ledger entry was never written or has expired is removed all the same.
+/// A policy whose document is not a containment document of ours is left alone. At most
+/// [`IAM_CONCURRENCY`] calls in flight; nothing is deleted in a dry run.
+pub async fn sweep<I: IamPolicies>(iam: &I, cfg: &ContainmentConfig, now: Timestamp) -> Swept {
+    use futures_util::stream::{self, StreamExt};
+    let mut out = Swept::default();
+    if !cfg.is_enabled() || cfg.dry_run {
+        return out;
+    }
+    let principals = match iam.principals().await {
+        Ok(p) => p,
+        Err(e) => {
+            out.errors.push(e);
+            return out;
+        }
+    };
+    let mine: Vec<IamPrincipal> = principals
+        .into_iter()
+        .filter(|p| cfg.refusal(p).is_none())
+        .filter(|p| cfg.account.as_ref().is_none_or(|a| p.account.is_empty() || p.account == *a))
+        .collect();
+    out.principals = mine.len();
+    let prefix = cfg.policy_prefix();
+    let results: Vec<(Vec<(IamPrincipal, String)>, Vec<IamError>, usize)> = stream::iter(mine)
+        .map(|p| {
+            let prefix = &prefix;
+            async move {
+                let mut deleted = Vec::new();
+                let mut errors = Vec::new();
+                let names = match iam.policy_names(&p).await {
+                    Ok(n) => n,
+                    Err(e) => return (deleted, vec![e], 0),
+                };
+                let ours: Vec<String> = names
+                    .into_iter()
+                    .filter(|n| n.starts_with(prefix.as_str()))
+                    .collect();
+                for name in &ours {
+                    let expired = match iam.policy_document(&p, name).await {
+                        Ok(Some(d)) => read_document(&d)
+                            .and_then(|s| s.until)
+                            .is_some_and(|u| u <= now),
+                        Ok(None) => false,
+                        Err(e) => {
+                            errors.push(e);
+                            false
+                        }
+                    };
+                    if expired {
+                        match iam.delete_policy(&p, name).await {
+                            Ok(_) => deleted.push((p.clone(), name.clone())),
+                            Err(e) => errors.push(e),
+                        }
+                    }
+                }
+                (deleted, errors, ours.len())
+            }
+        })
+        .buffer_unordered(IAM_CONCURRENCY)
+        .collect()
+        .await;
+    for (d, e, n) in results {
+        out.deleted.extend(d);
+        out.errors.extend(e);
+        out.found += n;
+    }
+    out
 }

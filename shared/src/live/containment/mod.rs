@@ -41,6 +41,8 @@ use std::future::Future;
 use crate::attribution::model_id::{classify, parse_arn, ModelRef};
 use crate::attribution::principal::glob_match;
 use crate::attribution::resolution::UNATTRIBUTED;
+use crate::live::detector::CallerShare;
+use crate::pricing::money::Money;
 use crate::time::Timestamp;
 
 /// The profile tag an app opts in with: `meter:on-runaway=contain`.

@@ -13,10 +13,28 @@ pub(super) fn digest(s: &str) -> String {
     format!("{h:016x}")
 }
 
+/// The longest stack and Region parts of a policy name (longer ones become `h` + a digest).
+pub(super) const MAX_STACK_PART: usize = 40;
+pub(super) const MAX_REGION_PART: usize = 20;
+
+/// A name part: itself when it is a plain IAM name of at most `max` characters without `.`, else
+/// `h` + a 64-bit digest of it.
+pub(super) fn name_part(s: &str, max: usize) -> String {
+    if valid_name(s, max) && !s.contains('.') {
+        s.to_string()
+    } else {
+        format!("h{}", digest(s))
+    }
+}
+
 /// The part of a policy name that stands for the profile: the application profile's id (the ARN's
 /// last segment, e.g. `a1b2c3d4e5f6`), or [`UNATTRIBUTED_KEY`]; a profile key that is not a plain id
 /// (other characters, too long) becomes `h` + a digest of it.
-pub(super) fn profile_key(profile: &str) -> String {
+pub fn profile_key(profile: &str) -> String {
+    profile_key_within(profile, MAX_POLICY_NAME_CHARS - POLICY_PREFIX.len())
+}
+
+pub(super) fn profile_key_within(profile: &str, room: usize) -> String {
     let p = profile.trim();
     if p == UNATTRIBUTED_KEY || p == UNATTRIBUTED {
         return UNATTRIBUTED_KEY.into();
@@ -25,7 +43,6 @@ pub(super) fn profile_key(profile: &str) -> String {
         Some(a) if a.resource_type == "application-inference-profile" => a.resource_id,
         _ => p,
     };
-    let room = MAX_POLICY_NAME_CHARS - POLICY_PREFIX.len();
     if valid_name(id, room) {
         id.to_string()
     } else {
@@ -33,10 +50,19 @@ pub(super) fn profile_key(profile: &str) -> String {
     }
 }
 
-/// The inline policy name for (principal, profile): `BedrockMeterContain-<profile id>` (or
-/// `…-unattributed`). The principal is where the policy lives, so the pair is unique.
-pub fn policy_name(profile: &str) -> String {
-    format!("{POLICY_PREFIX}{}", profile_key(profile))
+/// The profile key a policy name ends with (after the last `.` of a stack's name, or after
+/// [`POLICY_PREFIX`] for a name put before names carried the stack and Region).
+pub fn profile_key_of(policy_name: &str) -> Option<&str> {
+    let rest = policy_name.strip_prefix(POLICY_PREFIX)?;
+    Some(rest.rsplit('.').next().unwrap_or(rest))
+}
+
+/// Characters that IAM reads as wildcards or policy variables in a `Resource`: a logged model or
+/// profile id holding one never reaches a policy (it could deny far more than the runaway's target).
+pub const RESOURCE_WILDCARDS: [char; 3] = ['*', '?', '$'];
+
+pub(super) fn has_wildcard(s: &str) -> bool {
+    s.contains(&RESOURCE_WILDCARDS[..])
 }
 
 /// The resources a containment denies: the application profile ARN, or (unattributed) the

@@ -5,28 +5,33 @@ use super::*;
 
 impl IncidentFacts {
     /// The facts of a detector alert. `opted_in_profile` says whether a profile ARN carries
-    /// `meter:on-runaway=contain`; only those profiles are denied (an app is opted in when any is).
-    /// `callers`: the app's callers in the window, for an app-level alert.
+    /// `meter:on-runaway=contain`; only those profiles are denied. The profile denied is the
+    /// incident's own (its scope's), never another profile that shares its `app` tag; an app-level
+    /// alert's callers are the shares the detector computed.
     pub fn from_alert(
         a: &crate::live::detector::Alert,
         opted_in_profile: impl Fn(&str) -> bool,
-        callers: Vec<String>,
     ) -> IncidentFacts {
-        let profile_arns: Vec<String> = a
-            .profile_arns
-            .iter()
-            .filter(|p| opted_in_profile(p))
-            .cloned()
-            .collect();
+        let profile_arns: Vec<String> = match &a.profile {
+            Some(p) => vec![p.clone()],
+            None => a.profile_arns.clone(),
+        }
+        .into_iter()
+        .filter(|p| opted_in_profile(p))
+        .collect();
         IncidentFacts {
             app: a.app.clone(),
             team: a.team.clone(),
             caller: a.caller.clone(),
-            callers,
+            callers: a.callers.clone(),
             opted_in: !profile_arns.is_empty(),
             profile_arns,
             models: a.models.clone(),
             at: a.at,
+            window_cost: a.window_cost,
+            window_requests: a.window_requests,
+            threshold_cost: a.threshold_cost,
+            threshold_requests: a.threshold_requests,
         }
     }
 }
@@ -36,18 +41,16 @@ impl IncidentFacts {
 pub enum ReplayEvent {
     /// Put at the runaway alert's time.
     Contain(Containment),
-    /// Lifted at the resolved alert's time.
-    Release(Containment, Timestamp),
-    /// Expired by itself (its `aws:CurrentTime` condition) before the incident resolved.
+    /// Expired by itself (its `aws:CurrentTime` condition) at `until`: quiet and `resolved` never
+    /// lift a deny (the quiet may be the deny's own doing).
     Expire(Containment),
 }
 
 impl ReplayEvent {
-    /// The `replay --format json` line: type `contain`, or `release` (lifted or expired).
+    /// The `replay --format json` line: type `contain`, or `release` (expired).
     pub fn json(&self) -> String {
         match self {
             ReplayEvent::Contain(c) => c.replay_json(false, c.at),
-            ReplayEvent::Release(c, at) => c.replay_json(true, *at),
             ReplayEvent::Expire(c) => c.replay_json(true, c.until),
         }
     }
@@ -55,7 +58,6 @@ impl ReplayEvent {
     pub fn at(&self) -> Timestamp {
         match self {
             ReplayEvent::Contain(c) => c.at,
-            ReplayEvent::Release(_, at) => *at,
             ReplayEvent::Expire(c) => c.until,
         }
     }
@@ -64,8 +66,7 @@ impl ReplayEvent {
     pub fn summary_line(&self) -> String {
         let (kind, c, how) = match self {
             ReplayEvent::Contain(c) => ("contain", c, format!("until {}", c.until)),
-            ReplayEvent::Release(c, _) => ("release", c, "lifted (resolved)".to_string()),
-            ReplayEvent::Expire(c) => ("release", c, "expired by itself".to_string()),
+            ReplayEvent::Expire(c) => ("release", c, "expired at its until".to_string()),
         };
         format!(
             "{}  {kind:<10} {} ({}) caller {}: deny {} on {} {how}",
@@ -80,83 +81,59 @@ impl ReplayEvent {
 }
 
 /// What containment would have done over a replay's alerts, as (index, event): each event comes
-/// right after alert `index` and before the next one, in time order. A `runaway` contains (unless the
-/// same (principal, profile) deny is already in force from another incident of the app); the deny
-/// expires by itself at `until`, or the matching `resolved` lifts it if that comes first.
-/// `callers_of(alert)` gives an app-level alert's callers in its window.
+/// right after alert `index` and before the next one, in time order. A `runaway` contains what
+/// [`plan`] decides (a deny of the same name still in force is overwritten, as live); the deny ends at its `until` — exactly when the live path's deny stops matching. Also
+/// returns every caller left alone, with why (for the `not contained` lines).
 pub fn replay_events(
     alerts: &[crate::live::detector::Alert],
     opted_in_profile: impl Fn(&str) -> bool,
-    callers_of: impl Fn(&crate::live::detector::Alert) -> Vec<String>,
     cfg: &ContainmentConfig,
-) -> Vec<(usize, ReplayEvent)> {
+) -> (Vec<(usize, ReplayEvent)>, Vec<(usize, String, Skip)>) {
     use crate::live::detector::AlertKind;
     use std::collections::BTreeMap;
     let mut out = Vec::new();
-    // Denies in force: (principal, policy) → (the scope that put it, the containment).
-    type IncidentScope = (String, Option<String>);
-    let mut in_force: BTreeMap<(IamPrincipal, String), (IncidentScope, Containment)> =
-        BTreeMap::new();
-    let expire_until =
-        |out: &mut Vec<(usize, ReplayEvent)>,
-         in_force: &mut BTreeMap<(IamPrincipal, String), (IncidentScope, Containment)>,
-         now: Option<Timestamp>,
-         index: usize| {
-            let mut gone: Vec<Containment> = in_force
-                .values()
-                .filter(|(_, c)| match now {
-                    Some(n) => c.until <= n,
-                    None => true,
-                })
-                .map(|(_, c)| c.clone())
-                .collect();
-            gone.sort_by_key(|c| c.until);
-            for c in gone {
-                in_force.remove(&(c.principal.clone(), c.policy_name.clone()));
-                out.push((index, ReplayEvent::Expire(c)));
-            }
-        };
+    let mut skipped = Vec::new();
+    let mut in_force: BTreeMap<(IamPrincipal, String), Containment> = BTreeMap::new();
+    let expire_until = |out: &mut Vec<(usize, ReplayEvent)>,
+                        in_force: &mut BTreeMap<(IamPrincipal, String), Containment>,
+                        now: Option<Timestamp>,
+                        index: usize| {
+        let mut gone: Vec<Containment> = in_force
+            .values()
+            .filter(|c| now.is_none_or(|n| c.until <= n))
+            .cloned()
+            .collect();
+        gone.sort_by_key(|c| c.until);
+        for c in gone {
+            in_force.remove(&(c.principal.clone(), c.policy_name.clone()));
+            out.push((index, ReplayEvent::Expire(c)));
+        }
+    };
     for (i, a) in alerts.iter().enumerate() {
         if i > 0 {
             expire_until(&mut out, &mut in_force, Some(a.at), i - 1);
         }
-        let scope = (a.app.clone(), a.caller.clone());
-        match a.kind {
-            AlertKind::Runaway => {
-                let callers = if a.caller.is_none() {
-                    callers_of(a)
-                } else {
-                    Vec::new()
-                };
-                let f = IncidentFacts::from_alert(a, &opted_in_profile, callers);
-                for c in plan(&f, cfg).contain {
-                    let key = (c.principal.clone(), c.policy_name.clone());
-                    if in_force.contains_key(&key) {
-                        continue;
-                    }
-                    out.push((i, ReplayEvent::Contain(c.clone())));
-                    in_force.insert(key, (scope.clone(), c));
-                }
+        if a.kind != AlertKind::Runaway {
+            continue;
+        }
+        let p = plan(&IncidentFacts::from_alert(a, &opted_in_profile), cfg);
+        for (c, why) in p.skipped {
+            if !matches!(why, Skip::NotOptedIn | Skip::UnattributedOff) {
+                skipped.push((i, c, why));
             }
-            AlertKind::Resolved => {
-                let mine: Vec<(IamPrincipal, String)> = in_force
-                    .iter()
-                    .filter(|(_, (s, _))| *s == scope)
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                for k in mine {
-                    if let Some((_, c)) = in_force.remove(&k) {
-                        out.push((i, ReplayEvent::Release(c, a.at)));
-                    }
-                }
-            }
-            AlertKind::Escalation => {}
+        }
+        for c in p.contain {
+            // A deny of the same name already in force is overwritten by the new put (as
+            // `PutRolePolicy` does live): it now ends at the new incident's `until`.
+            let key = (c.principal.clone(), c.policy_name.clone());
+            out.push((i, ReplayEvent::Contain(c.clone())));
+            in_force.insert(key, c);
         }
     }
     if let Some(last) = alerts.len().checked_sub(1) {
         expire_until(&mut out, &mut in_force, None, last);
     }
-    out
+    (out, skipped)
 }
 
 /// Adds containment to a rendered alert: the paragraph of [`alert_lines`] after the lead, and a

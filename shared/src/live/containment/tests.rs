@@ -367,6 +367,8 @@ fn alert(
         threshold_requests: 0,
         incident_started: t(at),
         previous_alert_cost: None,
+        profile: None,
+        callers: vec![],
         id: "x".into(),
     }
 }

@@ -32,14 +32,35 @@ impl AlertKind {
     }
 }
 
+/// One caller's part of an app-level window (what containment decides by: docs/detection.md,
+/// "Only the callers who ran away").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallerShare {
+    /// The caller (principal), as the detector keeps it.
+    pub caller: String,
+    /// The caller's own priced spend and requests in its window on the same profile, over the same
+    /// minutes as the app window.
+    pub cost: Money,
+    pub requests: u64,
+}
+
+/// At most this many callers' shares travel with an app-level alert (the largest): the outbox entry
+/// stays small however many callers an app has.
+pub const MAX_CALLER_SHARES: usize = 20;
+
 /// Everything a person needs to act on an incident. No prompt or response text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Alert {
     pub kind: AlertKind,
     pub app: String,
     pub team: String,
-    /// `None` for an app-level alert (all callers of the app together).
+    /// `None` for an app-level alert (all callers of the profile together).
     pub caller: Option<String>,
+    /// The application profile ARN of the incident's scope (`None`: traffic without a profile).
+    pub profile: Option<String>,
+    /// App-level `runaway`: the callers of the triggering batch with their own share of the window
+    /// (largest first, at most [`MAX_CALLER_SHARES`]); empty otherwise.
+    pub callers: Vec<CallerShare>,
     /// Models seen in the window, sorted.
     pub models: Vec<String>,
     /// Application profile ARNs seen in the window, sorted (usually one).
@@ -144,6 +165,10 @@ impl Alert {
             "threshold_requests": self.threshold_requests,
             "incident_started": self.incident_started.0,
             "previous_alert_cost": self.previous_alert_cost.map(|m| m.0.to_string()),
+            "profile": self.profile,
+            "callers": self.callers.iter().map(|c| serde_json::json!({
+                "caller": c.caller, "cost": c.cost.0.to_string(), "requests": c.requests,
+            })).collect::<Vec<_>>(),
             "id": self.id,
         })
         .to_string()
@@ -196,6 +221,22 @@ impl Alert {
             threshold_requests: u("threshold_requests")?,
             incident_started: Timestamp(i("incident_started")?),
             previous_alert_cost: money("previous_alert_cost"),
+            profile: s("profile"),
+            callers: v
+                .get("callers")
+                .and_then(serde_json::Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|c| {
+                            Some(CallerShare {
+                                caller: c.get("caller")?.as_str()?.to_string(),
+                                cost: Money(c.get("cost")?.as_str()?.parse::<i128>().ok()?),
+                                requests: c.get("requests")?.as_u64()?,
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             id: s("id")?,
         })
     }

@@ -180,10 +180,15 @@ impl<S: StateStore> Detector<S> {
             now,
             until: Timestamp(now.0 + DELIVERY_LEASE_SECS),
         };
-        let mut limits: HashMap<String, DetectorConfig> = HashMap::new();
+        // Thresholds per app-level scope, read only from the tags of the profile that scope is:
+        // another profile tagged with the same `app` changes nothing here.
+        let mut limits: HashMap<Scope, DetectorConfig> = HashMap::new();
         let mut end = now;
         for o in observations {
-            let l = limits.entry(o.app.clone()).or_insert(self.config);
+            let (_, caller_scope) = Scope::of_observation(o);
+            let l = limits
+                .entry(caller_scope.app_level())
+                .or_insert(self.config);
             if !o.overrides.is_empty() {
                 *l = self.config.with(&o.overrides);
             }
@@ -192,19 +197,14 @@ impl<S: StateStore> Detector<S> {
         let end_minute = Timestamp(end.0 - 1).minute();
         let mut deltas: BTreeMap<Scope, BTreeMap<i64, Bucket>> = BTreeMap::new();
         for o in observations {
-            let l = limits[&o.app];
+            let (app_scope, caller_scope) = Scope::of_observation(o);
+            let l = limits[&caller_scope.app_level()];
             let len = bucket_secs(l.window_minutes);
             let start = bucket_start(o.at.0, len);
             if start < self.keep_from(&l, end_minute) {
                 continue; // too late to be in any window still evaluated
             }
-            // `unattributed` is not an app but every call without a profile: no app-level window for
-            // it (unrelated callers' normal traffic would add up to a false alarm); per caller only.
-            let app_scope = (o.app != UNATTRIBUTED).then(|| Scope::app(&o.app));
-            for scope in app_scope
-                .into_iter()
-                .chain([Scope::caller(&o.app, &o.caller)])
-            {
+            for scope in app_scope.into_iter().chain([caller_scope]) {
                 deltas
                     .entry(scope)
                     .or_default()
@@ -219,16 +219,19 @@ impl<S: StateStore> Detector<S> {
         let scopes = touched.len();
 
         // 1. Concurrently: what needs attention, and each touched scope's add (which returns its
-        //    state) followed by its evaluation and transition.
+        //    state).
         let attention = self.attention_counted(&tally);
         let applies: Vec<_> = deltas
             .into_iter()
             .map(|(scope, buckets)| {
-                let l = limits[&scope.app];
                 let d: Vec<Bucket> = buckets.into_values().collect();
-                self.apply_and_settle(
-                    scope, d, l, &batch, expires_at, now, end_minute, &claim, &tally,
-                )
+                let batch = &batch;
+                let tally = &tally;
+                async move {
+                    tally.one();
+                    let r = self.store.apply(&scope, batch, &d, expires_at).await;
+                    (scope, r)
+                }
             })
             .collect();
         // One slot of the bound is the attention query's.
@@ -238,7 +241,53 @@ impl<S: StateStore> Detector<S> {
         let (attention, applied) = futures_util::join!(attention, applied);
         let mut alerts = Vec::new();
         let mut first_error = None;
-        let chain1 = gather(applied, &mut alerts, &mut first_error).max(1);
+        let mut states: BTreeMap<Scope, ScopeState> = BTreeMap::new();
+        for (scope, r) in applied {
+            match r {
+                Ok(st) => {
+                    states.insert(scope, st);
+                }
+                Err(e) => first_error = first_error.or(Some(e)),
+            }
+        }
+        // Each touched scope evaluated and transitioned; an app-level scope with the windows of the
+        // batch's callers on the same profile (their shares go with a runaway alert: containment
+        // decides by them).
+        let settles: Vec<_> = states
+            .iter()
+            .map(|(scope, st)| {
+                let callers: Vec<(&str, &ScopeState)> = if scope.caller.is_none() {
+                    states
+                        .range(scope.clone()..)
+                        .skip(1)
+                        .take_while(|(s, _)| s.app_level() == *scope)
+                        .map(|(s, st)| (s.caller.as_deref().unwrap_or_default(), st))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let l = limits[&scope.app_level()];
+                let (tally, claim) = (&tally, &claim);
+                async move {
+                    Box::pin(self.settle(
+                        scope,
+                        st.clone(),
+                        Some(l),
+                        &callers,
+                        now,
+                        end_minute,
+                        claim,
+                        tally,
+                    ))
+                    .await
+                }
+            })
+            .collect();
+        let settled = stream::iter(settles)
+            .buffer_unordered(self.concurrency)
+            .collect::<Vec<_>>()
+            .await;
+        let chain1 = 1 + gather(settled, &mut alerts, &mut first_error);
         let attention = attention?;
 
         // 2. Open incidents the batch did not touch: read, evaluate (e.g. resolve), transition.
@@ -292,14 +341,15 @@ impl<S: StateStore> Detector<S> {
 
         // An app-level alert that repeats a caller-level one of the same kind is not sent (the caller
         // level names strictly more): confirm it delivered without sending it.
-        let by_caller: BTreeSet<(String, AlertKind)> = alerts
+        type Of = (String, Option<String>, AlertKind);
+        let by_caller: BTreeSet<Of> = alerts
             .iter()
             .filter(|a| a.caller.is_some())
-            .map(|a| (a.app.clone(), a.kind))
+            .map(|a| (a.app.clone(), a.profile.clone(), a.kind))
             .collect();
-        let (keep, dropped): (Vec<Alert>, Vec<Alert>) = alerts
-            .into_iter()
-            .partition(|a| a.caller.is_some() || !by_caller.contains(&(a.app.clone(), a.kind)));
+        let (keep, dropped): (Vec<Alert>, Vec<Alert>) = alerts.into_iter().partition(|a| {
+            a.caller.is_some() || !by_caller.contains(&(a.app.clone(), a.profile.clone(), a.kind))
+        });
         let chain4 = usize::from(!dropped.is_empty());
         let confirms: Vec<_> = dropped
             .iter()
@@ -322,29 +372,6 @@ impl<S: StateStore> Detector<S> {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn apply_and_settle(
-        &self,
-        scope: Scope,
-        deltas: Vec<Bucket>,
-        limits: DetectorConfig,
-        batch: &str,
-        expires_at: Timestamp,
-        now: Timestamp,
-        end_minute: Timestamp,
-        claim: &Claim,
-        tally: &Tally,
-    ) -> Result<(Option<Alert>, usize), StoreError> {
-        tally.one();
-        let state = self.store.apply(&scope, batch, &deltas, expires_at).await?;
-        // Boxed: keeps the nesting of the invocation's future shallow (its layout is computed per
-        // store type, and a deep one exceeds the compiler's query depth in the Lambda binary).
-        let (a, chain) =
-            Box::pin(self.settle(&scope, state, Some(limits), now, end_minute, claim, tally))
-                .await?;
-        Ok((a, chain + 1))
-    }
-
     async fn read_and_settle(
         &self,
         scope: Scope,
@@ -356,7 +383,7 @@ impl<S: StateStore> Detector<S> {
         tally.one();
         let state = self.store.read(&scope).await?;
         let (a, chain) =
-            Box::pin(self.settle(&scope, state, None, now, end_minute, claim, tally)).await?;
+            Box::pin(self.settle(&scope, state, None, &[], now, end_minute, claim, tally)).await?;
         Ok((a, chain + 1))
     }
 
@@ -396,6 +423,7 @@ impl<S: StateStore> Detector<S> {
         scope: &Scope,
         mut state: ScopeState,
         batch_limits: Option<DetectorConfig>,
+        callers: &[(&str, &ScopeState)],
         now: Timestamp,
         end_minute: Timestamp,
         claim: &Claim,
@@ -424,7 +452,15 @@ impl<S: StateStore> Detector<S> {
                 .filter(|t| t.0 >= forget_before && t.0 + len < end_minute.0 - DEDUPE_SECS)
                 .copied()
                 .collect();
-            let decision = decide(scope, &state, batch_limits, &limits, now, end_minute);
+            let decision = decide(
+                scope,
+                &state,
+                batch_limits,
+                &limits,
+                callers,
+                now,
+                end_minute,
+            );
             if stale.len() + marks.len() > S::FORGET_AFTER && chain == 0 {
                 tally.one();
                 chain += 1;
@@ -461,6 +497,7 @@ fn decide(
     state: &ScopeState,
     batch_limits: Option<DetectorConfig>,
     limits: &DetectorConfig,
+    callers: &[(&str, &ScopeState)],
     now: Timestamp,
     end_minute: Timestamp,
 ) -> Option<Decision> {
@@ -472,13 +509,7 @@ fn decide(
     let wb = window_buckets(limits.window_minutes);
     let last = bucket_start(end_minute.0, len);
     let window_first = last - (wb - 1) * len;
-    let mut buckets: BTreeMap<i64, Bucket> = BTreeMap::new();
-    for b in &state.buckets {
-        buckets
-            .entry(b.minute.0)
-            .or_insert_with(|| Bucket::new(b.minute))
-            .add(b);
-    }
+    let buckets = by_start(&state.buckets);
     let window = window_over(&buckets, window_first, last);
     let (kind, next, previous) = match open {
         None => {
@@ -529,11 +560,18 @@ fn decide(
     } else {
         window.team.clone()
     };
+    let shares = if kind == AlertKind::Runaway && scope.caller.is_none() {
+        caller_shares(callers, &window, window_first, last)
+    } else {
+        Vec::new()
+    };
     let alert = Alert {
         kind,
         app: scope.app.clone(),
         team,
         caller: scope.caller.clone(),
+        profile: scope.profile.clone(),
+        callers: shares,
         models: window.models.into_iter().collect(),
         profile_arns: window.profile_arns.into_iter().collect(),
         window_minutes: limits.window_minutes,
@@ -550,4 +588,48 @@ fn decide(
         id: format!("{}/{}/{}", scope.key(), next.started.0, next.alerts),
     };
     Some(Decision { next, alert })
+}
+
+fn by_start(list: &[Bucket]) -> BTreeMap<i64, Bucket> {
+    let mut buckets: BTreeMap<i64, Bucket> = BTreeMap::new();
+    for b in list {
+        buckets
+            .entry(b.minute.0)
+            .or_insert_with(|| Bucket::new(b.minute))
+            .add(b);
+    }
+    buckets
+}
+
+/// Each caller's own window (its scope on the same profile, over the app window's buckets) as a
+/// share of the app window: the largest first (by the larger of its spend and request fractions), at
+/// most [`MAX_CALLER_SHARES`].
+fn caller_shares(
+    callers: &[(&str, &ScopeState)],
+    app: &WindowSum,
+    first: i64,
+    last: i64,
+) -> Vec<CallerShare> {
+    let fraction = |part: f64, whole: f64| if whole > 0.0 { part / whole } else { 0.0 };
+    let mut out: Vec<(f64, CallerShare)> = callers
+        .iter()
+        .map(|(caller, st)| {
+            let w = window_over(&by_start(&st.buckets), first, last);
+            // Ordering only (never money arithmetic): the larger of the two fractions.
+            let f = fraction(w.cost.0 as f64, app.cost.0 as f64)
+                .max(fraction(w.requests as f64, app.requests as f64));
+            (
+                f,
+                CallerShare {
+                    caller: (*caller).to_string(),
+                    cost: w.cost,
+                    requests: w.requests,
+                },
+            )
+        })
+        .filter(|(_, c)| c.requests > 0)
+        .collect();
+    out.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.caller.cmp(&b.1.caller)));
+    out.truncate(MAX_CALLER_SHARES);
+    out.into_iter().map(|(_, c)| c).collect()
 }

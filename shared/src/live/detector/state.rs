@@ -55,9 +55,17 @@ impl Observation {
 }
 
 /// What a window is kept for: an app (`caller: None`) or one caller of an app.
+///
+/// Traffic through an application inference profile is kept **per profile** (`profile: Some(ARN)`):
+/// the profile is what the account controls, its `app` tag is only a label anyone allowed to tag a
+/// profile can copy. So a second profile tagged with the same `app` gets windows, thresholds (its own
+/// `meter:*` tags) and incidents of its own and can never change another profile's. Calls without a
+/// profile (`unattributed`) have caller scopes only, with `profile: None`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Scope {
     pub app: String,
+    /// The application profile ARN the scope's traffic went through (`None`: no profile).
+    pub profile: Option<String>,
     pub caller: Option<String>,
 }
 
@@ -90,28 +98,73 @@ fn bounded_key(key: String) -> String {
 }
 
 impl Scope {
+    /// An app scope without a profile (tests, replays of records without profiles).
     pub fn app(app: &str) -> Scope {
         Scope {
             app: app.to_string(),
+            profile: None,
             caller: None,
         }
     }
 
+    /// A caller scope without a profile (`unattributed` traffic).
     pub fn caller(app: &str, caller: &str) -> Scope {
         Scope {
             app: app.to_string(),
+            profile: None,
             caller: Some(caller.to_string()),
         }
     }
 
-    /// A stable, unambiguous key (`A#app` or `C#app#caller`, with `%` and `#` escaped), at most
+    /// The scope of an application profile's traffic (all its callers), or of one caller of it.
+    pub fn of_profile(app: &str, profile: &str, caller: Option<&str>) -> Scope {
+        Scope {
+            app: app.to_string(),
+            profile: Some(profile.to_string()),
+            caller: caller.map(str::to_string),
+        }
+    }
+
+    /// The app-level scope this scope belongs to (itself when it is app level).
+    pub fn app_level(&self) -> Scope {
+        Scope {
+            caller: None,
+            ..self.clone()
+        }
+    }
+
+    /// The scopes an observation counts in: its profile's (app level) and its caller's on that
+    /// profile; without a profile, an app scope by name unless it is `unattributed` (calls without a
+    /// profile are unrelated callers: caller scopes only).
+    pub fn of_observation(o: &Observation) -> (Option<Scope>, Scope) {
+        match &o.profile_arn {
+            Some(p) => (
+                Some(Scope::of_profile(&o.app, p, None)),
+                Scope::of_profile(&o.app, p, Some(&o.caller)),
+            ),
+            None => (
+                (o.app != UNATTRIBUTED).then(|| Scope::app(&o.app)),
+                Scope::caller(&o.app, &o.caller),
+            ),
+        }
+    }
+
+    /// A stable, unambiguous key (`A#app` or `C#app#caller`; with a profile `P#app#profile` or
+    /// `Q#app#profile#caller`; `%`, `#` and `~` escaped), at most
     /// [`MAX_SCOPE_KEY_BYTES`] long: a longer one keeps a readable prefix and ends with `~` and a
     /// 128-bit hash of the whole (the store uses it as a partition key, a sort key and in alert ids,
     /// whose DynamoDB limits are 2,048 and 1,024 bytes).
     pub fn key(&self) -> String {
-        let full = match &self.caller {
-            None => format!("A#{}", escape_key_part(&self.app)),
-            Some(c) => format!("C#{}#{}", escape_key_part(&self.app), escape_key_part(c)),
+        let full = match (&self.profile, &self.caller) {
+            (None, None) => format!("A#{}", escape_key_part(&self.app)),
+            (None, Some(c)) => format!("C#{}#{}", escape_key_part(&self.app), escape_key_part(c)),
+            (Some(p), None) => format!("P#{}#{}", escape_key_part(&self.app), escape_key_part(p)),
+            (Some(p), Some(c)) => format!(
+                "Q#{}#{}#{}",
+                escape_key_part(&self.app),
+                escape_key_part(p),
+                escape_key_part(c)
+            ),
         };
         bounded_key(full)
     }
