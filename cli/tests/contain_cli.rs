@@ -2,6 +2,7 @@
 //! (behind the strict proxy), dummy credentials, never a real account. The denies are put by the same
 //! core code the live path uses (`containment::contain` with the IAM adapter).
 
+use bedrock_meter_core::pricing::money::Money;
 use std::process::{Command, Output};
 
 use bedrock_meter_core::aws::iam::IamClient;
@@ -28,6 +29,10 @@ fn facts(caller: &str, at: Timestamp) -> IncidentFacts {
         models: vec![],
         at,
         opted_in: true,
+        window_cost: Money::ZERO,
+        window_requests: 30,
+        threshold_cost: Money::ZERO,
+        threshold_requests: 20,
     }
 }
 
@@ -83,7 +88,7 @@ fn list_and_lift_containment_policies() {
         .iter()
         .find(|r| r["principal"] == "role/ops-agent")
         .unwrap();
-    assert_eq!(role["policy"], "BedrockMeterContain-a1b2c3d4e5f6");
+    assert_eq!(role["policy"], "BedrockMeterContain-bedrock-meter.local.a1b2c3d4e5f6");
     assert_eq!(role["active"], true);
     assert_eq!(role["resources"], serde_json::json!([PROFILE]));
     assert_eq!(
@@ -99,7 +104,7 @@ fn list_and_lift_containment_policies() {
     let table = cli(&moto, &["contain", "list", "--principal", "role/ops-agent"]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(
-        text.contains("role/ops-agent  BedrockMeterContain-a1b2c3d4e5f6  until "),
+        text.contains("role/ops-agent  BedrockMeterContain-bedrock-meter.local.a1b2c3d4e5f6  until "),
         "{text}"
     );
     assert!(
@@ -114,7 +119,7 @@ fn list_and_lift_containment_policies() {
     );
     assert!(out.status.success(), "{}", names(&out));
     assert!(String::from_utf8_lossy(&out.stdout)
-        .contains("would remove BedrockMeterContain-a1b2c3d4e5f6 from role/ops-agent"));
+        .contains("would remove BedrockMeterContain-bedrock-meter.local.a1b2c3d4e5f6 from role/ops-agent"));
     let policies = |role: &'static str| {
         rt.block_on(async {
             iam.list_role_policies()
@@ -128,7 +133,7 @@ fn list_and_lift_containment_policies() {
     };
     assert_eq!(
         policies("ops-agent"),
-        vec!["BedrockMeterContain-a1b2c3d4e5f6"]
+        vec!["BedrockMeterContain-bedrock-meter.local.a1b2c3d4e5f6"]
     );
 
     // Lift by the caller ARN from the alert and the profile id: removed; again: nothing to lift (1).

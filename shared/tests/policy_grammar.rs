@@ -3,8 +3,9 @@
 //! inline policy names and sizes). No PyPI validator of IAM policies is available offline here, so the
 //! rules are encoded below — and the checker is itself tested on documents that break each rule.
 
+use bedrock_meter_core::pricing::money::Money;
 use bedrock_meter_core::live::containment::{
-    counted_chars, plan, policy_name, ContainmentConfig, IncidentFacts, CONTAIN_ACTIONS,
+    counted_chars, plan, ContainmentConfig, IncidentFacts, CONTAIN_ACTIONS,
     MAX_POLICY_NAME_CHARS, MAX_ROLE_POLICY_CHARS, MAX_USER_POLICY_CHARS,
 };
 use bedrock_meter_core::time::Timestamp;
@@ -262,6 +263,10 @@ fn facts(caller: &str, app: &str, profiles: &[&str], models: &[&str]) -> Inciden
         models: models.iter().map(|s| s.to_string()).collect(),
         at: Timestamp::parse_iso8601("2026-11-25T02:00:30Z").unwrap(),
         opted_in: true,
+        window_cost: Money::ZERO,
+        window_requests: 30,
+        threshold_cost: Money::ZERO,
+        threshold_requests: 20,
     }
 }
 
@@ -320,7 +325,7 @@ fn containment_documents_follow_the_iam_grammar() {
         "unattributed".into(),
         "arn:aws:bedrock:eu-west-1:111122223333:application-inference-profile/zz99".into(),
     ] {
-        check_name(&policy_name(&p)).unwrap();
+        check_name(&cfg.policy_name(&p)).unwrap();
     }
 }
 

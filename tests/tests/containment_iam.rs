@@ -3,6 +3,7 @@
 //!
 //! `MOTO_SERVER=$PWD/.venv/bin/moto_server cargo test -p bedrock-meter-integration-tests --test containment_iam`
 
+use bedrock_meter_core::pricing::money::Money;
 use bedrock_meter_core::aws::iam::IamClient;
 use bedrock_meter_core::live::containment::{
     contain, plan, read_document, release, ContainmentConfig, IamPolicies, IamPrincipal,
@@ -51,6 +52,10 @@ fn facts(caller: &str) -> IncidentFacts {
         models: vec!["anthropic.claude-sonnet-4-5-20250929-v1:0".into()],
         at: Timestamp::parse_iso8601("2026-11-25T02:00:30Z").unwrap(),
         opted_in: true,
+        window_cost: Money::ZERO,
+        window_requests: 30,
+        threshold_cost: Money::ZERO,
+        threshold_requests: 20,
     }
 }
 
@@ -93,7 +98,7 @@ async fn contain_puts_one_expiring_deny_and_release_removes_it() {
     assert_eq!(contain(&client, c, false).await[0].result, Ok(true));
     assert_eq!(
         role_policies(&iam, "ops-agent").await,
-        vec!["BedrockMeterContain-a1b2c3d4e5f6"]
+        vec!["BedrockMeterContain-bedrock-meter.local.a1b2c3d4e5f6"]
     );
     for other in ["payments", "ops-batch"] {
         assert!(role_policies(&iam, other).await.is_empty(), "{other}");
@@ -103,7 +108,7 @@ async fn contain_puts_one_expiring_deny_and_release_removes_it() {
     let raw = iam
         .get_role_policy()
         .role_name("ops-agent")
-        .policy_name("BedrockMeterContain-a1b2c3d4e5f6")
+        .policy_name("BedrockMeterContain-bedrock-meter.local.a1b2c3d4e5f6")
         .send()
         .await
         .unwrap()
@@ -130,7 +135,7 @@ async fn contain_puts_one_expiring_deny_and_release_removes_it() {
     // The port's read side (what `contain list` uses).
     let principal = IamPrincipal::parse("role/ops-agent").unwrap();
     let names = client.policy_names(&principal).await.unwrap();
-    assert_eq!(names, vec!["BedrockMeterContain-a1b2c3d4e5f6"]);
+    assert_eq!(names, vec!["BedrockMeterContain-bedrock-meter.local.a1b2c3d4e5f6"]);
     let stored = client
         .policy_document(&principal, &names[0])
         .await
@@ -182,7 +187,7 @@ async fn users_with_paths_dry_runs_and_refused_principals() {
         .unwrap()
         .policy_names()
         .to_vec();
-    assert_eq!(names, vec!["BedrockMeterContain-a1b2c3d4e5f6"]);
+    assert_eq!(names, vec!["BedrockMeterContain-bedrock-meter.local.a1b2c3d4e5f6"]);
 
     // Dry run: reported, nothing put.
     let p = plan(

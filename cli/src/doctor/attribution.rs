@@ -14,6 +14,7 @@ use super::facts::Facts;
 const PROF: (&str, &str) = ("profiles", "Application inference profiles");
 const BYPASS: (&str, &str) = ("bypass", "Calls not made through a profile");
 const PRICES: (&str, &str) = ("prices", "Price table");
+const CLAIMS: (&str, &str) = ("app-claims", "Profiles sharing an app");
 
 /// The application profiles read (none when they could not be read).
 pub(super) fn known_profiles(f: &Facts) -> ProfileMap {
@@ -42,6 +43,63 @@ pub(super) fn profiles(f: &Facts, cfg: &AttributionConfig) -> Check {
                     .fix(format!("aws bedrock tag-resource --resource-arn ARN --tags key={},value=APP key={},value=TEAM", cfg.app_tag, cfg.team_tag))
             }
         }
+    }
+}
+
+/// Two profiles that claim one app (same `app` tag) with different `meter:*` tags: each profile has its
+/// own windows and limits (docs/detection.md, "Scopes an attacker cannot join"), so this is either an
+/// inconsistency or someone's profile posing as the app. Warned, with each profile's `meter:*` tags.
+pub(super) fn app_claims(f: &Facts, cfg: &AttributionConfig) -> Check {
+    let Ok(ps) = &f.profiles else {
+        return Check::new(CLAIMS.0, CLAIMS.1, Status::Skip, "profiles could not be read".into());
+    };
+    let mut by_app: BTreeMap<&str, Vec<&bedrock_meter_core::attribution::profiles::Profile>> =
+        BTreeMap::new();
+    for p in ps {
+        if let Some(app) = p.tag(&cfg.app_tag) {
+            by_app.entry(app).or_default().push(p);
+        }
+    }
+    let meter = |p: &bedrock_meter_core::attribution::profiles::Profile| -> String {
+        let t: Vec<String> = p
+            .tags
+            .iter()
+            .filter(|(k, _)| k.starts_with("meter:"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if t.is_empty() {
+            "no meter:* tags".into()
+        } else {
+            t.join(", ")
+        }
+    };
+    let mut details = Vec::new();
+    for (app, claims) in &by_app {
+        let mut kinds: Vec<String> = claims.iter().map(|p| meter(p)).collect();
+        kinds.sort();
+        kinds.dedup();
+        if kinds.len() > 1 {
+            for p in claims {
+                details.push(format!("app {app:?}: {} ({}): {}", p.name, p.arn, meter(p)));
+            }
+        }
+    }
+    if details.is_empty() {
+        Check::new(
+            CLAIMS.0,
+            CLAIMS.1,
+            Status::Pass,
+            "no two profiles claim one app with different meter:* tags".into(),
+        )
+    } else {
+        Check::new(
+            CLAIMS.0,
+            CLAIMS.1,
+            Status::Warn,
+            "profiles claim the same app with different meter:* tags: each keeps its own limits and containment; check who created them".into(),
+        )
+        .details(details)
+        .fix("align the meter:* tags, or delete a profile that should not claim the app; limit who may tag profiles (docs/detection.md)")
     }
 }
 
@@ -199,6 +257,27 @@ mod tests {
         assert_eq!(status(&run_checks(&f), "profiles"), Status::Warn);
         f.profiles = Err("AccessDeniedException".into());
         assert_eq!(status(&run_checks(&f), "profiles"), Status::Fail);
+    }
+
+    #[test]
+    fn two_profiles_claiming_one_app_with_different_meter_tags_warn() {
+        let mut f = healthy();
+        f.profiles = Ok(vec![
+            profile("p1", &[("app", "a"), ("team", "t"), ("meter:max-cost-usd", "25")]),
+            profile("p2", &[("app", "a"), ("team", "t"), ("meter:max-requests", "1")]),
+            profile("p3", &[("app", "b"), ("team", "t")]),
+            profile("p4", &[("app", "b"), ("team", "t")]),
+        ]);
+        let c = run_checks(&f);
+        let p = c.iter().find(|c| c.id == "app-claims").unwrap();
+        assert_eq!(p.status, Status::Warn);
+        assert_eq!(p.details.len(), 2, "{:?}", p.details);
+        assert!(p.details.iter().any(|d| d.contains("meter:max-requests=1")));
+        f.profiles = Ok(vec![
+            profile("p3", &[("app", "b"), ("team", "t")]),
+            profile("p4", &[("app", "b"), ("team", "t")]),
+        ]);
+        assert_eq!(status(&run_checks(&f), "app-claims"), Status::Pass);
     }
 
     #[test]

@@ -124,6 +124,7 @@ fn checklist(
     out.push(daily_path::glue_table(f));
     out.push(daily_path::workgroup(f));
     out.push(attribution::profiles(f, cfg));
+    out.push(attribution::app_claims(f, cfg));
     out.push(attribution::bypass(f, &known));
     out.push(attribution::prices(
         f,

@@ -286,18 +286,44 @@ mod tests {
                 .remove(&(p.label(), name.to_string()))
                 .is_some())
         }
-        async fn policy_names(&self, _: &IamPrincipal) -> Result<Vec<String>, IamError> {
-            unimplemented!("not used by the live path")
+        async fn policy_names(&self, p: &IamPrincipal) -> Result<Vec<String>, IamError> {
+            Ok(self
+                .policies
+                .lock()
+                .unwrap()
+                .keys()
+                .filter(|(who, _)| *who == p.label())
+                .map(|(_, n)| n.clone())
+                .collect())
         }
         async fn policy_document(
             &self,
-            _: &IamPrincipal,
-            _: &str,
+            p: &IamPrincipal,
+            n: &str,
         ) -> Result<Option<String>, IamError> {
-            unimplemented!("not used by the live path")
+            Ok(self
+                .policies
+                .lock()
+                .unwrap()
+                .get(&(p.label(), n.to_string()))
+                .cloned())
         }
         async fn principals(&self) -> Result<Vec<IamPrincipal>, IamError> {
-            unimplemented!("not used by the live path")
+            let labels: std::collections::BTreeSet<String> = self
+                .policies
+                .lock()
+                .unwrap()
+                .keys()
+                .map(|(who, _)| who.clone())
+                .collect();
+            Ok(labels
+                .iter()
+                .filter_map(|l| IamPrincipal::parse(l))
+                .map(|mut p| {
+                    p.account = "111122223333".into();
+                    p
+                })
+                .collect())
         }
     }
 
@@ -314,7 +340,7 @@ mod tests {
             at: t,
             window_start: t,
             window_cost: Money::ZERO,
-            window_requests: 0,
+            window_requests: 30,
             window_unpriced: 0,
             tokens: Tokens::default(),
             threshold_cost: Money::ZERO,
@@ -331,12 +357,17 @@ mod tests {
         ContainmentConfig {
             allow: vec!["role/ops-*".into()],
             dry_run,
+            account: Some("111122223333".into()),
             ..ContainmentConfig::default()
         }
     }
 
+    fn now() -> Timestamp {
+        Timestamp::parse_iso8601("2026-11-25T02:00:10Z").unwrap()
+    }
+
     #[tokio::test]
-    async fn runaway_puts_resolved_deletes_escalation_does_nothing() {
+    async fn runaway_puts_and_neither_escalation_nor_resolved_lifts() {
         let c = Responder::new(cfg(false), StrictIam::default(), MemoryLedger::default());
         let opted: HashSet<String> = [PROFILE.to_string()].into();
         let w = "arn:aws:sts::111122223333:assumed-role/ops-agent/w";
@@ -347,23 +378,18 @@ mod tests {
                     alert(AlertKind::Escalation, Some(w), &[PROFILE]),
                 ],
                 &opted,
-                |_| vec![],
+                now(),
             )
             .await;
         assert_eq!(acted.len(), 1);
         assert_eq!(acted[0].applied[0].result, Ok(true));
         assert_eq!(c.iam.policies.lock().unwrap().len(), 1);
-        // resolved, with a quiet window that names no profile: the ledger says what to delete, and
-        // the tag no longer matters.
+        // resolved (the quiet may be the deny's own doing): nothing is deleted.
         let acted = c
-            .act(
-                &[alert(AlertKind::Resolved, Some(w), &[])],
-                &HashSet::new(),
-                |_| vec![],
-            )
+            .act(&[alert(AlertKind::Resolved, Some(w), &[])], &HashSet::new(), now())
             .await;
-        assert!(acted[0].release && acted[0].applied[0].result == Ok(true));
-        assert!(c.iam.policies.lock().unwrap().is_empty());
+        assert!(acted.is_empty());
+        assert_eq!(c.iam.policies.lock().unwrap().len(), 1);
     }
 
     #[tokio::test]
@@ -371,30 +397,18 @@ mod tests {
         let w = "arn:aws:sts::111122223333:assumed-role/ops-agent/w";
         let c = Responder::new(cfg(false), StrictIam::default(), MemoryLedger::default());
         let a = c
-            .act(
-                &[alert(AlertKind::Runaway, Some(w), &[PROFILE])],
-                &HashSet::new(),
-                |_| vec![],
-            )
+            .act(&[alert(AlertKind::Runaway, Some(w), &[PROFILE])], &HashSet::new(), now())
             .await;
         assert_eq!(a[0].skipped[0].1, Skip::NotOptedIn);
         let opted: HashSet<String> = [PROFILE.to_string()].into();
         let other = "arn:aws:sts::111122223333:assumed-role/payments/w";
         let a = c
-            .act(
-                &[alert(AlertKind::Runaway, Some(other), &[PROFILE])],
-                &opted,
-                |_| vec![],
-            )
+            .act(&[alert(AlertKind::Runaway, Some(other), &[PROFILE])], &opted, now())
             .await;
         assert!(matches!(a[0].skipped[0].1, Skip::OutsideAllow(_)));
         let dry = Responder::new(cfg(true), StrictIam::default(), MemoryLedger::default());
         let a = dry
-            .act(
-                &[alert(AlertKind::Runaway, Some(w), &[PROFILE])],
-                &opted,
-                |_| vec![],
-            )
+            .act(&[alert(AlertKind::Runaway, Some(w), &[PROFILE])], &opted, now())
             .await;
         assert!(a[0].applied[0].dry_run);
         assert_eq!(
@@ -404,39 +418,95 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn app_level_runaways_contain_the_batchs_callers() {
+    async fn app_level_runaways_contain_only_the_callers_who_ran_away() {
+        use bedrock_meter_core::live::detector::CallerShare;
         let c = Responder::new(cfg(false), StrictIam::default(), MemoryLedger::default());
         let opted: HashSet<String> = [PROFILE.to_string()].into();
-        let a = c
-            .act(
-                &[alert(AlertKind::Runaway, None, &[PROFILE])],
-                &opted,
-                |_| {
-                    vec![
-                        "arn:aws:sts::111122223333:assumed-role/ops-agent/a".into(),
-                        "arn:aws:sts::111122223333:assumed-role/ops-batch/b".into(),
-                    ]
-                },
-            )
-            .await;
-        assert_eq!(a[0].applied.len(), 2);
-        assert_eq!(c.iam.policies.lock().unwrap().len(), 2);
-        // The resolved of the app-level incident (on a tick: no callers at hand) lifts both.
-        let r = c
-            .act(
-                &[alert(AlertKind::Resolved, None, &[])],
-                &HashSet::new(),
-                |_| vec![],
-            )
-            .await;
-        assert_eq!(r[0].applied.len(), 2);
-        assert!(c.iam.policies.lock().unwrap().is_empty());
-        // Another incident's resolved lifts nothing.
-        let mut other = alert(AlertKind::Resolved, None, &[]);
-        other.incident_started = Timestamp(other.incident_started.0 + 60);
-        assert!(c.act(&[other], &HashSet::new(), |_| vec![]).await[0]
-            .applied
-            .is_empty());
+        let mut a = alert(AlertKind::Runaway, None, &[PROFILE]);
+        a.profile = Some(PROFILE.into());
+        a.threshold_requests = 20;
+        a.callers = vec![
+            CallerShare {
+                caller: "arn:aws:sts::111122223333:assumed-role/ops-agent/a".into(),
+                cost: Money::ZERO,
+                requests: 25,
+            },
+            // A bystander with one request, and one with a small share: never contained.
+            CallerShare {
+                caller: "arn:aws:sts::111122223333:assumed-role/ops-batch/b".into(),
+                cost: Money::ZERO,
+                requests: 1,
+            },
+            CallerShare {
+                caller: "arn:aws:sts::111122223333:assumed-role/ops-web/b".into(),
+                cost: Money::ZERO,
+                requests: 4,
+            },
+        ];
+        let r = c.act(&[a], &opted, now()).await;
+        assert_eq!(r[0].applied.len(), 1);
+        assert_eq!(r[0].applied[0].containment.principal.name, "ops-agent");
+        assert_eq!(r[0].skipped.len(), 2, "{:?}", r[0].skipped);
+        assert_eq!(c.iam.policies.lock().unwrap().len(), 1);
+    }
+
+    /// IAM that refuses the first `n` puts (a throttle, a transient fault).
+    struct FlakyIam {
+        inner: StrictIam,
+        fail: Mutex<usize>,
+    }
+
+    impl IamPolicies for FlakyIam {
+        async fn put_policy(&self, p: &IamPrincipal, n: &str, d: &str) -> Result<(), IamError> {
+            {
+                let mut f = self.fail.lock().unwrap();
+                if *f > 0 {
+                    *f -= 1;
+                    return Err(IamError {
+                        operation: "PutRolePolicy",
+                        code: Some("Throttling".into()),
+                        message: "Rate exceeded".into(),
+                    });
+                }
+            }
+            self.inner.put_policy(p, n, d).await
+        }
+        async fn delete_policy(&self, p: &IamPrincipal, n: &str) -> Result<bool, IamError> {
+            self.inner.delete_policy(p, n).await
+        }
+        async fn policy_names(&self, p: &IamPrincipal) -> Result<Vec<String>, IamError> {
+            self.inner.policy_names(p).await
+        }
+        async fn policy_document(
+            &self,
+            p: &IamPrincipal,
+            n: &str,
+        ) -> Result<Option<String>, IamError> {
+            self.inner.policy_document(p, n).await
+        }
+        async fn principals(&self) -> Result<Vec<IamPrincipal>, IamError> {
+            self.inner.principals().await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_put_that_failed_is_put_on_redelivery() {
+        let iam = FlakyIam {
+            inner: StrictIam::default(),
+            fail: Mutex::new(1),
+        };
+        let c = Responder::new(cfg(false), iam, MemoryLedger::default());
+        let opted: HashSet<String> = [PROFILE.to_string()].into();
+        let w = "arn:aws:sts::111122223333:assumed-role/ops-agent/w";
+        let runaway = alert(AlertKind::Runaway, Some(w), &[PROFILE]);
+        let first = c.act(std::slice::from_ref(&runaway), &opted, now()).await;
+        assert!(first[0].applied[0].result.is_err());
+        assert!(c.iam.inner.policies.lock().unwrap().is_empty());
+        // The same alert again (the batch's retry takes it from the outbox): the put is retried,
+        // not taken as done.
+        let again = c.act(std::slice::from_ref(&runaway), &opted, now()).await;
+        assert_eq!(again[0].applied[0].result, Ok(true));
+        assert_eq!(c.iam.inner.policies.lock().unwrap().len(), 1);
     }
 
     #[test]
@@ -445,6 +515,7 @@ mod tests {
             ("CONTAINMENT_ALLOW", "role/bedrock-app-*,"),
             ("CONTAINMENT_COOLDOWN_MINUTES", "45"),
             ("CONTAINMENT_DRY_RUN", "true"),
+            ("ACCOUNT_ID", "111122223333"),
         ]
         .into();
         let c = crate::Config::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
@@ -459,6 +530,7 @@ mod tests {
             ("CONTAINMENT_ALLOW", "arn:aws:iam::1:role/x"),
             ("CONTAINMENT_COOLDOWN_MINUTES", "0"),
             ("CONTAINMENT_UNATTRIBUTED", "sometimes"),
+            ("ACCOUNT_ID", "12345"),
         ] {
             let e = crate::Config::from_lookup(|q| (q == k).then(|| v.to_string())).unwrap_err();
             assert_eq!(e.name, k);
@@ -466,34 +538,82 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_runaway_handed_out_again_never_puts_the_deny_back() {
+    async fn a_runaway_handed_out_again_never_puts_a_lifted_deny_back() {
         let c = Responder::new(cfg(false), StrictIam::default(), MemoryLedger::default());
         let opted: HashSet<String> = [PROFILE.to_string()].into();
         let w = "arn:aws:sts::111122223333:assumed-role/ops-agent/w";
         let runaway = alert(AlertKind::Runaway, Some(w), &[PROFILE]);
-        c.act(std::slice::from_ref(&runaway), &opted, |_| vec![])
-            .await;
+        c.act(std::slice::from_ref(&runaway), &opted, now()).await;
         assert_eq!(*c.iam.calls.lock().unwrap(), 1);
         // Again from the outbox (its publish failed): reported, not put again.
-        let again = c
-            .act(std::slice::from_ref(&runaway), &opted, |_| vec![])
-            .await;
+        let again = c.act(std::slice::from_ref(&runaway), &opted, now()).await;
         assert_eq!(again[0].applied.len(), 1);
         assert_eq!(again[0].applied[0].result, Ok(false));
         assert_eq!(*c.iam.calls.lock().unwrap(), 1);
-        // Resolved lifts it; the runaway handed out once more afterwards puts nothing back.
-        c.act(
-            &[alert(AlertKind::Resolved, Some(w), &[])],
-            &opted,
-            |_| vec![],
-        )
-        .await;
+        // Lifted by hand (`contain lift`); the runaway handed out once more puts nothing back.
+        c.iam.policies.lock().unwrap().clear();
+        let late = c.act(std::slice::from_ref(&runaway), &opted, now()).await;
+        assert_eq!(late[0].applied[0].result, Ok(false));
         assert!(c.iam.policies.lock().unwrap().is_empty());
-        let late = c
-            .act(std::slice::from_ref(&runaway), &opted, |_| vec![])
-            .await;
-        assert!(late[0].applied.is_empty());
-        assert!(c.iam.policies.lock().unwrap().is_empty());
-        assert_eq!(*c.iam.calls.lock().unwrap(), 2, "one put, one delete");
+        assert_eq!(*c.iam.calls.lock().unwrap(), 1, "one put");
+    }
+
+    /// `replay` and the Lambda agree: over the same records, the deny the Lambda puts (acting on the
+    /// detector's alerts at their time) is put when replay says `contain`, ends at replay's `release`
+    /// time, and survives every tick before it (the quiet and the resolved included).
+    #[tokio::test]
+    async fn replay_and_the_lambda_agree_on_contain_and_release_times() {
+        use bedrock_meter_core::live::containment::{replay_events, ReplayEvent};
+        use bedrock_meter_core::live::detector::{
+            replay, Detector, DetectorConfig, MemoryStore, Observation, Overrides,
+        };
+        let t0 = Timestamp::parse_iso8601("2026-11-25T02:00:00Z").unwrap().0;
+        let w = "arn:aws:sts::111122223333:assumed-role/ops-agent/w";
+        // A loop on the tagged profile: $2 a minute for 10 minutes (crosses $10 in minute 6).
+        let mut obs: Vec<Observation> = (0..10)
+            .map(|m| Observation {
+                at: Timestamp(t0 + m * 60 + 7),
+                app: "ops-agent".into(),
+                team: "platform".into(),
+                caller: w.into(),
+                model: "anthropic.claude-sonnet-4-5-20250929-v1:0".into(),
+                profile_arn: Some(PROFILE.into()),
+                cost: Money(2 * bedrock_meter_core::pricing::money::FEMTO_PER_USD),
+                unpriced: false,
+                requests: 1,
+                tokens: Tokens::default(),
+                overrides: Overrides::default(),
+            })
+            .collect();
+        let d = Detector::new(MemoryStore::new(), DetectorConfig::default());
+        let alerts = replay(&d, &mut obs).await.unwrap();
+        assert!(alerts.iter().any(|a| a.kind == AlertKind::Resolved));
+        let (events, _) = replay_events(&alerts, |p| p == PROFILE, &cfg(false));
+        let (contain_at, release_at) = match events.as_slice() {
+            [(_, ReplayEvent::Contain(c)), (_, ReplayEvent::Expire(e))] => (c.at, e.until),
+            other => panic!("{other:?}"),
+        };
+        // The Lambda: every alert acted on at its own time; a tick every minute in between sweeps.
+        let c = Responder::new(cfg(false), StrictIam::default(), MemoryLedger::default());
+        let opted: HashSet<String> = [PROFILE.to_string()].into();
+        let mut put_at = None;
+        let mut gone_at = None;
+        let end = release_at.0 + 120;
+        let mut t = alerts[0].at.0;
+        while t <= end {
+            let due: Vec<Alert> = alerts.iter().filter(|a| a.at.0 == t).cloned().collect();
+            c.act(&due, &opted, Timestamp(t)).await;
+            c.sweep(Timestamp(t)).await;
+            let there = !c.iam.policies.lock().unwrap().is_empty();
+            if there && put_at.is_none() {
+                put_at = Some(Timestamp(t));
+            }
+            if !there && put_at.is_some() && gone_at.is_none() {
+                gone_at = Some(Timestamp(t));
+            }
+            t += 60;
+        }
+        assert_eq!(put_at, Some(contain_at));
+        assert_eq!(gone_at, Some(release_at), "removed at the first tick at its until");
     }
 }

@@ -26,6 +26,18 @@ fn facts() -> IncidentFacts {
         models: vec!["anthropic.claude-sonnet-4-5-20250929-v1:0".into()],
         at: t("2026-11-25T02:00:30Z"),
         opted_in: true,
+        window_cost: Money::ZERO,
+        window_requests: 50,
+        threshold_cost: Money(10 * crate::pricing::money::FEMTO_PER_USD),
+        threshold_requests: 20,
+    }
+}
+
+fn share(caller: &str, requests: u64) -> CallerShare {
+    CallerShare {
+        caller: caller.into(),
+        cost: Money::ZERO,
+        requests,
     }
 }
 
@@ -132,7 +144,10 @@ fn a_tagged_apps_caller_is_contained_on_its_profile_only() {
     assert_eq!(p.contain.len(), 1);
     let c = &p.contain[0];
     assert_eq!(c.principal.label(), "role/ops-agent");
-    assert_eq!(c.policy_name, "BedrockMeterContain-a1b2c3d4e5f6");
+    assert_eq!(
+        c.policy_name,
+        "BedrockMeterContain-bedrock-meter.local.a1b2c3d4e5f6"
+    );
     assert_eq!(c.resources, vec![PROFILE.to_string()]);
     assert_eq!(c.until, t("2026-11-25T03:00:30Z"));
     assert_eq!(
@@ -212,10 +227,10 @@ fn app_level_incidents_contain_each_allowed_caller_once() {
     let mut f = facts();
     f.caller = None;
     f.callers = vec![
-        "arn:aws:sts::111122223333:assumed-role/ops-agent/a".into(),
-        "arn:aws:sts::111122223333:assumed-role/ops-agent/b".into(),
-        "arn:aws:iam::111122223333:user/batch-7".into(),
-        "arn:aws:iam::111122223333:user/alice".into(),
+        share("arn:aws:sts::111122223333:assumed-role/ops-agent/a", 15),
+        share("arn:aws:sts::111122223333:assumed-role/ops-agent/b", 15),
+        share("arn:aws:iam::111122223333:user/batch-7", 15),
+        share("arn:aws:iam::111122223333:user/alice", 15),
     ];
     let p = plan(&f, &cfg());
     let who: Vec<String> = p.contain.iter().map(|c| c.principal.label()).collect();
@@ -240,7 +255,7 @@ fn unattributed_traffic_only_with_the_stack_switch() {
     let p = plan(&f, &on);
     assert_eq!(p.contain.len(), 1);
     let c = &p.contain[0];
-    assert_eq!(c.policy_name, "BedrockMeterContain-unattributed");
+    assert_eq!(c.policy_name, "BedrockMeterContain-bedrock-meter.local.unattributed");
     assert_eq!(
         c.resources,
         vec![
@@ -254,21 +269,155 @@ fn unattributed_traffic_only_with_the_stack_switch() {
 }
 
 #[test]
-fn names_stay_within_iam_limits() {
-    assert_eq!(policy_name(PROFILE), "BedrockMeterContain-a1b2c3d4e5f6");
-    assert_eq!(policy_name("a1b2c3d4e5f6"), policy_name(PROFILE));
+fn names_stay_within_iam_limits_and_carry_the_stack_and_region() {
+    let mut c = cfg();
+    c.stack = "prod-meter".into();
+    c.region = "eu-west-1".into();
+    assert_eq!(
+        c.policy_name(PROFILE),
+        "BedrockMeterContain-prod-meter.eu-west-1.a1b2c3d4e5f6"
+    );
+    assert_eq!(c.policy_name("a1b2c3d4e5f6"), c.policy_name(PROFILE));
+    assert!(c.policy_name(PROFILE).starts_with(&c.policy_prefix()));
+    assert_eq!(profile_key_of(&c.policy_name(PROFILE)), Some("a1b2c3d4e5f6"));
+    // Another Region's stack of the same name: another name, another prefix (never swept here).
+    let mut other = c.clone();
+    other.region = "us-east-1".into();
+    assert_ne!(other.policy_name(PROFILE), c.policy_name(PROFILE));
+    assert!(!other.policy_name(PROFILE).starts_with(&c.policy_prefix()));
+    // A stack whose name runs into another's Region: prefixes still never nest (`.` separates).
+    let mut a = cfg();
+    a.stack = "a".into();
+    a.region = "us-east-1".into();
+    let mut b = cfg();
+    b.stack = "a-us-east-1".into();
+    b.region = "us-west-2".into();
+    assert!(!b.policy_name(PROFILE).starts_with(&a.policy_prefix()));
     let long = format!(
         "arn:aws:bedrock:us-east-1:1:application-inference-profile/{}",
         "x".repeat(300)
     );
     let odd = "arn:aws:bedrock:us-east-1:1:application-inference-profile/a b/c";
-    for p in [long.as_str(), odd, UNATTRIBUTED_KEY] {
-        let n = policy_name(p);
-        assert!(n.len() <= MAX_POLICY_NAME_CHARS, "{n}");
-        assert!(n.chars().all(iam_name_char), "{n}");
-        assert_eq!(policy_name(p), n, "deterministic");
+    let mut big = cfg();
+    big.stack = "s".repeat(128);
+    big.region = "a-very-long-region-name-1".into();
+    for cf in [&c, &big] {
+        for p in [long.as_str(), odd, UNATTRIBUTED_KEY] {
+            let n = cf.policy_name(p);
+            assert!(n.len() <= MAX_POLICY_NAME_CHARS, "{n}");
+            assert!(n.chars().all(iam_name_char), "{n}");
+            assert_eq!(cf.policy_name(p), n, "deterministic");
+            assert!(n.starts_with(&cf.policy_prefix()));
+        }
+        assert_ne!(cf.policy_name(&long), cf.policy_name(odd));
     }
-    assert_ne!(policy_name(&long), policy_name(odd));
+}
+
+#[test]
+fn model_ids_with_wildcards_never_reach_a_policy() {
+    let mut on = cfg();
+    on.unattributed = true;
+    for bad in ["anthropic.*", "anthropic.claude-?", "x${aws:username}"] {
+        let mut f = facts();
+        f.app = UNATTRIBUTED.into();
+        f.profile_arns = vec![];
+        f.models = vec![
+            "anthropic.claude-3-haiku-20240307-v1:0".into(),
+            bad.into(),
+        ];
+        let p = plan(&f, &on);
+        assert!(p.contain.is_empty(), "{bad}: {:?}", p.contain);
+        assert_eq!(p.skipped[0].1, Skip::WildcardResource(bad.into()));
+    }
+    let mut f = facts();
+    f.profile_arns = vec![format!("{PROFILE}*")];
+    let p = plan(&f, &cfg());
+    assert!(p.contain.is_empty());
+    assert!(matches!(p.skipped[0].1, Skip::WildcardResource(_)));
+}
+
+#[test]
+fn foreign_account_callers_are_reported_never_contained() {
+    let mut c = cfg();
+    c.account = Some("111122223333".into());
+    let mut f = facts();
+    f.caller = Some("arn:aws:sts::444455556666:assumed-role/ops-agent/s".into());
+    let p = plan(&f, &c);
+    assert!(p.contain.is_empty());
+    assert_eq!(
+        p.skipped[0].1,
+        Skip::ForeignAccount("role/ops-agent".into(), "444455556666".into())
+    );
+    // The same role name in this account is contained.
+    assert_eq!(plan(&facts(), &c).contain.len(), 1);
+    // App level too: only this account's caller.
+    let mut f = facts();
+    f.caller = None;
+    f.callers = vec![
+        share("arn:aws:sts::444455556666:assumed-role/ops-agent/s", 25),
+        share("arn:aws:sts::111122223333:assumed-role/ops-batch/s", 25),
+    ];
+    let p = plan(&f, &c);
+    let who: Vec<String> = p.contain.iter().map(|x| x.principal.label()).collect();
+    assert_eq!(who, vec!["role/ops-batch"]);
+}
+
+#[test]
+fn only_the_callers_who_ran_away_are_contained() {
+    let usd = |n: i128| Money(n * crate::pricing::money::FEMTO_PER_USD);
+    let mut f = facts();
+    f.caller = None;
+    // The window crossed on spend ($40 > $10), not on requests (50 ≤ 60).
+    f.window_cost = usd(40);
+    f.threshold_requests = 60;
+    let loop_ = "arn:aws:sts::111122223333:assumed-role/ops-agent/loop";
+    let bystander = "arn:aws:sts::111122223333:assumed-role/ops-web/s";
+    let single = "arn:aws:sts::111122223333:assumed-role/ops-cron/s";
+    let cheap_chatty = "arn:aws:sts::111122223333:assumed-role/ops-chat/s";
+    f.callers = vec![
+        CallerShare {
+            caller: loop_.into(),
+            cost: usd(30),
+            requests: 20,
+        },
+        CallerShare {
+            caller: bystander.into(),
+            cost: usd(4),
+            requests: 10,
+        },
+        // One request that alone is a quarter of the spend: still never contained.
+        CallerShare {
+            caller: single.into(),
+            cost: usd(10),
+            requests: 1,
+        },
+        // Many cheap requests: the window did not cross on requests, so they do not count.
+        CallerShare {
+            caller: cheap_chatty.into(),
+            cost: usd(1),
+            requests: 19,
+        },
+    ];
+    let p = plan(&f, &cfg());
+    let who: Vec<String> = p.contain.iter().map(|x| x.caller.clone()).collect();
+    assert_eq!(who, vec![loop_.to_string()]);
+    let why: std::collections::BTreeMap<&str, &Skip> =
+        p.skipped.iter().map(|(c, w)| (c.as_str(), w)).collect();
+    assert!(matches!(why[bystander], Skip::SmallShare { .. }));
+    assert_eq!(*why[single], Skip::TooFewRequests(1));
+    assert!(matches!(why[cheap_chatty], Skip::SmallShare { .. }));
+    // Crossed on requests as well: the chatty caller's 19 of 50 requests (38%) are a real part.
+    f.threshold_requests = 20;
+    let p = plan(&f, &cfg());
+    assert_eq!(p.contain.len(), 2, "{:?}", p.skipped);
+    // A caller-level incident of one request is no loop either.
+    let mut one = facts();
+    one.window_requests = 1;
+    assert_eq!(
+        plan(&one, &cfg()).skipped[0].1,
+        Skip::TooFewRequests(1)
+    );
+    assert!(share_rule_text().contains("25%"));
 }
 
 #[test]
@@ -374,16 +523,14 @@ fn alert(
 }
 
 #[test]
-fn replay_contains_on_runaway_and_releases_on_resolved() {
+fn replay_contains_on_runaway_and_releases_only_at_until() {
     use crate::live::detector::AlertKind::*;
     let w = "arn:aws:sts::111122223333:assumed-role/ops-agent/w";
-    let alerts = vec![
+    let mut alerts = vec![
         alert(Runaway, Some(w), "2026-11-25T01:20:00Z"),
         alert(Escalation, Some(w), "2026-11-25T01:40:00Z"),
-        // The app-level incident of the same app: the deny is already in force, not put twice.
-        alert(Runaway, None, "2026-11-25T01:41:00Z"),
+        // Quiet (the deny's own doing) and resolved: the deny stays until 02:20.
         alert(Resolved, Some(w), "2026-11-25T01:50:00Z"),
-        alert(Resolved, None, "2026-11-25T01:51:00Z"),
         // Later, a new runaway whose deny expires before it resolves.
         alert(Runaway, Some(w), "2026-11-25T03:00:00Z"),
         alert(Resolved, Some(w), "2026-11-25T05:00:00Z"),
@@ -394,7 +541,10 @@ fn replay_contains_on_runaway_and_releases_on_resolved() {
             "2026-11-25T06:00:00Z",
         ),
     ];
-    let ev = replay_events(&alerts, |p| p == PROFILE, |_| vec![w.to_string()], &cfg());
+    for a in &mut alerts {
+        a.window_requests = 30;
+    }
+    let (ev, _) = replay_events(&alerts, |p| p == PROFILE, &cfg());
     let got: Vec<(usize, String, String)> = ev
         .iter()
         .map(|(i, e)| {
@@ -410,12 +560,11 @@ fn replay_contains_on_runaway_and_releases_on_resolved() {
         got,
         vec![
             (0, "contain".into(), "2026-11-25T01:20:00Z".into()),
-            (3, "release".into(), "2026-11-25T01:50:00Z".into()),
-            (5, "contain".into(), "2026-11-25T03:00:00Z".into()),
-            // Expired at 04:00, between alert 5 and the resolved alert at 05:00.
-            (5, "release".into(), "2026-11-25T04:00:00Z".into()),
-            (7, "contain".into(), "2026-11-25T06:00:00Z".into()),
-            (7, "release".into(), "2026-11-25T07:00:00Z".into()),
+            (2, "release".into(), "2026-11-25T02:20:00Z".into()),
+            (3, "contain".into(), "2026-11-25T03:00:00Z".into()),
+            (3, "release".into(), "2026-11-25T04:00:00Z".into()),
+            (5, "contain".into(), "2026-11-25T06:00:00Z".into()),
+            (5, "release".into(), "2026-11-25T07:00:00Z".into()),
         ]
     );
     assert!(ev[0]
@@ -423,7 +572,7 @@ fn replay_contains_on_runaway_and_releases_on_resolved() {
         .summary_line()
         .contains("contain    ops-agent (platform) caller"));
     // Not opted in: nothing.
-    assert!(replay_events(&alerts, |_| false, |_| vec![], &cfg()).is_empty());
+    assert!(replay_events(&alerts, |_| false, &cfg()).0.is_empty());
 }
 
 #[test]
@@ -433,7 +582,9 @@ fn the_rendered_alert_says_what_was_contained() {
         Some("arn:aws:sts::111122223333:assumed-role/ops-agent/w"),
         "2026-11-25T02:00:30Z",
     );
-    let f = IncidentFacts::from_alert(&a, |_| true, vec![]);
+    let mut a = a;
+    a.window_requests = 30;
+    let f = IncidentFacts::from_alert(&a, |_| true);
     let c = plan(&f, &cfg()).contain;
     let mut r = crate::live::alert::render(&a, &crate::live::alert::AlertContext::default());
     let lead_end = r.body.find("\n\n").unwrap();

@@ -746,3 +746,111 @@ async fn concurrent_batches_of_one_incident_alert_once() {
         assert_eq!((st.version, inc.open, inc.alerts), (1, true, 1));
     }
 }
+
+const VICTIM_PROFILE: &str =
+    "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/victim01";
+const FORGED_PROFILE: &str =
+    "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/forged01";
+
+/// An observation through a given profile (its `app` tag `victim`), with that profile's overrides.
+fn through(at: i64, profile: &str, caller: &str, cost: Money, o: Overrides) -> Observation {
+    Observation {
+        profile_arn: Some(profile.into()),
+        overrides: o,
+        ..ob(at, "victim", caller, cost, 10)
+    }
+}
+
+#[test]
+fn a_forged_profile_tagged_with_the_victims_app_changes_none_of_its_alerts() {
+    let strict = Overrides {
+        max_requests: Some(1),
+        ..Overrides::default()
+    };
+    let victim = "arn:aws:sts::111122223333:assumed-role/victim-app/s";
+    let attacker = "arn:aws:sts::111122223333:assumed-role/attacker/s";
+    // The victim's normal traffic (5 calls a minute, $0.10 each: far under $10 / 600) and one call
+    // through the attacker's profile tagged app=victim, meter:max-requests=1, in the same minutes.
+    let mut v: Vec<Observation> = (0..10)
+        .flat_map(|m| {
+            (0..5).map(move |k| {
+                through(
+                    T0 + m * 60 + k,
+                    VICTIM_PROFILE,
+                    victim,
+                    usd("0.10"),
+                    Overrides::default(),
+                )
+            })
+        })
+        .collect();
+    v.push(through(T0 + 30, FORGED_PROFILE, attacker, usd("0.01"), strict));
+    v.push(through(T0 + 31, FORGED_PROFILE, attacker, usd("0.01"), strict));
+    let alerts = run(&mut v);
+    // The attacker's own profile may alert on its own limit; nothing names the victim's profile.
+    assert!(
+        alerts
+            .iter()
+            .all(|a| a.profile.as_deref() == Some(FORGED_PROFILE)
+                && !a.profile_arns.iter().any(|p| p == VICTIM_PROFILE)),
+        "{alerts:#?}"
+    );
+    assert!(alerts.iter().all(|a| a.caller.as_deref() != Some(victim)));
+}
+
+#[test]
+fn a_forged_profile_with_a_huge_limit_hides_no_runaway() {
+    let lax = Overrides {
+        max_cost: Some(usd("1000000")),
+        max_requests: Some(1_000_000),
+        ..Overrides::default()
+    };
+    let victim = "arn:aws:sts::111122223333:assumed-role/victim-app/s";
+    let attacker = "arn:aws:sts::111122223333:assumed-role/attacker/s";
+    // A loop on the victim's profile: $2 a minute → above $10 in the sixth minute.
+    let mut v: Vec<Observation> = (0..10)
+        .map(|m| through(T0 + m * 60, VICTIM_PROFILE, victim, usd("2"), Overrides::default()))
+        .collect();
+    // The attacker calls its own profile (tagged app=victim, huge limits) every minute alongside.
+    v.extend(
+        (0..10).map(|m| through(T0 + m * 60 + 1, FORGED_PROFILE, attacker, usd("0.01"), lax)),
+    );
+    let alerts = run(&mut v);
+    let runaway = alerts
+        .iter()
+        .find(|a| a.kind == AlertKind::Runaway && a.profile.as_deref() == Some(VICTIM_PROFILE))
+        .expect("the victim's runaway still alerts");
+    assert_eq!(runaway.threshold_cost, usd("10"));
+    assert_eq!(runaway.at, Timestamp(T0 + 6 * 60));
+}
+
+#[test]
+fn an_app_level_runaway_carries_each_batch_callers_share() {
+    // Three callers, none alone above $10 in the window; together they cross. The loop spends most.
+    // Per minute: the loop $1.50 in 2 calls, the web $0.80 in 2 calls: the app crosses $10 in its
+    // fifth minute ($11.50 + one call of $0.01), no caller alone does ($7.50, $4).
+    let mut v = Vec::new();
+    for m in 0..5 {
+        v.push(ob(T0 + m * 60, "a", "loop", usd("0.75"), 1));
+        v.push(ob(T0 + m * 60 + 1, "a", "loop", usd("0.75"), 1));
+        v.push(ob(T0 + m * 60 + 2, "a", "web", usd("0.4"), 1));
+        v.push(ob(T0 + m * 60 + 3, "a", "web", usd("0.4"), 1));
+    }
+    v.push(ob(T0 + 4 * 60 + 4, "a", "once", usd("0.01"), 1));
+    let alerts = run(&mut v);
+    let app = alerts
+        .iter()
+        .find(|a| a.kind == AlertKind::Runaway && a.caller.is_none())
+        .expect("an app-level runaway");
+    let shares: Vec<(&str, u64)> = app
+        .callers
+        .iter()
+        .map(|c| (c.caller.as_str(), c.requests))
+        .collect();
+    assert_eq!(shares, vec![("loop", 10), ("web", 10), ("once", 1)]);
+    assert_eq!(app.callers[0].cost, usd("7.5"));
+    assert_eq!(app.at, Timestamp(T0 + 5 * 60));
+    // The shares survive the outbox.
+    let back = Alert::from_stored_json(&app.to_stored_json()).unwrap();
+    assert_eq!(back, *app);
+}
