@@ -3,7 +3,7 @@
 //! does, sorted by timestamp, and fed to the same [`Detector`] over an in-memory store in batches of one
 //! simulated minute (each evaluated at the end of its minute; see `detector::replay`).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;

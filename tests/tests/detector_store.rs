@@ -21,6 +21,17 @@ fn usd(s: &str) -> Money {
     Money::from_usd_text(s).unwrap()
 }
 
+const PROFILE: &str = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abc123";
+
+/// The scopes of `ob`'s traffic: per profile (docs/detection.md, "Scopes an attacker cannot join").
+fn caller_scope(app: &str, caller: &str) -> Scope {
+    Scope::of_profile(app, PROFILE, Some(caller))
+}
+
+fn app_scope(app: &str) -> Scope {
+    Scope::of_profile(app, PROFILE, None)
+}
+
 fn ob(at: i64, caller: &str, cost: &str) -> Observation {
     Observation {
         at: Timestamp(at),
@@ -28,9 +39,7 @@ fn ob(at: i64, caller: &str, cost: &str) -> Observation {
         team: "platform".into(),
         caller: caller.into(),
         model: "anthropic.claude-sonnet-4-5-20250929-v1:0".into(),
-        profile_arn: Some(
-            "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abc123".into(),
-        ),
+        profile_arn: Some(PROFILE.into()),
         cost: usd(cost),
         unpriced: false,
         requests: 1,
@@ -70,7 +79,7 @@ async fn redelivered_batches_add_once_and_alert_once() {
         .unwrap()
         .alerts
         .is_empty());
-    let scope = Scope::caller("ops-agent", CALLER);
+    let scope = caller_scope("ops-agent", CALLER);
     let state = d.store().read(&scope).await.unwrap();
     assert_eq!(state.buckets.len(), 1);
     let b = &state.buckets[0];
@@ -227,15 +236,15 @@ async fn concurrent_invocations_of_one_incident_alert_once() {
     assert_eq!(caller_level[0].kind, AlertKind::Runaway);
     assert_eq!(caller_level[0].window_cost, usd("12"));
     assert!(alerts.iter().filter(|a| a.caller.is_none()).count() <= 1);
-    let scope = Scope::caller("ops-agent", CALLER);
+    let scope = caller_scope("ops-agent", CALLER);
     let st = table.read(&scope).await.unwrap();
     let inc = st.incident.unwrap();
     assert_eq!((st.version, inc.open, inc.alerts), (1, true, 1));
-    let app = table.read(&Scope::app("ops-agent")).await.unwrap();
+    let app = table.read(&app_scope("ops-agent")).await.unwrap();
     assert_eq!((app.version, app.incident.unwrap().alerts), (1, 1));
     let mut open = table.attention().await.unwrap().open;
     open.sort();
-    assert_eq!(open, vec![Scope::app("ops-agent"), scope]);
+    assert_eq!(open, vec![app_scope("ops-agent"), scope]);
     for a in &alerts {
         table.delivered(&a.id).await.unwrap();
     }
@@ -251,7 +260,7 @@ async fn concurrent_invocations_of_one_incident_alert_once() {
             .alerts;
         assert!(again.is_empty(), "{again:#?}");
     }
-    let b = table.read(&Scope::app("ops-agent")).await.unwrap().buckets;
+    let b = table.read(&app_scope("ops-agent")).await.unwrap().buckets;
     assert_eq!((b[0].cost, b[0].requests), (usd("12"), 4));
 }
 
@@ -315,5 +324,5 @@ async fn long_apps_and_callers_fit_dynamodb_keys() {
     assert!(alerts[0].id.len() < 1024);
     let open = table.attention().await.unwrap().open;
     assert_eq!(open.len(), 2);
-    assert!(open.contains(&Scope::caller(&app, &caller)));
+    assert!(open.contains(&caller_scope(&app, &caller)));
 }

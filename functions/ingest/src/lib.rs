@@ -27,7 +27,7 @@
 pub mod contain;
 pub mod failure;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use bedrock_meter_core::attribution::resolution::AttributionConfig;

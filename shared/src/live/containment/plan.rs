@@ -131,7 +131,7 @@ pub enum Skip {
     ForeignAccount(String, String),
     #[error("only {0} request(s) in the window: a single call is not a runaway")]
     TooFewRequests(u64),
-    #[error("its share ({cost}, {requests} requests of {window_cost}, {window_requests}) is under the containment rule's {MIN_SHARE_PERCENT}%")]
+    #[error("its share ({cost}, {requests} requests of {window_cost}, {window_requests}) is under the containment rule's 25%")]
     SmallShare {
         cost: Money,
         requests: u64,

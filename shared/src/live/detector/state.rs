@@ -137,7 +137,7 @@ impl Scope {
     /// profile; without a profile, an app scope by name unless it is `unattributed` (calls without a
     /// profile are unrelated callers: caller scopes only).
     pub fn of_observation(o: &Observation) -> (Option<Scope>, Scope) {
-        match &o.profile_arn {
+        match o.profile_arn.as_ref().filter(|_| o.app != UNATTRIBUTED) {
             Some(p) => (
                 Some(Scope::of_profile(&o.app, p, None)),
                 Scope::of_profile(&o.app, p, Some(&o.caller)),

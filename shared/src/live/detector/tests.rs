@@ -31,6 +31,12 @@ fn ob(at: i64, app: &str, caller: &str, cost: Money, input_tokens: u64) -> Obser
     }
 }
 
+/// The caller scope of `ob`'s traffic (through the app's own profile).
+fn ob_scope(app: &str, caller: &str) -> Scope {
+    let o = ob(0, app, caller, Money::ZERO, 0);
+    Scope::of_observation(&o).1
+}
+
 fn run(obs: &mut [Observation]) -> Vec<Alert> {
     let d = Detector::new(MemoryStore::new(), DetectorConfig::default());
     block_on(replay(&d, obs)).unwrap()
@@ -486,6 +492,16 @@ fn scope_keys_are_unambiguous() {
     );
     assert_ne!(Scope::app("a").key(), Scope::caller("a", "").key());
     assert_eq!(Scope::caller("a%", "x").key(), "C#a%25#x");
+    // Per profile: the profile is part of the key, so two profiles claiming one app never share.
+    assert_ne!(
+        Scope::of_profile("a", "p1", None).key(),
+        Scope::of_profile("a", "p2", None).key()
+    );
+    assert_ne!(
+        Scope::of_profile("a", "p#x", Some("c")).key(),
+        Scope::of_profile("a", "p", Some("x#c")).key()
+    );
+    assert_eq!(Scope::of_profile("a", "p", Some("c")).key(), "Q#a#p#c");
 }
 
 #[test]
@@ -611,7 +627,7 @@ fn long_windows_use_coarser_buckets() {
         d.store().bucket_count()
     );
     // Batch keys are kept an hour, not two days: a few buckets' worth, not 2,880 batches.
-    let st = block_on(d.store().read(&Scope::caller("a", "c"))).unwrap();
+    let st = block_on(d.store().read(&ob_scope("a", "c"))).unwrap();
     assert!(st.marked.len() <= 5, "{:?}", st.marked);
     // ...and within that hour a redelivery still adds nothing.
     let last = 2 * 1440 - 1;
@@ -627,7 +643,7 @@ fn long_windows_use_coarser_buckets() {
     let before = in_last(&st);
     assert!(before > 0);
     block_on(d.observe(&format!("b{last}"), &o, Timestamp(T0 + last * 60 + 120))).unwrap();
-    let after = block_on(d.store().read(&Scope::caller("a", "c"))).unwrap();
+    let after = block_on(d.store().read(&ob_scope("a", "c"))).unwrap();
     assert_eq!(in_last(&after), before);
 }
 
@@ -739,7 +755,7 @@ async fn concurrent_batches_of_one_incident_alert_once() {
         let st = d
             .store()
             .inner
-            .read(&Scope::caller("a", "c"))
+            .read(&ob_scope("a", "c"))
             .await
             .unwrap();
         let inc = st.incident.unwrap();
