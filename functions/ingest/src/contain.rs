@@ -578,7 +578,7 @@ mod tests {
                 caller: w.into(),
                 model: "anthropic.claude-sonnet-4-5-20250929-v1:0".into(),
                 profile_arn: Some(PROFILE.into()),
-                cost: Money(2 * bedrock_meter_core::pricing::money::FEMTO_PER_USD),
+                cost: Money::from_usd_text("2").unwrap(),
                 unpriced: false,
                 requests: 1,
                 tokens: Tokens::default(),
