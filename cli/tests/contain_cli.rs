@@ -88,7 +88,10 @@ fn list_and_lift_containment_policies() {
         .iter()
         .find(|r| r["principal"] == "role/ops-agent")
         .unwrap();
-    assert_eq!(role["policy"], "BedrockMeterContain-bedrock-meter.local.a1b2c3d4e5f6");
+    assert_eq!(
+        role["policy"],
+        "BedrockMeterContain-bedrock-meter.local.a1b2c3d4e5f6"
+    );
     assert_eq!(role["active"], true);
     assert_eq!(role["resources"], serde_json::json!([PROFILE]));
     assert_eq!(
@@ -104,7 +107,9 @@ fn list_and_lift_containment_policies() {
     let table = cli(&moto, &["contain", "list", "--principal", "role/ops-agent"]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(
-        text.contains("role/ops-agent  BedrockMeterContain-bedrock-meter.local.a1b2c3d4e5f6  until "),
+        text.contains(
+            "role/ops-agent  BedrockMeterContain-bedrock-meter.local.a1b2c3d4e5f6  until "
+        ),
         "{text}"
     );
     assert!(
@@ -118,8 +123,9 @@ fn list_and_lift_containment_policies() {
         &["contain", "lift", "role/ops-agent", PROFILE, "--dry-run"],
     );
     assert!(out.status.success(), "{}", names(&out));
-    assert!(String::from_utf8_lossy(&out.stdout)
-        .contains("would remove BedrockMeterContain-bedrock-meter.local.a1b2c3d4e5f6 from role/ops-agent"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(
+        "would remove BedrockMeterContain-bedrock-meter.local.a1b2c3d4e5f6 from role/ops-agent"
+    ));
     let policies = |role: &'static str| {
         rt.block_on(async {
             iam.list_role_policies()

@@ -3,11 +3,11 @@
 //! inline policy names and sizes). No PyPI validator of IAM policies is available offline here, so the
 //! rules are encoded below — and the checker is itself tested on documents that break each rule.
 
-use bedrock_meter_core::pricing::money::Money;
 use bedrock_meter_core::live::containment::{
-    counted_chars, plan, ContainmentConfig, IncidentFacts, CONTAIN_ACTIONS,
-    MAX_POLICY_NAME_CHARS, MAX_ROLE_POLICY_CHARS, MAX_USER_POLICY_CHARS,
+    counted_chars, plan, ContainmentConfig, IncidentFacts, CONTAIN_ACTIONS, MAX_POLICY_NAME_CHARS,
+    MAX_ROLE_POLICY_CHARS, MAX_USER_POLICY_CHARS,
 };
+use bedrock_meter_core::pricing::money::Money;
 use bedrock_meter_core::time::Timestamp;
 use serde_json::{json, Map, Value};
 

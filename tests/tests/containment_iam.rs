@@ -3,12 +3,12 @@
 //!
 //! `MOTO_SERVER=$PWD/.venv/bin/moto_server cargo test -p bedrock-meter-integration-tests --test containment_iam`
 
-use bedrock_meter_core::pricing::money::Money;
 use bedrock_meter_core::aws::iam::IamClient;
 use bedrock_meter_core::live::containment::{
     contain, plan, read_document, release, ContainmentConfig, IamPolicies, IamPrincipal,
     IncidentFacts, StoredContainment,
 };
+use bedrock_meter_core::pricing::money::Money;
 use bedrock_meter_core::time::Timestamp;
 use bedrock_meter_integration_tests::Moto;
 
@@ -135,7 +135,10 @@ async fn contain_puts_one_expiring_deny_and_release_removes_it() {
     // The port's read side (what `contain list` uses).
     let principal = IamPrincipal::parse("role/ops-agent").unwrap();
     let names = client.policy_names(&principal).await.unwrap();
-    assert_eq!(names, vec!["BedrockMeterContain-bedrock-meter.local.a1b2c3d4e5f6"]);
+    assert_eq!(
+        names,
+        vec!["BedrockMeterContain-bedrock-meter.local.a1b2c3d4e5f6"]
+    );
     let stored = client
         .policy_document(&principal, &names[0])
         .await
@@ -187,7 +190,10 @@ async fn users_with_paths_dry_runs_and_refused_principals() {
         .unwrap()
         .policy_names()
         .to_vec();
-    assert_eq!(names, vec!["BedrockMeterContain-bedrock-meter.local.a1b2c3d4e5f6"]);
+    assert_eq!(
+        names,
+        vec!["BedrockMeterContain-bedrock-meter.local.a1b2c3d4e5f6"]
+    );
 
     // Dry run: reported, nothing put.
     let p = plan(

@@ -304,8 +304,16 @@ async fn a_deny_lasts_its_term_through_quiet_and_resolved() {
     let mut resolved = 0;
     for k in 1..=9 {
         let out = w.ingest.tick(Timestamp(now.0 + k * 5 * 60)).await.unwrap();
-        resolved += out.alerts.iter().filter(|a| a.starts_with("resolved")).count();
-        assert_eq!(w.policies("ops-agent").await, vec![name], "tick {k}: {out:?}");
+        resolved += out
+            .alerts
+            .iter()
+            .filter(|a| a.starts_with("resolved"))
+            .count();
+        assert_eq!(
+            w.policies("ops-agent").await,
+            vec![name],
+            "tick {k}: {out:?}"
+        );
     }
     assert!(resolved >= 1, "the incidents resolved during the quiet");
     // 45 minutes after the runaway: still there.
@@ -363,13 +371,23 @@ async fn a_forged_profile_gets_no_victim_denied() {
     let mut msgs = Vec::new();
     for i in 0..3 {
         let victim = format!("arn:aws:sts::{ACCOUNT}:assumed-role/ops-agent/s{i}");
-        msgs.push((m + i, record(m + i, &w.tagged.arn, &victim, &format!("v{i}"))));
+        msgs.push((
+            m + i,
+            record(m + i, &w.tagged.arn, &victim, &format!("v{i}")),
+        ));
     }
     for i in 0..2 {
         let attacker = format!("arn:aws:sts::{ACCOUNT}:assumed-role/attacker/s{i}");
-        msgs.push((m + 10 + i, record(m + 10 + i, &w.forged.arn, &attacker, &format!("x{i}"))));
+        msgs.push((
+            m + 10 + i,
+            record(m + 10 + i, &w.forged.arn, &attacker, &format!("x{i}")),
+        ));
     }
-    let out = w.ingest.handle(&event(&msgs), Timestamp(m + 59)).await.unwrap();
+    let out = w
+        .ingest
+        .handle(&event(&msgs), Timestamp(m + 59))
+        .await
+        .unwrap();
     assert!(w.policies("ops-agent").await.is_empty(), "{out:?}");
     // What alerted is the forged profile itself, never the victim's profile.
     for (body, _) in w.sent("Bedrock runaway") {
@@ -385,9 +403,18 @@ async fn a_foreign_accounts_caller_is_reported_never_contained() {
     let m = minute_ago(2);
     let foreign = "arn:aws:sts::444455556666:assumed-role/ops-agent/s";
     let msgs: Vec<(i64, String)> = (0..8)
-        .map(|i| (m + i, record(m + i, &w.tagged.arn, foreign, &format!("f{i}"))))
+        .map(|i| {
+            (
+                m + i,
+                record(m + i, &w.tagged.arn, foreign, &format!("f{i}")),
+            )
+        })
         .collect();
-    let out = w.ingest.handle(&event(&msgs), Timestamp(m + 59)).await.unwrap();
+    let out = w
+        .ingest
+        .handle(&event(&msgs), Timestamp(m + 59))
+        .await
+        .unwrap();
     assert!(!out.alerts.is_empty(), "{out:?}");
     assert_eq!(out.contained, 0, "{out:?}");
     assert!(w.policies("ops-agent").await.is_empty());

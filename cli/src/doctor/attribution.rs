@@ -51,7 +51,12 @@ pub(super) fn profiles(f: &Facts, cfg: &AttributionConfig) -> Check {
 /// inconsistency or someone's profile posing as the app. Warned, with each profile's `meter:*` tags.
 pub(super) fn app_claims(f: &Facts, cfg: &AttributionConfig) -> Check {
     let Ok(ps) = &f.profiles else {
-        return Check::new(CLAIMS.0, CLAIMS.1, Status::Skip, "profiles could not be read".into());
+        return Check::new(
+            CLAIMS.0,
+            CLAIMS.1,
+            Status::Skip,
+            "profiles could not be read".into(),
+        );
     };
     let mut by_app: BTreeMap<&str, Vec<&bedrock_meter_core::attribution::profiles::Profile>> =
         BTreeMap::new();
@@ -263,8 +268,14 @@ mod tests {
     fn two_profiles_claiming_one_app_with_different_meter_tags_warn() {
         let mut f = healthy();
         f.profiles = Ok(vec![
-            profile("p1", &[("app", "a"), ("team", "t"), ("meter:max-cost-usd", "25")]),
-            profile("p2", &[("app", "a"), ("team", "t"), ("meter:max-requests", "1")]),
+            profile(
+                "p1",
+                &[("app", "a"), ("team", "t"), ("meter:max-cost-usd", "25")],
+            ),
+            profile(
+                "p2",
+                &[("app", "a"), ("team", "t"), ("meter:max-requests", "1")],
+            ),
             profile("p3", &[("app", "b"), ("team", "t")]),
             profile("p4", &[("app", "b"), ("team", "t")]),
         ]);

@@ -106,7 +106,12 @@ impl<I: IamPolicies, L: ContainmentLedger> Responder<I, L> {
     /// `resolved` and `escalation` do nothing: a deny lasts its term (the quiet after a runaway is
     /// often the deny's own doing) and ends at its `until` or by `contain lift`; the tick's
     /// [`sweep`](Self::sweep) removes expired ones.
-    pub async fn act(&self, alerts: &[Alert], opted_in: &HashSet<String>, now: Timestamp) -> Vec<Acted> {
+    pub async fn act(
+        &self,
+        alerts: &[Alert],
+        opted_in: &HashSet<String>,
+        now: Timestamp,
+    ) -> Vec<Acted> {
         let jobs: Vec<_> = alerts
             .iter()
             .filter(|a| a.kind == AlertKind::Runaway)
@@ -386,7 +391,11 @@ mod tests {
         assert_eq!(c.iam.policies.lock().unwrap().len(), 1);
         // resolved (the quiet may be the deny's own doing): nothing is deleted.
         let acted = c
-            .act(&[alert(AlertKind::Resolved, Some(w), &[])], &HashSet::new(), now())
+            .act(
+                &[alert(AlertKind::Resolved, Some(w), &[])],
+                &HashSet::new(),
+                now(),
+            )
             .await;
         assert!(acted.is_empty());
         assert_eq!(c.iam.policies.lock().unwrap().len(), 1);
@@ -397,18 +406,30 @@ mod tests {
         let w = "arn:aws:sts::111122223333:assumed-role/ops-agent/w";
         let c = Responder::new(cfg(false), StrictIam::default(), MemoryLedger::default());
         let a = c
-            .act(&[alert(AlertKind::Runaway, Some(w), &[PROFILE])], &HashSet::new(), now())
+            .act(
+                &[alert(AlertKind::Runaway, Some(w), &[PROFILE])],
+                &HashSet::new(),
+                now(),
+            )
             .await;
         assert_eq!(a[0].skipped[0].1, Skip::NotOptedIn);
         let opted: HashSet<String> = [PROFILE.to_string()].into();
         let other = "arn:aws:sts::111122223333:assumed-role/payments/w";
         let a = c
-            .act(&[alert(AlertKind::Runaway, Some(other), &[PROFILE])], &opted, now())
+            .act(
+                &[alert(AlertKind::Runaway, Some(other), &[PROFILE])],
+                &opted,
+                now(),
+            )
             .await;
         assert!(matches!(a[0].skipped[0].1, Skip::OutsideAllow(_)));
         let dry = Responder::new(cfg(true), StrictIam::default(), MemoryLedger::default());
         let a = dry
-            .act(&[alert(AlertKind::Runaway, Some(w), &[PROFILE])], &opted, now())
+            .act(
+                &[alert(AlertKind::Runaway, Some(w), &[PROFILE])],
+                &opted,
+                now(),
+            )
             .await;
         assert!(a[0].applied[0].dry_run);
         assert_eq!(
@@ -614,6 +635,10 @@ mod tests {
             t += 60;
         }
         assert_eq!(put_at, Some(contain_at));
-        assert_eq!(gone_at, Some(release_at), "removed at the first tick at its until");
+        assert_eq!(
+            gone_at,
+            Some(release_at),
+            "removed at the first tick at its until"
+        );
     }
 }

@@ -118,7 +118,8 @@ impl Config {
             return Err(SettingError {
                 name: "ACCOUNT_ID",
                 value: String::new(),
-                expected: "the stack's 12-digit account id (required when CONTAINMENT_ALLOW is set)",
+                expected:
+                    "the stack's 12-digit account id (required when CONTAINMENT_ALLOW is set)",
             });
         }
         let chat_format = match val("CHAT_FORMAT") {
@@ -336,7 +337,9 @@ where
         let tick_id = format!("tick|{}", now.0);
         // Boxed, like below: the detector's future is deep, and the Lambda's own future nests it.
         let observed = Box::pin(self.detector.observe(&tick_id, &[], now)).await?;
-        let failed_puts = self.deliver(observed, &Batch::default(), now, &mut out).await;
+        let failed_puts = self
+            .deliver(observed, &Batch::default(), now, &mut out)
+            .await;
         // Expired denies of this stack, found by name on the allowed principals.
         let mut sweep_errors = 0;
         if let Some(c) = &self.containment {

@@ -255,7 +255,10 @@ fn unattributed_traffic_only_with_the_stack_switch() {
     let p = plan(&f, &on);
     assert_eq!(p.contain.len(), 1);
     let c = &p.contain[0];
-    assert_eq!(c.policy_name, "BedrockMeterContain-bedrock-meter.local.unattributed");
+    assert_eq!(
+        c.policy_name,
+        "BedrockMeterContain-bedrock-meter.local.unattributed"
+    );
     assert_eq!(
         c.resources,
         vec![
@@ -279,7 +282,10 @@ fn names_stay_within_iam_limits_and_carry_the_stack_and_region() {
     );
     assert_eq!(c.policy_name("a1b2c3d4e5f6"), c.policy_name(PROFILE));
     assert!(c.policy_name(PROFILE).starts_with(&c.policy_prefix()));
-    assert_eq!(profile_key_of(&c.policy_name(PROFILE)), Some("a1b2c3d4e5f6"));
+    assert_eq!(
+        profile_key_of(&c.policy_name(PROFILE)),
+        Some("a1b2c3d4e5f6")
+    );
     // Another Region's stack of the same name: another name, another prefix (never swept here).
     let mut other = c.clone();
     other.region = "us-east-1".into();
@@ -321,10 +327,7 @@ fn model_ids_with_wildcards_never_reach_a_policy() {
         let mut f = facts();
         f.app = UNATTRIBUTED.into();
         f.profile_arns = vec![];
-        f.models = vec![
-            "anthropic.claude-3-haiku-20240307-v1:0".into(),
-            bad.into(),
-        ];
+        f.models = vec!["anthropic.claude-3-haiku-20240307-v1:0".into(), bad.into()];
         let p = plan(&f, &on);
         assert!(p.contain.is_empty(), "{bad}: {:?}", p.contain);
         assert_eq!(p.skipped[0].1, Skip::WildcardResource(bad.into()));
@@ -413,10 +416,7 @@ fn only_the_callers_who_ran_away_are_contained() {
     // A caller-level incident of one request is no loop either.
     let mut one = facts();
     one.window_requests = 1;
-    assert_eq!(
-        plan(&one, &cfg()).skipped[0].1,
-        Skip::TooFewRequests(1)
-    );
+    assert_eq!(plan(&one, &cfg()).skipped[0].1, Skip::TooFewRequests(1));
     assert!(share_rule_text().contains("25%"));
 }
 

@@ -629,7 +629,10 @@ fn caller_shares(
         })
         .filter(|(_, c)| c.requests > 0)
         .collect();
-    out.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.caller.cmp(&b.1.caller)));
+    out.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then_with(|| a.1.caller.cmp(&b.1.caller))
+    });
     out.truncate(MAX_CALLER_SHARES);
     out.into_iter().map(|(_, c)| c).collect()
 }

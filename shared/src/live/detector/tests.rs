@@ -752,12 +752,7 @@ async fn concurrent_batches_of_one_incident_alert_once() {
         assert_eq!(caller_level.len(), 1, "{alerts:#?}");
         assert_eq!(caller_level[0].window_cost, usd("12"));
         assert!(alerts.iter().filter(|a| a.caller.is_none()).count() <= 1);
-        let st = d
-            .store()
-            .inner
-            .read(&ob_scope("a", "c"))
-            .await
-            .unwrap();
+        let st = d.store().inner.read(&ob_scope("a", "c")).await.unwrap();
         let inc = st.incident.unwrap();
         assert_eq!((st.version, inc.open, inc.alerts), (1, true, 1));
     }
@@ -800,8 +795,20 @@ fn a_forged_profile_tagged_with_the_victims_app_changes_none_of_its_alerts() {
             })
         })
         .collect();
-    v.push(through(T0 + 30, FORGED_PROFILE, attacker, usd("0.01"), strict));
-    v.push(through(T0 + 31, FORGED_PROFILE, attacker, usd("0.01"), strict));
+    v.push(through(
+        T0 + 30,
+        FORGED_PROFILE,
+        attacker,
+        usd("0.01"),
+        strict,
+    ));
+    v.push(through(
+        T0 + 31,
+        FORGED_PROFILE,
+        attacker,
+        usd("0.01"),
+        strict,
+    ));
     let alerts = run(&mut v);
     // The attacker's own profile may alert on its own limit; nothing names the victim's profile.
     assert!(
@@ -825,12 +832,18 @@ fn a_forged_profile_with_a_huge_limit_hides_no_runaway() {
     let attacker = "arn:aws:sts::111122223333:assumed-role/attacker/s";
     // A loop on the victim's profile: $2 a minute → above $10 in the sixth minute.
     let mut v: Vec<Observation> = (0..10)
-        .map(|m| through(T0 + m * 60, VICTIM_PROFILE, victim, usd("2"), Overrides::default()))
+        .map(|m| {
+            through(
+                T0 + m * 60,
+                VICTIM_PROFILE,
+                victim,
+                usd("2"),
+                Overrides::default(),
+            )
+        })
         .collect();
     // The attacker calls its own profile (tagged app=victim, huge limits) every minute alongside.
-    v.extend(
-        (0..10).map(|m| through(T0 + m * 60 + 1, FORGED_PROFILE, attacker, usd("0.01"), lax)),
-    );
+    v.extend((0..10).map(|m| through(T0 + m * 60 + 1, FORGED_PROFILE, attacker, usd("0.01"), lax)));
     let alerts = run(&mut v);
     let runaway = alerts
         .iter()
