@@ -357,7 +357,7 @@ async fn the_tick_sweeps_expired_denies_the_ledger_does_not_know() {
     assert_eq!(out.released, 1, "{out:?}");
     let mut left = w.policies("ops-agent").await;
     left.sort();
-    assert_eq!(left, vec![active, other_region]);
+    assert_eq!(left, vec![other_region, active]);
     assert_eq!(w.policies("ops-batch").await, vec!["app-permissions"]);
 }
 
