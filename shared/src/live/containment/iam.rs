@@ -188,7 +188,8 @@ pub async fn sweep<I: IamPolicies>(iam: &I, cfg: &ContainmentConfig, now: Timest
         .collect();
     out.principals = mine.len();
     let prefix = cfg.policy_prefix();
-    let results: Vec<(Vec<(IamPrincipal, String)>, Vec<IamError>, usize)> = stream::iter(mine)
+    type One = (Vec<(IamPrincipal, String)>, Vec<IamError>, usize);
+    let results: Vec<One> = stream::iter(mine)
         .map(|p| {
             let prefix = &prefix;
             async move {

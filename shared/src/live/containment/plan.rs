@@ -54,7 +54,7 @@ impl IncidentFacts {
             && s.cost.0.saturating_mul(100) >= self.window_cost.0.saturating_mul(pct);
         let on_requests = self.window_requests > self.threshold_requests
             && i128::from(s.requests) * 100 >= i128::from(self.window_requests) * pct;
-        (!(on_cost || on_requests)).then(|| Skip::SmallShare {
+        (!(on_cost || on_requests)).then_some(Skip::SmallShare {
             cost: s.cost,
             requests: s.requests,
             window_cost: self.window_cost,

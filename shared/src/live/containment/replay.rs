@@ -36,6 +36,9 @@ impl IncidentFacts {
     }
 }
 
+/// [`replay_events`]' answer: the events, and every caller left alone (alert index, caller, why).
+pub type ReplayOutcome = (Vec<(usize, ReplayEvent)>, Vec<(usize, String, Skip)>);
+
 /// One line of what containment would have done, in replay.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReplayEvent {
@@ -88,7 +91,7 @@ pub fn replay_events(
     alerts: &[crate::live::detector::Alert],
     opted_in_profile: impl Fn(&str) -> bool,
     cfg: &ContainmentConfig,
-) -> (Vec<(usize, ReplayEvent)>, Vec<(usize, String, Skip)>) {
+) -> ReplayOutcome {
     use crate::live::detector::AlertKind;
     use std::collections::BTreeMap;
     let mut out = Vec::new();
