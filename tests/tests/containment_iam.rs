@@ -465,11 +465,17 @@ async fn iam_calls_are_bounded_in_flight() {
     let put = contain(&port, &items, false).await;
     assert!(put.iter().all(|a| a.result == Ok(true)), "{put:?}");
     // In the items' order.
-    let order: Vec<&str> = put.iter().map(|a| a.containment.principal.name.as_str()).collect();
+    let order: Vec<&str> = put
+        .iter()
+        .map(|a| a.containment.principal.name.as_str())
+        .collect();
     let want: Vec<String> = (0..16).map(|i| format!("ops-{i}")).collect();
     assert_eq!(order, want);
     let released = release(&port, &items, false).await;
-    assert!(released.iter().all(|a| a.result == Ok(true)), "{released:?}");
+    assert!(
+        released.iter().all(|a| a.result == Ok(true)),
+        "{released:?}"
+    );
     assert_eq!(port.calls.load(Ordering::SeqCst), 32);
     let at_port = port.max_in_flight.load(Ordering::SeqCst);
     assert!(

@@ -180,7 +180,8 @@ mod pattern_tests {
             caller: Some(caller.into()),
             callers: vec![],
             profile_arns: vec![
-                "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/a1b2c3".into(),
+                "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/a1b2c3"
+                    .into(),
             ],
             models: vec![],
             at: Timestamp(1_764_000_000),

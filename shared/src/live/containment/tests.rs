@@ -197,7 +197,10 @@ fn who_is_never_contained() {
         Skip::SsoReserved("role/AWSReservedSSO_Dev_0123".into())
     );
     all.allow = vec!["role/AWSReservedSSO_*".into()];
-    assert!(plan(&f, &all).contain.is_empty(), "Identity Center roles are never contained");
+    assert!(
+        plan(&f, &all).contain.is_empty(),
+        "Identity Center roles are never contained"
+    );
 
     let mut f = facts();
     f.caller = Some("arn:aws:iam::111122223333:root".into());
