@@ -244,7 +244,7 @@ fn simulate_containment(
         return Ok(Vec::new());
     }
     let cfg = containment::ContainmentConfig {
-        allow: containment::parse_allow(&a.contain_allow).context("--contain-allow")?,
+        allow: containment::parse_simulated_allow(&a.contain_allow).context("--contain-allow")?,
         unattributed: a.contain_unattributed,
         cool_down_minutes: a.contain_cool_down,
         ..containment::ContainmentConfig::default()

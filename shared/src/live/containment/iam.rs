@@ -1,7 +1,12 @@
 //! The IAM port ([`IamPolicies`]; adapter `aws::iam`) and putting or deleting the denies it plans
-//! ([`contain`], [`release`]), concurrently.
+//! ([`contain`], [`release`]), concurrently — at most [`MAX_IAM_CALLS_IN_FLIGHT`] at a time.
 
 use super::*;
+use futures_util::StreamExt;
+
+/// At most this many IAM calls of one apply loop in flight (the adapter enforces the same bound per
+/// client): an incident with many principals does not burst into IAM's account-wide rate limits.
+pub const MAX_IAM_CALLS_IN_FLIGHT: usize = 4;
 
 /// An IAM call that failed (the adapter keeps the service's error code in `code`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -81,15 +86,15 @@ pub async fn release<I: IamPolicies>(
     .await
 }
 
-/// Runs `call` for every item concurrently (none in a dry run, which counts as done) and says what
-/// each did.
+/// Runs `call` for every item, at most [`MAX_IAM_CALLS_IN_FLIGHT`] at a time (none in a dry run,
+/// which counts as done), and says what each did, in the items' order.
 async fn apply_each<'a, F, Fut>(items: &'a [Containment], dry_run: bool, call: F) -> Vec<Applied>
 where
     F: Fn(&'a Containment) -> Fut,
     Fut: Future<Output = Result<bool, IamError>>,
 {
     let call = &call;
-    futures_util::future::join_all(items.iter().map(|c| async move {
+    futures_util::stream::iter(items.iter().map(|c| async move {
         let result = if dry_run { Ok(true) } else { call(c).await };
         Applied {
             containment: c.clone(),
@@ -97,6 +102,8 @@ where
             dry_run,
         }
     }))
+    .buffered(MAX_IAM_CALLS_IN_FLIGHT)
+    .collect()
     .await
 }
 
