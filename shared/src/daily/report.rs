@@ -572,7 +572,11 @@ impl Report {
             )
         });
         for (title, groups) in sections.into_iter().chain(meta) {
-            let _ = writeln!(out, "\nBy {title}:");
+            let _ = writeln!(out, "\nBy {}:", crate::text::clean_line(title));
+            let groups: Vec<(String, &Group)> = groups
+                .into_iter()
+                .map(|(k, g)| (crate::text::clean_line(&k).into_owned(), g))
+                .collect();
             let width = groups
                 .iter()
                 .map(|(k, _)| k.chars().count())
@@ -608,8 +612,8 @@ impl Report {
             let _ = writeln!(
                 out,
                 "UNPRICED: {} — {} ({} requests, {} in / {} out tokens)",
-                u.model_id,
-                u.reason,
+                crate::text::clean_line(&u.model_id),
+                crate::text::clean_line(&u.reason),
                 thousands(u.requests),
                 thousands(u.input_tokens),
                 thousands(u.output_tokens)
@@ -672,20 +676,29 @@ pub fn short_caller(arn: &str) -> String {
     }
 }
 
+/// One CSV field: the value cleaned for one line ([`crate::text::clean_line`]: a CR or LF, which
+/// spreadsheet tools read as a row break even unquoted, is written out), quoted when it holds `,` or `"`.
 fn csv(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
+    let s = crate::text::clean_line(s);
+    if s.contains([',', '"']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
     }
 }
 
-/// A plain-text table; columns from `numeric_from` on are right-aligned.
+/// A plain-text table; columns from `numeric_from` on are right-aligned. Every cell is cleaned for
+/// one line ([`crate::text::clean_line`]), so no value can break a row or forge one.
 pub fn table<const N: usize>(
     head: &[&str; N],
     rows: &[[String; N]],
     numeric_from: usize,
 ) -> String {
+    let rows: Vec<[String; N]> = rows
+        .iter()
+        .map(|r| r.clone().map(|c| crate::text::clean_line(&c).into_owned()))
+        .collect();
+    let rows = rows.as_slice();
     let mut w: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -825,5 +838,54 @@ mod tests {
         let mut r = report(&[]);
         r.unreadable_files = 1;
         assert!(r.to_table().contains("Skipped: 1 unreadable file\n"));
+    }
+
+    #[test]
+    fn forged_values_forge_no_row_in_the_table_or_the_csv() {
+        let mut r = Rollup::default();
+        for (caller, model) in [
+            ("a\nCharts: https://evil.example/n", "amazon.nova-lite-v1:0"),
+            (
+                "b\rCharts: https://evil.example/r",
+                "acme.x\nCharts: https://evil.example/m",
+            ),
+        ] {
+            r.add_row(
+                UsageKey {
+                    model_id: model.into(),
+                    region: "us-east-1".into(),
+                    caller: caller.into(),
+                    metadata: vec!["t\u{2028}Charts: x".into()],
+                    long_context: false,
+                    tier: "default".into(),
+                },
+                &Usage {
+                    requests: 1,
+                    errors: 0,
+                    tokens: Tokens {
+                        input: 10,
+                        ..Default::default()
+                    },
+                },
+            );
+        }
+        let prices = PriceTable::embedded();
+        let rows = price_rows(
+            &r.rows,
+            &ProfileMap::default(),
+            &prices,
+            &AttributionConfig::default(),
+        );
+        let keys = vec!["tenant\nCharts: k".to_string()];
+        let rep = Report::build(&rows, None, prices.as_of, &keys, 0);
+        for text in [rep.to_table(), rep.to_csv()] {
+            for line in text.split(['\n', '\r', '\u{2028}']) {
+                assert!(!line.starts_with("Charts:"), "{line:?} in\n{text}");
+            }
+        }
+        let csv = rep.to_csv();
+        assert_eq!(csv.lines().count(), 1 + 2, "{csv}");
+        assert!(csv.contains("a\\nCharts: https://evil.example/n,"), "{csv}");
+        assert!(csv.contains("b\\rCharts: https://evil.example/r,"), "{csv}");
     }
 }

@@ -45,8 +45,14 @@ pub(crate) fn esc(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            // Control characters are not allowed in XML 1.0; they carry nothing a reader needs.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
+            // Control characters are not allowed in XML 1.0 (C0, and U+FFFE/U+FFFF, which are not
+            // XML characters at all) or discouraged (DEL, C1); they carry nothing a reader needs.
+            c if ((c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r'))
+                || ('\u{7f}'..='\u{9f}').contains(&c)
+                || matches!(c, '\u{fffe}' | '\u{ffff}') =>
+            {
+                out.push('\u{fffd}')
+            }
             c => out.push(c),
         }
     }
@@ -1207,6 +1213,12 @@ mod tests {
             .descendants()
             .any(|n| n.is_text() && n.text().unwrap().contains(EVIL_TEAM)));
         assert_eq!(esc("a\u{1}b"), "a\u{fffd}b");
+        // Not XML characters (the page would not parse) or discouraged ones: replaced too.
+        assert_eq!(
+            esc("a\u{fffe}b\u{ffff}c\u{85}d"),
+            "a\u{fffd}b\u{fffd}c\u{fffd}d"
+        );
+        parse(&format!("<p>{}</p>", esc("x\u{fffe}\u{1b}y")));
     }
 
     #[test]

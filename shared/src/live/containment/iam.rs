@@ -147,7 +147,10 @@ pub(super) fn alert_lines(applied: &[Applied], release: bool) -> String {
                 c.lift_command()
             ),
         };
-        s.push_str(&line);
+        // Each format above is one line; a value in it (a logged profile ARN, IAM's error text) is
+        // attacker-written and may not add another (crate::text::clean_line, at the text boundary).
+        s.push_str(&crate::text::clean_line(line.trim_end_matches('\n')));
+        s.push('\n');
     }
     s
 }
