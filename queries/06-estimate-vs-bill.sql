@@ -475,15 +475,19 @@ estimate AS (
   GROUP BY 1, 2, 3
 ),
 bill_lines AS (
-  -- Bedrock usage lines of the bill (Usage only: no tax, credits, refunds or fees).
+  -- Bedrock usage lines of the bill (Usage only: no tax, credits, refunds or fees): Bedrock's own product codes
+  -- and the models sold through AWS Marketplace ('Claude ... (Amazon Bedrock Edition)', usage types '...-MP:...').
+  -- principal: line_item_iam_principal under the caller rule of the estimate (a role's sessions are the role).
   SELECT
     date(line_item_usage_start_date) AS day,
     coalesce(line_item_resource_id, '') AS resource_id,
-    coalesce(nullif(line_item_iam_principal, ''), 'unknown') AS principal,
+    coalesce(nullif(CASE WHEN regexp_like(coalesce(line_item_iam_principal, ''), '^arn:[^:]+:sts::[^:]*:assumed-role/[^/]+/') AND NOT regexp_like(coalesce(line_item_iam_principal, ''), '^arn:[^:]+:sts::[^:]*:assumed-role/(AWSReservedSSO_[^/]*)/') THEN regexp_extract(coalesce(line_item_iam_principal, ''), '^(arn:[^:]+:sts::[^:]*:assumed-role/[^/]+)/', 1) ELSE coalesce(line_item_iam_principal, '') END, ''), 'unknown') AS principal,
     line_item_unblended_cost AS cost
   FROM "YOUR_CUR_DATABASE"."YOUR_CUR_TABLE"
   WHERE line_item_line_item_type = 'Usage'
-    AND (line_item_product_code LIKE 'AmazonBedrock%' OR product_servicecode LIKE 'AmazonBedrock%')
+    AND (line_item_product_code LIKE 'AmazonBedrock%'
+      OR product_servicecode LIKE 'AmazonBedrock%'
+      OR element_at(product, 'product_name') LIKE '%(Amazon Bedrock Edition)%')
     AND line_item_usage_start_date >= CAST(current_date - INTERVAL '7' DAY AS timestamp)
     AND line_item_usage_start_date < CAST(current_date AS timestamp)
 ),
