@@ -91,7 +91,7 @@ fn report_prices_sonnet_46_in_every_pool_and_check_finds_the_unpriced() {
         "{text}"
     );
     assert!(
-        text.contains("amazon.titan-text-express-v1 — no price for this model: 1 requests"),
+        text.contains("amazon.titan-text-express-v1 — unknown model: 1 requests"),
         "{text}"
     );
     assert!(

@@ -281,7 +281,10 @@ fn rate_text(r: &Rate) -> String {
 }
 
 /// The table with the offer's standard-tier rates for `region` put into the entries that name their
-/// Price List products (`price_list`), and the review of every difference.
+/// Price List products (`price_list`), and the review of every difference. A regional rate goes to
+/// the entry's rates for `region` as the core finds them (the Region's own key, else its first Region
+/// group the entry lists, else a new key for the Region itself); long-context rates are derived again
+/// from the entry's rule.
 pub fn update(table: &PriceTable, offer: &[OfferRate], region: &str) -> (PriceTable, Vec<Change>) {
     let mut new = table.clone();
     let mut changes = Vec::new();
@@ -311,12 +314,28 @@ pub fn update(table: &PriceTable, offer: &[OfferRate], region: &str) -> (PriceTa
             continue;
         }
         let mut diffs = Vec::new();
+        let key = if m.rates.regional.contains_key(region) {
+            region.to_string()
+        } else {
+            table
+                .groups_of(region)
+                .find(|g| m.rates.regional.contains_key(*g))
+                .unwrap_or(region)
+                .to_string()
+        };
         for r in mine {
             let Ok(rate) = Rate::per_million(&r.per_million) else {
                 continue;
             };
-            let pool = if r.global { "global" } else { "regional" };
-            apply(m, r.global, r.kind, rate, pool, &mut diffs);
+            let pool = if r.global {
+                "global".to_string()
+            } else {
+                format!("regional.{key}")
+            };
+            apply(m, r.global, &key, r.kind, rate, &pool, &mut diffs);
+        }
+        if let (Some(rule), false) = (m.long_context_rule.clone(), diffs.is_empty()) {
+            m.long_context = m.rates.derive_long_context(&rule, &m.name).ok();
         }
         changes.push(if diffs.is_empty() {
             Change::Same {
@@ -354,23 +373,24 @@ pub fn update(table: &PriceTable, offer: &[OfferRate], region: &str) -> (PriceTa
 fn apply(
     m: &mut ModelPrice,
     global: bool,
+    key: &str,
     kind: RateKind,
     rate: Rate,
     pool: &str,
     diffs: &mut Vec<(String, String, String, String)>,
 ) {
-    let slot = if global {
-        &mut m.global
-    } else {
-        &mut m.regional
-    };
-    let rates = slot.get_or_insert_with(|| Rates {
+    let fresh = || Rates {
         input: rate,
         output: rate,
         cache_read: None,
         cache_write_5m: None,
         cache_write_1h: None,
-    });
+    };
+    let rates = if global {
+        m.rates.global.get_or_insert_with(fresh)
+    } else {
+        m.rates.regional.entry(key.to_string()).or_insert_with(fresh)
+    };
     let field = match kind {
         RateKind::Input => Some(&mut rates.input),
         RateKind::Output => Some(&mut rates.output),
@@ -649,8 +669,8 @@ mod tests {
         ] {
             let pool = crate::attribution::model_id::Pool::InRegion;
             assert_eq!(
-                new.cost(id, &pool, None, false, &one),
-                table.cost(id, &pool, None, false, &one)
+                new.cost(id, &pool, Some("us-east-1"), 0, &one),
+                table.cost(id, &pool, Some("us-east-1"), 0, &one)
             );
         }
         // A price change, and a model the table does not know.
@@ -668,7 +688,7 @@ mod tests {
         let (new, changes) = update(&table, &rates, "us-east-1");
         let text = diff(&changes);
         assert!(
-            text.contains("~ Amazon Nova Lite: regional.output 0.24 -> 0.25\n"),
+            text.contains("~ Amazon Nova Lite: regional.us.output 0.24 -> 0.25\n"),
             "{text}"
         );
         assert!(
@@ -680,8 +700,8 @@ mod tests {
             new.rates(
                 "amazon.nova-lite-v1:0",
                 &crate::attribution::model_id::Pool::InRegion,
-                None,
-                false
+                Some("us-east-1"),
+                0
             )
             .unwrap()
             .output,
