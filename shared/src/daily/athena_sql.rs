@@ -636,9 +636,7 @@ mod tests {
             rollup_from_rows(&cols[1..], &[], 0),
             Err(RowError::Columns { .. })
         ));
-        let ok = [
-            "m", "r", "c", "0", "23", "1", "0", "1", "1", "0", "0", "0",
-        ];
+        let ok = ["m", "r", "c", "0", "23", "1", "0", "1", "1", "0", "0", "0"];
         assert!(rollup_from_rows(&cols, &[row(&ok)], 0).is_ok());
         for (i, v) in [
             (5, "x"),

@@ -280,7 +280,8 @@ impl Report {
             e.output_tokens += u.output_tokens;
         }
         let mut unpriced_by_reason: Vec<UnpricedReason> = by_reason.into_values().collect();
-        unpriced_by_reason.sort_by(|a, b| b.requests.cmp(&a.requests).then(a.reason.cmp(&b.reason)));
+        unpriced_by_reason
+            .sort_by(|a, b| b.requests.cmp(&a.requests).then(a.reason.cmp(&b.reason)));
         let mut tier_unread: Vec<(String, u64)> = tier_unread.into_iter().collect();
         tier_unread.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let lines: Vec<Line> = sorted(lines)

@@ -884,7 +884,10 @@ fn unpriced_section(o: &mut String, r: &Report) {
         );
     }
     let _ = writeln!(o, "</tbody></table>");
-    let _ = writeln!(o, "<h3>Unpriced by reason</h3><ul class=\"unpriced-reasons\">");
+    let _ = writeln!(
+        o,
+        "<h3>Unpriced by reason</h3><ul class=\"unpriced-reasons\">"
+    );
     for u in &r.unpriced_by_reason {
         let _ = writeln!(
             o,

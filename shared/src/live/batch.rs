@@ -190,9 +190,9 @@ pub fn aggregate(
             let band = prices.prompt_band(&r.tokens);
             let logged_tier = r.service_tier.as_deref();
             let key = (model, region.unwrap_or(""), band, logged_tier);
-            let found = rates.entry(key).or_insert_with(|| {
-                prices.rates_of(res, region, band, &tier_of(logged_tier))
-            });
+            let found = rates
+                .entry(key)
+                .or_insert_with(|| prices.rates_of(res, region, band, &tier_of(logged_tier)));
             found.clone().and_then(|x| x.cost(&r.tokens))
         } else {
             Err(Unpriced::UnknownModel)
@@ -570,12 +570,7 @@ mod tests {
                     let band = prices.prompt_band(&r.tokens);
                     // The pool follows from the logged modelId, which `res` is the resolution of.
                     let logged_tier = r.service_tier.as_deref();
-                    let key = (
-                        r.model_id.as_ref(),
-                        region.unwrap_or(""),
-                        band,
-                        logged_tier,
-                    );
+                    let key = (r.model_id.as_ref(), region.unwrap_or(""), band, logged_tier);
                     let found = rates.entry(key).or_insert_with(|| {
                         let tier = tier_of(logged_tier);
                         prices.rates_in_tier(m, &res.pool, region, band, &tier)

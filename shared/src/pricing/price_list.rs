@@ -389,7 +389,10 @@ fn apply(
     let rates = if global {
         m.rates.global.get_or_insert_with(fresh)
     } else {
-        m.rates.regional.entry(key.to_string()).or_insert_with(fresh)
+        m.rates
+            .regional
+            .entry(key.to_string())
+            .or_insert_with(fresh)
     };
     let field = match kind {
         RateKind::Input => Some(&mut rates.input),

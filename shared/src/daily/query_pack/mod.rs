@@ -605,7 +605,9 @@ mod tests {
                 .sql
                 .contains("FROM \"bedrock_meter\".\"invocation_logs_profiles\"\n"));
             assert!(f.sql.contains(&format!("datehour BETWEEN date_format(current_date - INTERVAL '{days}' DAY, '%Y/%m/%d/00') AND date_format(current_date, '%Y/%m/%d/00')")));
-            assert!(f.sql.contains(") > 200000 THEN 1 ELSE 0 END AS prompt_band,"));
+            assert!(f
+                .sql
+                .contains(") > 200000 THEN 1 ELSE 0 END AS prompt_band,"));
             assert!(f.sql.ends_with(";\n"));
             assert!(!f.sql.contains("\n\n"));
         }

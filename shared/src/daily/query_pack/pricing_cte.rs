@@ -127,7 +127,9 @@ pub fn pricing_cte(prices: &PriceTable) -> String {
          -- Rates: USD per token, from USD per 1M tokens; NULL = unknown, so usage that needs it is unpriced.\n  \
          -- Cache writes are priced at the 5-minute rate (the log does not say which TTL was used).\n",
     );
-    s.push_str("  SELECT price_match, price_name, pool, region, long_context, long_context_from,\n");
+    s.push_str(
+        "  SELECT price_match, price_name, pool, region, long_context, long_context_from,\n",
+    );
     let cols = [
         ("input", "input_rate"),
         ("output", "output_rate"),
