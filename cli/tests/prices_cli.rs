@@ -154,7 +154,7 @@ fn update_prints_the_diff_against_an_offer_on_disk() {
     );
     assert!(text.contains("= Amazon Nova Lite: unchanged\n"), "{text}");
     assert!(
-        text.contains("~ Amazon Nova Pro: regional.input 0.8 -> 0.9\n"),
+        text.contains("~ Amazon Nova Pro: regional.us.input 0.8 -> 0.9\n"),
         "{text}"
     );
     assert!(

@@ -363,7 +363,7 @@ fn table_and_csv_formats_and_bad_arguments() {
     assert!(t.contains("$0.30"), "0.06 + 0.24 per 1M in and out: {t}");
     let csv = String::from_utf8(run(&["report", "--format", "csv", path]).stdout).unwrap();
     assert!(
-        csv.lines().nth(1).unwrap().ends_with(",0.300000000,0"),
+        csv.lines().nth(1).unwrap().ends_with(",0.300000000,0,"),
         "{csv}"
     );
     assert!(!run(&["report", "--date", "2026-13-01", path])

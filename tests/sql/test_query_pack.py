@@ -328,6 +328,15 @@ class QueryPackExecutedTest(unittest.TestCase):
         want = (Decimal("5") * 4009 + Decimal("25") * 2100 + Decimal("0.5") * 200000
                 + Decimal("6.25") * 43000) / 1_000_000
         self.assertEqual(research, want)
+        # GovCloud: Sonnet 4.5 at 3.60 / 18 per 1M (1.2 x global), not the commercial 3.30 / 16.50.
+        gov = rows[fixtures.principal("user", "gov-dev")]
+        self.assertEqual(gov["estimated_cost_usd"], (Decimal("3.6") * 100000 + Decimal("18") * 1000) / 1_000_000)
+        # London: no rate for the Region: NULL with the core's reason, never the US rate.
+        london = rows[fixtures.principal("user", "london-dev")]
+        self.assertIsNone(london["estimated_cost_usd"])
+        self.assertEqual((london["unpriced_requests"], london["unpriced_models"], london["unpriced_reasons"]),
+                         (1, fixtures.NOVA_LITE, "no rate for region"))
+        self.assertEqual(rows[fixtures.principal("user", "carol")]["unpriced_reasons"], "unknown model")
         snap = {r["profile_id"]: r for r in self.snapshot}
         self.assertEqual(snap["research01"]["pool"], "global")
         self.assertEqual(snap["fraudagent01"]["pool"], "geographic")
