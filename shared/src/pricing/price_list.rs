@@ -501,14 +501,70 @@ mod tests {
     }
 
     fn marketplace(name: &str, what: &str, usd: &str) -> String {
+        marketplace_in("us-east-1", name, what, usd)
+    }
+
+    fn marketplace_in(region: &str, name: &str, what: &str, usd: &str) -> String {
         item(
             "AmazonBedrockFoundationModels",
-            serde_json::json!({"servicecode": "AmazonBedrockFoundationModels", "regionCode": "us-east-1",
+            serde_json::json!({"servicecode": "AmazonBedrockFoundationModels", "regionCode": region,
                 "servicename": name}),
             "Units",
-            &format!("AWS Marketplace software usage|us-east-1|{what}"),
+            &format!("AWS Marketplace software usage|{region}|{what}"),
             usd,
         )
+    }
+
+    /// Marketplace (Claude) products by the `servicename` public Cost Explorer code filters the bill
+    /// with ("Claude Haiku 4.5 (Amazon Bedrock Edition)", "Claude Sonnet 4.6 (Amazon Bedrock
+    /// Edition)", "Claude Opus 4.6 (Amazon Bedrock Edition)"), at the rates of the committed table:
+    /// regional and global input and output per million.
+    fn marketplace_claude() -> Vec<String> {
+        let mut v = Vec::new();
+        for (name, g_in, g_out, r_in, r_out) in [
+            (
+                "Claude Haiku 4.5 (Amazon Bedrock Edition)",
+                "1.0000000000",
+                "5.0000000000",
+                "1.1000000000",
+                "5.5000000000",
+            ),
+            (
+                "Claude Sonnet 4.6 (Amazon Bedrock Edition)",
+                "3.0000000000",
+                "15.0000000000",
+                "3.3000000000",
+                "16.5000000000",
+            ),
+            (
+                "Claude Opus 4.6 (Amazon Bedrock Edition)",
+                "5.0000000000",
+                "25.0000000000",
+                "5.5000000000",
+                "27.5000000000",
+            ),
+        ] {
+            v.push(marketplace(name, "Million Input Tokens Global", g_in));
+            v.push(marketplace(name, "Million Output Tokens Global", g_out));
+            v.push(marketplace(name, "Million Input Tokens Regional", r_in));
+            v.push(marketplace(name, "Million Output Tokens Regional", r_out));
+        }
+        // GovCloud: Sonnet 4.5 at 1.2 x global.
+        let gov = "us-gov-west-1";
+        let s45 = "Claude Sonnet 4.5 (Amazon Bedrock Edition)";
+        v.push(marketplace_in(
+            gov,
+            s45,
+            "Million Input Tokens Regional",
+            "3.6000000000",
+        ));
+        v.push(marketplace_in(
+            gov,
+            s45,
+            "Million Output Tokens Regional",
+            "18.0000000000",
+        ));
+        v
     }
 
     fn get_products(items: &[String]) -> String {
@@ -517,7 +573,8 @@ mod tests {
 
     fn fixture() -> String {
         let od = "On-demand Inference";
-        get_products(&[
+        let mut items = marketplace_claude();
+        items.extend([
             bedrock(
                 "Nova Lite",
                 "USE1-NovaLite-input-tokens",
@@ -596,7 +653,8 @@ mod tests {
                 "Million Input Tokens Global",
                 "3.0000000000",
             ),
-        ])
+        ]);
+        get_products(&items)
     }
 
     #[test]
@@ -632,8 +690,11 @@ mod tests {
         assert_eq!(find(claude, RateKind::Input, true, "default"), Some("3"));
         // Batch and custom-model rows are not on-demand inference.
         assert_eq!(skipped.len(), 2, "{skipped:?}");
-        assert_eq!(rates.len(), 10);
-        assert!(rates.iter().all(|r| r.region == "us-east-1"));
+        assert_eq!(rates.len(), 10 + 12 + 2);
+        assert_eq!(rates.iter().filter(|r| r.region != "us-east-1").count(), 2);
+        let haiku = "Claude Haiku 4.5 (Amazon Bedrock Edition)";
+        assert_eq!(find(haiku, RateKind::Input, true, "default"), Some("1"));
+        assert_eq!(find(haiku, RateKind::Output, false, "default"), Some("5.5"));
     }
 
     #[test]
@@ -646,6 +707,10 @@ mod tests {
             "Llama 3.3 70B Instruct",
             "DeepSeek-V3.1",
             "Claude Sonnet 4",
+            // Marketplace-sold Claude: the AmazonBedrockFoundationModels offer.
+            "Claude Haiku 4.5",
+            "Claude Sonnet 4.6",
+            "Claude Opus 4.5 / 4.6 / 4.7",
         ] {
             assert!(
                 changes.contains(&Change::Same {
@@ -709,6 +774,25 @@ mod tests {
             .unwrap()
             .output,
             Rate::per_million("0.25").unwrap()
+        );
+        // GovCloud: the offer's us-gov-west-1 rates are the entry's `gov` rates, unchanged.
+        let (gov_table, gov) = update(&table, &rates, "us-gov-west-1");
+        assert!(
+            gov.contains(&Change::Same {
+                model: "Claude Sonnet 4.5".into()
+            }),
+            "{gov:?}"
+        );
+        let s45 = gov_table
+            .model("anthropic.claude-sonnet-4-5-20250929-v1:0")
+            .unwrap();
+        assert_eq!(
+            s45.rates.regional,
+            table
+                .model("anthropic.claude-sonnet-4-5")
+                .unwrap()
+                .rates
+                .regional
         );
         // Rates of another Region are not compared.
         let (_, other) = update(&table, &rates, "eu-west-1");
