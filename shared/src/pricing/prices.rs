@@ -472,7 +472,10 @@ impl PriceTable {
                         m.name
                     )));
                 }
-                let r = PoolFile::parse(&t.global, &t.regional, &m.name, &cache, &group_names)?;
+                // A tier's cache rates are only what the entry lists: the model's cache rule is a
+                // rule of its standard rates, not evidence of a tier's.
+                let none = CacheRule::default();
+                let r = PoolFile::parse(&t.global, &t.regional, &m.name, &none, &group_names)?;
                 if r.global.is_none() && r.regional.is_empty() {
                     return Err(PriceTableError::Invalid(format!(
                         "{}: tier {tier} has neither global nor regional rates",
@@ -1042,11 +1045,7 @@ mod tests {
         let mut checked = 0;
         for m in &t.models {
             let e = entry(&m.name);
-            let pools = m
-                .long_context
-                .iter()
-                .chain([&m.rates])
-                .chain(m.tiers.values());
+            let pools = m.long_context.iter().chain([&m.rates]);
             for p in pools {
                 for r in p.global.iter().chain(p.regional.values()) {
                     for (rate, rule, listed) in [
@@ -1636,8 +1635,28 @@ mod tests {
             ),
             Err(Unpriced::UnknownModel)
         );
-        // The embedded table lists no tier rates yet: every non-default tier is unpriced.
+        // The embedded table: Nova Pro's Flex rate in the US (0.40 / 1.60, half the standard
+        // rate); no cache rate of the tier is published, so its cache reads are unpriced there.
         let e = PriceTable::embedded();
+        let pro = "amazon.nova-pro-v1:0";
+        let east = Some("us-east-1");
+        assert_eq!(
+            e.cost_in_tier(pro, &Pool::InRegion, east, 0, "flex", &one),
+            Ok(usd("2.00"))
+        );
+        assert_eq!(
+            e.cost_in_tier(pro, &Pool::InRegion, east, 0, "flex", &tok(1, 1, 1, 0, 0)),
+            Err(Unpriced::MissingRate("cache_read"))
+        );
+        assert_eq!(
+            e.cost_in_tier(pro, &Pool::InRegion, Some("eu-west-1"), 0, "flex", &one),
+            Err(Unpriced::NoRateForRegion("eu-west-1".into()))
+        );
+        assert_eq!(
+            e.cost_in_tier(pro, &Pool::InRegion, east, 0, "priority", &one),
+            Err(Unpriced::NoRateForTier("priority".into()))
+        );
+        // Every other model lists no tier rate: every non-default tier is unpriced.
         for tier in ["flex", "priority", "reserved"] {
             assert_eq!(
                 e.cost_in_tier(SONNET46, &Pool::Global, Some("us-east-1"), 0, tier, &one),
