@@ -417,7 +417,8 @@ mod tests {
                 caller: "arn:aws:iam::1:user/direct".into(),
                 metadata: vec![],
                 prompt_band: 0,
-                tier: "default".into(),
+                // Logged without a body: the tier is not known (priced as Standard, and said so).
+                tier: crate::pricing::prices::TIER_UNREAD.into(),
             },
             &Usage {
                 requests: 3,
@@ -521,6 +522,12 @@ mod tests {
         ));
         assert!(s.body.contains("Unpriced models (NOT included in the totals)\n  acme.unknown-model-v1:0 — unknown model: 2 requests"));
         assert!(s.body.contains("UNPRICED      2 requests"));
+        assert!(s
+            .body
+            .contains("Unpriced by reason\n  unknown model: 2 requests, 10 in / 5 out tokens\n"));
+        assert!(s.body.contains(
+            "Service tier not in the logs for 3 requests (1 models): priced at the Standard rate"
+        ));
         assert!(s.body.contains("  - a note"));
     }
 

@@ -951,4 +951,83 @@ mod tests {
         r.unreadable_files = 1;
         assert!(r.to_table().contains("Skipped: 1 unreadable file\n"));
     }
+
+    /// Unpriced usage by reason, and calls whose tier the log does not show, in every rendering —
+    /// from records: a call from a Region without a rate, an unknown model, a call logged without a
+    /// body (tier unread) and one whose body names no tier.
+    #[test]
+    fn unpriced_reasons_and_unread_tiers_are_reported() {
+        use crate::attribution::profiles::NoProfiles;
+        use crate::attribution::resolution::AttributionConfig;
+        use crate::daily::rollup::{price_rows, Rollup};
+        use crate::pricing::prices::PriceTable;
+        let prices = PriceTable::embedded();
+        let cfg = AttributionConfig::default();
+        let rec = |region: &str, model: &str, body: &str| {
+            format!(
+                r#"{{"timestamp":"2026-12-07T10:00:00Z","region":"{region}","modelId":"{model}","identity":{{"arn":"arn:aws:iam::1:user/u"}},"input":{{"inputTokenCount":1000{body}}},"output":{{"outputTokenCount":100}}}}"#
+            )
+        };
+        let lite = "amazon.nova-lite-v1:0";
+        let texts = [
+            rec("eu-west-2", lite, ""),              // no eu rate
+            rec("us-east-1", "acme.unknown-v1", ""), // unknown model
+            rec("us-east-1", lite, ""),              // no body: tier unread
+            rec("us-east-1", lite, r#","inputBodyJson":{"messages":[]}"#), // body, no tier: default
+        ];
+        let mut rollup = Rollup::default();
+        for t in &texts {
+            rollup.add_record(&crate::records::record::parse(t).unwrap(), &cfg, &prices);
+        }
+        let rows = price_rows(&rollup.rows, &NoProfiles, &prices, &cfg);
+        let r = Report::build(&rows, None, prices.as_of, &[], 0);
+        let reasons: Vec<(&str, u64, u64)> = r
+            .unpriced_by_reason
+            .iter()
+            .map(|u| (u.reason.as_str(), u.requests, u.input_tokens))
+            .collect();
+        assert_eq!(
+            reasons,
+            [("no rate for region", 1, 1000), ("unknown model", 1, 1000)]
+        );
+        // Both eu-west-2 and the no-body call are unread; the unknown model too (no body).
+        assert_eq!(
+            r.tier_unread,
+            [(lite.to_string(), 2), ("acme.unknown-v1".to_string(), 1)]
+        );
+        let table = r.to_table();
+        assert!(
+            table.contains(
+                "Unpriced by reason: no rate for region — 1 requests, 1,000 in / 100 out tokens\n"
+            ),
+            "{table}"
+        );
+        assert!(table.contains(&format!(
+            "Tier not read (no body logged; priced as Standard): {lite} — 2 calls\n"
+        )));
+        let j: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(j["unpriced_by_reason"][0]["reason"], "no rate for region");
+        assert_eq!(j["unpriced_by_reason"][0]["output_tokens"], 100);
+        assert_eq!(j["tier_unread"][0]["model"], lite);
+        assert_eq!(j["tier_unread"][0]["requests"], 2);
+        // The London call is never priced at the US rate: Nova Lite's cost is the two US calls only.
+        let nova = r.by_model.iter().find(|(m, _)| m == lite).unwrap().1;
+        assert_eq!((nova.requests, nova.unpriced_requests), (3, 1));
+        assert_eq!(nova.cost, Money::from_usd_text("0.000168").unwrap());
+        let csv = r.to_csv();
+        assert!(csv
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(",unpriced_requests,unpriced_reasons"));
+        assert!(csv.contains(",1,no rate for region\n"), "{csv}");
+        let html = crate::daily::report_html::render(&crate::daily::report_html::Page {
+            report: &r,
+            audience: crate::daily::email::Audience::Summary,
+            hourly: None,
+            incidents: None,
+        });
+        assert!(html.contains("data-reason=\"no rate for region\""));
+        assert!(html.contains("id=\"tier-unread\""));
+    }
 }
