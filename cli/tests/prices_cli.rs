@@ -61,7 +61,10 @@ fn report_prices_sonnet_46_in_every_pool_and_check_finds_the_unpriced() {
     assert_eq!(json["totals"]["unpriced_requests"], 0);
     // Logged without bodies: the tier is not in the log; priced as Standard and said so, per model.
     assert_eq!(json["by_tier"][0]["tier"], "unread");
-    assert_eq!(json["tier_unread"][0]["model"], "anthropic.claude-sonnet-4-6");
+    assert_eq!(
+        json["tier_unread"][0]["model"],
+        "anthropic.claude-sonnet-4-6"
+    );
     assert_eq!(json["tier_unread"][0]["requests"], 5);
     let check = bin(&["prices", "check", priced.to_str().unwrap()]);
     assert_eq!(
