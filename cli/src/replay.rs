@@ -105,7 +105,7 @@ pub(crate) fn observe(core: &Core, seen: impl IntoIterator<Item = Seen>) -> Pric
             .rates_of(
                 res,
                 s.region.as_deref(),
-                core.prices.is_long_context(&s.tokens),
+                core.prices.prompt_band(&s.tokens),
                 &s.tier,
             )
             .and_then(|r| r.cost(&s.tokens));

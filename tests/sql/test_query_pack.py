@@ -208,9 +208,14 @@ class QueryPackExecutedTest(unittest.TestCase):
         table = json.loads(read(os.path.join(ROOT, "shared", "data", "prices.json")))
         model, pool, tokens = cls.facts["one_hour_tokens"]["fraud-risk"]
         entry = next(m for m in table["models"] if any(model.startswith(p) for p in m["match"]))
-        r = entry[pool]
+        r = entry["global"] if pool == "global" else entry["regional"]["us"]
+        # Cache rates the entry does not list come from its rules (the entry's own, else its family's).
+        rule = {**table.get("families", {}).get(entry.get("family"), {}).get("cache", {}),
+                **entry.get("rules", {}).get("cache", {})}
+        w1h, w5m = (Decimal(r[f]) if f in r else Decimal(r["input"]) * Decimal(rule[k])
+                    for f, k in (("cache_write_1h", "write_1h"), ("cache_write_5m", "write_5m")))
         # The documented gap: report prices the body's 1-hour writes at the 1-hour rate, SQL at 5-minute.
-        cls.gap = (Decimal(r["cache_write_1h"]) - Decimal(r["cache_write_5m"])) / 1_000_000 * tokens
+        cls.gap = (w1h - w5m) / 1_000_000 * tokens
         cls.gap_app, cls.gap_team = "fraud-agent", "fraud-risk"
         cls.gap_caller = fixtures.principal("role", "FraudAgent")
 
@@ -323,6 +328,15 @@ class QueryPackExecutedTest(unittest.TestCase):
         want = (Decimal("5") * 4009 + Decimal("25") * 2100 + Decimal("0.5") * 200000
                 + Decimal("6.25") * 43000) / 1_000_000
         self.assertEqual(research, want)
+        # GovCloud: Sonnet 4.5 at 3.60 / 18 per 1M (1.2 x global), not the commercial 3.30 / 16.50.
+        gov = rows[fixtures.principal("user", "gov-dev")]
+        self.assertEqual(gov["estimated_cost_usd"], (Decimal("3.6") * 100000 + Decimal("18") * 1000) / 1_000_000)
+        # London: no rate for the Region: NULL with the core's reason, never the US rate.
+        london = rows[fixtures.principal("user", "london-dev")]
+        self.assertIsNone(london["estimated_cost_usd"])
+        self.assertEqual((london["unpriced_requests"], london["unpriced_models"], london["unpriced_reasons"]),
+                         (1, fixtures.NOVA_LITE, "no rate for region"))
+        self.assertEqual(rows[fixtures.principal("user", "carol")]["unpriced_reasons"], "unknown model")
         snap = {r["profile_id"]: r for r in self.snapshot}
         self.assertEqual(snap["research01"]["pool"], "global")
         self.assertEqual(snap["fraudagent01"]["pool"], "geographic")

@@ -447,7 +447,7 @@ fn check_reports(msgs: &[(String, String, String)]) {
         "Unattributed direct spend (calls that bypass application profiles): $2.20 + unpriced in 35 requests"
     ));
     assert!(summary.contains(
-        "Unpriced models (NOT included in the totals)\n  amazon.titan-text-express-v1 — no price for this model: 5 requests"
+        "Unpriced models (NOT included in the totals)\n  amazon.titan-text-express-v1 — unknown model: 5 requests"
     ));
     let as_of = bedrock_meter_core::pricing::prices::PriceTable::embedded().as_of;
     assert!(summary.contains(&format!("price table as of {as_of}")));

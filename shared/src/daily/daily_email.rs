@@ -102,7 +102,7 @@ mod tests {
                     region: "us-east-1".into(),
                     caller: caller.into(),
                     metadata: vec![],
-                    long_context: false,
+                    prompt_band: 0,
                     tier: "default".into(),
                 },
                 &Usage {

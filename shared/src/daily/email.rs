@@ -270,6 +270,26 @@ fn body(
                 report.unpriced.len() - limit.max(1)
             );
         }
+        let _ = writeln!(out, "Unpriced by reason");
+        for u in &report.unpriced_by_reason {
+            let _ = writeln!(
+                out,
+                "  {}: {} requests, {} in / {} out tokens",
+                u.reason,
+                thousands(u.requests),
+                thousands(u.input_tokens),
+                thousands(u.output_tokens)
+            );
+        }
+    }
+    let unread: u64 = report.tier_unread.iter().map(|(_, n)| n).sum();
+    if unread > 0 {
+        let _ = writeln!(
+            out,
+            "\nService tier not in the logs for {} requests ({} models): priced at the Standard rate",
+            thousands(unread),
+            thousands(report.tier_unread.len() as u64)
+        );
     }
     if !notes.is_empty() {
         let _ = writeln!(out, "\nNotes");
@@ -354,7 +374,7 @@ mod tests {
                     region: "us-east-1".into(),
                     caller: format!("arn:aws:sts::1:assumed-role/Role/session-{i:05}"),
                     metadata: vec![],
-                    long_context: false,
+                    prompt_band: 0,
                     tier: "default".into(),
                 },
                 &Usage {
@@ -375,8 +395,9 @@ mod tests {
                 region: "us-east-1".into(),
                 caller: "arn:aws:iam::1:user/direct".into(),
                 metadata: vec![],
-                long_context: false,
-                tier: "default".into(),
+                prompt_band: 0,
+                // Logged without a body: the tier is not known (priced as Standard, and said so).
+                tier: crate::pricing::prices::TIER_UNREAD.into(),
             },
             &Usage {
                 requests: 3,
@@ -393,7 +414,7 @@ mod tests {
                 region: "us-east-1".into(),
                 caller: "arn:aws:iam::1:user/direct".into(),
                 metadata: vec![],
-                long_context: false,
+                prompt_band: 0,
                 tier: "default".into(),
             },
             &Usage {
@@ -478,8 +499,14 @@ mod tests {
         assert!(s.body.contains(
             "Unattributed direct spend (calls that bypass application profiles): $1.10 + unpriced in 5 requests"
         ));
-        assert!(s.body.contains("Unpriced models (NOT included in the totals)\n  acme.unknown-model-v1:0 — no price for this model: 2 requests"));
+        assert!(s.body.contains("Unpriced models (NOT included in the totals)\n  acme.unknown-model-v1:0 — unknown model: 2 requests"));
         assert!(s.body.contains("UNPRICED      2 requests"));
+        assert!(s
+            .body
+            .contains("Unpriced by reason\n  unknown model: 2 requests, 10 in / 5 out tokens\n"));
+        assert!(s.body.contains(
+            "Service tier not in the logs for 3 requests (1 models): priced at the Standard rate"
+        ));
         assert!(s.body.contains("  - a note"));
     }
 
@@ -538,7 +565,7 @@ mod tests {
                     region: "us-east-1".into(),
                     caller: forged("arn:aws:sts::1:assumed-role/Role/s"),
                     metadata: vec![forged("tenant")],
-                    long_context: false,
+                    prompt_band: 0,
                     tier: "default".into(),
                 },
                 &Usage {

@@ -441,7 +441,7 @@ mod tests {
             region: "us-east-1".into(),
             caller: "arn:aws:iam::1:user/u".into(),
             metadata: vec![],
-            long_context: false,
+            prompt_band: 0,
             tier: "default".into(),
         };
         let mut r = Rollup::default();

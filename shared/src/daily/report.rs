@@ -12,7 +12,7 @@ use crate::daily::rollup::PricedRow;
 
 use crate::attribution::resolution::UNATTRIBUTED;
 use crate::pricing::money::Money;
-use crate::pricing::prices::Unpriced;
+use crate::pricing::prices::{Unpriced, TIER_UNREAD};
 use crate::time::Date;
 
 /// Sums over a set of rows.
@@ -27,6 +27,41 @@ pub struct Group {
     /// Priced usage only; see `unpriced_requests`.
     pub cost: Money,
     pub unpriced_requests: u64,
+    /// Why the unpriced requests have no price: a bit per [`UNPRICED_REASONS`] entry.
+    pub unpriced_reasons: u8,
+}
+
+/// The reasons a usage can be unpriced, as every report names them (`no cache_read rate` etc. are a
+/// model without the cache rate the usage needs; `unresolved model` a `modelId` without a base model).
+pub const UNPRICED_REASONS: [&str; 7] = [
+    "unknown model",
+    "unresolved model",
+    "no rate for region",
+    "no rate for tier",
+    "no cache_read rate",
+    "no cache_write_5m rate",
+    "no cache_write_1h rate",
+];
+
+/// Why a priced row has no price, as reports name it; `None` when it is priced.
+pub fn unpriced_reason(r: &PricedRow) -> Option<String> {
+    match &r.cost {
+        Ok(_) => None,
+        Err(Unpriced::UnknownModel) if r.resolution.base_model.is_none() => {
+            Some("unresolved model".to_string())
+        }
+        Err(other) => Some(other.reason()),
+    }
+}
+
+/// The names of the reasons in a [`Group::unpriced_reasons`] set.
+pub fn reason_names(bits: u8) -> Vec<&'static str> {
+    UNPRICED_REASONS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, r)| *r)
+        .collect()
 }
 
 impl Group {
@@ -40,7 +75,13 @@ impl Group {
         self.cache_write_tokens += u.tokens.cache_write;
         match &r.cost {
             Ok(c) => self.cost += *c,
-            Err(_) => self.unpriced_requests += u.requests,
+            Err(_) => {
+                self.unpriced_requests += u.requests;
+                let why = unpriced_reason(r).unwrap_or_default();
+                if let Some(i) = UNPRICED_REASONS.iter().position(|x| *x == why) {
+                    self.unpriced_reasons |= 1 << i;
+                }
+            }
         }
     }
 
@@ -53,6 +94,7 @@ impl Group {
         self.cache_write_tokens += o.cache_write_tokens;
         self.cost += o.cost;
         self.unpriced_requests += o.unpriced_requests;
+        self.unpriced_reasons |= o.unpriced_reasons;
     }
 
     /// Share of prompt tokens served from cache (reads / all prompt tokens).
@@ -64,6 +106,15 @@ impl Group {
             self.cache_read_tokens as f64 / all as f64
         }
     }
+}
+
+/// Unpriced usage of one reason, summed over models.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnpricedReason {
+    pub reason: String,
+    pub requests: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,6 +159,12 @@ pub struct Report {
     /// metadata keys.
     pub detail: Vec<Line>,
     pub unpriced: Vec<UnpricedModel>,
+    /// The unpriced usage by reason (the sum of `unpriced` per reason), most requests first.
+    pub unpriced_by_reason: Vec<UnpricedReason>,
+    /// Calls whose service tier could not be read (no body logged: text delivery off, or bodies in
+    /// S3), per model, most first: priced at the Standard rate, which is right only if they were
+    /// served Standard.
+    pub tier_unread: Vec<(String, u64)>,
     pub malformed_records: u64,
     /// Files that could not be read at all (not gzip, truncated, no permission): each was warned
     /// about and skipped. Set by the reader (the CLI); 0 for the daily Lambda's Athena rows.
@@ -144,6 +201,7 @@ impl Report {
         let mut detail: BTreeMap<(String, String, String, String, Vec<String>), Group> =
             BTreeMap::new();
         let mut unpriced: BTreeMap<(String, String), UnpricedModel> = BTreeMap::new();
+        let mut tier_unread: BTreeMap<String, u64> = BTreeMap::new();
         for r in rows {
             let res = &r.resolution;
             totals.add(r);
@@ -185,13 +243,10 @@ impl Report {
                     .or_default()
                     .add(r);
             }
-            if let Err(why) = &r.cost {
-                let reason = match why {
-                    Unpriced::UnknownModel if res.base_model.is_none() => {
-                        "unresolved model".to_string()
-                    }
-                    other => other.reason(),
-                };
+            if r.key.tier == TIER_UNREAD {
+                *tier_unread.entry(res.model.clone()).or_default() += r.usage.requests;
+            }
+            if let Some(reason) = unpriced_reason(r) {
                 let u = unpriced
                     .entry((res.model.clone(), reason.clone()))
                     .or_insert_with(|| UnpricedModel {
@@ -212,6 +267,23 @@ impl Report {
                 .cmp(&a.requests)
                 .then(a.model_id.cmp(&b.model_id))
         });
+        let mut by_reason: BTreeMap<&str, UnpricedReason> = BTreeMap::new();
+        for u in &unpriced {
+            let e = by_reason
+                .entry(u.reason.as_str())
+                .or_insert_with(|| UnpricedReason {
+                    reason: u.reason.clone(),
+                    ..Default::default()
+                });
+            e.requests += u.requests;
+            e.input_tokens += u.input_tokens;
+            e.output_tokens += u.output_tokens;
+        }
+        let mut unpriced_by_reason: Vec<UnpricedReason> = by_reason.into_values().collect();
+        unpriced_by_reason
+            .sort_by(|a, b| b.requests.cmp(&a.requests).then(a.reason.cmp(&b.reason)));
+        let mut tier_unread: Vec<(String, u64)> = tier_unread.into_iter().collect();
+        tier_unread.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let lines: Vec<Line> = sorted(lines)
             .into_iter()
             .map(|((caller, team, app, model), group)| Line {
@@ -255,6 +327,8 @@ impl Report {
             lines,
             detail,
             unpriced,
+            unpriced_by_reason,
+            tier_unread,
             malformed_records,
             unreadable_files: 0,
         }
@@ -336,6 +410,18 @@ impl Report {
             output_tokens: u64,
         }
         #[derive(Serialize)]
+        struct R<'a> {
+            reason: &'a str,
+            requests: u64,
+            input_tokens: u64,
+            output_tokens: u64,
+        }
+        #[derive(Serialize)]
+        struct T<'a> {
+            model: &'a str,
+            requests: u64,
+        }
+        #[derive(Serialize)]
         struct J<'a> {
             date: Option<String>,
             prices_as_of: String,
@@ -347,6 +433,8 @@ impl Report {
             by_tier: Vec<G<'a>>,
             by_metadata: BTreeMap<&'a str, Vec<G<'a>>>,
             unpriced: Vec<U<'a>>,
+            unpriced_by_reason: Vec<R<'a>>,
+            tier_unread: Vec<T<'a>>,
             malformed_records: u64,
             unreadable_files: u64,
         }
@@ -421,6 +509,24 @@ impl Report {
                     output_tokens: u.output_tokens,
                 })
                 .collect(),
+            unpriced_by_reason: self
+                .unpriced_by_reason
+                .iter()
+                .map(|u| R {
+                    reason: &u.reason,
+                    requests: u.requests,
+                    input_tokens: u.input_tokens,
+                    output_tokens: u.output_tokens,
+                })
+                .collect(),
+            tier_unread: self
+                .tier_unread
+                .iter()
+                .map(|(m, n)| T {
+                    model: m,
+                    requests: *n,
+                })
+                .collect(),
             malformed_records: self.malformed_records,
             unreadable_files: self.unreadable_files,
         };
@@ -430,15 +536,16 @@ impl Report {
     // ---- CSV: one row per caller × team × app × model × metadata values ----
 
     /// `date,caller,team,app,model[,<metadata key>…],requests,errors,input_tokens,output_tokens,
-    /// cache_read_tokens,cache_write_tokens,cost_usd,unpriced_requests`: `cost_usd` with 9 decimals
-    /// like the JSON, empty when no request of the row could be priced.
+    /// cache_read_tokens,cache_write_tokens,cost_usd,unpriced_requests,unpriced_reasons`: `cost_usd`
+    /// with 9 decimals like the JSON, empty when no request of the row could be priced;
+    /// `unpriced_reasons` the reasons of its unpriced requests (`; `-separated, empty when none).
     pub fn to_csv(&self) -> String {
         let mut out = String::from("date,caller,team,app,model");
         for (key, _) in &self.by_metadata {
             out.push(',');
             out.push_str(&csv(key));
         }
-        out.push_str(",requests,errors,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cost_usd,unpriced_requests\n");
+        out.push_str(",requests,errors,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cost_usd,unpriced_requests,unpriced_reasons\n");
         let date = self.date.map(|d| d.to_string()).unwrap_or_default();
         for l in &self.detail {
             let g = &l.group;
@@ -457,7 +564,7 @@ impl Report {
             }
             let _ = writeln!(
                 out,
-                ",{},{},{},{},{},{},{},{}",
+                ",{},{},{},{},{},{},{},{},{}",
                 g.requests,
                 g.errors,
                 g.input_tokens,
@@ -467,7 +574,8 @@ impl Report {
                 priced_cost(g)
                     .map(|c| c.to_decimal_string(9))
                     .unwrap_or_default(),
-                g.unpriced_requests
+                g.unpriced_requests,
+                csv(&reason_names(g.unpriced_reasons).join("; "))
             );
         }
         out
@@ -619,6 +727,23 @@ impl Report {
                 thousands(u.output_tokens)
             );
         }
+        for u in &self.unpriced_by_reason {
+            let _ = writeln!(
+                out,
+                "Unpriced by reason: {} — {} requests, {} in / {} out tokens",
+                u.reason,
+                thousands(u.requests),
+                thousands(u.input_tokens),
+                thousands(u.output_tokens)
+            );
+        }
+        for (model, n) in &self.tier_unread {
+            let _ = writeln!(
+                out,
+                "Tier not read (no body logged; priced as Standard): {model} — {} calls",
+                thousands(*n)
+            );
+        }
         if let Some(line) = skipped_summary(self.malformed_records, self.unreadable_files) {
             let _ = writeln!(out, "{line}");
         }
@@ -764,7 +889,7 @@ mod tests {
                     } else {
                         vec![tenant.into()]
                     },
-                    long_context: false,
+                    prompt_band: 0,
                     tier: "default".into(),
                 },
                 &Usage {
@@ -811,12 +936,12 @@ mod tests {
             "{csv}"
         );
         assert!(
-            csv.contains(",acme,1,0,1000000,0,0,0,0.060000000,0\n"),
+            csv.contains(",acme,1,0,1000000,0,0,0,0.060000000,0,\n"),
             "{csv}"
         );
         assert!(
             csv.contains(
-                ",b,unattributed,unattributed,amazon.titan-text-express-v1,,1,0,10,0,0,0,,1\n"
+                ",b,unattributed,unattributed,amazon.titan-text-express-v1,,1,0,10,0,0,0,,1,unknown model\n"
             ),
             "{csv}"
         );
@@ -856,7 +981,7 @@ mod tests {
                     region: "us-east-1".into(),
                     caller: caller.into(),
                     metadata: vec!["t\u{2028}Charts: x".into()],
-                    long_context: false,
+                    prompt_band: 0,
                     tier: "default".into(),
                 },
                 &Usage {
@@ -887,5 +1012,82 @@ mod tests {
         assert_eq!(csv.lines().count(), 1 + 2, "{csv}");
         assert!(csv.contains("a\\nCharts: https://evil.example/n,"), "{csv}");
         assert!(csv.contains("b\\rCharts: https://evil.example/r,"), "{csv}");
+    /// Unpriced usage by reason, and calls whose tier the log does not show, in every rendering —
+    /// from records: a call from a Region without a rate, an unknown model, a call logged without a
+    /// body (tier unread) and one whose body names no tier.
+    #[test]
+    fn unpriced_reasons_and_unread_tiers_are_reported() {
+        use crate::attribution::profiles::NoProfiles;
+        use crate::attribution::resolution::AttributionConfig;
+        use crate::daily::rollup::{price_rows, Rollup};
+        use crate::pricing::prices::PriceTable;
+        let prices = PriceTable::embedded();
+        let cfg = AttributionConfig::default();
+        let rec = |region: &str, model: &str, body: &str| {
+            format!(
+                r#"{{"timestamp":"2026-12-07T10:00:00Z","region":"{region}","modelId":"{model}","identity":{{"arn":"arn:aws:iam::1:user/u"}},"input":{{"inputTokenCount":1000{body}}},"output":{{"outputTokenCount":100}}}}"#
+            )
+        };
+        let lite = "amazon.nova-lite-v1:0";
+        let texts = [
+            rec("eu-west-2", lite, ""),              // no eu rate
+            rec("us-east-1", "acme.unknown-v1", ""), // unknown model
+            rec("us-east-1", lite, ""),              // no body: tier unread
+            rec("us-east-1", lite, r#","inputBodyJson":{"messages":[]}"#), // body, no tier: default
+        ];
+        let mut rollup = Rollup::default();
+        for t in &texts {
+            rollup.add_record(&crate::records::record::parse(t).unwrap(), &cfg, &prices);
+        }
+        let rows = price_rows(&rollup.rows, &NoProfiles, &prices, &cfg);
+        let r = Report::build(&rows, None, prices.as_of, &[], 0);
+        let reasons: Vec<(&str, u64, u64)> = r
+            .unpriced_by_reason
+            .iter()
+            .map(|u| (u.reason.as_str(), u.requests, u.input_tokens))
+            .collect();
+        assert_eq!(
+            reasons,
+            [("no rate for region", 1, 1000), ("unknown model", 1, 1000)]
+        );
+        // Both eu-west-2 and the no-body call are unread; the unknown model too (no body).
+        assert_eq!(
+            r.tier_unread,
+            [(lite.to_string(), 2), ("acme.unknown-v1".to_string(), 1)]
+        );
+        let table = r.to_table();
+        assert!(
+            table.contains(
+                "Unpriced by reason: no rate for region — 1 requests, 1,000 in / 100 out tokens\n"
+            ),
+            "{table}"
+        );
+        assert!(table.contains(&format!(
+            "Tier not read (no body logged; priced as Standard): {lite} — 2 calls\n"
+        )));
+        let j: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(j["unpriced_by_reason"][0]["reason"], "no rate for region");
+        assert_eq!(j["unpriced_by_reason"][0]["output_tokens"], 100);
+        assert_eq!(j["tier_unread"][0]["model"], lite);
+        assert_eq!(j["tier_unread"][0]["requests"], 2);
+        // The London call is never priced at the US rate: Nova Lite's cost is the two US calls only.
+        let nova = r.by_model.iter().find(|(m, _)| m == lite).unwrap().1;
+        assert_eq!((nova.requests, nova.unpriced_requests), (3, 1));
+        assert_eq!(nova.cost, Money::from_usd_text("0.000168").unwrap());
+        let csv = r.to_csv();
+        assert!(csv
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(",unpriced_requests,unpriced_reasons"));
+        assert!(csv.contains(",1,no rate for region\n"), "{csv}");
+        let html = crate::daily::report_html::render(&crate::daily::report_html::Page {
+            report: &r,
+            audience: crate::daily::email::Audience::Summary,
+            hourly: None,
+            incidents: None,
+        });
+        assert!(html.contains("data-reason=\"no rate for region\""));
+        assert!(html.contains("id=\"tier-unread\""));
     }
 }

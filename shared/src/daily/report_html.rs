@@ -308,6 +308,7 @@ pub fn render(page: &Page<'_>) -> String {
         short_caller,
     );
     unpriced_section(&mut o, r);
+    tier_unread_section(&mut o, r);
     let _ = writeln!(
         o,
         "<footer>bedrock-meter day report · price table as of {} · cache writes of unknown TTL \
@@ -888,7 +889,46 @@ fn unpriced_section(o: &mut String, r: &Report) {
             thousands(u.output_tokens)
         );
     }
-    let _ = writeln!(o, "</tbody></table></section>");
+    let _ = writeln!(o, "</tbody></table>");
+    let _ = writeln!(
+        o,
+        "<h3>Unpriced by reason</h3><ul class=\"unpriced-reasons\">"
+    );
+    for u in &r.unpriced_by_reason {
+        let _ = writeln!(
+            o,
+            "<li data-reason=\"{}\" data-requests=\"{}\">{}: {} requests, {} / {} tokens in / out</li>",
+            esc(&u.reason),
+            u.requests,
+            esc(&u.reason),
+            thousands(u.requests),
+            thousands(u.input_tokens),
+            thousands(u.output_tokens)
+        );
+    }
+    let _ = writeln!(o, "</ul></section>");
+}
+
+/// The calls whose service tier the log does not show (no body logged), per model.
+fn tier_unread_section(o: &mut String, r: &Report) {
+    if r.tier_unread.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "<section id=\"tier-unread\"><h2>Service tier not in the logs (priced at the Standard rate)</h2>\
+         <p>Without a logged request or response body the log does not say whether a call was served Standard, Flex or Priority.</p><ul>"
+    );
+    for (m, n) in &r.tier_unread {
+        let _ = writeln!(
+            o,
+            "<li data-model=\"{}\" data-requests=\"{n}\">{}: {} calls</li>",
+            esc(m),
+            esc(m),
+            thousands(*n)
+        );
+    }
+    let _ = writeln!(o, "</ul></section>");
 }
 
 #[cfg(test)]
@@ -932,7 +972,7 @@ mod tests {
                 region: "us-east-1".into(),
                 caller: caller.into(),
                 metadata: vec![],
-                long_context: false,
+                prompt_band: 0,
                 tier: "default".into(),
             },
             Usage {
