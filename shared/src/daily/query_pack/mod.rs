@@ -268,7 +268,7 @@ impl QueryPack<'_> {
              AND {ts} < from_iso8601_timestamp(date_format({to}, '%Y-%m-%dT00:00:00Z'))\n  \
              GROUP BY 1, 2, 3, 4, 5\n),\n",
             unknown = sql_string(UNKNOWN_CALLER),
-            principal = self.principal.sql("coalesce(identity.arn, '')"),
+            principal = crate::daily::athena_sql::caller_sql(&self.principal),
             lc = self.prices.long_context_above,
             logs = self.logs(),
         );
