@@ -1076,7 +1076,10 @@ mod tests {
             "no provider-less `v3`: {t}"
         );
         assert!(body.contains("…/jane.doe@example.com "), "{t}");
-        assert!(body.contains("\nassumed-role/…/jane.doe@example.com "), "{t}");
+        assert!(
+            body.contains("\nassumed-role/…/jane.doe@example.com "),
+            "{t}"
+        );
         // Compact token counts under one "tokens" label, exact requests.
         assert!(t.contains("- tokens -"), "{t}");
         assert!(
