@@ -22,6 +22,38 @@ pub fn thousands(n: u64) -> String {
     group_thousands(&n.to_string())
 }
 
+/// `1 request`, `2 requests`, `1,234 requests`: a count and its noun, plural unless the count is 1
+/// (the noun's plural is the noun and `s`).
+pub fn count(n: u64, noun: &str) -> String {
+    format!("{} {noun}{}", thousands(n), if n == 1 { "" } else { "s" })
+}
+
+/// `n` in at most five characters, to three significant digits: `869`, `1.23K`, `56.6M`, `412M`,
+/// `1.00G` (K, M, G, T, P, E: powers of 1,000). For tables, where the exact figure is elsewhere.
+pub fn compact(n: u64) -> String {
+    if n < 1000 {
+        return n.to_string();
+    }
+    const UNITS: [&str; 6] = ["K", "M", "G", "T", "P", "E"];
+    let mut scale = 1000.0_f64;
+    for (i, unit) in UNITS.iter().enumerate() {
+        let v = n as f64 / scale;
+        let text = if v < 9.995 {
+            format!("{v:.2}")
+        } else if v < 99.95 {
+            format!("{v:.1}")
+        } else {
+            format!("{v:.0}")
+        };
+        // 1000 or more of this unit (also when rounded up to it): the next unit says it (1.00M).
+        if v < 999.5 || i + 1 == UNITS.len() {
+            return format!("{text}{unit}");
+        }
+        scale *= 1000.0;
+    }
+    unreachable!("the last unit always returns")
+}
+
 /// `s` cut to at most `max` characters, ending in `…` when cut (also the chat descriptions).
 pub fn cut(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -97,6 +129,21 @@ pub fn cut_bytes(text: &str, max: usize) -> String {
     if out.len() + CUT_NOTE.len() <= max {
         out.push_str(CUT_NOTE);
     }
+    out
+}
+
+/// `s` in at most `max` characters: when longer, its start and its end with `…` between them.
+pub fn cut_middle(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        return s.to_string();
+    }
+    let keep = max.saturating_sub(1);
+    let head = keep / 2;
+    let tail = keep - head;
+    let mut out: String = s.chars().take(head).collect();
+    out.push('…');
+    out.extend(s.chars().skip(n - tail));
     out
 }
 
@@ -193,5 +240,49 @@ mod tests {
         }
         let c = cut_bytes(&"é".repeat(100), 60);
         assert!(c.len() <= 60 && c.ends_with(CUT_NOTE));
+    }
+
+    #[test]
+    fn counts_are_singular_for_one_only() {
+        assert_eq!(count(0, "request"), "0 requests");
+        assert_eq!(count(1, "request"), "1 request");
+        assert_eq!(count(2, "request"), "2 requests");
+        assert_eq!(count(1234, "line"), "1,234 lines");
+    }
+
+    #[test]
+    fn cut_middle_keeps_both_ends() {
+        assert_eq!(cut_middle("short", 10), "short");
+        assert_eq!(cut_middle("abcdefghij", 7), "abc…hij");
+        assert_eq!(cut_middle("ééééé-üüüüü", 5), "éé…üü");
+        assert_eq!(cut_middle("abc", 1), "…");
+    }
+
+    #[test]
+    fn compact_keeps_three_significant_digits_in_five_characters() {
+        for (n, want) in [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1.00K"),
+            (1234, "1.23K"),
+            (9_994, "9.99K"),
+            (9_995, "10.0K"),
+            (56_600_964, "56.6M"),
+            (99_949, "99.9K"),
+            (99_950, "100K"),
+            (412_238_442, "412M"),
+            (999_499, "999K"),
+            (999_500, "1.00M"),
+            (1_000_000_000, "1.00G"),
+            (u64::MAX, "18.4E"),
+        ] {
+            assert_eq!(compact(n), want, "{n}");
+        }
+        for n in (0..64)
+            .map(|b| (1u64 << b) - 1)
+            .chain((0..20).map(|e| 10u64.pow(e) - 1))
+        {
+            assert!(compact(n).chars().count() <= 5, "{n}: {}", compact(n));
+        }
     }
 }

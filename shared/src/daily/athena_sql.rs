@@ -137,6 +137,13 @@ fn iso(t: Timestamp) -> String {
 }
 
 /// The Athena (Trino) query that rolls one day up into the core's usage rows.
+/// The caller (docs/callers.md) of a row of the invocation-log table, as a Trino expression: the
+/// principal rule over `identity.arn` (empty when missing). The daily rollup, the query pack and
+/// `bench/report.sh`'s DuckDB query (through `rollup-sql --caller-sql`) all use this one expression.
+pub fn caller_sql(rule: &PrincipalRule) -> String {
+    rule.sql("coalesce(identity.arn, '')")
+}
+
 pub fn rollup_sql(q: &RollupQuery) -> String {
     let (first_hour, last_hour) = partition_range(q.date);
     let n = q.metadata_keys.len();
@@ -149,11 +156,7 @@ pub fn rollup_sql(q: &RollupQuery) -> String {
     s.push_str("SELECT\n");
     s.push_str("  modelId AS model_id,\n");
     s.push_str("  coalesce(region, '') AS region,\n");
-    let _ = writeln!(
-        s,
-        "  {} AS caller,",
-        q.principal.sql("coalesce(identity.arn, '')")
-    );
+    let _ = writeln!(s, "  {} AS caller,", caller_sql(&q.principal));
     for (i, k) in q.metadata_keys.iter().enumerate() {
         let _ = writeln!(
             s,

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use crate::daily::report::{cost_cell, short_caller, Group, Report};
 
 use crate::pricing::money::Money;
-use crate::text::{clean_line, cut, cut_bytes, thousands};
+use crate::text::{clean_line, count, cut, cut_bytes, thousands};
 use crate::time::Date;
 
 /// Who an email is for.
@@ -123,10 +123,10 @@ fn section<T>(
         }
         let _ = writeln!(
             out,
-            "  … and {} more: {} in {} requests",
+            "  … and {} more: {} in {}",
             thousands((items.len() - limit) as u64),
             cost_cell(&rest),
-            thousands(rest.requests)
+            count(rest.requests, "request")
         );
     }
 }
@@ -182,8 +182,13 @@ fn body(
     if t.unpriced_requests > 0 {
         let _ = writeln!(
             out,
-            "UNPRICED      {} requests have no price and are NOT in the total (see below)",
-            thousands(t.unpriced_requests)
+            "UNPRICED      {} {} no price and are NOT in the total (see below)",
+            count(t.unpriced_requests, "request"),
+            if t.unpriced_requests == 1 {
+                "has"
+            } else {
+                "have"
+            }
         );
     }
     if audience == Audience::Summary {
@@ -244,9 +249,9 @@ fn body(
         } else {
             let _ = writeln!(
                 out,
-                "Unattributed direct spend (calls that bypass application profiles): {} in {} requests",
+                "Unattributed direct spend (calls that bypass application profiles): {} in {}",
                 cost_cell(&un),
-                thousands(un.requests)
+                count(un.requests, "request")
             );
         }
     }
@@ -255,10 +260,10 @@ fn body(
         for u in report.unpriced.iter().take(limit.max(1)) {
             let _ = writeln!(
                 out,
-                "  {} — {}: {} requests, {} in / {} out tokens",
+                "  {} — {}: {}, {} in / {} out tokens",
                 cut(&clean_line(&u.model_id), 80),
                 clean_line(&u.reason),
-                thousands(u.requests),
+                count(u.requests, "request"),
                 thousands(u.input_tokens),
                 thousands(u.output_tokens)
             );

@@ -18,7 +18,7 @@ use crate::daily::report::{cost_cell, priced_cost, short_caller, skipped_summary
 use crate::daily::rollup::PricedRow;
 use crate::live::detector::{Alert, AlertKind};
 use crate::pricing::money::Money;
-use crate::text::thousands;
+use crate::text::{count, thousands};
 use crate::time::{Date, Timestamp};
 
 const HOUR: i64 = 3600;
@@ -332,8 +332,8 @@ fn kpis(o: &mut String, r: &Report) {
         esc(&money_text(t)),
         if t.unpriced_requests > 0 {
             format!(
-                " · {} requests unpriced, not included",
-                thousands(t.unpriced_requests)
+                " · {} unpriced, not included",
+                count(t.unpriced_requests, "request")
             )
         } else {
             String::new()
@@ -354,9 +354,9 @@ fn kpis(o: &mut String, r: &Report) {
     let un = r.unattributed();
     let _ = writeln!(
         o,
-        "<div class=\"kpi\" id=\"unattributed\"><div class=\"v\">{}</div><div class=\"l\">direct calls without an application profile ({} requests)</div></div>",
+        "<div class=\"kpi\" id=\"unattributed\"><div class=\"v\">{}</div><div class=\"l\">direct calls without an application profile ({})</div></div>",
         if un.requests == 0 { "none".to_string() } else { esc(&money_text(&un)) },
-        thousands(un.requests)
+        count(un.requests, "request")
     );
     let _ = writeln!(o, "</div>");
 }
@@ -367,11 +367,11 @@ fn callouts(o: &mut String, r: &Report) {
         let _ = writeln!(
             o,
             "<section class=\"warn callout\" id=\"unpriced-callout\" data-unpriced-requests=\"{}\">\
-             <p><strong>Unpriced: {} requests</strong> used models or rates the price table does not know. Their cost is \
+             <p><strong>Unpriced: {}</strong> used models or rates the price table does not know. Their cost is \
              <strong>not</strong> in any total or bar on this page (never counted as $0); see \
              <a href=\"#unpriced\">unpriced models</a>.</p></section>",
             t.unpriced_requests,
-            thousands(t.unpriced_requests)
+            count(t.unpriced_requests, "request")
         );
     }
     if let Some(skipped) = skipped_summary(r.malformed_records, r.unreadable_files) {
@@ -857,10 +857,10 @@ fn top_section(
         }
         let _ = writeln!(
             o,
-            "<p class=\"muted\">… and {} more: {} in {} requests</p>",
+            "<p class=\"muted\">… and {} more: {} in {}</p>",
             thousands((items.len() - TOP_ROWS) as u64),
             esc(&cost_cell(&rest)),
-            thousands(rest.requests)
+            count(rest.requests, "request")
         );
     }
     let _ = writeln!(o, "</section>");

@@ -274,7 +274,7 @@ impl QueryPack<'_> {
              AND {ts} < from_iso8601_timestamp(date_format({to}, '%Y-%m-%dT00:00:00Z'))\n  \
              GROUP BY 1, 2, 3, 4, 5\n),\n",
             unknown = sql_string(UNKNOWN_CALLER),
-            principal = self.principal.sql("coalesce(identity.arn, '')"),
+            principal = crate::daily::athena_sql::caller_sql(&self.principal),
             band = prompt_band_sql(&self.prices.long_context_thresholds),
             logs = self.logs(),
         );
