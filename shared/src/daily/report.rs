@@ -1227,7 +1227,7 @@ mod tests {
         let table = r.to_table();
         assert!(
             table.contains(
-                "Unpriced by reason: no rate for region — 1 requests, 1,000 in / 100 out tokens\n"
+                "Unpriced by reason: no rate for region — 1 request, 1,000 in / 100 out tokens\n"
             ),
             "{table}"
         );
