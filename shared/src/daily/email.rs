@@ -182,12 +182,12 @@ fn body(
     if t.unpriced_requests > 0 {
         let _ = writeln!(
             out,
-            "UNPRICED      {} {} no price and are NOT in the total (see below)",
+            "UNPRICED      {} {} NOT in the total (see below)",
             count(t.unpriced_requests, "request"),
             if t.unpriced_requests == 1 {
-                "has"
+                "has no price and is"
             } else {
-                "have"
+                "have no price and are"
             }
         );
     }
@@ -279,9 +279,9 @@ fn body(
         for u in &report.unpriced_by_reason {
             let _ = writeln!(
                 out,
-                "  {}: {} requests, {} in / {} out tokens",
-                u.reason,
-                thousands(u.requests),
+                "  {}: {}, {} in / {} out tokens",
+                clean_line(&u.reason),
+                count(u.requests, "request"),
                 thousands(u.input_tokens),
                 thousands(u.output_tokens)
             );
@@ -291,9 +291,9 @@ fn body(
     if unread > 0 {
         let _ = writeln!(
             out,
-            "\nService tier not in the logs for {} requests ({} models): priced at the Standard rate",
-            thousands(unread),
-            thousands(report.tier_unread.len() as u64)
+            "\nService tier not in the logs for {} ({}): priced at the Standard rate",
+            count(unread, "request"),
+            count(report.tier_unread.len() as u64, "model")
         );
     }
     if !notes.is_empty() {
@@ -510,7 +510,7 @@ mod tests {
             .body
             .contains("Unpriced by reason\n  unknown model: 2 requests, 10 in / 5 out tokens\n"));
         assert!(s.body.contains(
-            "Service tier not in the logs for 3 requests (1 models): priced at the Standard rate"
+            "Service tier not in the logs for 3 requests (1 model): priced at the Standard rate"
         ));
         assert!(s.body.contains("  - a note"));
     }

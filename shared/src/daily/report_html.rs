@@ -897,11 +897,11 @@ fn unpriced_section(o: &mut String, r: &Report) {
     for u in &r.unpriced_by_reason {
         let _ = writeln!(
             o,
-            "<li data-reason=\"{}\" data-requests=\"{}\">{}: {} requests, {} / {} tokens in / out</li>",
+            "<li data-reason=\"{}\" data-requests=\"{}\">{}: {}, {} / {} tokens in / out</li>",
             esc(&u.reason),
             u.requests,
             esc(&u.reason),
-            thousands(u.requests),
+            count(u.requests, "request"),
             thousands(u.input_tokens),
             thousands(u.output_tokens)
         );
@@ -922,10 +922,10 @@ fn tier_unread_section(o: &mut String, r: &Report) {
     for (m, n) in &r.tier_unread {
         let _ = writeln!(
             o,
-            "<li data-model=\"{}\" data-requests=\"{n}\">{}: {} calls</li>",
+            "<li data-model=\"{}\" data-requests=\"{n}\">{}: {}</li>",
             esc(m),
             esc(m),
-            thousands(*n)
+            count(*n, "call")
         );
     }
     let _ = writeln!(o, "</ul></section>");
