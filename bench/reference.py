@@ -38,7 +38,8 @@ def load_prices(path):
     for p, m in index:
         models[p] = {
             "global": rates(m.get("global")),
-            "regional": rates(m.get("regional")),
+            # The US group's rates: the benchmark's records are all from us-east-1.
+            "regional": rates((m.get("regional") or {}).get("us")),
             "long_context": {k: rates(v) for k, v in (m.get("long_context") or {}).items()},
             "regions": {k: rates(v) for k, v in (m.get("regions") or {}).items()},
         }

@@ -4,7 +4,9 @@
 # bench/out/report/ for the next run), then times on the same files, RUNS times each, alternately:
 #   - `bedrock-meter report --format json` (all cores),
 #   - DuckDB (the test venv's python duckdb, 2 threads): read_json with an explicit column list, the
-#     day's records only, requests and token sums per modelId and caller (bench/report_duckdb.py),
+#     day's records only, requests and token sums per modelId and caller (bench/report_duckdb.py); the
+#     caller is the principal (docs/callers.md), by the rule's SQL as `bedrock-meter rollup-sql
+#     --caller-sql` generates it (the daily rollup's expression), transpiled to DuckDB,
 #   - zcat of every record file, two processes: the floor (inflating alone).
 # Wall time and peak RSS come from /usr/bin/time -v. The totals are checked equal (overall, per model,
 # per caller: requests and every token sum) or the script fails. Prints a markdown table (also written to
@@ -12,22 +14,29 @@
 #
 #   bench/report.sh                    # SEEDS=30 RUNS=3
 #   SEEDS=2 RUNS=1 bench/report.sh     # a quick smoke run
+#
+# BEDROCK_METER_BIN=PATH uses that binary instead of building the release CLI, and OUT=DIR writes
+# elsewhere than bench/out/report: the test command's smoke run (scripts/test.d/60-bench-smoke.sh)
+# passes the debug build it already made and a temporary directory (its timings mean nothing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${SEEDS:-30}
 RUNS=${RUNS:-3}
 DATE=2026-11-25
-OUT=bench/out/report
+OUT=${OUT:-bench/out/report}
 PY=${PY:-.venv/bin/python3}
 mkdir -p "$OUT"
 
 TIME=/usr/bin/time
 if [ ! -x "$TIME" ]; then echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; fi
-"$PY" -c 'import duckdb' || { echo "needs duckdb in $PY (scripts/setup-venv.sh)" >&2; exit 1; }
+"$PY" -c 'import duckdb, sqlglot' || { echo "needs duckdb and sqlglot in $PY (scripts/setup-venv.sh)" >&2; exit 1; }
 
-cargo build --release --quiet -p bedrock-meter
-TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-BIN=$TARGET_DIR/release/bedrock-meter
+BIN=${BEDROCK_METER_BIN:-}
+if [ -z "$BIN" ]; then
+  cargo build --release --quiet -p bedrock-meter
+  TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+  BIN=$TARGET_DIR/release/bedrock-meter
+fi
 
 DAY=$OUT/day
 if [ "$(cat "$DAY/seeds" 2>/dev/null)" != "$SEEDS" ]; then
@@ -38,6 +47,8 @@ if [ "$(cat "$DAY/seeds" 2>/dev/null)" != "$SEEDS" ]; then
   echo "$SEEDS" > "$DAY/seeds"
 fi
 PROFILES=$DAY/seed-1/profiles.json
+# The caller rule (KEEP_SESSION_ROLES applies to it and to `report` alike), generated, not hand-written.
+"$BIN" rollup-sql --caller-sql > "$OUT/caller.trino.sql"
 # Record files only (not the offloaded bodies under HH/data/, not the permission-check marker): the glob
 # a DuckDB user writes for the S3 layout, .../REGION/YYYY/MM/DD/HH/*.json.gz.
 GLOB="$DAY/seed-*/logs/AWSLogs/*/BedrockModelInvocationLogs/*/*/*/*/*/*.json.gz"
@@ -69,7 +80,7 @@ export DAY
 for run in $(seq 1 "$RUNS"); do
   echo "run $run/$RUNS: report, duckdb, zcat" >&2
   measure report "$run" "$BIN" report --date "$DATE" --profiles "$PROFILES" --format json "$DAY"/seed-*/logs
-  measure duckdb "$run" "$PY" bench/report_duckdb.py query "$GLOB" "$DATE" "$OUT/duckdb.json"
+  measure duckdb "$run" "$PY" bench/report_duckdb.py query "$GLOB" "$DATE" "$OUT/duckdb.json" "$OUT/caller.trino.sql"
   measure zcat "$run" bash -c zcat_all
 done
 cp "$OUT/report.out" "$OUT/report.json"
@@ -88,7 +99,7 @@ print(f"A generated day: {seeds} demo seeds, {int(files):,} record files, {int(s
 print("| | wall s | records/s | peak RSS MB |")
 print("|---|---:|---:|---:|")
 rows = [("`bedrock-meter report --format json` (all cores)", "report"),
-        ("DuckDB, explicit columns, sums per modelId × caller (2 threads)", "duckdb"),
+        ("DuckDB, explicit columns, sums per modelId × caller (the principal rule's SQL; 2 threads)", "duckdb"),
         ("`zcat` of the same files, 2 processes (the floor)", "zcat")]
 for label, tool in rows:
     w = med(tool, "wall_s")

@@ -1,10 +1,13 @@
 """The DuckDB side of bench/report.sh, and the check that it and `bedrock-meter report` agree.
 
-    report_duckdb.py query GLOB DATE OUT.json     # DuckDB: tokens and requests per modelId and caller
+    report_duckdb.py query GLOB DATE OUT.json CALLER.sql   # DuckDB: tokens and requests per modelId and caller
     report_duckdb.py check REPORT.json DUCK.json PROFILES.json
 
 `query` is what a user would run instead of `report`: `read_json` of the gzip'd JSON-lines files with an
 explicit column list (no schema inference), records of the day only, sums per logged modelId and caller.
+The caller is the principal of `identity.arn` (docs/callers.md): CALLER.sql is the rule's Trino expression
+as `bedrock-meter rollup-sql --caller-sql` prints it (the one the daily rollup and the query pack embed,
+generated from the rule in the core), transpiled here to DuckDB with sqlglot, as the SQL tests do.
 `check` maps each logged modelId to the model `report` names (the application profile's base model, a
 system profile's or foundation-model ARN's model id; anything else as logged) and fails unless the
 totals, the per-model and the per-caller requests and token sums are equal.
@@ -14,16 +17,27 @@ import sys
 import time
 
 
-def query(glob, date, out):
+def caller_expr(path):
+    """The caller rule's expression (Trino, from the generator) in DuckDB's dialect."""
+    import sqlglot
+
+    trino = open(path).read().strip()
+    if not trino:
+        sys.exit(f"{path}: empty (expected `bedrock-meter rollup-sql --caller-sql`)")
+    return sqlglot.transpile(trino, read="trino", write="duckdb")[0]
+
+
+def query(glob, date, out, caller_sql):
     import duckdb
 
+    caller = caller_expr(caller_sql)
     t0 = time.perf_counter()
     con = duckdb.connect()
     con.execute("SET threads = 2")
     rows = con.execute(
         f"""
         SELECT modelId,
-               coalesce(nullif(identity.arn, ''), 'unknown') AS caller,
+               coalesce(nullif({caller}, ''), 'unknown') AS caller,
                count(*) AS requests,
                sum(coalesce(input.inputTokenCount, 0)) AS input_tokens,
                sum(coalesce(output.outputTokenCount, 0)) AS output_tokens,
@@ -123,7 +137,7 @@ def check(report_path, duck_path, profiles_path):
 
 if __name__ == "__main__":
     if sys.argv[1] == "query":
-        query(*sys.argv[2:5])
+        query(*sys.argv[2:6])
     elif sys.argv[1] == "check":
         check(*sys.argv[2:5])
     else:

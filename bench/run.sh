@@ -7,6 +7,8 @@
 #   bench/run.sh                 # RUNS=5 RUST_ITERS=30 PY_ITERS=10 by default
 #   RUNS=1 RUST_ITERS=5 PY_ITERS=2 bench/run.sh   # a quick smoke run
 #   BEFORE=main bench/run.sh     # also the bench binary of another commit, alternately: before/after
+#   BENCH_BIN=PATH OUT=DIR ...   # that ingest_bench binary instead of building the release one, results
+#                                # in DIR: the test command's smoke run (scripts/test.d/60-bench-smoke.sh)
 #
 # BEFORE=<commit>: that commit's tree (git archive) is built in bench/out/before-src with its own target
 # dir (BEFORE_TARGET_DIR, default <target dir>-before) and its `stages` run beside this tree's in every
@@ -20,15 +22,18 @@ RUST_ITERS=${RUST_ITERS:-30}
 PY_ITERS=${PY_ITERS:-10}
 SEED=${SEED:-1}
 CPU=${CPU:-0}
-OUT=bench/out
+OUT=${OUT:-bench/out}
 mkdir -p "$OUT"
 
 BEFORE=${BEFORE:-}
 
-cargo build --release --quiet -p bedrock-meter-core --no-default-features --example ingest_bench
 # Wherever cargo puts its build (CARGO_TARGET_DIR, as scripts/test.sh sets it, or ./target).
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-BIN=$TARGET_DIR/release/examples/ingest_bench
+BIN=${BENCH_BIN:-}
+if [ -z "$BIN" ]; then
+  cargo build --release --quiet -p bedrock-meter-core --no-default-features --example ingest_bench
+  BIN=$TARGET_DIR/release/examples/ingest_bench
+fi
 BEFORE_BIN=
 if [ -n "$BEFORE" ]; then
   src=$OUT/before-src

@@ -8,7 +8,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step's wall time, printed at the end of the output (also when a step fails), so a slow step shows.
+step_names=() step_secs=() step_start=$SECONDS run_start=$SECONDS
+close_step() {
+  [ ${#step_names[@]} -gt ${#step_secs[@]} ] && step_secs+=($((SECONDS - step_start)))
+  step_start=$SECONDS
+}
+step() { close_step; step_names+=("$*"); printf '\n==> %s\n' "$*"; }
+print_times() {
+  close_step
+  printf '\nstep times (wall, seconds):\n'
+  for i in "${!step_secs[@]}"; do printf '%6d  %s\n' "${step_secs[$i]}" "${step_names[$i]}"; done
+  printf '%6d  total\n' $((SECONDS - run_start))
+}
+trap print_times EXIT
 
 # Build outside the checkout by default, so a fresh clone on the same machine reuses compiled
 # dependencies (the AWS SDK crates take minutes to build cold). Override with CARGO_TARGET_DIR.
@@ -36,7 +49,9 @@ for extra in scripts/test.d/*.sh; do
   bash "$extra"
 done
 
-step "all checks passed"
+trap - EXIT
+print_times
+printf '\n==> all checks passed\n'
 # One closing line for the whole run: every Rust test (unit, integration, doc) that ran.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$test_log"

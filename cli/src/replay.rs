@@ -109,7 +109,7 @@ pub(crate) fn observe(core: &Core, seen: impl IntoIterator<Item = Seen>) -> Pric
             .rates_of(
                 res,
                 s.region.as_deref(),
-                core.prices.is_long_context(&s.tokens),
+                core.prices.prompt_band(&s.tokens),
                 &s.tier,
             )
             .and_then(|r| r.cost(&s.tokens));
@@ -261,7 +261,7 @@ fn simulate_containment(
         return Ok((Vec::new(), Vec::new()));
     }
     let cfg = containment::ContainmentConfig {
-        allow: containment::parse_allow(&a.contain_allow).context("--contain-allow")?,
+        allow: containment::parse_simulated_allow(&a.contain_allow).context("--contain-allow")?,
         unattributed: a.contain_unattributed,
         cool_down_minutes: a.contain_cool_down,
         account: a.contain_account.clone(),

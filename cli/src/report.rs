@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use bedrock_meter_core::daily::report::{skipped_summary, Report, DEFAULT_TABLE_LINES};
 
 use bedrock_meter_core::daily::rollup::{price_rows, Rollup};
-use bedrock_meter_core::text::thousands;
+use bedrock_meter_core::text::count;
 use bedrock_meter_core::time::{Date, Timestamp};
 
 use crate::common::{ensure_paths, read_logs, CoreOpts, ReadSummary};
@@ -140,15 +140,11 @@ fn nothing_to_report(
             "nothing to report: no log files in {names} (looked for .json.gz, .jsonl.gz, .json, .jsonl; {others})"
         );
     }
-    let files = format!(
-        "{} file{}",
-        thousands(summary.files as u64),
-        if summary.files == 1 { "" } else { "s" }
-    );
+    let files = count(summary.files as u64, "file");
     match (date, read.first, read.last) {
         (Some(d), Some(first), Some(last)) => format!(
-            "nothing to report: read {} records in {files}; none on {d}; records span {}…{}{skipped}",
-            thousands(read.records),
+            "nothing to report: read {} in {files}; none on {d}; records span {}…{}{skipped}",
+            count(read.records, "record"),
             first.date(),
             last.date()
         ),

@@ -5,7 +5,8 @@
 //! price table, `--query-pack DIR` writes the five console queries (`queries/` in the repository),
 //! `--named-queries` prints template.yaml's `AWS::Athena::NamedQuery` resources, `--profiles-snapshot`
 //! prints the profiles snapshot the daily Lambda writes (from `--profiles FILE`), and
-//! `--create-profiles-table` the snapshot table's DDL.
+//! `--create-profiles-table` the snapshot table's DDL. `--caller-sql` prints the caller rule's SQL
+//! expression alone (the one the rollup and the query pack embed; `bench/report.sh` runs it in DuckDB).
 //!
 //! A hidden `--price-rows FILE` prices query results (`{"columns": [...], "rows": [[text|null, ...]]}`,
 //! the values as Athena returns them) through the same row reader, pricing and report code as the
@@ -41,7 +42,7 @@ pub enum PriceRowsFormat {
 #[derive(clap::Args, Debug)]
 pub struct RollupSqlArgs {
     /// The UTC day to roll up (the Lambda's default is yesterday).
-    #[arg(long, value_parser = parse_date, required_unless_present_any = ["create_table", "pricing_cte", "query_pack", "named_queries", "create_profiles_table"])]
+    #[arg(long, value_parser = parse_date, required_unless_present_any = ["create_table", "pricing_cte", "query_pack", "named_queries", "create_profiles_table", "caller_sql"])]
     pub date: Option<Date>,
     /// Glue database of the invocation-log table.
     #[arg(long, default_value = "bedrock_meter", env = "ATHENA_DATABASE")]
@@ -56,6 +57,10 @@ pub struct RollupSqlArgs {
     /// (with --create-profiles-table: s3://<bucket>/bedrock-meter/profiles/)
     #[arg(long)]
     pub location: Option<String>,
+    /// Print the caller rule (docs/callers.md, `--keep-session-roles`) as the Trino expression over
+    /// `identity.arn` the rollup SQL and the query pack use (bench/report.sh transpiles it to DuckDB).
+    #[arg(long, conflicts_with = "date")]
+    pub caller_sql: bool,
     /// Print the pricing CTE (`prices AS (...)`, to follow WITH) generated from the price table.
     #[arg(long, conflicts_with = "date")]
     pub pricing_cte: bool,
@@ -127,6 +132,13 @@ pub fn run(a: RollupSqlArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let core = a.core.load()?;
+    if a.caller_sql {
+        println!(
+            "{}",
+            bedrock_meter_core::daily::athena_sql::caller_sql(&core.attribution.principal)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     if a.pricing_cte {
         println!("{}", pricing_cte(&core.prices));
         return Ok(ExitCode::SUCCESS);

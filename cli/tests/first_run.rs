@@ -243,7 +243,7 @@ fn unpriced_money_is_null_in_json_and_empty_in_csv_never_zero() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "date,caller,team,app,model,tenant,requests,errors,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cost_usd,unpriced_requests"
+        "date,caller,team,app,model,tenant,requests,errors,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cost_usd,unpriced_requests,unpriced_reasons"
     );
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 3, "{csv}");
@@ -254,15 +254,15 @@ fn unpriced_money_is_null_in_json_and_empty_in_csv_never_zero() {
             .unwrap_or_else(|| panic!("no {caller} {model} row in {csv}"))
     };
     assert!(
-        row("user/a", NOVA_LITE).ends_with(",acme,1,0,1000000,1000000,0,0,0.300000000,0"),
+        row("user/a", NOVA_LITE).ends_with(",acme,1,0,1000000,1000000,0,0,0.300000000,0,"),
         "9 decimals like the JSON: {csv}"
     );
     assert!(
-        row("user/a", TITAN).ends_with(",acme,1,0,500,50,0,0,,1"),
+        row("user/a", TITAN).ends_with(",acme,1,0,500,50,0,0,,1,unknown model"),
         "{csv}"
     );
     assert!(
-        row("user/b", TITAN).ends_with(",,1,0,500,50,0,0,,1"),
+        row("user/b", TITAN).ends_with(",,1,0,500,50,0,0,,1,unknown model"),
         "{csv}"
     );
 }

@@ -59,7 +59,13 @@ fn report_prices_sonnet_46_in_every_pool_and_check_finds_the_unpriced() {
     let total = json["totals"]["cost_usd"].as_f64().unwrap();
     assert!((total - expect).abs() < 1e-9, "{total} vs {expect}");
     assert_eq!(json["totals"]["unpriced_requests"], 0);
-    assert_eq!(json["by_tier"][0]["tier"], "default");
+    // Logged without bodies: the tier is not in the log; priced as Standard and said so, per model.
+    assert_eq!(json["by_tier"][0]["tier"], "unread");
+    assert_eq!(
+        json["tier_unread"][0]["model"],
+        "anthropic.claude-sonnet-4-6"
+    );
+    assert_eq!(json["tier_unread"][0]["requests"], 5);
     let check = bin(&["prices", "check", priced.to_str().unwrap()]);
     assert_eq!(
         check.status.code(),
@@ -91,7 +97,7 @@ fn report_prices_sonnet_46_in_every_pool_and_check_finds_the_unpriced() {
         "{text}"
     );
     assert!(
-        text.contains("amazon.titan-text-express-v1 — no price for this model: 1 requests"),
+        text.contains("amazon.titan-text-express-v1 — unknown model: 1 requests"),
         "{text}"
     );
     assert!(
@@ -154,7 +160,7 @@ fn update_prints_the_diff_against_an_offer_on_disk() {
     );
     assert!(text.contains("= Amazon Nova Lite: unchanged\n"), "{text}");
     assert!(
-        text.contains("~ Amazon Nova Pro: regional.input 0.8 -> 0.9\n"),
+        text.contains("~ Amazon Nova Pro: regional.us.input 0.8 -> 0.9\n"),
         "{text}"
     );
     assert!(

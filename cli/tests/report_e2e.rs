@@ -348,7 +348,7 @@ fn report_json_matches_independently_computed_totals() {
 fn table_and_csv_formats_and_bad_arguments() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("one.jsonl");
-    std::fs::write(&f, "{\"timestamp\":\"2026-11-25T10:00:00Z\",\"modelId\":\"amazon.nova-lite-v1:0\",\"identity\":{\"arn\":\"arn:aws:iam::1:user/a\"},\"input\":{\"inputTokenCount\":1000000},\"output\":{\"outputTokenCount\":1000000}}\n").unwrap();
+    std::fs::write(&f, "{\"timestamp\":\"2026-11-25T10:00:00Z\",\"region\":\"us-east-1\",\"modelId\":\"amazon.nova-lite-v1:0\",\"identity\":{\"arn\":\"arn:aws:iam::1:user/a\"},\"input\":{\"inputTokenCount\":1000000},\"output\":{\"outputTokenCount\":1000000}}\n").unwrap();
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_bedrock-meter"))
             .args(args)
@@ -363,7 +363,7 @@ fn table_and_csv_formats_and_bad_arguments() {
     assert!(t.contains("$0.30"), "0.06 + 0.24 per 1M in and out: {t}");
     let csv = String::from_utf8(run(&["report", "--format", "csv", path]).stdout).unwrap();
     assert!(
-        csv.lines().nth(1).unwrap().ends_with(",0.300000000,0"),
+        csv.lines().nth(1).unwrap().ends_with(",0.300000000,0,"),
         "{csv}"
     );
     assert!(!run(&["report", "--date", "2026-13-01", path])

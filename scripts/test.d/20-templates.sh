@@ -72,6 +72,16 @@ read = rollup[rollup.index("Sid: ReadInvocationLogs"):rollup.index("Sid: ListInv
 assert "/AWSLogs/${AWS::AccountId}/BedrockModelInvocationLogs/*" in read, "rollup reads log records, not large-data bodies"
 assert "kms:Decrypt" in read and "ExistingLogBucketKmsKeyArn" in read, "rollup can read an SSE-KMS log bucket"
 print("grants: no wildcard PassRole, ingest profiles only, rollup reads log records only")
+
+# Text that goes out: every topic signs its HTTPS deliveries with SHA256 (SignatureVersion 2), and the
+# webhook URLs (which carry their secret) are never echoed by CloudFormation.
+topics = [n for n, r in t["Resources"].items() if r.get("Type") == "AWS::SNS::Topic"]
+assert topics, "the template has SNS topics"
+for n in topics:
+    assert str(t["Resources"][n]["Properties"].get("SignatureVersion")) == "2", f"{n}: SignatureVersion 2"
+for p in ["AlertWebhookUrl", "ReportWebhookUrl"]:
+    assert params[p].get("NoEcho") is True, f"{p}: NoEcho"
+print(f"topics signed with SignatureVersion 2 ({', '.join(topics)}); webhook URLs NoEcho")
 PY
 
 checkov_args=(--framework cloudformation --compact --quiet --skip-download --output cli)

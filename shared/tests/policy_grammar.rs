@@ -285,7 +285,7 @@ fn containment_documents_follow_the_iam_grammar() {
             &["anthropic.claude-sonnet-4-5-20250929-v1:0"],
         ),
         facts(
-            "arn:aws-us-gov:iam::111122223333:user/path/batch-1",
+            "arn:aws-us-gov:iam::111122223333:user/batch-1",
             "unattributed",
             &[],
             &[

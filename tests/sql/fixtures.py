@@ -28,6 +28,8 @@ UNPRICED = "amazon.titan-text-express-v1"
 NOVA_MICRO = "amazon.nova-micro-v1:0"
 CLAUDE3_HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"   # no cache rates in the price table
 TOKYO = "ap-northeast-1"                                     # Nova Micro has a per-Region price there
+GOVCLOUD = "us-gov-west-1"                                  # Claude at its GovCloud rate (1.2 x global)
+LONDON = "eu-west-2"                                        # Nova Lite has no rate there: unpriced
 
 
 def profile_arn(pid):
@@ -307,6 +309,17 @@ def write_day(root, seed=7):
                region=TOKYO),
         record(ts(DAY, 8, 1, 0), f"apac.{NOVA_MICRO}", caller("user", "tokyo-dev"),
                tokens=(100000, 20000, 0, 0), region=TOKYO),
+    ])
+    # Calls from Regions priced apart (issue 23): Sonnet 4.5 through the us-gov. profile at GovCloud's
+    # rate, and Nova Lite from London, which the table has no rate for: unpriced, `no rate for region`,
+    # never the US rate.
+    Layout(root, GOVCLOUD).write(DAY, 9, [
+        record(ts(DAY, 9, 0, 0), f"us-gov.{SONNET}", caller("user", "gov-dev"), tokens=(100000, 1000, 0, 0),
+               region=GOVCLOUD),
+    ])
+    Layout(root, LONDON).write(DAY, 9, [
+        record(ts(DAY, 9, 1, 0), NOVA_LITE, caller("user", "london-dev"), tokens=(1000, 100, 0, 0),
+               region=LONDON),
     ])
     # Neighbouring days (not today's).
     lay.write(PREV, 12, [record(ts(PREV, 12, 0, 0), f"us.{HAIKU}", caller("user", "alice"),

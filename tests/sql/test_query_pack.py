@@ -27,6 +27,7 @@ import duckdb
 import sqlglot
 import yaml
 
+import cur_fixture as cur
 import fixtures
 from test_rollup_sql import (BIN, DATABASE, ROOT, TABLE, TOLERANCE, athena_table, ddl_columns_of, duck_type, fixture_day, loads,
                              read, run, split_top)  # noqa: F401
@@ -38,16 +39,10 @@ PROFILES_TABLE = "invocation_logs_profiles"
 FILES = ["01-create-table.sql", "02-daily-usage-by-profile.sql", "03-estimated-cost-per-app.sql",
          "04-spend-per-iam-caller.sql", "05-caller-app-cost.sql", "06-estimate-vs-bill.sql"]
 RECONCILE = "06-estimate-vs-bill.sql"
-# The bill: a CUR 2.0 table. Column names and types from the AWS Data Exports user guide (table
-# dictionary "Cost and Usage Report (CUR) 2.0": line item, product columns; line_item_iam_principal is
-# the CUR 2.0 column of Bedrock's IAM-principal cost allocation); only the columns the query reads,
-# plus line_item_usage_type.
-CUR_SCHEMA, CUR_TABLE = "YOUR_CUR_DATABASE", "YOUR_CUR_TABLE"
-CUR_COLUMNS = [("line_item_usage_start_date", "TIMESTAMP"), ("line_item_line_item_type", "VARCHAR"),
-               ("line_item_product_code", "VARCHAR"), ("product_servicecode", "VARCHAR"),
-               ("line_item_usage_type", "VARCHAR"), ("line_item_resource_id", "VARCHAR"),
-               ("line_item_iam_principal", "VARCHAR"), ("line_item_unblended_cost", "DOUBLE")]
+# The bill: a CUR 2.0 table (tests/sql/cur_fixture.py: its columns and where their shapes come from).
+CUR_SCHEMA, CUR_TABLE = cur.SCHEMA, cur.TABLE
 NO_PROFILE = "(no application profile)"
+BATCH_ROLE = "arn:aws:sts::111122223333:assumed-role/BatchJobs"   # a caller only the bill has
 REGENERATE = "regenerate with: bedrock-meter rollup-sql --query-pack queries"
 # What the template's !Sub fills in, as the committed files name it.
 STACK_NAMES = {
@@ -76,15 +71,14 @@ def cur_fixture(con, lines, snapshot):
     calls without a profile; principal = the caller), billed at the estimate plus a delta typed in
     here; plus lines the reconciliation must leave out or show as bill-only. Returns the expected
     difference per (dimension, key), summed here from the deltas."""
-    con.execute(f'CREATE SCHEMA IF NOT EXISTS "{CUR_SCHEMA}"')
-    con.execute(f'CREATE OR REPLACE TABLE "{CUR_SCHEMA}"."{CUR_TABLE}" ('
-                + ", ".join(f"{n} {t}" for n, t in CUR_COLUMNS) + ")")
+    cur.create(con)
     arn_of = {(r["app"], r["team"]): r["profile_arn"] for r in snapshot}
     day = fixtures.DAY
     rows, expect = [], defaultdict(Decimal)
 
     def line(ts, rid, principal, usd, *, kind="Usage", product="AmazonBedrock", ut="USE1-NovaLite-input-tokens"):
-        rows.append((ts, kind, product, product, ut, rid, principal, float(usd)))
+        rows.append(cur.line(ts, usd, kind=kind, product_code=product, usage_type=ut, resource_id=rid,
+                             principal=principal))
 
     for i, l in enumerate(lines):
         if l["team"] == "unresolved":
@@ -103,15 +97,16 @@ def cur_fixture(con, lines, snapshot):
         expect[("profile", key)] += delta
         expect[("principal", l["caller"])] += delta
     # A batch job's role the invocation logs never saw.
+    # The bill names its session; the reconciliation puts it through the caller rule (the role).
     batch = "arn:aws:sts::111122223333:assumed-role/BatchJobs/job-7"
     line(f"{day} 11:00:00", "", batch, Decimal("3"), ut="USE1-NovaLite-input-tokens-batch")
-    expect[("principal", batch)] += Decimal("3")
+    expect[("principal", BATCH_ROLE)] += Decimal("3")
     expect[("profile", NO_PROFILE)] += Decimal("3")
     # Left out: tax, another service, a day outside the window.
     line(f"{day} 12:00:00", "", "", Decimal("99"), kind="Tax")
     line(f"{day} 12:00:00", "", "", Decimal("77"), product="AmazonEC2", ut="BoxUsage:m7g.large")
     line("2026-11-01 12:00:00", "", "", Decimal("55"))
-    con.executemany(f'INSERT INTO "{CUR_SCHEMA}"."{CUR_TABLE}" VALUES (?, ?, ?, ?, ?, ?, ?, ?)', rows)
+    cur.insert(con, rows)
     return dict(expect)
 
 
@@ -213,9 +208,14 @@ class QueryPackExecutedTest(unittest.TestCase):
         table = json.loads(read(os.path.join(ROOT, "shared", "data", "prices.json")))
         model, pool, tokens = cls.facts["one_hour_tokens"]["fraud-risk"]
         entry = next(m for m in table["models"] if any(model.startswith(p) for p in m["match"]))
-        r = entry[pool]
+        r = entry["global"] if pool == "global" else entry["regional"]["us"]
+        # Cache rates the entry does not list come from its rules (the entry's own, else its family's).
+        rule = {**table.get("families", {}).get(entry.get("family"), {}).get("cache", {}),
+                **entry.get("rules", {}).get("cache", {})}
+        w1h, w5m = (Decimal(r[f]) if f in r else Decimal(r["input"]) * Decimal(rule[k])
+                    for f, k in (("cache_write_1h", "write_1h"), ("cache_write_5m", "write_5m")))
         # The documented gap: report prices the body's 1-hour writes at the 1-hour rate, SQL at 5-minute.
-        cls.gap = (Decimal(r["cache_write_1h"]) - Decimal(r["cache_write_5m"])) / 1_000_000 * tokens
+        cls.gap = (w1h - w5m) / 1_000_000 * tokens
         cls.gap_app, cls.gap_team = "fraud-agent", "fraud-risk"
         cls.gap_caller = fixtures.principal("role", "FraudAgent")
 
@@ -328,6 +328,15 @@ class QueryPackExecutedTest(unittest.TestCase):
         want = (Decimal("5") * 4009 + Decimal("25") * 2100 + Decimal("0.5") * 200000
                 + Decimal("6.25") * 43000) / 1_000_000
         self.assertEqual(research, want)
+        # GovCloud: Sonnet 4.5 at 3.60 / 18 per 1M (1.2 x global), not the commercial 3.30 / 16.50.
+        gov = rows[fixtures.principal("user", "gov-dev")]
+        self.assertEqual(gov["estimated_cost_usd"], (Decimal("3.6") * 100000 + Decimal("18") * 1000) / 1_000_000)
+        # London: no rate for the Region: NULL with the core's reason, never the US rate.
+        london = rows[fixtures.principal("user", "london-dev")]
+        self.assertIsNone(london["estimated_cost_usd"])
+        self.assertEqual((london["unpriced_requests"], london["unpriced_models"], london["unpriced_reasons"]),
+                         (1, fixtures.NOVA_LITE, "no rate for region"))
+        self.assertEqual(rows[fixtures.principal("user", "carol")]["unpriced_reasons"], "unknown model")
         snap = {r["profile_id"]: r for r in self.snapshot}
         self.assertEqual(snap["research01"]["pool"], "global")
         self.assertEqual(snap["fraudagent01"]["pool"], "geographic")
@@ -356,7 +365,7 @@ class QueryPackExecutedTest(unittest.TestCase):
         direct = got[("profile", NO_PROFILE)]
         self.assertEqual((direct["app"], direct["team"]), ("unattributed", "unattributed"))
         # Bill-only: the batch role has no estimate; the whole bill line is the difference.
-        batch = got[("principal", "arn:aws:sts::111122223333:assumed-role/BatchJobs/job-7")]
+        batch = got[("principal", BATCH_ROLE)]
         self.assertIsNone(batch["estimated_cost_usd"])
         self.assertEqual(money(batch["billed_cost_usd"]), Decimal("3"))
         # Estimate-only: the deleted profile's calls (unpriced), counted as unpriced requests.

@@ -332,7 +332,10 @@ async fn the_tick_sweeps_expired_denies_the_ledger_does_not_know() {
     let w = world(&[]).await;
     let now = Timestamp(minute_ago(0));
     let doc = |until: Timestamp| {
-        bedrock_meter_core::live::containment::policy_document(&[w.tagged.arn.clone()], until)
+        bedrock_meter_core::live::containment::policy_document(
+            std::slice::from_ref(&w.tagged.arn),
+            until,
+        )
     };
     let put = |role: &'static str, name: &'static str, d: String| {
         let iam = w.iam.clone();

@@ -393,7 +393,11 @@ async fn metrics_and_alert_end_to_end() {
     assert_eq!(attr(n, "team"), "platform");
     let id = attr(n, "alert_id");
     assert!(
-        id.starts_with(&format!("C#ops-agent#{LOOP_PRINCIPAL}/")),
+        // The caller's scope within the profile it used (`Q#app#profile#caller`): another profile
+        // claiming the same app never shares its window.
+        id.starts_with(&format!(
+            "Q#ops-agent#arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/opsagent01#{LOOP_PRINCIPAL}/"
+        )),
         "{id}"
     );
     assert!(n[1]

@@ -783,3 +783,67 @@ async fn a_panic_or_a_call_past_the_deadline_is_still_answered() {
         .unwrap()
         .starts_with("bedrock-invocation-logging-not-applied-"));
 }
+
+/// A "CloudFormation" that accepts connections and never answers; counts them.
+fn silent_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { break };
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    (
+        format!("http://127.0.0.1:{port}/cfn-response?X-Amz-Signature=abc"),
+        count,
+    )
+}
+
+#[tokio::test]
+async fn the_answer_and_its_retries_end_before_the_deadline_when_cloudformation_hangs() {
+    let (url, connections) = silent_server();
+    let t0 = std::time::Instant::now();
+    let deadline = t0 + Duration::from_secs(4);
+    // The handler fails at once (a panic), so the whole time goes to the PUT that never gets an answer.
+    let event = request("Create", &url, None, props("invocations/"), None);
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(20),
+        run_until(&Broken { hang: false }, REGION, event, Some(deadline)),
+    )
+    .await
+    .expect("the PUT's retries outlasted the function's deadline by far");
+    let err = outcome.unwrap_err();
+    assert!(
+        std::time::Instant::now() < deadline,
+        "answered (or gave up) before the deadline"
+    );
+    assert!(err.contains("timed out"), "{err}");
+    assert!(connections.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+}
+
+#[tokio::test]
+async fn a_failing_endpoint_is_retried_only_while_the_reserve_lasts() {
+    let cfn = ResponseServer::start(500);
+    let t0 = std::time::Instant::now();
+    let deadline = t0 + Duration::from_secs(3);
+    let event = request("Create", &cfn.url, None, props("invocations/"), None);
+    let err = run_until(&Broken { hang: false }, REGION, event, Some(deadline))
+        .await
+        .unwrap_err();
+    assert!(
+        std::time::Instant::now() < deadline,
+        "the retries ended before the deadline"
+    );
+    assert!(err.contains("500"), "{err}");
+    // Retried (a 5xx is worth another try), but no pause was started that would end past the stop.
+    let mut puts = 0;
+    while cfn.bodies.recv_timeout(Duration::from_millis(200)).is_ok() {
+        puts += 1;
+    }
+    assert!((2..=3).contains(&puts), "{puts} PUTs within a 3 s deadline");
+}

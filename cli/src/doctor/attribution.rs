@@ -58,6 +58,14 @@ pub(super) fn app_claims(f: &Facts, cfg: &AttributionConfig) -> Check {
             "profiles could not be read".into(),
         );
     };
+    if ps.is_empty() {
+        return Check::new(
+            CLAIMS.0,
+            CLAIMS.1,
+            Status::Skip,
+            "no application inference profiles".into(),
+        );
+    }
     let mut by_app: BTreeMap<&str, Vec<&bedrock_meter_core::attribution::profiles::Profile>> =
         BTreeMap::new();
     for p in ps {
@@ -199,7 +207,7 @@ pub(super) fn prices(
             let res = resolve(m, known, cfg);
             let reason = match &res.base_model {
                 Some(b) if prices.model(b).is_some() => continue,
-                Some(_) => "no price for this model",
+                Some(_) => "unknown model",
                 None if matches!(classify(m), ModelRef::ApplicationProfile { .. }) => continue, // counted above
                 None => "not an on-demand model (provisioned, custom, imported, router)",
             };
@@ -334,7 +342,7 @@ mod tests {
         assert_eq!(p.status, Status::Warn);
         assert_eq!(
             p.details,
-            vec!["acme.unknown-model-v1:0: 2 calls, no price for this model".to_string()]
+            vec!["acme.unknown-model-v1:0: 2 calls, unknown model".to_string()]
         );
         assert_eq!(exit_code(&c), ExitCode::SUCCESS, "warnings do not fail");
     }

@@ -90,7 +90,7 @@ pub struct Config {
     pub profiles_file: Option<String>,
     /// `CHAT_FORMAT`: publish alerts with the chat integrations' JSON message structure.
     pub chat_format: bool,
-    /// `CONTAINMENT_ALLOW`, `CONTAINMENT_ALLOW_SSO`, `CONTAINMENT_UNATTRIBUTED`,
+    /// `CONTAINMENT_ALLOW`, `CONTAINMENT_UNATTRIBUTED`,
     /// `CONTAINMENT_COOLDOWN_MINUTES`, `CONTAINMENT_DRY_RUN` (docs/detection.md).
     pub containment: ContainmentConfig,
 }

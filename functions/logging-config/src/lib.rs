@@ -30,7 +30,7 @@
 //! are the core's, shared with the CLI's `doctor`; `main.rs` wires them.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -443,10 +443,35 @@ async fn delete<A: LoggingApi>(api: &A, req: &CfnRequest) -> Result<Outcome, Str
 // ---------------------------------------------------------------------------------------------
 // Answering CloudFormation.
 
-/// PUTs the response to the pre-signed URL (https, or http for a local test server). Retries a few
-/// times on transport errors and 5xx; the pre-signed URL was signed without a content type, so none
-/// is sent.
-pub async fn send_response(url: &str, response: &CfnResponse) -> Result<(), String> {
+/// Time kept back from the function's deadline to answer CloudFormation (the PUT and its retries):
+/// the work stops this long before the deadline (at most a quarter of the time left, see
+/// [`stop_before`]), and the PUT with every retry never runs longer than this.
+pub const RESPONSE_RESERVE: Duration = Duration::from_secs(30);
+/// Longest wait for one PUT attempt (connect, send, the whole answer).
+pub const PUT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most PUT attempts (the first and its retries, 0.5 s, 1 s, 2 s apart).
+pub const PUT_ATTEMPTS: u32 = 4;
+/// Kept after the last PUT attempt for the function to return (at most a quarter of what is left).
+const RETURN_MARGIN: Duration = Duration::from_millis(500);
+
+/// When the response PUT and all its retries must be over, starting at `now`: within
+/// [`RESPONSE_RESERVE`], and before the function's `deadline` less a short margin to return.
+pub fn put_stop(deadline: Option<Instant>, now: Instant) -> Instant {
+    let within_reserve = now + RESPONSE_RESERVE;
+    match deadline {
+        None => within_reserve,
+        Some(d) => {
+            let left = d.saturating_duration_since(now);
+            within_reserve.min(d - RETURN_MARGIN.min(left / 4))
+        }
+    }
+}
+
+/// PUTs the response to the pre-signed URL (https, or http for a local test server), finishing by
+/// `stop` ([`put_stop`]): each attempt is cut at [`PUT_ATTEMPT_TIMEOUT`] or at `stop`, and it retries
+/// (up to [`PUT_ATTEMPTS`], with back-off) on transport errors, timeouts and 5xx only while the pause
+/// still ends before `stop`. The pre-signed URL was signed without a content type, so none is sent.
+pub async fn send_response(url: &str, response: &CfnResponse, stop: Instant) -> Result<(), String> {
     use http_body_util::{BodyExt, Full};
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
@@ -462,10 +487,12 @@ pub async fn send_response(url: &str, response: &CfnResponse) -> Result<(), Stri
     let client: Client<_, Full<hyper::body::Bytes>> =
         Client::builder(TokioExecutor::new()).build(https);
 
-    let mut last = String::new();
-    for attempt in 0..4u32 {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(500 * 2u64.pow(attempt - 1))).await;
+    let mut last = String::from("no time left to answer");
+    let mut attempt = 0u32;
+    loop {
+        let now = Instant::now();
+        if now >= stop {
+            break;
         }
         let req = hyper::Request::builder()
             .method(hyper::Method::PUT)
@@ -474,15 +501,24 @@ pub async fn send_response(url: &str, response: &CfnResponse) -> Result<(), Stri
             .header(hyper::header::CONTENT_LENGTH, body.len())
             .body(Full::new(hyper::body::Bytes::from(body.clone())))
             .map_err(|e| format!("bad ResponseURL: {e}"))?;
-        match tokio::time::timeout(Duration::from_secs(20), client.request(req)).await {
-            Ok(Ok(resp)) => {
-                let status = resp.status();
-                let text = resp
-                    .into_body()
-                    .collect()
-                    .await
-                    .map(|b| b.to_bytes())
-                    .unwrap_or_default();
+        // The whole exchange (the answer's body included) is under the attempt's timeout.
+        let exchange = async {
+            let resp = client
+                .request(req)
+                .await
+                .map_err(|e| format!("PUT failed: {e}"))?;
+            let status = resp.status();
+            let text = resp
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            Ok::<_, String>((status, text))
+        };
+        let attempt_stop = (now + PUT_ATTEMPT_TIMEOUT).min(stop);
+        match tokio::time::timeout_at(attempt_stop.into(), exchange).await {
+            Ok(Ok((status, text))) => {
                 if status.is_success() {
                     return Ok(());
                 }
@@ -491,16 +527,24 @@ pub async fn send_response(url: &str, response: &CfnResponse) -> Result<(), Stri
                     break;
                 }
             }
-            Ok(Err(e)) => last = format!("PUT failed: {e}"),
+            Ok(Err(e)) => last = e,
             Err(_) => last = "PUT timed out".to_string(),
         }
+        attempt += 1;
         tracing::warn!(attempt, error = %last, "response PUT to CloudFormation failed");
+        if attempt >= PUT_ATTEMPTS {
+            break;
+        }
+        let pause = Duration::from_millis(500 * 2u64.pow(attempt - 1));
+        if Instant::now() + pause >= stop {
+            break;
+        }
+        tokio::time::sleep(pause).await;
     }
-    Err(format!("could not answer CloudFormation: {last}"))
+    Err(format!(
+        "could not answer CloudFormation: {last} ({attempt} attempts)"
+    ))
 }
-
-/// Time kept back from the function's deadline to answer CloudFormation (the PUT and its retries).
-pub const RESPONSE_RESERVE: Duration = Duration::from_secs(30);
 
 /// A future that turns a panic while polling into an `Err` (so the request is still answered).
 struct CatchPanic<F>(std::pin::Pin<Box<F>>);
@@ -534,12 +578,13 @@ pub async fn run<A: LoggingApi + RoleCheck>(
 }
 
 /// [`run`] within the function's `deadline`: work still going [`RESPONSE_RESERVE`] before it, or a
-/// panic, is answered FAILED with the reason instead of leaving CloudFormation waiting.
+/// panic, is answered FAILED with the reason instead of leaving CloudFormation waiting; the answer's
+/// PUT and its retries end inside the reserve, before the deadline ([`put_stop`]).
 pub async fn run_until<A: LoggingApi + RoleCheck>(
     api: &A,
     region: &str,
     event: Value,
-    deadline: Option<std::time::Instant>,
+    deadline: Option<Instant>,
 ) -> Result<CfnResponse, String> {
     let req: CfnRequest =
         serde_json::from_value(event).map_err(|e| format!("not a custom resource request: {e}"))?;
@@ -547,7 +592,7 @@ pub async fn run_until<A: LoggingApi + RoleCheck>(
     let answered = match deadline {
         None => Ok(work.await),
         Some(d) => {
-            let stop = stop_before(d, RESPONSE_RESERVE, std::time::Instant::now());
+            let stop = stop_before(d, RESPONSE_RESERVE, Instant::now());
             tokio::time::timeout_at(stop.into(), work).await
         }
     };
@@ -565,7 +610,8 @@ pub async fn run_until<A: LoggingApi + RoleCheck>(
         response.reason = format!("{} (log stream {stream})", response.reason);
     }
     tracing::info!(status = %response.status, physical_id = %response.physical_resource_id, reason = %response.reason, "answering CloudFormation");
-    send_response(&req.response_url, &response).await?;
+    let stop = put_stop(deadline, Instant::now());
+    send_response(&req.response_url, &response, stop).await?;
     Ok(response)
 }
 
@@ -634,5 +680,22 @@ mod tests {
     fn long_reasons_are_cut_on_a_char_boundary() {
         assert_eq!(truncate("é".repeat(600), 5), "éé...");
         assert_eq!(truncate("short".into(), 10), "short");
+    }
+
+    #[test]
+    fn the_response_put_ends_inside_the_reserve_and_before_the_deadline() {
+        let now = Instant::now();
+        assert_eq!(put_stop(None, now), now + RESPONSE_RESERVE);
+        // A long way off: the reserve bounds it.
+        let far = now + Duration::from_secs(900);
+        assert_eq!(put_stop(Some(far), now), now + RESPONSE_RESERVE);
+        // The work was cut at stop_before (30 s left): the PUT ends half a second before the deadline.
+        let d = now + RESPONSE_RESERVE;
+        assert_eq!(put_stop(Some(d), now), d - Duration::from_millis(500));
+        // Little left: a quarter of it is kept to return; none left: stop at once.
+        let d = now + Duration::from_secs(1);
+        assert_eq!(put_stop(Some(d), now), d - Duration::from_millis(250));
+        assert!(put_stop(Some(now), now) <= now);
+        assert!(PUT_ATTEMPT_TIMEOUT < RESPONSE_RESERVE);
     }
 }

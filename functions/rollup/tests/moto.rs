@@ -140,7 +140,7 @@ fn day_rows() -> Vec<Row> {
             "us-east-1",
             &role("FraudScorer"),
             "acme",
-            "false",
+            "0",
             "2",
             "100",
             "0",
@@ -155,7 +155,7 @@ fn day_rows() -> Vec<Row> {
             "us-east-1",
             &role("FraudAgent"),
             "",
-            "false",
+            "0",
             "2",
             "50",
             "2",
@@ -170,7 +170,7 @@ fn day_rows() -> Vec<Row> {
             "us-east-1",
             &role("Support"),
             "globex",
-            "true",
+            "1",
             "9",
             "1",
             "0",
@@ -185,7 +185,7 @@ fn day_rows() -> Vec<Row> {
             "us-east-1",
             &role("Support"),
             "globex",
-            "false",
+            "0",
             "9",
             "12",
             "0",
@@ -200,7 +200,7 @@ fn day_rows() -> Vec<Row> {
             "us-east-1",
             &role("Support"),
             "globex",
-            "false",
+            "0",
             "14",
             "8",
             "0",
@@ -215,7 +215,7 @@ fn day_rows() -> Vec<Row> {
             "us-east-1",
             &format!("arn:aws:iam::{ACCT}:user/alice"),
             "NULL",
-            "false",
+            "0",
             "14",
             "30",
             "3",
@@ -230,7 +230,7 @@ fn day_rows() -> Vec<Row> {
             "us-east-1",
             &format!("arn:aws:iam::{ACCT}:user/carol"),
             "",
-            "false",
+            "0",
             "14",
             "5",
             "0",
@@ -252,7 +252,7 @@ fn prev_rows() -> Vec<Row> {
             "us-east-1",
             &role("FraudScorer"),
             "",
-            "false",
+            "0",
             "3",
             "40",
             "0",
@@ -267,7 +267,7 @@ fn prev_rows() -> Vec<Row> {
             "us-east-1",
             &role("FraudAgent"),
             "",
-            "false",
+            "0",
             "4",
             "10",
             "0",
@@ -447,7 +447,7 @@ fn check_reports(msgs: &[(String, String, String)]) {
         "Unattributed direct spend (calls that bypass application profiles): $2.20 + unpriced in 35 requests"
     ));
     assert!(summary.contains(
-        "Unpriced models (NOT included in the totals)\n  amazon.titan-text-express-v1 — no price for this model: 5 requests"
+        "Unpriced models (NOT included in the totals)\n  amazon.titan-text-express-v1 — unknown model: 5 requests"
     ));
     let as_of = bedrock_meter_core::pricing::prices::PriceTable::embedded().as_of;
     assert!(summary.contains(&format!("price table as of {as_of}")));

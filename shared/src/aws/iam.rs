@@ -6,22 +6,78 @@
 //! addressed by [`IamPrincipal::name`]. `GetRolePolicy` returns the document URL-encoded (RFC 3986);
 //! it is decoded here (`ports::encoding`). A missing policy (`NoSuchEntity`) is not an error for delete
 //! and get.
+//!
+//! **Bounded and retried.** At most [`MAX_IAM_IN_FLIGHT`] IAM requests of one client are in flight at
+//! once (a semaphore every call takes a permit of, whatever the caller's own concurrency), and each
+//! request is retried by the SDK's standard retry strategy ([`retry_config`]: up to
+//! [`IAM_MAX_ATTEMPTS`] attempts, exponential backoff with jitter from [`IAM_INITIAL_BACKOFF`], on
+//! throttling — IAM's `Throttling` — transient errors and 5xx such as `ServiceFailure`). An error that
+//! outlasts the attempts is returned (never silence).
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::retry::RetryConfig;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::live::containment::{IamError, IamPolicies, IamPrincipal, PrincipalKind};
 use crate::ports::encoding::decode_policy_document;
 
+/// At most this many IAM requests of one [`IamClient`] in flight (the core's apply loop uses the same
+/// bound). IAM's control-plane request rates are account-wide and low; a batch that contains many
+/// principals must not burst into them.
+pub const MAX_IAM_IN_FLIGHT: usize = crate::live::containment::MAX_IAM_CALLS_IN_FLIGHT;
+/// Attempts per IAM request (the first and up to four retries).
+pub const IAM_MAX_ATTEMPTS: u32 = 5;
+/// The first retry's backoff bound; it doubles per attempt (with jitter) up to [`IAM_MAX_BACKOFF`].
+pub const IAM_INITIAL_BACKOFF: Duration = Duration::from_millis(500);
+pub const IAM_MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// The SDK retry strategy of every IAM call: standard mode (throttling, transient and 5xx errors),
+/// [`IAM_MAX_ATTEMPTS`] attempts, backoff from [`IAM_INITIAL_BACKOFF`] to [`IAM_MAX_BACKOFF`]. At
+/// most 0.5 + 1 + 2 + 4 = 7.5 s of waiting per request, within the functions' timeouts.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(IAM_MAX_ATTEMPTS)
+        .with_initial_backoff(IAM_INITIAL_BACKOFF)
+        .with_max_backoff(IAM_MAX_BACKOFF)
+}
+
+/// The IAM client configuration the adapter uses: the shared AWS configuration plus
+/// [`retry_config`]. (Tests add interceptors to it and build the client with
+/// [`IamClient::from_conf`].)
+pub fn iam_config(config: &aws_config::SdkConfig) -> aws_sdk_iam::config::Builder {
+    aws_sdk_iam::config::Builder::from(config).retry_config(retry_config())
+}
+
 #[derive(Clone, Debug)]
 pub struct IamClient {
     client: aws_sdk_iam::Client,
+    /// [`MAX_IAM_IN_FLIGHT`] permits, shared by the clones of this client.
+    in_flight: Arc<Semaphore>,
 }
 
 impl IamClient {
     pub fn new(config: &aws_config::SdkConfig) -> IamClient {
+        IamClient::from_conf(iam_config(config).build())
+    }
+
+    pub fn from_conf(conf: aws_sdk_iam::Config) -> IamClient {
         IamClient {
-            client: aws_sdk_iam::Client::new(config),
+            client: aws_sdk_iam::Client::from_conf(conf),
+            in_flight: Arc::new(Semaphore::new(MAX_IAM_IN_FLIGHT)),
         }
+    }
+
+    /// A permit for one IAM request (held until the request and its retries are done). Every call
+    /// of this adapter takes one first.
+    async fn permit(&self) -> SemaphorePermit<'_> {
+        // The semaphore is never closed, so acquiring cannot fail.
+        self.in_flight
+            .acquire()
+            .await
+            .expect("the IAM semaphore is never closed")
     }
 }
 
@@ -52,6 +108,7 @@ impl IamPolicies for IamClient {
         name: &str,
         document: &str,
     ) -> Result<(), IamError> {
+        let _permit = self.permit().await;
         match p.kind {
             PrincipalKind::Role => self
                 .client
@@ -77,6 +134,7 @@ impl IamPolicies for IamClient {
     }
 
     async fn delete_policy(&self, p: &IamPrincipal, name: &str) -> Result<bool, IamError> {
+        let permit = self.permit().await;
         let r = match p.kind {
             PrincipalKind::Role => self
                 .client
@@ -97,6 +155,7 @@ impl IamPolicies for IamClient {
                 .map(|_| ())
                 .map_err(|e| err("DeleteUserPolicy", e)),
         };
+        drop(permit);
         match r {
             Ok(()) => Ok(true),
             Err(e) if no_such_entity(&e) => Ok(false),
@@ -108,6 +167,7 @@ impl IamPolicies for IamClient {
         let mut names = Vec::new();
         let mut marker: Option<String> = None;
         loop {
+            let permit = self.permit().await;
             let (page, truncated, next) = match p.kind {
                 PrincipalKind::Role => {
                     let o = self
@@ -140,6 +200,7 @@ impl IamPolicies for IamClient {
                     )
                 }
             };
+            drop(permit);
             names.extend(page);
             match next {
                 Some(m) if truncated => marker = Some(m),
@@ -153,6 +214,7 @@ impl IamPolicies for IamClient {
         p: &IamPrincipal,
         name: &str,
     ) -> Result<Option<String>, IamError> {
+        let permit = self.permit().await;
         let r = match p.kind {
             PrincipalKind::Role => self
                 .client
@@ -173,6 +235,7 @@ impl IamPolicies for IamClient {
                 .map(|o| o.policy_document().to_string())
                 .map_err(|e| err("GetUserPolicy", e)),
         };
+        drop(permit);
         match r {
             Ok(d) => Ok(Some(decode_policy_document(&d))),
             Err(e) if no_such_entity(&e) => Ok(None),
@@ -184,6 +247,7 @@ impl IamPolicies for IamClient {
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
         loop {
+            let permit = self.permit().await;
             let o = self
                 .client
                 .list_roles()
@@ -191,9 +255,13 @@ impl IamPolicies for IamClient {
                 .send()
                 .await
                 .map_err(|e| err("ListRoles", e))?;
+            drop(permit);
             out.extend(
                 o.roles()
                     .iter()
+                    // A principal with a path is never contained (the grant denies it), so
+                    // it carries no deny of ours to sweep.
+                    .filter(|r| !crate::live::containment::caller_has_path(r.arn()))
                     .filter_map(|r| IamPrincipal::from_caller(r.arn())),
             );
             match o.marker() {
@@ -203,6 +271,7 @@ impl IamPolicies for IamClient {
         }
         marker = None;
         loop {
+            let permit = self.permit().await;
             let o = self
                 .client
                 .list_users()
@@ -210,9 +279,13 @@ impl IamPolicies for IamClient {
                 .send()
                 .await
                 .map_err(|e| err("ListUsers", e))?;
+            drop(permit);
             out.extend(
                 o.users()
                     .iter()
+                    // A principal with a path is never contained (the grant denies it), so
+                    // it carries no deny of ours to sweep.
+                    .filter(|u| !crate::live::containment::caller_has_path(u.arn()))
                     .filter_map(|u| IamPrincipal::from_caller(u.arn())),
             );
             match o.marker() {

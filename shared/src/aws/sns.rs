@@ -4,7 +4,7 @@
 
 use aws_sdk_sns::types::MessageAttributeValue;
 
-use crate::ports::notify::{fit_subject, Notification, Notifier};
+use crate::ports::notify::{attribute_value, fit_subject, message_as_sent, Notification, Notifier};
 use crate::ports::AwsError;
 
 #[derive(Clone, Debug)]
@@ -31,15 +31,6 @@ impl SnsNotifier {
     }
 }
 
-/// A message attribute value SNS accepts: never empty.
-fn attribute_value(v: &str) -> &str {
-    if v.is_empty() {
-        "none"
-    } else {
-        v
-    }
-}
-
 impl Notifier for SnsNotifier {
     async fn publish(&self, topic_arn: &str, n: &Notification) -> Result<String, AwsError> {
         let mut req = self
@@ -47,13 +38,11 @@ impl Notifier for SnsNotifier {
             .publish()
             .topic_arn(topic_arn)
             .subject(fit_subject(&n.subject));
-        req = if self.chat {
-            let chat = crate::live::chat::custom_notification(&n.subject, &n.body, &n.attributes);
-            req.message_structure("json")
-                .message(crate::live::chat::message_structure(&n.body, &chat))
-        } else {
-            req.message(&n.body)
-        };
+        // The body as it fits SNS's limit with the attributes (in chat mode it goes out twice).
+        req = req.message(message_as_sent(n, self.chat));
+        if self.chat {
+            req = req.message_structure("json");
+        }
         for (k, v) in &n.attributes {
             let value = MessageAttributeValue::builder()
                 .data_type("String")

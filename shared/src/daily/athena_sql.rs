@@ -3,7 +3,7 @@
 //! back into the core's [`UsageKey`]/[`Usage`] rows.
 //!
 //! The query groups a day's records by exactly what [`Rollup::key_of`] keys on — logged `modelId`,
-//! source Region, caller, the configured `requestMetadata` values, the long-context flag — and sums what
+//! source Region, caller, the configured `requestMetadata` values, the prompt band — and sums what
 //! [`Usage::of_record`] counts. The rows then go through the same [`crate::daily::rollup::price_rows`] and
 //! [`crate::daily::report::Report::build`] as the per-record path, so both paths give the same money.
 //!
@@ -48,9 +48,9 @@ pub struct RollupQuery {
     pub date: Date,
     /// `requestMetadata` keys that are grouped on, in order (as in `AttributionConfig`).
     pub metadata_keys: Vec<String>,
-    /// Prompt tokens above which a request is long-context (the price table's
-    /// `long_context_above_prompt_tokens`).
-    pub long_context_above: u64,
+    /// The price table's long-context thresholds, ascending: a row's prompt band is how many of them
+    /// its prompt exceeds (`PriceTable::prompt_band`).
+    pub long_context_thresholds: Vec<u64>,
     /// The caller rule (`AttributionConfig::principal`), applied in the SQL.
     pub principal: PrincipalRule,
 }
@@ -68,7 +68,7 @@ impl RollupQuery {
             table,
             date,
             metadata_keys: cfg.metadata_keys.clone(),
-            long_context_above: prices.long_context_above,
+            long_context_thresholds: prices.long_context_thresholds.clone(),
             principal: cfg.principal.clone(),
         }
     }
@@ -78,10 +78,10 @@ impl RollupQuery {
     }
 }
 
-/// Result columns, in order (then one `metadata_<n>` per metadata key, [`LONG_CONTEXT_COLUMN`],
+/// Result columns, in order (then one `metadata_<n>` per metadata key, [`PROMPT_BAND_COLUMN`],
 /// [`HOUR_COLUMN`], then [`SUM_COLUMNS`]).
 const KEY_COLUMNS: [&str; 3] = ["model_id", "region", "caller"];
-const LONG_CONTEXT_COLUMN: &str = "long_context";
+const PROMPT_BAND_COLUMN: &str = "prompt_band";
 /// The UTC hour (0–23) of the records' own `timestamp`: the rows are per hour, so the daily pages can
 /// draw spend per hour; the day's figures are their sum.
 const HOUR_COLUMN: &str = "hour_utc";
@@ -99,7 +99,7 @@ const SUM_COLUMNS: [&str; 7] = [
 pub fn result_columns(n_metadata: usize) -> Vec<String> {
     let mut v: Vec<String> = KEY_COLUMNS.iter().map(|s| s.to_string()).collect();
     v.extend((1..=n_metadata).map(|i| format!("metadata_{i}")));
-    v.push(LONG_CONTEXT_COLUMN.into());
+    v.push(PROMPT_BAND_COLUMN.into());
     v.push(HOUR_COLUMN.into());
     v.extend(SUM_COLUMNS.iter().map(|s| s.to_string()));
     v
@@ -137,23 +137,26 @@ fn iso(t: Timestamp) -> String {
 }
 
 /// The Athena (Trino) query that rolls one day up into the core's usage rows.
+/// The caller (docs/callers.md) of a row of the invocation-log table, as a Trino expression: the
+/// principal rule over `identity.arn` (empty when missing). The daily rollup, the query pack and
+/// `bench/report.sh`'s DuckDB query (through `rollup-sql --caller-sql`) all use this one expression.
+pub fn caller_sql(rule: &PrincipalRule) -> String {
+    rule.sql("coalesce(identity.arn, '')")
+}
+
 pub fn rollup_sql(q: &RollupQuery) -> String {
     let (first_hour, last_hour) = partition_range(q.date);
     let n = q.metadata_keys.len();
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "-- bedrock-meter daily rollup for {} (UTC): one row per model, Region, caller, metadata values, long-context flag and UTC hour",
+        "-- bedrock-meter daily rollup for {} (UTC): one row per model, Region, caller, metadata values, prompt band and UTC hour",
         q.date
     );
     s.push_str("SELECT\n");
     s.push_str("  modelId AS model_id,\n");
     s.push_str("  coalesce(region, '') AS region,\n");
-    let _ = writeln!(
-        s,
-        "  {} AS caller,",
-        q.principal.sql("coalesce(identity.arn, '')")
-    );
+    let _ = writeln!(s, "  {} AS caller,", caller_sql(&q.principal));
     for (i, k) in q.metadata_keys.iter().enumerate() {
         let _ = writeln!(
             s,
@@ -164,8 +167,8 @@ pub fn rollup_sql(q: &RollupQuery) -> String {
     }
     let _ = writeln!(
         s,
-        "  (coalesce(input.inputTokenCount, 0) + coalesce(input.cacheReadInputTokenCount, 0) + coalesce(input.cacheWriteInputTokenCount, 0)) > {} AS long_context,",
-        q.long_context_above
+        "  {} AS {PROMPT_BAND_COLUMN},",
+        prompt_band_sql(&q.long_context_thresholds)
     );
     let _ = writeln!(
         s,
@@ -208,6 +211,21 @@ pub fn rollup_sql(q: &RollupQuery) -> String {
     let group: Vec<String> = (1..=n + 5).map(|i| i.to_string()).collect();
     let _ = writeln!(s, "GROUP BY {}", group.join(", "));
     let _ = write!(s, "ORDER BY {}", group.join(", "));
+    s
+}
+
+/// The SQL expression of a record's prompt band (`PriceTable::prompt_band`): how many of
+/// `thresholds` (ascending) its input + cache read + cache write tokens exceed.
+pub(crate) fn prompt_band_sql(thresholds: &[u64]) -> String {
+    const PROMPT: &str = "coalesce(input.inputTokenCount, 0) + coalesce(input.cacheReadInputTokenCount, 0) + coalesce(input.cacheWriteInputTokenCount, 0)";
+    if thresholds.is_empty() {
+        return "0".to_string();
+    }
+    let mut s = String::from("CASE");
+    for (i, t) in thresholds.iter().enumerate().rev() {
+        let _ = write!(s, " WHEN ({PROMPT}) > {t} THEN {}", i + 1);
+    }
+    s.push_str(" ELSE 0 END");
     s
 }
 
@@ -372,10 +390,9 @@ fn read_row(
     }
     let caller = text(2);
     let lc = 3 + n;
-    let long_context = match row[lc].as_deref().map(str::to_ascii_lowercase).as_deref() {
-        Some("true") => true,
-        Some("false") => false,
-        _ => return Err(bad(lc, "true or false")),
+    let prompt_band = match row[lc].as_deref().map(str::trim).map(str::parse::<u8>) {
+        Some(Ok(b)) => b,
+        _ => return Err(bad(lc, "a prompt band 0-255")),
     };
     let hc = lc + 1;
     let hour = match row[hc].as_deref().map(str::trim).map(str::parse::<u8>) {
@@ -404,9 +421,9 @@ fn read_row(
                 caller
             },
             metadata: (0..n).map(|m| text(3 + m)).collect(),
-            long_context,
+            prompt_band,
             // The Athena table declares no body columns: the tier is not read there (README).
-            tier: crate::pricing::prices::DEFAULT_TIER.to_string(),
+            tier: crate::pricing::prices::TIER_UNREAD.to_string(),
         },
         Usage {
             requests: count(s)?,
@@ -431,7 +448,7 @@ mod tests {
             },
             date: Date::parse("2026-11-25").unwrap(),
             metadata_keys: keys.iter().map(|s| s.to_string()).collect(),
-            long_context_above: 200_000,
+            long_context_thresholds: vec![200_000],
             principal: PrincipalRule::default(),
         }
     }
@@ -458,7 +475,7 @@ mod tests {
         let sql = rollup_sql(&q(&["tenant", "o'brien"]));
         assert!(sql.contains("element_at(requestMetadata, 'tenant'), '') AS metadata_1,"));
         assert!(sql.contains("element_at(requestMetadata, 'o''brien'), '') AS metadata_2,"));
-        assert!(sql.contains("> 200000 AS long_context,"));
+        assert!(sql.contains("+ coalesce(input.cacheWriteInputTokenCount, 0)) > 200000 THEN 1 ELSE 0 END AS prompt_band,"));
         assert!(sql.contains("FROM \"bedrock_meter\".\"invocation_logs\"\n"));
         assert!(sql.contains("GROUP BY 1, 2, 3, 4, 5, 6, 7\n"));
         assert!(sql.contains("hour(try(from_iso8601_timestamp(\"timestamp\"))) AS hour_utc,"));
@@ -543,7 +560,7 @@ mod tests {
                 "us-east-1",
                 "arn:aws:iam::1:user/a",
                 "t1",
-                "false",
+                "0",
                 "1",
                 "1",
                 "0",
@@ -558,7 +575,7 @@ mod tests {
                 "us-east-1",
                 "arn:aws:iam::1:user/a",
                 "t1",
-                "false",
+                "0",
                 "2",
                 "1",
                 "1",
@@ -573,7 +590,7 @@ mod tests {
                 "us-east-1",
                 "",
                 "",
-                "true",
+                "1",
                 "3",
                 "1",
                 "0",
@@ -622,9 +639,7 @@ mod tests {
             rollup_from_rows(&cols[1..], &[], 0),
             Err(RowError::Columns { .. })
         ));
-        let ok = [
-            "m", "r", "c", "false", "23", "1", "0", "1", "1", "0", "0", "0",
-        ];
+        let ok = ["m", "r", "c", "0", "23", "1", "0", "1", "1", "0", "0", "0"];
         assert!(rollup_from_rows(&cols, &[row(&ok)], 0).is_ok());
         for (i, v) in [
             (5, "x"),

@@ -11,7 +11,8 @@ use crate::daily::rollup::PricedRow;
 use crate::ports::notify::Notification;
 use crate::time::Date;
 
-/// SNS allows 256 KiB per message; the subject and attributes count too, so bodies keep a margin.
+/// SNS allows 256 KiB per message, attributes included, so bodies keep a margin. In chat mode the
+/// body is sent twice; the notifier cuts it further there (`ports::notify::message_as_sent`).
 const BODY_BUDGET: usize = 262_144 - 4_096;
 
 /// One email of the day: `team` is `None` for the organisation summary.
@@ -101,7 +102,7 @@ mod tests {
                     region: "us-east-1".into(),
                     caller: caller.into(),
                     metadata: vec![],
-                    long_context: false,
+                    prompt_band: 0,
                     tier: "default".into(),
                 },
                 &Usage {

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use crate::daily::report::{cost_cell, short_caller, Group, Report};
 
 use crate::pricing::money::Money;
-use crate::text::thousands;
+use crate::text::{clean_line, count, cut, cut_bytes, thousands};
 use crate::time::Date;
 
 /// Who an email is for.
@@ -63,7 +63,7 @@ pub fn change(current: Money, previous: Money) -> String {
 
 fn audience_name(a: Audience<'_>) -> String {
     match a {
-        Audience::Team(t) => t.to_string(),
+        Audience::Team(t) => clean_line(t).into_owned(),
         Audience::Summary => "all teams".into(),
     }
 }
@@ -91,7 +91,7 @@ fn group_line(out: &mut String, label: &str, g: &Group) {
     let _ = writeln!(
         out,
         "  {:<w$} {:>16}  {:>9} req",
-        cut(label, LABEL_WIDTH),
+        cut(&clean_line(label), LABEL_WIDTH),
         cost_cell(g),
         thousands(g.requests),
         w = LABEL_WIDTH
@@ -109,7 +109,7 @@ fn section<T>(
     if items.is_empty() {
         return;
     }
-    let _ = writeln!(out, "\n{title}");
+    let _ = writeln!(out, "\n{}", clean_line(title));
     for it in items.iter().take(limit) {
         group_line(out, &label(it), group(it));
     }
@@ -123,10 +123,10 @@ fn section<T>(
         }
         let _ = writeln!(
             out,
-            "  … and {} more: {} in {} requests",
+            "  … and {} more: {} in {}",
             thousands((items.len() - limit) as u64),
             cost_cell(&rest),
-            thousands(rest.requests)
+            count(rest.requests, "request")
         );
     }
 }
@@ -145,7 +145,7 @@ fn body(
         out,
         "Bedrock spend on {date} (UTC) — {}",
         match audience {
-            Audience::Team(name) => format!("team {name}"),
+            Audience::Team(name) => format!("team {}", clean_line(name)),
             Audience::Summary => "all teams".into(),
         }
     );
@@ -182,8 +182,13 @@ fn body(
     if t.unpriced_requests > 0 {
         let _ = writeln!(
             out,
-            "UNPRICED      {} requests have no price and are NOT in the total (see below)",
-            thousands(t.unpriced_requests)
+            "UNPRICED      {} {} NOT in the total (see below)",
+            count(t.unpriced_requests, "request"),
+            if t.unpriced_requests == 1 {
+                "has no price and is"
+            } else {
+                "have no price and are"
+            }
         );
     }
     if audience == Audience::Summary {
@@ -244,9 +249,9 @@ fn body(
         } else {
             let _ = writeln!(
                 out,
-                "Unattributed direct spend (calls that bypass application profiles): {} in {} requests",
+                "Unattributed direct spend (calls that bypass application profiles): {} in {}",
                 cost_cell(&un),
-                thousands(un.requests)
+                count(un.requests, "request")
             );
         }
     }
@@ -255,10 +260,10 @@ fn body(
         for u in report.unpriced.iter().take(limit.max(1)) {
             let _ = writeln!(
                 out,
-                "  {} — {}: {} requests, {} in / {} out tokens",
-                cut(&u.model_id, 80),
-                u.reason,
-                thousands(u.requests),
+                "  {} — {}: {}, {} in / {} out tokens",
+                cut(&clean_line(&u.model_id), 80),
+                clean_line(&u.reason),
+                count(u.requests, "request"),
                 thousands(u.input_tokens),
                 thousands(u.output_tokens)
             );
@@ -270,11 +275,31 @@ fn body(
                 report.unpriced.len() - limit.max(1)
             );
         }
+        let _ = writeln!(out, "Unpriced by reason");
+        for u in &report.unpriced_by_reason {
+            let _ = writeln!(
+                out,
+                "  {}: {}, {} in / {} out tokens",
+                clean_line(&u.reason),
+                count(u.requests, "request"),
+                thousands(u.input_tokens),
+                thousands(u.output_tokens)
+            );
+        }
+    }
+    let unread: u64 = report.tier_unread.iter().map(|(_, n)| n).sum();
+    if unread > 0 {
+        let _ = writeln!(
+            out,
+            "\nService tier not in the logs for {} ({}): priced at the Standard rate",
+            count(unread, "request"),
+            count(report.tier_unread.len() as u64, "model")
+        );
     }
     if !notes.is_empty() {
         let _ = writeln!(out, "\nNotes");
         for n in notes.iter().take(limit.max(1)) {
-            let _ = writeln!(out, "  - {}", cut(n, 300));
+            let _ = writeln!(out, "  - {}", cut(&clean_line(n), 300));
         }
         if notes.len() > limit.max(1) {
             let _ = writeln!(out, "  … and {} more notes", notes.len() - limit.max(1));
@@ -313,30 +338,9 @@ pub fn render(
     let full = body(report, date, audience, previous, notes, 0);
     Notification {
         subject,
-        body: cut(&full, max_body_bytes),
+        body: cut_bytes(&full, max_body_bytes),
         attributes: Vec::new(),
     }
-}
-
-/// Cuts text to at most `max` bytes at a line (or, failing that, character) boundary, saying so.
-fn cut(text: &str, max: usize) -> String {
-    let note = "\n[truncated to fit the message size limit]\n";
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let room = max.saturating_sub(note.len());
-    let mut end = room.min(text.len());
-    while end > 0 && !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    if let Some(nl) = text[..end].rfind('\n') {
-        end = nl;
-    }
-    let mut out = text[..end].to_string();
-    if out.len() + note.len() <= max {
-        out.push_str(note);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -375,7 +379,7 @@ mod tests {
                     region: "us-east-1".into(),
                     caller: format!("arn:aws:sts::1:assumed-role/Role/session-{i:05}"),
                     metadata: vec![],
-                    long_context: false,
+                    prompt_band: 0,
                     tier: "default".into(),
                 },
                 &Usage {
@@ -396,8 +400,9 @@ mod tests {
                 region: "us-east-1".into(),
                 caller: "arn:aws:iam::1:user/direct".into(),
                 metadata: vec![],
-                long_context: false,
-                tier: "default".into(),
+                prompt_band: 0,
+                // Logged without a body: the tier is not known (priced as Standard, and said so).
+                tier: crate::pricing::prices::TIER_UNREAD.into(),
             },
             &Usage {
                 requests: 3,
@@ -414,7 +419,7 @@ mod tests {
                 region: "us-east-1".into(),
                 caller: "arn:aws:iam::1:user/direct".into(),
                 metadata: vec![],
-                long_context: false,
+                prompt_band: 0,
                 tier: "default".into(),
             },
             &Usage {
@@ -499,8 +504,14 @@ mod tests {
         assert!(s.body.contains(
             "Unattributed direct spend (calls that bypass application profiles): $1.10 + unpriced in 5 requests"
         ));
-        assert!(s.body.contains("Unpriced models (NOT included in the totals)\n  acme.unknown-model-v1:0 — no price for this model: 2 requests"));
+        assert!(s.body.contains("Unpriced models (NOT included in the totals)\n  acme.unknown-model-v1:0 — unknown model: 2 requests"));
         assert!(s.body.contains("UNPRICED      2 requests"));
+        assert!(s
+            .body
+            .contains("Unpriced by reason\n  unknown model: 2 requests, 10 in / 5 out tokens\n"));
+        assert!(s.body.contains(
+            "Service tier not in the logs for 3 requests (1 model): priced at the Standard rate"
+        ));
         assert!(s.body.contains("  - a note"));
     }
 
@@ -522,5 +533,96 @@ mod tests {
         assert!(cutting
             .body
             .ends_with("[truncated to fit the message size limit]\n"));
+    }
+
+    /// No line of an email starts with what a forged value carried after its line break.
+    fn assert_no_forged_line(text: &str) {
+        for line in text.lines() {
+            assert!(
+                !line.trim_start().starts_with("Charts:"),
+                "forged line {line:?} in\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn forged_values_cannot_add_lines() {
+        let forged = |what: &str| format!("{what}\nCharts: https://evil.example/{what}\r\n");
+        let arn = "arn:aws:bedrock:us-east-1:1:application-inference-profile/p1";
+        let profiles = ProfileMap::new([Profile {
+            arn: arn.into(),
+            id: "p1".into(),
+            name: "scorer".into(),
+            model_arns: vec![
+                "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0".into(),
+            ],
+            tags: [
+                ("app".into(), forged("app")),
+                ("team".into(), forged("team")),
+            ]
+            .into(),
+        }]);
+        let mut r = Rollup::default();
+        for model in [arn.to_string(), forged("acme.model")] {
+            r.add_row(
+                UsageKey {
+                    model_id: model,
+                    region: "us-east-1".into(),
+                    caller: forged("arn:aws:sts::1:assumed-role/Role/s"),
+                    metadata: vec![forged("tenant")],
+                    prompt_band: 0,
+                    tier: "default".into(),
+                },
+                &Usage {
+                    requests: 1,
+                    errors: 0,
+                    tokens: Tokens {
+                        input: 1_000,
+                        ..Default::default()
+                    },
+                },
+            );
+        }
+        let prices = PriceTable::embedded();
+        let keys = vec![forged("tenant-key")];
+        let rows = price_rows(&r.rows, &profiles, &prices, &AttributionConfig::default());
+        let org = Report::build(&rows, Some(d()), prices.as_of, &keys, 0);
+        let team = org.for_team(&forged("team"), &rows, &keys);
+        assert_eq!(team.totals.requests, 1);
+        let notes = vec![forged("note")];
+        for e in [
+            render(&org, d(), Audience::Summary, None, &notes, 262_144),
+            render(
+                &team,
+                d(),
+                Audience::Team(&forged("team")),
+                None,
+                &[],
+                262_144,
+            ),
+        ] {
+            assert_no_forged_line(&e.body);
+            assert!(!e.subject.contains(['\n', '\r']), "{}", e.subject);
+            assert!(
+                e.body.contains("\\nCharts: https://evil.example/"),
+                "{}",
+                e.body
+            );
+        }
+    }
+
+    #[test]
+    fn long_labels_are_cut_on_their_line() {
+        let (org, rows) = report(1);
+        let mut team = org.for_team("fraud-risk", &rows, &[]);
+        team.by_app[0].0 .0 = "a".repeat(200);
+        let e = render(&team, d(), Audience::Team("fraud-risk"), None, &[], 262_144);
+        assert!(
+            e.body
+                .contains(&format!("  {}… ", "a".repeat(LABEL_WIDTH - 1))),
+            "{}",
+            e.body
+        );
+        assert!(!e.body.contains("[truncated"), "{}", e.body);
     }
 }

@@ -132,7 +132,7 @@ pub(crate) mod tests {
                 r.price_match == "anthropic.claude-haiku-4-5"
                     && r.pool == price_pool(&profile().pool())
                     && !r.long_context
-                    && r.region.is_empty()
+                    && (r.region.is_empty() || r.region == "us")
             })
             .unwrap();
         let tokens = Tokens {
@@ -145,7 +145,7 @@ pub(crate) mod tests {
                 "anthropic.claude-haiku-4-5-20251001-v1:0",
                 &profile().pool(),
                 Some("us-east-1"),
-                false,
+                0,
                 &tokens
             )
             .unwrap(),

@@ -1,19 +1,41 @@
-//! The estimate reconciled with the bill: the query pack's `06 estimate vs bill`, pure SQL text.
+//! The estimate reconciled with the bill: the query pack's `06 estimate vs bill` and the daily email's
+//! bill check, pure SQL text and row reading.
 //!
 //! The bill is the CUR 2.0 data export (AWS Data Exports, table `COST_AND_USAGE_REPORT`) queried in
 //! Athena. Column names are CUR 2.0's (AWS Data Exports user guide, "Cost and Usage Report (CUR) 2.0"
 //! table dictionary): `line_item_usage_start_date` (timestamp), `line_item_line_item_type` (`Usage`,
-//! `Tax`, `Credit`, …), `line_item_product_code`, `product_servicecode`, `line_item_resource_id` (for a
-//! call through an application inference profile: the profile ARN — the resource its tags are on),
-//! `line_item_iam_principal` (the calling IAM principal, CUR 2.0 only, with Bedrock's IAM-principal
-//! cost allocation) and `line_item_unblended_cost`.
+//! `Tax`, `Credit`, …), `line_item_product_code`, `product_servicecode`, `product` (a
+//! `map<string,string>` of the other product attributes, `product_name` among them),
+//! `line_item_resource_id` (with the export's `INCLUDE_RESOURCES`; for a call through an application
+//! inference profile: the profile ARN — the resource its tags are on), `line_item_iam_principal` (with
+//! the export's `INCLUDE_IAM_PRINCIPAL_DATA`: the calling IAM principal, CUR 2.0 only) and
+//! `line_item_unblended_cost`.
+//!
+//! **Which lines are Bedrock** ([`bedrock_usage_lines`]). Amazon's own models bill under product codes
+//! starting `AmazonBedrock`. Anthropic's Claude models are sold through AWS Marketplace: their lines
+//! carry a Marketplace product code of their own, the product name `Claude … (Amazon Bedrock Edition)`
+//! and usage types like `USW2-MP:USW2_InputTokenCount-Units` — a filter on `AmazonBedrock*` codes alone
+//! misses all of them. AWS's own CUR 2.0 Bedrock query (re:Invent 2025 COP401,
+//! github.com/awssteph/reinvent25-cop401 `BedrockCostAllocation.sql`) adds
+//! `product['product_name'] LIKE '%Bedrock%'` for exactly these lines (its comment: "example p_n =
+//! 'Claude 3 Haiku (Amazon Bedrock Edition)'", "Marketplace 'USW2-MP:USW2_InputTokenCount-Units'").
+//! Here the match is the edition suffix, so no other Marketplace product's `-MP:` lines are counted.
+//!
+//! **Which caller.** CUR 2.0 records a role-based caller in the assumed-role session form,
+//! `arn:aws:sts::ACCT:assumed-role/<Role>/<Session>` (aws-samples/sample-bedrock-spend-budget-guardrails,
+//! `docs/cur-reconciliation.md`, "Principal-key canonicalization"; AWS's launch post of IAM-principal
+//! cost allocation for Bedrock: federated users appear as `assumed-role/Role/user@…`) — the same form as
+//! the invocation log's `identity.arn`. The query applies the caller rule of docs/callers.md (generated
+//! by [`crate::attribution::principal::PrincipalRule::sql`], the generator the estimate's side uses) to
+//! `line_item_iam_principal` before it joins, so the sessions of a workload role meet the role's
+//! estimate and IAM Identity Center sessions stay people on both sides.
 //!
 //! Per UTC day, the query puts the estimate (the pack's `priced` rows) beside the billed Bedrock usage
 //! twice: per application profile ARN (with app and team; calls without a profile in one row) and per
-//! IAM principal (the logged `identity.arn`). `difference_usd` = billed − estimated: positive where the
-//! bill is higher (usage the logs do not price: batch jobs, images, unpriced models, tiers without a
-//! rate), negative where the estimate is. `bill_complete` is false for days with no Bedrock line in
-//! the bill yet (CUR data lags by a day or more): their difference means nothing yet.
+//! IAM principal. `difference_usd` = billed − estimated: positive where the bill is higher (usage the
+//! logs do not price: batch jobs, images, unpriced models, tiers without a rate), negative where the
+//! estimate is. `bill_complete` is false for days with no Bedrock line in the bill yet (CUR data lags
+//! by a day or more): their difference means nothing yet.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -22,6 +44,7 @@ use crate::daily::athena_sql::sql_string;
 use crate::daily::query_pack::QueryPack;
 use crate::daily::rollup::PricedRow;
 use crate::pricing::money::Money;
+use crate::records::record::UNKNOWN_CALLER;
 use crate::time::Date;
 
 /// The CUR 2.0 table the committed query names: replace it (or `rollup-sql --query-pack DIR
@@ -37,6 +60,30 @@ pub const RECONCILE_DAYS: u32 = 7;
 /// An application inference profile ARN.
 const APP_PROFILE_ARN: &str = "^arn:[^:]*:bedrock:[^:]*:[^:]*:application-inference-profile/.+$";
 
+/// The product name of a model Bedrock sells through AWS Marketplace (Anthropic's Claude models:
+/// `Claude Sonnet 4.5 (Amazon Bedrock Edition)`), in CUR 2.0's `product` map under `product_name`.
+/// Such lines have a Marketplace product code of their own (not `AmazonBedrock…`), billing entity
+/// `AWS Marketplace` and usage types like `USW2-MP:USW2_InputTokenCount-Units`.
+pub const MARKETPLACE_BEDROCK_PRODUCT: &str = "%(Amazon Bedrock Edition)%";
+
+/// The bill's Bedrock usage lines, a SQL condition over CUR 2.0 columns (`indent` before each
+/// continuation line): usage only (no tax, credits, refunds or fees), of Bedrock's own product codes
+/// (`AmazonBedrock`, `AmazonBedrockFoundationModels`, …, in `line_item_product_code` or
+/// `product_servicecode`) or of a model sold through AWS Marketplace as an Amazon Bedrock Edition. One
+/// definition for the query pack's `06 estimate vs bill` and the daily email's bill check.
+///
+/// `element_at` (NULL for a missing key) rather than `product['product_name']`, which fails the query
+/// on a line whose map has no such key.
+pub fn bedrock_usage_lines(indent: &str) -> String {
+    format!(
+        "line_item_line_item_type = 'Usage'\n\
+         {indent}AND (line_item_product_code LIKE 'AmazonBedrock%'\n\
+         {indent}  OR product_servicecode LIKE 'AmazonBedrock%'\n\
+         {indent}  OR element_at(product, 'product_name') LIKE {})",
+        sql_string(MARKETPLACE_BEDROCK_PRODUCT)
+    )
+}
+
 /// `06 estimate vs bill` over `cur_table` (a quoted `database.table`).
 pub(crate) fn estimate_vs_bill_sql(
     pack: &QueryPack<'_>,
@@ -51,6 +98,12 @@ pub(crate) fn estimate_vs_bill_sql(
     let d = week.days;
     let arn = sql_string(APP_PROFILE_ARN);
     let none = sql_string(NO_PROFILE);
+    let lines = bedrock_usage_lines("    ");
+    // The bill names the calling session (`…:assumed-role/Role/session`); the estimate names callers by
+    // the rule of docs/callers.md. The same rule, generated from the same code, applied to the bill's
+    // principal before the join, so a role's sessions meet the role's estimate.
+    let principal = week.principal.sql("coalesce(line_item_iam_principal, '')");
+    let unknown = sql_string(UNKNOWN_CALLER);
     let mut s = week.header(title, description);
     s.push_str(&week.window_comment());
     s.push_str(&format!(
@@ -76,15 +129,16 @@ pub(crate) fn estimate_vs_bill_sql(
          GROUP BY 1, 2, 3\n\
          ),\n\
          bill_lines AS (\n  \
-         -- Bedrock usage lines of the bill (Usage only: no tax, credits, refunds or fees).\n  \
+         -- Bedrock usage lines of the bill (Usage only: no tax, credits, refunds or fees): Bedrock's own product codes\n  \
+         -- and the models sold through AWS Marketplace ('Claude ... (Amazon Bedrock Edition)', usage types '...-MP:...').\n  \
+         -- principal: line_item_iam_principal under the caller rule of the estimate (a role's sessions are the role).\n  \
          SELECT\n    \
          date(line_item_usage_start_date) AS day,\n    \
          coalesce(line_item_resource_id, '') AS resource_id,\n    \
-         coalesce(nullif(line_item_iam_principal, ''), 'unknown') AS principal,\n    \
+         coalesce(nullif({principal}, ''), {unknown}) AS principal,\n    \
          line_item_unblended_cost AS cost\n  \
          FROM {cur_table}\n  \
-         WHERE line_item_line_item_type = 'Usage'\n    \
-         AND (line_item_product_code LIKE 'AmazonBedrock%' OR product_servicecode LIKE 'AmazonBedrock%')\n    \
+         WHERE {lines}\n    \
          AND line_item_usage_start_date >= CAST(current_date - INTERVAL '{d}' DAY AS timestamp)\n    \
          AND line_item_usage_start_date < CAST(current_date AS timestamp)\n\
          ),\n\
@@ -143,6 +197,7 @@ pub fn bill_sql(cur_table: &str, date: Date, days: u32) -> String {
     let to = date.succ();
     let arn = sql_string(APP_PROFILE_ARN);
     let none = sql_string(NO_PROFILE);
+    let lines = bedrock_usage_lines("  ");
     format!(
         "-- bedrock-meter daily bill check: Bedrock usage of the CUR 2.0 export per UTC day and application profile.\n\
          SELECT\n  \
@@ -150,8 +205,7 @@ pub fn bill_sql(cur_table: &str, date: Date, days: u32) -> String {
          CASE WHEN regexp_like(coalesce(line_item_resource_id, ''), {arn}) THEN line_item_resource_id ELSE {none} END AS key,\n  \
          CAST(CAST(sum(line_item_unblended_cost) AS DECIMAL(38, 10)) AS varchar) AS billed_usd\n\
          FROM {table}\n\
-         WHERE line_item_line_item_type = 'Usage'\n  \
-         AND (line_item_product_code LIKE 'AmazonBedrock%' OR product_servicecode LIKE 'AmazonBedrock%')\n  \
+         WHERE {lines}\n  \
          AND line_item_usage_start_date >= TIMESTAMP '{from} 00:00:00'\n  \
          AND line_item_usage_start_date < TIMESTAMP '{to} 00:00:00'\n\
          GROUP BY 1, 2\n"
@@ -286,6 +340,65 @@ mod tests {
     }
 
     #[test]
+    fn both_bill_queries_count_marketplace_claude_lines() {
+        // Claude's lines are AWS Marketplace lines: their own product code, `Claude … (Amazon Bedrock
+        // Edition)`. The old filter (AmazonBedrock* codes only) matched none of them.
+        let marketplace =
+            "OR element_at(product, 'product_name') LIKE '%(Amazon Bedrock Edition)%')";
+        let bill = bill_sql("cur.cur2_daily", d("2026-11-25"), 7);
+        let t = PriceTable::embedded();
+        let pack = crate::daily::query_pack::QueryPack::default_for(&t).files();
+        let reconcile = &pack
+            .iter()
+            .find(|f| f.file_name == "06-estimate-vs-bill.sql")
+            .unwrap()
+            .sql;
+        for (name, sql, indent) in [("bill check", &bill, "  "), ("06", reconcile, "    ")] {
+            assert!(sql.contains(marketplace), "{name}: {sql}");
+            // One definition: the same condition in both, usage lines only.
+            assert!(
+                sql.contains(&format!("WHERE {}\n", bedrock_usage_lines(indent))),
+                "{name}"
+            );
+            assert!(sql.contains("line_item_line_item_type = 'Usage'"), "{name}");
+            assert!(
+                !sql.contains("product['product_name']"),
+                "{name}: a map subscript fails on a line without the key"
+            );
+        }
+    }
+
+    #[test]
+    fn the_bills_principal_is_put_through_the_callers_rule() {
+        use crate::attribution::principal::PrincipalRule;
+        let t = PriceTable::embedded();
+        for rule in [
+            PrincipalRule::default(),
+            PrincipalRule::parse("Human-*,AWSReservedSSO_*").unwrap(),
+            PrincipalRule::parse("none").unwrap(),
+        ] {
+            let pack = crate::daily::query_pack::QueryPack {
+                principal: rule.clone(),
+                ..crate::daily::query_pack::QueryPack::default_for(&t)
+            };
+            let sql = estimate_vs_bill_sql(&pack, "06", "d", CUR_TABLE_PLACEHOLDER);
+            // The bill's side and the estimate's side: one generator, the same patterns.
+            let bill_side = format!(
+                "coalesce(nullif({}, ''), 'unknown') AS principal",
+                rule.sql("coalesce(line_item_iam_principal, '')")
+            );
+            let log_side = format!(
+                "coalesce(nullif({}, ''), 'unknown') AS caller",
+                rule.sql("coalesce(identity.arn, '')")
+            );
+            assert!(sql.contains(&bill_side), "{:?}: {sql}", rule.patterns());
+            assert!(sql.contains(&log_side), "{:?}", rule.patterns());
+            // The raw column is never a join key by itself.
+            assert!(!sql.contains("nullif(line_item_iam_principal, '')"));
+        }
+    }
+
+    #[test]
     fn the_line_names_the_day_the_difference_and_where_it_is() {
         let cols: Vec<String> = ["day", "key", "billed_usd"].map(String::from).to_vec();
         let row = |day: &str, key: &str, usd: &str| {
@@ -328,7 +441,7 @@ mod tests {
             region: "us-east-1".into(),
             caller: "arn:aws:iam::1:user/u".into(),
             metadata: vec![],
-            long_context: false,
+            prompt_band: 0,
             tier: "default".into(),
         };
         let mut r = Rollup::default();

@@ -18,7 +18,7 @@ use crate::daily::report::{cost_cell, priced_cost, short_caller, skipped_summary
 use crate::daily::rollup::PricedRow;
 use crate::live::detector::{Alert, AlertKind};
 use crate::pricing::money::Money;
-use crate::text::thousands;
+use crate::text::{count, thousands};
 use crate::time::{Date, Timestamp};
 
 const HOUR: i64 = 3600;
@@ -45,8 +45,14 @@ pub(crate) fn esc(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            // Control characters are not allowed in XML 1.0; they carry nothing a reader needs.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
+            // Control characters are not allowed in XML 1.0 (C0, and U+FFFE/U+FFFF, which are not
+            // XML characters at all) or discouraged (DEL, C1); they carry nothing a reader needs.
+            c if ((c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r'))
+                || ('\u{7f}'..='\u{9f}').contains(&c)
+                || matches!(c, '\u{fffe}' | '\u{ffff}') =>
+            {
+                out.push('\u{fffd}')
+            }
             c => out.push(c),
         }
     }
@@ -302,6 +308,7 @@ pub fn render(page: &Page<'_>) -> String {
         short_caller,
     );
     unpriced_section(&mut o, r);
+    tier_unread_section(&mut o, r);
     let _ = writeln!(
         o,
         "<footer>bedrock-meter day report · price table as of {} · cache writes of unknown TTL \
@@ -325,8 +332,8 @@ fn kpis(o: &mut String, r: &Report) {
         esc(&money_text(t)),
         if t.unpriced_requests > 0 {
             format!(
-                " · {} requests unpriced, not included",
-                thousands(t.unpriced_requests)
+                " · {} unpriced, not included",
+                count(t.unpriced_requests, "request")
             )
         } else {
             String::new()
@@ -347,9 +354,9 @@ fn kpis(o: &mut String, r: &Report) {
     let un = r.unattributed();
     let _ = writeln!(
         o,
-        "<div class=\"kpi\" id=\"unattributed\"><div class=\"v\">{}</div><div class=\"l\">direct calls without an application profile ({} requests)</div></div>",
+        "<div class=\"kpi\" id=\"unattributed\"><div class=\"v\">{}</div><div class=\"l\">direct calls without an application profile ({})</div></div>",
         if un.requests == 0 { "none".to_string() } else { esc(&money_text(&un)) },
-        thousands(un.requests)
+        count(un.requests, "request")
     );
     let _ = writeln!(o, "</div>");
 }
@@ -360,11 +367,11 @@ fn callouts(o: &mut String, r: &Report) {
         let _ = writeln!(
             o,
             "<section class=\"warn callout\" id=\"unpriced-callout\" data-unpriced-requests=\"{}\">\
-             <p><strong>Unpriced: {} requests</strong> used models or rates the price table does not know. Their cost is \
+             <p><strong>Unpriced: {}</strong> used models or rates the price table does not know. Their cost is \
              <strong>not</strong> in any total or bar on this page (never counted as $0); see \
              <a href=\"#unpriced\">unpriced models</a>.</p></section>",
             t.unpriced_requests,
-            thousands(t.unpriced_requests)
+            count(t.unpriced_requests, "request")
         );
     }
     if let Some(skipped) = skipped_summary(r.malformed_records, r.unreadable_files) {
@@ -850,10 +857,10 @@ fn top_section(
         }
         let _ = writeln!(
             o,
-            "<p class=\"muted\">… and {} more: {} in {} requests</p>",
+            "<p class=\"muted\">… and {} more: {} in {}</p>",
             thousands((items.len() - TOP_ROWS) as u64),
             esc(&cost_cell(&rest)),
-            thousands(rest.requests)
+            count(rest.requests, "request")
         );
     }
     let _ = writeln!(o, "</section>");
@@ -882,7 +889,46 @@ fn unpriced_section(o: &mut String, r: &Report) {
             thousands(u.output_tokens)
         );
     }
-    let _ = writeln!(o, "</tbody></table></section>");
+    let _ = writeln!(o, "</tbody></table>");
+    let _ = writeln!(
+        o,
+        "<h3>Unpriced by reason</h3><ul class=\"unpriced-reasons\">"
+    );
+    for u in &r.unpriced_by_reason {
+        let _ = writeln!(
+            o,
+            "<li data-reason=\"{}\" data-requests=\"{}\">{}: {}, {} / {} tokens in / out</li>",
+            esc(&u.reason),
+            u.requests,
+            esc(&u.reason),
+            count(u.requests, "request"),
+            thousands(u.input_tokens),
+            thousands(u.output_tokens)
+        );
+    }
+    let _ = writeln!(o, "</ul></section>");
+}
+
+/// The calls whose service tier the log does not show (no body logged), per model.
+fn tier_unread_section(o: &mut String, r: &Report) {
+    if r.tier_unread.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "<section id=\"tier-unread\"><h2>Service tier not in the logs (priced at the Standard rate)</h2>\
+         <p>Without a logged request or response body the log does not say whether a call was served Standard, Flex or Priority.</p><ul>"
+    );
+    for (m, n) in &r.tier_unread {
+        let _ = writeln!(
+            o,
+            "<li data-model=\"{}\" data-requests=\"{n}\">{}: {}</li>",
+            esc(m),
+            esc(m),
+            count(*n, "call")
+        );
+    }
+    let _ = writeln!(o, "</ul></section>");
 }
 
 #[cfg(test)]
@@ -926,7 +972,7 @@ mod tests {
                 region: "us-east-1".into(),
                 caller: caller.into(),
                 metadata: vec![],
-                long_context: false,
+                prompt_band: 0,
                 tier: "default".into(),
             },
             Usage {
@@ -1209,6 +1255,12 @@ mod tests {
             .descendants()
             .any(|n| n.is_text() && n.text().unwrap().contains(EVIL_TEAM)));
         assert_eq!(esc("a\u{1}b"), "a\u{fffd}b");
+        // Not XML characters (the page would not parse) or discouraged ones: replaced too.
+        assert_eq!(
+            esc("a\u{fffe}b\u{ffff}c\u{85}d"),
+            "a\u{fffd}b\u{fffd}c\u{fffd}d"
+        );
+        parse(&format!("<p>{}</p>", esc("x\u{fffe}\u{1b}y")));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Usage summed and priced: the daily path's rollup (and the CLI report's).
 //!
 //! Records are first summed into a [`Rollup`]: [`Usage`] per [`UsageKey`], the key being everything pricing and attribution look at
-//! (logged `modelId`, source Region, caller, configured metadata values, long-context flag). Pricing is
+//! (logged `modelId`, source Region, caller, configured metadata values, prompt band). Pricing is
 //! linear in tokens within such a key, so pricing a sum equals summing the prices, exactly (integer
 //! money). The daily Athena path produces the same rows with SQL `GROUP BY` and feeds them to the same
 //! [`price_rows`]: both paths give the same number.
@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use crate::attribution::profiles::ProfileDirectory;
 use crate::attribution::resolution::{resolve, AttributionConfig, Resolution};
 use crate::pricing::money::Money;
-use crate::pricing::prices::{tier_of, PriceTable, Unpriced};
+use crate::pricing::prices::{tier_of_record, PriceTable, Unpriced};
 use crate::records::record::{Record, Usage};
 use crate::time::Timestamp;
 
@@ -24,8 +24,11 @@ pub struct UsageKey {
     pub caller: String,
     /// Values of the configured metadata keys, in their order (empty when absent).
     pub metadata: Vec<String>,
-    pub long_context: bool,
-    /// The service tier the calls were priced in ([`tier_of`] the logged tier: `default` when none).
+    /// The prompt band of the calls ([`PriceTable::prompt_band`]): which models bill them at their
+    /// long-context rates.
+    pub prompt_band: u8,
+    /// The service tier the calls were priced in ([`tier_of_record`]: `default` when a logged body
+    /// names none, `unread` when no body was logged).
     pub tier: String,
 }
 
@@ -49,8 +52,8 @@ impl Rollup {
                 .iter()
                 .map(|k| r.metadata(k).unwrap_or_default().to_string())
                 .collect(),
-            long_context: prices.is_long_context(&r.tokens),
-            tier: tier_of(r.service_tier.as_deref()),
+            prompt_band: prices.prompt_band(&r.tokens),
+            tier: tier_of_record(r),
         }
     }
 
@@ -101,7 +104,7 @@ pub fn price_rows<'k>(
             .clone();
         let region = (!key.region.is_empty()).then_some(key.region.as_str());
         let cost = prices
-            .rates_of(&res, region, key.long_context, &key.tier)
+            .rates_of(&res, region, key.prompt_band, &key.tier)
             .and_then(|r| r.cost(&usage.tokens));
         out.push(PricedRow {
             key: key.clone(),
@@ -147,15 +150,15 @@ mod tests {
                     res.base_model.as_deref().unwrap(),
                     &res.pool,
                     Some("us-east-1"),
-                    prices.is_long_context(&r.tokens),
+                    prices.prompt_band(&r.tokens),
                     &r.tokens,
                 )
                 .unwrap();
         }
         assert!(rollup.rows.len() < records.len());
         assert!(
-            rollup.rows.keys().any(|k| k.long_context)
-                && rollup.rows.keys().any(|k| !k.long_context)
+            rollup.rows.keys().any(|k| k.prompt_band > 0)
+                && rollup.rows.keys().any(|k| k.prompt_band == 0)
         );
         let rows = price_rows(&rollup.rows, &NoProfiles, &prices, &cfg);
         let total: Money = rows.iter().map(|r| *r.cost.as_ref().unwrap()).sum();

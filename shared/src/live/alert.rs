@@ -8,11 +8,17 @@
 //! - `Bedrock runaway: ops-agent (platform) 812 requests in 15 min` (when only the request count crossed)
 //! - `Bedrock runaway escalating: ops-agent (platform) $82.40 in 15 min`
 //! - `Bedrock runaway resolved: ops-agent (platform)`
+//!
+//! Every value in an [`Alert`] (app, team, caller, models, profile ARNs, the id built from them) comes
+//! from tags and log records, so it is attacker-written: subject, body and attributes are rendered
+//! from a copy whose values went through [`clean_line`], and none can forge a line of the message.
+
+use std::borrow::Cow;
 
 use crate::live::detector::{Alert, AlertKind};
 use crate::ports::notify::{Notification, MAX_SUBJECT_CHARS};
 use crate::pricing::money::Money;
-use crate::text::cut;
+use crate::text::{clean_line, cut};
 use crate::time::Timestamp;
 
 /// Where the records live, for the Logs Insights query in the body.
@@ -48,13 +54,22 @@ fn headline_amount(a: &Alert) -> String {
     }
 }
 
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+/// The alert with every attacker-written value cleaned for one line of text ([`clean_line`]).
+fn cleaned(a: &Alert) -> Alert {
+    let c = |s: &String| clean_line(s).into_owned();
+    Alert {
+        app: c(&a.app),
+        team: c(&a.team),
+        caller: a.caller.as_ref().map(c),
+        models: a.models.iter().map(c).collect(),
+        profile_arns: a.profile_arns.iter().map(c).collect(),
+        id: c(&a.id),
+        ..a.clone()
+    }
 }
 
 pub fn subject(a: &Alert) -> String {
+    let a = &cleaned(a);
     let (lead, tail) = match a.kind {
         AlertKind::Runaway => (
             "Bedrock runaway: ",
@@ -66,7 +81,7 @@ pub fn subject(a: &Alert) -> String {
         ),
         AlertKind::Resolved => ("Bedrock runaway resolved: ", String::new()),
     };
-    let (app, team) = (one_line(&a.app), one_line(&a.team));
+    let (app, team) = (&a.app, &a.team);
     let fixed = lead.chars().count() + tail.chars().count() + " ()".len();
     let room = MAX_SUBJECT_CHARS.saturating_sub(fixed);
     // Share the room: the team gets at most a third, the app the rest.
@@ -74,8 +89,8 @@ pub fn subject(a: &Alert) -> String {
     let app_max = room.saturating_sub(team_max);
     let s = format!(
         "{lead}{} ({}){tail}",
-        cut(&app, app_max),
-        cut(&team, team_max)
+        cut(app, app_max),
+        cut(team, team_max)
     );
     cut(&s, MAX_SUBJECT_CHARS)
 }
@@ -196,6 +211,7 @@ fn crossed_line(a: &Alert) -> String {
 }
 
 pub fn body(a: &Alert, ctx: &AlertContext) -> String {
+    let a = &cleaned(a);
     let who = match &a.caller {
         Some(_) => "one caller of",
         None => "all callers of",
@@ -294,7 +310,7 @@ pub fn body(a: &Alert, ctx: &AlertContext) -> String {
         .log_group
         .as_deref()
         .filter(|g| !g.is_empty())
-        .unwrap_or("<your invocation log group>");
+        .map_or(Cow::Borrowed("<your invocation log group>"), clean_line);
     b.push_str(&format!(
         "Records (CloudWatch Logs Insights, log group {group}, time range {} to {}):\n\n",
         minutes_later(a.window_start, 0).min(a.incident_started),
@@ -312,6 +328,7 @@ pub fn body(a: &Alert, ctx: &AlertContext) -> String {
 }
 
 pub fn attributes(a: &Alert) -> Vec<(String, String)> {
+    let a = &cleaned(a);
     let nonempty = |s: &str| {
         if s.is_empty() {
             "none".to_string()
@@ -472,5 +489,93 @@ mod tests {
         let r = render(&a, &AlertContext::default());
         assert!(r.body.contains("all callers (app-level alert)"));
         assert!(r.body.contains("<your invocation log group>"));
+    }
+
+    #[test]
+    fn forged_values_cannot_add_lines() {
+        let forged = |what: &str| format!("{what}\nCharts: https://evil.example/{what}\u{2028}x");
+        let mut a = alert();
+        a.app = forged("app");
+        a.team = forged("team");
+        a.caller = Some(forged("arn:aws:sts::1:assumed-role/R/s"));
+        a.models = vec![forged("model")];
+        a.profile_arns = vec![forged(
+            "arn:aws:bedrock:us-east-1:1:application-inference-profile/p",
+        )];
+        a.id = forged("C#app");
+        for kind in [
+            AlertKind::Runaway,
+            AlertKind::Escalation,
+            AlertKind::Resolved,
+        ] {
+            a.kind = kind;
+            let r = render(
+                &a,
+                &AlertContext {
+                    log_group: Some(forged("/aws/group")),
+                },
+            );
+            for line in r.body.lines() {
+                assert!(!line.starts_with("Charts:"), "{line:?} in\n{}", r.body);
+            }
+            assert!(!r.body.contains('\u{2028}'));
+            assert!(r
+                .body
+                .contains("App:         app\\nCharts: https://evil.example/app\\u{2028}x\n"));
+            assert!(!r.subject.contains(['\n', '\u{2028}']), "{}", r.subject);
+            for (_, v) in &r.attributes {
+                assert!(!v.contains(['\n', '\u{2028}']), "{v:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn containment_lines_stay_one_line_each() {
+        use crate::live::containment::{
+            add_to_alert, Applied, Containment, IamError, IamPrincipal,
+        };
+        let a = alert();
+        let c = Containment {
+            principal: IamPrincipal::parse("role/OpsAgent").unwrap(),
+            caller: a.caller.clone().unwrap(),
+            app: a.app.clone(),
+            team: a.team.clone(),
+            profile: "arn:aws:bedrock:us-east-1:1:application-inference-profile/p\nCharts: x".into(),
+            policy_name: "BedrockMeterContain-p".into(),
+            resources: vec!["arn:aws:bedrock:us-east-1:1:application-inference-profile/p\nCharts: https://evil.example/r".into()],
+            at: a.at,
+            until: a.at,
+        };
+        for (result, release) in [
+            (Ok(true), false),
+            (Ok(true), true),
+            (
+                Err(IamError {
+                    operation: "PutRolePolicy",
+                    code: Some("MalformedPolicyDocument".into()),
+                    message: "bad\nCharts: https://evil.example/e".into(),
+                }),
+                false,
+            ),
+        ] {
+            let mut r = render(&a, &AlertContext::default());
+            add_to_alert(
+                &mut r,
+                &[Applied {
+                    containment: c.clone(),
+                    result,
+                    dry_run: false,
+                }],
+                release,
+            );
+            for line in r.body.lines() {
+                assert!(!line.starts_with("Charts:"), "{line:?} in\n{}", r.body);
+            }
+            assert!(
+                r.body.contains("\\nCharts: https://evil.example/r"),
+                "{}",
+                r.body
+            );
+        }
     }
 }

@@ -94,8 +94,8 @@ pub fn resolve_all<'m>(
 }
 
 /// What a record's rates depend on besides its resolution: (the logged `modelId`'s id in the batch,
-/// source Region, long-context, logged service tier).
-type CallShape<'r> = (u32, &'r str, bool, Option<&'r str>);
+/// source Region, prompt band, logged service tier).
+type CallShape<'r> = (u32, &'r str, u8, Option<&'r str>);
 
 /// A metric group of a batch: (metric minute, `modelId` id, caller id — `u32::MAX` when callers are
 /// not a dimension — metadata tuple id).
@@ -108,7 +108,7 @@ pub fn cost_of(r: &Record<'_>, res: &Resolution, prices: &PriceTable) -> Result<
         .rates_of(
             res,
             region,
-            prices.is_long_context(&r.tokens),
+            prices.prompt_band(&r.tokens),
             &tier_of(r.service_tier.as_deref()),
         )
         .and_then(|x| x.cost(&r.tokens))
@@ -187,12 +187,12 @@ pub fn aggregate(
         // modelId, which `res` is the resolution of.
         let cost = if res.base_model.is_some() {
             let region = r.region.as_deref().filter(|s| !s.is_empty());
-            let long_context = prices.is_long_context(&r.tokens);
+            let band = prices.prompt_band(&r.tokens);
             let logged_tier = r.service_tier.as_deref();
-            let key = (model, region.unwrap_or(""), long_context, logged_tier);
-            let found = rates.entry(key).or_insert_with(|| {
-                prices.rates_of(res, region, long_context, &tier_of(logged_tier))
-            });
+            let key = (model, region.unwrap_or(""), band, logged_tier);
+            let found = rates
+                .entry(key)
+                .or_insert_with(|| prices.rates_of(res, region, band, &tier_of(logged_tier)));
             found.clone().and_then(|x| x.cost(&r.tokens))
         } else {
             Err(Unpriced::UnknownModel)
@@ -530,8 +530,8 @@ mod tests {
         );
     }
 
-    /// The per-record aggregate's rate key: (logged `modelId`, source Region, long-context, tier).
-    type StrCallShape<'r> = (&'r str, &'r str, bool, Option<&'r str>);
+    /// The per-record aggregate's rate key: (logged `modelId`, source Region, prompt band, tier).
+    type StrCallShape<'r> = (&'r str, &'r str, u8, Option<&'r str>);
 
     /// The aggregate as it was before ids: one metric contribution per record, keyed by strings. The
     /// reference the id-keyed [`aggregate`] must equal, datum for datum.
@@ -567,18 +567,13 @@ mod tests {
             let cost = match &res.base_model {
                 Some(m) => {
                     let region = r.region.as_deref().filter(|s| !s.is_empty());
-                    let long_context = prices.is_long_context(&r.tokens);
+                    let band = prices.prompt_band(&r.tokens);
                     // The pool follows from the logged modelId, which `res` is the resolution of.
                     let logged_tier = r.service_tier.as_deref();
-                    let key = (
-                        r.model_id.as_ref(),
-                        region.unwrap_or(""),
-                        long_context,
-                        logged_tier,
-                    );
+                    let key = (r.model_id.as_ref(), region.unwrap_or(""), band, logged_tier);
                     let found = rates.entry(key).or_insert_with(|| {
                         let tier = tier_of(logged_tier);
-                        prices.rates_in_tier(m, &res.pool, region, long_context, &tier)
+                        prices.rates_in_tier(m, &res.pool, region, band, &tier)
                     });
                     found.clone().and_then(|x| x.cost(&r.tokens))
                 }

@@ -281,7 +281,10 @@ fn rate_text(r: &Rate) -> String {
 }
 
 /// The table with the offer's standard-tier rates for `region` put into the entries that name their
-/// Price List products (`price_list`), and the review of every difference.
+/// Price List products (`price_list`), and the review of every difference. A regional rate goes to
+/// the entry's rates for `region` as the core finds them (the Region's own key, else its first Region
+/// group the entry lists, else a new key for the Region itself); long-context rates are derived again
+/// from the entry's rule.
 pub fn update(table: &PriceTable, offer: &[OfferRate], region: &str) -> (PriceTable, Vec<Change>) {
     let mut new = table.clone();
     let mut changes = Vec::new();
@@ -311,12 +314,28 @@ pub fn update(table: &PriceTable, offer: &[OfferRate], region: &str) -> (PriceTa
             continue;
         }
         let mut diffs = Vec::new();
+        let key = if m.rates.regional.contains_key(region) {
+            region.to_string()
+        } else {
+            table
+                .groups_of(region)
+                .find(|g| m.rates.regional.contains_key(*g))
+                .unwrap_or(region)
+                .to_string()
+        };
         for r in mine {
             let Ok(rate) = Rate::per_million(&r.per_million) else {
                 continue;
             };
-            let pool = if r.global { "global" } else { "regional" };
-            apply(m, r.global, r.kind, rate, pool, &mut diffs);
+            let pool = if r.global {
+                "global".to_string()
+            } else {
+                format!("regional.{key}")
+            };
+            apply(m, r.global, &key, r.kind, rate, &pool, &mut diffs);
+        }
+        if let (Some(rule), false) = (m.long_context_rule.clone(), diffs.is_empty()) {
+            m.long_context = m.rates.derive_long_context(&rule, &m.name).ok();
         }
         changes.push(if diffs.is_empty() {
             Change::Same {
@@ -354,23 +373,27 @@ pub fn update(table: &PriceTable, offer: &[OfferRate], region: &str) -> (PriceTa
 fn apply(
     m: &mut ModelPrice,
     global: bool,
+    key: &str,
     kind: RateKind,
     rate: Rate,
     pool: &str,
     diffs: &mut Vec<(String, String, String, String)>,
 ) {
-    let slot = if global {
-        &mut m.global
-    } else {
-        &mut m.regional
-    };
-    let rates = slot.get_or_insert_with(|| Rates {
+    let fresh = || Rates {
         input: rate,
         output: rate,
         cache_read: None,
         cache_write_5m: None,
         cache_write_1h: None,
-    });
+    };
+    let rates = if global {
+        m.rates.global.get_or_insert_with(fresh)
+    } else {
+        m.rates
+            .regional
+            .entry(key.to_string())
+            .or_insert_with(fresh)
+    };
     let field = match kind {
         RateKind::Input => Some(&mut rates.input),
         RateKind::Output => Some(&mut rates.output),
@@ -478,14 +501,70 @@ mod tests {
     }
 
     fn marketplace(name: &str, what: &str, usd: &str) -> String {
+        marketplace_in("us-east-1", name, what, usd)
+    }
+
+    fn marketplace_in(region: &str, name: &str, what: &str, usd: &str) -> String {
         item(
             "AmazonBedrockFoundationModels",
-            serde_json::json!({"servicecode": "AmazonBedrockFoundationModels", "regionCode": "us-east-1",
+            serde_json::json!({"servicecode": "AmazonBedrockFoundationModels", "regionCode": region,
                 "servicename": name}),
             "Units",
-            &format!("AWS Marketplace software usage|us-east-1|{what}"),
+            &format!("AWS Marketplace software usage|{region}|{what}"),
             usd,
         )
+    }
+
+    /// Marketplace (Claude) products by the `servicename` public Cost Explorer code filters the bill
+    /// with ("Claude Haiku 4.5 (Amazon Bedrock Edition)", "Claude Sonnet 4.6 (Amazon Bedrock
+    /// Edition)", "Claude Opus 4.6 (Amazon Bedrock Edition)"), at the rates of the committed table:
+    /// regional and global input and output per million.
+    fn marketplace_claude() -> Vec<String> {
+        let mut v = Vec::new();
+        for (name, g_in, g_out, r_in, r_out) in [
+            (
+                "Claude Haiku 4.5 (Amazon Bedrock Edition)",
+                "1.0000000000",
+                "5.0000000000",
+                "1.1000000000",
+                "5.5000000000",
+            ),
+            (
+                "Claude Sonnet 4.6 (Amazon Bedrock Edition)",
+                "3.0000000000",
+                "15.0000000000",
+                "3.3000000000",
+                "16.5000000000",
+            ),
+            (
+                "Claude Opus 4.6 (Amazon Bedrock Edition)",
+                "5.0000000000",
+                "25.0000000000",
+                "5.5000000000",
+                "27.5000000000",
+            ),
+        ] {
+            v.push(marketplace(name, "Million Input Tokens Global", g_in));
+            v.push(marketplace(name, "Million Output Tokens Global", g_out));
+            v.push(marketplace(name, "Million Input Tokens Regional", r_in));
+            v.push(marketplace(name, "Million Output Tokens Regional", r_out));
+        }
+        // GovCloud: Sonnet 4.5 at 1.2 x global.
+        let gov = "us-gov-west-1";
+        let s45 = "Claude Sonnet 4.5 (Amazon Bedrock Edition)";
+        v.push(marketplace_in(
+            gov,
+            s45,
+            "Million Input Tokens Regional",
+            "3.6000000000",
+        ));
+        v.push(marketplace_in(
+            gov,
+            s45,
+            "Million Output Tokens Regional",
+            "18.0000000000",
+        ));
+        v
     }
 
     fn get_products(items: &[String]) -> String {
@@ -494,7 +573,8 @@ mod tests {
 
     fn fixture() -> String {
         let od = "On-demand Inference";
-        get_products(&[
+        let mut items = marketplace_claude();
+        items.extend([
             bedrock(
                 "Nova Lite",
                 "USE1-NovaLite-input-tokens",
@@ -573,7 +653,8 @@ mod tests {
                 "Million Input Tokens Global",
                 "3.0000000000",
             ),
-        ])
+        ]);
+        get_products(&items)
     }
 
     #[test]
@@ -609,8 +690,11 @@ mod tests {
         assert_eq!(find(claude, RateKind::Input, true, "default"), Some("3"));
         // Batch and custom-model rows are not on-demand inference.
         assert_eq!(skipped.len(), 2, "{skipped:?}");
-        assert_eq!(rates.len(), 10);
-        assert!(rates.iter().all(|r| r.region == "us-east-1"));
+        assert_eq!(rates.len(), 10 + 12 + 2);
+        assert_eq!(rates.iter().filter(|r| r.region != "us-east-1").count(), 2);
+        let haiku = "Claude Haiku 4.5 (Amazon Bedrock Edition)";
+        assert_eq!(find(haiku, RateKind::Input, true, "default"), Some("1"));
+        assert_eq!(find(haiku, RateKind::Output, false, "default"), Some("5.5"));
     }
 
     #[test]
@@ -623,6 +707,10 @@ mod tests {
             "Llama 3.3 70B Instruct",
             "DeepSeek-V3.1",
             "Claude Sonnet 4",
+            // Marketplace-sold Claude: the AmazonBedrockFoundationModels offer.
+            "Claude Haiku 4.5",
+            "Claude Sonnet 4.6",
+            "Claude Opus 4.5 / 4.6 / 4.7",
         ] {
             assert!(
                 changes.contains(&Change::Same {
@@ -649,8 +737,8 @@ mod tests {
         ] {
             let pool = crate::attribution::model_id::Pool::InRegion;
             assert_eq!(
-                new.cost(id, &pool, None, false, &one),
-                table.cost(id, &pool, None, false, &one)
+                new.cost(id, &pool, Some("us-east-1"), 0, &one),
+                table.cost(id, &pool, Some("us-east-1"), 0, &one)
             );
         }
         // A price change, and a model the table does not know.
@@ -668,7 +756,7 @@ mod tests {
         let (new, changes) = update(&table, &rates, "us-east-1");
         let text = diff(&changes);
         assert!(
-            text.contains("~ Amazon Nova Lite: regional.output 0.24 -> 0.25\n"),
+            text.contains("~ Amazon Nova Lite: regional.us.output 0.24 -> 0.25\n"),
             "{text}"
         );
         assert!(
@@ -680,12 +768,31 @@ mod tests {
             new.rates(
                 "amazon.nova-lite-v1:0",
                 &crate::attribution::model_id::Pool::InRegion,
-                None,
-                false
+                Some("us-east-1"),
+                0
             )
             .unwrap()
             .output,
             Rate::per_million("0.25").unwrap()
+        );
+        // GovCloud: the offer's us-gov-west-1 rates are the entry's `gov` rates, unchanged.
+        let (gov_table, gov) = update(&table, &rates, "us-gov-west-1");
+        assert!(
+            gov.contains(&Change::Same {
+                model: "Claude Sonnet 4.5".into()
+            }),
+            "{gov:?}"
+        );
+        let s45 = gov_table
+            .model("anthropic.claude-sonnet-4-5-20250929-v1:0")
+            .unwrap();
+        assert_eq!(
+            s45.rates.regional,
+            table
+                .model("anthropic.claude-sonnet-4-5")
+                .unwrap()
+                .rates
+                .regional
         );
         // Rates of another Region are not compared.
         let (_, other) = update(&table, &rates, "eu-west-1");

@@ -3,13 +3,18 @@
 //! its base model id (a prefix must end at a `-`, `:` or the end of the id).
 //!
 //! Rules it encodes:
-//! - pool: `global.` profiles use `global` rates; geographic profiles and in-Region calls use `regional`
-//!   rates (1.1 × global from the Claude 4.5 generation on). A model with only one of the two uses it for
-//!   both.
-//! - per-Region overrides (`regions`) replace the regional rates for calls from that source Region.
-//! - long context: a request whose input + cache read + cache write exceeds
-//!   `long_context_above_prompt_tokens` is billed entirely at the model's `long_context` rates, if it has
-//!   them.
+//! - pool: `global.` profiles use the entry's `global` rates; geographic profiles and in-Region calls
+//!   use its `regional` rates of the call's source Region. A model without `global` rates prices a
+//!   global profile at the regional rates of the source Region.
+//! - Region: `regional` is keyed by Region (`eu-west-2`) or Region group (`us`, `eu`, `apac`, `gov`, …,
+//!   the table's `region_groups`); the Region's own key wins over its groups, the groups are tried in
+//!   the table's order. A call from a Region the entry has no rate for — or whose Region is not logged
+//!   — is unpriced (`no rate for region`), never priced at another Region's rate.
+//! - per-model rules (`rules` of the entry's `family`, overridden key by key by the entry's own
+//!   `rules`): `cache` multipliers of the input rate give the cache rates an entry does not list
+//!   (read, 5-minute write, 1-hour write); `long_context` gives the prompt size above which the whole
+//!   request is billed at the long-context rates (input and cache rates × `input`, output × `output`).
+//!   Models without a `long_context` rule have one rate for their whole window.
 //! - cache writes: 5-minute and 1-hour rates; writes of unknown TTL are 5-minute writes.
 //! - a rate that is absent is unknown: usage that needs it is unpriced, never $0.
 //! - service tiers: a call served in the `flex`, `priority` or `reserved` tier is priced from the
@@ -18,6 +23,13 @@
 //! - a match prefix never covers another version of the model: after the prefix, `-N` or `.N` (one
 //!   digit, then the end or another `-`/`.`) is a different minor version (`anthropic.claude-sonnet-5`
 //!   does not price `anthropic.claude-sonnet-5-5`).
+//!
+//! Prompt bands: the long-context thresholds differ per model, and some callers sum usage before they
+//! know the model (the daily rollup groups by logged `modelId`, whose base model an application profile
+//! hides). So a request is first put in a *prompt band* — how many of the table's distinct thresholds
+//! its prompt exceeds ([`PriceTable::prompt_band`]) — and a model is in its long-context tier in every
+//! band above its own threshold's. Requests of one band price the same under every model: summing
+//! them before pricing stays exact.
 
 use std::collections::HashMap;
 
@@ -41,6 +53,32 @@ pub struct Rates {
     pub cache_write_1h: Option<Rate>,
 }
 
+/// The cache multipliers of a model: each cache rate is the input rate times its factor.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CacheRule {
+    pub read: Option<String>,
+    pub write_5m: Option<String>,
+    pub write_1h: Option<String>,
+}
+
+/// A model's long-context tier: a request whose prompt (input + cache read + cache write) exceeds
+/// `above_prompt_tokens` is billed entirely at the base rates with input and cache rates × `input`
+/// and output × `output`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LongContextRule {
+    pub above_prompt_tokens: u64,
+    pub input: String,
+    pub output: String,
+}
+
+/// Rates of one pool pair: `global` (global profiles) and `regional` by Region or Region group.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PoolRates {
+    pub global: Option<Rates>,
+    /// Key: a Region (`eu-west-2`) or a Region group of the table (`us`, `eu`, …).
+    pub regional: HashMap<String, Rates>,
+}
+
 #[derive(Clone, Debug)]
 pub struct ModelPrice {
     pub name: String,
@@ -51,12 +89,19 @@ pub struct ModelPrice {
     /// `AmazonBedrock` offer, `servicename` of `AmazonBedrockFoundationModels`): what `prices update`
     /// compares the entry with.
     pub price_list: Vec<String>,
-    pub global: Option<Rates>,
-    pub regional: Option<Rates>,
-    pub long_context: Option<(Option<Rates>, Option<Rates>)>,
-    pub regions: HashMap<String, Rates>,
-    /// Rates of the non-default service tiers (`flex`, `priority`, `reserved`): (global, regional).
-    pub tiers: HashMap<String, (Option<Rates>, Option<Rates>)>,
+    /// The entry's family (`families` of the table), whose rules it inherits.
+    pub family: Option<String>,
+    /// The rules in force for this model (family rules overridden by the entry's own).
+    pub cache: CacheRule,
+    pub long_context_rule: Option<LongContextRule>,
+    /// The standard-tier rates as listed (cache rates filled in from the cache rule).
+    pub rates: PoolRates,
+    /// The long-context rates, derived from `rates` by the long-context rule.
+    pub long_context: Option<PoolRates>,
+    /// Rates of the non-default service tiers (`flex`, `priority`, `reserved`).
+    pub tiers: HashMap<String, PoolRates>,
+    /// Index of the model's long-context threshold in the table's sorted thresholds.
+    long_context_index: Option<usize>,
 }
 
 /// The service tier every call without a logged tier is served in (Bedrock's Standard tier).
@@ -75,10 +120,36 @@ pub fn tier_of(logged: Option<&str>) -> String {
     }
 }
 
+/// The tier of a call whose record shows none because no body was logged (text delivery off, or
+/// bodies offloaded to S3): the log cannot say whether it was served Standard, Flex or Priority. It is
+/// priced at the Standard rates and reports count it per model ("tier not read"), never silently.
+pub const TIER_UNREAD: &str = "unread";
+
+/// The tier a record's call is priced and reported in: [`tier_of`] its logged tier, or
+/// [`TIER_UNREAD`] when it names none and no body was logged to name one.
+pub fn tier_of_record(r: &crate::records::record::Record<'_>) -> String {
+    match (&r.service_tier, r.body_logged) {
+        (None, false) => TIER_UNREAD.to_string(),
+        (t, _) => tier_of(t.as_deref()),
+    }
+}
+
+/// A named set of Regions that share rates (`us`, `eu`, `apac`, `gov`, …).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionGroup {
+    pub name: String,
+    pub regions: Vec<String>,
+}
+
 #[derive(Clone, Debug)]
 pub struct PriceTable {
     pub as_of: Date,
-    pub long_context_above: u64,
+    /// The distinct long-context thresholds of the table's models, ascending: the prompt bands'
+    /// bounds ([`PriceTable::prompt_band`]).
+    pub long_context_thresholds: Vec<u64>,
+    /// Region groups, most specific first.
+    pub region_groups: Vec<RegionGroup>,
     pub models: Vec<ModelPrice>,
     /// (prefix, index into models), longest prefix first.
     index: Vec<(String, usize)>,
@@ -105,15 +176,23 @@ pub enum Unpriced {
     MissingRate(&'static str),
     /// The call was served in a service tier the table has no rates for.
     NoRateForTier(String),
+    /// The model has no rate for the call's source Region (or the Region is not logged).
+    NoRateForRegion(String),
 }
+
+/// The reasons an unpriced usage can have, as reports show them.
+pub const REASON_UNKNOWN_MODEL: &str = "unknown model";
+pub const REASON_NO_RATE_FOR_REGION: &str = "no rate for region";
+pub const REASON_NO_RATE_FOR_TIER: &str = "no rate for tier";
 
 impl Unpriced {
     /// The reason as reports show it.
     pub fn reason(&self) -> String {
         match self {
-            Unpriced::UnknownModel => "no price for this model".to_string(),
+            Unpriced::UnknownModel => REASON_UNKNOWN_MODEL.to_string(),
             Unpriced::MissingRate(what) => format!("no {what} rate"),
-            Unpriced::NoRateForTier(_) => "no rate for tier".to_string(),
+            Unpriced::NoRateForTier(_) => REASON_NO_RATE_FOR_TIER.to_string(),
+            Unpriced::NoRateForRegion(_) => REASON_NO_RATE_FOR_REGION.to_string(),
         }
     }
 }
@@ -128,15 +207,47 @@ struct RatesFile {
     cache_write_1h: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct LongContextFile {
+struct PoolFile {
     global: Option<RatesFile>,
-    regional: Option<RatesFile>,
+    #[serde(default)]
+    regional: HashMap<String, RatesFile>,
 }
 
-/// A service tier's rates: the same shape as long-context rates.
-type TierFile = LongContextFile;
+#[derive(Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+struct CacheFile {
+    read: Option<String>,
+    write_5m: Option<String>,
+    write_1h: Option<String>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct LongContextFile {
+    above_prompt_tokens: u64,
+    input: String,
+    output: String,
+}
+
+#[derive(Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    cache: Option<CacheFile>,
+    /// `null` in an entry: the family's long-context rule does not apply to it.
+    #[serde(default, deserialize_with = "explicit_null")]
+    long_context: Option<Option<LongContextFile>>,
+}
+
+/// `Some(None)` for an explicit `null`, `None` (by `default`) when the key is absent.
+fn explicit_null<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -145,41 +256,147 @@ struct ModelFile {
     #[serde(rename = "match")]
     matches: Vec<String>,
     source: Option<String>,
+    /// Notes on the entry's sources: where they disagree and which was used.
+    #[serde(default)]
+    #[allow(dead_code)]
+    notes: Option<String>,
     #[serde(default)]
     price_list: Vec<String>,
+    family: Option<String>,
+    #[serde(default)]
+    rules: RulesFile,
     global: Option<RatesFile>,
-    regional: Option<RatesFile>,
-    long_context: Option<LongContextFile>,
     #[serde(default)]
-    regions: HashMap<String, RatesFile>,
+    regional: HashMap<String, RatesFile>,
     #[serde(default)]
-    tiers: HashMap<String, TierFile>,
+    tiers: HashMap<String, PoolFile>,
 }
 
 #[derive(Deserialize)]
 struct TableFile {
     as_of: String,
-    long_context_above_prompt_tokens: u64,
+    #[serde(default)]
+    region_groups: Vec<RegionGroup>,
+    #[serde(default)]
+    families: HashMap<String, RulesFile>,
     models: Vec<ModelFile>,
 }
 
+fn rate_err(model: &str) -> impl Fn(DecimalError) -> PriceTableError + '_ {
+    move |source| PriceTableError::Rate {
+        model: model.to_string(),
+        source,
+    }
+}
+
+/// `rate` × `factor`, exact, or the table is invalid.
+fn scaled(rate: Rate, factor: &str, model: &str, what: &str) -> Result<Rate, PriceTableError> {
+    Rate::per_million(factor).map_err(rate_err(model))?;
+    rate.times(factor).ok_or_else(|| {
+        PriceTableError::Invalid(format!(
+            "{model}: {what} {} × {factor} is not exact at nine decimals",
+            rate.per_million_text()
+        ))
+    })
+}
+
 impl RatesFile {
-    fn parse(&self, model: &str) -> Result<Rates, PriceTableError> {
-        let r = |t: &str| {
-            Rate::per_million(t).map_err(|source| PriceTableError::Rate {
-                model: model.to_string(),
-                source,
-            })
+    /// The rates as listed; cache rates not listed come from the cache rule.
+    fn parse(&self, model: &str, cache: &CacheRule) -> Result<Rates, PriceTableError> {
+        let r = |t: &str| Rate::per_million(t).map_err(rate_err(model));
+        let input = r(&self.input)?;
+        let o = |t: &Option<String>, rule: &Option<String>, what: &str| match (t, rule) {
+            (Some(t), _) => r(t).map(Some),
+            (None, Some(f)) => scaled(input, f, model, what).map(Some),
+            (None, None) => Ok(None),
         };
-        let o = |t: &Option<String>| t.as_deref().map(r).transpose();
         Ok(Rates {
-            input: r(&self.input)?,
+            input,
             output: r(&self.output)?,
-            cache_read: o(&self.cache_read)?,
-            cache_write_5m: o(&self.cache_write_5m)?,
-            cache_write_1h: o(&self.cache_write_1h)?,
+            cache_read: o(&self.cache_read, &cache.read, "cache read")?,
+            cache_write_5m: o(&self.cache_write_5m, &cache.write_5m, "cache write 5m")?,
+            cache_write_1h: o(&self.cache_write_1h, &cache.write_1h, "cache write 1h")?,
         })
     }
+}
+
+impl Rates {
+    /// These rates in a long-context tier: input and cache rates × `rule.input`, output ×
+    /// `rule.output`.
+    fn long_context(&self, rule: &LongContextRule, model: &str) -> Result<Rates, PriceTableError> {
+        let i = |r: Rate| scaled(r, &rule.input, model, "long-context");
+        Ok(Rates {
+            input: i(self.input)?,
+            output: scaled(self.output, &rule.output, model, "long-context output")?,
+            cache_read: self.cache_read.map(i).transpose()?,
+            cache_write_5m: self.cache_write_5m.map(i).transpose()?,
+            cache_write_1h: self.cache_write_1h.map(i).transpose()?,
+        })
+    }
+}
+
+impl PoolFile {
+    fn parse(
+        global: &Option<RatesFile>,
+        regional: &HashMap<String, RatesFile>,
+        model: &str,
+        cache: &CacheRule,
+        keys: &[&str],
+    ) -> Result<PoolRates, PriceTableError> {
+        let mut out = PoolRates {
+            global: global.as_ref().map(|g| g.parse(model, cache)).transpose()?,
+            regional: HashMap::new(),
+        };
+        for (k, v) in regional {
+            if !keys.contains(&k.as_str()) && !is_region_name(k) {
+                return Err(PriceTableError::Invalid(format!(
+                    "{model}: regional key {k:?} is neither a Region group ({}) nor a Region name",
+                    keys.join(", ")
+                )));
+            }
+            out.regional.insert(k.clone(), v.parse(model, cache)?);
+        }
+        Ok(out)
+    }
+}
+
+impl PoolRates {
+    /// These rates in a long-context tier by `rule` (see [`LongContextRule`]).
+    pub fn derive_long_context(
+        &self,
+        rule: &LongContextRule,
+        model: &str,
+    ) -> Result<PoolRates, PriceTableError> {
+        self.map(|r| r.long_context(rule, model))
+    }
+
+    fn map(
+        &self,
+        f: impl Fn(&Rates) -> Result<Rates, PriceTableError>,
+    ) -> Result<PoolRates, PriceTableError> {
+        Ok(PoolRates {
+            global: self.global.as_ref().map(&f).transpose()?,
+            regional: self
+                .regional
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), f(v)?)))
+                .collect::<Result<_, PriceTableError>>()?,
+        })
+    }
+}
+
+/// `xx-name-N` (`us-east-1`, `us-gov-west-1`, `ap-southeast-7`): the shape of an AWS Region name.
+fn is_region_name(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 impl PriceTable {
@@ -191,10 +408,62 @@ impl PriceTable {
     pub fn from_json(text: &str) -> Result<PriceTable, PriceTableError> {
         let f: TableFile = serde_json::from_str(text)?;
         let as_of = Date::parse(&f.as_of).ok_or_else(|| PriceTableError::Date(f.as_of.clone()))?;
+        let mut group_names: Vec<&str> = Vec::new();
+        for g in &f.region_groups {
+            if group_names.contains(&g.name.as_str())
+                || is_region_name(&g.name)
+                || g.name.is_empty()
+            {
+                return Err(PriceTableError::Invalid(format!(
+                    "region group {:?}: empty, repeated or shaped like a Region",
+                    g.name
+                )));
+            }
+            if let Some(bad) = g.regions.iter().find(|r| !is_region_name(r)) {
+                return Err(PriceTableError::Invalid(format!(
+                    "region group {}: {bad:?} is not a Region name",
+                    g.name
+                )));
+            }
+            group_names.push(&g.name);
+        }
         let mut models = Vec::new();
         let mut index: Vec<(String, usize)> = Vec::new();
         for m in &f.models {
-            let p = |r: &Option<RatesFile>| r.as_ref().map(|r| r.parse(&m.name)).transpose();
+            let family = match &m.family {
+                Some(name) => Some(f.families.get(name).ok_or_else(|| {
+                    PriceTableError::Invalid(format!("{}: unknown family {name:?}", m.name))
+                })?),
+                None => None,
+            };
+            // The entry's rules override its family's, key by key.
+            let fam_cache = family.and_then(|f| f.cache.clone()).unwrap_or_default();
+            let own_cache = m.rules.cache.clone().unwrap_or_default();
+            let cache = CacheRule {
+                read: own_cache.read.or(fam_cache.read),
+                write_5m: own_cache.write_5m.or(fam_cache.write_5m),
+                write_1h: own_cache.write_1h.or(fam_cache.write_1h),
+            };
+            let lc_file = match &m.rules.long_context {
+                Some(own) => own.clone(),
+                None => family.and_then(|f| f.long_context.clone()).flatten(),
+            };
+            let long_context_rule = lc_file.map(|l| LongContextRule {
+                above_prompt_tokens: l.above_prompt_tokens,
+                input: l.input,
+                output: l.output,
+            });
+            let rates = PoolFile::parse(&m.global, &m.regional, &m.name, &cache, &group_names)?;
+            if rates.global.is_none() && rates.regional.is_empty() {
+                return Err(PriceTableError::Invalid(format!(
+                    "{}: neither global nor regional rates",
+                    m.name
+                )));
+            }
+            let long_context = long_context_rule
+                .as_ref()
+                .map(|rule| rates.derive_long_context(rule, &m.name))
+                .transpose()?;
             let mut tiers = HashMap::new();
             for (tier, t) in &m.tiers {
                 if !TIERS.contains(&tier.as_str()) || tier == DEFAULT_TIER {
@@ -203,39 +472,31 @@ impl PriceTable {
                         m.name
                     )));
                 }
-                let rates = (p(&t.global)?, p(&t.regional)?);
-                if rates.0.is_none() && rates.1.is_none() {
+                // A tier's cache rates are only what the entry lists: the model's cache rule is a
+                // rule of its standard rates, not evidence of a tier's.
+                let none = CacheRule::default();
+                let r = PoolFile::parse(&t.global, &t.regional, &m.name, &none, &group_names)?;
+                if r.global.is_none() && r.regional.is_empty() {
                     return Err(PriceTableError::Invalid(format!(
                         "{}: tier {tier} has neither global nor regional rates",
                         m.name
                     )));
                 }
-                tiers.insert(tier.clone(), rates);
+                tiers.insert(tier.clone(), r);
             }
             let price = ModelPrice {
                 name: m.name.clone(),
                 matches: m.matches.clone(),
                 source: m.source.clone(),
                 price_list: m.price_list.clone(),
-                global: p(&m.global)?,
-                regional: p(&m.regional)?,
-                long_context: match &m.long_context {
-                    Some(lc) => Some((p(&lc.global)?, p(&lc.regional)?)),
-                    None => None,
-                },
-                regions: m
-                    .regions
-                    .iter()
-                    .map(|(k, v)| Ok((k.clone(), v.parse(&m.name)?)))
-                    .collect::<Result<_, PriceTableError>>()?,
+                family: m.family.clone(),
+                cache,
+                long_context_rule,
+                rates,
+                long_context,
                 tiers,
+                long_context_index: None,
             };
-            if price.global.is_none() && price.regional.is_none() {
-                return Err(PriceTableError::Invalid(format!(
-                    "{}: neither global nor regional rates",
-                    m.name
-                )));
-            }
             if m.matches.is_empty() || m.matches.iter().any(|s| s.is_empty()) {
                 return Err(PriceTableError::Invalid(format!("{}: empty match", m.name)));
             }
@@ -249,10 +510,28 @@ impl PriceTable {
             }
             models.push(price);
         }
+        let mut thresholds: Vec<u64> = models
+            .iter()
+            .filter_map(|m| m.long_context_rule.as_ref().map(|r| r.above_prompt_tokens))
+            .collect();
+        thresholds.sort_unstable();
+        thresholds.dedup();
+        if thresholds.len() > usize::from(u8::MAX) {
+            return Err(PriceTableError::Invalid(
+                "too many long-context thresholds".into(),
+            ));
+        }
+        for m in &mut models {
+            m.long_context_index = m
+                .long_context_rule
+                .as_ref()
+                .and_then(|r| thresholds.iter().position(|t| *t == r.above_prompt_tokens));
+        }
         index.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
         Ok(PriceTable {
             as_of,
-            long_context_above: f.long_context_above_prompt_tokens,
+            long_context_thresholds: thresholds,
+            region_groups: f.region_groups,
             models,
             index,
         })
@@ -269,84 +548,108 @@ impl PriceTable {
             .map(|(_, i)| &self.models[*i])
     }
 
-    /// Whether a request with this prompt size is in the long-context tier (for models that have one).
-    pub fn is_long_context(&self, tokens: &Tokens) -> bool {
-        tokens.prompt_total() > self.long_context_above
+    /// The prompt band of a request: how many of the table's long-context thresholds its prompt
+    /// (input + cache read + cache write) exceeds. Requests of one band are in the long-context
+    /// tier of the same models ([`PriceTable::is_long_context`]).
+    pub fn prompt_band(&self, tokens: &Tokens) -> u8 {
+        let p = tokens.prompt_total();
+        self.long_context_thresholds
+            .iter()
+            .filter(|t| p > **t)
+            .count() as u8
     }
 
-    /// The rates that apply to a call of `base_model` in `pool` from source Region `region`.
+    /// Whether requests of prompt band `band` are in `base_model`'s long-context tier.
+    pub fn is_long_context(&self, base_model: &str, band: u8) -> bool {
+        self.model(base_model)
+            .and_then(|m| m.long_context_index)
+            .is_some_and(|i| usize::from(band) > i)
+    }
+
+    /// The Region groups `region` belongs to, most specific first.
+    pub fn groups_of<'a>(&'a self, region: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.region_groups
+            .iter()
+            .filter(move |g| g.regions.iter().any(|r| r == region))
+            .map(|g| g.name.as_str())
+    }
+
+    /// The rates of `pool` (standard or a tier's) for a call in `pool` from source Region `region`.
+    fn pick<'a>(
+        &'a self,
+        rates: &'a PoolRates,
+        pool: &Pool,
+        region: Option<&str>,
+    ) -> Result<&'a Rates, Unpriced> {
+        if *pool == Pool::Global {
+            if let Some(g) = &rates.global {
+                return Ok(g);
+            }
+        }
+        let no_rate = || Unpriced::NoRateForRegion(region.unwrap_or_default().to_string());
+        let region = region.filter(|r| !r.is_empty()).ok_or_else(no_rate)?;
+        rates
+            .regional
+            .get(region)
+            .or_else(|| self.groups_of(region).find_map(|g| rates.regional.get(g)))
+            .ok_or_else(no_rate)
+    }
+
+    /// The rates that apply to a call of `base_model` in `pool` from source Region `region`, in
+    /// prompt band `band`, in the standard tier.
     pub fn rates(
         &self,
         base_model: &str,
         pool: &Pool,
         region: Option<&str>,
-        long_context: bool,
-    ) -> Option<&Rates> {
-        let m = self.model(base_model)?;
-        let global = *pool == Pool::Global;
-        if long_context {
-            if let Some((g, r)) = &m.long_context {
-                let pick = if global {
-                    g.as_ref().or(r.as_ref())
-                } else {
-                    r.as_ref().or(g.as_ref())
-                };
-                if pick.is_some() {
-                    return pick;
-                }
-            }
-        }
-        if !global {
-            if let Some(r) = region.and_then(|r| m.regions.get(r)) {
-                return Some(r);
-            }
-        }
-        if global {
-            m.global.as_ref().or(m.regional.as_ref())
-        } else {
-            m.regional.as_ref().or(m.global.as_ref())
-        }
+        band: u8,
+    ) -> Result<&Rates, Unpriced> {
+        self.rates_in_tier(base_model, pool, region, band, DEFAULT_TIER)
     }
 
     /// The rates of a call served in service tier `tier`: the model's own rates for `default`, its
-    /// `tiers` rates otherwise (global or regional by pool, whichever it has). `Err` says why none.
+    /// `tiers` rates otherwise (global or by Region, as for the standard rates). `Err` says why none.
+    /// A tier's rates have no long-context variant: a long-context request in a non-default tier is
+    /// unpriced (`no rate for tier`) when the model has a long-context tier.
     pub fn rates_in_tier(
         &self,
         base_model: &str,
         pool: &Pool,
         region: Option<&str>,
-        long_context: bool,
+        band: u8,
         tier: &str,
     ) -> Result<&Rates, Unpriced> {
-        if tier == DEFAULT_TIER {
-            return self
-                .rates(base_model, pool, region, long_context)
-                .ok_or(Unpriced::UnknownModel);
-        }
         let m = self.model(base_model).ok_or(Unpriced::UnknownModel)?;
-        let (g, r) = m
-            .tiers
-            .get(tier)
-            .ok_or_else(|| Unpriced::NoRateForTier(tier.to_string()))?;
-        let pick = if *pool == Pool::Global {
-            g.as_ref().or(r.as_ref())
-        } else {
-            r.as_ref().or(g.as_ref())
-        };
-        pick.ok_or_else(|| Unpriced::NoRateForTier(tier.to_string()))
+        let long = m.long_context_index.is_some_and(|i| usize::from(band) > i);
+        if tier == DEFAULT_TIER || tier == TIER_UNREAD {
+            let rates = match (&m.long_context, long) {
+                (Some(lc), true) => lc,
+                _ => &m.rates,
+            };
+            return self.pick(rates, pool, region);
+        }
+        let no_tier = || Unpriced::NoRateForTier(tier.to_string());
+        let t = m.tiers.get(tier).ok_or_else(no_tier)?;
+        if long {
+            return Err(no_tier());
+        }
+        self.pick(t, pool, region).map_err(|e| match e {
+            Unpriced::NoRateForRegion(_) if t.regional.is_empty() => no_tier(),
+            e => e,
+        })
     }
 
     /// The rates of calls to one resolved `modelId` (its base model in its pool), from `region`, in
-    /// the long-context tier or not, in service tier `tier`. No known base model: unpriced.
+    /// prompt band `band`, in service tier `tier`. No known base model: unpriced.
     pub fn rates_of(
         &self,
         res: &Resolution,
         region: Option<&str>,
-        long_context: bool,
+        band: u8,
         tier: &str,
     ) -> Result<&Rates, Unpriced> {
         let model = res.base_model.as_deref().ok_or(Unpriced::UnknownModel)?;
-        self.rates_in_tier(model, &res.pool, region, long_context, tier)
+        self.rates_in_tier(model, &res.pool, region, band, tier)
     }
 
     /// The cost of `tokens` served in service tier `tier` (see [`PriceTable::rates_in_tier`]).
@@ -355,26 +658,36 @@ impl PriceTable {
         base_model: &str,
         pool: &Pool,
         region: Option<&str>,
-        long_context: bool,
+        band: u8,
         tier: &str,
         tokens: &Tokens,
     ) -> Result<Money, Unpriced> {
-        self.rates_in_tier(base_model, pool, region, long_context, tier)?
+        self.rates_in_tier(base_model, pool, region, band, tier)?
             .cost(tokens)
     }
 
-    /// The cost of `tokens` (one request or a sum of requests that share `long_context`).
+    /// The cost of `tokens` (one request, or a sum of requests of one prompt band) in the standard
+    /// tier.
     pub fn cost(
         &self,
         base_model: &str,
         pool: &Pool,
         region: Option<&str>,
-        long_context: bool,
+        band: u8,
         tokens: &Tokens,
     ) -> Result<Money, Unpriced> {
-        self.rates(base_model, pool, region, long_context)
-            .ok_or(Unpriced::UnknownModel)?
-            .cost(tokens)
+        self.rates(base_model, pool, region, band)?.cost(tokens)
+    }
+
+    /// The cost of one request: its own prompt band.
+    pub fn cost_of_request(
+        &self,
+        base_model: &str,
+        pool: &Pool,
+        region: Option<&str>,
+        tokens: &Tokens,
+    ) -> Result<Money, Unpriced> {
+        self.cost(base_model, pool, region, self.prompt_band(tokens), tokens)
     }
 }
 
@@ -438,6 +751,7 @@ mod tests {
         }
     }
     const M: u64 = 1_000_000;
+    const K100: u64 = 100_000;
     const HAIKU45: &str = "anthropic.claude-haiku-4-5-20251001-v1:0";
     const SONNET45: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";
     const SONNET4: &str = "anthropic.claude-sonnet-4-20250514-v1:0";
@@ -449,8 +763,12 @@ mod tests {
     #[test]
     fn embedded_table_loads_and_is_dated() {
         let t = t();
-        assert_eq!(t.as_of.to_string(), "2026-12-01");
+        assert_eq!(t.as_of.to_string(), "2026-12-07");
         assert!(t.models.len() >= 70);
+        // Every source key says when it was read.
+        for (k, v) in file_sources() {
+            assert!(v.contains("read "), "{k}: {v}");
+        }
         // Every entry names its sources, and each source key it names is described in the file.
         let file: serde_json::Value = serde_json::from_str(DEFAULT_PRICES_JSON).unwrap();
         let keys: Vec<&str> = file["sources"]
@@ -520,7 +838,6 @@ mod tests {
             "mistral.ministral-3-14b-instruct",
             "mistral.devstral-2-123b",
             "mistral.voxtral-mini-3b-2507",
-            "mistral.voxtral-small-24b-2507",
             "deepseek.r1-v1:0",
             "deepseek.v3-v1:0",
             "deepseek.v3.2",
@@ -531,11 +848,11 @@ mod tests {
             "qwen.qwen3-235b-a22b-2507-v1:0",
             "qwen.qwen3-32b-v1:0",
             "qwen.qwen3-coder-30b-a3b-v1:0",
-            "qwen.qwen3-coder-480b-a35b-v1:0",
-            "qwen.qwen3-next-80b-a3b",
-            "qwen.qwen3-vl-235b-a22b",
-            "google.gemma-3-27b-it",
             "google.gemma-3-4b-it",
+            // Added 2026-12-07 (issue 23).
+            "anthropic.claude-opus-5",
+            "anthropic.claude-opus-5-5",
+            "anthropic.claude-fable-5-1",
             "minimax.minimax-m2",
             "minimax.minimax-m2.1",
             "minimax.minimax-m2.5",
@@ -555,6 +872,19 @@ mod tests {
         ] {
             assert!(t().model(id).is_some(), "{id} has no price");
         }
+        // Disputed by two sources with no primary rate to settle them: unpriced, not guessed.
+        for id in [
+            "google.gemma-3-27b-it",
+            "qwen.qwen3-vl-235b-a22b",
+            "mistral.voxtral-small-24b-2507",
+            "qwen.qwen3-next-80b-a3b",
+            "qwen.qwen3-coder-480b-a35b-v1:0",
+            "anthropic.claude-sonnet-5-5",
+            "anthropic.claude-haiku-5-5",
+            "google.gemma-3-12b-it",
+        ] {
+            assert!(t().model(id).is_none(), "{id} is priced");
+        }
     }
 
     #[test]
@@ -570,7 +900,7 @@ mod tests {
             t.model("anthropic.claude-opus-4-5-20251101-v1:0")
                 .unwrap()
                 .name,
-            "Claude Opus 4.5 / 4.6 / 4.7 / 4.8"
+            "Claude Opus 4.5 / 4.6 / 4.7"
         );
         assert_eq!(
             t.model("anthropic.claude-sonnet-4-5-20250929-v1:0")
@@ -588,7 +918,11 @@ mod tests {
         );
         assert!(t.model("anthropic.claude-sonnet-5-5").is_none());
         assert!(t.model("anthropic.claude-sonnet-5-5-v1:0").is_none());
-        assert!(t.model("anthropic.claude-fable-5-1").is_none());
+        assert_eq!(
+            t.model("anthropic.claude-fable-5-1").unwrap().name,
+            "Claude Fable 5.1"
+        );
+        assert!(t.model("anthropic.claude-fable-5-2").is_none());
         assert!(t.model("anthropic.claude-opus-4-9").is_none());
         assert_eq!(t.model("deepseek.v3-v1:0").unwrap().name, "DeepSeek-V3.1");
         assert_eq!(t.model("deepseek.v3.2").unwrap().name, "DeepSeek-V3.2");
@@ -610,15 +944,38 @@ mod tests {
         );
         assert_eq!(
             t.model("anthropic.claude-opus-4-6-v1").unwrap().name,
-            "Claude Opus 4.5 / 4.6 / 4.7 / 4.8"
+            "Claude Opus 4.5 / 4.6 / 4.7"
         );
         assert!(t.model("amazon.titan-text-express-v1").is_none());
+    }
+
+    fn file_sources() -> Vec<(String, String)> {
+        let file: serde_json::Value = serde_json::from_str(DEFAULT_PRICES_JSON).unwrap();
+        file["sources"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+            .collect()
+    }
+
+    /// The file's own entry for a model, as JSON (to check the loaded rates against what it lists).
+    fn entry(name: &str) -> serde_json::Value {
+        let file: serde_json::Value = serde_json::from_str(DEFAULT_PRICES_JSON).unwrap();
+        file["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap_or_else(|| panic!("{name}"))
+            .clone()
     }
 
     #[test]
     fn claude_45_geographic_and_in_region_cost_1_1x_global() {
         let t = t();
-        // Every model of the 4.5 generation on (the sourced rule), and every entry with both pools.
+        // Every model of the 4.5 generation on (the sourced rule) has both pools, with the same
+        // regional rate in every Region group it lists.
         let newer = [
             HAIKU45,
             SONNET45,
@@ -629,59 +986,53 @@ mod tests {
             "anthropic.claude-opus-4-8",
             "anthropic.claude-sonnet-5",
             "anthropic.claude-fable-5",
+            "anthropic.claude-opus-5",
+            "anthropic.claude-opus-5-5",
+            "anthropic.claude-fable-5-1",
         ];
+        let mut checked = 0;
         for id in newer {
             let m = t.model(id).unwrap();
-            assert!(m.global.is_some() && m.regional.is_some(), "{id}");
-        }
-        let mut checked = 0;
-        for m in t
-            .models
-            .iter()
-            .filter(|m| m.global.is_some() && m.regional.is_some())
-            .filter(|m| m.name != "Claude Sonnet 4")
-        {
-            checked += 1;
-            let (g, r) = (m.global.as_ref().unwrap(), m.regional.as_ref().unwrap());
-            let opt = |a: Option<Rate>, b: Option<Rate>| match (a, b) {
-                (Some(a), b) => assert_eq!(a.times("1.1"), b, "{}", m.name),
-                (None, b) => assert_eq!(b, None, "{}", m.name),
-            };
-            opt(g.cache_read, r.cache_read);
-            assert_eq!(g.input.times("1.1"), Some(r.input), "{}", m.name);
-            assert_eq!(g.output.times("1.1"), Some(r.output), "{}", m.name);
-            opt(g.cache_write_5m, r.cache_write_5m);
-            opt(g.cache_write_1h, r.cache_write_1h);
-            if let Some((Some(lg), Some(lr))) = &m.long_context {
-                assert_eq!(lg.input.times("1.1"), Some(lr.input), "{} long", m.name);
-                assert_eq!(lg.output.times("1.1"), Some(lr.output), "{} long", m.name);
+            let g = m.rates.global.as_ref().unwrap();
+            assert!(!m.rates.regional.is_empty(), "{id}");
+            for (key, r) in m.rates.regional.iter().filter(|(k, _)| *k != "gov") {
+                let opt = |a: Option<Rate>, b: Option<Rate>| match (a, b) {
+                    (Some(a), b) => assert_eq!(a.times("1.1"), b, "{} {key}", m.name),
+                    (None, b) => assert_eq!(b, None, "{} {key}", m.name),
+                };
+                assert_eq!(g.input.times("1.1"), Some(r.input), "{} {key}", m.name);
+                assert_eq!(g.output.times("1.1"), Some(r.output), "{} {key}", m.name);
+                opt(g.cache_read, r.cache_read);
+                opt(g.cache_write_5m, r.cache_write_5m);
+                opt(g.cache_write_1h, r.cache_write_1h);
+                checked += 1;
             }
         }
-        assert!(checked >= 7, "{checked}");
+        assert!(checked >= 9, "{checked}");
         let one = tok(M, M, 0, 0, 0);
         assert_eq!(
-            t.cost(HAIKU45, &Pool::Global, Some("us-east-1"), false, &one),
+            t.cost(HAIKU45, &Pool::Global, Some("us-east-1"), 0, &one),
             Ok(usd("6.00"))
         );
         assert_eq!(
-            t.cost(HAIKU45, &us(), Some("us-east-1"), false, &one),
+            t.cost(HAIKU45, &us(), Some("us-east-1"), 0, &one),
             Ok(usd("6.60"))
         );
         assert_eq!(
-            t.cost(HAIKU45, &Pool::InRegion, Some("us-east-1"), false, &one),
+            t.cost(HAIKU45, &Pool::InRegion, Some("us-east-1"), 0, &one),
             Ok(usd("6.60"))
         );
         // Older Claude: geographic = global.
         assert_eq!(
-            t.cost(SONNET4, &Pool::Global, None, false, &one),
-            t.cost(SONNET4, &us(), None, false, &one)
+            t.cost(SONNET4, &Pool::Global, Some("us-east-1"), 0, &one),
+            t.cost(SONNET4, &us(), Some("us-east-1"), 0, &one)
         );
         assert_eq!(
             t.cost(
                 "anthropic.claude-3-5-haiku-20241022-v1:0",
                 &Pool::Global,
-                None,
-                false,
+                Some("us-east-1"),
+                0,
                 &one
             ),
             Ok(usd("4.80"))
@@ -689,34 +1040,77 @@ mod tests {
     }
 
     #[test]
-    fn anthropic_cache_multipliers_and_ttls() {
+    fn cache_rates_follow_each_models_own_rule() {
         let t = t();
-        let mut cached = 0;
-        for m in t
-            .models
-            .iter()
-            .filter(|m| m.matches[0].starts_with("anthropic."))
-        {
-            let long = m.long_context.iter().flat_map(|(g, r)| [g, r]);
-            for r in [&m.global, &m.regional].into_iter().chain(long).flatten() {
-                if let (Some(cr), Some(w5), Some(w1)) =
-                    (r.cache_read, r.cache_write_5m, r.cache_write_1h)
-                {
-                    assert_eq!(r.input.times("0.1"), Some(cr), "{} read", m.name);
-                    assert_eq!(r.input.times("1.25"), Some(w5), "{} 5m", m.name);
-                    assert_eq!(r.input.times("2"), Some(w1), "{} 1h", m.name);
-                    cached += 1;
-                } else {
-                    // Only Claude 3 Haiku is listed without cache rates.
-                    assert_eq!(m.name, "Claude 3 Haiku");
+        let mut checked = 0;
+        for m in &t.models {
+            let e = entry(&m.name);
+            let pools = m.long_context.iter().chain([&m.rates]);
+            for p in pools {
+                for r in p.global.iter().chain(p.regional.values()) {
+                    for (rate, rule, listed) in [
+                        (r.cache_read, &m.cache.read, "cache_read"),
+                        (r.cache_write_5m, &m.cache.write_5m, "cache_write_5m"),
+                        (r.cache_write_1h, &m.cache.write_1h, "cache_write_1h"),
+                    ] {
+                        match rule {
+                            // The model's own multiplier, unless the entry lists the rate itself.
+                            Some(f) => {
+                                let listed_anywhere = e.to_string().contains(listed);
+                                if !listed_anywhere {
+                                    assert_eq!(rate, r.input.times(f), "{} {listed}", m.name);
+                                    checked += 1;
+                                }
+                            }
+                            // No rule and not listed: unknown, never 0.
+                            None if !e.to_string().contains(listed) => {
+                                assert_eq!(rate, None, "{} {listed}", m.name)
+                            }
+                            None => {}
+                        }
+                    }
                 }
             }
         }
-        assert!(cached >= 20, "{cached}");
+        assert!(checked >= 100, "{checked}");
+        // The rules are read per model: Claude's from its family, Nova 2 Lite's own (no write rate).
+        let haiku = t.model(HAIKU45).unwrap();
+        assert_eq!(haiku.family.as_deref(), Some("claude"));
+        assert_eq!(haiku.cache.read.as_deref(), Some("0.1"));
+        let n2 = t.model("amazon.nova-2-lite-v1:0").unwrap();
+        assert_eq!(n2.cache.read.as_deref(), Some("0.25"));
+        assert_eq!(n2.cache.write_5m, None);
+        // A per-entry override beats its family's rule, key by key.
+        let json = r#"{"as_of": "2026-12-07",
+            "families": {"f": {"cache": {"read": "0.1", "write_5m": "1.25"}}},
+            "region_groups": [{"name": "us", "regions": ["us-east-1"]}],
+            "models": [
+              {"name": "a", "match": ["x.a"], "family": "f", "regional": {"us": {"input": "2", "output": "4"}}},
+              {"name": "b", "match": ["x.b"], "family": "f", "rules": {"cache": {"read": "0.2"}},
+               "regional": {"us": {"input": "2", "output": "4"}}},
+              {"name": "c", "match": ["x.c"], "family": "f",
+               "regional": {"us": {"input": "2", "output": "4", "cache_read": "0.15"}}} ]}"#;
+        let x = PriceTable::from_json(json).unwrap();
+        let r = |id: &str| {
+            x.rates(id, &Pool::InRegion, Some("us-east-1"), 0)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(r("x.a").cache_read.unwrap().per_million_text(), "0.2");
+        assert_eq!(r("x.b").cache_read.unwrap().per_million_text(), "0.4");
+        assert_eq!(r("x.b").cache_write_5m.unwrap().per_million_text(), "2.5");
+        assert_eq!(r("x.c").cache_read.unwrap().per_million_text(), "0.15");
+        assert_eq!(r("x.a").cache_write_1h, None);
+        // Unknown family: the table is refused.
+        assert!(
+            PriceTable::from_json(&json.replacen("\"family\": \"f\"", "\"family\": \"g\"", 1))
+                .is_err()
+        );
+
         // 6 input + 225,913 cache-write tokens (a real record): writes dominate; 5m by default.
         let w = tok(6, 167, 0, 225_913, 0);
         let five = t
-            .cost("anthropic.claude-opus-4-7", &Pool::Global, None, false, &w)
+            .cost("anthropic.claude-opus-4-7", &Pool::Global, None, 0, &w)
             .unwrap();
         // 6×5 + 167×25 + 225913×6.25 per 1M
         assert_eq!(five, usd("1.416161250"));
@@ -725,13 +1119,19 @@ mod tests {
                 "anthropic.claude-opus-4-7",
                 &Pool::Global,
                 None,
-                false,
+                0,
                 &tok(6, 167, 0, 225_913, 225_913),
             )
             .unwrap();
         assert_eq!(one_h, usd("2.263335"));
         let read = t
-            .cost(HAIKU45, &us(), None, false, &tok(1, 0, 238_604, 0, 0))
+            .cost(
+                HAIKU45,
+                &us(),
+                Some("us-east-1"),
+                0,
+                &tok(1, 0, 238_604, 0, 0),
+            )
             .unwrap();
         assert_eq!(read, usd("0.02624754"));
     }
@@ -739,76 +1139,264 @@ mod tests {
     #[test]
     fn sonnet_long_context_bills_the_whole_request() {
         let t = t();
+        let sonnet45 = t.model(SONNET45).unwrap();
+        let above = sonnet45
+            .long_context_rule
+            .as_ref()
+            .unwrap()
+            .above_prompt_tokens;
+        assert_eq!(above, 200_000);
         let small = tok(150_000, 1_000, 50_000, 0, 0); // exactly 200,000: not long
-        assert!(!t.is_long_context(&small));
+        let b_small = t.prompt_band(&small);
+        assert!(!t.is_long_context(SONNET45, b_small));
         let long = tok(150_000, 1_000, 50_000, 1, 0);
-        assert!(t.is_long_context(&long));
+        let b_long = t.prompt_band(&long);
+        assert!(t.is_long_context(SONNET45, b_long));
         assert_eq!(
-            t.cost(SONNET45, &Pool::Global, None, false, &small),
+            t.cost(SONNET45, &Pool::Global, None, b_small, &small),
             Ok(usd("0.48"))
         );
         // 150000×6 + 1000×22.5 + 50000×0.6 + 1×7.5 per 1M
         assert_eq!(
-            t.cost(SONNET45, &Pool::Global, None, true, &long),
+            t.cost(SONNET45, &Pool::Global, None, b_long, &long),
             Ok(usd("0.9525075"))
         );
         assert_eq!(
-            t.cost(SONNET45, &us(), None, true, &long),
+            t.cost(SONNET45, &us(), Some("us-west-2"), b_long, &long),
             Ok(usd("1.04775825"))
         );
         assert_eq!(
-            t.cost(SONNET4, &us(), None, true, &long),
+            t.cost(SONNET4, &us(), Some("us-east-1"), b_long, &long),
             Ok(usd("0.9525075"))
         );
         // Models without a long-context tier keep their rates.
         assert_eq!(
-            t.cost(HAIKU45, &Pool::Global, None, true, &tok(M, 0, 0, 0, 0)),
+            t.cost(HAIKU45, &Pool::Global, None, u8::MAX, &tok(M, 0, 0, 0, 0)),
             Ok(usd("1"))
         );
     }
 
     #[test]
     fn long_context_is_per_model_as_sourced() {
-        // Only Sonnet 4 and 4.5 bill a >200K request at long-context rates on Bedrock; 4.6 and later
-        // (1M window at one rate) and every other model do not (prices.json notes give the sources).
+        // Each model's threshold and multipliers are its own rule (prices.json notes give the
+        // sources); the long-context rates are its base rates times its own multipliers.
         let t = t();
-        let with: Vec<&str> = t
-            .models
-            .iter()
-            .filter(|m| m.long_context.is_some())
-            .map(|m| m.name.as_str())
-            .collect();
-        assert_eq!(with, ["Claude Sonnet 4.5", "Claude Sonnet 4"]);
+        let mut with = Vec::new();
+        for m in &t.models {
+            let (Some(rule), Some(lc)) = (&m.long_context_rule, &m.long_context) else {
+                assert!(
+                    m.long_context.is_none() && m.long_context_rule.is_none(),
+                    "{}",
+                    m.name
+                );
+                continue;
+            };
+            with.push(m.name.as_str());
+            let e = entry(&m.name);
+            let own = &e["rules"]["long_context"];
+            assert_eq!(
+                own["above_prompt_tokens"].as_u64(),
+                Some(rule.above_prompt_tokens)
+            );
+            assert_eq!(own["input"].as_str(), Some(rule.input.as_str()));
+            assert_eq!(own["output"].as_str(), Some(rule.output.as_str()));
+            let pairs = m
+                .rates
+                .global
+                .iter()
+                .zip(lc.global.iter())
+                .chain(m.rates.regional.iter().map(|(k, r)| (r, &lc.regional[k])));
+            for (base, long) in pairs {
+                assert_eq!(
+                    base.input.times(&rule.input),
+                    Some(long.input),
+                    "{}",
+                    m.name
+                );
+                assert_eq!(
+                    base.output.times(&rule.output),
+                    Some(long.output),
+                    "{}",
+                    m.name
+                );
+                let cache = |b: Option<Rate>| b.and_then(|b| b.times(&rule.input));
+                assert_eq!(cache(base.cache_read), long.cache_read, "{}", m.name);
+                assert_eq!(
+                    cache(base.cache_write_5m),
+                    long.cache_write_5m,
+                    "{}",
+                    m.name
+                );
+                assert_eq!(
+                    cache(base.cache_write_1h),
+                    long.cache_write_1h,
+                    "{}",
+                    m.name
+                );
+            }
+            // Just above its own threshold: long; at it: not.
+            let at = tok(rule.above_prompt_tokens, 0, 0, 0, 0);
+            let above = tok(rule.above_prompt_tokens + 1, 0, 0, 0, 0);
+            let id = format!("{}-v1:0", m.matches[0]);
+            assert!(!t.is_long_context(&id, t.prompt_band(&at)), "{}", m.name);
+            assert!(t.is_long_context(&id, t.prompt_band(&above)), "{}", m.name);
+        }
+        assert!(with.contains(&"Claude Sonnet 4.5") && with.contains(&"Claude Sonnet 4"));
         let long = tok(900_000, 10_000, 50_000, 40_000, 0);
-        assert!(t.is_long_context(&long));
+        let band = t.prompt_band(&long);
+        assert!(t.is_long_context(SONNET45, band));
         // Sonnet 4.6 at 1M: the standard rate for the whole request.
         // 900000×3 + 10000×15 + 50000×0.3 + 40000×3.75 per 1M (global)
         assert_eq!(
-            t.cost(SONNET46, &Pool::Global, None, true, &long),
+            t.cost(SONNET46, &Pool::Global, None, band, &long),
             Ok(usd("3.015"))
         );
         // Regional: × 1.1.
         assert_eq!(
-            t.cost(SONNET46, &us(), Some("us-east-1"), true, &long),
+            t.cost(SONNET46, &us(), Some("us-east-1"), band, &long),
             Ok(usd("3.3165"))
-        );
-        assert_eq!(
-            t.cost(SONNET46, &us(), None, true, &long),
-            t.cost(SONNET46, &us(), None, false, &long)
         );
         for opus in ["anthropic.claude-opus-4-6-v1", "anthropic.claude-opus-4-7"] {
             // 900000×5 + 10000×25 + 50000×0.5 + 40000×6.25 per 1M
             assert_eq!(
-                t.cost(opus, &Pool::Global, None, true, &long),
+                t.cost(opus, &Pool::Global, None, band, &long),
                 Ok(usd("5.025"))
             );
         }
         // Sonnet 4.5 with the same tokens: the long-context rates.
         // 900000×6 + 10000×22.5 + 50000×0.6 + 40000×7.5 per 1M
         assert_eq!(
-            t.cost(SONNET45, &Pool::Global, None, true, &long),
+            t.cost(SONNET45, &Pool::Global, None, band, &long),
             Ok(usd("5.955"))
         );
+    }
+
+    #[test]
+    fn thresholds_differ_per_model_and_bands_keep_sums_exact() {
+        // Two models with different thresholds and multipliers: a 150K prompt is long for one only,
+        // and a sum of requests of one band prices as the sum of their prices.
+        let json = r#"{"as_of": "2026-12-07",
+            "region_groups": [{"name": "us", "regions": ["us-east-1"]}],
+            "families": {"lc100": {"rules_unused": null}},
+            "models": [
+              {"name": "a", "match": ["x.a"], "rules": {"long_context": {"above_prompt_tokens": 100000, "input": "2", "output": "1.5"}},
+               "regional": {"us": {"input": "1", "output": "2", "cache_read": "0.1"}}},
+              {"name": "b", "match": ["x.b"], "rules": {"long_context": {"above_prompt_tokens": 272000, "input": "2", "output": "1.5"}},
+               "regional": {"us": {"input": "1", "output": "2"}}},
+              {"name": "c", "match": ["x.c"], "regional": {"us": {"input": "1", "output": "2"}}} ]}"#;
+        // Families only take `cache` and `long_context`.
+        assert!(PriceTable::from_json(json).is_err());
+        let json = json.replace(r#""lc100": {"rules_unused": null}"#, r#""lc100": {}"#);
+        let x = PriceTable::from_json(&json).unwrap();
+        assert_eq!(x.long_context_thresholds, [100_000, 272_000]);
+        let p150 = tok(140_000, 1_000, 10_000, 0, 0);
+        let band = x.prompt_band(&p150);
+        assert_eq!(band, 1);
+        assert!(x.is_long_context("x.a", band));
+        assert!(!x.is_long_context("x.b", band));
+        assert!(!x.is_long_context("x.c", u8::MAX));
+        let r = Some("us-east-1");
+        // a: 140000×2 + 1000×3 + 10000×0.2 per 1M
+        assert_eq!(
+            x.cost("x.a", &Pool::InRegion, r, band, &p150),
+            Ok(usd("0.285"))
+        );
+        // b: the standard rates (140000 + 10000 cache reads need a cache rate b does not have).
+        assert_eq!(
+            x.cost("x.b", &Pool::InRegion, r, band, &p150),
+            Err(Unpriced::MissingRate("cache_read"))
+        );
+        let p300 = tok(300_000, 1_000, 0, 0, 0);
+        assert_eq!(x.prompt_band(&p300), 2);
+        assert_eq!(
+            x.cost("x.b", &Pool::InRegion, r, 2, &p300),
+            Ok(usd("0.603"))
+        );
+        // Summing two requests of one band before pricing equals pricing each.
+        let q = tok(120_000, 10, 0, 0, 0);
+        assert_eq!(x.prompt_band(&q), band);
+        let mut sum = q;
+        sum.input += p150.input;
+        sum.output += p150.output;
+        sum.cache_read += p150.cache_read;
+        assert_eq!(
+            x.cost("x.a", &Pool::InRegion, r, band, &sum),
+            Ok(x.cost_of_request("x.a", &Pool::InRegion, r, &q).unwrap()
+                + x.cost_of_request("x.a", &Pool::InRegion, r, &p150).unwrap())
+        );
+    }
+
+    #[test]
+    fn rates_are_per_region_and_never_another_regions() {
+        let t = t();
+        let one = tok(M, M, 0, 0, 0);
+        // Haiku 4.5: the same regional rate in the US, EU, Japan and Australia, which its sources list.
+        for region in [
+            "us-east-1",
+            "eu-west-1",
+            "eu-central-1",
+            "ap-northeast-1",
+            "ap-southeast-2",
+        ] {
+            assert_eq!(
+                t.cost(HAIKU45, &Pool::InRegion, Some(region), 0, &one),
+                Ok(usd("6.60")),
+                "{region}"
+            );
+        }
+        // A Region the entry has no rate for: unpriced with its reason, never the US rate.
+        for region in [
+            "sa-east-1",
+            "ca-central-1",
+            "me-central-1",
+            "xx-nowhere-1",
+            "",
+        ] {
+            let c = t.cost(HAIKU45, &Pool::InRegion, Some(region), 0, &one);
+            assert_eq!(c, Err(Unpriced::NoRateForRegion(region.into())), "{region}");
+            assert_eq!(c.unwrap_err().reason(), "no rate for region");
+        }
+        // No Region logged: unpriced too (the rate depends on it).
+        assert_eq!(
+            t.cost(HAIKU45, &us(), None, 0, &one),
+            Err(Unpriced::NoRateForRegion(String::new()))
+        );
+        // Global profiles: the global rate from any Region.
+        assert_eq!(
+            t.cost(HAIKU45, &Pool::Global, Some("sa-east-1"), 0, &one),
+            Ok(usd("6"))
+        );
+        // An open-weight model priced in the US and GovCloud only: unpriced in the EU, in Mumbai,
+        // and for a global profile called from the EU (no global rate: the source Region's rate).
+        let oss = "openai.gpt-oss-120b-1:0";
+        assert_eq!(
+            t.cost(oss, &Pool::InRegion, Some("us-west-2"), 0, &one),
+            Ok(usd("0.75"))
+        );
+        for (pool, region) in [
+            (Pool::InRegion, "eu-west-2"),
+            (Pool::InRegion, "ap-south-1"),
+            (Pool::Global, "eu-west-1"),
+        ] {
+            assert_eq!(
+                t.cost(oss, &pool, Some(region), 0, &one),
+                Err(Unpriced::NoRateForRegion(region.into())),
+                "{pool:?} {region}"
+            );
+        }
+        // A Region's own rate beats its group's; groups in the table's order.
+        let json = r#"{"as_of": "2026-12-07",
+            "region_groups": [{"name": "jp", "regions": ["ap-northeast-1"]},
+                              {"name": "apac", "regions": ["ap-northeast-1", "ap-south-1"]}],
+            "models": [{"name": "a", "match": ["x.a"], "regional": {
+               "apac": {"input": "1", "output": "1"}, "jp": {"input": "2", "output": "2"},
+               "ap-south-1": {"input": "3", "output": "3"}}}]}"#;
+        let x = PriceTable::from_json(json).unwrap();
+        let c = |r: &str| x.cost("x.a", &Pool::InRegion, Some(r), 0, &one);
+        assert_eq!(c("ap-northeast-1"), Ok(usd("4")));
+        assert_eq!(c("ap-south-1"), Ok(usd("6")));
+        // Keys are checked: a regional key is a group of the table or a Region name.
+        assert!(PriceTable::from_json(&json.replace("\"apac\": {", "\"asia\": {")).is_err());
     }
 
     #[test]
@@ -835,7 +1423,7 @@ mod tests {
             };
             assert_eq!(logged_pool, pool, "{id}");
             assert_eq!(
-                t.cost(&model, &pool, Some("us-east-1"), false, &one),
+                t.cost(&model, &pool, Some("us-east-1"), 0, &one),
                 Ok(usd(expect)),
                 "{id}"
             );
@@ -851,38 +1439,46 @@ mod tests {
             ("openai.gpt-oss-20b-1:0", "0.37"),
             ("deepseek.r1-v1:0", "6.75"),
             ("deepseek.v3-v1:0", "2.26"),
-            ("qwen.qwen3-coder-480b-a35b-v1:0", "2.02"),
             ("qwen.qwen3-32b-v1:0", "0.75"),
             ("mistral.mistral-large-3-675b-instruct", "2"),
             ("meta.llama3-2-90b-instruct-v1:0", "1.44"),
         ] {
             assert_eq!(
-                t.cost(id, &Pool::InRegion, None, false, &one),
+                t.cost(id, &Pool::InRegion, Some("us-east-1"), 0, &one),
                 Ok(usd(expect)),
                 "{id}"
             );
             // No global rate sourced: a profile of it uses the same rates.
             assert_eq!(
-                t.cost(id, &Pool::Global, None, false, &one),
-                t.cost(id, &Pool::InRegion, None, false, &one)
+                t.cost(id, &Pool::Global, Some("us-east-1"), 0, &one),
+                t.cost(id, &Pool::InRegion, Some("us-east-1"), 0, &one)
             );
             // No cache rates sourced: cache reads make it unpriced, not free.
             assert_eq!(
-                t.cost(id, &Pool::InRegion, None, false, &tok(1, 1, 1, 0, 0)),
+                t.cost(
+                    id,
+                    &Pool::InRegion,
+                    Some("us-east-1"),
+                    0,
+                    &tok(1, 1, 1, 0, 0)
+                ),
                 Err(Unpriced::MissingRate("cache_read"))
             );
         }
         // Nova 2 Lite: global vs geographic (1.1×), cache read 0.25×, cache writes unknown.
         let n2 = "amazon.nova-2-lite-v1:0";
         assert_eq!(
-            t.cost(n2, &Pool::Global, None, false, &one),
+            t.cost(n2, &Pool::Global, Some("us-east-1"), 0, &one),
             Ok(usd("2.80"))
         );
-        assert_eq!(t.cost(n2, &us(), None, false, &one), Ok(usd("3.08")));
-        let r = t.rates(n2, &us(), None, false).unwrap();
+        assert_eq!(
+            t.cost(n2, &us(), Some("us-east-1"), 0, &one),
+            Ok(usd("3.08"))
+        );
+        let r = t.rates(n2, &us(), Some("us-east-1"), 0).unwrap();
         assert_eq!(r.input.times("0.25"), r.cache_read);
         assert_eq!(
-            t.cost(n2, &us(), None, false, &tok(1, 1, 0, 5, 0)),
+            t.cost(n2, &us(), Some("us-east-1"), 0, &tok(1, 1, 0, 5, 0)),
             Err(Unpriced::MissingRate("cache_write_5m"))
         );
     }
@@ -896,12 +1492,7 @@ mod tests {
             .iter()
             .filter(|m| m.matches[0].starts_with("amazon.nova"))
         {
-            let regions = m.regions.values().map(Some);
-            for r in [m.global.as_ref(), m.regional.as_ref()]
-                .into_iter()
-                .chain(regions)
-                .flatten()
-            {
+            for r in m.rates.global.iter().chain(m.rates.regional.values()) {
                 if let Some(cr) = r.cache_read {
                     assert_eq!(r.input.times("0.25"), Some(cr), "{}", m.name);
                     novas += 1;
@@ -913,7 +1504,12 @@ mod tests {
         }
         assert!(novas >= 6, "{novas}");
         let r = t
-            .rates("amazon.nova-lite-v1:0", &Pool::InRegion, None, false)
+            .rates(
+                "amazon.nova-lite-v1:0",
+                &Pool::InRegion,
+                Some("us-east-1"),
+                0,
+            )
             .unwrap();
         assert_eq!(r.input.times("0.25"), r.cache_read);
         assert_eq!(
@@ -921,7 +1517,7 @@ mod tests {
                 "amazon.nova-micro-v1:0",
                 &Pool::InRegion,
                 Some("us-east-1"),
-                false,
+                0,
                 &tok(M, M, M, M, 0)
             ),
             Ok(usd("0.18375"))
@@ -938,19 +1534,24 @@ mod tests {
                 "amazon.nova-micro-v1:0",
                 &apac,
                 Some("ap-northeast-1"),
-                false,
+                0,
                 &one
             ),
             Ok(usd("0.21"))
         );
+        // Sydney: no rate sourced for it: unpriced, not the US rate (0.175).
         assert_eq!(
             t.cost(
                 "amazon.nova-micro-v1:0",
                 &apac,
                 Some("ap-southeast-2"),
-                false,
+                0,
                 &one
             ),
+            Err(Unpriced::NoRateForRegion("ap-southeast-2".into()))
+        );
+        assert_eq!(
+            t.cost("amazon.nova-micro-v1:0", &us(), Some("us-east-2"), 0, &one),
             Ok(usd("0.175"))
         );
     }
@@ -962,8 +1563,8 @@ mod tests {
             t.cost(
                 "amazon.titan-text-express-v1",
                 &Pool::InRegion,
-                None,
-                false,
+                Some("us-east-1"),
+                0,
                 &tok(7, 11, 0, 0, 0)
             ),
             Err(Unpriced::UnknownModel)
@@ -972,8 +1573,8 @@ mod tests {
             t.cost(
                 "anthropic.claude-3-haiku-20240307-v1:0",
                 &Pool::InRegion,
-                None,
-                false,
+                Some("us-east-1"),
+                0,
                 &tok(1, 1, 5, 0, 0)
             ),
             Err(Unpriced::MissingRate("cache_read"))
@@ -982,8 +1583,8 @@ mod tests {
             t.cost(
                 "anthropic.claude-3-haiku-20240307-v1:0",
                 &Pool::InRegion,
-                None,
-                false,
+                Some("us-east-1"),
+                0,
                 &tok(M, M, 0, 0, 0)
             ),
             Ok(usd("1.50"))
@@ -992,12 +1593,12 @@ mod tests {
 
     fn tiered() -> PriceTable {
         PriceTable::from_json(
-            r#"{"as_of": "2026-12-01", "long_context_above_prompt_tokens": 200000, "models": [
+            r#"{"as_of": "2026-12-01", "region_groups": [{"name": "us", "regions": ["us-east-1"]}], "models": [
               { "name": "gpt-oss-120b", "match": ["openai.gpt-oss-120b-1"], "source": "test",
-                "regional": { "input": "0.15", "output": "0.60" },
-                "tiers": { "flex": { "regional": { "input": "0.075", "output": "0.30" } },
+                "regional": { "us": { "input": "0.15", "output": "0.60" } },
+                "tiers": { "flex": { "regional": { "us": { "input": "0.075", "output": "0.30" } } },
                            "priority": { "global": { "input": "0.25", "output": "1.00" },
-                                         "regional": { "input": "0.2625", "output": "1.05" } } } } ]}"#,
+                                         "regional": { "us": { "input": "0.2625", "output": "1.05" } } } } } ]}"#,
         )
         .unwrap()
     }
@@ -1007,7 +1608,8 @@ mod tests {
         let t = tiered();
         let m = "openai.gpt-oss-120b-1:0";
         let one = tok(M, M, 0, 0, 0);
-        let cost = |pool: &Pool, tier: &str| t.cost_in_tier(m, pool, None, false, tier, &one);
+        let cost =
+            |pool: &Pool, tier: &str| t.cost_in_tier(m, pool, Some("us-east-1"), 0, tier, &one);
         assert_eq!(cost(&Pool::InRegion, "default"), Ok(usd("0.75")));
         assert_eq!(cost(&Pool::InRegion, "flex"), Ok(usd("0.375")));
         assert_eq!(cost(&Pool::InRegion, "priority"), Ok(usd("1.3125")));
@@ -1023,36 +1625,97 @@ mod tests {
             Err(Unpriced::NoRateForTier("turbo".into()))
         );
         assert_eq!(
-            t.cost_in_tier("acme.x-v1", &Pool::InRegion, None, false, "flex", &one),
+            t.cost_in_tier(
+                "acme.x-v1",
+                &Pool::InRegion,
+                Some("us-east-1"),
+                0,
+                "flex",
+                &one
+            ),
             Err(Unpriced::UnknownModel)
         );
-        // The embedded table lists no tier rates yet: every non-default tier is unpriced.
+        // The embedded table: Nova Pro's Flex rate in the US (0.40 / 1.60, half the standard
+        // rate); no cache rate of the tier is published, so its cache reads are unpriced there.
         let e = PriceTable::embedded();
+        let pro = "amazon.nova-pro-v1:0";
+        let east = Some("us-east-1");
+        assert_eq!(
+            e.cost_in_tier(pro, &Pool::InRegion, east, 0, "flex", &one),
+            Ok(usd("2.00"))
+        );
+        assert_eq!(
+            e.cost_in_tier(pro, &Pool::InRegion, east, 0, "flex", &tok(1, 1, 1, 0, 0)),
+            Err(Unpriced::MissingRate("cache_read"))
+        );
+        assert_eq!(
+            e.cost_in_tier(pro, &Pool::InRegion, Some("eu-west-1"), 0, "flex", &one),
+            Err(Unpriced::NoRateForRegion("eu-west-1".into()))
+        );
+        assert_eq!(
+            e.cost_in_tier(pro, &Pool::InRegion, east, 0, "priority", &one),
+            Err(Unpriced::NoRateForTier("priority".into()))
+        );
+        // Every other model lists no tier rate: every non-default tier is unpriced.
         for tier in ["flex", "priority", "reserved"] {
             assert_eq!(
-                e.cost_in_tier(SONNET46, &Pool::Global, None, false, tier, &one),
+                e.cost_in_tier(SONNET46, &Pool::Global, Some("us-east-1"), 0, tier, &one),
                 Err(Unpriced::NoRateForTier(tier.into()))
             );
         }
         assert_eq!(
-            e.cost_in_tier(SONNET46, &Pool::Global, None, false, "default", &one),
-            e.cost(SONNET46, &Pool::Global, None, false, &one)
+            e.cost_in_tier(
+                SONNET46,
+                &Pool::Global,
+                Some("us-east-1"),
+                0,
+                "default",
+                &one
+            ),
+            e.cost(SONNET46, &Pool::Global, Some("us-east-1"), 0, &one)
         );
         // What a record names, as priced.
         assert_eq!(tier_of(None), "default");
         assert_eq!(tier_of(Some("Standard")), "default");
         assert_eq!(tier_of(Some("FLEX")), "flex");
         assert_eq!(tier_of(Some("turbo")), "turbo");
+        // A record without a logged body cannot show its tier: `unread`, priced at the standard rate
+        // (and reported per model); with a body that names none, the default tier.
+        let rec = |input: &str| {
+            format!(
+                r#"{{"timestamp":"2026-12-07T10:00:00Z","region":"us-east-1","modelId":"m.x","input":{{"inputTokenCount":1{input}}}}}"#
+            )
+        };
+        let parse = crate::records::record::parse;
+        assert_eq!(tier_of_record(&parse(&rec("")).unwrap()), TIER_UNREAD);
+        assert_eq!(
+            tier_of_record(&parse(&rec(r#","inputBodyS3Path":"s3://b/k""#)).unwrap()),
+            TIER_UNREAD
+        );
+        assert_eq!(
+            tier_of_record(&parse(&rec(r#","inputBodyJson":{"messages":[]}"#)).unwrap()),
+            "default"
+        );
+        assert_eq!(
+            tier_of_record(
+                &parse(&rec(r#","inputBodyJson":{"serviceTier":{"type":"flex"}}"#)).unwrap()
+            ),
+            "flex"
+        );
+        assert_eq!(
+            cost(&Pool::InRegion, TIER_UNREAD),
+            cost(&Pool::InRegion, "default")
+        );
         // Tier names in a table are checked.
-        let bad = r#"{"as_of": "2026-12-01", "long_context_above_prompt_tokens": 1, "models": [
-            { "name": "x", "match": ["a.b"], "regional": { "input": "1", "output": "1" },
-              "tiers": { "turbo": { "regional": { "input": "1", "output": "1" } } } } ]}"#;
+        let bad = r#"{"as_of": "2026-12-01", "models": [
+            { "name": "x", "match": ["a.b"], "regional": { "eu-west-1": { "input": "1", "output": "1" } },
+              "tiers": { "turbo": { "regional": { "eu-west-1": { "input": "1", "output": "1" } } } } } ]}"#;
         assert!(matches!(
             PriceTable::from_json(bad),
             Err(PriceTableError::Invalid(_))
         ));
         let empty = bad.replace(
-            "\"turbo\": { \"regional\": { \"input\": \"1\", \"output\": \"1\" } }",
+            "\"turbo\": { \"regional\": { \"eu-west-1\": { \"input\": \"1\", \"output\": \"1\" } } }",
             "\"flex\": {}",
         );
         assert!(empty.contains("\"flex\": {}"));
@@ -1070,7 +1733,7 @@ mod tests {
             PriceTable::from_json(&bad_rate),
             Err(PriceTableError::Rate { .. })
         ));
-        let bad_date = DEFAULT_PRICES_JSON.replacen("2026-12-01", "Nov 2026", 1);
+        let bad_date = DEFAULT_PRICES_JSON.replacen("2026-12-07", "Dec 2026", 1);
         assert!(matches!(
             PriceTable::from_json(&bad_date),
             Err(PriceTableError::Date(_))
@@ -1084,5 +1747,228 @@ mod tests {
             PriceTable::from_json(&dup),
             Err(PriceTableError::Invalid(_))
         ));
+    }
+
+    /// Cost cases with explicit dollar amounts from other projects' public test data, where they agree
+    /// with current pricing (each names its repository, file and commit). Token conventions differ:
+    /// genai-prices counts cache reads and writes inside `input_tokens`; Bedrock's `inputTokenCount`
+    /// excludes them, so the uncached part is given here.
+    #[test]
+    fn published_expectations_of_other_projects() {
+        let t = t();
+        let cost = |id: &str, pool: &Pool, region: &str, tokens: Tokens| {
+            t.cost_of_request(id, pool, Some(region), &tokens)
+        };
+        let cases: Vec<(&str, &str, Pool, &str, Tokens, &str)> = vec![
+            // pydantic/genai-prices tests/test_price_calc.py @ 0090b412b9a5f1634821063c31ff28985a8fc9e1,
+            // test_aws_regional_claude_opus_refs_price: 1,000 in / 100 out, regional Opus 4.5 and
+            // 4.6 → total_price 0.00825 (input 0.0055, output 0.00275).
+            (
+                "genai-prices: regional Opus 4.5",
+                "anthropic.claude-opus-4-5-20251101-v1:0",
+                us(),
+                "us-east-1",
+                tok(1_000, 100, 0, 0, 0),
+                "0.00825",
+            ),
+            (
+                "genai-prices: regional Opus 4.6",
+                "anthropic.claude-opus-4-6-v1",
+                Pool::InRegion,
+                "us-west-2",
+                tok(1_000, 100, 0, 0, 0),
+                "0.00825",
+            ),
+            // same file, test_sync_success_with_url: Claude Sonnet 3.5, input_tokens 1,000 of which
+            // 20 cache writes and 30 cache reads, output 100 → total_price 0.004434 (Anthropic's
+            // rates, which Bedrock's Claude 3.5 Sonnet shares: 3 / 15 / 0.30 / 3.75).
+            (
+                "genai-prices: Sonnet 3.5 with cache",
+                "anthropic.claude-3-5-sonnet-20241022-v2:0",
+                Pool::InRegion,
+                "us-east-1",
+                tok(950, 100, 30, 20, 0),
+                "0.004434",
+            ),
+            // BerriAI/litellm GovCloud pricing tests (litellm-gov in prices.json): per-1M rates of
+            // the us-gov entries, i.e. the cost of 1M tokens of each kind (100K for prompt tokens,
+            // below Sonnet 4.5's long-context threshold).
+            // Sonnet 4.5 in us-gov: input 3.60, output 18.00, 5m write 4.50, 1h write 7.20, read 0.36.
+            (
+                "litellm-gov: Sonnet 4.5 input",
+                SONNET45,
+                Pool::InRegion,
+                "us-gov-west-1",
+                tok(K100, 0, 0, 0, 0),
+                "0.36",
+            ),
+            (
+                "litellm-gov: Sonnet 4.5 output",
+                SONNET45,
+                Pool::InRegion,
+                "us-gov-east-1",
+                tok(0, M, 0, 0, 0),
+                "18.00",
+            ),
+            (
+                "litellm-gov: Sonnet 4.5 5m write",
+                SONNET45,
+                Pool::InRegion,
+                "us-gov-west-1",
+                tok(0, 0, 0, K100, 0),
+                "0.45",
+            ),
+            (
+                "litellm-gov: Sonnet 4.5 1h write",
+                SONNET45,
+                Pool::InRegion,
+                "us-gov-west-1",
+                tok(0, 0, 0, K100, K100),
+                "0.72",
+            ),
+            (
+                "litellm-gov: Sonnet 4.5 read",
+                SONNET45,
+                Pool::InRegion,
+                "us-gov-west-1",
+                tok(0, 0, K100, 0, 0),
+                "0.036",
+            ),
+            // The us-gov. profile above 200K: input 7.20 per 1M (1M prompt tokens: long context).
+            (
+                "litellm-gov: Sonnet 4.5 long context",
+                SONNET45,
+                Pool::Geographic("us-gov".into()),
+                "us-gov-west-1",
+                tok(M, 0, 0, 0, 0),
+                "7.20",
+            ),
+            // Sonnet 5 and Opus 4.8 in both GovCloud Regions: 2.40 / 12 and 6 / 30 per 1M.
+            (
+                "litellm-gov: Sonnet 5",
+                "anthropic.claude-sonnet-5",
+                Pool::InRegion,
+                "us-gov-east-1",
+                tok(M, M, 0, 0, 0),
+                "14.40",
+            ),
+            (
+                "litellm-gov: Opus 4.8",
+                "anthropic.claude-opus-4-8",
+                Pool::InRegion,
+                "us-gov-west-1",
+                tok(M, M, M, M, 0),
+                "44.10",
+            ),
+            // gpt-oss and Nemotron in GovCloud: 1.2 x commercial, from the AWS offer file.
+            (
+                "litellm-gov: gpt-oss-120b",
+                "openai.gpt-oss-120b-1:0",
+                Pool::InRegion,
+                "us-gov-west-1",
+                tok(M, M, 0, 0, 0),
+                "0.90",
+            ),
+            (
+                "litellm-gov: gpt-oss-20b",
+                "openai.gpt-oss-20b-1:0",
+                Pool::InRegion,
+                "us-gov-east-1",
+                tok(M, M, 0, 0, 0),
+                "0.444",
+            ),
+            (
+                "litellm-gov: Nemotron Nano 3 30B",
+                "nvidia.nemotron-nano-3-30b",
+                Pool::InRegion,
+                "us-gov-west-1",
+                tok(M, M, 0, 0, 0),
+                "0.36",
+            ),
+            (
+                "litellm-gov: Nemotron Nano 12B v2",
+                "nvidia.nemotron-nano-12b-v2",
+                Pool::InRegion,
+                "us-gov-west-1",
+                tok(M, M, 0, 0, 0),
+                "0.96",
+            ),
+            (
+                "litellm-gov: Nemotron 3 Super 120B",
+                "nvidia.nemotron-super-3-120b",
+                Pool::InRegion,
+                "us-gov-east-1",
+                tok(M, M, 0, 0, 0),
+                "0.96",
+            ),
+        ];
+        assert!(cases.len() >= 10);
+        for (what, id, pool, region, tokens, want) in cases {
+            assert_eq!(cost(id, &pool, region, tokens), Ok(usd(want)), "{what}");
+        }
+        // Where the peer is wrong, and why (not asserted as expectations):
+        // - LiteLLM before 2026-05-22 priced the us-gov Claude entries at the commercial regional
+        //   rate (Sonnet 4.5 3.30 / 16.50): 9% low; its own later tests and AWS say 1.2 x global.
+        //   This table gives 3.60, not 3.30:
+        assert_ne!(
+            cost(
+                SONNET45,
+                &Pool::InRegion,
+                "us-gov-west-1",
+                tok(K100, 0, 0, 0, 0)
+            ),
+            Ok(usd("0.33"))
+        );
+        // - LiteLLM prices a bare base model id of the 4.5+ generation (`anthropic.claude-opus-4-6-v1`,
+        //   an in-Region call) at the global rate (5.00); AWS bills in-Region calls at the regional
+        //   rate (1.1 x), as genai-prices' regional test above also says (5.50).
+        assert_eq!(
+            cost(
+                "anthropic.claude-opus-4-6-v1",
+                &Pool::InRegion,
+                "us-east-1",
+                tok(M, 0, 0, 0, 0)
+            ),
+            Ok(usd("5.50"))
+        );
+        // Opus 5.5's own cache rule: reads at 0.05 x input (litellm-2607: 0.20 global, 0.22
+        // regional), not the family's 0.1 x.
+        assert_eq!(
+            cost(
+                "anthropic.claude-opus-5-5",
+                &Pool::Global,
+                "us-east-1",
+                tok(0, 0, M, 0, 0)
+            ),
+            Ok(usd("0.20"))
+        );
+        assert_eq!(
+            cost(
+                "anthropic.claude-opus-5-5",
+                &us(),
+                "us-east-1",
+                tok(0, 0, M, 0, 0)
+            ),
+            Ok(usd("0.22"))
+        );
+        assert_eq!(
+            cost(
+                "anthropic.claude-opus-5-5",
+                &us(),
+                "us-east-1",
+                tok(0, 0, 0, M, M)
+            ),
+            Err(Unpriced::MissingRate("cache_write_1h"))
+        );
+        // Fable 5.1 in the US: 11 / 55, cache read 0.275 (litellm-2607).
+        assert_eq!(
+            cost(
+                "anthropic.claude-fable-5-1",
+                &us(),
+                "us-east-2",
+                tok(M, M, M, 0, 0)
+            ),
+            Ok(usd("66.275"))
+        );
     }
 }

@@ -29,6 +29,9 @@ pub struct Record<'a> {
     /// response, or of the record itself) if the record says, else the tier the request asked for
     /// (`serviceTier` of the logged Converse request); `None` when neither is logged (Standard).
     pub service_tier: Option<Cow<'a, str>>,
+    /// Whether a request or response body was logged as JSON (text delivery on): without one the
+    /// tier cannot be read, and `service_tier` being `None` says nothing.
+    pub body_logged: bool,
 }
 
 /// The caller of a record without `identity.arn`.
@@ -204,6 +207,7 @@ impl Record<'_> {
                 .collect(),
             tokens: self.tokens,
             service_tier: self.service_tier.map(own),
+            body_logged: self.body_logged,
         }
     }
 }
@@ -291,6 +295,7 @@ fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>, Re
         request_metadata: Vec::new(),
         tokens: Tokens::default(),
         service_tier: None,
+        body_logged: false,
     };
     let mut cache_1h_from_body: Option<u64> = None;
     let (mut served_tier, mut requested_tier) = (None, None);
@@ -338,6 +343,7 @@ fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>, Re
                             opt_count(sc, "input.cacheWriteInputTokenCount")?.unwrap_or(0)
                     }
                     "inputBodyJson" if sc.peek_kind()? == ValueKind::Object => {
+                        r.body_logged = true;
                         object_or_null(sc, "input.inputBodyJson", |sc, k| {
                             if k == "serviceTier" {
                                 requested_tier = read_tier(sc)?;
@@ -357,6 +363,7 @@ fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>, Re
                         r.tokens.output = opt_count(sc, "output.outputTokenCount")?.unwrap_or(0)
                     }
                     "outputBodyJson" if sc.peek_kind()? == ValueKind::Object => {
+                        r.body_logged = true;
                         cache_1h_from_body = read_cache_ttl_split(sc, &mut served_tier)?
                     }
                     _ => sc.skip()?,

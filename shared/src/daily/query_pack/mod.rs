@@ -13,13 +13,16 @@
 //! - an application-profile ARN is looked up by profile id in the profiles snapshot table (app, team,
 //!   base model and pool, resolved by the core when the Lambda wrote it; newest snapshot per profile);
 //!   one that is not there goes to app = profile id, team `unresolved`, unpriced;
-//! - the pricing CTE has one row per `match` prefix × pool × source Region override × long-context flag,
-//!   each computed with `PriceTable::rates` itself, so the join only has to find the longest matching
-//!   prefix (the core's rule) and prefer a Region-specific row;
-//! - usage is summed per (logged `modelId`, Region, caller, long-context flag) — the core's `UsageKey`
-//!   without metadata — and priced once per sum; a model without a price, or cache tokens without a
-//!   cache rate, leave the cost NULL and are counted in `unpriced_requests` / named in
-//!   `unpriced_models`, never $0;
+//! - the pricing CTE has one row per `match` prefix × pool × Region key (Region, Region group, or any
+//!   Region for global rates) × long-context flag, each the core's rates, so the join only has to find
+//!   the longest matching prefix (the core's rule), then the source Region's own row, else its first
+//!   Region group's (`region_groups`, the table's order); a model in its long-context tier from the
+//!   prompt band its row names;
+//! - usage is summed per (logged `modelId`, Region, caller, prompt band) — the core's `UsageKey`
+//!   without metadata — and priced once per sum; a model without a price, a Region without a rate, or
+//!   cache tokens without a cache rate leave the cost NULL with the core's reason (`unpriced_reason`)
+//!   and are counted in `unpriced_requests` / named in `unpriced_models` and `unpriced_reasons`, never
+//!   $0;
 //! - cache writes are priced as 5-minute writes: the log does not say which TTL was used (the daily
 //!   path does the same; docs/daily-path.md).
 
@@ -28,7 +31,9 @@ use std::fmt::Write as _;
 use crate::attribution::model_id::{Pool, GEO_PREFIXES};
 use crate::attribution::principal::PrincipalRule;
 use crate::attribution::resolution::{UNATTRIBUTED, UNRESOLVED};
-use crate::daily::athena_sql::{create_table_sql, sql_ident, sql_string, PARTITION_COLUMN};
+use crate::daily::athena_sql::{
+    create_table_sql, prompt_band_sql, sql_ident, sql_string, PARTITION_COLUMN,
+};
 use crate::daily::profile_snapshot::ProfileRow;
 use crate::pricing::money::Rate;
 use crate::pricing::prices::{PriceTable, Rates};
@@ -38,7 +43,7 @@ mod pricing_cte;
 
 #[cfg(test)]
 pub(crate) use pricing_cte::{price_pool, pricing_cte_rows};
-pub use pricing_cte::{pricing_cte, PriceRow};
+pub use pricing_cte::{pricing_cte, region_groups_cte, PriceRow};
 
 /// The profiles table DDL with `{{database}}`, `{{table}}`, `{{location}}` placeholders.
 const PROFILES_TABLE_DDL_TEMPLATE: &str = include_str!("../../../sql/profiles_table.sql");
@@ -228,19 +233,20 @@ impl QueryPack<'_> {
     }
 
     /// The CTEs every usage query shares, ending with `priced`: one row per UTC day, logged model id,
-    /// Region, caller and long-context flag, with app, team, profile, model and `cost_usd` (NULL when
+    /// Region, caller and prompt band, with app, team, profile, model and `cost_usd` (NULL when
     /// unpriced).
     pub(crate) fn shared_ctes(&self) -> String {
         let d = self.days;
         let from = format!("current_date - INTERVAL '{d}' DAY");
         let to = "current_date";
         let ts = "try(from_iso8601_timestamp(\"timestamp\"))";
-        let prompt = "coalesce(input.inputTokenCount, 0) + coalesce(input.cacheReadInputTokenCount, 0) + coalesce(input.cacheWriteInputTokenCount, 0)";
         let sys = sql_string(&system_profile_regex());
         let model = sql_string(MODEL_ID_REGEX);
         let arn = sql_string(ARN_REGEX);
         let mut s = String::from("WITH\n");
         s.push_str(&pricing_cte(self.prices));
+        s.push_str(",\n");
+        s.push_str(&region_groups_cte(self.prices));
         s.push_str(",\n");
         s.push_str(&self.profiles_cte());
         s.push_str(",\n");
@@ -253,7 +259,7 @@ impl QueryPack<'_> {
              modelId AS model_id,\n    \
              coalesce(region, '') AS region,\n    \
              coalesce(nullif({principal}, ''), {unknown}) AS caller,\n    \
-             ({prompt}) > {lc} AS long_context,\n    \
+             {band} AS prompt_band,\n    \
              count(*) AS requests,\n    \
              count(errorCode) AS errors,\n    \
              sum(coalesce(input.inputTokenCount, 0)) AS input_tokens,\n    \
@@ -268,8 +274,8 @@ impl QueryPack<'_> {
              AND {ts} < from_iso8601_timestamp(date_format({to}, '%Y-%m-%dT00:00:00Z'))\n  \
              GROUP BY 1, 2, 3, 4, 5\n),\n",
             unknown = sql_string(UNKNOWN_CALLER),
-            principal = self.principal.sql("coalesce(identity.arn, '')"),
-            lc = self.prices.long_context_above,
+            principal = crate::daily::athena_sql::caller_sql(&self.principal),
+            band = prompt_band_sql(&self.prices.long_context_thresholds),
             logs = self.logs(),
         );
         let _ = write!(
@@ -320,27 +326,41 @@ impl QueryPack<'_> {
         );
         s.push_str(
             "rates AS (\n  \
-             -- The price row of each (model id, Region, long-context flag): the longest matching prefix, then a Region override.\n  \
+             -- The price row of each (model id, Region, prompt band): the longest matching prefix, then the row that fits\n  \
+             -- the pool, the long-context flag and the Region (its own row, else its first group's, else any Region's).\n  \
+             -- The picked row does not fit when the model has no rate for the call's Region.\n  \
              SELECT\n    \
              k.model_id,\n    \
              k.region,\n    \
-             k.long_context,\n    \
+             k.prompt_band,\n    \
              pr.price_match,\n    \
+             pr.fits,\n    \
              pr.input_rate,\n    \
              pr.output_rate,\n    \
              pr.cache_read_rate,\n    \
              pr.cache_write_rate,\n    \
-             row_number() OVER (PARTITION BY k.model_id, k.region, k.long_context ORDER BY length(pr.price_match) DESC, length(pr.region) DESC) AS pick\n  \
-             FROM (SELECT DISTINCT model_id, region, long_context FROM usage) k\n  \
+             row_number() OVER (PARTITION BY k.model_id, k.region, k.prompt_band ORDER BY length(pr.price_match) DESC, pr.fits DESC, pr.region_rank) AS pick\n  \
+             FROM (SELECT DISTINCT model_id, region, prompt_band FROM usage) k\n  \
              JOIN resolved r ON r.model_id = k.model_id\n  \
-             LEFT JOIN prices pr\n    \
-             ON (r.base_model = pr.price_match\n        \
-             OR (starts_with(r.base_model, pr.price_match) AND substr(r.base_model, length(pr.price_match) + 1, 1) IN ('-', ':', '.')))\n    \
-             AND pr.pool = CASE WHEN r.pool = 'global' THEN 'global' ELSE 'regional' END\n    \
-             AND pr.long_context = k.long_context\n    \
-             AND pr.region IN ('', k.region)\n),\n\
+             LEFT JOIN (\n    \
+             SELECT\n      \
+             k2.model_id,\n      \
+             k2.region,\n      \
+             k2.prompt_band,\n      \
+             p.*,\n      \
+             (p.pool = CASE WHEN r2.pool = 'global' THEN 'global' ELSE 'regional' END\n        \
+             AND p.long_context = coalesce(k2.prompt_band >= p.long_context_from, false)\n        \
+             AND (p.region = '' OR (k2.region <> '' AND (p.region = k2.region OR g.group_name IS NOT NULL)))) AS fits,\n      \
+             CASE WHEN p.region = k2.region THEN 0 WHEN p.region = '' THEN 1000 ELSE coalesce(g.group_rank, 1001) END AS region_rank\n    \
+             FROM (SELECT DISTINCT model_id, region, prompt_band FROM usage) k2\n    \
+             JOIN resolved r2 ON r2.model_id = k2.model_id\n    \
+             JOIN prices p\n      \
+             ON r2.base_model = p.price_match\n        \
+             OR (starts_with(r2.base_model, p.price_match) AND substr(r2.base_model, length(p.price_match) + 1, 1) IN ('-', ':', '.'))\n    \
+             LEFT JOIN region_groups g ON g.region = k2.region AND g.group_name = p.region\n  \
+             ) pr ON pr.model_id = k.model_id AND pr.region = k.region AND pr.prompt_band = k.prompt_band\n),\n\
              priced AS (\n  \
-             -- Each sum priced once (exact decimals); NULL = unpriced (unknown model, or cache tokens without a cache rate).\n  \
+             -- Each sum priced once (exact decimals); NULL = unpriced, with the core's reason.\n  \
              SELECT\n    \
              u.*,\n    \
              r.app,\n    \
@@ -348,7 +368,13 @@ impl QueryPack<'_> {
              r.profile,\n    \
              coalesce(r.base_model, u.model_id) AS model,\n    \
              CASE\n      \
-             WHEN x.price_match IS NULL THEN NULL\n      \
+             WHEN x.price_match IS NULL THEN 'unknown model'\n      \
+             WHEN NOT x.fits THEN 'no rate for region'\n      \
+             WHEN u.cache_read_tokens > 0 AND x.cache_read_rate IS NULL THEN 'no cache_read rate'\n      \
+             WHEN u.cache_write_tokens > 0 AND x.cache_write_rate IS NULL THEN 'no cache_write_5m rate'\n    \
+             END AS unpriced_reason,\n    \
+             CASE\n      \
+             WHEN x.price_match IS NULL OR NOT x.fits THEN NULL\n      \
              WHEN u.cache_read_tokens > 0 AND x.cache_read_rate IS NULL THEN NULL\n      \
              WHEN u.cache_write_tokens > 0 AND x.cache_write_rate IS NULL THEN NULL\n      \
              ELSE u.input_tokens * x.input_rate + u.output_tokens * x.output_rate\n        \
@@ -356,7 +382,7 @@ impl QueryPack<'_> {
              END AS cost_usd\n  \
              FROM usage u\n  \
              JOIN resolved r ON r.model_id = u.model_id\n  \
-             JOIN rates x ON x.model_id = u.model_id AND x.region = u.region AND x.long_context = u.long_context AND x.pick = 1\n)\n",
+             JOIN rates x ON x.model_id = u.model_id AND x.region = u.region AND x.prompt_band = u.prompt_band AND x.pick = 1\n)\n",
         );
         s
     }
@@ -366,7 +392,8 @@ impl QueryPack<'_> {
         s.push_str(&self.window_comment());
         s.push_str(
             "-- estimated_cost_usd: priced with the pricing CTE below; NULL when nothing in the row could be priced.\n\
-             -- unpriced_requests / unpriced_models: requests whose cost is NOT included (model without a price) - never $0.\n",
+             -- unpriced_requests / unpriced_models / unpriced_reasons: requests whose cost is NOT included (unknown model,\n\
+             -- no rate for the call's Region, cache tokens without a cache rate) - never $0.\n",
         );
         s.push_str(&self.shared_ctes());
         s.push_str("SELECT\n");
@@ -386,7 +413,8 @@ impl QueryPack<'_> {
              sum(cache_write_tokens) AS cache_write_tokens,\n  \
              CAST(sum(cost_usd) AS DECIMAL(38, 6)) AS estimated_cost_usd,\n  \
              sum(CASE WHEN cost_usd IS NULL THEN requests ELSE 0 END) AS unpriced_requests,\n  \
-             array_join(array_sort(array_distinct(array_agg(model) FILTER (WHERE cost_usd IS NULL))), ', ') AS unpriced_models\n\
+             array_join(array_sort(array_distinct(array_agg(model) FILTER (WHERE cost_usd IS NULL))), ', ') AS unpriced_models,\n  \
+             array_join(array_sort(array_distinct(array_agg(unpriced_reason) FILTER (WHERE cost_usd IS NULL))), ', ') AS unpriced_reasons\n\
              FROM priced\n",
         );
         let keys: Vec<String> = (1..=group.len()).map(|i| i.to_string()).collect();
@@ -577,7 +605,9 @@ mod tests {
                 .sql
                 .contains("FROM \"bedrock_meter\".\"invocation_logs_profiles\"\n"));
             assert!(f.sql.contains(&format!("datehour BETWEEN date_format(current_date - INTERVAL '{days}' DAY, '%Y/%m/%d/00') AND date_format(current_date, '%Y/%m/%d/00')")));
-            assert!(f.sql.contains(") > 200000 AS long_context"));
+            assert!(f
+                .sql
+                .contains(") > 200000 THEN 1 ELSE 0 END AS prompt_band,"));
             assert!(f.sql.ends_with(";\n"));
             assert!(!f.sql.contains("\n\n"));
         }

@@ -1,7 +1,11 @@
 //! The IAM port ([`IamPolicies`]; adapter `aws::iam`) and putting or deleting the denies it plans
-//! ([`contain`], [`release`]), concurrently.
+//! ([`contain`], [`release`]), concurrently — at most [`MAX_IAM_CALLS_IN_FLIGHT`] at a time.
 
 use super::*;
+
+/// At most this many IAM calls of one apply loop in flight (the adapter enforces the same bound per
+/// client): an incident with many principals does not burst into IAM's account-wide rate limits.
+pub const MAX_IAM_CALLS_IN_FLIGHT: usize = 4;
 
 /// An IAM call that failed (the adapter keeps the service's error code in `code`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -81,8 +85,8 @@ pub async fn release<I: IamPolicies>(
     .await
 }
 
-/// Runs `call` for every item, at most [`IAM_CONCURRENCY`] at once (none in a dry run, which counts
-/// as done), and says what each did, in the items' order.
+/// Runs `call` for every item, at most [`MAX_IAM_CALLS_IN_FLIGHT`] at a time (none in a dry run,
+/// which counts as done), and says what each did, in the items' order.
 async fn apply_each<'a, F, Fut>(items: &'a [Containment], dry_run: bool, call: F) -> Vec<Applied>
 where
     F: Fn(&'a Containment) -> Fut,
@@ -98,7 +102,7 @@ where
             dry_run,
         }
     }))
-    .buffered(IAM_CONCURRENCY)
+    .buffered(MAX_IAM_CALLS_IN_FLIGHT)
     .collect()
     .await
 }
@@ -143,13 +147,13 @@ pub(super) fn alert_lines(applied: &[Applied], release: bool) -> String {
                 c.lift_command()
             ),
         };
-        s.push_str(&line);
+        // Each format above is one line; a value in it (a logged profile ARN, IAM's error text) is
+        // attacker-written and may not add another (crate::text::clean_line, at the text boundary).
+        s.push_str(&crate::text::clean_line(line.trim_end_matches('\n')));
+        s.push('\n');
     }
     s
 }
-
-/// IAM calls of containment in flight at once (IAM's control plane throttles bursts).
-pub const IAM_CONCURRENCY: usize = 4;
 
 /// What one sweep found and did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -167,7 +171,7 @@ pub struct Swept {
 /// ([`ContainmentConfig::policy_prefix`]) on the roles and users the allow patterns admit — not from
 /// the ledger, so a deny whose ledger entry was never written or has expired is removed all the same.
 /// A policy whose document is not a containment document of ours is left alone. At most
-/// [`IAM_CONCURRENCY`] calls in flight; nothing is deleted in a dry run.
+/// [`MAX_IAM_CALLS_IN_FLIGHT`] calls in flight; nothing is deleted in a dry run.
 pub async fn sweep<I: IamPolicies>(iam: &I, cfg: &ContainmentConfig, now: Timestamp) -> Swept {
     use futures_util::stream::{self, StreamExt};
     let mut out = Swept::default();
@@ -224,7 +228,7 @@ pub async fn sweep<I: IamPolicies>(iam: &I, cfg: &ContainmentConfig, now: Timest
                 (deleted, errors, ours.len())
             }
         })
-        .buffer_unordered(IAM_CONCURRENCY)
+        .buffer_unordered(MAX_IAM_CALLS_IN_FLIGHT)
         .collect()
         .await;
     for (d, e, n) in results {

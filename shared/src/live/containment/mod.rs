@@ -19,9 +19,9 @@
 //!   users or unknown callers;
 //! - its `role/NAME` or `user/NAME` matches an allow pattern ([`ContainmentConfig::allow`], empty by
 //!   default: nobody);
-//! - IAM Identity Center roles (`AWSReservedSSO_*`) only when explicitly allowed
-//!   ([`ContainmentConfig::allow_sso`]): such a role is a permission set shared by every person using
-//!   it, so a deny on it stops them all.
+//! - the principal has no IAM path (the grant cannot name a path principal safely; see `config`);
+//! - never an IAM Identity Center role (`AWSReservedSSO_*`: protected by AWS, and a permission set
+//!   shared by every person using it).
 //!
 //! **At most one policy per (principal, profile)**: the policy name ([`policy_name`]) is derived from
 //! the profile alone and the policy lives on the principal, so putting it again (`PutRolePolicy`

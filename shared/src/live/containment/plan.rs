@@ -121,8 +121,10 @@ pub enum Skip {
     NotAPrincipal(String),
     #[error("{0} matches no CONTAINMENT_ALLOW pattern")]
     OutsideAllow(String),
-    #[error("{0} is an IAM Identity Center role (CONTAINMENT_ALLOW_SSO is off)")]
+    #[error("{0} is an IAM Identity Center role (protected by AWS; never contained)")]
     SsoReserved(String),
+    #[error("{0} has an IAM path; only principals without a path (/) can be contained")]
+    PrincipalWithPath(String),
     #[error("no model or profile ARN to deny")]
     NoResource,
     #[error("the policy document would be {0} characters, over the IAM limit")]
@@ -198,7 +200,7 @@ pub fn plan(f: &IncidentFacts, cfg: &ContainmentConfig) -> Plan {
                 continue;
             }
         }
-        if let Some(why) = cfg.refusal(&principal) {
+        if let Some(why) = cfg.refusal_of(&caller, &principal) {
             p.skipped.push((caller, why));
             continue;
         }

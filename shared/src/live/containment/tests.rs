@@ -99,7 +99,7 @@ fn configuration() {
     })
     .unwrap();
     assert_eq!(c.allow, vec!["role/a-*", "user/b"]);
-    assert!(c.unattributed && c.dry_run && !c.allow_sso);
+    assert!(c.unattributed && c.dry_run);
     assert_eq!(c.cool_down_minutes, 30);
     // What the template passes when neither pattern is set, or only one.
     assert!(parse_allow(",").unwrap().is_empty());
@@ -211,8 +211,11 @@ fn who_is_never_contained() {
         plan(&f, &all).skipped[0].1,
         Skip::SsoReserved("role/AWSReservedSSO_Dev_0123".into())
     );
-    all.allow_sso = true;
-    assert_eq!(plan(&f, &all).contain.len(), 1);
+    all.allow = vec!["role/AWSReservedSSO_*".into()];
+    assert!(
+        plan(&f, &all).contain.is_empty(),
+        "Identity Center roles are never contained"
+    );
 
     let mut f = facts();
     f.caller = Some("arn:aws:iam::111122223333:root".into());

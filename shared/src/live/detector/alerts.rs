@@ -130,12 +130,12 @@ impl Alert {
             _ => String::new(),
         };
         format!(
-            "{}  {:<10} {}: {} and {} requests in {} min{} (thresholds {} / {} requests; started {})",
+            "{}  {:<10} {}: {} and {} in {} min{} (thresholds {} / {} requests; started {})",
             self.at,
             self.kind.as_str(),
             who,
             self.window_cost,
-            self.window_requests,
+            crate::text::count(self.window_requests, "request"),
             self.window_minutes,
             prev,
             self.threshold_cost,

@@ -482,6 +482,16 @@ fn replay_json_line() {
     };
     assert!(app_level.replay_json().contains(r#""caller":null"#));
     assert!(a.summary_line().contains("$12.50"));
+    assert!(a.summary_line().contains(" and 5 requests in 15 min"));
+    let one = Alert {
+        window_requests: 1,
+        ..a.clone()
+    };
+    assert!(
+        one.summary_line().contains(" and 1 request in 15 min"),
+        "{}",
+        one.summary_line()
+    );
 }
 
 #[test]
