@@ -940,9 +940,17 @@ pub fn short_caller(arn: &str) -> String {
 }
 
 /// One CSV field: the value cleaned for one line ([`crate::text::clean_line`]: a CR or LF, which
-/// spreadsheet tools read as a row break even unquoted, is written out), quoted when it holds `,` or `"`.
+/// spreadsheet tools read as a row break even unquoted, is written out), a value a spreadsheet would
+/// run as a formula (starting with `=`, `+`, `-`, `@` or a tab — OWASP "CSV Injection") prefixed with
+/// `'` so it stays text, and quoted when it holds `,` or `"`. Only text columns pass through here;
+/// numbers are written as they are.
 fn csv(s: &str) -> String {
     let s = crate::text::clean_line(s);
+    let s = if s.starts_with(['=', '+', '-', '@', '\t']) {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        s
+    };
     if s.contains([',', '"']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -1179,6 +1187,61 @@ mod tests {
         assert_eq!(csv.lines().count(), 1 + 2, "{csv}");
         assert!(csv.contains("a\\nCharts: https://evil.example/n,"), "{csv}");
         assert!(csv.contains("b\\rCharts: https://evil.example/r,"), "{csv}");
+    }
+
+    /// A value a spreadsheet would run as a formula stays text in the CSV.
+    #[test]
+    fn formula_values_stay_text_in_the_csv() {
+        let mut r = Rollup::default();
+        for (caller, team) in [
+            ("=HYPERLINK(\"https://evil.example\",\"x\")", "@SUM(A1)"),
+            ("+1+1", "-2+3"),
+            ("arn:aws:iam::1:user/plain", "\tcmd"),
+        ] {
+            r.add_row(
+                UsageKey {
+                    model_id: "amazon.nova-lite-v1:0".into(),
+                    region: "us-east-1".into(),
+                    caller: caller.into(),
+                    metadata: vec![team.into()],
+                    prompt_band: 0,
+                    tier: "default".into(),
+                },
+                &Usage {
+                    requests: 1,
+                    errors: 0,
+                    tokens: Tokens {
+                        input: 10,
+                        ..Default::default()
+                    },
+                },
+            );
+        }
+        let prices = PriceTable::embedded();
+        let rows = price_rows(
+            &r.rows,
+            &ProfileMap::default(),
+            &prices,
+            &AttributionConfig::default(),
+        );
+        let keys = vec!["tenant".to_string()];
+        let csv = Report::build(&rows, None, prices.as_of, &keys, 0).to_csv();
+        for line in csv.lines().skip(1) {
+            for field in line.split(',') {
+                let field = field.trim_start_matches('"');
+                assert!(
+                    !field.starts_with(['=', '+', '-', '@', '\t']),
+                    "{field:?} in {line:?}"
+                );
+            }
+        }
+        assert!(
+            csv.contains("\"'=HYPERLINK(\"\"https://evil.example\"\""),
+            "{csv}"
+        );
+        assert!(csv.contains("'@SUM(A1)"), "{csv}");
+        assert!(csv.contains("'+1+1"), "{csv}");
+        assert!(csv.contains("arn:aws:iam::1:user/plain"), "{csv}");
     }
 
     /// Unpriced usage by reason, and calls whose tier the log does not show, in every rendering —

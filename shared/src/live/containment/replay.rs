@@ -71,7 +71,7 @@ impl ReplayEvent {
             ReplayEvent::Contain(c) => ("contain", c, format!("until {}", c.until)),
             ReplayEvent::Expire(c) => ("release", c, "expired at its until".to_string()),
         };
-        format!(
+        let line = format!(
             "{}  {kind:<10} {} ({}) caller {}: deny {} on {} {how}",
             self.at(),
             c.app,
@@ -79,7 +79,9 @@ impl ReplayEvent {
             c.caller,
             c.principal,
             c.resources.join(", "),
-        )
+        );
+        // App, team, caller and profile come from tags and logs: one line, whatever they hold.
+        crate::text::clean_line(&line).into_owned()
     }
 }
 

@@ -574,6 +574,17 @@ fn replay_contains_on_runaway_and_releases_only_at_until() {
         .1
         .summary_line()
         .contains("contain    ops-agent (platform) caller"));
+    // An app or team tag with a line break stays on its one line.
+    let ReplayEvent::Contain(c) = &ev[0].1 else {
+        panic!("{:?}", ev[0].1)
+    };
+    let forged = ReplayEvent::Contain(Containment {
+        app: "ops\nCharts: https://evil.example".into(),
+        team: "t\u{2029}x".into(),
+        ..c.clone()
+    })
+    .summary_line();
+    assert_eq!(forged.split(['\n', '\u{2029}']).count(), 1, "{forged:?}");
     // Not opted in: nothing.
     assert!(replay_events(&alerts, |_| false, &cfg()).0.is_empty());
 }

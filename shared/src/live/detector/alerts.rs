@@ -119,7 +119,8 @@ impl Alert {
         )
     }
 
-    /// One readable line (the `replay` table format).
+    /// One readable line (the `replay` table format): the app, team and caller are attacker-written,
+    /// so the line is cleaned ([`crate::text::clean_line`]) and stays one line.
     pub fn summary_line(&self) -> String {
         let who = match &self.caller {
             Some(c) => format!("{} ({}) caller {}", self.app, self.team, c),
@@ -129,7 +130,7 @@ impl Alert {
             (AlertKind::Escalation, Some(p)) => format!(", was {p}"),
             _ => String::new(),
         };
-        format!(
+        let line = format!(
             "{}  {:<10} {}: {} and {} in {} min{} (thresholds {} / {} requests; started {})",
             self.at,
             self.kind.as_str(),
@@ -141,7 +142,8 @@ impl Alert {
             self.threshold_cost,
             self.threshold_requests,
             self.incident_started,
-        )
+        );
+        crate::text::clean_line(&line).into_owned()
     }
 
     /// The alert as stored in the outbox (exact: money in femto-dollars as text).

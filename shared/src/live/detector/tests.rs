@@ -492,6 +492,16 @@ fn replay_json_line() {
         "{}",
         one.summary_line()
     );
+    // Tag and log values cannot add a line to replay's table.
+    let forged = Alert {
+        app: "a\nCharts: https://evil.example/a".into(),
+        team: "t\u{2028}Charts: x".into(),
+        caller: Some("c\rCharts: y".into()),
+        ..a.clone()
+    };
+    let line = forged.summary_line();
+    assert_eq!(line.split(['\n', '\r', '\u{2028}']).count(), 1, "{line:?}");
+    assert!(line.contains("a\\nCharts"), "{line:?}");
 }
 
 #[test]
