@@ -9,17 +9,29 @@
 //! The rules, from the services' API references and quotas pages:
 //!
 //! - **CloudWatch `PutMetricData`** (Query protocol, form-encoded, gzip when large): at most 1,000
-//!   datums and 1 MB of payload per request; namespace 1–255 characters, not `AWS/…`; metric names
-//!   1–255 characters; at most 30 dimensions per datum; dimension names 1–255 and values 1–1,024
+//!   datums and 1 MB of payload per request — the payload uncompressed: a gzip body is judged by what
+//!   it inflates to (API reference, PutMetricData: "Each PutMetricData request is limited to 1 MB");
+//!   namespace 1–255 characters, not `AWS/…`; metric names 1–255 characters; at most 30 dimensions per datum; dimension names 1–255 and values 1–1,024
 //!   characters, ASCII only, at least one non-whitespace character, no ASCII control characters, names
 //!   not starting with `:`; values finite and within ±2^360 (and not smaller than 2^-360 in magnitude
 //!   unless zero); at most 150 `Values`, with `Counts` of the same length; a known unit; storage
 //!   resolution 1 or 60; timestamps no more than two weeks in the past and two hours in the future.
-//! - **DynamoDB** (JSON 1.0): partition key values 1–2,048 bytes, sort key values 1–1,024 bytes, items
-//!   at most 400 KB (attribute names plus values, sized as the developer guide documents);
-//!   `BatchWriteItem` at most 25 requests, `BatchGetItem` at most 100 keys, `TransactWriteItems` and
-//!   `TransactGetItems` at most 100 actions. Key attributes come from the table's key schema (learnt
-//!   from `CreateTable` as it passes, else asked of moto with `DescribeTable`).
+//! - **DynamoDB** (JSON 1.0; developer guide "Constraints in Amazon DynamoDB",
+//!   <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html>, "Item sizes
+//!   and formats", and "Amazon DynamoDB Transactions: How it works",
+//!   <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html>):
+//!   partition key values 1–2,048 bytes, sort key values 1–1,024 bytes; items at most 400 KB (attribute
+//!   names plus values, sized as the developer guide documents) — checked on a put's item, and **after
+//!   every update** (`UpdateItem`, a transaction's `Update`): the proxy applies writes to an item one at a
+//!   time, reads the item back, and when it has passed 400 KB (or holds a number DynamoDB could not
+//!   keep) puts it — and every other item of the transaction — back as it was and answers
+//!   `ValidationException` (`TransactionCanceledException` with `ValidationError` for the action, in a
+//!   transaction); any expression string at most 4 KB; sets neither empty nor holding a member twice
+//!   (numbers compared by value); numbers of at most 38 significant digits, magnitude 1E-130 to
+//!   9.9999999999999999999999999999999999999E+125; `BatchWriteItem` at most 25 requests,
+//!   `BatchGetItem` at most 100 keys, `TransactWriteItems` and `TransactGetItems` at most 100 actions, a
+//!   transaction at most 4 MB and at most one action per item. Key attributes come from the table's key
+//!   schema (learnt from `CreateTable` as it passes, else asked of moto with `DescribeTable`).
 //! - **SNS `Publish` / `PublishBatch`** (Query protocol): a non-empty message of at most 256 KB
 //!   (262,144 bytes, message attributes included); a subject, when given, of printable ASCII beginning
 //!   with a letter, digit or punctuation mark, no line breaks or control characters, fewer than 100
@@ -30,8 +42,10 @@
 //! - **S3 `PutObject`** (REST, path-style): an object key of 1–1,024 bytes (UTF-8) and a body of at
 //!   most 5 GB in one PUT.
 //! - **IAM inline policies** (`Put|Delete|Get Role|User Policy`, `List Role|User Policies`; Query
-//!   protocol): role and user names 1–64 and policy names 1–128 characters of `[\w+=,.@-]`; a policy
-//!   document that is JSON, and (whitespace not counted) at most 10,240 characters for a role and 2,048
+//!   protocol; API reference, PutRolePolicy / PutUserPolicy, and "IAM and AWS STS quotas"): role and
+//!   user names 1–64 and policy names 1–128 characters of `[\w+=,.@-]`; a policy document of
+//!   1–131,072 characters of `[\u0009\u000A\u000D\u0020-\u00FF]` (tab, line feed, carriage return,
+//!   Basic Latin and Latin-1 printable characters: anything else is a `ValidationError`), JSON, and (whitespace not counted) at most 10,240 characters for a role and 2,048
 //!   for a user — the quota is for all of a principal's inline policies together: the proxy keeps the
 //!   sizes of the policies put through it per principal and refuses a put that would pass it.
 
@@ -2130,9 +2144,9 @@ mod tests {
     fn dynamodb_stored_item_size_and_cancellation_shape() {
         let s = |v: &str| json!({ "S": v });
         let item = |n: usize| json!({"pk": s("a"), "sk": s("s"), "b": s(&"x".repeat(n))});
-        // pk + a, sk + s, b + n bytes.
-        assert!(check_stored_item(&item(DDB_MAX_ITEM_BYTES - 6)).is_ok());
-        let e = check_stored_item(&item(DDB_MAX_ITEM_BYTES - 5)).unwrap_err();
+        // "pk" + "a", "sk" + "s", "b" + n bytes: 7 + n.
+        assert!(check_stored_item(&item(DDB_MAX_ITEM_BYTES - 7)).is_ok());
+        let e = check_stored_item(&item(DDB_MAX_ITEM_BYTES - 6)).unwrap_err();
         assert!(e.message.contains("Item size to update"), "{e:?}");
         let c = cancelled(2, 1, &e.message);
         assert_eq!(c.code, "TransactionCanceledException");
