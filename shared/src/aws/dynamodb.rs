@@ -24,7 +24,7 @@
 //!   both or neither — then one strongly consistent `GetItem` of the scope item (a transaction returns
 //!   no item): two round trips, one after the other. A redelivered batch finds its item, the
 //!   transaction is cancelled and adds nothing. Two adds to one scope at once conflict; the cancelled
-//!   one is sent again after a jittered pause (at most [`ADD_ATTEMPTS`] sends).
+//!   one is sent again after a jittered pause (at most 8 sends).
 //! - [`StateStore::transition`]: one `TransactWriteItems`: the incident's compare-and-set on `v`, the
 //!   open-incident entry (put or deleted) and the outbox entry, all or nothing.
 //! - [`StateStore::attention`]: one `Query` of `pk = attention` per invocation.
@@ -442,9 +442,7 @@ impl DynamoStore {
                 }
                 _ => return Err(store_err(AwsError::from_sdk("TransactWriteItems", e))),
             };
-            if codes.first().map(String::as_str) == Some("ConditionalCheckFailed")
-                || codes.iter().any(|c| c == "ConditionalCheckFailed")
-            {
+            if codes.iter().any(|c| c == "ConditionalCheckFailed") {
                 return Ok(false); // the batch's item is there: applied before
             }
             let retry = codes
