@@ -32,6 +32,14 @@
 //!   `BatchGetItem` at most 100 keys, `TransactWriteItems` and `TransactGetItems` at most 100 actions, a
 //!   transaction at most 4 MB and at most one action per item. Key attributes come from the table's key
 //!   schema (learnt from `CreateTable` as it passes, else asked of moto with `DescribeTable`).
+//!   **Transactions are isolated and all or nothing** (DynamoDB: serializable against every other
+//!   request): the proxy lets a `TransactWriteItems` reach moto only when no other DynamoDB request is
+//!   in flight, and runs one of puts, updates and deletes itself — each action as its own conditional
+//!   write returning the item as it was, every written item put back when a condition fails
+//!   (`TransactionCanceledException`, one reason per action), moto refuses an action (its error) or an
+//!   updated item passes the limits. moto's own transaction copies every table it touches before it
+//!   starts (a run writing N items costs N²) and cancels by putting that copy back whole, which undoes
+//!   the writes of concurrent requests and revives those of a concurrently cancelled transaction.
 //! - **SNS `Publish` / `PublishBatch`** (Query protocol): a non-empty message of at most 256 KB
 //!   (262,144 bytes, message attributes included); a subject, when given, of printable ASCII beginning
 //!   with a letter, digit or punctuation mark, no line breaks or control characters, fewer than 100
@@ -53,7 +61,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -1207,6 +1215,12 @@ struct State {
     inline: Mutex<HashMap<String, HashMap<String, usize>>>,
     /// One lock per DynamoDB item written through the proxy (table and key).
     items: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Held shared by every DynamoDB request but `TransactWriteItems`, which holds it alone: moto
+    /// cancels a transaction by putting back a copy of every table it touches, taken when it began,
+    /// which undoes the writes other requests made meanwhile and revives those of another cancelled
+    /// transaction; and a read beside a transaction sees its writes before it is cancelled. DynamoDB
+    /// isolates transactions from every other request (serializable), so the proxy runs them alone.
+    transactions: RwLock<()>,
 }
 
 impl State {
@@ -1560,6 +1574,26 @@ fn serve(conn: TcpStream, state: &State, upstream: u16) -> std::io::Result<()> {
     let Some(req) = read_request(&mut reader)? else {
         return Ok(());
     };
+    let dynamodb_op = header(&req, "x-amz-target")
+        .and_then(|t| t.strip_prefix("DynamoDB_20120810."))
+        .map(str::to_string);
+    // A transaction alone, every other DynamoDB request beside the others (see `State::transactions`).
+    let _isolation = match dynamodb_op.as_deref() {
+        Some("TransactWriteItems") => (
+            None,
+            Some(
+                state
+                    .transactions
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner()),
+            ),
+        ),
+        Some(_) => (
+            Some(state.transactions.read().unwrap_or_else(|e| e.into_inner())),
+            None,
+        ),
+        None => (None, None),
+    };
     if let Err(r) = check_request(state, upstream, &req) {
         return refuse(&mut conn, state, r);
     }
@@ -1570,6 +1604,12 @@ fn serve(conn: TcpStream, state: &State, upstream: u16) -> std::io::Result<()> {
         let locks = state.item_locks(&writes.targets);
         let _held: Vec<_> = locks.iter().map(|m| m.lock().unwrap()).collect();
         let auth = header(&req, "authorization").unwrap_or("").to_string();
+        if let Some(actions) = proxy_transaction(&req, &writes) {
+            return match run_transaction(upstream, &auth, &writes, &actions) {
+                Ok((status, body)) => answer(&mut conn, status, &body),
+                Err(r) => refuse(&mut conn, state, r),
+            };
+        }
         // What is put back on a refusal: the updated items, or every item of a refused transaction.
         let snapshot = if writes.transact.is_some() && !writes.updated.is_empty() {
             writes.targets.clone()
@@ -1607,6 +1647,120 @@ fn serve(conn: TcpStream, state: &State, upstream: u16) -> std::io::Result<()> {
     }
     let answer = forward(&req, upstream)?;
     conn.write_all(&answer)?;
+    conn.flush()
+}
+
+/// The actions of a `TransactWriteItems` the proxy runs itself (see [`run_transaction`]): puts, updates
+/// and deletes on tables whose key schema is known, without `ReturnValuesOnConditionCheckFailure`.
+/// Anything else goes to moto's own `TransactWriteItems` (still alone).
+fn proxy_transaction(req: &Request, writes: &Writes) -> Option<Vec<(String, Value)>> {
+    writes.transact?;
+    let body: Value = serde_json::from_str(&body_text(req)?).ok()?;
+    let mut actions = Vec::new();
+    for a in body["TransactItems"].as_array()? {
+        let (kind, op) = a.as_object()?.iter().next()?;
+        let name = match kind.as_str() {
+            "Put" => "PutItem",
+            "Update" => "UpdateItem",
+            "Delete" => "DeleteItem",
+            _ => return None,
+        };
+        if op.get("ReturnValuesOnConditionCheckFailure").is_some() || !op.is_object() {
+            return None;
+        }
+        actions.push((name.to_string(), op.clone()));
+    }
+    (actions.len() == writes.targets.len()).then_some(actions)
+}
+
+/// A `TransactWriteItems` run by the proxy, alone (it holds [`State::transactions`] exclusively):
+/// each action goes to moto as its own conditional write returning the item as it was, and when a
+/// condition fails, moto refuses an action, or an updated item would pass DynamoDB's limits, every
+/// item already written is put back as it was — all or nothing, as DynamoDB does. moto's own
+/// transaction copies every table it touches twice (a deep copy before, to restore on cancellation),
+/// so a run that writes N items into one table costs N² (minutes for a thousand detector batches);
+/// this costs the actions' own writes and the reads that judge the updated items.
+///
+/// `Ok`: the answer to send (moto's error as it gave it, DynamoDB's `TransactionCanceledException`
+/// with one reason per action, or success); `Err`: a refusal DynamoDB would make (recorded).
+fn run_transaction(
+    upstream: u16,
+    auth: &str,
+    writes: &Writes,
+    actions: &[(String, Value)],
+) -> Result<(u16, String), Rejection> {
+    let mut written: Vec<(usize, Option<Value>)> = Vec::new();
+    let mut reasons = vec!["None".to_string(); actions.len()];
+    let mut error = None;
+    for (i, (op, action)) in actions.iter().enumerate() {
+        let mut one = action.clone();
+        one["ReturnValues"] = Value::from("ALL_OLD");
+        let Some((status, body)) = upstream_call(upstream, auth, op, &one) else {
+            error = Some((500, "{\"__type\":\"InternalFailure\"}".to_string()));
+            break;
+        };
+        let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        if status == 200 {
+            let old = v
+                .get("Attributes")
+                .filter(|a| a.as_object().is_some_and(|m| !m.is_empty()))
+                .cloned();
+            written.push((i, old));
+        } else if v["__type"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("ConditionalCheckFailedException"))
+        {
+            reasons[i] = "ConditionalCheckFailed".to_string();
+        } else {
+            error = Some((status, body));
+            break;
+        }
+    }
+    let undo = |written: &[(usize, Option<Value>)]| {
+        for (i, old) in written.iter().rev() {
+            let (t, k) = &writes.targets[*i];
+            upstream_restore(upstream, auth, t, k, old.as_ref());
+        }
+    };
+    if let Some(e) = error {
+        undo(&written);
+        return Ok(e);
+    }
+    if reasons.iter().any(|r| r != "None") {
+        undo(&written);
+        let body = serde_json::json!({
+            "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+            "Message": format!(
+                "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+                reasons.join(", ")
+            ),
+            "CancellationReasons": reasons
+                .iter()
+                .map(|c| serde_json::json!({ "Code": c }))
+                .collect::<Vec<_>>(),
+        });
+        return Ok((400, body.to_string()));
+    }
+    for (j, (t, k)) in writes.updated.iter().enumerate() {
+        if let Some(after) = upstream_get_item(upstream, auth, t, k) {
+            if let Err(r) = check_stored_item(&after) {
+                undo(&written);
+                return Err(cancelled(actions.len(), writes.positions[j], &r.message));
+            }
+        }
+    }
+    Ok((200, "{}".to_string()))
+}
+
+/// A DynamoDB answer (JSON 1.0) the proxy makes itself.
+fn answer(conn: &mut TcpStream, status: u16, body: &str) -> std::io::Result<()> {
+    let reason = if status == 200 { "OK" } else { "Bad Request" };
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/x-amz-json-1.0\r\nx-amzn-RequestId: strict-proxy\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes())?;
+    conn.write_all(body.as_bytes())?;
     conn.flush()
 }
 
