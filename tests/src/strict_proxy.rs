@@ -9,17 +9,37 @@
 //! The rules, from the services' API references and quotas pages:
 //!
 //! - **CloudWatch `PutMetricData`** (Query protocol, form-encoded, gzip when large): at most 1,000
-//!   datums and 1 MB of payload per request; namespace 1–255 characters, not `AWS/…`; metric names
-//!   1–255 characters; at most 30 dimensions per datum; dimension names 1–255 and values 1–1,024
+//!   datums and 1 MB of payload per request — the payload uncompressed: a gzip body is judged by what
+//!   it inflates to (API reference, PutMetricData: "Each PutMetricData request is limited to 1 MB");
+//!   namespace 1–255 characters, not `AWS/…`; metric names 1–255 characters; at most 30 dimensions per datum; dimension names 1–255 and values 1–1,024
 //!   characters, ASCII only, at least one non-whitespace character, no ASCII control characters, names
 //!   not starting with `:`; values finite and within ±2^360 (and not smaller than 2^-360 in magnitude
 //!   unless zero); at most 150 `Values`, with `Counts` of the same length; a known unit; storage
 //!   resolution 1 or 60; timestamps no more than two weeks in the past and two hours in the future.
-//! - **DynamoDB** (JSON 1.0): partition key values 1–2,048 bytes, sort key values 1–1,024 bytes, items
-//!   at most 400 KB (attribute names plus values, sized as the developer guide documents);
-//!   `BatchWriteItem` at most 25 requests, `BatchGetItem` at most 100 keys, `TransactWriteItems` and
-//!   `TransactGetItems` at most 100 actions. Key attributes come from the table's key schema (learnt
-//!   from `CreateTable` as it passes, else asked of moto with `DescribeTable`).
+//! - **DynamoDB** (JSON 1.0; developer guide "Constraints in Amazon DynamoDB",
+//!   <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html>, "Item sizes
+//!   and formats", and "Amazon DynamoDB Transactions: How it works",
+//!   <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html>):
+//!   partition key values 1–2,048 bytes, sort key values 1–1,024 bytes; items at most 400 KB (attribute
+//!   names plus values, sized as the developer guide documents) — checked on a put's item, and **after
+//!   every update** (`UpdateItem`, a transaction's `Update`): the proxy applies writes to an item one at a
+//!   time, reads the item back, and when it has passed 400 KB (or holds a number DynamoDB could not
+//!   keep) puts it — and every other item of the transaction — back as it was and answers
+//!   `ValidationException` (`TransactionCanceledException` with `ValidationError` for the action, in a
+//!   transaction); any expression string at most 4 KB; sets neither empty nor holding a member twice
+//!   (numbers compared by value); numbers of at most 38 significant digits, magnitude 1E-130 to
+//!   9.9999999999999999999999999999999999999E+125; `BatchWriteItem` at most 25 requests,
+//!   `BatchGetItem` at most 100 keys, `TransactWriteItems` and `TransactGetItems` at most 100 actions, a
+//!   transaction at most 4 MB and at most one action per item. Key attributes come from the table's key
+//!   schema (learnt from `CreateTable` as it passes, else asked of moto with `DescribeTable`).
+//!   **Transactions are isolated and all or nothing** (DynamoDB: serializable against every other
+//!   request): the proxy lets a `TransactWriteItems` reach moto only when no other DynamoDB request is
+//!   in flight, and runs one of puts, updates and deletes itself — each action as its own conditional
+//!   write returning the item as it was, every written item put back when a condition fails
+//!   (`TransactionCanceledException`, one reason per action), moto refuses an action (its error) or an
+//!   updated item passes the limits. moto's own transaction copies every table it touches before it
+//!   starts (a run writing N items costs N²) and cancels by putting that copy back whole, which undoes
+//!   the writes of concurrent requests and revives those of a concurrently cancelled transaction.
 //! - **SNS `Publish` / `PublishBatch`** (Query protocol): a non-empty message of at most 256 KB
 //!   (262,144 bytes, message attributes included); a subject, when given, of printable ASCII beginning
 //!   with a letter, digit or punctuation mark, no line breaks or control characters, fewer than 100
@@ -30,8 +50,10 @@
 //! - **S3 `PutObject`** (REST, path-style): an object key of 1–1,024 bytes (UTF-8) and a body of at
 //!   most 5 GB in one PUT.
 //! - **IAM inline policies** (`Put|Delete|Get Role|User Policy`, `List Role|User Policies`; Query
-//!   protocol): role and user names 1–64 and policy names 1–128 characters of `[\w+=,.@-]`; a policy
-//!   document that is JSON, and (whitespace not counted) at most 10,240 characters for a role and 2,048
+//!   protocol; API reference, PutRolePolicy / PutUserPolicy, and "IAM and AWS STS quotas"): role and
+//!   user names 1–64 and policy names 1–128 characters of `[\w+=,.@-]`; a policy document of
+//!   1–131,072 characters of `[\u0009\u000A\u000D\u0020-\u00FF]` (tab, line feed, carriage return,
+//!   Basic Latin and Latin-1 printable characters: anything else is a `ValidationError`), JSON, and (whitespace not counted) at most 10,240 characters for a role and 2,048
 //!   for a user — the quota is for all of a principal's inline policies together: the proxy keeps the
 //!   sizes of the policies put through it per principal and refuses a put that would pass it.
 
@@ -39,7 +61,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -52,6 +74,8 @@ pub struct Rejection {
     pub service: Service,
     pub code: &'static str,
     pub message: String,
+    /// `TransactionCanceledException`: one reason code per action, in order (`None` for the others).
+    pub reasons: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +92,7 @@ fn reject(service: Service, code: &'static str, message: impl Into<String>) -> R
         service,
         code,
         message: message.into(),
+        reasons: Vec::new(),
     }
 }
 
@@ -152,7 +177,8 @@ fn check_value(what: &str, v: &str) -> Result<(), Rejection> {
     Ok(())
 }
 
-/// `PutMetricData`: `params` are the form parameters (decoded), `wire_bytes` the request body as sent.
+/// `PutMetricData`: `params` are the form parameters (decoded), `wire_bytes` the size of the request
+/// body uncompressed (a gzip body is judged by what it inflates to).
 pub fn check_put_metric_data(
     params: &BTreeMap<String, String>,
     wire_bytes: usize,
@@ -297,6 +323,13 @@ pub const IAM_MAX_PRINCIPAL_NAME: usize = 64;
 pub const IAM_MAX_POLICY_NAME: usize = 128;
 pub const IAM_MAX_ROLE_POLICY_CHARS: usize = 10_240;
 pub const IAM_MAX_USER_POLICY_CHARS: usize = 2_048;
+/// `PolicyDocument`'s length constraint in the `PutRolePolicy` / `PutUserPolicy` API reference.
+pub const IAM_MAX_POLICY_DOCUMENT: usize = 131_072;
+
+/// A character `PolicyDocument` may hold: tab, line feed, carriage return, and U+0020 to U+00FF.
+fn iam_policy_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}')
+}
 
 fn iam_name_ok(s: &str, max: usize) -> bool {
     !s.is_empty()
@@ -337,6 +370,23 @@ pub fn check_iam(action: &str, params: &BTreeMap<String, String>) -> Result<(), 
             .get("PolicyDocument")
             .map(String::as_str)
             .unwrap_or("");
+        // The API's own constraints on the parameter: 1–131,072 characters of
+        // `[\u0009\u000A\u000D\u0020-\u00FF]+`.
+        let n = doc.chars().count();
+        if n == 0 || n > IAM_MAX_POLICY_DOCUMENT {
+            return Err(reject(
+                Service::Iam,
+                "ValidationError",
+                format!("1 validation error detected: Value at 'policyDocument' failed to satisfy constraint: Member must have length less than or equal to {IAM_MAX_POLICY_DOCUMENT} (got {n})"),
+            ));
+        }
+        if let Some(c) = doc.chars().find(|c| !iam_policy_char(*c)) {
+            return Err(reject(
+                Service::Iam,
+                "ValidationError",
+                format!("1 validation error detected: Value at 'policyDocument' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+ (U+{:04X})", u32::from(c)),
+            ));
+        }
         if serde_json::from_str::<Value>(doc).is_err() {
             return Err(reject(
                 Service::Iam,
@@ -750,6 +800,183 @@ fn check_key_condition(schema: &KeySchema, body: &Value) -> Result<(), Rejection
     Ok(())
 }
 
+pub const DDB_MAX_EXPRESSION_BYTES: usize = 4 * 1024;
+pub const DDB_MAX_TRANSACT_BYTES: usize = 4 * 1024 * 1024;
+pub const DDB_MAX_NUMBER_DIGITS: usize = 38;
+const DDB_EXPRESSIONS: [&str; 5] = [
+    "UpdateExpression",
+    "ConditionExpression",
+    "KeyConditionExpression",
+    "FilterExpression",
+    "ProjectionExpression",
+];
+
+/// "The maximum length of any expression string is 4 KB."
+fn check_expressions(body: &Value) -> Result<(), Rejection> {
+    for e in DDB_EXPRESSIONS {
+        if let Some(x) = body[e].as_str() {
+            if x.len() > DDB_MAX_EXPRESSION_BYTES {
+                return Err(ddb(format!(
+                    "Invalid {e}: Expression size has exceeded the maximum allowed size; expression size: {}",
+                    x.len()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A number as DynamoDB keeps it: up to 38 significant digits (leading and trailing zeros do not
+/// count), magnitude from 1E-130 to 9.9999999999999999999999999999999999999E+125, or zero. Returns
+/// its normal form (sign, significant digits, decimal exponent of the first), to compare set members.
+pub fn check_number(n: &str) -> Result<(bool, String, i64), Rejection> {
+    let bad = || {
+        ddb(format!(
+            "The parameter cannot be converted to a numeric value: {n}"
+        ))
+    };
+    let t = n.trim();
+    let (mantissa, exp) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], t[i + 1..].parse::<i64>().map_err(|_| bad())?),
+        None => (t, 0),
+    };
+    let negative = mantissa.starts_with('-');
+    let m = mantissa.strip_prefix(['-', '+']).unwrap_or(mantissa);
+    let (int, frac) = m.split_once('.').unwrap_or((m, ""));
+    let digits_ok = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !digits_ok(int) || !digits_ok(frac) {
+        return Err(bad());
+    }
+    let digits = format!("{int}{frac}");
+    let lead = digits.len() - digits.trim_start_matches('0').len();
+    let sig = digits.trim_start_matches('0').trim_end_matches('0');
+    if sig.is_empty() {
+        return Ok((false, String::new(), 0));
+    }
+    if sig.len() > DDB_MAX_NUMBER_DIGITS {
+        return Err(ddb(format!(
+            "Attempting to store more than {DDB_MAX_NUMBER_DIGITS} significant digits in a Number ({} in {n})",
+            sig.len()
+        )));
+    }
+    let e10 = exp + int.len() as i64 - lead as i64 - 1;
+    if e10 > 125 {
+        return Err(ddb(
+            "Number overflow. Attempting to store a number with magnitude larger than supported range",
+        ));
+    }
+    if e10 < -130 {
+        return Err(ddb(
+            "Number underflow. Attempting to store a number with magnitude smaller than supported range",
+        ));
+    }
+    Ok((negative, sig.to_string(), e10))
+}
+
+/// One attribute value, nested ones included: numbers as above; sets neither empty nor with a member
+/// twice (numbers compared by value).
+pub fn check_attribute(v: &Value) -> Result<(), Rejection> {
+    let Some((t, x)) = v.as_object().and_then(|o| o.iter().next()) else {
+        return Ok(());
+    };
+    match t.as_str() {
+        "N" => check_number(x.as_str().unwrap_or("")).map(|_| ()),
+        "SS" | "NS" | "BS" => {
+            let members = x.as_array().map(Vec::as_slice).unwrap_or(&[]);
+            if members.is_empty() {
+                let kind = match t.as_str() {
+                    "SS" => "string",
+                    "NS" => "number",
+                    _ => "binary",
+                };
+                return Err(ddb(format!(
+                    "One or more parameter values were invalid: An {kind} set  may not be empty"
+                )));
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for m in members {
+                let s = m.as_str().unwrap_or("");
+                let norm = if t == "NS" {
+                    format!("{:?}", check_number(s)?)
+                } else {
+                    s.to_string()
+                };
+                if !seen.insert(norm) {
+                    return Err(ddb(format!(
+                        "One or more parameter values were invalid: Input collection {x} contains duplicates."
+                    )));
+                }
+            }
+            Ok(())
+        }
+        "M" => x
+            .as_object()
+            .into_iter()
+            .flat_map(|m| m.values())
+            .try_for_each(check_attribute),
+        "L" => x
+            .as_array()
+            .into_iter()
+            .flatten()
+            .try_for_each(check_attribute),
+        _ => Ok(()),
+    }
+}
+
+/// Expressions and every attribute value a request (or a transaction's action) carries.
+fn check_request_values(body: &Value) -> Result<(), Rejection> {
+    check_expressions(body)?;
+    for field in [
+        "Item",
+        "Key",
+        "ExpressionAttributeValues",
+        "ExclusiveStartKey",
+    ] {
+        for v in body[field].as_object().into_iter().flat_map(|m| m.values()) {
+            check_attribute(v)?;
+        }
+    }
+    Ok(())
+}
+
+/// A `TransactWriteItems`: at most one action per item, and its items together at most 4 MB (the
+/// request's items, keys and values: a lower bound of what DynamoDB counts).
+fn check_transaction(
+    items: &[Value],
+    schema: &mut dyn FnMut(&str) -> Option<KeySchema>,
+) -> Result<(), Rejection> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut total = 0;
+    for action in items {
+        let Some((kind, a)) = action.as_object().and_then(|o| o.iter().next()) else {
+            continue;
+        };
+        check_request_values(a)?;
+        let values: usize = a["ExpressionAttributeValues"]
+            .as_object()
+            .map_or(0, |m| m.values().map(value_size).sum());
+        total += item_size(&a["Item"]) + item_size(&a["Key"]) + values;
+        let table = a["TableName"].as_str().unwrap_or("");
+        let Some(s) = schema(table) else { continue };
+        let key = if kind == "Put" {
+            key_of(&s, &a["Item"])
+        } else {
+            key_of(&s, &a["Key"])
+        };
+        if !seen.insert(format!("{table}\u{1}{key}")) {
+            return Err(ddb(
+                "Transaction request cannot include multiple operations on one item",
+            ));
+        }
+    }
+    if total > DDB_MAX_TRANSACT_BYTES {
+        return Err(ddb(format!(
+            "Transaction size has exceeded the maximum allowed size of 4 MB ({total} bytes)"
+        )));
+    }
+    Ok(())
+}
+
 /// One DynamoDB operation (`op` from `X-Amz-Target`); `schema` looks up a table's key schema.
 pub fn check_dynamodb(
     op: &str,
@@ -757,6 +984,7 @@ pub fn check_dynamodb(
     schema: &mut dyn FnMut(&str) -> Option<KeySchema>,
 ) -> Result<(), Rejection> {
     let table = |b: &Value| b["TableName"].as_str().unwrap_or("").to_string();
+    check_request_values(body)?;
     match op {
         "PutItem" => {
             if let Some(s) = schema(&table(body)) {
@@ -801,6 +1029,9 @@ pub fn check_dynamodb(
                 for r in reqs.as_array().into_iter().flatten() {
                     if let Some(item) = r.get("PutRequest").map(|p| &p["Item"]) {
                         check_item(&s, item)?;
+                        for v in item.as_object().into_iter().flat_map(|m| m.values()) {
+                            check_attribute(v)?;
+                        }
                     }
                     if let Some(key) = r.get("DeleteRequest").map(|d| &d["Key"]) {
                         check_key(&s, key)?;
@@ -837,6 +1068,9 @@ pub fn check_dynamodb(
                 return Err(ddb(format!(
                     "1 validation error detected: Value at 'transactItems' failed to satisfy constraint: Member must have length less than or equal to {DDB_MAX_TRANSACT}"
                 )));
+            }
+            if op == "TransactWriteItems" {
+                check_transaction(&items, schema)?;
             }
             for action in &items {
                 let Some((kind, a)) = action.as_object().and_then(|o| o.iter().next()) else {
@@ -911,14 +1145,20 @@ pub fn error_response(r: &Rejection) -> (&'static str, String) {
                 xml_escape(&r.message)
             ),
         ),
-        Service::DynamoDb => (
-            "application/x-amz-json-1.0",
-            serde_json::json!({
+        Service::DynamoDb => {
+            let mut v = serde_json::json!({
                 "__type": format!("com.amazon.coral.validate#{}", r.code),
                 "message": r.message,
-            })
-            .to_string(),
-        ),
+            });
+            if !r.reasons.is_empty() {
+                v["CancellationReasons"] = r
+                    .reasons
+                    .iter()
+                    .map(|c| serde_json::json!({ "Code": c }))
+                    .collect();
+            }
+            ("application/x-amz-json-1.0", v.to_string())
+        }
         Service::CloudWatch | Service::Sns | Service::Iam => {
             let ns = match r.service {
                 Service::Sns => "http://sns.amazonaws.com/doc/2010-03-31/",
@@ -973,6 +1213,205 @@ struct State {
     /// Sizes of the inline policies put through the proxy, per principal (`role/NAME`, `user/NAME`)
     /// and policy name: IAM's quota is for a principal's inline policies together.
     inline: Mutex<HashMap<String, HashMap<String, usize>>>,
+    /// One lock per DynamoDB item written through the proxy (table and key).
+    items: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Held shared by every DynamoDB request but `TransactWriteItems`, which holds it alone: moto
+    /// cancels a transaction by putting back a copy of every table it touches, taken when it began,
+    /// which undoes the writes other requests made meanwhile and revives those of another cancelled
+    /// transaction; and a read beside a transaction sees its writes before it is cancelled. DynamoDB
+    /// isolates transactions from every other request (serializable), so the proxy runs them alone.
+    transactions: RwLock<()>,
+}
+
+impl State {
+    /// The locks of `targets` (table, key), in one order (sorted, no repeats) so that two requests never
+    /// wait for each other.
+    fn item_locks(&self, targets: &[(String, Value)]) -> Vec<Arc<Mutex<()>>> {
+        let mut ids: Vec<String> = targets
+            .iter()
+            .map(|(t, k)| format!("{t}\u{1}{k}"))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let mut g = self.items.lock().unwrap();
+        ids.into_iter()
+            .map(|id| g.entry(id).or_default().clone())
+            .collect()
+    }
+}
+
+/// The DynamoDB items a request writes: every one of them (`targets`), and those changed in place
+/// (`updated`: `UpdateItem`, a transaction's `Update` actions), whose size is known only afterwards.
+#[derive(Default)]
+struct Writes {
+    targets: Vec<(String, Value)>,
+    updated: Vec<(String, Value)>,
+    /// For a transaction: its number of actions, and the position of each `updated` entry in it.
+    transact: Option<usize>,
+    positions: Vec<usize>,
+}
+
+/// The key attributes of an item or key map, under `schema` (`serde_json` maps are sorted, so equal
+/// keys print equal).
+fn key_of(schema: &KeySchema, item: &Value) -> Value {
+    let mut m = serde_json::Map::new();
+    for k in std::iter::once(&schema.partition).chain(schema.sort.as_ref()) {
+        if let Some(v) = item.get(k) {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    Value::Object(m)
+}
+
+fn dynamodb_writes(state: &State, upstream: u16, req: &Request) -> Writes {
+    let mut w = Writes::default();
+    let Some(op) = header(req, "x-amz-target").and_then(|t| t.strip_prefix("DynamoDB_20120810."))
+    else {
+        return w;
+    };
+    if !matches!(
+        op,
+        "PutItem" | "UpdateItem" | "DeleteItem" | "TransactWriteItems"
+    ) {
+        return w;
+    }
+    let Some(body) = body_text(req).and_then(|b| serde_json::from_str::<Value>(&b).ok()) else {
+        return w;
+    };
+    let auth = header(req, "authorization").unwrap_or("").to_string();
+    let schema = |table: &str| -> Option<KeySchema> {
+        if let Some(s) = state.schemas.lock().unwrap().get(table) {
+            return Some(s.clone());
+        }
+        let s = describe_table(upstream, &auth, table)?;
+        state
+            .schemas
+            .lock()
+            .unwrap()
+            .insert(table.to_string(), s.clone());
+        Some(s)
+    };
+    let actions: Vec<(String, Value)> = if op == "TransactWriteItems" {
+        let items = body["TransactItems"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        w.transact = Some(items.len());
+        items
+            .iter()
+            .filter_map(|a| {
+                let (k, v) = a.as_object()?.iter().next()?;
+                Some((k.clone(), v.clone()))
+            })
+            .collect()
+    } else {
+        let kind = op.trim_end_matches("Item").to_string();
+        vec![(kind, body)]
+    };
+    for (i, (kind, a)) in actions.iter().enumerate() {
+        let table = a["TableName"].as_str().unwrap_or("").to_string();
+        let Some(s) = schema(&table) else { continue };
+        let key = if kind == "Put" {
+            key_of(&s, &a["Item"])
+        } else {
+            key_of(&s, &a["Key"])
+        };
+        if kind == "ConditionCheck" {
+            continue;
+        }
+        if kind == "Update" {
+            w.updated.push((table.clone(), key.clone()));
+            w.positions.push(i);
+        }
+        w.targets.push((table, key));
+    }
+    w
+}
+
+/// One request straight to moto (behind the proxy's back), signed as the client's was.
+fn upstream_call(upstream: u16, auth: &str, op: &str, body: &Value) -> Option<(u16, String)> {
+    let body = body.to_string();
+    let mut s = TcpStream::connect(("127.0.0.1", upstream)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{upstream}\r\nConnection: close\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDB_20120810.{op}\r\nAuthorization: {auth}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).ok()?;
+    Some(crate::parse_response(&buf))
+}
+
+/// An item as moto holds it (DynamoDB JSON), read consistently.
+fn upstream_get_item(upstream: u16, auth: &str, table: &str, key: &Value) -> Option<Value> {
+    let (status, body) = upstream_call(
+        upstream,
+        auth,
+        "GetItem",
+        &serde_json::json!({"TableName": table, "Key": key, "ConsistentRead": true}),
+    )?;
+    if status != 200 {
+        return None;
+    }
+    let v: Value = serde_json::from_str(&body).ok()?;
+    v.get("Item").cloned()
+}
+
+/// Puts an item back as it was before a refused write (deleted when it did not exist).
+fn upstream_restore(upstream: u16, auth: &str, table: &str, key: &Value, old: Option<&Value>) {
+    let _ = match old {
+        Some(item) => upstream_call(
+            upstream,
+            auth,
+            "PutItem",
+            &serde_json::json!({"TableName": table, "Item": item}),
+        ),
+        None => upstream_call(
+            upstream,
+            auth,
+            "DeleteItem",
+            &serde_json::json!({"TableName": table, "Key": key}),
+        ),
+    };
+}
+
+/// The item stored in moto under `key` (DynamoDB JSON), for tests that measure what an adapter
+/// stores (e.g. with [`item_size`]).
+pub fn stored_item(upstream: u16, table: &str, key: &Value) -> Option<Value> {
+    let auth = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0";
+    upstream_get_item(upstream, auth, table, key)
+}
+
+/// An item as it stands after a write: what DynamoDB would have refused to let it become.
+pub fn check_stored_item(item: &Value) -> Result<(), Rejection> {
+    let size = item_size(item);
+    if size > DDB_MAX_ITEM_BYTES {
+        return Err(ddb(format!(
+            "Item size to update has exceeded the maximum allowed size ({size} bytes; at most {DDB_MAX_ITEM_BYTES})"
+        )));
+    }
+    for v in item.as_object().into_iter().flat_map(|m| m.values()) {
+        check_attribute(v)?;
+    }
+    Ok(())
+}
+
+/// A transaction of `actions` refused because of action `at`: `TransactionCanceledException` with one
+/// reason per action.
+fn cancelled(actions: usize, at: usize, message: &str) -> Rejection {
+    let reasons: Vec<String> = (0..actions)
+        .map(|i| if i == at { "ValidationError" } else { "None" }.to_string())
+        .collect();
+    Rejection {
+        service: Service::DynamoDb,
+        code: "TransactionCanceledException",
+        message: format!(
+            "Transaction cancelled, please refer cancellation reasons for specific reasons [{}] ({message})",
+            reasons.join(", ")
+        ),
+        reasons,
+    }
 }
 
 /// Checks one request; `upstream` is moto's port (for `DescribeTable` when a schema is unknown).
@@ -1039,9 +1478,10 @@ fn check_request(state: &State, upstream: u16, req: &Request) -> Result<(), Reje
     let params = form_params(&text);
     let service = signing_service(req).unwrap_or("");
     match (service, params.get("Action").map(String::as_str)) {
+        // The 1 MB is the payload's: a gzip body is judged by its uncompressed size.
         ("monitoring", Some("PutMetricData")) => check_put_metric_data(
             &params,
-            req.body.len(),
+            text.len(),
             bedrock_meter_core::time::Timestamp::now().0,
         ),
         ("sns", Some("Publish")) => check_sns_publish(&params),
@@ -1134,18 +1574,211 @@ fn serve(conn: TcpStream, state: &State, upstream: u16) -> std::io::Result<()> {
     let Some(req) = read_request(&mut reader)? else {
         return Ok(());
     };
+    let dynamodb_op = header(&req, "x-amz-target")
+        .and_then(|t| t.strip_prefix("DynamoDB_20120810."))
+        .map(str::to_string);
+    // A transaction alone, every other DynamoDB request beside the others (see `State::transactions`).
+    let _isolation = match dynamodb_op.as_deref() {
+        Some("TransactWriteItems") => (
+            None,
+            Some(
+                state
+                    .transactions
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner()),
+            ),
+        ),
+        Some(_) => (
+            Some(state.transactions.read().unwrap_or_else(|e| e.into_inner())),
+            None,
+        ),
+        None => (None, None),
+    };
     if let Err(r) = check_request(state, upstream, &req) {
-        let (content_type, body) = error_response(&r);
-        state.rejected.lock().unwrap().push(r);
-        let head = format!(
-            "HTTP/1.1 400 Bad Request\r\nContent-Type: {content_type}\r\nx-amzn-RequestId: strict-proxy\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        conn.write_all(head.as_bytes())?;
-        conn.write_all(body.as_bytes())?;
+        return refuse(&mut conn, state, r);
+    }
+    // DynamoDB writes: one at a time per item (as DynamoDB applies them), and an item changed in
+    // place is judged after the change — refused and put back as it was when DynamoDB would refuse it.
+    let writes = dynamodb_writes(state, upstream, &req);
+    if !writes.targets.is_empty() {
+        let locks = state.item_locks(&writes.targets);
+        let _held: Vec<_> = locks.iter().map(|m| m.lock().unwrap()).collect();
+        let auth = header(&req, "authorization").unwrap_or("").to_string();
+        if let Some(actions) = proxy_transaction(&req, &writes) {
+            return match run_transaction(upstream, &auth, &writes, &actions) {
+                Ok((status, body)) => answer(&mut conn, status, &body),
+                Err(r) => refuse(&mut conn, state, r),
+            };
+        }
+        // What is put back on a refusal: the updated items, or every item of a refused transaction.
+        let snapshot = if writes.transact.is_some() && !writes.updated.is_empty() {
+            writes.targets.clone()
+        } else {
+            writes.updated.clone()
+        };
+        let before: Vec<Option<Value>> = snapshot
+            .iter()
+            .map(|(t, k)| upstream_get_item(upstream, &auth, t, k))
+            .collect();
+        let answer = forward(&req, upstream)?;
+        if crate::parse_response(&answer).0 == 200 {
+            let mut refused = None;
+            for (i, (t, k)) in writes.updated.iter().enumerate() {
+                if let Some(after) = upstream_get_item(upstream, &auth, t, k) {
+                    if let Err(r) = check_stored_item(&after) {
+                        refused = Some((i, r));
+                        break;
+                    }
+                }
+            }
+            if let Some((i, r)) = refused {
+                for ((t, k), old) in snapshot.iter().zip(&before) {
+                    upstream_restore(upstream, &auth, t, k, old.as_ref());
+                }
+                let r = match &writes.transact {
+                    None => r,
+                    Some(actions) => cancelled(*actions, writes.positions[i], &r.message),
+                };
+                return refuse(&mut conn, state, r);
+            }
+        }
+        conn.write_all(&answer)?;
         return conn.flush();
     }
-    // Forward as sent (body de-chunked), one request per upstream connection.
+    let answer = forward(&req, upstream)?;
+    conn.write_all(&answer)?;
+    conn.flush()
+}
+
+/// The actions of a `TransactWriteItems` the proxy runs itself (see [`run_transaction`]): puts, updates
+/// and deletes on tables whose key schema is known, without `ReturnValuesOnConditionCheckFailure`.
+/// Anything else goes to moto's own `TransactWriteItems` (still alone).
+fn proxy_transaction(req: &Request, writes: &Writes) -> Option<Vec<(String, Value)>> {
+    writes.transact?;
+    let body: Value = serde_json::from_str(&body_text(req)?).ok()?;
+    let mut actions = Vec::new();
+    for a in body["TransactItems"].as_array()? {
+        let (kind, op) = a.as_object()?.iter().next()?;
+        let name = match kind.as_str() {
+            "Put" => "PutItem",
+            "Update" => "UpdateItem",
+            "Delete" => "DeleteItem",
+            _ => return None,
+        };
+        if op.get("ReturnValuesOnConditionCheckFailure").is_some() || !op.is_object() {
+            return None;
+        }
+        actions.push((name.to_string(), op.clone()));
+    }
+    (actions.len() == writes.targets.len()).then_some(actions)
+}
+
+/// A `TransactWriteItems` run by the proxy, alone (it holds [`State::transactions`] exclusively):
+/// each action goes to moto as its own conditional write returning the item as it was, and when a
+/// condition fails, moto refuses an action, or an updated item would pass DynamoDB's limits, every
+/// item already written is put back as it was — all or nothing, as DynamoDB does. moto's own
+/// transaction copies every table it touches twice (a deep copy before, to restore on cancellation),
+/// so a run that writes N items into one table costs N² (minutes for a thousand detector batches);
+/// this costs the actions' own writes and the reads that judge the updated items.
+///
+/// `Ok`: the answer to send (moto's error as it gave it, DynamoDB's `TransactionCanceledException`
+/// with one reason per action, or success); `Err`: a refusal DynamoDB would make (recorded).
+fn run_transaction(
+    upstream: u16,
+    auth: &str,
+    writes: &Writes,
+    actions: &[(String, Value)],
+) -> Result<(u16, String), Rejection> {
+    let mut written: Vec<(usize, Option<Value>)> = Vec::new();
+    let mut reasons = vec!["None".to_string(); actions.len()];
+    let mut error = None;
+    for (i, (op, action)) in actions.iter().enumerate() {
+        let mut one = action.clone();
+        one["ReturnValues"] = Value::from("ALL_OLD");
+        let Some((status, body)) = upstream_call(upstream, auth, op, &one) else {
+            error = Some((500, "{\"__type\":\"InternalFailure\"}".to_string()));
+            break;
+        };
+        let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        if status == 200 {
+            let old = v
+                .get("Attributes")
+                .filter(|a| a.as_object().is_some_and(|m| !m.is_empty()))
+                .cloned();
+            written.push((i, old));
+        } else if v["__type"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("ConditionalCheckFailedException"))
+        {
+            reasons[i] = "ConditionalCheckFailed".to_string();
+        } else {
+            error = Some((status, body));
+            break;
+        }
+    }
+    let undo = |written: &[(usize, Option<Value>)]| {
+        for (i, old) in written.iter().rev() {
+            let (t, k) = &writes.targets[*i];
+            upstream_restore(upstream, auth, t, k, old.as_ref());
+        }
+    };
+    if let Some(e) = error {
+        undo(&written);
+        return Ok(e);
+    }
+    if reasons.iter().any(|r| r != "None") {
+        undo(&written);
+        let body = serde_json::json!({
+            "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+            "Message": format!(
+                "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+                reasons.join(", ")
+            ),
+            "CancellationReasons": reasons
+                .iter()
+                .map(|c| serde_json::json!({ "Code": c }))
+                .collect::<Vec<_>>(),
+        });
+        return Ok((400, body.to_string()));
+    }
+    for (j, (t, k)) in writes.updated.iter().enumerate() {
+        if let Some(after) = upstream_get_item(upstream, auth, t, k) {
+            if let Err(r) = check_stored_item(&after) {
+                undo(&written);
+                return Err(cancelled(actions.len(), writes.positions[j], &r.message));
+            }
+        }
+    }
+    Ok((200, "{}".to_string()))
+}
+
+/// A DynamoDB answer (JSON 1.0) the proxy makes itself.
+fn answer(conn: &mut TcpStream, status: u16, body: &str) -> std::io::Result<()> {
+    let reason = if status == 200 { "OK" } else { "Bad Request" };
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/x-amz-json-1.0\r\nx-amzn-RequestId: strict-proxy\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes())?;
+    conn.write_all(body.as_bytes())?;
+    conn.flush()
+}
+
+fn refuse(conn: &mut TcpStream, state: &State, r: Rejection) -> std::io::Result<()> {
+    let (content_type, body) = error_response(&r);
+    state.rejected.lock().unwrap().push(r);
+    let head = format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: {content_type}\r\nx-amzn-RequestId: strict-proxy\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes())?;
+    conn.write_all(body.as_bytes())?;
+    conn.flush()
+}
+
+/// Forwards a request as sent (body de-chunked), one request per upstream connection, and returns the
+/// whole answer with `Connection: close`.
+fn forward(req: &Request, upstream: u16) -> std::io::Result<Vec<u8>> {
     let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
     up.set_read_timeout(Some(Duration::from_secs(120)))?;
     let mut head = format!("{} {} HTTP/1.1\r\n", req.method, req.target);
@@ -1163,7 +1796,7 @@ fn serve(conn: TcpStream, state: &State, upstream: u16) -> std::io::Result<()> {
     ));
     up.write_all(head.as_bytes())?;
     up.write_all(&req.body)?;
-    // Relay the answer: its head with `Connection: close`, then everything to the end.
+    // The answer: its head with `Connection: close`, then everything to the end.
     let mut upr = BufReader::new(up);
     let mut out = Vec::new();
     loop {
@@ -1181,9 +1814,8 @@ fn serve(conn: TcpStream, state: &State, upstream: u16) -> std::io::Result<()> {
         out.extend_from_slice(line.as_bytes());
     }
     out.extend_from_slice(b"Connection: close\r\n\r\n");
-    conn.write_all(&out)?;
-    std::io::copy(&mut upr, &mut conn)?;
-    conn.flush()
+    upr.read_to_end(&mut out)?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -1528,6 +2160,236 @@ mod tests {
         assert!(check_inline_aggregate(&inline, "DeleteUserPolicy", &user2("a", "")).is_ok());
         assert!(
             check_inline_aggregate(&inline, "PutUserPolicy", &user2("b", &padded(1500))).is_ok()
+        );
+    }
+
+    #[test]
+    fn dynamodb_expressions_at_most_4_kb() {
+        let s = |v: &str| json!({ "S": v });
+        let update = |expr: String| {
+            check(
+                "UpdateItem",
+                json!({"TableName": "state", "Key": {"pk": s("a"), "sk": s("b")},
+                       "UpdateExpression": expr,
+                       "ExpressionAttributeValues": {":v": {"N": "1"}}}),
+            )
+        };
+        let fits = format!("SET a = :v{}", " ".repeat(4096 - 10));
+        assert_eq!(fits.len(), 4096);
+        assert!(update(fits.clone()).is_ok());
+        let e = update(fits + " ").unwrap_err();
+        assert!(e.message.contains("Expression size"), "{e:?}");
+        let cond = "attribute_exists(pk) AND ".repeat(200) + "attribute_exists(sk)";
+        assert!(check(
+            "PutItem",
+            json!({"TableName": "state", "Item": {"pk": s("a"), "sk": s("b")}, "ConditionExpression": cond})
+        )
+        .is_err());
+        // Inside a transaction too.
+        let tx = json!({"TransactItems": [{"ConditionCheck": {"TableName": "state",
+            "Key": {"pk": s("a"), "sk": s("b")}, "ConditionExpression": "x".repeat(4097)}}]});
+        assert!(check("TransactWriteItems", tx).is_err());
+    }
+
+    #[test]
+    fn dynamodb_sets_neither_empty_nor_repeated() {
+        let s = |v: &str| json!({ "S": v });
+        let put = |attr: Value| {
+            check(
+                "PutItem",
+                json!({"TableName": "state", "Item": {"pk": s("a"), "sk": s("b"), "x": attr}}),
+            )
+        };
+        assert!(put(json!({"SS": ["a", "b"]})).is_ok());
+        assert!(put(json!({"NS": ["1", "2.5"]})).is_ok());
+        for bad in [
+            json!({"SS": []}),
+            json!({"NS": []}),
+            json!({"BS": []}),
+            json!({"SS": ["a", "a"]}),
+            json!({"NS": ["1", "1.0"]}),
+            json!({"NS": ["100", "1E2"]}),
+            json!({"M": {"inner": {"SS": []}}}),
+            json!({"L": [{"SS": ["x", "x"]}]}),
+        ] {
+            let e = put(bad.clone()).unwrap_err();
+            assert_eq!(e.code, "ValidationException", "{bad}");
+        }
+        // An update's values too (an `ADD` of an empty set).
+        assert!(check(
+            "UpdateItem",
+            json!({"TableName": "state", "Key": {"pk": s("a"), "sk": s("b")},
+                   "UpdateExpression": "ADD m :m", "ExpressionAttributeValues": {":m": {"SS": []}}})
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn dynamodb_numbers_at_most_38_digits() {
+        assert!(check_number(&"9".repeat(38)).is_ok());
+        assert!(check_number(&"9".repeat(39)).is_err());
+        // Leading and trailing zeros do not count; the point does not either.
+        assert!(check_number(&format!("{}{}", "1".repeat(38), "0".repeat(50))).is_ok());
+        assert!(check_number(&format!("0.000{}", "7".repeat(38))).is_ok());
+        assert!(check_number(&format!("-{}.{}", "1".repeat(20), "2".repeat(19))).is_err());
+        assert!(check_number("9.9999999999999999999999999999999999999E+125").is_ok());
+        assert!(check_number("1E126").is_err());
+        assert!(check_number("1E-130").is_ok());
+        assert!(check_number("1E-131").is_err());
+        assert!(check_number("0").is_ok());
+        assert!(check_number("-0.000").is_ok());
+        for bad in ["", "abc", "1.2.3", "--1", "1e", "."] {
+            assert!(check_number(bad).is_err(), "{bad:?}");
+        }
+        // i128::MAX femto-dollars (39 digits) is more than DynamoDB keeps.
+        assert!(check_number(&i128::MAX.to_string()).is_err());
+        let s = |v: &str| json!({ "S": v });
+        assert!(check(
+            "UpdateItem",
+            json!({"TableName": "state", "Key": {"pk": s("a"), "sk": s("b")},
+                   "UpdateExpression": "ADD c :c", "ExpressionAttributeValues": {":c": {"N": "1".repeat(39)}}})
+        )
+        .is_err());
+        // A stored item whose sum grew past 38 digits (after an `ADD`) is refused too.
+        assert!(check_stored_item(&json!({"c": {"N": "1".repeat(38)}})).is_ok());
+        assert!(check_stored_item(&json!({"c": {"N": "1".repeat(39)}})).is_err());
+    }
+
+    #[test]
+    fn dynamodb_transactions_one_action_per_item_and_4_mb() {
+        let s = |v: &str| json!({ "S": v });
+        let key = |sk: &str| json!({"pk": s("a"), "sk": s(sk)});
+        let ok = json!({"TransactItems": [
+            {"Put": {"TableName": "state", "Item": {"pk": s("a"), "sk": s("b#1")}}},
+            {"Update": {"TableName": "state", "Key": key("s"), "UpdateExpression": "ADD r :r",
+                        "ExpressionAttributeValues": {":r": {"N": "1"}}}},
+        ]});
+        assert!(check("TransactWriteItems", ok).is_ok());
+        let twice = json!({"TransactItems": [
+            {"ConditionCheck": {"TableName": "state", "Key": key("s"), "ConditionExpression": "attribute_exists(pk)"}},
+            {"Update": {"TableName": "state", "Key": key("s"), "UpdateExpression": "ADD r :r",
+                        "ExpressionAttributeValues": {":r": {"N": "1"}}}},
+        ]});
+        let e = check("TransactWriteItems", twice).unwrap_err();
+        assert!(
+            e.message.contains("multiple operations on one item"),
+            "{e:?}"
+        );
+        // A Put and a Delete of one item (the key read from the Put's item).
+        let put_delete = json!({"TransactItems": [
+            {"Put": {"TableName": "state", "Item": {"pk": s("a"), "sk": s("x"), "v": s("1")}}},
+            {"Delete": {"TableName": "state", "Key": key("x")}},
+        ]});
+        assert!(check("TransactWriteItems", put_delete).is_err());
+        // Eleven items of 390 KB: each fits, together over 4 MB.
+        let big = "x".repeat(390 * 1024);
+        let puts = |n: usize| -> Value {
+            let items: Vec<Value> = (0..n)
+                .map(|i| json!({"Put": {"TableName": "state", "Item": {"pk": s("a"), "sk": s(&i.to_string()), "b": s(&big)}}}))
+                .collect();
+            json!({ "TransactItems": items })
+        };
+        assert!(check("TransactWriteItems", puts(10)).is_ok());
+        let e = check("TransactWriteItems", puts(11)).unwrap_err();
+        assert!(e.message.contains("4 MB"), "{e:?}");
+    }
+
+    #[test]
+    fn dynamodb_stored_item_size_and_cancellation_shape() {
+        let s = |v: &str| json!({ "S": v });
+        let item = |n: usize| json!({"pk": s("a"), "sk": s("s"), "b": s(&"x".repeat(n))});
+        // "pk" + "a", "sk" + "s", "b" + n bytes: 7 + n.
+        assert!(check_stored_item(&item(DDB_MAX_ITEM_BYTES - 7)).is_ok());
+        let e = check_stored_item(&item(DDB_MAX_ITEM_BYTES - 6)).unwrap_err();
+        assert!(e.message.contains("Item size to update"), "{e:?}");
+        let c = cancelled(2, 1, &e.message);
+        assert_eq!(c.code, "TransactionCanceledException");
+        let (_, body) = error_response(&c);
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert!(v["__type"]
+            .as_str()
+            .unwrap()
+            .ends_with("#TransactionCanceledException"));
+        assert_eq!(v["CancellationReasons"][0]["Code"], "None");
+        assert_eq!(v["CancellationReasons"][1]["Code"], "ValidationError");
+    }
+
+    #[test]
+    fn cloudwatch_judges_the_uncompressed_body() {
+        use flate2::{write::GzEncoder, Compression};
+        // A datum whose text inflates past 1 MB but compresses to a few KB.
+        let mut body = "Action=PutMetricData&Version=2010-08-01&Namespace=BedrockMeter\
+            &MetricData.member.1.MetricName=Requests&MetricData.member.1.Value=1"
+            .to_string();
+        body.push_str(&format!("&Padding={}", "a".repeat(CW_MAX_REQUEST_BYTES)));
+        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+        gz.write_all(body.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        assert!(gz.len() < 64 * 1024);
+        let req = |body: Vec<u8>, gzip: bool| {
+            let mut headers = vec![
+                (
+                    "authorization".to_string(),
+                    "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/monitoring/aws4_request, SignedHeaders=host, Signature=0".to_string(),
+                ),
+                (
+                    "content-type".to_string(),
+                    "application/x-www-form-urlencoded".to_string(),
+                ),
+            ];
+            if gzip {
+                headers.push(("content-encoding".to_string(), "gzip".to_string()));
+            }
+            Request {
+                method: "POST".into(),
+                target: "/".into(),
+                headers,
+                body,
+            }
+        };
+        let state = State::default();
+        let e = check_request(&state, 1, &req(gz, true)).unwrap_err();
+        assert_eq!(e.code, "RequestEntityTooLarge");
+        // The same datum without the padding passes, compressed or not.
+        let small = body[..body.find("&Padding").unwrap()].to_string();
+        assert!(check_request(&state, 1, &req(small.clone().into_bytes(), false)).is_ok());
+        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+        gz.write_all(small.as_bytes()).unwrap();
+        assert!(check_request(&state, 1, &req(gz.finish().unwrap(), true)).is_ok());
+    }
+
+    #[test]
+    fn iam_policy_document_characters_and_length() {
+        let put = |doc: &str| {
+            params(&[
+                ("RoleName", "ops-agent"),
+                ("PolicyName", "p"),
+                ("PolicyDocument", doc),
+            ])
+        };
+        // Latin-1 and tab / line feed / carriage return pass.
+        let ok = "{\"Sid\":\"Équipe\",\r\n\t\"x\":\"ÿ\"}";
+        assert!(check_iam("PutRolePolicy", &put(ok)).is_ok());
+        for bad in [
+            "{\"Sid\":\"Ā\"}",
+            "{\"Sid\":\"日本\"}",
+            "{\"Sid\":\"😀\"}",
+            "{\"Sid\":\"a\u{7}b\"}",
+            "{\"Sid\":\"a\u{0}b\"}",
+            "{\"Sid\":\"\u{2028}\"}",
+        ] {
+            let e = check_iam("PutRolePolicy", &put(bad)).unwrap_err();
+            assert_eq!(e.code, "ValidationError", "{bad:?}");
+        }
+        assert_eq!(
+            check_iam("PutRolePolicy", &put("")).unwrap_err().code,
+            "ValidationError"
+        );
+        // Over 131,072 characters, whitespace included, is refused by the API before any quota.
+        let long = format!("{{\"Sid\":\"a\"}}{}", " ".repeat(IAM_MAX_POLICY_DOCUMENT));
+        assert_eq!(
+            check_iam("PutRolePolicy", &put(&long)).unwrap_err().code,
+            "ValidationError"
         );
     }
 }

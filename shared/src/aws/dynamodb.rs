@@ -3,22 +3,28 @@
 //!
 //! Items:
 //! - **scope** (`pk` = scope key, bounded to 512 bytes; `sk` = `s`): the scope's buckets *and* its
-//!   incident in one item. A bucket starting at minute `M` (epoch minutes) is a family of top-level
-//!   attributes: numbers `cM` (cost, femto-dollars, exact), `rM` (requests), `uM` (unpriced), `iM`,
-//!   `oM`, `kM`, `wM`, `hM` (input, output, cache-read, cache-write, 1-hour cache-write tokens), string
-//!   sets `mM` (models), `pM` (profile ARNs) and `bM` (keys of the batches applied to the bucket, kept
-//!   until an hour after the bucket ends: [`crate::live::detector::DEDUPE_SECS`]). The
-//!   incident: `v` (version), `open`, `started`, `last_at`, `last_cost`, `alerts`, `lw`/`lc`/`lr` (its
-//!   thresholds), `iteam`. Also `app`, `caller`, `team`, `expires_at` (7 days after the last write).
+//!   incident in one item, whose size does not depend on the batch rate. A bucket starting at minute
+//!   `M` (epoch minutes) is a family of top-level attributes: numbers `cM` (cost, femto-dollars,
+//!   exact), `rM` (requests), `uM` (unpriced), `iM`, `oM`, `kM`, `wM`, `hM` (input, output,
+//!   cache-read, cache-write, 1-hour cache-write tokens), string sets `mM` (models) and `pM` (profile
+//!   ARNs). The incident: `v` (version), `open`, `started`, `last_at`, `last_cost`, `alerts`,
+//!   `lw`/`lc`/`lr` (its thresholds), `iteam`. Also `app`, `caller`, `team`, `expires_at` (7 days after
+//!   the last write). (Items written before batch keys moved out may still hold string sets `bM` of
+//!   batch keys: they are read as marks and forgotten like old buckets.)
+//! - **batch** (`pk` = scope key, `sk` = `b#<batch key>`): that the batch was added to the scope;
+//!   only `expires_at` — an hour after the later of the add and the batch's last bucket (plus the
+//!   longest bucket), [`crate::live::detector::DEDUPE_SECS`]. One per scope and batch, ~100 bytes.
 //! - **open incident** (`pk` = `attention`, `sk` = `i#<scope key>`): `app`, `caller`, `v`.
 //! - **outbox** (`pk` = `attention`, `sk` = `o#<alert id>`): `alert` (JSON), `batch` (key of the batch
 //!   that made the transition), `created`, `claimed_until`, `expires_at` (7 days).
 //!
 //! Calls:
-//! - [`StateStore::apply`]: one `UpdateItem` per scope and batch: `ADD` the counters and the batch key of
-//!   every bucket the batch touches, conditional on no touched bucket holding the batch key yet, with
-//!   `ReturnValues = ALL_NEW` — the add and the read of the whole window in one round trip. A
-//!   redelivered batch fails the condition and adds nothing; the state is then read with `GetItem`.
+//! - [`StateStore::apply`]: per scope and batch, one `TransactWriteItems` — put the batch's item if it
+//!   is not there yet, and `ADD` the counters of every bucket the batch touches to the scope item,
+//!   both or neither — then one strongly consistent `GetItem` of the scope item (a transaction returns
+//!   no item): two round trips, one after the other. A redelivered batch finds its item, the
+//!   transaction is cancelled and adds nothing. Two adds to one scope at once conflict; the cancelled
+//!   one is sent again after a jittered pause (at most 8 sends).
 //! - [`StateStore::transition`]: one `TransactWriteItems`: the incident's compare-and-set on `v`, the
 //!   open-incident entry (put or deleted) and the outbox entry, all or nothing.
 //! - [`StateStore::attention`]: one `Query` of `pk = attention` per invocation.
@@ -30,9 +36,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TimeToLiveSpecification,
-    TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
 };
 
 use super::AwsError;
@@ -47,6 +52,12 @@ const ATTENTION_PK: &str = "attention";
 const SCOPE_SK: &str = "s";
 const OPEN_PREFIX: &str = "i#";
 const OUTBOX_PREFIX: &str = "o#";
+/// Sort key prefix of a batch's item in its scope's partition (`b#<batch key>`).
+const BATCH_PREFIX: &str = "b#";
+/// The longest bucket (a day-long window's, 24 minutes): a batch's item outlives its last bucket's end.
+const LONGEST_BUCKET_SECS: i64 = 1440;
+/// Sends of one add cancelled by a concurrent one before the call fails.
+const ADD_ATTEMPTS: usize = 8;
 const OUTBOX_TTL_SECS: i64 = 7 * 86_400;
 /// Buckets per `UpdateItem` (keeps the expression far below its 4 KB limit).
 const BUCKETS_PER_UPDATE: usize = 8;
@@ -293,13 +304,6 @@ impl Expr {
     }
 }
 
-/// What an add did: applied now (the item after it), or refused as already applied (the item as it
-/// was, when the service returned it).
-enum ApplyOutcome {
-    Now(ScopeState),
-    Before(Option<ScopeState>),
-}
-
 impl DynamoStore {
     async fn get_scope(&self, scope: &Scope) -> Result<ScopeState, StoreError> {
         let out = self
@@ -315,22 +319,28 @@ impl DynamoStore {
         Ok(out.item().map(scope_state).unwrap_or_default())
     }
 
-    /// One `UpdateItem` adding `deltas` (at most [`BUCKETS_PER_UPDATE`]) under batch key `batch`.
+    /// One `TransactWriteItems` adding `deltas` (at most [`BUCKETS_PER_UPDATE`]) under batch key
+    /// `batch`: the batch's own item, put only if it is not there yet, and the scope item's `ADD`s —
+    /// both or neither. `Ok(false)`: the batch had been applied already (nothing written).
+    ///
+    /// Two adds to one scope at the same moment conflict (DynamoDB cancels a transaction that meets
+    /// another on an item); the cancelled one is sent again after a short, growing, jittered pause,
+    /// [`ADD_ATTEMPTS`] times at most, then fails (and the invocation is retried).
     async fn apply_chunk(
         &self,
         scope: &Scope,
         batch: &str,
         deltas: &[Bucket],
         expires_at: Timestamp,
-    ) -> Result<ApplyOutcome, StoreError> {
+    ) -> Result<bool, StoreError> {
+        let key = scope.key();
         let mut x = Expr::default();
         let mut adds = Vec::new();
-        let mut conds = Vec::new();
-        let b = x.value(s(batch));
-        let bs = x.value(AttributeValue::Ss(vec![batch.to_string()]));
         let mut team = None;
+        let mut last = i64::MIN;
         for d in deltas {
             let m = d.minute.0.div_euclid(60);
+            last = last.max(d.minute.0);
             let t = &d.tokens;
             let counters: [(char, i128); 8] = [
                 ('c', d.cost.0),
@@ -355,11 +365,6 @@ impl DynamoStore {
                     adds.push(format!("{nm} {vl}"));
                 }
             }
-            let nb = x.name(&format!("b{m}"));
-            adds.push(format!("{nb} {bs}"));
-            conds.push(format!(
-                "(attribute_not_exists({nb}) OR NOT contains({nb}, {b}))"
-            ));
             if !d.team.is_empty() {
                 team = Some(d.team.clone());
             }
@@ -376,36 +381,99 @@ impl DynamoStore {
                 sets.push(format!("{nm} = {vl}"));
             }
         }
-        let r = self
-            .client
-            .update_item()
+        let update = if adds.is_empty() {
+            format!("SET {}", sets.join(", "))
+        } else {
+            format!("ADD {} SET {}", adds.join(", "), sets.join(", "))
+        };
+        let add = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
-            .key("pk", s(scope.key()))
+            .key("pk", s(&key))
             .key("sk", s(SCOPE_SK))
-            .update_expression(format!("ADD {} SET {}", adds.join(", "), sets.join(", ")))
-            .condition_expression(conds.join(" AND "))
+            .update_expression(update)
             .set_expression_attribute_names(Some(x.names))
             .set_expression_attribute_values(Some(x.values))
-            .return_values(ReturnValue::AllNew)
-            // A refused add (a redelivery) still answers with the item: no second round trip.
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match r {
-            Ok(out) => Ok(ApplyOutcome::Now(
-                out.attributes().map(scope_state).unwrap_or_default(),
-            )),
-            Err(e) => {
-                use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-                if let Some(UpdateItemError::ConditionalCheckFailedException(c)) =
-                    e.as_service_error()
-                {
-                    return Ok(ApplyOutcome::Before(c.item().map(scope_state)));
+            .build()
+            .map_err(build_err)?;
+        // Kept while a redelivery can come: an hour after the later of now and the batch's last bucket
+        // (plus the longest bucket), then removed by TTL.
+        let now = expires_at.0 - crate::live::detector::SCOPE_TTL_SECS;
+        let mark_expires =
+            now.max(last.saturating_add(LONGEST_BUCKET_SECS)) + crate::live::detector::DEDUPE_SECS;
+        let mark = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(&key))
+            .item("sk", s(format!("{BATCH_PREFIX}{batch}")))
+            .item("expires_at", n(mark_expires))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_err)?;
+        let mut attempt = 0;
+        loop {
+            let r = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(mark.clone()).build())
+                .transact_items(TransactWriteItem::builder().update(add.clone()).build())
+                .send()
+                .await;
+            let e = match r {
+                Ok(_) => return Ok(true),
+                Err(e) => e,
+            };
+            use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+            let codes: Vec<String> = match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                    let mut codes: Vec<String> = c
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code().unwrap_or("None").to_string())
+                        .collect();
+                    if codes.is_empty() {
+                        // Some emulators give the reasons only in the message.
+                        let msg = c.message().unwrap_or("");
+                        for code in ["ConditionalCheckFailed", "TransactionConflict"] {
+                            if msg.contains(code) {
+                                codes.push(code.to_string());
+                            }
+                        }
+                    }
+                    codes
                 }
-                Err(store_err(AwsError::from_sdk("UpdateItem", e)))
+                _ => return Err(store_err(AwsError::from_sdk("TransactWriteItems", e))),
+            };
+            if codes.iter().any(|c| c == "ConditionalCheckFailed") {
+                return Ok(false); // the batch's item is there: applied before
             }
+            let retry = codes
+                .iter()
+                .any(|c| c == "TransactionConflict" || c == "ThrottlingError");
+            attempt += 1;
+            if !retry || attempt >= ADD_ATTEMPTS {
+                return Err(StoreError {
+                    operation: "TransactWriteItems",
+                    message: format!(
+                        "the add was cancelled ({}) {attempt} times",
+                        codes.join(", ")
+                    ),
+                });
+            }
+            tokio::time::sleep(backoff(attempt, batch)).await;
         }
     }
+}
+
+/// The pause before the `attempt`-th resend of a cancelled add: 10 ms doubling, at most 640 ms, times a
+/// factor in [0.5, 1.5) drawn from the batch key and the clock (concurrent adds must not meet again).
+fn backoff(attempt: usize, batch: &str) -> std::time::Duration {
+    let base = 10u64 << attempt.min(6);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let seed = crate::live::detector::batch_key(&format!("{batch}{nanos}{attempt}"));
+    let r = u64::from_str_radix(&seed[..4], 16).unwrap_or(0) % 1000;
+    std::time::Duration::from_micros(base * (500 + r))
 }
 
 impl StateStore for DynamoStore {
@@ -416,25 +484,18 @@ impl StateStore for DynamoStore {
         deltas: &[Bucket],
         expires_at: Timestamp,
     ) -> Result<ScopeState, StoreError> {
-        let mut state = None;
         for (i, chunk) in deltas.chunks(BUCKETS_PER_UPDATE).enumerate() {
-            // One batch key per chunk, the same on every delivery (the chunking is deterministic).
+            // One batch key per chunk, the same on every delivery (the chunking is deterministic); the
+            // chunks go one after another (two at once would conflict on the scope item).
             let key = if i == 0 {
                 batch.to_string()
             } else {
                 format!("{batch}.{i}")
             };
-            state = match self.apply_chunk(scope, &key, chunk, expires_at).await? {
-                ApplyOutcome::Now(st) => Some(st),
-                // The chunk had been applied: the item as it is (an emulator that does not return it
-                // on a failed condition costs a read).
-                ApplyOutcome::Before(st) => st,
-            };
+            self.apply_chunk(scope, &key, chunk, expires_at).await?;
         }
-        match state {
-            Some(st) => Ok(st),
-            None => self.get_scope(scope).await,
-        }
+        // The scope as it is now: this add and every one that completed before it.
+        self.get_scope(scope).await
     }
 
     async fn read(&self, scope: &Scope) -> Result<ScopeState, StoreError> {

@@ -68,11 +68,12 @@ impl StateStore for MemoryStore {
     ) -> Result<ScopeState, StoreError> {
         let mut g = self.lock();
         let s = g.scopes.entry(scope.clone()).or_default();
-        let seen = deltas.iter().any(|d| {
-            s.buckets
-                .get(&d.minute.0)
-                .is_some_and(|(_, batches)| batches.contains(batch))
-        });
+        // Once per (scope, batch), as the DynamoDB store's batch items: a batch already added to any
+        // of the scope's buckets (and not yet forgotten there) adds nothing.
+        let seen = s
+            .buckets
+            .values()
+            .any(|(_, batches)| batches.contains(batch));
         if !seen {
             for d in deltas {
                 let (b, batches) = s
