@@ -66,6 +66,22 @@ pub struct Config {
     pub reports: Option<reports::ReportsBucket>,
     /// `CHAT_FORMAT`: publish with the chat integrations' JSON message structure.
     pub chat_format: bool,
+    /// The organisation's fan-in bucket (`FAN_IN_BUCKET`, `FAN_IN_PREFIX`, `FAN_IN_REGION`, with
+    /// `AWS_ACCOUNT_ID` and `AWS_REGION` naming this member); none = no fan-in.
+    pub fan_in: Option<FanIn>,
+}
+
+/// Where this member's daily fan-in object goes, and who this member is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FanIn {
+    pub bucket: String,
+    /// Key prefix, without leading or trailing `/`.
+    pub prefix: String,
+    /// The bucket's Region (the store's client is made for it).
+    pub bucket_region: String,
+    /// This member's account id and Region (the object's partition).
+    pub account: String,
+    pub region: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +125,29 @@ impl Config {
                     flag("CHAT_FORMAT", &v).map_err(|e| ConfigError::Invalid(e.name, e.value))?
                 }
                 None => false,
+            },
+            fan_in: match value(&get, "FAN_IN_BUCKET") {
+                Some(bucket) => {
+                    let region = req("AWS_REGION")?;
+                    let account = req("AWS_ACCOUNT_ID")?;
+                    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(ConfigError::Invalid("AWS_ACCOUNT_ID", account));
+                    }
+                    let prefix = opt("FAN_IN_PREFIX", "bedrock-meter/fan-in")
+                        .trim_matches('/')
+                        .to_string();
+                    if prefix.is_empty() {
+                        return Err(ConfigError::Invalid("FAN_IN_PREFIX", prefix));
+                    }
+                    Some(FanIn {
+                        bucket,
+                        prefix,
+                        bucket_region: value(&get, "FAN_IN_REGION").unwrap_or(region.clone()),
+                        account,
+                        region,
+                    })
+                }
+                None => None,
             },
             reports: match value(&get, "REPORTS_BUCKET") {
                 Some(bucket) => Some(reports::ReportsBucket {

@@ -105,6 +105,7 @@ fn config(report_topic: &str, alert_topic: &str, timeout: Duration) -> Config {
         cur_table: None,
         reports: None,
         chat_format: false,
+        fan_in: None,
     }
 }
 

@@ -1,4 +1,5 @@
-//! [`S3Store`] implements the core's [`ObjectWriter`] port with aws-sdk-s3 `PutObject`, and (feature
+//! [`S3Store`] implements the core's [`ObjectWriter`] port with aws-sdk-s3 `PutObject` (and, for the
+//! organisation's fan-in bucket in another account, `PutObject` with `bucket-owner-full-control`), and (feature
 //! `operator`) the operator port `ObjectLister` with `ListObjectsV2`, which `doctor` uses to find the
 //! newest delivered log object.
 
@@ -23,6 +24,18 @@ impl S3Store {
             client: aws_sdk_s3::Client::from_conf(s3),
         }
     }
+
+    /// A store whose requests go to `region` (a bucket in another Region, e.g. the organisation's
+    /// fan-in bucket: S3 answers a request sent to the wrong Region with a redirect, not the object).
+    pub fn in_region(config: &aws_config::SdkConfig, region: &str) -> S3Store {
+        let s3 = aws_sdk_s3::config::Builder::from(config)
+            .region(aws_sdk_s3::config::Region::new(region.to_string()))
+            .force_path_style(config.endpoint_url().is_some())
+            .build();
+        S3Store {
+            client: aws_sdk_s3::Client::from_conf(s3),
+        }
+    }
 }
 
 impl ObjectWriter for S3Store {
@@ -38,6 +51,30 @@ impl ObjectWriter for S3Store {
             .bucket(bucket)
             .key(key)
             .content_type(content_type)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("PutObject", e))?;
+        Ok(())
+    }
+
+    async fn put_object_for_bucket_owner(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        content_encoding: Option<&str>,
+    ) -> Result<(), AwsError> {
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .set_content_encoding(content_encoding.map(str::to_string))
+            // Accepted by a bucket with ACLs disabled (BucketOwnerEnforced, the home stack's) and what a
+            // bucket policy may require of cross-account writers elsewhere.
+            .acl(aws_sdk_s3::types::ObjectCannedAcl::BucketOwnerFullControl)
             .body(ByteStream::from(body))
             .send()
             .await
