@@ -32,8 +32,8 @@ use crate::time::Date;
 pub const PREFIX: &str = "fanin";
 /// The name of every fan-in object inside its partition folder.
 pub const OBJECT_NAME: &str = "rows.json.gz";
-/// The longest text value a row may carry (a whole application-profile ARN or IAM ARN fits); a line
-/// with a longer value is counted bad.
+/// The longest text value a row may carry, in characters (a whole application-profile ARN or IAM ARN
+/// fits); a line with a longer value is counted bad.
 pub const MAX_TEXT: usize = 2048;
 /// The most bytes [`decode`] inflates (a gzip bomb stops there and is an error).
 pub const MAX_INFLATED: u64 = 1 << 30;
@@ -74,6 +74,30 @@ pub struct FanInRow {
     /// Requests the member could not price (informational: the home account reprices every row).
     pub unpriced_requests: u64,
 }
+
+/// The row's columns as the home account's Glue table declares them (name, Hive type), in order: the
+/// serialised field names of [`FanInRow`] (a unit test keeps them equal).
+pub const COLUMNS: [(&str, &str); 19] = [
+    ("hour_utc", "int"),
+    ("account_id", "string"),
+    ("source_region", "string"),
+    ("app", "string"),
+    ("team", "string"),
+    ("caller", "string"),
+    ("model", "string"),
+    ("base_model", "string"),
+    ("pool", "string"),
+    ("tier", "string"),
+    ("prompt_band", "int"),
+    ("requests", "bigint"),
+    ("errors", "bigint"),
+    ("input_tokens", "bigint"),
+    ("output_tokens", "bigint"),
+    ("cache_read_tokens", "bigint"),
+    ("cache_write_tokens", "bigint"),
+    ("cache_write_1h_tokens", "bigint"),
+    ("unpriced_requests", "bigint"),
+];
 
 /// A 12-digit AWS account id.
 pub fn valid_account(s: &str) -> bool {
@@ -241,7 +265,7 @@ impl FanInRow {
             Some("hour_utc is not 0-23")
         } else if parse_pool(&self.pool).is_none() {
             Some("pool is not a pool")
-        } else if texts.iter().any(|t| t.len() > MAX_TEXT) {
+        } else if texts.iter().any(|t| t.chars().count() > MAX_TEXT) {
             Some("a text value is too long")
         } else if self.cache_write_1h_tokens > self.cache_write_tokens {
             Some("cache_write_1h_tokens exceeds cache_write_tokens")
@@ -344,8 +368,8 @@ pub struct Decoded {
     pub rows: Vec<FanInRow>,
     /// Lines that are not a row (not JSON, unknown or missing fields, invalid values): skipped.
     pub bad_lines: u64,
-    /// Valid rows of another account or Region than the object's key names: skipped (a member
-    /// writes only its own account's rows).
+    /// Valid rows of another account than the object's key names: skipped (a member writes only its
+    /// own account's rows).
     pub foreign_rows: u64,
 }
 
@@ -360,10 +384,10 @@ pub enum DecodeError {
     TooLarge,
 }
 
-/// Reads a fan-in object: bad lines are counted, not fatal. `expect` = the (account, Region) of the
-/// object's key: a row of another account or source Region is counted in `foreign_rows` and skipped
-/// (the rows of calls without a logged Region are kept).
-pub fn decode(bytes: &[u8], expect: Option<(&str, &str)>) -> Result<Decoded, DecodeError> {
+/// Reads a fan-in object: bad lines are counted, not fatal. `expect_account` = the account of the
+/// object's key: a row of another account is counted in `foreign_rows` and skipped. (The source
+/// Region is not checked against the key's: a member can only mislabel its own spend.)
+pub fn decode(bytes: &[u8], expect_account: Option<&str>) -> Result<Decoded, DecodeError> {
     if !bytes.starts_with(&[0x1f, 0x8b]) {
         return Err(DecodeError::NotGzip);
     }
@@ -391,13 +415,9 @@ pub fn decode(bytes: &[u8], expect: Option<(&str, &str)>) -> Result<Decoded, Dec
             out.bad_lines += 1;
             continue;
         }
-        if let Some((account, region)) = expect {
-            if row.account_id != account
-                || (!row.source_region.is_empty() && row.source_region != region)
-            {
-                out.foreign_rows += 1;
-                continue;
-            }
+        if expect_account.is_some_and(|a| row.account_id != a) {
+            out.foreign_rows += 1;
+            continue;
         }
         out.rows.push(row);
     }
@@ -466,7 +486,7 @@ mod tests {
         let rows: Vec<FanInRow> = (0..50).map(row).collect();
         let bytes = encode(&rows);
         assert_eq!(&bytes[..2], &[0x1f, 0x8b]);
-        let d = decode(&bytes, Some(("111122223333", "us-east-1"))).unwrap();
+        let d = decode(&bytes, Some("111122223333")).unwrap();
         assert_eq!(d.rows, rows);
         assert_eq!((d.bad_lines, d.foreign_rows), (0, 0));
         assert_eq!(decode(&encode(&[]), None).unwrap().rows, vec![]);
@@ -497,7 +517,7 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(text.as_bytes()).unwrap();
         let bytes = gz.finish().unwrap();
-        let d = decode(&bytes, Some(("111122223333", "us-east-1"))).unwrap();
+        let d = decode(&bytes, Some("111122223333")).unwrap();
         assert_eq!(d.rows, vec![good.clone(), last.clone()]);
         assert_eq!(d.bad_lines, 6);
         assert_eq!(d.foreign_rows, 1);
@@ -555,6 +575,23 @@ mod tests {
         ] {
             assert!(parse_key(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_glue_columns_are_the_rows_fields() {
+        let v = serde_json::to_value(row(1)).unwrap();
+        let mut fields: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut cols: Vec<&str> = COLUMNS.iter().map(|(n, _)| *n).collect();
+        fields.sort_unstable();
+        cols.sort_unstable();
+        assert_eq!(fields, cols);
+        // Serialised in the declared order too.
+        let text = serde_json::to_string(&row(1)).unwrap();
+        let at: Vec<usize> = COLUMNS
+            .iter()
+            .map(|(n, _)| text.find(&format!("\"{n}\":")).unwrap())
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

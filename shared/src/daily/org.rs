@@ -22,6 +22,8 @@ use crate::time::Date;
 
 /// SNS allows 256 KiB per message; as the daily emails.
 const BODY_BUDGET: usize = 262_144 - 4_096;
+/// Members that reported on any of this many days before are expected.
+pub const EXPECTED_DAYS: i64 = 7;
 /// How many missing accounts a line names before "… and N more".
 const MISSING_NAMED: usize = 20;
 
@@ -52,6 +54,32 @@ pub struct MissingAccount {
 }
 
 impl Members {
+    /// The members of `day` from the fan-in object keys (`fanin::object_key`) found for `day` and the
+    /// 7 days before: reported = objects of `day`; expected = (account, Region) with an object on any
+    /// of the previous 7 days, plus `listed` accounts. Keys that are not fan-in keys are ignored.
+    pub fn from_keys<'k>(
+        keys: impl IntoIterator<Item = &'k str>,
+        day: Date,
+        listed: impl IntoIterator<Item = String>,
+    ) -> Members {
+        let first = day.days_since_epoch() - EXPECTED_DAYS;
+        let mut m = Members {
+            expected_accounts: listed.into_iter().collect(),
+            ..Default::default()
+        };
+        for k in keys {
+            let Ok((d, account, region)) = crate::daily::fanin::parse_key(k) else {
+                continue;
+            };
+            if d == day {
+                m.reported.insert((account, region));
+            } else if (first..day.days_since_epoch()).contains(&d.days_since_epoch()) {
+                m.expected.insert((account, region));
+            }
+        }
+        m
+    }
+
     /// Every account known: reported, expected by Region, or listed.
     pub fn accounts(&self) -> BTreeSet<&str> {
         self.reported
@@ -700,6 +728,42 @@ mod tests {
         assert_eq!(j["accounts_expected"], 5);
         assert_eq!(j["accounts_missing"].as_array().unwrap().len(), 3);
         assert_eq!(j["totals"]["requests"].as_u64(), Some(requests));
+    }
+
+    #[test]
+    fn members_from_keys_expect_the_previous_seven_days() {
+        let day = d();
+        let key = |d: &str, a: &str, r: &str| {
+            crate::daily::fanin::object_key(Date::parse(d).unwrap(), a, r).unwrap()
+        };
+        let keys = [
+            key("2026-11-25", "111111111111", "us-east-1"),
+            key("2026-11-24", "111111111111", "eu-west-1"), // yesterday: expected, missing
+            key("2026-11-18", "222222222222", "us-east-1"), // 7 days before: expected, missing
+            key("2026-11-17", "333333333333", "us-east-1"), // 8 days before: not expected
+            key("2026-11-26", "444444444444", "us-east-1"), // the day after: not expected
+            "fanin/day=2026-11-24/account=1/region=us-east-1/rows.json.gz".to_string(),
+        ];
+        let m = Members::from_keys(keys.iter().map(String::as_str), day, []);
+        let missing: Vec<(String, Vec<String>)> = m
+            .missing()
+            .into_iter()
+            .map(|x| (x.account, x.regions))
+            .collect();
+        assert_eq!(
+            missing,
+            vec![
+                ("111111111111".to_string(), vec!["eu-west-1".to_string()]),
+                ("222222222222".to_string(), vec!["us-east-1".to_string()]),
+            ]
+        );
+        assert_eq!(m.accounts().len(), 2);
+        let m = Members::from_keys(
+            keys.iter().map(String::as_str),
+            day,
+            ["999999999999".to_string()],
+        );
+        assert_eq!(m.missing().len(), 3);
     }
 
     #[test]
