@@ -504,7 +504,7 @@ impl OrgReport {
         );
         match self.missing_line() {
             Some(l) => {
-                let _ = writeln!(out, "NOT REPORTED  {l} (their spend is NOT in the totals)");
+                let _ = writeln!(out, "NOT REPORTED  {l} — their spend is NOT in the totals");
             }
             None if self.accounts_expected > 0 => {
                 let _ = writeln!(out, "Reported      every expected account");
@@ -543,7 +543,8 @@ fn pretty<T: Serialize>(v: &T) -> String {
 
 /// The organisation's emails of `date`: one per team (all its accounts and Regions, the per-account
 /// breakdown, the missing members named), then the organisation summary. `prev` is the previous
-/// day's organisation report (for the day-over-day change), `None` when not known.
+/// day's organisation report (for the day-over-day change), `None` when not known; build it from the
+/// accounts that reported today only, so a missing member does not read as a drop in spend.
 pub fn org_emails(
     org: &OrgReport,
     rows: &[AccountRow],
