@@ -65,7 +65,7 @@ pub fn reason_names(bits: u8) -> Vec<&'static str> {
 }
 
 impl Group {
-    fn add(&mut self, r: &PricedRow) {
+    pub(crate) fn add(&mut self, r: &PricedRow) {
         let u = &r.usage;
         self.requests += u.requests;
         self.errors += u.errors;
@@ -941,7 +941,7 @@ pub fn short_caller(arn: &str) -> String {
 
 /// One CSV field: the value cleaned for one line ([`crate::text::clean_line`]: a CR or LF, which
 /// spreadsheet tools read as a row break even unquoted, is written out), quoted when it holds `,` or `"`.
-fn csv(s: &str) -> String {
+pub(crate) fn csv(s: &str) -> String {
     let s = crate::text::clean_line(s);
     if s.contains([',', '"']) {
         format!("\"{}\"", s.replace('"', "\"\""))
