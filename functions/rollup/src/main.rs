@@ -22,6 +22,11 @@ async fn main() -> Result<(), Error> {
         profiles: BedrockProfiles::new(&conf),
         notifier: SnsNotifier::new(&conf).with_chat_format(cfg.chat_format),
         store: S3Store::new(&conf),
+        // The organisation's bucket may be in another Region (FAN_IN_REGION): a client of its Region.
+        fan_in_store: cfg
+            .fan_in
+            .as_ref()
+            .map(|f| S3Store::in_region(&conf, &f.bucket_region)),
         prices: PriceTable::embedded(),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
