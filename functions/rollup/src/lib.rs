@@ -15,6 +15,7 @@
 
 use std::collections::BTreeSet;
 
+pub mod org;
 pub mod reports;
 use std::time::Duration;
 

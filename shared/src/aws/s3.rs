@@ -5,7 +5,7 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 
-use crate::ports::objects::ObjectWriter;
+use crate::ports::objects::{KeyLister, ObjectWriter};
 use crate::ports::AwsError;
 
 #[derive(Clone, Debug)]
@@ -80,6 +80,37 @@ impl ObjectWriter for S3Store {
             .await
             .map_err(|e| AwsError::from_sdk("PutObject", e))?;
         Ok(())
+    }
+}
+
+/// A listing stops after this many pages (1,000 keys each): the organisation rollup lists one day's
+/// folder, one object per member account and Region.
+pub const MAX_LIST_PAGES: usize = 100;
+
+impl KeyLister for S3Store {
+    async fn list_keys(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, AwsError> {
+        let mut keys = Vec::new();
+        let mut token = None;
+        for _ in 0..MAX_LIST_PAGES {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListObjectsV2", e))?;
+            keys.extend(out.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+            token = out.next_continuation_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(keys);
+            }
+        }
+        Err(AwsError::new(
+            "ListObjectsV2",
+            format!("more than {MAX_LIST_PAGES} pages under s3://{bucket}/{prefix}"),
+        ))
     }
 }
 

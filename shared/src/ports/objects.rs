@@ -29,3 +29,14 @@ pub trait ObjectWriter {
         content_encoding: Option<&str>,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
+
+/// Lists object keys (S3 `ListObjectsV2`, every page): the organisation rollup finds which members
+/// wrote their fan-in object of a day.
+pub trait KeyLister {
+    /// Every key under `prefix` in `bucket`.
+    fn list_keys(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+}
