@@ -31,8 +31,9 @@
 //!   most 5 GB in one PUT.
 //! - **S3 bucket policies across accounts** (moto keeps them but never evaluates them, and lets any
 //!   account write to any bucket): the proxy learns each bucket's owner (the account of the access key
-//!   that created it: moto's multi-account mode, a 12-digit access key id is that account, any other
-//!   is moto's default `123456789012`) and its policy (`PutBucketPolicy`); a `PutObject` from another
+//!   that created it: a 12-digit access key id is that account, any other is moto's default
+//!   `123456789012`; the proxy tells moto so with its `x-moto-account-id` header, as moto 5 maps only
+//!   the access keys its own IAM issued) and its policy (`PutBucketPolicy`); a `PutObject` from another
 //!   account is allowed only by an `Allow` statement of the policy for that principal, `s3:PutObject`,
 //!   the object's ARN (`${aws:PrincipalAccount}` substituted) and conditions that hold — and by no
 //!   matching `Deny` — else it is refused with S3's 403 `AccessDenied`, as AWS does. Conditions
@@ -1236,18 +1237,12 @@ fn conditions_hold(cond: Option<&Value>, ctx: &PutContext) -> Result<bool, Rejec
 }
 
 /// Whether a statement applies to this `PutObject` (principal, action, resource, conditions).
-fn statement_applies(
-    st: &Value,
-    object_arn: &str,
-    ctx: &PutContext,
-) -> Result<bool, Rejection> {
+fn statement_applies(st: &Value, object_arn: &str, ctx: &PutContext) -> Result<bool, Rejection> {
     let principal_ok = match &st["Principal"] {
         Value::String(s) => s == "*",
         Value::Object(o) => o.get("AWS").is_some_and(|a| {
             one_or_many(a).iter().any(|p| {
-                *p == "*"
-                    || *p == ctx.account
-                    || *p == format!("arn:aws:iam::{}:root", ctx.account)
+                *p == "*" || *p == ctx.account || *p == format!("arn:aws:iam::{}:root", ctx.account)
             })
         }),
         _ => false,
@@ -1422,6 +1417,12 @@ fn serve(conn: TcpStream, state: &State, upstream: u16) -> std::io::Result<()> {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
     }
+    // moto's multi-account mode: a 12-digit access key id acts as that account (moto itself takes the
+    // account from this header, or from IAM access keys it issued).
+    let account = caller_account(&req);
+    if account != MOTO_DEFAULT_ACCOUNT && header(&req, "x-moto-account-id").is_none() {
+        head.push_str(&format!("x-moto-account-id: {account}\r\n"));
+    }
     head.push_str(&format!(
         "Content-Length: {}\r\nConnection: close\r\n\r\n",
         req.body.len()
@@ -1483,13 +1484,18 @@ mod tests {
         let other = own.replace("account=111111111111", "account=222222222222");
         let e = evaluate_bucket_policy(Some(&p), "home", &other, &member).unwrap_err();
         assert_eq!((e.service, e.code), (Service::S3, "AccessDenied"));
-        assert!(evaluate_bucket_policy(Some(&p), "home", &own.replace("bm/", "x/"), &member).is_err());
+        assert!(
+            evaluate_bucket_policy(Some(&p), "home", &own.replace("bm/", "x/"), &member).is_err()
+        );
         let outsider = PutContext {
             org: Some("o-other00000"),
             ..member
         };
         assert!(evaluate_bucket_policy(Some(&p), "home", own, &outsider).is_err());
-        let alone = PutContext { org: None, ..member };
+        let alone = PutContext {
+            org: None,
+            ..member
+        };
         assert!(evaluate_bucket_policy(Some(&p), "home", own, &alone).is_err());
         assert!(evaluate_bucket_policy(None, "home", own, &member).is_err());
         // A condition the proxy cannot judge is refused, never ignored.
@@ -1499,8 +1505,12 @@ mod tests {
         assert!(e.message.contains("cannot evaluate"), "{}", e.message);
         // An explicit deny wins over the allow.
         let mut deny = fan_in_policy();
-        deny["Statement"][1]["Condition"] = json!({"StringNotEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}});
-        let no_acl = PutContext { acl: None, ..member };
+        deny["Statement"][1]["Condition"] =
+            json!({"StringNotEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}});
+        let no_acl = PutContext {
+            acl: None,
+            ..member
+        };
         assert!(evaluate_bucket_policy(Some(&deny), "home", own, &no_acl).is_err());
         assert!(evaluate_bucket_policy(Some(&deny), "home", own, &member).is_ok());
     }

@@ -24,7 +24,7 @@ use bedrock_meter_core::daily::rollup::PricedRow;
 use bedrock_meter_core::ports::notify::{Notification, Notifier};
 use bedrock_meter_core::ports::objects::{KeyLister, ObjectWriter};
 use bedrock_meter_core::ports::query::{
-    finish_query, start_query, PollOptions, QueryEngine, StartQuery,
+    finish_query, start_query, PollOptions, QueryEngine, StartQuery, Started,
 };
 use bedrock_meter_core::ports::AwsError;
 use bedrock_meter_core::pricing::prices::PriceTable;
@@ -154,7 +154,8 @@ where
     let result = run_org(deps, cfg, event, now).await;
     if let Err(e) = &result {
         tracing::error!(error = %e, "organisation rollup failed");
-        let day = day_of(event, now).map_or_else(|_| "(unknown day)".to_string(), |d| d.to_string());
+        let day =
+            day_of(event, now).map_or_else(|_| "(unknown day)".to_string(), |d| d.to_string());
         let alert = Notification {
             subject: format!("bedrock-meter: organisation cost rollup FAILED for {day}"),
             body: format!(
@@ -174,13 +175,13 @@ where
     result
 }
 
-async fn query_rows<E: QueryEngine>(
+async fn start_day<E: QueryEngine>(
     engine: &E,
     cfg: &OrgConfig,
     day: Date,
     which: &'static str,
-) -> Result<(String, Vec<fanin::FanInRow>), RollupError> {
-    let started = start_query(
+) -> Result<Started, RollupError> {
+    start_query(
         engine,
         &StartQuery {
             sql: org_sql(&cfg.table, day),
@@ -189,10 +190,22 @@ async fn query_rows<E: QueryEngine>(
         },
     )
     .await
+    .map_err(|source| RollupError::Query { which, source })
+}
+
+async fn query_rows<E: QueryEngine>(
+    engine: &E,
+    cfg: &OrgConfig,
+    started: Started,
+    which: &'static str,
+) -> Result<(String, Vec<fanin::FanInRow>), RollupError> {
+    let out = finish_query(
+        engine,
+        started,
+        &PollOptions::with_timeout(cfg.query_timeout),
+    )
+    .await
     .map_err(|source| RollupError::Query { which, source })?;
-    let out = finish_query(engine, started, &PollOptions::with_timeout(cfg.query_timeout))
-        .await
-        .map_err(|source| RollupError::Query { which, source })?;
     let rows =
         org_rows_from_results(&out.columns, &out.rows).map_err(|source| RollupError::Rows {
             which,
@@ -234,18 +247,24 @@ where
         let prefix = cfg.day_prefix(*d);
         async move { deps.store.list_keys(&cfg.bucket, &prefix).await }
     }));
+    // Started in a fixed order (the day, then the day before), finished together.
+    let day_started = start_day(&deps.engine, cfg, date, "organisation").await?;
+    let prev_started =
+        start_day(&deps.engine, cfg, date.pred(), "organisation previous-day").await?;
     let (day, prev, listed) = tokio::join!(
-        query_rows(&deps.engine, cfg, date, "organisation"),
-        query_rows(&deps.engine, cfg, date.pred(), "organisation previous-day"),
+        query_rows(&deps.engine, cfg, day_started, "organisation"),
+        query_rows(&deps.engine, cfg, prev_started, "organisation previous-day"),
         listings
     );
     let ((query_id, day_rows), (_, prev_rows)) = (day?, prev?);
     let mut keys = Vec::new();
     for l in listed {
-        keys.extend(l.map_err(|e: AwsError| RollupError::Event(format!(
-            "listing the fan-in objects in s3://{}: {e}",
-            cfg.bucket
-        )))?);
+        keys.extend(l.map_err(|e: AwsError| {
+            RollupError::Event(format!(
+                "listing the fan-in objects in s3://{}: {e}",
+                cfg.bucket
+            ))
+        })?);
     }
     let members = Members::from_keys(
         keys.iter().map(String::as_str),
@@ -269,7 +288,13 @@ where
         .filter(|r| reported.contains(r.account.as_str()))
         .map(|r| r.row)
         .collect();
-    let prev = Report::build(&prev_priced, Some(date.pred()), deps.prices.as_of, no_keys, 0);
+    let prev = Report::build(
+        &prev_priced,
+        Some(date.pred()),
+        deps.prices.as_of,
+        no_keys,
+        0,
+    );
 
     let mut notes = Vec::new();
     if members.reported.is_empty() {
@@ -370,6 +395,9 @@ mod tests {
                 .then(|| env.get(k).map(|v| v.to_string()))
                 .flatten()
         });
-        assert!(matches!(missing, Err(ConfigError::Missing("FAN_IN_BUCKET"))));
+        assert!(matches!(
+            missing,
+            Err(ConfigError::Missing("FAN_IN_BUCKET"))
+        ));
     }
 }

@@ -101,7 +101,11 @@ impl KeyLister for S3Store {
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("ListObjectsV2", e))?;
-            keys.extend(out.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+            keys.extend(
+                out.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
             token = out.next_continuation_token().map(str::to_string);
             if token.is_none() {
                 return Ok(keys);

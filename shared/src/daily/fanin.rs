@@ -113,9 +113,7 @@ pub fn valid_region(s: &str) -> bool {
         && parts[..parts.len() - 1]
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1]
-            .bytes()
-            .all(|b| b.is_ascii_digit())
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty()
         && parts[parts.len() - 1].len() <= 2
 }
@@ -502,7 +500,10 @@ mod tests {
         text.push_str(&format!("{extra}\n"));
         let mut bad_account = row(3);
         bad_account.account_id = "1111/../2222".into();
-        text.push_str(&format!("{}\n", serde_json::to_string(&bad_account).unwrap()));
+        text.push_str(&format!(
+            "{}\n",
+            serde_json::to_string(&bad_account).unwrap()
+        ));
         let mut bad_hour = row(4);
         bad_hour.hour_utc = 24;
         text.push_str(&format!("{}\n", serde_json::to_string(&bad_hour).unwrap()));
@@ -538,9 +539,18 @@ mod tests {
             "fanin/day=2026-11-25/account=111122223333/region=eu-west-1/rows.json.gz"
         );
         assert!(object_key(day, "us-gov-west-1", "us-gov-west-1").is_err());
-        for account in ["11112222333", "1111222233334", "11112222333a", "../111122223", ""] {
+        for account in [
+            "11112222333",
+            "1111222233334",
+            "11112222333a",
+            "../111122223",
+            "",
+        ] {
             assert!(
-                matches!(object_key(day, account, "us-east-1"), Err(KeyError::Account(_))),
+                matches!(
+                    object_key(day, account, "us-east-1"),
+                    Err(KeyError::Account(_))
+                ),
                 "{account}"
             );
         }
@@ -555,7 +565,10 @@ mod tests {
             "region=us-east-1",
         ] {
             assert!(
-                matches!(object_key(day, "111122223333", region), Err(KeyError::Region(_))),
+                matches!(
+                    object_key(day, "111122223333", region),
+                    Err(KeyError::Region(_))
+                ),
                 "{region}"
             );
         }
@@ -606,7 +619,11 @@ mod tests {
         let summed = m.iter().find(|r| r.tier == "default").unwrap();
         assert_eq!(summed.requests, a.requests + 5);
         assert_eq!(summed.input_tokens, 2 * a.input_tokens);
-        for p in [Pool::Global, Pool::InRegion, Pool::Geographic("apac".into())] {
+        for p in [
+            Pool::Global,
+            Pool::InRegion,
+            Pool::Geographic("apac".into()),
+        ] {
             assert_eq!(parse_pool(&pool_text(&p)), Some(p));
         }
         assert_eq!(parse_pool("Global"), None);
