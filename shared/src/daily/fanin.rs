@@ -57,7 +57,7 @@ pub struct FanInRow {
     pub model: String,
     /// The base model the member resolved (`""` when unknown: unpriced at home too).
     pub base_model: String,
-    /// The pool: `global`, `in-region` or a geography prefix (`us`, `eu`, `apac`, …).
+    /// The pool: `global`, `in-region` or a geography prefix (`us`, `eu`, `apac`, `us-gov`, …).
     pub pool: String,
     /// The service tier the calls were priced in (`default`, `flex`, `priority`, `reserved`, `unread`).
     pub tier: String,
@@ -185,7 +185,12 @@ pub fn parse_pool(s: &str) -> Option<Pool> {
     match s {
         "global" => Some(Pool::Global),
         "in-region" => Some(Pool::InRegion),
-        g if !g.is_empty() && g.len() <= 8 && g.bytes().all(|b| b.is_ascii_lowercase()) => {
+        // A geography prefix (`us`, `eu`, `apac`, `us-gov`): lowercase words joined by `-`.
+        g if g.len() <= 16
+            && g
+                .split('-')
+                .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase())) =>
+        {
             Some(Pool::Geographic(g.to_string()))
         }
         _ => None,
@@ -606,9 +611,16 @@ mod tests {
         let summed = m.iter().find(|r| r.tier == "default").unwrap();
         assert_eq!(summed.requests, a.requests + 5);
         assert_eq!(summed.input_tokens, 2 * a.input_tokens);
-        for p in [Pool::Global, Pool::InRegion, Pool::Geographic("apac".into())] {
+        for p in [
+            Pool::Global,
+            Pool::InRegion,
+            Pool::Geographic("apac".into()),
+            Pool::Geographic("us-gov".into()),
+        ] {
             assert_eq!(parse_pool(&pool_text(&p)), Some(p));
         }
-        assert_eq!(parse_pool("Global"), None);
+        for bad in ["Global", "", "us-", "-us", "us--gov", "us_gov", "abcdefghijklmnopq"] {
+            assert_eq!(parse_pool(bad), None, "{bad}");
+        }
     }
 }
