@@ -109,6 +109,15 @@ pub struct RollupSqlArgs {
     /// report without the members (hidden; the SQL tests use it).
     #[arg(long, hide = true, requires = "org")]
     pub price_org_rows: Option<PathBuf>,
+    /// With --price-rows: write the member's fan-in object of the day from the query's rows (what the
+    /// member's rollup Lambda writes) under DIR, for account --account and Region --region (hidden;
+    /// the SQL tests use it).
+    #[arg(long, hide = true, requires_all = ["price_rows", "account", "region"])]
+    pub write_fan_in: Option<PathBuf>,
+    #[arg(long, hide = true)]
+    pub account: Option<String>,
+    #[arg(long, hide = true)]
+    pub region: Option<String>,
     /// Output format of --price-rows.
     #[arg(long, value_enum, default_value = "json", hide = true)]
     pub format: PriceRowsFormat,
@@ -250,6 +259,31 @@ pub fn run(a: RollupSqlArgs) -> anyhow::Result<ExitCode> {
             path.display()
         )
     })?;
+    if let Some(dir) = &a.write_fan_in {
+        use bedrock_meter_core::daily::fanin;
+        let day = bedrock_meter_core::daily::athena_sql::day_rollup_from_rows(
+            &results.columns,
+            &results.rows,
+            core.attribution.metadata_keys.len(),
+            date,
+        )?;
+        let account = a.account.as_deref().unwrap_or_default();
+        let region = a.region.as_deref().unwrap_or_default();
+        let key = fanin::object_key(date, account, region)?;
+        let rows = fanin::rows_of_day_rollup(
+            date,
+            account,
+            &day,
+            &core.profiles,
+            &core.prices,
+            &core.attribution,
+        );
+        let path = dir.join(&key);
+        std::fs::create_dir_all(path.parent().expect("a key has folders"))?;
+        std::fs::write(&path, fanin::encode(&rows))?;
+        println!("{}", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let rollup = rollup_from_rows(
         &results.columns,
         &results.rows,

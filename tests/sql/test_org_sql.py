@@ -24,7 +24,7 @@ import duckdb
 import sqlglot
 
 import fixtures
-from test_rollup_sql import BIN, athena_text, loads, run
+from test_rollup_sql import BIN, KEYS, athena_text, loads, run, run_rollup_sql
 
 DATABASE, TABLE = "bedrock_meter", "fanin"
 ACCOUNTS = ["111122223333", "222233334444", "333344445555"]
@@ -84,6 +84,7 @@ class OrgSqlTest(unittest.TestCase):
         cls.tmp = tempfile.TemporaryDirectory()
         cls.home = os.path.join(cls.tmp.name, "home")
         cls.accounts = {}
+        cls.inputs = {}
         saved = fixtures.ACCOUNT
         try:
             for i, account in enumerate(ACCOUNTS):
@@ -93,6 +94,7 @@ class OrgSqlTest(unittest.TestCase):
                 profiles = os.path.join(cls.tmp.name, f"profiles-{account}.json")
                 with open(profiles, "w") as f:
                     json.dump(fixtures.profiles_document(), f)
+                cls.inputs[account] = (logs, profiles)
                 cls.accounts[account] = loads(run(
                     "report", "--date", fixtures.DAY, "--format", "json", "--profiles", profiles,
                     "--write-fan-in", cls.home, logs))
@@ -177,6 +179,48 @@ class OrgSqlTest(unittest.TestCase):
         finally:
             with gzip.open(key, "wt") as f:
                 f.write(text)
+
+    def test_the_members_daily_query_gives_the_same_rows(self):
+        """The member's rollup Lambda writes its object from the daily query's rows (the SQL of
+        docs/daily-path.md, run here in DuckDB): per hour, app, team, caller and model the same counts
+        as `report --write-fan-in` from the records (the tier and the 1-hour cache split aside: the
+        table declares no bodies, docs/daily-path.md)."""
+        account = ACCOUNTS[0]
+        logs, profiles = self.inputs[account]
+        _, cols, rows = run_rollup_sql(logs, fixtures.DAY)
+        rows_file = os.path.join(self.tmp.name, "member-rows.json")
+        with open(rows_file, "w") as f:
+            json.dump({"columns": cols, "rows": rows}, f)
+        member = os.path.join(self.tmp.name, "member")
+        run("rollup-sql", "--date", fixtures.DAY, "--price-rows", rows_file, "--metadata-keys", KEYS,
+            "--profiles", profiles, "--write-fan-in", member, "--account", account,
+            "--region", fixtures.REGION)
+
+        def summed(root):
+            out = {}
+            base = os.path.join(root, "fanin", f"day={fixtures.DAY}", f"account={account}")
+            for dirpath, _, files in os.walk(base):
+                for name in files:
+                    with gzip.open(os.path.join(dirpath, name), "rt") as f:
+                        for line in f:
+                            r = json.loads(line)
+                            k = tuple(r[c] for c in ("hour_utc", "source_region", "app", "team",
+                                                     "caller", "model", "base_model", "pool",
+                                                     "prompt_band"))
+                            v = out.setdefault(k, [0] * 6)
+                            for i, c in enumerate(("requests", "errors", "input_tokens",
+                                                   "output_tokens", "cache_read_tokens",
+                                                   "cache_write_tokens")):
+                                v[i] += r[c]
+            return out
+
+        by_sql, by_records = summed(member), summed(self.home)
+        self.assertGreater(len(by_sql), 20)
+        self.assertEqual(by_sql, by_records)
+        # One object, at the member's own Region's key.
+        self.assertEqual(os.listdir(os.path.join(member, "fanin", f"day={fixtures.DAY}",
+                                                 f"account={account}")),
+                         [f"region={fixtures.REGION}"])
 
     def test_the_query_reads_one_day(self):
         sql = run("rollup-sql", "--org", "--date", fixtures.DAY, "--database", DATABASE,

@@ -357,6 +357,35 @@ pub fn rows_of_hours<'a>(
     }))
 }
 
+/// A member's rows of `day` from the daily query's result (`athena_sql::day_rollup_from_rows`): each
+/// hour's rows resolved with the member's profiles and priced ([`crate::daily::rollup::price_rows`],
+/// as the daily report prices them), as [`rows_of_hours`]. What the member's rollup Lambda writes at
+/// `object_key(day, account, its Region)`.
+pub fn rows_of_day_rollup(
+    day: Date,
+    account_id: &str,
+    rollup: &crate::daily::athena_sql::DayRollup,
+    profiles: &dyn crate::attribution::profiles::ProfileDirectory,
+    prices: &PriceTable,
+    cfg: &crate::attribution::resolution::AttributionConfig,
+) -> Vec<FanInRow> {
+    let hours: Vec<(i64, Vec<PricedRow>)> = rollup
+        .by_hour
+        .iter()
+        .map(|(h, r)| {
+            (
+                *h,
+                crate::daily::rollup::price_rows(&r.rows, profiles, prices, cfg),
+            )
+        })
+        .collect();
+    rows_of_hours(
+        day,
+        account_id,
+        hours.iter().map(|(h, rows)| (*h, rows.as_slice())),
+    )
+}
+
 /// The gzip JSON Lines bytes of `rows`, one object per line.
 pub fn encode(rows: &[FanInRow]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
