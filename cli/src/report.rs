@@ -173,12 +173,19 @@ fn nothing_to_report(
 }
 
 /// The account a record is counted in: its `accountId`, or `unknown`.
-fn account_of(r: &bedrock_meter_core::records::record::Record<'_>) -> String {
+fn account_of<'r>(r: &'r bedrock_meter_core::records::record::Record<'_>) -> &'r str {
     r.account_id
         .as_deref()
         .filter(|a| !a.is_empty())
         .unwrap_or("unknown")
-        .to_string()
+}
+
+/// The rollup of `account` in `m` (looked up without allocating: one entry per account).
+fn rollup_of<'m>(m: &'m mut BTreeMap<String, Rollup>, account: &str) -> &'m mut Rollup {
+    if !m.contains_key(account) {
+        m.insert(account.to_string(), Rollup::default());
+    }
+    m.get_mut(account).expect("inserted above")
 }
 
 pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
@@ -193,8 +200,8 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
             st.first = Some(st.first.map_or(r.timestamp, |f| f.min(r.timestamp)));
             st.last = Some(st.last.map_or(r.timestamp, |l| l.max(r.timestamp)));
             if a.date.is_none_or(|d| d.contains(r.timestamp)) {
-                st.rollup.add_record(&r, &core.attribution, &core.prices);
-                st.accounts.entry(account_of(&r)).or_default().add_record(
+                // Summed per account only; the whole rollup is their merge (rows, not records).
+                rollup_of(&mut st.accounts, account_of(&r)).add_record(
                     &r,
                     &core.attribution,
                     &core.prices,
@@ -202,9 +209,13 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
                 if a.write_fan_in.is_some() {
                     let hour = r.timestamp.0 - r.timestamp.0.rem_euclid(3600);
                     st.fan
-                        .entry((account_of(&r), hour))
+                        .entry((account_of(&r).to_string(), hour))
                         .or_default()
-                        .add_record(&r, &core.attribution, &core.prices);
+                        .add_record(
+                        &r,
+                        &core.attribution,
+                        &core.prices,
+                    );
                 }
                 if a.format == ReportFormat::Html {
                     let hour = r.timestamp.0 - r.timestamp.0.rem_euclid(3600);
@@ -217,11 +228,11 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
             } else if a.format == ReportFormat::Email
                 && a.date.is_some_and(|d| d.pred().contains(r.timestamp))
             {
-                st.prev.add_record(&r, &core.attribution, &core.prices);
-                st.prev_accounts
-                    .entry(account_of(&r))
-                    .or_default()
-                    .add_record(&r, &core.attribution, &core.prices);
+                rollup_of(&mut st.prev_accounts, account_of(&r)).add_record(
+                    &r,
+                    &core.attribution,
+                    &core.prices,
+                );
             }
             if a.format == ReportFormat::Html {
                 st.seen.push(Seen::of(&r));
@@ -233,7 +244,13 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         }
     })?;
     let mut read = Read::default();
-    for r in reads {
+    for mut r in reads {
+        for a in r.accounts.values() {
+            r.rollup.merge(a.clone());
+        }
+        for a in r.prev_accounts.values() {
+            r.prev.merge(a.clone());
+        }
         read.rollup.merge(r.rollup);
         read.prev.merge(r.prev);
         for (k, rollup) in r.accounts {
@@ -320,8 +337,14 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
                 .collect()
         };
         let rows = account_rows(&read.accounts);
-        let mut org =
-            OrgReport::build(&rows, date, core.prices.as_of, keys, rollup.malformed, None);
+        let mut org = OrgReport::build(
+            &rows,
+            date,
+            core.prices.as_of,
+            keys,
+            rollup.malformed,
+            None,
+        );
         org.report.unreadable_files = summary.unreadable_files;
         let prev = (a.format == ReportFormat::Email).then(|| {
             let prev_rows: Vec<PricedRow> = account_rows(&read.prev_accounts)
@@ -330,10 +353,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
                 .collect();
             Report::build(&prev_rows, date.map(Date::pred), core.prices.as_of, keys, 0)
         });
-        print!(
-            "{}",
-            org_output(&a, &org, &rows, prev.as_ref(), keys, date)?
-        );
+        print!("{}", org_output(&a, &org, &rows, prev.as_ref(), keys, date)?);
         return Ok(ExitCode::SUCCESS);
     }
     let view = match &a.team {

@@ -539,9 +539,13 @@ pub fn org_sql(table: &TableRef, date: Date) -> String {
     s.push_str("  AND (source_region = '' OR (length(source_region) <= 32 AND regexp_like(source_region, '^[a-z]+(-[a-z]+)+-[0-9]{1,2}$')))\n");
     s.push_str("  AND hour_utc BETWEEN 0 AND 23\n");
     s.push_str("  AND prompt_band BETWEEN 0 AND 255\n");
-    s.push_str("  AND (pool IN ('global', 'in-region') OR regexp_like(pool, '^[a-z]{1,8}$'))\n");
+    s.push_str("  AND length(pool) <= 16 AND regexp_like(pool, '^[a-z]+(-[a-z]+)*$')\n");
     for c in ["app", "team", "caller", "model", "base_model", "tier"] {
-        let _ = writeln!(s, "  AND length({c}) <= {}", crate::daily::fanin::MAX_TEXT);
+        let _ = writeln!(
+            s,
+            "  AND length({c}) <= {}",
+            crate::daily::fanin::MAX_TEXT
+        );
     }
     for c in ORG_SUM_COLUMNS {
         let _ = writeln!(s, "  AND {c} >= 0");

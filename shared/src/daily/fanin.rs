@@ -57,7 +57,7 @@ pub struct FanInRow {
     pub model: String,
     /// The base model the member resolved (`""` when unknown: unpriced at home too).
     pub base_model: String,
-    /// The pool: `global`, `in-region` or a geography prefix (`us`, `eu`, `apac`, …).
+    /// The pool: `global`, `in-region` or a geography prefix (`us`, `eu`, `apac`, `us-gov`, …).
     pub pool: String,
     /// The service tier the calls were priced in (`default`, `flex`, `priority`, `reserved`, `unread`).
     pub tier: String,
@@ -113,7 +113,9 @@ pub fn valid_region(s: &str) -> bool {
         && parts[..parts.len() - 1]
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+        && parts[parts.len() - 1]
+            .bytes()
+            .all(|b| b.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty()
         && parts[parts.len() - 1].len() <= 2
 }
@@ -183,7 +185,12 @@ pub fn parse_pool(s: &str) -> Option<Pool> {
     match s {
         "global" => Some(Pool::Global),
         "in-region" => Some(Pool::InRegion),
-        g if !g.is_empty() && g.len() <= 8 && g.bytes().all(|b| b.is_ascii_lowercase()) => {
+        // A geography prefix (`us`, `eu`, `apac`, `us-gov`): lowercase words joined by `-`.
+        g if g.len() <= 16
+            && g
+                .split('-')
+                .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase())) =>
+        {
             Some(Pool::Geographic(g.to_string()))
         }
         _ => None,
@@ -350,6 +357,35 @@ pub fn rows_of_hours<'a>(
     }))
 }
 
+/// A member's rows of `day` from the daily query's result (`athena_sql::day_rollup_from_rows`): each
+/// hour's rows resolved with the member's profiles and priced ([`crate::daily::rollup::price_rows`],
+/// as the daily report prices them), as [`rows_of_hours`]. What the member's rollup Lambda writes at
+/// `object_key(day, account, its Region)`.
+pub fn rows_of_day_rollup(
+    day: Date,
+    account_id: &str,
+    rollup: &crate::daily::athena_sql::DayRollup,
+    profiles: &dyn crate::attribution::profiles::ProfileDirectory,
+    prices: &PriceTable,
+    cfg: &crate::attribution::resolution::AttributionConfig,
+) -> Vec<FanInRow> {
+    let hours: Vec<(i64, Vec<PricedRow>)> = rollup
+        .by_hour
+        .iter()
+        .map(|(h, r)| {
+            (
+                *h,
+                crate::daily::rollup::price_rows(&r.rows, profiles, prices, cfg),
+            )
+        })
+        .collect();
+    rows_of_hours(
+        day,
+        account_id,
+        hours.iter().map(|(h, rows)| (*h, rows.as_slice())),
+    )
+}
+
 /// The gzip JSON Lines bytes of `rows`, one object per line.
 pub fn encode(rows: &[FanInRow]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -500,10 +536,7 @@ mod tests {
         text.push_str(&format!("{extra}\n"));
         let mut bad_account = row(3);
         bad_account.account_id = "1111/../2222".into();
-        text.push_str(&format!(
-            "{}\n",
-            serde_json::to_string(&bad_account).unwrap()
-        ));
+        text.push_str(&format!("{}\n", serde_json::to_string(&bad_account).unwrap()));
         let mut bad_hour = row(4);
         bad_hour.hour_utc = 24;
         text.push_str(&format!("{}\n", serde_json::to_string(&bad_hour).unwrap()));
@@ -539,18 +572,9 @@ mod tests {
             "fanin/day=2026-11-25/account=111122223333/region=eu-west-1/rows.json.gz"
         );
         assert!(object_key(day, "us-gov-west-1", "us-gov-west-1").is_err());
-        for account in [
-            "11112222333",
-            "1111222233334",
-            "11112222333a",
-            "../111122223",
-            "",
-        ] {
+        for account in ["11112222333", "1111222233334", "11112222333a", "../111122223", ""] {
             assert!(
-                matches!(
-                    object_key(day, account, "us-east-1"),
-                    Err(KeyError::Account(_))
-                ),
+                matches!(object_key(day, account, "us-east-1"), Err(KeyError::Account(_))),
                 "{account}"
             );
         }
@@ -565,10 +589,7 @@ mod tests {
             "region=us-east-1",
         ] {
             assert!(
-                matches!(
-                    object_key(day, "111122223333", region),
-                    Err(KeyError::Region(_))
-                ),
+                matches!(object_key(day, "111122223333", region), Err(KeyError::Region(_))),
                 "{region}"
             );
         }
@@ -623,9 +644,12 @@ mod tests {
             Pool::Global,
             Pool::InRegion,
             Pool::Geographic("apac".into()),
+            Pool::Geographic("us-gov".into()),
         ] {
             assert_eq!(parse_pool(&pool_text(&p)), Some(p));
         }
-        assert_eq!(parse_pool("Global"), None);
+        for bad in ["Global", "", "us-", "-us", "us--gov", "us_gov", "abcdefghijklmnopq"] {
+            assert_eq!(parse_pool(bad), None, "{bad}");
+        }
     }
 }
