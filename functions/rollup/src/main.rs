@@ -1,5 +1,7 @@
 //! Lambda entry point of the daily rollup; the logic is in the library. `ROLLUP_MODE=organization`
 //! (the home stack, org/home.yaml) runs the organisation rollup over the fan-in table instead.
+// The two modes' futures nest deeper than the default layout query limit allows.
+#![recursion_limit = "256"]
 
 use bedrock_meter_core::aws::athena::AthenaEngine;
 use bedrock_meter_core::aws::bedrock::BedrockProfiles;
