@@ -606,3 +606,92 @@ async fn three_members_fan_in_and_the_home_rollup_sums_them_per_team() {
         .len();
     assert_eq!(pages, 4, "one page per team and the summary's");
 }
+
+/// A runaway in a member account (us-west-2) reaches the organisation's alerts topic in the home
+/// account (us-east-1) as well as its own, through the real ingest handler and SNS client: subject and
+/// body name the account and Region, and the `account` / `region` attributes carry them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_runaway_reaches_the_organisation_topic_with_account_and_region() {
+    use bedrock_meter_core::aws::bedrock::BedrockProfiles;
+    use bedrock_meter_core::aws::cloudwatch::CloudWatchMetrics;
+    use bedrock_meter_core::aws::dynamodb::DynamoStore;
+    use bedrock_meter_integration_tests::bedrock_stub::BedrockStub;
+    use bedrock_meter_integration_tests::{minute_ago, sdk_config_for, subscription_event_json};
+
+    let moto = Moto::start();
+    let stub = BedrockStub::start();
+    let (account, region) = ("111111111111", "us-west-2");
+    let home = moto.sdk_config_as(HOME, HOME_REGION).await;
+    let org_topic = topic(&home, "org-alerts").await;
+    let member = moto.sdk_config_as(account, region).await;
+    let own_topic = topic(&member, "member-alerts").await;
+    assert!(
+        own_topic.contains(&format!(":{region}:{account}:")),
+        "{own_topic}"
+    );
+    let env: BTreeMap<&str, String> = [
+        ("METRICS_NAMESPACE", "BedrockMeterOrgTest".to_string()),
+        ("ALERT_TOPIC_ARN", own_topic.clone()),
+        ("ORG_ALERT_TOPIC_ARN", org_topic.clone()),
+        ("WINDOW_MINUTES", "15".into()),
+        ("MAX_COST_USD", "10".into()),
+        ("MAX_REQUESTS", "600".into()),
+    ]
+    .into();
+    let cfg = ingest::Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let store = DynamoStore::new(&member, "bedrock-meter-state");
+    store.create_table().await.unwrap();
+    let ingest = ingest::Ingest::new(
+        cfg,
+        BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
+        CloudWatchMetrics::new(&member),
+        SnsNotifier::new(&member),
+        store,
+    );
+    // 700 direct calls in two minutes: above 600 requests in the window.
+    let m = minute_ago(3);
+    let role = format!("arn:aws:sts::{account}:assumed-role/batch-worker");
+    let msgs: Vec<(i64, String)> = (0..700)
+        .map(|i| {
+            let ts = m + (i * 120) / 700;
+            (
+                ts,
+                format!(
+                    r#"{{"timestamp":"{}","accountId":"{account}","identity":{{"arn":"{role}/i-{i}"}},"region":"{region}","requestId":"r{i}","operation":"Converse","modelId":"us.amazon.nova-lite-v1:0","input":{{"inputTokenCount":100}},"output":{{"outputTokenCount":10}},"schemaType":"ModelInvocationLog","schemaVersion":"1.0"}}"#,
+                    Timestamp(ts)
+                ),
+            )
+        })
+        .collect();
+    let event: ingest::SubscriptionEvent = serde_json::from_str(&subscription_event_json(
+        account,
+        "/aws/bedrock/modelinvocations",
+        &msgs,
+    ))
+    .unwrap();
+    let out = ingest.handle(&event, Timestamp(m + 120)).await.unwrap();
+    assert_eq!(out.alerts.len(), 1, "{out:?}");
+    assert_eq!(out.alert_publish_failures, 0, "{out:?}");
+    let own = moto.sns_sent("member-alerts");
+    let org = moto.sns_sent("org-alerts");
+    assert_eq!((own.len(), org.len()), (1, 1), "one alert on each topic");
+    let (own_subject, org_subject) = (own[0][2].as_str().unwrap(), org[0][2].as_str().unwrap());
+    assert_eq!(org_subject, format!("[{account} {region}] {own_subject}"));
+    assert!(org[0][1]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("Account {account}, Region {region}\n\n")));
+    let attr = |n: &str| {
+        let a = &org[0][3][n];
+        a["Value"]
+            .as_str()
+            .or_else(|| a["StringValue"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(
+        (attr("account"), attr("region")),
+        (account.into(), region.into())
+    );
+    assert!(moto.rejections().is_empty(), "{:?}", moto.rejections());
+}
