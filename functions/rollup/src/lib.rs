@@ -805,6 +805,61 @@ mod tests {
             }),
             Err(ConfigError::Missing("AWS_REGION"))
         ));
+        // The organisation's fan-in: this member's account and Region, the bucket's Region.
+        assert_eq!(c.fan_in, None);
+        let fan_in = |extra: &'static [(&'static str, &'static str)]| {
+            Config::from_lookup(|k| {
+                extra
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+                    .or_else(|| env.get(k).map(|v| v.to_string()))
+            })
+        };
+        let f = fan_in(&[
+            ("FAN_IN_BUCKET", "org-fan-in"),
+            ("FAN_IN_PREFIX", "/acme/bm/"),
+            ("AWS_ACCOUNT_ID", "111111111111"),
+            ("AWS_REGION", "eu-west-1"),
+        ])
+        .unwrap()
+        .fan_in
+        .unwrap();
+        assert_eq!(
+            f,
+            FanIn {
+                bucket: "org-fan-in".into(),
+                prefix: "acme/bm".into(),
+                bucket_region: "eu-west-1".into(),
+                account: "111111111111".into(),
+                region: "eu-west-1".into(),
+            }
+        );
+        let f = fan_in(&[
+            ("FAN_IN_BUCKET", "org-fan-in"),
+            ("FAN_IN_REGION", "us-east-1"),
+            ("AWS_ACCOUNT_ID", "111111111111"),
+            ("AWS_REGION", "eu-west-1"),
+        ])
+        .unwrap()
+        .fan_in
+        .unwrap();
+        assert_eq!(
+            (f.prefix.as_str(), f.bucket_region.as_str()),
+            ("bedrock-meter", "us-east-1")
+        );
+        assert!(matches!(
+            fan_in(&[
+                ("FAN_IN_BUCKET", "org-fan-in"),
+                ("AWS_ACCOUNT_ID", "1111"),
+                ("AWS_REGION", "eu-west-1"),
+            ]),
+            Err(ConfigError::Invalid("AWS_ACCOUNT_ID", _))
+        ));
+        assert!(matches!(
+            fan_in(&[("FAN_IN_BUCKET", "org-fan-in"), ("AWS_REGION", "eu-west-1")]),
+            Err(ConfigError::Missing("AWS_ACCOUNT_ID"))
+        ));
         let with_bucket = Config::from_lookup(|k| {
             if k == "PROFILES_SNAPSHOT_BUCKET" {
                 Some(" my-logs ".into())
