@@ -138,9 +138,14 @@ pub fn read_day(
     }
     out.members = Members::from_keys(keys, day, listed.iter().cloned());
     // The day-over-day change compares like with like: the day before of the accounts that reported.
-    let reported: std::collections::BTreeSet<&str> =
-        out.members.reported.iter().map(|(a, _)| a.as_str()).collect();
-    out.prev_rows.retain(|r| reported.contains(r.account.as_str()));
+    let reported: std::collections::BTreeSet<&str> = out
+        .members
+        .reported
+        .iter()
+        .map(|(a, _)| a.as_str())
+        .collect();
+    out.prev_rows
+        .retain(|r| reported.contains(r.account.as_str()));
     if out.members.reported.is_empty() {
         let days: std::collections::BTreeSet<String> =
             objs.iter().map(|o| o.day.to_string()).collect();

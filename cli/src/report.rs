@@ -211,11 +211,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
                     st.fan
                         .entry((account_of(&r).to_string(), hour))
                         .or_default()
-                        .add_record(
-                        &r,
-                        &core.attribution,
-                        &core.prices,
-                    );
+                        .add_record(&r, &core.attribution, &core.prices);
                 }
                 if a.format == ReportFormat::Html {
                     let hour = r.timestamp.0 - r.timestamp.0.rem_euclid(3600);
@@ -337,14 +333,8 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
                 .collect()
         };
         let rows = account_rows(&read.accounts);
-        let mut org = OrgReport::build(
-            &rows,
-            date,
-            core.prices.as_of,
-            keys,
-            rollup.malformed,
-            None,
-        );
+        let mut org =
+            OrgReport::build(&rows, date, core.prices.as_of, keys, rollup.malformed, None);
         org.report.unreadable_files = summary.unreadable_files;
         let prev = (a.format == ReportFormat::Email).then(|| {
             let prev_rows: Vec<PricedRow> = account_rows(&read.prev_accounts)
@@ -353,7 +343,10 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
                 .collect();
             Report::build(&prev_rows, date.map(Date::pred), core.prices.as_of, keys, 0)
         });
-        print!("{}", org_output(&a, &org, &rows, prev.as_ref(), keys, date)?);
+        print!(
+            "{}",
+            org_output(&a, &org, &rows, prev.as_ref(), keys, date)?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let view = match &a.team {

@@ -38,7 +38,7 @@ fn profiles(account: &str) -> String {
 
 /// One record; `k` varies the amounts.
 fn record(account: &str, day: &str, hour: u32, region: &str, model: &str, k: u64) -> String {
-    let error = if k % 7 == 0 {
+    let error = if k.is_multiple_of(7) {
         r#","errorCode":"ThrottlingException""#
     } else {
         ""
@@ -66,12 +66,22 @@ fn write_logs(root: &Path, account: &str, day: &str, scale: u64) {
         format!("arn:aws:bedrock:eu-west-1:{account}:application-inference-profile/score1"),
         "amazon.nova-lite-v1:0".to_string(),
     ];
-    for (region, models) in [("us-east-1", &models_east[..]), ("eu-west-1", &models_west[..])] {
+    for (region, models) in [
+        ("us-east-1", &models_east[..]),
+        ("eu-west-1", &models_west[..]),
+    ] {
         for hour in [0u32, 9, 23] {
             let lines: Vec<String> = (0..6 * scale)
                 .map(|i| {
                     let k = i + u64::from(hour) * 13 + scale * 101;
-                    record(account, day, hour, region, &models[(i as usize) % models.len()], k)
+                    record(
+                        account,
+                        day,
+                        hour,
+                        region,
+                        &models[(i as usize) % models.len()],
+                        k,
+                    )
                 })
                 .collect();
             let (y, m, d) = (&day[0..4], &day[5..7], &day[8..10]);
@@ -159,14 +169,25 @@ fn fixture() -> Fixture {
 
 fn write_fan_in(f: &Fixture, i: usize, day: &str) {
     let out = bin()
-        .args(["report", "--date", day, "--format", "json", "--write-fan-in"])
+        .args([
+            "report",
+            "--date",
+            day,
+            "--format",
+            "json",
+            "--write-fan-in",
+        ])
         .arg(&f.fanin)
         .arg("--profiles")
         .arg(&f.profiles[i])
         .arg(&f.logs[i])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("wrote 2 fan-in files"));
 }
 
@@ -181,7 +202,10 @@ fn fan_in_figures_equal_the_sum_of_the_accounts_reports() {
             &["report", "--date", DAY, "--format", "json", "--profiles", p],
             &[&f.logs[i]],
         ));
-        assert!(j["totals"]["unpriced_requests"].as_u64().unwrap() > 0, "{a}");
+        assert!(
+            j["totals"]["unpriced_requests"].as_u64().unwrap() > 0,
+            "{a}"
+        );
         per_account.push(j);
     }
     let sum = |field: &str| -> i128 {
@@ -221,7 +245,9 @@ fn fan_in_figures_equal_the_sum_of_the_accounts_reports() {
 
     let home = f.fanin.to_str().unwrap();
     let org = json(&run(
-        &["report", "--fan-in", home, "--date", DAY, "--format", "json"],
+        &[
+            "report", "--fan-in", home, "--date", DAY, "--format", "json",
+        ],
         &[],
     ));
     let cents = |n: i128| (n + 5_000_000).div_euclid(10_000_000);
@@ -229,7 +255,11 @@ fn fan_in_figures_equal_the_sum_of_the_accounts_reports() {
     assert!(org_cost > 0);
     assert_eq!(cents(org_cost), cents(sum("cost_usd")), "to the cent");
     // Integer money: in fact to the nano-dollar.
-    assert!((org_cost - sum("cost_usd")).abs() <= 3, "{org_cost} vs {}", sum("cost_usd"));
+    assert!(
+        (org_cost - sum("cost_usd")).abs() <= 3,
+        "{org_cost} vs {}",
+        sum("cost_usd")
+    );
     for field in [
         "requests",
         "errors",
@@ -289,7 +319,9 @@ fn fan_in_figures_equal_the_sum_of_the_accounts_reports() {
     // A re-run of a member's day replaces its files: nothing counted twice.
     write_fan_in(&f, 0, DAY);
     let again = json(&run(
-        &["report", "--fan-in", home, "--date", DAY, "--format", "json"],
+        &[
+            "report", "--fan-in", home, "--date", DAY, "--format", "json",
+        ],
         &[],
     ));
     assert_eq!(again["totals"], org["totals"]);
@@ -301,9 +333,14 @@ fn fan_in_figures_equal_the_sum_of_the_accounts_reports() {
         ],
         &[],
     );
-    assert!(email.starts_with("Subject: Bedrock spend 2026-11-25 — platform: $"), "{email}");
+    assert!(
+        email.starts_with("Subject: Bedrock spend 2026-11-25 — platform: $"),
+        "{email}"
+    );
     assert!(email.contains("— 3 accounts, 1 not reported"), "{email}");
-    assert!(email.contains(&format!("NOT REPORTED  1 of 4 accounts not reported yet: {GONE}")));
+    assert!(email.contains(&format!(
+        "NOT REPORTED  1 of 4 accounts not reported yet: {GONE}"
+    )));
     for a in ACCOUNTS {
         assert!(email.contains(&format!("{a} us-east-1")), "{email}");
     }
@@ -366,7 +403,10 @@ fn report_over_several_accounts_breaks_down_per_account() {
         &["report", "--date", DAY, "--format", "csv", "--profiles", p],
         &[&f.all_logs],
     );
-    assert!(csv.starts_with("date,account,caller,team,app,model,"), "{csv}");
+    assert!(
+        csv.starts_with("date,account,caller,team,app,model,"),
+        "{csv}"
+    );
 }
 
 #[test]
@@ -376,7 +416,9 @@ fn fan_in_input_that_is_bad_or_forged_is_counted_not_fatal() {
     write_fan_in(&f, 1, DAY);
     let home = f.fanin.to_str().unwrap();
     let good = json(&run(
-        &["report", "--fan-in", home, "--date", DAY, "--format", "json"],
+        &[
+            "report", "--fan-in", home, "--date", DAY, "--format", "json",
+        ],
         &[],
     ));
     // Account 2's file gets a broken line and a row claiming account 1's spend; a third file is not
@@ -401,14 +443,23 @@ fn fan_in_input_that_is_bad_or_forged_is_counted_not_fatal() {
     std::fs::create_dir_all(bad.parent().unwrap()).unwrap();
     std::fs::write(&bad, b"this is not gzip").unwrap();
     let out = bin()
-        .args(["report", "--fan-in", home, "--date", DAY, "--format", "json"])
+        .args([
+            "report", "--fan-in", home, "--date", DAY, "--format", "json",
+        ])
         .args(["--expect-accounts", ACCOUNTS[2]])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("skipping unreadable file"));
     let j = json(&String::from_utf8(out.stdout).unwrap());
-    assert_eq!(j["totals"], good["totals"], "the good rows all count, the rest none");
+    assert_eq!(
+        j["totals"], good["totals"],
+        "the good rows all count, the rest none"
+    );
     assert_eq!(j["fan_in_bad_lines"], 1);
     assert_eq!(j["fan_in_foreign_rows"], 1);
     assert_eq!(j["fan_in_unreadable_files"], 1);

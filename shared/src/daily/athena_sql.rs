@@ -471,7 +471,7 @@ pub fn fanin_table_sql(database: &str, table: &str, location: &str) -> String {
         s,
         "  'storage.location.template' = '{location}day=${{day}}/'"
     );
-    s.push_str(")");
+    s.push(')');
     s
 }
 
@@ -541,11 +541,7 @@ pub fn org_sql(table: &TableRef, date: Date) -> String {
     s.push_str("  AND prompt_band BETWEEN 0 AND 255\n");
     s.push_str("  AND length(pool) <= 16 AND regexp_like(pool, '^[a-z]+(-[a-z]+)*$')\n");
     for c in ["app", "team", "caller", "model", "base_model", "tier"] {
-        let _ = writeln!(
-            s,
-            "  AND length({c}) <= {}",
-            crate::daily::fanin::MAX_TEXT
-        );
+        let _ = writeln!(s, "  AND length({c}) <= {}", crate::daily::fanin::MAX_TEXT);
     }
     for c in ORG_SUM_COLUMNS {
         let _ = writeln!(s, "  AND {c} >= 0");

@@ -113,9 +113,7 @@ pub fn valid_region(s: &str) -> bool {
         && parts[..parts.len() - 1]
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1]
-            .bytes()
-            .all(|b| b.is_ascii_digit())
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty()
         && parts[parts.len() - 1].len() <= 2
 }
@@ -187,8 +185,7 @@ pub fn parse_pool(s: &str) -> Option<Pool> {
         "in-region" => Some(Pool::InRegion),
         // A geography prefix (`us`, `eu`, `apac`, `us-gov`): lowercase words joined by `-`.
         g if g.len() <= 16
-            && g
-                .split('-')
+            && g.split('-')
                 .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase())) =>
         {
             Some(Pool::Geographic(g.to_string()))
@@ -536,7 +533,10 @@ mod tests {
         text.push_str(&format!("{extra}\n"));
         let mut bad_account = row(3);
         bad_account.account_id = "1111/../2222".into();
-        text.push_str(&format!("{}\n", serde_json::to_string(&bad_account).unwrap()));
+        text.push_str(&format!(
+            "{}\n",
+            serde_json::to_string(&bad_account).unwrap()
+        ));
         let mut bad_hour = row(4);
         bad_hour.hour_utc = 24;
         text.push_str(&format!("{}\n", serde_json::to_string(&bad_hour).unwrap()));
@@ -572,9 +572,18 @@ mod tests {
             "fanin/day=2026-11-25/account=111122223333/region=eu-west-1/rows.json.gz"
         );
         assert!(object_key(day, "us-gov-west-1", "us-gov-west-1").is_err());
-        for account in ["11112222333", "1111222233334", "11112222333a", "../111122223", ""] {
+        for account in [
+            "11112222333",
+            "1111222233334",
+            "11112222333a",
+            "../111122223",
+            "",
+        ] {
             assert!(
-                matches!(object_key(day, account, "us-east-1"), Err(KeyError::Account(_))),
+                matches!(
+                    object_key(day, account, "us-east-1"),
+                    Err(KeyError::Account(_))
+                ),
                 "{account}"
             );
         }
@@ -589,7 +598,10 @@ mod tests {
             "region=us-east-1",
         ] {
             assert!(
-                matches!(object_key(day, "111122223333", region), Err(KeyError::Region(_))),
+                matches!(
+                    object_key(day, "111122223333", region),
+                    Err(KeyError::Region(_))
+                ),
                 "{region}"
             );
         }
@@ -648,7 +660,15 @@ mod tests {
         ] {
             assert_eq!(parse_pool(&pool_text(&p)), Some(p));
         }
-        for bad in ["Global", "", "us-", "-us", "us--gov", "us_gov", "abcdefghijklmnopq"] {
+        for bad in [
+            "Global",
+            "",
+            "us-",
+            "-us",
+            "us--gov",
+            "us_gov",
+            "abcdefghijklmnopq",
+        ] {
             assert_eq!(parse_pool(bad), None, "{bad}");
         }
     }

@@ -236,7 +236,11 @@ impl OrgReport {
                 if m.regions.is_empty() {
                     format!("{} (no Region)", clean_line(&m.account))
                 } else {
-                    format!("{} ({})", clean_line(&m.account), clean_line(&m.regions.join(", ")))
+                    format!(
+                        "{} ({})",
+                        clean_line(&m.account),
+                        clean_line(&m.regions.join(", "))
+                    )
                 }
             })
             .collect();
@@ -247,7 +251,10 @@ impl OrgReport {
         Some(format!(
             "{} of {} not reported yet: {}{more}",
             thousands(self.missing.len() as u64),
-            count(self.accounts_expected.max(self.missing.len()) as u64, "account"),
+            count(
+                self.accounts_expected.max(self.missing.len()) as u64,
+                "account"
+            ),
             names.join(", ")
         ))
     }
@@ -277,7 +284,10 @@ impl OrgReport {
         let sections: [(&str, Vec<(String, &Group)>); 3] = [
             (
                 "account",
-                self.by_account.iter().map(|(a, g)| (a.clone(), g)).collect(),
+                self.by_account
+                    .iter()
+                    .map(|(a, g)| (a.clone(), g))
+                    .collect(),
             ),
             (
                 "account and Region",
@@ -427,7 +437,10 @@ impl OrgReport {
             ),
             ("fan_in_bad_lines", self.bad_rows.to_string()),
             ("fan_in_foreign_rows", self.foreign_rows.to_string()),
-            ("fan_in_unreadable_files", self.unreadable_objects.to_string()),
+            (
+                "fan_in_unreadable_files",
+                self.unreadable_objects.to_string(),
+            ),
         ];
         let base = self.report.to_json();
         let body = base
@@ -811,7 +824,10 @@ mod tests {
         };
         let org = OrgReport::build(&[], Some(d()), prices.as_of, &[], 0, Some(&many));
         let l = org.missing_line().unwrap();
-        assert!(l.starts_with("30 of 30 accounts not reported yet: 000000000000"), "{l}");
+        assert!(
+            l.starts_with("30 of 30 accounts not reported yet: 000000000000"),
+            "{l}"
+        );
         assert!(l.ends_with(", … and 10 more"), "{l}");
     }
 
@@ -829,7 +845,10 @@ mod tests {
             assert!(body.contains(&format!("{a} us-east-1")), "{body}");
             assert!(body.contains(&format!("{a} eu-west-1")), "{body}");
         }
-        assert!(body.contains("NOT REPORTED  3 of 5 accounts not reported yet"), "{body}");
+        assert!(
+            body.contains("NOT REPORTED  3 of 5 accounts not reported yet"),
+            "{body}"
+        );
         assert!(team.email.subject.ends_with("— 3 accounts, 3 not reported"));
         // The team's total is the sum over its accounts.
         let team_total: Money = org
