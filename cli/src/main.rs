@@ -13,6 +13,7 @@ mod contain;
 mod demo;
 mod doctor;
 mod event;
+mod fanin;
 mod prices;
 mod profiles;
 mod replay;

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use bedrock_meter_core::daily::report::{skipped_summary, Report, DEFAULT_TABLE_LINES};
 
-use bedrock_meter_core::daily::rollup::{price_rows, Rollup};
+use bedrock_meter_core::daily::org::{org_emails, AccountRow, OrgReport};
+use bedrock_meter_core::daily::rollup::{price_rows, PricedRow, Rollup};
 use bedrock_meter_core::text::count;
 use bedrock_meter_core::time::{Date, Timestamp};
 
@@ -44,10 +45,23 @@ pub struct ReportArgs {
     /// Table: show every line.
     #[arg(long)]
     pub all: bool,
+    /// The organisation report from fan-in files instead of log files: DIR holds the home account's
+    /// `fanin/day=…/account=…/region=…/rows.json.gz` objects (`aws s3 sync s3://<home bucket>/fanin
+    /// DIR/fanin`). Reports --date (default: the latest day found), priced with this price table.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["paths", "write_fan_in"])]
+    pub fan_in: Option<PathBuf>,
+    /// With --fan-in: accounts expected to report (comma-separated 12-digit ids), besides every
+    /// account and Region that reported on any of the 7 days before.
+    #[arg(long, value_delimiter = ',', requires = "fan_in")]
+    pub expect_accounts: Vec<String>,
+    /// Also write the fan-in files of the records read under DIR, exactly as the member stacks' daily
+    /// rollup writes them (one per UTC day, account and source Region).
+    #[arg(long, value_name = "DIR")]
+    pub write_fan_in: Option<PathBuf>,
     #[command(flatten)]
     pub core: CoreOpts,
     /// Log files and directories (read recursively).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "fan_in")]
     pub paths: Vec<PathBuf>,
 }
 
@@ -107,6 +121,12 @@ struct Read {
     seen: Vec<Seen>,
     /// Email: the day before `--date` (for the day-over-day change).
     prev: Rollup,
+    /// The kept records per account (`accountId`; `unknown` when absent): the per-account breakdown.
+    accounts: BTreeMap<String, Rollup>,
+    /// The day before per account (the organisation email's change).
+    prev_accounts: BTreeMap<String, Rollup>,
+    /// --write-fan-in: the kept records per (account, hour start).
+    fan: BTreeMap<(String, i64), Rollup>,
     records: u64,
     first: Option<Timestamp>,
     last: Option<Timestamp>,
@@ -152,7 +172,26 @@ fn nothing_to_report(
     }
 }
 
+/// The account a record is counted in: its `accountId`, or `unknown`.
+fn account_of<'r>(r: &'r bedrock_meter_core::records::record::Record<'_>) -> &'r str {
+    r.account_id
+        .as_deref()
+        .filter(|a| !a.is_empty())
+        .unwrap_or("unknown")
+}
+
+/// The rollup of `account` in `m` (looked up without allocating: one entry per account).
+fn rollup_of<'m>(m: &'m mut BTreeMap<String, Rollup>, account: &str) -> &'m mut Rollup {
+    if !m.contains_key(account) {
+        m.insert(account.to_string(), Rollup::default());
+    }
+    m.get_mut(account).expect("inserted above")
+}
+
 pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
+    if let Some(dir) = &a.fan_in {
+        return run_fan_in(&a, dir);
+    }
     ensure_paths(&a.paths)?;
     let core = a.core.load()?;
     let (reads, summary) = read_logs(&a.paths, Read::default, |st, rec| match rec {
@@ -161,7 +200,19 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
             st.first = Some(st.first.map_or(r.timestamp, |f| f.min(r.timestamp)));
             st.last = Some(st.last.map_or(r.timestamp, |l| l.max(r.timestamp)));
             if a.date.is_none_or(|d| d.contains(r.timestamp)) {
-                st.rollup.add_record(&r, &core.attribution, &core.prices);
+                // Summed per account only; the whole rollup is their merge (rows, not records).
+                rollup_of(&mut st.accounts, account_of(&r)).add_record(
+                    &r,
+                    &core.attribution,
+                    &core.prices,
+                );
+                if a.write_fan_in.is_some() {
+                    let hour = r.timestamp.0 - r.timestamp.0.rem_euclid(3600);
+                    st.fan
+                        .entry((account_of(&r).to_string(), hour))
+                        .or_default()
+                        .add_record(&r, &core.attribution, &core.prices);
+                }
                 if a.format == ReportFormat::Html {
                     let hour = r.timestamp.0 - r.timestamp.0.rem_euclid(3600);
                     st.hours.entry(hour).or_default().add_record(
@@ -173,7 +224,11 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
             } else if a.format == ReportFormat::Email
                 && a.date.is_some_and(|d| d.pred().contains(r.timestamp))
             {
-                st.prev.add_record(&r, &core.attribution, &core.prices);
+                rollup_of(&mut st.prev_accounts, account_of(&r)).add_record(
+                    &r,
+                    &core.attribution,
+                    &core.prices,
+                );
             }
             if a.format == ReportFormat::Html {
                 st.seen.push(Seen::of(&r));
@@ -185,9 +240,24 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         }
     })?;
     let mut read = Read::default();
-    for r in reads {
+    for mut r in reads {
+        for a in r.accounts.values() {
+            r.rollup.merge(a.clone());
+        }
+        for a in r.prev_accounts.values() {
+            r.prev.merge(a.clone());
+        }
         read.rollup.merge(r.rollup);
         read.prev.merge(r.prev);
+        for (k, rollup) in r.accounts {
+            read.accounts.entry(k).or_default().merge(rollup);
+        }
+        for (k, rollup) in r.prev_accounts {
+            read.prev_accounts.entry(k).or_default().merge(rollup);
+        }
+        for (k, rollup) in r.fan {
+            read.fan.entry(k).or_default().merge(rollup);
+        }
         read.seen.extend(r.seen);
         for (h, rollup) in r.hours {
             read.hours.entry(h).or_default().merge(rollup);
@@ -224,6 +294,61 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
     );
     report.unreadable_files = summary.unreadable_files;
     let keys = &core.attribution.metadata_keys;
+    if let Some(dir) = &a.write_fan_in {
+        let hours: BTreeMap<(String, i64), Vec<PricedRow>> = read
+            .fan
+            .iter()
+            .map(|(k, r)| {
+                (
+                    k.clone(),
+                    price_rows(&r.rows, &core.profiles, &core.prices, &core.attribution),
+                )
+            })
+            .collect();
+        let (n, skipped) = crate::fanin::write(dir, &hours)?;
+        eprintln!(
+            "wrote {} under {}",
+            count(n as u64, "fan-in file"),
+            dir.display()
+        );
+        if skipped > 0 {
+            eprintln!(
+                "warning: {} without a 12-digit accountId or a Region name not written to fan-in files",
+                count(skipped, "request")
+            );
+        }
+    }
+    // Several accounts: the organisation view (per-account breakdown) in the text formats and the email.
+    if read.accounts.len() > 1 && a.format != ReportFormat::Html {
+        let account_rows = |m: &BTreeMap<String, Rollup>| -> Vec<AccountRow> {
+            m.iter()
+                .flat_map(|(account, r)| {
+                    price_rows(&r.rows, &core.profiles, &core.prices, &core.attribution)
+                        .into_iter()
+                        .map(|row| AccountRow {
+                            account: account.clone(),
+                            row,
+                        })
+                })
+                .collect()
+        };
+        let rows = account_rows(&read.accounts);
+        let mut org =
+            OrgReport::build(&rows, date, core.prices.as_of, keys, rollup.malformed, None);
+        org.report.unreadable_files = summary.unreadable_files;
+        let prev = (a.format == ReportFormat::Email).then(|| {
+            let prev_rows: Vec<PricedRow> = account_rows(&read.prev_accounts)
+                .into_iter()
+                .map(|r| r.row)
+                .collect();
+            Report::build(&prev_rows, date.map(Date::pred), core.prices.as_of, keys, 0)
+        });
+        print!(
+            "{}",
+            org_output(&a, &org, &rows, prev.as_ref(), keys, date)?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let view = match &a.team {
         None => report.clone(),
         Some(team) => {
@@ -262,6 +387,94 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
     };
     print!("{text}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `report --fan-in DIR`: the organisation's figures from the fan-in files.
+fn run_fan_in(a: &ReportArgs, dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    if !dir.is_dir() {
+        anyhow::bail!("--fan-in {}: not a directory", dir.display());
+    }
+    if a.format == ReportFormat::Html {
+        anyhow::bail!("--fan-in: --format html is not available (table, json, csv or email)");
+    }
+    let core = a.core.load()?;
+    let keys: &[String] = &[];
+    let day = match crate::fanin::read_day(dir, a.date, &a.expect_accounts, &core.prices) {
+        Ok(d) => d,
+        Err(e) if e.to_string().starts_with("nothing to report") => {
+            eprintln!("bedrock-meter: {e}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e),
+    };
+    let mut org = OrgReport::build(
+        &day.rows,
+        Some(day.day),
+        core.prices.as_of,
+        keys,
+        0,
+        Some(&day.members),
+    );
+    org.bad_rows = day.bad_lines;
+    org.foreign_rows = day.foreign_rows;
+    org.unreadable_objects = day.unreadable;
+    let prev_rows: Vec<PricedRow> = day.prev_rows.iter().map(|r| r.row.clone()).collect();
+    let prev = Report::build(&prev_rows, Some(day.day.pred()), core.prices.as_of, keys, 0);
+    print!(
+        "{}",
+        org_output(a, &org, &day.rows, Some(&prev), keys, Some(day.day))?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The organisation report in `a.format` (one team's view with `--team`).
+fn org_output(
+    a: &ReportArgs,
+    org: &OrgReport,
+    rows: &[AccountRow],
+    prev: Option<&Report>,
+    keys: &[String],
+    date: Option<Date>,
+) -> anyhow::Result<String> {
+    let view = match &a.team {
+        None => org.clone(),
+        Some(team) => {
+            if !org.report.by_team.iter().any(|(t, _)| t == team) {
+                let teams: Vec<&str> = org.report.by_team.iter().map(|(t, _)| t.as_str()).collect();
+                anyhow::bail!(
+                    "--team {team}: no such team in this report (teams: {})",
+                    teams.join(", ")
+                );
+            }
+            let mut v = org.for_team(team, rows, keys);
+            v.report.malformed_records = org.report.malformed_records;
+            v.report.unreadable_files = org.report.unreadable_files;
+            v.bad_rows = org.bad_rows;
+            v.foreign_rows = org.foreign_rows;
+            v.unreadable_objects = org.unreadable_objects;
+            v
+        }
+    };
+    Ok(match a.format {
+        ReportFormat::Table => view.to_table_top((!a.all).then_some(a.top)),
+        ReportFormat::Json => view.to_json() + "\n",
+        ReportFormat::Csv => view.to_csv(),
+        ReportFormat::Html => unreachable!("checked by the callers"),
+        ReportFormat::Email => {
+            let Some(date) = date else {
+                anyhow::bail!("--format email is one day's email: give --date");
+            };
+            let mut notes = Vec::new();
+            if let Some(l) = org.skipped_line() {
+                notes.push(l);
+            }
+            let e = org_emails(org, rows, prev, date, keys, &notes)
+                .into_iter()
+                .find(|e| e.team.as_deref() == a.team.as_deref())
+                .expect("the team was checked and the summary is always there");
+            format!("Subject: {}\n\n{}", e.email.subject, e.email.body)
+        }
+    })
 }
 
 /// The page of `report --format html`: the report, its spend per hour, and the incidents the live

@@ -42,7 +42,7 @@ pub enum PriceRowsFormat {
 #[derive(clap::Args, Debug)]
 pub struct RollupSqlArgs {
     /// The UTC day to roll up (the Lambda's default is yesterday).
-    #[arg(long, value_parser = parse_date, required_unless_present_any = ["create_table", "pricing_cte", "query_pack", "named_queries", "create_profiles_table", "caller_sql"])]
+    #[arg(long, value_parser = parse_date, required_unless_present_any = ["create_table", "pricing_cte", "query_pack", "named_queries", "create_profiles_table", "caller_sql", "create_fanin_table"])]
     pub date: Option<Date>,
     /// Glue database of the invocation-log table.
     #[arg(long, default_value = "bedrock_meter", env = "ATHENA_DATABASE")]
@@ -95,6 +95,29 @@ pub struct RollupSqlArgs {
     /// report, as the Lambda would (for tests).
     #[arg(long, hide = true)]
     pub price_rows: Option<PathBuf>,
+    /// The organisation query of --date over the home account's fan-in table (docs/organization.md):
+    /// every member's rows of the day, summed over the hours, priced by the core.
+    #[arg(long, requires = "date")]
+    pub org: bool,
+    /// The fan-in table's name (with --org and --create-fanin-table).
+    #[arg(long, default_value = "fanin")]
+    pub fanin_table: String,
+    /// Print the home account's fan-in table DDL (--location s3://<home bucket>/fanin/).
+    #[arg(long, requires = "location", conflicts_with = "date")]
+    pub create_fanin_table: bool,
+    /// Prices the organisation query's results (`{"columns", "rows"}`) with the core: the organisation
+    /// report without the members (hidden; the SQL tests use it).
+    #[arg(long, hide = true, requires = "org")]
+    pub price_org_rows: Option<PathBuf>,
+    /// With --price-rows: write the member's fan-in object of the day from the query's rows (what the
+    /// member's rollup Lambda writes) under DIR, for account --account and Region --region (hidden;
+    /// the SQL tests use it).
+    #[arg(long, hide = true, requires_all = ["price_rows", "account", "region"])]
+    pub write_fan_in: Option<PathBuf>,
+    #[arg(long, hide = true)]
+    pub account: Option<String>,
+    #[arg(long, hide = true)]
+    pub region: Option<String>,
     /// Output format of --price-rows.
     #[arg(long, value_enum, default_value = "json", hide = true)]
     pub format: PriceRowsFormat,
@@ -128,6 +151,21 @@ pub fn run(a: RollupSqlArgs) -> anyhow::Result<ExitCode> {
         println!(
             "{};",
             create_profiles_table_sql(&a.database, &a.profiles_table, location).trim_end()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.create_fanin_table {
+        let location = a.location.as_deref().unwrap_or_default();
+        if !location.starts_with("s3://") {
+            anyhow::bail!("--location must be an s3:// URL, got {location:?}");
+        }
+        println!(
+            "{};",
+            bedrock_meter_core::daily::athena_sql::fanin_table_sql(
+                &a.database,
+                &a.fanin_table,
+                location
+            )
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -198,6 +236,9 @@ pub fn run(a: RollupSqlArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    if a.org {
+        return org(&a, date, &core.prices);
+    }
     let query = RollupQuery::new(
         TableRef {
             database: a.database.clone(),
@@ -218,6 +259,31 @@ pub fn run(a: RollupSqlArgs) -> anyhow::Result<ExitCode> {
             path.display()
         )
     })?;
+    if let Some(dir) = &a.write_fan_in {
+        use bedrock_meter_core::daily::fanin;
+        let day = bedrock_meter_core::daily::athena_sql::day_rollup_from_rows(
+            &results.columns,
+            &results.rows,
+            core.attribution.metadata_keys.len(),
+            date,
+        )?;
+        let account = a.account.as_deref().unwrap_or_default();
+        let region = a.region.as_deref().unwrap_or_default();
+        let key = fanin::object_key(date, account, region)?;
+        let rows = fanin::rows_of_day_rollup(
+            date,
+            account,
+            &day,
+            &core.profiles,
+            &core.prices,
+            &core.attribution,
+        );
+        let path = dir.join(&key);
+        std::fs::create_dir_all(path.parent().expect("a key has folders"))?;
+        std::fs::write(&path, fanin::encode(&rows))?;
+        println!("{}", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let rollup = rollup_from_rows(
         &results.columns,
         &results.rows,
@@ -240,6 +306,49 @@ pub fn run(a: RollupSqlArgs) -> anyhow::Result<ExitCode> {
         PriceRowsFormat::Table => report.to_table(),
         PriceRowsFormat::Json => report.to_json() + "\n",
         PriceRowsFormat::Csv => report.to_csv(),
+    };
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rollup-sql --org`: the organisation query, or (`--price-org-rows`) its results priced.
+fn org(
+    a: &RollupSqlArgs,
+    date: Date,
+    prices: &bedrock_meter_core::pricing::prices::PriceTable,
+) -> anyhow::Result<ExitCode> {
+    use bedrock_meter_core::daily::athena_sql::{org_rows_from_results, org_sql};
+    use bedrock_meter_core::daily::fanin;
+    use bedrock_meter_core::daily::org::{AccountRow, OrgReport};
+    let table = TableRef {
+        database: a.database.clone(),
+        table: a.fanin_table.clone(),
+    };
+    let Some(path) = &a.price_org_rows else {
+        println!("{}", org_sql(&table, date));
+        return Ok(ExitCode::SUCCESS);
+    };
+    let text = crate::common::read_flag_file("--price-org-rows", path)?;
+    let results: ResultFile = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "--price-org-rows {}: expected {{\"columns\", \"rows\"}} ({e})",
+            path.display()
+        )
+    })?;
+    let rows = org_rows_from_results(&results.columns, &results.rows)?;
+    let priced: Vec<AccountRow> = rows
+        .iter()
+        .zip(fanin::price(&rows, prices))
+        .map(|(f, row)| AccountRow {
+            account: f.account_id.clone(),
+            row,
+        })
+        .collect();
+    let org = OrgReport::build(&priced, Some(date), prices.as_of, &[], 0, None);
+    let out = match a.format {
+        PriceRowsFormat::Table => org.to_table_top(None),
+        PriceRowsFormat::Json => org.to_json() + "\n",
+        PriceRowsFormat::Csv => org.to_csv(),
     };
     print!("{out}");
     Ok(ExitCode::SUCCESS)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lints every CloudFormation/SAM template (template.yaml and templates/*.yaml) with cfn-lint — zero
+# Lints every CloudFormation/SAM template (template.yaml, templates/*.yaml and org/*.yaml) with cfn-lint — zero
 # errors AND zero warnings (informational findings are allowed) — and scans them with checkov: every
 # failed check must be fixed or suppressed in the template (Metadata: checkov: skip, with a comment).
 # Offline: checkov is told not to download anything from its platform.
@@ -11,7 +11,7 @@ root=$PWD
 export PATH="$root/.venv/bin:$PATH"
 
 templates=(template.yaml)
-for t in templates/*.yaml templates/*.yml; do
+for t in templates/*.yaml templates/*.yml org/*.yaml; do
   [ -e "$t" ] && templates+=("$t")
 done
 
@@ -19,6 +19,29 @@ echo "cfn-lint $(cfn-lint --version 2>&1 | awk '{print $2}'): ${templates[*]}"
 # --non-zero-exit-code warning: exit non-zero on errors and warnings (not on informational matches).
 cfn-lint --non-zero-exit-code warning --format parseable -- "${templates[@]}"
 echo "cfn-lint: no errors, no warnings"
+
+# The member template as a service-managed StackSet deploys it (docs/organization.md): expanded from SAM
+# by org/stackset-template.py (StackSets refuse the AWS::Serverless transform), each function's code in
+# its Region's artifact bucket; the result must be plain CloudFormation that lints clean too.
+stackset_dir=$(mktemp -d)
+trap 'rm -rf "$stackset_dir"' EXIT
+sed 's#^    CodeUri: \.$#    CodeUri: s3://example-artifacts/bedrock-meter/0123456789abcdef#' template.yaml > "$stackset_dir/packaged.yaml"
+python org/stackset-template.py "$stackset_dir/packaged.yaml" example-artifacts > "$stackset_dir/stackset.json"
+python3 - "$stackset_dir/stackset.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+assert "Transform" not in t, "the StackSet template still has a Transform"
+types = {r["Type"] for r in t["Resources"].values()}
+assert not any(x.startswith("AWS::Serverless::") for x in types), types
+code = [r["Properties"]["Code"] for r in t["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+assert code and all(c["S3Bucket"] == {"Fn::Sub": "example-artifacts-${AWS::Region}"} for c in code), code
+size = len(open(sys.argv[1], "rb").read())
+# CreateStackSet --template-url takes at most 1 MB.
+assert size < 1_000_000, f"StackSet template is {size} bytes"
+print(f"StackSet template: {len(t['Resources'])} resources, {len(code)} functions, {size} bytes")
+PY
+cfn-lint --non-zero-exit-code warning --format parseable -- "$stackset_dir/stackset.json"
+echo "cfn-lint: StackSet template (expanded) clean"
 
 # Suppressions must carry a reason: a skip without a comment is a failure of its own.
 for t in "${templates[@]}"; do

@@ -80,6 +80,24 @@ impl Moto {
         sdk_config_for(&self.endpoint()).await
     }
 
+    /// An SDK config acting as `account` (moto's multi-account mode: the access key id is the
+    /// 12-digit account id) in `region`.
+    pub async fn sdk_config_as(&self, account: &str, region: &str) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(aws_config::Region::new(region.to_string()))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                account, "test", None, None, "dummy",
+            ))
+            .load()
+            .await
+    }
+
+    /// Puts `account` in organisation `org_id` for the strict proxy's bucket-policy checks.
+    pub fn set_organization(&self, account: &str, org_id: &str) {
+        self.proxy.set_organization(account, org_id);
+    }
+
     /// moto's view of its own state (`GET /moto-api/data.json`).
     pub fn data(&self) -> serde_json::Value {
         let body = http_get(self.port, "/moto-api/data.json").expect("moto data.json");

@@ -49,6 +49,20 @@
 //!   a JSON object of strings with a `default` entry.
 //! - **S3 `PutObject`** (REST, path-style): an object key of 1–1,024 bytes (UTF-8) and a body of at
 //!   most 5 GB in one PUT.
+//! - **S3 bucket policies across accounts** (moto keeps them but never evaluates them, and lets any
+//!   account write to any bucket): the proxy learns each bucket's owner (the account of the access key
+//!   that created it: a 12-digit access key id is that account, any other is moto's default
+//!   `123456789012`; the proxy tells moto so with its `x-moto-account-id` header, as moto 5 maps only
+//!   the access keys its own IAM issued) and its policy (`PutBucketPolicy`); a `PutObject` from another
+//!   account is allowed only by an `Allow` statement of the policy for that principal, `s3:PutObject`,
+//!   the object's ARN (`${aws:PrincipalAccount}` substituted) and conditions that hold — and by no
+//!   matching `Deny` — else it is refused with S3's 403 `AccessDenied`, as AWS does. Conditions
+//!   evaluated: `StringEquals`, `StringNotEquals`, `StringLike`, `Bool` over `aws:PrincipalOrgID` (the
+//!   organisation the test put the caller's account in, [`StrictProxy::set_organization`]),
+//!   `aws:PrincipalAccount`, `s3:x-amz-acl` and `aws:SecureTransport` (true: the SDKs use HTTPS; the
+//!   loopback endpoint is the test's artefact); any other condition is refused as one the proxy cannot
+//!   judge, so a policy is never passed by ignorance. Same-account puts (identity policies) are not
+//!   evaluated.
 //! - **IAM inline policies** (`Put|Delete|Get Role|User Policy`, `List Role|User Policies`; Query
 //!   protocol; API reference, PutRolePolicy / PutUserPolicy, and "IAM and AWS STS quotas"): role and
 //!   user names 1–64 and policy names 1–128 characters of `[\w+=,.@-]`; a policy document of
@@ -1221,6 +1235,9 @@ struct State {
     /// transaction; and a read beside a transaction sees its writes before it is cancelled. DynamoDB
     /// isolates transactions from every other request (serializable), so the proxy runs them alone.
     transactions: RwLock<()>,
+    /// S3: each bucket's owner account, its bucket policy, and each account's organisation.
+    buckets: Mutex<HashMap<String, BucketFacts>>,
+    organizations: Mutex<HashMap<String, String>>,
 }
 
 impl State {
@@ -1414,22 +1431,40 @@ fn cancelled(actions: usize, at: usize, message: &str) -> Rejection {
     }
 }
 
+#[derive(Clone, Debug, Default)]
+struct BucketFacts {
+    owner: String,
+    policy: Option<Value>,
+}
+
 /// Checks one request; `upstream` is moto's port (for `DescribeTable` when a schema is unknown).
 fn check_request(state: &State, upstream: u16, req: &Request) -> Result<(), Rejection> {
     // S3 PutObject, path-style: PUT /bucket/key (sub-resources such as ?acl or ?tagging are not it).
-    if req.method == "PUT" && signing_service(req) == Some("s3") {
+    if matches!(req.method.as_str(), "PUT" | "DELETE") && signing_service(req) == Some("s3") {
         let (path, query) = req.target.split_once('?').unwrap_or((&req.target, ""));
         let sub_resource = query
             .split('&')
             .any(|q| !q.is_empty() && !q.starts_with("x-id="));
-        // `PUT /bucket` or `PUT /bucket/` is CreateBucket.
-        if let Some((_, key)) = path.trim_start_matches('/').split_once('/') {
-            if !sub_resource && !key.is_empty() {
-                return check_s3_put_object(
-                    &bedrock_meter_core::ports::encoding::percent_decode(key),
-                    req.body.len() as u64,
-                );
+        let (bucket, key) = path
+            .trim_start_matches('/')
+            .split_once('/')
+            .unwrap_or((path.trim_start_matches('/'), ""));
+        if req.method == "DELETE" {
+            if key.is_empty() && query.split('&').any(|q| q == "policy" || q == "policy=") {
+                if let Some(b) = state.buckets.lock().unwrap().get_mut(bucket) {
+                    b.policy = None;
+                }
             }
+            return Ok(());
+        }
+        if key.is_empty() {
+            learn_bucket(state, req, bucket, query);
+            return Ok(());
+        }
+        if !sub_resource {
+            let key = bedrock_meter_core::ports::encoding::percent_decode(key);
+            check_s3_put_object(&key, req.body.len() as u64)?;
+            return check_cross_account_put(state, req, bucket, &key);
         }
         return Ok(());
     }
@@ -1500,6 +1535,217 @@ fn check_request(state: &State, upstream: u16, req: &Request) -> Result<(), Reje
     }
 }
 
+// ---- S3 bucket policies across accounts ----
+
+/// moto's account when an access key id is not 12 digits.
+pub const MOTO_DEFAULT_ACCOUNT: &str = "123456789012";
+
+/// The account a request acts as, in moto's multi-account mode: its access key id when that is 12
+/// digits, else moto's default account.
+fn caller_account(req: &Request) -> String {
+    let key = header(req, "authorization")
+        .and_then(|a| a.split("Credential=").nth(1))
+        .and_then(|c| c.split('/').next())
+        .unwrap_or("");
+    if key.len() == 12 && key.bytes().all(|b| b.is_ascii_digit()) {
+        key.to_string()
+    } else {
+        MOTO_DEFAULT_ACCOUNT.to_string()
+    }
+}
+
+/// `PUT /bucket` (CreateBucket: the caller's account owns it) and `PUT /bucket?policy`.
+fn learn_bucket(state: &State, req: &Request, bucket: &str, query: &str) {
+    let mut buckets = state.buckets.lock().unwrap();
+    if query.is_empty() {
+        buckets.entry(bucket.to_string()).or_insert(BucketFacts {
+            owner: caller_account(req),
+            policy: None,
+        });
+    } else if query.split('&').any(|q| q == "policy" || q == "policy=") {
+        if let Some(b) = buckets.get_mut(bucket) {
+            b.policy = serde_json::from_slice(&req.body).ok();
+        }
+    }
+}
+
+fn check_cross_account_put(
+    state: &State,
+    req: &Request,
+    bucket: &str,
+    key: &str,
+) -> Result<(), Rejection> {
+    let Some(facts) = state.buckets.lock().unwrap().get(bucket).cloned() else {
+        return Ok(());
+    };
+    let account = caller_account(req);
+    if account == facts.owner {
+        return Ok(());
+    }
+    let org = state.organizations.lock().unwrap().get(&account).cloned();
+    let ctx = PutContext {
+        account: &account,
+        org: org.as_deref(),
+        acl: header(req, "x-amz-acl"),
+    };
+    evaluate_bucket_policy(facts.policy.as_ref(), bucket, key, &ctx)
+}
+
+/// What a cross-account `PutObject` presents to the bucket policy.
+#[derive(Clone, Copy, Debug)]
+pub struct PutContext<'a> {
+    pub account: &'a str,
+    /// The caller's organisation id, if its account is in one.
+    pub org: Option<&'a str>,
+    /// The `x-amz-acl` header.
+    pub acl: Option<&'a str>,
+}
+
+fn access_denied(message: String) -> Rejection {
+    reject(Service::S3, "AccessDenied", message)
+}
+
+fn one_or_many(v: &Value) -> Vec<&str> {
+    match v {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// IAM's wildcard match: `*` any run of characters, `?` one character.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// Whether a statement's conditions all hold; an operator or key the proxy cannot judge is an error.
+fn conditions_hold(cond: Option<&Value>, ctx: &PutContext) -> Result<bool, Rejection> {
+    let Some(cond) = cond else { return Ok(true) };
+    let Some(ops) = cond.as_object() else {
+        return Err(access_denied(format!(
+            "strict proxy: a Condition that is not an object: {cond}"
+        )));
+    };
+    for (op, keys) in ops {
+        for (k, want) in keys.as_object().into_iter().flatten() {
+            let have: Option<&str> = match k.to_ascii_lowercase().as_str() {
+                "aws:principalorgid" => ctx.org,
+                "aws:principalaccount" => Some(ctx.account),
+                "s3:x-amz-acl" => ctx.acl,
+                "aws:securetransport" => Some("true"),
+                _ => {
+                    return Err(access_denied(format!(
+                        "strict proxy: cannot evaluate condition key {k}"
+                    )))
+                }
+            };
+            let wants = one_or_many(want);
+            let holds = match op.as_str() {
+                "StringEquals" | "Bool" => have.is_some_and(|h| wants.contains(&h)),
+                "StringNotEquals" => have.is_none_or(|h| !wants.contains(&h)),
+                "StringLike" => have.is_some_and(|h| wants.iter().any(|w| glob(w, h))),
+                _ => {
+                    return Err(access_denied(format!(
+                        "strict proxy: cannot evaluate condition operator {op}"
+                    )))
+                }
+            };
+            if !holds {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Whether a statement applies to this `PutObject` (principal, action, resource, conditions).
+fn statement_applies(st: &Value, object_arn: &str, ctx: &PutContext) -> Result<bool, Rejection> {
+    let principal_ok = match &st["Principal"] {
+        Value::String(s) => s == "*",
+        Value::Object(o) => o.get("AWS").is_some_and(|a| {
+            one_or_many(a).iter().any(|p| {
+                *p == "*" || *p == ctx.account || *p == format!("arn:aws:iam::{}:root", ctx.account)
+            })
+        }),
+        _ => false,
+    };
+    let action_ok = one_or_many(&st["Action"])
+        .iter()
+        .any(|a| glob(&a.to_ascii_lowercase(), "s3:putobject"));
+    let resource_ok = one_or_many(&st["Resource"]).iter().any(|r| {
+        glob(
+            &r.replace("${aws:PrincipalAccount}", ctx.account),
+            object_arn,
+        )
+    });
+    if !(principal_ok && action_ok && resource_ok) {
+        return Ok(false);
+    }
+    conditions_hold(st.get("Condition"), ctx)
+}
+
+/// A cross-account `PutObject` of `bucket`/`key` against the bucket's policy: allowed only by an
+/// `Allow` that applies and no `Deny` that applies.
+pub fn evaluate_bucket_policy(
+    policy: Option<&Value>,
+    bucket: &str,
+    key: &str,
+    ctx: &PutContext,
+) -> Result<(), Rejection> {
+    let denied = || {
+        access_denied(format!(
+            "Access Denied: account {} may not PutObject to another account's bucket {bucket} (no bucket policy allows it)",
+            ctx.account
+        ))
+    };
+    let Some(policy) = policy else {
+        return Err(denied());
+    };
+    let object_arn = format!("arn:aws:s3:::{bucket}/{key}");
+    let statements: Vec<&Value> = match &policy["Statement"] {
+        Value::Array(a) => a.iter().collect(),
+        v @ Value::Object(_) => vec![v],
+        _ => Vec::new(),
+    };
+    let mut allowed = false;
+    for st in statements {
+        let applies = statement_applies(st, &object_arn, ctx)?;
+        match st["Effect"].as_str() {
+            Some("Deny") if applies => {
+                return Err(access_denied(format!(
+                    "Access Denied: explicit deny in the bucket policy of {bucket} ({})",
+                    st["Sid"].as_str().unwrap_or("no Sid")
+                )))
+            }
+            Some("Allow") if applies => allowed = true,
+            _ => {}
+        }
+    }
+    if allowed {
+        Ok(())
+    } else {
+        Err(denied())
+    }
+}
+
 /// Asks moto for a table's key schema.
 fn describe_table(upstream: u16, auth: &str, table: &str) -> Option<KeySchema> {
     let body = serde_json::json!({ "TableName": table }).to_string();
@@ -1556,6 +1802,15 @@ impl StrictProxy {
     /// Every request refused so far, in order.
     pub fn rejections(&self) -> Vec<Rejection> {
         self.state.rejected.lock().unwrap().clone()
+    }
+
+    /// Puts `account` in organisation `org_id` (what `aws:PrincipalOrgID` is for its requests).
+    pub fn set_organization(&self, account: &str, org_id: &str) {
+        self.state
+            .organizations
+            .lock()
+            .unwrap()
+            .insert(account.to_string(), org_id.to_string());
     }
 }
 
@@ -1766,9 +2021,15 @@ fn answer(conn: &mut TcpStream, status: u16, body: &str) -> std::io::Result<()> 
 
 fn refuse(conn: &mut TcpStream, state: &State, r: Rejection) -> std::io::Result<()> {
     let (content_type, body) = error_response(&r);
+    // S3 refuses a put its bucket policy does not allow with 403; every other rule here is a 400.
+    let status = if r.code == "AccessDenied" {
+        "403 Forbidden"
+    } else {
+        "400 Bad Request"
+    };
     state.rejected.lock().unwrap().push(r);
     let head = format!(
-        "HTTP/1.1 400 Bad Request\r\nContent-Type: {content_type}\r\nx-amzn-RequestId: strict-proxy\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nx-amzn-RequestId: strict-proxy\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     conn.write_all(head.as_bytes())?;
@@ -1789,6 +2050,12 @@ fn forward(req: &Request, upstream: u16) -> std::io::Result<Vec<u8>> {
         ) {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
+    }
+    // moto's multi-account mode: a 12-digit access key id acts as that account (moto itself takes the
+    // account from this header, or from IAM access keys it issued).
+    let account = caller_account(&req);
+    if account != MOTO_DEFAULT_ACCOUNT && header(&req, "x-moto-account-id").is_none() {
+        head.push_str(&format!("x-moto-account-id: {account}\r\n"));
     }
     head.push_str(&format!(
         "Content-Length: {}\r\nConnection: close\r\n\r\n",
@@ -1822,6 +2089,74 @@ fn forward(req: &Request, upstream: u16) -> std::io::Result<Vec<u8>> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The home stack's fan-in policy (org/home.yaml, rendered for bucket `home` and prefix `bm`).
+    fn fan_in_policy() -> Value {
+        json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "OrganisationWritesFanIn", "Effect": "Allow", "Principal": "*",
+             "Action": "s3:PutObject",
+             "Resource": "arn:aws:s3:::home/bm/fanin/day=*/account=${aws:PrincipalAccount}/*",
+             "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc1234567"}}},
+            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+             "Resource": ["arn:aws:s3:::home", "arn:aws:s3:::home/*"],
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+        ]})
+    }
+
+    #[test]
+    fn bucket_policy_admits_the_organisation_only_in_its_own_folder() {
+        let p = fan_in_policy();
+        let own = "bm/fanin/day=2026-11-25/account=111111111111/region=us-east-1/rows.json.gz";
+        let member = PutContext {
+            account: "111111111111",
+            org: Some("o-abc1234567"),
+            acl: Some("bucket-owner-full-control"),
+        };
+        assert!(evaluate_bucket_policy(Some(&p), "home", own, &member).is_ok());
+        // Another member's folder, another prefix, another organisation, no organisation, no policy.
+        let other = own.replace("account=111111111111", "account=222222222222");
+        let e = evaluate_bucket_policy(Some(&p), "home", &other, &member).unwrap_err();
+        assert_eq!((e.service, e.code), (Service::S3, "AccessDenied"));
+        assert!(
+            evaluate_bucket_policy(Some(&p), "home", &own.replace("bm/", "x/"), &member).is_err()
+        );
+        let outsider = PutContext {
+            org: Some("o-other00000"),
+            ..member
+        };
+        assert!(evaluate_bucket_policy(Some(&p), "home", own, &outsider).is_err());
+        let alone = PutContext {
+            org: None,
+            ..member
+        };
+        assert!(evaluate_bucket_policy(Some(&p), "home", own, &alone).is_err());
+        assert!(evaluate_bucket_policy(None, "home", own, &member).is_err());
+        // A condition the proxy cannot judge is refused, never ignored.
+        let mut odd = fan_in_policy();
+        odd["Statement"][0]["Condition"] = json!({"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}});
+        let e = evaluate_bucket_policy(Some(&odd), "home", own, &member).unwrap_err();
+        assert!(e.message.contains("cannot evaluate"), "{}", e.message);
+        // An explicit deny wins over the allow.
+        let mut deny = fan_in_policy();
+        deny["Statement"][1]["Condition"] =
+            json!({"StringNotEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}});
+        let no_acl = PutContext {
+            acl: None,
+            ..member
+        };
+        assert!(evaluate_bucket_policy(Some(&deny), "home", own, &no_acl).is_err());
+        assert!(evaluate_bucket_policy(Some(&deny), "home", own, &member).is_ok());
+    }
+
+    #[test]
+    fn iam_wildcards() {
+        assert!(glob("a*c", "abbbc"));
+        assert!(glob("s3:*", "s3:putobject"));
+        assert!(glob("a?c", "abc"));
+        assert!(!glob("a?c", "abbc"));
+        assert!(!glob("day=*/account=1/*", "day=x/account=2/y"));
+        assert!(glob("*", ""));
+    }
 
     #[test]
     fn s3_put_object_keys_and_sizes() {

@@ -42,7 +42,7 @@ use bedrock_meter_core::live::detector::{
 use bedrock_meter_core::live::metrics::{MetricsConfig, DEFAULT_NAMESPACE};
 use bedrock_meter_core::ports::metrics::{put_all, MetricsSink};
 use bedrock_meter_core::ports::metrics::{Datum, Unit};
-use bedrock_meter_core::ports::notify::Notifier;
+use bedrock_meter_core::ports::notify::{Notification, Notifier};
 use bedrock_meter_core::ports::profiles::{CachedProfiles, ProfileSource};
 use bedrock_meter_core::ports::AwsError;
 use bedrock_meter_core::pricing::prices::PriceTable;
@@ -72,6 +72,9 @@ pub struct Config {
     pub namespace: String,
     /// `ALERT_TOPIC_ARN`; without it alerts are only logged.
     pub alert_topic_arn: Option<String>,
+    /// `ORG_ALERT_TOPIC_ARN`: the organisation's alerts topic (home account); each alert is published
+    /// there too, with this account and Region (read from `ALERT_TOPIC_ARN`) in it.
+    pub org_alert_topic_arn: Option<String>,
     /// `STATE_TABLE`: the detector's DynamoDB table.
     pub state_table: Option<String>,
     /// `WINDOW_MINUTES`, `MAX_COST_USD`, `MAX_REQUESTS`.
@@ -137,6 +140,7 @@ impl Config {
         Ok(Config {
             namespace: val("METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
             alert_topic_arn: val("ALERT_TOPIC_ARN"),
+            org_alert_topic_arn: val("ORG_ALERT_TOPIC_ARN"),
             state_table: val("STATE_TABLE"),
             detector,
             metrics: MetricsConfig {
@@ -594,14 +598,27 @@ where
             tracing::warn!(subject = %n.subject, alert_id = %a.id, "ALERT_TOPIC_ARN not set: alert only logged");
             return true;
         };
+        let own = self.publish_to(topic, a, &n).await;
+        let org = match &self.config.org_alert_topic_arn {
+            Some(org_topic) => {
+                let n = org_alert(n, topic);
+                self.publish_to(org_topic, a, &n).await
+            }
+            None => true,
+        };
+        own && org
+    }
+
+    /// Publishes `n` (alert `a`) to `topic`, with retries; `false` if it could not be published.
+    async fn publish_to(&self, topic: &str, a: &Alert, n: &Notification) -> bool {
         let mut last = None;
         for attempt in 0..PUBLISH_ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
             }
-            match self.notifier.publish(topic, &n).await {
+            match self.notifier.publish(topic, n).await {
                 Ok(id) => {
-                    tracing::info!(subject = %n.subject, alert_id = %a.id, message_id = %id, "alert published");
+                    tracing::info!(subject = %n.subject, alert_id = %a.id, %topic, message_id = %id, "alert published");
                     return true;
                 }
                 Err(e) => last = Some(e),
@@ -615,6 +632,22 @@ where
         );
         false
     }
+}
+
+/// The organisation's copy of an alert: the account and Region it came from (those of this stack's
+/// own alerts topic, `arn:aws:sns:REGION:ACCOUNT:NAME`) first in the subject and the body, and as
+/// `account` / `region` message attributes for subscription filters.
+pub fn org_alert(mut n: Notification, own_topic_arn: &str) -> Notification {
+    let parts: Vec<&str> = own_topic_arn.split(':').collect();
+    let (region, account) = match parts.as_slice() {
+        ["arn", _, "sns", region, account, ..] => (*region, *account),
+        _ => ("unknown-region", "unknown-account"),
+    };
+    n.subject = format!("[{account} {region}] {}", n.subject);
+    n.body = format!("Account {account}, Region {region}\n\n{}", n.body);
+    n.attributes.push(("account".into(), account.into()));
+    n.attributes.push(("region".into(), region.into()));
+    n
 }
 
 /// What containment needs of the batch: the profile ARNs tagged `meter:on-runaway=contain` among its
@@ -759,5 +792,38 @@ mod tests {
             assert_eq!(a.id, b.id);
             assert_eq!(a.timestamp, b.timestamp);
         }
+    }
+
+    #[test]
+    fn the_organisation_copy_names_account_and_region() {
+        let n = Notification {
+            subject: "Bedrock runaway: app support-bot".into(),
+            body: "12 requests".into(),
+            attributes: vec![("kind".into(), "runaway".into())],
+        };
+        let org = org_alert(n, "arn:aws:sns:eu-west-1:222222222222:stack-AlertsTopic-X");
+        assert_eq!(
+            org.subject,
+            "[222222222222 eu-west-1] Bedrock runaway: app support-bot"
+        );
+        assert!(org
+            .body
+            .starts_with("Account 222222222222, Region eu-west-1\n\n12 requests"));
+        assert_eq!(
+            org.attributes,
+            [
+                ("kind".to_string(), "runaway".to_string()),
+                ("account".into(), "222222222222".into()),
+                ("region".into(), "eu-west-1".into())
+            ]
+        );
+        let c = Config::from_lookup(|k| {
+            (k == "ORG_ALERT_TOPIC_ARN").then(|| "arn:aws:sns:us-east-1:999999999999:org".into())
+        })
+        .unwrap();
+        assert_eq!(
+            c.org_alert_topic_arn.as_deref(),
+            Some("arn:aws:sns:us-east-1:999999999999:org")
+        );
     }
 }

@@ -15,6 +15,7 @@
 
 use std::collections::BTreeSet;
 
+pub mod org;
 pub mod reports;
 use std::time::Duration;
 
@@ -25,6 +26,7 @@ use bedrock_meter_core::daily::athena_sql::{
     day_rollup_from_rows, DayRollup, RollupQuery, RowError, TableRef,
 };
 use bedrock_meter_core::daily::daily_email::day_emails;
+use bedrock_meter_core::daily::fanin;
 use bedrock_meter_core::daily::profile_snapshot::{profile_rows, snapshot_jsonl, snapshot_key};
 use bedrock_meter_core::daily::reconcile::{
     bill_check_line, bill_from_rows, bill_sql, latest_fully_billed, BilledLine, RECONCILE_DAYS,
@@ -66,6 +68,22 @@ pub struct Config {
     pub reports: Option<reports::ReportsBucket>,
     /// `CHAT_FORMAT`: publish with the chat integrations' JSON message structure.
     pub chat_format: bool,
+    /// The organisation's fan-in bucket (`FAN_IN_BUCKET`, `FAN_IN_PREFIX`, `FAN_IN_REGION`, with
+    /// `AWS_ACCOUNT_ID` and `AWS_REGION` naming this member); none = no fan-in.
+    pub fan_in: Option<FanIn>,
+}
+
+/// Where this member's daily fan-in object goes, and who this member is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FanIn {
+    pub bucket: String,
+    /// Key prefix, without leading or trailing `/`.
+    pub prefix: String,
+    /// The bucket's Region (the store's client is made for it).
+    pub bucket_region: String,
+    /// This member's account id and Region (the object's partition).
+    pub account: String,
+    pub region: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +128,29 @@ impl Config {
                 }
                 None => false,
             },
+            fan_in: match value(&get, "FAN_IN_BUCKET") {
+                Some(bucket) => {
+                    let region = req("AWS_REGION")?;
+                    let account = req("AWS_ACCOUNT_ID")?;
+                    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(ConfigError::Invalid("AWS_ACCOUNT_ID", account));
+                    }
+                    let prefix = opt("FAN_IN_PREFIX", "bedrock-meter")
+                        .trim_matches('/')
+                        .to_string();
+                    if prefix.is_empty() {
+                        return Err(ConfigError::Invalid("FAN_IN_PREFIX", prefix));
+                    }
+                    Some(FanIn {
+                        bucket,
+                        prefix,
+                        bucket_region: value(&get, "FAN_IN_REGION").unwrap_or(region.clone()),
+                        account,
+                        region,
+                    })
+                }
+                None => None,
+            },
             reports: match value(&get, "REPORTS_BUCKET") {
                 Some(bucket) => Some(reports::ReportsBucket {
                     bucket,
@@ -141,6 +182,8 @@ pub enum RollupError {
     },
     #[error("stopped {}s before the function's deadline, so that this failure could still be reported (the run needed longer than the function's timeout allows)", reserve.as_secs())]
     Deadline { reserve: Duration },
+    #[error("the fan-in object {url} could not be written: {reason}")]
+    FanIn { url: String, reason: String },
     #[error("{} of {} report messages could not be published: {}", failed.len(), total,
         failed.iter().map(|(t, e)| format!("team {t}: {e}")).collect::<Vec<_>>().join("; "))]
     Publish {
@@ -182,6 +225,8 @@ pub struct Deps<E, P, N, S> {
     pub notifier: N,
     /// Where the profile snapshot is written (used only with `profiles_snapshot_bucket`).
     pub store: S,
+    /// The organisation's fan-in bucket's store (its Region's client; used only with `fan_in`).
+    pub fan_in_store: Option<S>,
     pub prices: PriceTable,
 }
 
@@ -199,6 +244,8 @@ pub struct Outcome {
     pub notes: Vec<String>,
     /// `s3://bucket/key` of the profile snapshot written, if any.
     pub profiles_snapshot: Option<String>,
+    /// `s3://bucket/key` of the organisation fan-in object written (with its row count), if any.
+    pub fan_in: Option<(String, usize)>,
 }
 
 /// Time kept back from the Lambda deadline to send the failure alert: a run still going then is
@@ -251,6 +298,8 @@ pub async fn handle_until<E: QueryEngine, P: ProfileSource, N: Notifier, S: Obje
                     match &e {
                         RollupError::Publish { .. } =>
                             "The reports for the other teams were sent. ",
+                        RollupError::FanIn { .. } =>
+                            "The cost reports were sent; the organisation's copy of the day was not (the home account will name this account and Region missing). ",
                         _ => "No cost report was sent for this day. ",
                     }
                 ),
@@ -403,13 +452,10 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectWriter>(
         ));
     }
 
-    // One email per team, then the summary: the same function `bedrock-meter report --format email`
-    // prints, so a team's email can be previewed from log files.
-    // With a reports bucket, each email links its HTML page (written first, so a failure is a note).
-    let links = match &cfg.reports {
-        Some(rb) => {
-            // Each hour's rows priced as the day's (same profiles and prices), for the pages' chart.
-            let rows_by_hour = by_hour
+    // Each hour's rows priced as the day's (same profiles and prices): the pages' chart and the fan-in.
+    let rows_by_hour: std::collections::BTreeMap<i64, Vec<PricedRow>> =
+        if cfg.reports.is_some() || cfg.fan_in.is_some() {
+            by_hour
                 .iter()
                 .map(|(h, r)| {
                     (
@@ -417,7 +463,22 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectWriter>(
                         price_rows(&r.rows, &profiles, &deps.prices, attribution),
                     )
                 })
-                .collect();
+                .collect()
+        } else {
+            Default::default()
+        };
+    // The organisation's copy of the day, written before the emails; a failure fails the run after
+    // the emails are sent (the home account would otherwise name this member missing, unexplained).
+    let fan_in = match &cfg.fan_in {
+        Some(f) => Some(write_fan_in(deps, f, date, &rows_by_hour).await),
+        None => None,
+    };
+
+    // One email per team, then the summary: the same function `bedrock-meter report --format email`
+    // prints, so a team's email can be previewed from log files.
+    // With a reports bucket, each email links its HTML page (written first, so a failure is a note).
+    let links = match &cfg.reports {
+        Some(rb) => {
             let day = reports::Day {
                 org: &org,
                 rows: &rows,
@@ -458,6 +519,11 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectWriter>(
     if !failed.is_empty() {
         return Err(RollupError::Publish { failed, total });
     }
+    let fan_in = match fan_in {
+        Some(Err(e)) => return Err(e),
+        Some(Ok(written)) => Some(written),
+        None => None,
+    };
     Ok(Outcome {
         date: date.to_string(),
         query_id,
@@ -468,7 +534,56 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectWriter>(
         teams,
         notes,
         profiles_snapshot,
+        fan_in,
     })
+}
+
+/// Writes this member's fan-in object of `date` (every hour's attributed rows, even none: an empty
+/// object says the member ran) to the organisation's bucket, replacing a previous run's.
+async fn write_fan_in<E, P, N, S: ObjectWriter>(
+    deps: &Deps<E, P, N, S>,
+    f: &FanIn,
+    date: Date,
+    rows_by_hour: &std::collections::BTreeMap<i64, Vec<PricedRow>>,
+) -> Result<(String, usize), RollupError> {
+    let key = match fanin::object_key(date, &f.account, &f.region) {
+        Ok(k) => format!("{}/{k}", f.prefix),
+        Err(e) => {
+            return Err(RollupError::FanIn {
+                url: format!("s3://{}/{}/", f.bucket, f.prefix),
+                reason: e.to_string(),
+            })
+        }
+    };
+    let url = format!("s3://{}/{key}", f.bucket);
+    let Some(store) = &deps.fan_in_store else {
+        return Err(RollupError::FanIn {
+            url,
+            reason: "no store for the fan-in bucket".into(),
+        });
+    };
+    let rows = fanin::rows_of_hours(
+        date,
+        &f.account,
+        rows_by_hour.iter().map(|(h, r)| (*h, r.as_slice())),
+    );
+    let body = fanin::encode(&rows);
+    match store
+        .put_object_for_bucket_owner(&f.bucket, &key, body, "application/x-ndjson", Some("gzip"))
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(%url, rows = rows.len(), "fan-in object written");
+            Ok((url, rows.len()))
+        }
+        Err(e) => {
+            tracing::error!(%url, error = %e, "could not write the fan-in object");
+            Err(RollupError::FanIn {
+                url,
+                reason: e.to_string(),
+            })
+        }
+    }
 }
 
 async fn start_sql<E: QueryEngine>(
@@ -689,6 +804,61 @@ mod tests {
                 _ => env.get(k).map(|v| v.to_string()),
             }),
             Err(ConfigError::Missing("AWS_REGION"))
+        ));
+        // The organisation's fan-in: this member's account and Region, the bucket's Region.
+        assert_eq!(c.fan_in, None);
+        let fan_in = |extra: &'static [(&'static str, &'static str)]| {
+            Config::from_lookup(|k| {
+                extra
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+                    .or_else(|| env.get(k).map(|v| v.to_string()))
+            })
+        };
+        let f = fan_in(&[
+            ("FAN_IN_BUCKET", "org-fan-in"),
+            ("FAN_IN_PREFIX", "/acme/bm/"),
+            ("AWS_ACCOUNT_ID", "111111111111"),
+            ("AWS_REGION", "eu-west-1"),
+        ])
+        .unwrap()
+        .fan_in
+        .unwrap();
+        assert_eq!(
+            f,
+            FanIn {
+                bucket: "org-fan-in".into(),
+                prefix: "acme/bm".into(),
+                bucket_region: "eu-west-1".into(),
+                account: "111111111111".into(),
+                region: "eu-west-1".into(),
+            }
+        );
+        let f = fan_in(&[
+            ("FAN_IN_BUCKET", "org-fan-in"),
+            ("FAN_IN_REGION", "us-east-1"),
+            ("AWS_ACCOUNT_ID", "111111111111"),
+            ("AWS_REGION", "eu-west-1"),
+        ])
+        .unwrap()
+        .fan_in
+        .unwrap();
+        assert_eq!(
+            (f.prefix.as_str(), f.bucket_region.as_str()),
+            ("bedrock-meter", "us-east-1")
+        );
+        assert!(matches!(
+            fan_in(&[
+                ("FAN_IN_BUCKET", "org-fan-in"),
+                ("AWS_ACCOUNT_ID", "1111"),
+                ("AWS_REGION", "eu-west-1"),
+            ]),
+            Err(ConfigError::Invalid("AWS_ACCOUNT_ID", _))
+        ));
+        assert!(matches!(
+            fan_in(&[("FAN_IN_BUCKET", "org-fan-in"), ("AWS_REGION", "eu-west-1")]),
+            Err(ConfigError::Missing("AWS_ACCOUNT_ID"))
         ));
         let with_bucket = Config::from_lookup(|k| {
             if k == "PROFILES_SNAPSHOT_BUCKET" {

@@ -105,6 +105,7 @@ fn config(report_topic: &str, alert_topic: &str, timeout: Duration) -> Config {
         cur_table: None,
         reports: None,
         chat_format: false,
+        fan_in: None,
     }
 }
 
@@ -331,6 +332,7 @@ fn deps_with<E>(e: &Env, engine: E) -> Deps<E, FakeProfiles, SnsNotifier, S3Stor
         profiles: profiles(),
         notifier: SnsNotifier::new(&e.conf),
         store: S3Store::new(&e.conf),
+        fan_in_store: None,
         prices: PriceTable::embedded(),
     }
 }

@@ -1,10 +1,11 @@
-//! [`S3Store`] implements the core's [`ObjectWriter`] port with aws-sdk-s3 `PutObject`, and (feature
+//! [`S3Store`] implements the core's [`ObjectWriter`] port with aws-sdk-s3 `PutObject` (and, for the
+//! organisation's fan-in bucket in another account, `PutObject` with `bucket-owner-full-control`), and (feature
 //! `operator`) the operator port `ObjectLister` with `ListObjectsV2`, which `doctor` uses to find the
 //! newest delivered log object.
 
 use aws_sdk_s3::primitives::ByteStream;
 
-use crate::ports::objects::ObjectWriter;
+use crate::ports::objects::{KeyLister, ObjectWriter};
 use crate::ports::AwsError;
 
 #[derive(Clone, Debug)]
@@ -17,6 +18,18 @@ impl S3Store {
         // Path-style addressing when an endpoint is configured (a local emulator has no per-bucket
         // host names); the SDK's default (virtual-hosted) otherwise.
         let s3 = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(config.endpoint_url().is_some())
+            .build();
+        S3Store {
+            client: aws_sdk_s3::Client::from_conf(s3),
+        }
+    }
+
+    /// A store whose requests go to `region` (a bucket in another Region, e.g. the organisation's
+    /// fan-in bucket: S3 answers a request sent to the wrong Region with a redirect, not the object).
+    pub fn in_region(config: &aws_config::SdkConfig, region: &str) -> S3Store {
+        let s3 = aws_sdk_s3::config::Builder::from(config)
+            .region(aws_sdk_s3::config::Region::new(region.to_string()))
             .force_path_style(config.endpoint_url().is_some())
             .build();
         S3Store {
@@ -43,6 +56,65 @@ impl ObjectWriter for S3Store {
             .await
             .map_err(|e| AwsError::from_sdk("PutObject", e))?;
         Ok(())
+    }
+
+    async fn put_object_for_bucket_owner(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        content_encoding: Option<&str>,
+    ) -> Result<(), AwsError> {
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .set_content_encoding(content_encoding.map(str::to_string))
+            // Accepted by a bucket with ACLs disabled (BucketOwnerEnforced, the home stack's) and what a
+            // bucket policy may require of cross-account writers elsewhere.
+            .acl(aws_sdk_s3::types::ObjectCannedAcl::BucketOwnerFullControl)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("PutObject", e))?;
+        Ok(())
+    }
+}
+
+/// A listing stops after this many pages (1,000 keys each): the organisation rollup lists one day's
+/// folder, one object per member account and Region.
+pub const MAX_LIST_PAGES: usize = 100;
+
+impl KeyLister for S3Store {
+    async fn list_keys(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, AwsError> {
+        let mut keys = Vec::new();
+        let mut token = None;
+        for _ in 0..MAX_LIST_PAGES {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListObjectsV2", e))?;
+            keys.extend(
+                out.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+            token = out.next_continuation_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(keys);
+            }
+        }
+        Err(AwsError::new(
+            "ListObjectsV2",
+            format!("more than {MAX_LIST_PAGES} pages under s3://{bucket}/{prefix}"),
+        ))
     }
 }
 

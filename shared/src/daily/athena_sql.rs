@@ -433,6 +433,209 @@ fn read_row(
     ))
 }
 
+// ---- The organisation (issue 24): the home account's table over the fan-in files and its query ----
+
+/// The Glue/Athena table over the fan-in objects (`fanin::object_key`): the row columns
+/// ([`crate::daily::fanin::COLUMNS`]), gzip JSON Lines read by the OpenX JSON SerDe, partitioned by
+/// `day` with partition projection (`location` is `s3://<bucket>/fanin/`; the account and Region
+/// folders under a day are read as its subfolders).
+pub fn fanin_table_sql(database: &str, table: &str, location: &str) -> String {
+    let location = location.replace('\'', "");
+    let location = if location.ends_with('/') {
+        location
+    } else {
+        format!("{location}/")
+    };
+    let mut s = format!(
+        "CREATE EXTERNAL TABLE IF NOT EXISTS `{}`.`{}` (\n",
+        database.replace('`', ""),
+        table.replace('`', "")
+    );
+    let cols: Vec<String> = crate::daily::fanin::COLUMNS
+        .iter()
+        .map(|(n, t)| format!("  `{n}` {t}"))
+        .collect();
+    s.push_str(&cols.join(",\n"));
+    s.push_str("\n)\nPARTITIONED BY (`day` string)\n");
+    s.push_str("ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'\n");
+    s.push_str("WITH SERDEPROPERTIES ('ignore.malformed.json' = 'true')\n");
+    let _ = writeln!(s, "LOCATION '{location}'");
+    s.push_str("TBLPROPERTIES (\n");
+    s.push_str("  'projection.enabled' = 'true',\n");
+    s.push_str("  'projection.day.type' = 'date',\n");
+    s.push_str("  'projection.day.format' = 'yyyy-MM-dd',\n");
+    s.push_str("  'projection.day.range' = '2024-01-01,NOW',\n");
+    s.push_str("  'projection.day.interval' = '1',\n");
+    s.push_str("  'projection.day.interval.unit' = 'DAYS',\n");
+    let _ = writeln!(
+        s,
+        "  'storage.location.template' = '{location}day=${{day}}/'"
+    );
+    s.push(')');
+    s
+}
+
+/// The organisation query's key columns (its result: these, then [`ORG_SUM_COLUMNS`]).
+pub const ORG_KEY_COLUMNS: [&str; 10] = [
+    "account_id",
+    "source_region",
+    "app",
+    "team",
+    "caller",
+    "model",
+    "base_model",
+    "pool",
+    "tier",
+    "prompt_band",
+];
+/// The organisation query's sums.
+pub const ORG_SUM_COLUMNS: [&str; 8] = [
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "unpriced_requests",
+];
+
+/// The organisation rollup of `date`: the fan-in rows of every member for that day (one partition),
+/// summed over the hours per account × source Region × app × team × caller × model × pool × tier ×
+/// prompt band. The rows are priced by the core (`org_rows_from_results`, `fanin::price`), with the
+/// one price table, as the per-account reports price them.
+///
+/// It keeps exactly the rows `fanin::decode` keeps: every column present, the values
+/// `FanInRow::invalid` accepts, and the row's `account_id` the account folder of its object
+/// (`"$path"`): a member cannot put rows in another account's name. (`decode` also refuses lines
+/// with unknown fields, which the SerDe ignores; no such line carries another count.)
+pub fn org_sql(table: &TableRef, date: Date) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "-- bedrock-meter organisation rollup for {date} (UTC): the fan-in rows of every member account and Region, summed over the hours"
+    );
+    s.push_str("SELECT\n");
+    for c in ORG_KEY_COLUMNS {
+        let _ = writeln!(s, "  {c},");
+    }
+    let sums: Vec<String> = ORG_SUM_COLUMNS
+        .iter()
+        .map(|c| format!("  sum({c}) AS {c}"))
+        .collect();
+    s.push_str(&sums.join(",\n"));
+    let _ = writeln!(
+        s,
+        "\nFROM {}.{}",
+        sql_ident(&table.database),
+        sql_ident(&table.table)
+    );
+    let _ = writeln!(s, "WHERE day = {}", sql_string(&date.to_string()));
+    for (c, _) in crate::daily::fanin::COLUMNS {
+        let _ = writeln!(s, "  AND {c} IS NOT NULL");
+    }
+    s.push_str("  AND regexp_like(account_id, '^[0-9]{12}$')\n");
+    s.push_str("  AND strpos(\"$path\", '/account=' || account_id || '/') > 0\n");
+    s.push_str("  AND (source_region = '' OR (length(source_region) <= 32 AND regexp_like(source_region, '^[a-z]+(-[a-z]+)+-[0-9]{1,2}$')))\n");
+    s.push_str("  AND hour_utc BETWEEN 0 AND 23\n");
+    s.push_str("  AND prompt_band BETWEEN 0 AND 255\n");
+    s.push_str("  AND length(pool) <= 16 AND regexp_like(pool, '^[a-z]+(-[a-z]+)*$')\n");
+    for c in ["app", "team", "caller", "model", "base_model", "tier"] {
+        let _ = writeln!(s, "  AND length({c}) <= {}", crate::daily::fanin::MAX_TEXT);
+    }
+    for c in ORG_SUM_COLUMNS {
+        let _ = writeln!(s, "  AND {c} >= 0");
+    }
+    s.push_str("  AND cache_write_1h_tokens <= cache_write_tokens\n");
+    s.push_str("  AND errors <= requests AND unpriced_requests <= requests\n");
+    let group: Vec<String> = (1..=ORG_KEY_COLUMNS.len()).map(|i| i.to_string()).collect();
+    let _ = writeln!(s, "GROUP BY {}", group.join(", "));
+    let _ = write!(s, "ORDER BY {}", group.join(", "));
+    s
+}
+
+/// Reads the organisation query's result rows (text values as Athena returns them) back into fan-in
+/// rows (hour 0: summed over the day), to be priced by `fanin::price`.
+pub fn org_rows_from_results(
+    columns: &[String],
+    rows: &[Vec<Option<String>>],
+) -> Result<Vec<crate::daily::fanin::FanInRow>, RowError> {
+    let expected: Vec<String> = ORG_KEY_COLUMNS
+        .iter()
+        .chain(ORG_SUM_COLUMNS.iter())
+        .map(|c| c.to_string())
+        .collect();
+    let got: Vec<String> = columns.iter().map(|c| c.to_ascii_lowercase()).collect();
+    if got != expected {
+        return Err(RowError::Columns {
+            got: columns.to_vec(),
+            expected,
+        });
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        if row.len() != expected.len() {
+            return Err(RowError::Width {
+                row: i,
+                len: row.len(),
+                expected: expected.len(),
+            });
+        }
+        let bad = |c: usize, what: &'static str| RowError::Value {
+            row: i,
+            column: expected[c].clone(),
+            value: row[c].clone(),
+            what,
+        };
+        let text = |c: usize| row[c].clone().unwrap_or_default();
+        let count = |c: usize| -> Result<u64, RowError> {
+            row[c]
+                .as_deref()
+                .map(str::trim)
+                .unwrap_or("0")
+                .parse::<u64>()
+                .map_err(|_| bad(c, "a count"))
+        };
+        let prompt_band = row[9]
+            .as_deref()
+            .map(str::trim)
+            .and_then(|v| v.parse::<u8>().ok())
+            .ok_or_else(|| bad(9, "a prompt band 0-255"))?;
+        let s = ORG_KEY_COLUMNS.len();
+        let r = crate::daily::fanin::FanInRow {
+            hour_utc: 0,
+            account_id: text(0),
+            source_region: text(1),
+            app: text(2),
+            team: text(3),
+            caller: text(4),
+            model: text(5),
+            base_model: text(6),
+            pool: text(7),
+            tier: text(8),
+            prompt_band,
+            requests: count(s)?,
+            errors: count(s + 1)?,
+            input_tokens: count(s + 2)?,
+            output_tokens: count(s + 3)?,
+            cache_read_tokens: count(s + 4)?,
+            cache_write_tokens: count(s + 5)?,
+            cache_write_1h_tokens: count(s + 6)?,
+            unpriced_requests: count(s + 7)?,
+        };
+        if let Some(why) = r.invalid() {
+            return Err(RowError::Value {
+                row: i,
+                column: "row".into(),
+                value: None,
+                what: why,
+            });
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,6 +654,61 @@ mod tests {
             long_context_thresholds: vec![200_000],
             principal: PrincipalRule::default(),
         }
+    }
+
+    #[test]
+    fn org_sql_reads_one_day_and_checks_what_decode_checks() {
+        let t = TableRef {
+            database: "bedrock_meter".into(),
+            table: "fanin".into(),
+        };
+        let sql = org_sql(&t, Date::parse("2026-11-25").unwrap());
+        assert!(sql.contains("FROM \"bedrock_meter\".\"fanin\"\nWHERE day = '2026-11-25'\n"));
+        assert!(sql.contains("strpos(\"$path\", '/account=' || account_id || '/') > 0"));
+        assert!(sql.contains("GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10\n"));
+        for (c, _) in crate::daily::fanin::COLUMNS {
+            assert!(sql.contains(&format!("  AND {c} IS NOT NULL\n")), "{c}");
+        }
+        let ddl = fanin_table_sql("db", "fanin", "s3://home/fanin");
+        assert!(ddl.contains("LOCATION 's3://home/fanin/'"));
+        assert!(ddl.contains("'storage.location.template' = 's3://home/fanin/day=${day}/'"));
+        assert!(ddl.contains("  `account_id` string,\n"));
+        assert!(ddl.contains("PARTITIONED BY (`day` string)"));
+        // Result rows back: the columns are checked, values are validated like decode's.
+        let cols: Vec<String> = ORG_KEY_COLUMNS
+            .iter()
+            .chain(ORG_SUM_COLUMNS.iter())
+            .map(|c| c.to_string())
+            .collect();
+        let row = |account: &str| -> Vec<Option<String>> {
+            [
+                account,
+                "us-east-1",
+                "app",
+                "team",
+                "caller",
+                "amazon.nova-lite-v1:0",
+                "amazon.nova-lite-v1:0",
+                "in-region",
+                "default",
+                "0",
+                "4",
+                "1",
+                "1000",
+                "10",
+                "0",
+                "0",
+                "0",
+                "0",
+            ]
+            .iter()
+            .map(|v| Some(v.to_string()))
+            .collect()
+        };
+        let rows = org_rows_from_results(&cols, &[row("111122223333")]).unwrap();
+        assert_eq!((rows[0].requests, rows[0].input_tokens), (4, 1000));
+        assert!(org_rows_from_results(&cols, &[row("1111")]).is_err());
+        assert!(org_rows_from_results(&cols[1..], &[row("111122223333")]).is_err());
     }
 
     #[test]

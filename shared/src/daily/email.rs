@@ -87,7 +87,7 @@ pub fn subject(
     )
 }
 
-fn group_line(out: &mut String, label: &str, g: &Group) {
+pub(crate) fn group_line(out: &mut String, label: &str, g: &Group) {
     let _ = writeln!(
         out,
         "  {:<w$} {:>16}  {:>9} req",
@@ -98,7 +98,7 @@ fn group_line(out: &mut String, label: &str, g: &Group) {
     );
 }
 
-fn section<T>(
+pub(crate) fn section<T>(
     out: &mut String,
     title: &str,
     items: &[T],
@@ -138,6 +138,7 @@ fn body(
     previous: Option<&PreviousDay>,
     notes: &[String],
     limit: usize,
+    extra: &dyn Fn(usize) -> String,
 ) -> String {
     let t = &report.totals;
     let mut out = String::new();
@@ -191,6 +192,7 @@ fn body(
             }
         );
     }
+    out.push_str(&extra(limit));
     if audience == Audience::Summary {
         section(
             &mut out,
@@ -324,9 +326,31 @@ pub fn render(
     notes: &[String],
     max_body_bytes: usize,
 ) -> Notification {
+    render_with(
+        report,
+        date,
+        audience,
+        previous,
+        notes,
+        &|_| String::new(),
+        max_body_bytes,
+    )
+}
+
+/// [`render`] with `extra(limit)` (a section with lists of at most `limit` entries, e.g. the
+/// organisation's accounts) after the totals; shortened with the rest to fit the budget.
+pub fn render_with(
+    report: &Report,
+    date: Date,
+    audience: Audience<'_>,
+    previous: Option<&PreviousDay>,
+    notes: &[String],
+    extra: &dyn Fn(usize) -> String,
+    max_body_bytes: usize,
+) -> Notification {
     let subject = subject(report, date, audience, previous);
     for limit in [DEFAULT_LIST_LIMIT, 5, 3, 1, 0] {
-        let b = body(report, date, audience, previous, notes, limit);
+        let b = body(report, date, audience, previous, notes, limit, extra);
         if b.len() <= max_body_bytes {
             return Notification {
                 subject,
@@ -335,7 +359,7 @@ pub fn render(
             };
         }
     }
-    let full = body(report, date, audience, previous, notes, 0);
+    let full = body(report, date, audience, previous, notes, 0, extra);
     Notification {
         subject,
         body: cut_bytes(&full, max_body_bytes),

@@ -7,6 +7,8 @@
 pub mod athena_sql;
 pub mod daily_email;
 pub mod email;
+pub mod fanin;
+pub mod org;
 pub mod profile_snapshot;
 pub mod query_pack;
 pub mod reconcile;

@@ -65,7 +65,7 @@ pub fn reason_names(bits: u8) -> Vec<&'static str> {
 }
 
 impl Group {
-    fn add(&mut self, r: &PricedRow) {
+    pub(crate) fn add(&mut self, r: &PricedRow) {
         let u = &r.usage;
         self.requests += u.requests;
         self.errors += u.errors;
@@ -944,7 +944,7 @@ pub fn short_caller(arn: &str) -> String {
 /// run as a formula (starting with `=`, `+`, `-`, `@` or a tab — OWASP "CSV Injection") prefixed with
 /// `'` so it stays text, and quoted when it holds `,` or `"`. Only text columns pass through here;
 /// numbers are written as they are.
-fn csv(s: &str) -> String {
+pub(crate) fn csv(s: &str) -> String {
     let s = crate::text::clean_line(s);
     let s = if s.starts_with(['=', '+', '-', '@', '\t']) {
         std::borrow::Cow::Owned(format!("'{s}"))
