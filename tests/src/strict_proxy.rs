@@ -1351,7 +1351,8 @@ fn upstream_call(upstream: u16, auth: &str, op: &str, body: &Value) -> Option<(u
     let mut s = TcpStream::connect(("127.0.0.1", upstream)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
     let req = format!(
-        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{upstream}\r\nConnection: close\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDB_20120810.{op}\r\nAuthorization: {auth}\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{upstream}\r\nConnection: close\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDB_20120810.{op}\r\nAuthorization: {auth}\r\n{}Content-Length: {}\r\n\r\n{body}",
+        account_header(auth),
         body.len()
     );
     s.write_all(req.as_bytes()).ok()?;
@@ -1543,7 +1544,24 @@ pub const MOTO_DEFAULT_ACCOUNT: &str = "123456789012";
 /// The account a request acts as, in moto's multi-account mode: its access key id when that is 12
 /// digits, else moto's default account.
 fn caller_account(req: &Request) -> String {
-    let key = header(req, "authorization")
+    account_of_auth(header(req, "authorization").unwrap_or(""))
+}
+
+/// The header that makes moto act as the account of a SigV4 `Authorization` value (none for moto's
+/// default account): the proxy's own calls to moto on a client's behalf go to the client's account.
+fn account_header(auth: &str) -> String {
+    let account = account_of_auth(auth);
+    if account == MOTO_DEFAULT_ACCOUNT {
+        String::new()
+    } else {
+        format!("x-moto-account-id: {account}\r\n")
+    }
+}
+
+/// The account of a SigV4 `Authorization` value: a 12-digit access key id is that account, any
+/// other is moto's default.
+fn account_of_auth(auth: &str) -> String {
+    let key = Some(auth)
         .and_then(|a| a.split("Credential=").nth(1))
         .and_then(|c| c.split('/').next())
         .unwrap_or("");
@@ -1752,7 +1770,8 @@ fn describe_table(upstream: u16, auth: &str, table: &str) -> Option<KeySchema> {
     let mut s = TcpStream::connect(("127.0.0.1", upstream)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
     let req = format!(
-        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{upstream}\r\nConnection: close\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDB_20120810.DescribeTable\r\nAuthorization: {auth}\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{upstream}\r\nConnection: close\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDB_20120810.DescribeTable\r\nAuthorization: {auth}\r\n{}Content-Length: {}\r\n\r\n{body}",
+        account_header(auth),
         body.len()
     );
     s.write_all(req.as_bytes()).ok()?;
