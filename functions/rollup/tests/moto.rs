@@ -332,6 +332,7 @@ fn deps_with<E>(e: &Env, engine: E) -> Deps<E, FakeProfiles, SnsNotifier, S3Stor
         notifier: SnsNotifier::new(&e.conf),
         store: S3Store::new(&e.conf),
         prices: PriceTable::embedded(),
+        mantle: None,
     }
 }
 

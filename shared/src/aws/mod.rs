@@ -19,6 +19,8 @@ pub mod dynamodb;
 pub mod glue;
 pub mod iam;
 pub mod logging;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 #[cfg(feature = "operator")]
 pub mod logs;
 #[cfg(feature = "operator")]

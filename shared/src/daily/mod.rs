@@ -7,6 +7,7 @@
 pub mod athena_sql;
 pub mod daily_email;
 pub mod email;
+pub mod mantle;
 pub mod profile_snapshot;
 pub mod query_pack;
 pub mod reconcile;
