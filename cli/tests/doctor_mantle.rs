@@ -14,18 +14,27 @@ const SONNET45: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";
 /// One Query-protocol PutMetricData to moto itself, signed as CloudWatch (moto routes on the
 /// credential scope's service and does not check the signature).
 fn put_mantle(port: u16, datums: &[(&str, Option<(&str, &str)>, &str, f64)]) {
-    let ts = Timestamp(Timestamp::now().0 - 600).to_string().replace(':', "%3A");
-    let mut form = String::from("Action=PutMetricData&Version=2010-08-01&Namespace=AWS%2FBedrockMantle");
+    let ts = Timestamp(Timestamp::now().0 - 600)
+        .to_string()
+        .replace(':', "%3A");
+    let mut form =
+        String::from("Action=PutMetricData&Version=2010-08-01&Namespace=AWS%2FBedrockMantle");
     for (i, (metric, dim, model, v)) in datums.iter().enumerate() {
         let p = format!("MetricData.member.{}", i + 1);
-        form.push_str(&format!("&{p}.MetricName={metric}&{p}.Value={v}&{p}.Timestamp={ts}&{p}.Unit=Count"));
+        form.push_str(&format!(
+            "&{p}.MetricName={metric}&{p}.Value={v}&{p}.Timestamp={ts}&{p}.Unit=Count"
+        ));
         let mut n = 1;
         if let Some((k, val)) = dim {
-            form.push_str(&format!("&{p}.Dimensions.member.{n}.Name={k}&{p}.Dimensions.member.{n}.Value={val}"));
+            form.push_str(&format!(
+                "&{p}.Dimensions.member.{n}.Name={k}&{p}.Dimensions.member.{n}.Value={val}"
+            ));
             n += 1;
         }
         let model = model.replace(':', "%3A");
-        form.push_str(&format!("&{p}.Dimensions.member.{n}.Name=Model&{p}.Dimensions.member.{n}.Value={model}"));
+        form.push_str(&format!(
+            "&{p}.Dimensions.member.{n}.Name=Model&{p}.Dimensions.member.{n}.Value={model}"
+        ));
     }
     let req = format!(
         "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
@@ -85,5 +94,8 @@ fn doctor_shows_mantle_traffic_per_model() {
         m["details"][0],
         format!("{SONNET45}: not in invocation logs: 3 inferences, 2,000,000 tokens, about $19.80 (projects: proj_a)")
     );
-    assert!(m["summary"].as_str().unwrap().contains("3 inferences through bedrock-mantle"));
+    assert!(m["summary"]
+        .as_str()
+        .unwrap()
+        .contains("3 inferences through bedrock-mantle"));
 }

@@ -171,7 +171,9 @@ pub fn check_get_metric_data(params: &BTreeMap<String, String>) -> Result<(), Re
             .iter()
             .any(|i| !i.starts_with(|c: char| c.is_ascii_lowercase()))
     {
-        return Err(cw("MetricDataQueries ids must be unique and start with a lower-case letter".into()));
+        return Err(cw(
+            "MetricDataQueries ids must be unique and start with a lower-case letter",
+        ));
     }
     Ok(())
 }

@@ -37,12 +37,20 @@ async fn seed(moto: &Moto) {
     let t1 = minute_ago(30);
     let t2 = minute_ago(10);
     let mut d = Vec::new();
-    for (ts, n, i, o) in [(t1, 2.0, 600_000.0, 400_000.0), (t2, 1.0, 400_000.0, 600_000.0)] {
+    for (ts, n, i, o) in [
+        (t1, 2.0, 600_000.0, 400_000.0),
+        (t2, 1.0, 400_000.0, 600_000.0),
+    ] {
         d.push(datum("Inferences", &[("Model", SONNET45)], ts, n));
         d.push(datum("TotalInputTokens", &[("Model", SONNET45)], ts, i));
         d.push(datum("TotalOutputTokens", &[("Model", SONNET45)], ts, o));
         // The same traffic at the other levels: never counted twice.
-        d.push(datum("Inferences", &[("Project", "proj_a"), ("Model", SONNET45)], ts, n));
+        d.push(datum(
+            "Inferences",
+            &[("Project", "proj_a"), ("Model", SONNET45)],
+            ts,
+            n,
+        ));
         d.push(datum("Inferences", &[("Project", "proj_a")], ts, n));
         d.push(datum("Inferences", &[], ts, n));
         d.push(datum("TotalInputTokens", &[("Project", "proj_a")], ts, i));
@@ -50,9 +58,19 @@ async fn seed(moto: &Moto) {
     d.push(datum("Inferences", &[("Model", GPT_OSS)], t2, 7.0));
     d.push(datum("TotalInputTokens", &[("Model", GPT_OSS)], t2, 700.0));
     d.push(datum("TotalOutputTokens", &[("Model", GPT_OSS)], t2, 70.0));
-    d.push(datum("Inferences", &[("Project", "proj_b"), ("Model", GPT_OSS)], t2, 7.0));
+    d.push(datum(
+        "Inferences",
+        &[("Project", "proj_b"), ("Model", GPT_OSS)],
+        t2,
+        7.0,
+    ));
     // Older than the window: left out.
-    d.push(datum("Inferences", &[("Model", GPT_OSS)], minute_ago(600), 1000.0));
+    d.push(datum(
+        "Inferences",
+        &[("Model", GPT_OSS)],
+        minute_ago(600),
+        1000.0,
+    ));
     cw.put_metric_data()
         .namespace(NAMESPACE)
         .set_metric_data(Some(d))

@@ -66,7 +66,12 @@ impl Receiver {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e} (scripts/setup-venv.sh)", python.display()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {}: {e} (scripts/setup-venv.sh)",
+                    python.display()
+                )
+            });
         let deadline = Instant::now() + Duration::from_secs(30);
         while http_request(port, "GET", "/health", None).is_none() {
             assert!(Instant::now() < deadline, "OTLP receiver did not come up");
@@ -132,20 +137,40 @@ fn batch() -> Vec<(i64, String)> {
     let mut v = vec![
         (m, record(m, SONNET45, alice, [1200, 300, 5000, 800], false)),
         (m + 1, record(m + 1, SONNET45, alice, [10, 5, 0, 0], false)),
-        (m + 2, record(m + 2, NOVA_LITE, agent, [400, 90, 100, 0], false)),
+        (
+            m + 2,
+            record(m + 2, NOVA_LITE, agent, [400, 90, 100, 0], false),
+        ),
         (m + 3, record(m + 3, profile, agent, [77, 33, 0, 0], false)),
         (m + 4, record(m + 4, profile, agent2, [50, 0, 0, 0], true)),
         // Unknown model: unpriced, counted, never $0 spend.
-        (m + 5, record(m + 5, "made.up-model-v9:0", alice, [9, 9, 0, 0], false)),
+        (
+            m + 5,
+            record(m + 5, "made.up-model-v9:0", alice, [9, 9, 0, 0], false),
+        ),
     ];
     for i in 0..40 {
-        v.push((m + 60 + i, record(m + 60 + i, NOVA_LITE, agent2, [100 + i as u64, 7, 0, 0], false)));
+        v.push((
+            m + 60 + i,
+            record(
+                m + 60 + i,
+                NOVA_LITE,
+                agent2,
+                [100 + i as u64, 7, 0, 0],
+                false,
+            ),
+        ));
     }
     v
 }
 
 fn event(messages: &[(i64, String)]) -> SubscriptionEvent {
-    serde_json::from_str(&subscription_event_json("111122223333", LOG_GROUP, messages)).unwrap()
+    serde_json::from_str(&subscription_event_json(
+        "111122223333",
+        LOG_GROUP,
+        messages,
+    ))
+    .unwrap()
 }
 
 fn config(ns: &str) -> Config {
@@ -297,12 +322,18 @@ async fn otlp_sums_equal_the_reports() {
             .iter()
             .filter(|p| p["attributes"]["gen_ai.token.type"] == ty)
             .fold((0.0, 0), |(s, n), p| {
-                (s + p["sum"].as_f64().unwrap(), n + p["count"].as_u64().unwrap())
+                (
+                    s + p["sum"].as_f64().unwrap(),
+                    n + p["count"].as_u64().unwrap(),
+                )
             })
     };
     let (input, n_in) = by_type("input");
     let (output, n_out) = by_type("output");
-    assert_eq!(input as u64, want.input + want.cache_read + want.cache_write);
+    assert_eq!(
+        input as u64,
+        want.input + want.cache_read + want.cache_write
+    );
     assert_eq!(output as u64, want.output);
     assert_eq!((n_in, n_out), (want.requests, want.requests));
     for p in &usage {
@@ -313,19 +344,32 @@ async fn otlp_sums_equal_the_reports() {
         assert_eq!(p["explicit_bounds"][0], 1.0);
     }
     // The cache counters (convention names), the requests, and the dollars under our namespace.
-    let read = points(&got, "gen_ai.client.inference.usage.cache_read.input_tokens");
-    let write = points(&got, "gen_ai.client.inference.usage.cache_write.input_tokens");
+    let read = points(
+        &got,
+        "gen_ai.client.inference.usage.cache_read.input_tokens",
+    );
+    let write = points(
+        &got,
+        "gen_ai.client.inference.usage.cache_write.input_tokens",
+    );
     assert_eq!(sum_values(&read) as u64, want.cache_read);
     assert_eq!(sum_values(&write) as u64, want.cache_write);
-    assert!(read.iter().all(|p| p["attributes"]["gen_ai.token.modality"] == "unknown"));
-    assert_eq!(sum_values(&points(&got, "bedrock_meter.requests")) as u64, want.requests);
+    assert!(read
+        .iter()
+        .all(|p| p["attributes"]["gen_ai.token.modality"] == "unknown"));
+    assert_eq!(
+        sum_values(&points(&got, "bedrock_meter.requests")) as u64,
+        want.requests
+    );
     assert_eq!(
         sum_values(&points(&got, "bedrock_meter.unpriced.requests")) as u64,
         want.unpriced
     );
     assert_eq!(want.unpriced, 1);
     let cost = points(&got, "bedrock_meter.cost");
-    assert!(cost.iter().all(|p| p["unit"] == "USD" && p["kind"] == "sum"));
+    assert!(cost
+        .iter()
+        .all(|p| p["unit"] == "USD" && p["kind"] == "sum"));
     let usd = sum_values(&cost);
     assert!(want.cost > Money::ZERO);
     assert!(
@@ -348,7 +392,10 @@ async fn otlp_sums_equal_the_reports() {
             "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/opsagent01"
         );
         assert_eq!(a["gen_ai.request.model"], SONNET45);
-        assert_eq!(a["bedrock_meter.caller"], "arn:aws:sts::111122223333:assumed-role/OpsAgent");
+        assert_eq!(
+            a["bedrock_meter.caller"],
+            "arn:aws:sts::111122223333:assumed-role/OpsAgent"
+        );
         assert_eq!(a["gen_ai.operation.name"], "chat");
     }
     assert!(usage
@@ -373,7 +420,10 @@ async fn a_failing_collector_costs_no_cloudwatch_datum() {
 
     let failing = Receiver::start(Some(500));
     let closed = format!("http://127.0.0.1:{}", free_port());
-    for (ns, endpoint) in [("OtlpFailing500", failing.endpoint()), ("OtlpClosed", closed)] {
+    for (ns, endpoint) in [
+        ("OtlpFailing500", failing.endpoint()),
+        ("OtlpClosed", closed),
+    ] {
         let (ingest, rec) = live(&moto, &stub, ns, Some(&endpoint)).await;
         let out = ingest
             .handle(&event(&msgs), now)
@@ -381,9 +431,13 @@ async fn a_failing_collector_costs_no_cloudwatch_datum() {
             .unwrap_or_else(|e| panic!("{ns}: the batch must not fail: {e}"));
         assert_eq!(out.otlp_export_failures, 1, "{ns}");
         let put = rec.lock().unwrap().clone();
-        let (failures, rest): (Vec<Datum>, Vec<Datum>) =
-            put.into_iter().partition(|d| d.metric == OTLP_EXPORT_FAILURES);
-        assert_eq!(rest, baseline, "{ns}: every CloudWatch datum, as without OTLP");
+        let (failures, rest): (Vec<Datum>, Vec<Datum>) = put
+            .into_iter()
+            .partition(|d| d.metric == OTLP_EXPORT_FAILURES);
+        assert_eq!(
+            rest, baseline,
+            "{ns}: every CloudWatch datum, as without OTLP"
+        );
         assert_eq!(failures.len(), 1, "{ns}");
         assert_eq!(failures[0].value, 1.0);
         // And moto holds the failure count.
@@ -397,6 +451,9 @@ async fn a_failing_collector_costs_no_cloudwatch_datum() {
             .unwrap();
         assert_eq!(listed.metrics().len(), 1, "{ns}");
     }
-    assert!(failing.received()["requests"].as_u64().unwrap() >= 1, "the 500 collector was called");
+    assert!(
+        failing.received()["requests"].as_u64().unwrap() >= 1,
+        "the 500 collector was called"
+    );
     assert!(moto.rejections().is_empty(), "{:?}", moto.rejections());
 }

@@ -10,7 +10,10 @@ use bedrock_meter_core::text::count;
 
 use super::check::{could_not, Check, Status};
 
-const ID: (&str, &str) = ("mantle", "Traffic invocation logs cannot see (bedrock-mantle)");
+const ID: (&str, &str) = (
+    "mantle",
+    "Traffic invocation logs cannot see (bedrock-mantle)",
+);
 
 /// A warning when the mantle endpoint served anything in the window (the reports leave it out), a pass
 /// when it served nothing.
@@ -89,7 +92,13 @@ mod tests {
         ];
         let c = check(&Ok(usage), &prices, "us-east-1", "24h");
         assert_eq!(c.status, Status::Warn);
-        assert!(c.summary.starts_with("3 inferences through bedrock-mantle in the last 24h (1 model, about $19.80)"), "{}", c.summary);
+        assert!(
+            c.summary.starts_with(
+                "3 inferences through bedrock-mantle in the last 24h (1 model, about $19.80)"
+            ),
+            "{}",
+            c.summary
+        );
         assert_eq!(
             c.details,
             vec!["anthropic.claude-sonnet-4-5-20250929-v1:0: not in invocation logs: 3 inferences, 2,000,000 tokens, about $19.80 (projects: proj_a)"]

@@ -33,11 +33,11 @@ use bedrock_meter_core::attribution::resolution::AttributionConfig;
 use bedrock_meter_core::aws::athena::AthenaEngine;
 use bedrock_meter_core::aws::bedrock::BedrockProfiles;
 use bedrock_meter_core::aws::cloudwatch::CloudWatchMantle;
-use bedrock_meter_core::ports::mantle::MantleSource;
 use bedrock_meter_core::aws::glue::GlueCatalog;
 use bedrock_meter_core::aws::logging::BedrockLogging;
 use bedrock_meter_core::aws::logs::LogsClient;
 use bedrock_meter_core::aws::s3::S3Store;
+use bedrock_meter_core::ports::mantle::MantleSource;
 use bedrock_meter_core::pricing::prices::PriceTable;
 
 use self::check::{Check, Status};

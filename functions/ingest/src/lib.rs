@@ -447,7 +447,12 @@ where
         // OpenTelemetry (optional), once CloudWatch has the batch (a slow collector cannot cost the
         // CloudWatch metrics their time): the same records and prices. A failure is counted, never fatal.
         if let Some(sink) = &self.otel {
-            let points = otel::points(&parsed, &resolutions, &self.prices, &self.config.attribution);
+            let points = otel::points(
+                &parsed,
+                &resolutions,
+                &self.prices,
+                &self.config.attribution,
+            );
             if let Err(e) = sink.export(&points).await {
                 out.otlp_export_failures = 1;
                 tracing::warn!(error = %e, "OTLP export failed: counted in OtlpExportFailures; CloudWatch metrics unaffected");

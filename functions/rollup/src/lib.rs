@@ -417,7 +417,9 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectWriter>(
                     bedrock_meter_core::daily::mantle::lines(&u, &deps.prices, region.as_deref())
                 }
                 Err(e) => {
-                    notes.push(format!("could not read the bedrock-mantle metrics (AWS/BedrockMantle): {e}"));
+                    notes.push(format!(
+                        "could not read the bedrock-mantle metrics (AWS/BedrockMantle): {e}"
+                    ));
                     Vec::new()
                 }
             }

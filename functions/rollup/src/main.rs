@@ -23,7 +23,9 @@ async fn main() -> Result<(), Error> {
         notifier: SnsNotifier::new(&conf).with_chat_format(cfg.chat_format),
         store: S3Store::new(&conf),
         prices: PriceTable::embedded(),
-        mantle: Some(bedrock_meter_core::aws::cloudwatch::CloudWatchMantle::new(&conf)),
+        mantle: Some(bedrock_meter_core::aws::cloudwatch::CloudWatchMantle::new(
+            &conf,
+        )),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (deps, cfg) = (&deps, &cfg);

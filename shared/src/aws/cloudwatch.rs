@@ -166,10 +166,12 @@ impl MantleSource for CloudWatchMantle {
                 let Some(model) = dimension(&m, mantle::MODEL) else {
                     continue;
                 };
-                let u = by_model.entry(model.to_string()).or_insert_with(|| MantleUsage {
-                    model: model.to_string(),
-                    ..MantleUsage::default()
-                });
+                let u = by_model
+                    .entry(model.to_string())
+                    .or_insert_with(|| MantleUsage {
+                        model: model.to_string(),
+                        ..MantleUsage::default()
+                    });
                 match dimension(&m, mantle::PROJECT) {
                     Some(p) => {
                         if which == 0 && !u.projects.iter().any(|x| x == p) {
@@ -213,7 +215,11 @@ impl MantleSource for CloudWatchMantle {
         }
         for (i, (model, which, _)) in series.iter().enumerate() {
             let v = sums.get(&format!("q{i}")).copied().unwrap_or(0.0);
-            let v = if v.is_finite() && v > 0.0 { v.round() as u64 } else { 0 };
+            let v = if v.is_finite() && v > 0.0 {
+                v.round() as u64
+            } else {
+                0
+            };
             let u = by_model.get_mut(model).expect("entry made above");
             match which {
                 0 => u.inferences += v,

@@ -19,10 +19,10 @@ pub mod dynamodb;
 pub mod glue;
 pub mod iam;
 pub mod logging;
-#[cfg(feature = "otlp")]
-pub mod otlp;
 #[cfg(feature = "operator")]
 pub mod logs;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 #[cfg(feature = "operator")]
 pub mod runtime;
 #[cfg(feature = "services")]

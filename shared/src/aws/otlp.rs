@@ -53,7 +53,11 @@ impl OtlpConfig {
     pub fn from_lookup(
         get: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<OtlpConfig>, SettingError> {
-        let val = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let val = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         if val("OTEL_METRICS_EXPORTER").is_some_and(|v| v.eq_ignore_ascii_case("none")) {
             return Ok(None);
         }
@@ -236,7 +240,9 @@ impl OtlpMetrics {
             cache_read: meter
                 .u64_counter(CACHE_READ)
                 .with_unit("{token}")
-                .with_description("The number of input tokens served from a provider-managed cache.")
+                .with_description(
+                    "The number of input tokens served from a provider-managed cache.",
+                )
                 .build(),
             cache_write: meter
                 .u64_counter(CACHE_WRITE)
@@ -246,7 +252,9 @@ impl OtlpMetrics {
             cost: meter
                 .f64_counter(COST)
                 .with_unit("USD")
-                .with_description("On-demand cost of the priced requests, from the embedded price table.")
+                .with_description(
+                    "On-demand cost of the priced requests, from the embedded price table.",
+                )
                 .build(),
             requests: meter
                 .u64_counter(REQUESTS)
@@ -306,8 +314,11 @@ impl OtlpMetrics {
             .collect(&mut rm)
             .map_err(|e| ExportError(format!("collect: {e}")))?;
         // The HTTP client has the same timeout; this bounds the whole export (encoding included).
-        match tokio::time::timeout(self.timeout + Duration::from_secs(1), self.exporter.export(&rm))
-            .await
+        match tokio::time::timeout(
+            self.timeout + Duration::from_secs(1),
+            self.exporter.export(&rm),
+        )
+        .await
         {
             Ok(r) => r.map_err(|e| ExportError(e.to_string())),
             Err(_) => Err(ExportError(format!("timed out after {:?}", self.timeout))),
@@ -356,9 +367,15 @@ mod tests {
         assert!(!c.temporality_cumulative);
         let m = cfg(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://ignored"),
-            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://127.0.0.1:4318/custom"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                "http://127.0.0.1:4318/custom",
+            ),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
-            ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "Cumulative"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                "Cumulative",
+            ),
         ])
         .unwrap()
         .unwrap();

@@ -1,7 +1,8 @@
 //! The blind spot, in words: mantle traffic (`ports::mantle`) as "not in invocation logs: N inferences,
 //! M tokens, about $X" per model — for `doctor`, the daily email and the HTML page. No caller: the
 //! `AWS/BedrockMantle` metrics carry none. The dollars are "about": on-demand standard-tier rates of
-//! the model in the Region, applied to CloudWatch's billable token sums (no cache split, no tier);
+//! the model in the Region, applied to CloudWatch's billable token sums (no cache split, no tier, no
+//! long-context band: the sums do not say how long each prompt was);
 //! a model without a price says so instead of a guess.
 
 use crate::attribution::profiles::NoProfiles;
@@ -36,8 +37,10 @@ pub fn lines(usage: &[MantleUsage], prices: &PriceTable, region: Option<&str>) -
                 output: u.output_tokens,
                 ..Tokens::default()
             };
+            // Band 0: these are sums over many requests, whose prompt sizes the metrics do not give
+            // (a long-context rate would need each request's prompt).
             let cost = prices
-                .rates_of(&res, region, prices.prompt_band(&tokens), "default")
+                .rates_of(&res, region, 0, "default")
                 .and_then(|r| r.cost(&tokens));
             MantleLine {
                 model: u.model.clone(),
@@ -71,7 +74,11 @@ pub fn describe(l: &MantleLine) -> String {
 
 /// The lines' total priced dollars (unpriced lines add nothing).
 pub fn total(lines: &[MantleLine]) -> Money {
-    lines.iter().filter_map(|l| l.cost.as_ref().ok()).copied().sum()
+    lines
+        .iter()
+        .filter_map(|l| l.cost.as_ref().ok())
+        .copied()
+        .sum()
 }
 
 #[cfg(test)]
@@ -94,7 +101,12 @@ mod tests {
         let l = lines(
             &[
                 u("amazon.nova-lite-v1:0", 10, 1_000_000, 100_000),
-                u("anthropic.claude-sonnet-4-5-20250929-v1:0", 3, 1_000_000, 1_000_000),
+                u(
+                    "anthropic.claude-sonnet-4-5-20250929-v1:0",
+                    3,
+                    1_000_000,
+                    1_000_000,
+                ),
                 u("made.up-model", 5, 10, 10),
                 u("idle.model", 0, 0, 0),
             ],
@@ -124,7 +136,12 @@ mod tests {
         use crate::ports::notify::Notification;
         let prices = PriceTable::embedded();
         let l = lines(
-            &[u("anthropic.claude-sonnet-4-5-20250929-v1:0", 3, 1_000_000, 1_000_000)],
+            &[u(
+                "anthropic.claude-sonnet-4-5-20250929-v1:0",
+                3,
+                1_000_000,
+                1_000_000,
+            )],
             &prices,
             Some("us-east-1"),
         );
@@ -150,7 +167,9 @@ mod tests {
         let page = crate::daily::report_html::add_mantle(html, &l);
         assert!(page.contains("<section id=\"mantle\">"));
         assert!(page.find("id=\"mantle\"").unwrap() < page.find("<footer>").unwrap());
-        assert!(page.contains("not in invocation logs: 3 inferences, 2,000,000 tokens, about $19.80"));
+        assert!(
+            page.contains("not in invocation logs: 3 inferences, 2,000,000 tokens, about $19.80")
+        );
         assert_eq!(crate::daily::report_html::add_mantle(html, &[]), html);
     }
 }

@@ -54,20 +54,8 @@ pub const PROFILE: &str = "bedrock_meter.profile";
 
 /// The explicit bucket boundaries the conventions advise for `gen_ai.client.token.usage`.
 pub const TOKEN_BUCKETS: [f64; 14] = [
-    1.0,
-    4.0,
-    16.0,
-    64.0,
-    256.0,
-    1024.0,
-    4096.0,
-    16384.0,
-    65536.0,
-    262144.0,
-    1048576.0,
-    4194304.0,
-    16777216.0,
-    67108864.0,
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
+    16777216.0, 67108864.0,
 ];
 
 /// The longest attribute value sent (characters); longer ones are cut.
@@ -297,7 +285,11 @@ mod tests {
         assert_eq!((s.cache_read, s.cache_write, s.requests), (1000, 50, 2));
         // Sonnet 4.5 in-Region: 3.30 / 16.50 / 0.33 / 4.125 per 1M (bedrock-facts §5).
         let want = (107.0 * 3.30 + 23.0 * 16.50 + 1000.0 * 0.33 + 50.0 * 4.125) / 1e6;
-        assert!((s.cost.as_f64() - want).abs() < 1e-12, "{}", s.cost.as_f64());
+        assert!(
+            (s.cost.as_f64() - want).abs() < 1e-12,
+            "{}",
+            s.cost.as_f64()
+        );
         assert_eq!(p.series[1].0.operation, "InvokeModel");
         assert_eq!(p.series[2].0.error.as_deref(), Some("ThrottlingException"));
         let attrs = p.series[2].0.attributes();
