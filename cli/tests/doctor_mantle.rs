@@ -13,7 +13,10 @@ const SONNET45: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";
 
 /// One Query-protocol PutMetricData to moto itself, signed as CloudWatch (moto routes on the
 /// credential scope's service and does not check the signature).
-fn put_mantle(port: u16, datums: &[(&str, Option<(&str, &str)>, &str, f64)]) {
+/// (metric, extra dimension, model, value).
+type MantleDatum<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a str, f64);
+
+fn put_mantle(port: u16, datums: &[MantleDatum<'_>]) {
     let ts = Timestamp(Timestamp::now().0 - 600)
         .to_string()
         .replace(':', "%3A");
