@@ -15,13 +15,15 @@ const ID: (&str, &str) = (
     "Traffic invocation logs cannot see (bedrock-mantle)",
 );
 
-/// A warning when the mantle endpoint served anything in the window (the reports leave it out), a pass
-/// when it served nothing.
+/// A warning when the mantle endpoint served anything in the window (the reports leave it out). When it
+/// served nothing: a pass if invocation logging is on (`logging_on`: the logs then see all the traffic),
+/// else a skip (there are no logs to be complete).
 pub(super) fn check(
     usage: &Result<Vec<MantleUsage>, String>,
     prices: &PriceTable,
     region: &str,
     window: &str,
+    logging_on: bool,
 ) -> Check {
     let usage = match usage {
         Ok(u) => u,
@@ -39,8 +41,8 @@ pub(super) fn check(
         return Check::new(
             ID.0,
             ID.1,
-            Status::Pass,
-            format!("no bedrock-mantle inferences in the last {window}: invocation logs see all the traffic"),
+            if logging_on { Status::Pass } else { Status::Skip },
+            format!("no bedrock-mantle inferences in the last {window} (AWS/BedrockMantle): no traffic outside invocation logs"),
         );
     }
     let n: u64 = l.iter().map(|x| x.inferences).sum();
@@ -90,7 +92,7 @@ mod tests {
                 ..MantleUsage::default()
             },
         ];
-        let c = check(&Ok(usage), &prices, "us-east-1", "24h");
+        let c = check(&Ok(usage), &prices, "us-east-1", "24h", true);
         assert_eq!(c.status, Status::Warn);
         assert!(
             c.summary.starts_with(
@@ -103,9 +105,17 @@ mod tests {
             c.details,
             vec!["anthropic.claude-sonnet-4-5-20250929-v1:0: not in invocation logs: 3 inferences, 2,000,000 tokens, about $19.80 (projects: proj_a)"]
         );
-        let none = check(&Ok(vec![]), &prices, "us-east-1", "24h");
+        let none = check(&Ok(vec![]), &prices, "us-east-1", "24h", true);
         assert_eq!(none.status, Status::Pass);
-        let denied = check(&Err("AccessDenied: no".into()), &prices, "us-east-1", "24h");
+        let no_logs = check(&Ok(vec![]), &prices, "us-east-1", "24h", false);
+        assert_eq!(no_logs.status, Status::Skip);
+        let denied = check(
+            &Err("AccessDenied: no".into()),
+            &prices,
+            "us-east-1",
+            "24h",
+            true,
+        );
         assert_eq!(denied.status, Status::Fail);
         assert!(denied.fix.unwrap().contains("cloudwatch:GetMetricData"));
     }

@@ -215,6 +215,7 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
             &prices,
             &facts.region,
             &humantime_window(a.recent),
+            matches!(facts.logging, Ok(Some(_))),
         ));
         let first = headline(&facts);
         match a.format {
