@@ -191,6 +191,32 @@ fn check_value(what: &str, v: &str) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// `GetMetricData`: at most 500 queries a call, each id unique and starting with a lower-case letter.
+pub fn check_get_metric_data(params: &BTreeMap<String, String>) -> Result<(), Rejection> {
+    let ids: Vec<&str> = params
+        .iter()
+        .filter(|(k, _)| k.starts_with("MetricDataQueries.member.") && k.ends_with(".Id"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if ids.len() > 500 {
+        return Err(cw(format!(
+            "The collection MetricDataQueries must not have a size greater than 500 (got {})",
+            ids.len()
+        )));
+    }
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    if unique.len() != ids.len()
+        || ids
+            .iter()
+            .any(|i| !i.starts_with(|c: char| c.is_ascii_lowercase()))
+    {
+        return Err(cw(
+            "MetricDataQueries ids must be unique and start with a lower-case letter",
+        ));
+    }
+    Ok(())
+}
+
 /// `PutMetricData`: `params` are the form parameters (decoded), `wire_bytes` the size of the request
 /// body uncompressed (a gzip body is judged by what it inflates to).
 pub fn check_put_metric_data(
@@ -1520,6 +1546,7 @@ fn check_request(state: &State, upstream: u16, req: &Request) -> Result<(), Reje
             text.len(),
             bedrock_meter_core::time::Timestamp::now().0,
         ),
+        ("monitoring", Some("GetMetricData")) => check_get_metric_data(&params),
         ("sns", Some("Publish")) => check_sns_publish(&params),
         ("sns", Some("PublishBatch")) => check_sns_publish_batch(&params),
         (

@@ -333,6 +333,7 @@ impl Member {
             store: S3Store::new(&self.conf),
             fan_in_store: Some(S3Store::in_region(&self.conf, HOME_REGION)),
             prices: PriceTable::embedded(),
+            mantle: None,
         };
         handle(&deps, &self.cfg, &json!({"date": date.to_string()}), now()).await
     }

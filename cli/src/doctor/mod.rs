@@ -20,6 +20,7 @@ mod facts;
 mod fixtures;
 mod live_path;
 mod logging;
+mod mantle;
 mod render;
 
 use bedrock_meter_core::attribution::resolution::{DEFAULT_APP_TAG, DEFAULT_TEAM_TAG};
@@ -31,10 +32,12 @@ use anyhow::Context;
 use bedrock_meter_core::attribution::resolution::AttributionConfig;
 use bedrock_meter_core::aws::athena::AthenaEngine;
 use bedrock_meter_core::aws::bedrock::BedrockProfiles;
+use bedrock_meter_core::aws::cloudwatch::CloudWatchMantle;
 use bedrock_meter_core::aws::glue::GlueCatalog;
 use bedrock_meter_core::aws::logging::BedrockLogging;
 use bedrock_meter_core::aws::logs::LogsClient;
 use bedrock_meter_core::aws::s3::S3Store;
+use bedrock_meter_core::ports::mantle::MantleSource;
 use bedrock_meter_core::pricing::prices::PriceTable;
 
 use self::check::{Check, Status};
@@ -151,6 +154,17 @@ fn headline(f: &Facts) -> Option<String> {
     })
 }
 
+/// `24h`, `90m`, `2d` (whole units) for the mantle line.
+fn humantime_window(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        s if s >= 86_400 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s >= 3_600 && s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 /// 1 when a check failed.
 fn exit_code(checks: &[Check]) -> ExitCode {
     if checks.iter().any(|c| c.status == Status::Fail) {
@@ -184,13 +198,26 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
             profiles: BedrockProfiles::new(&config),
         };
         let facts = gather(&sources, &a, region).await?;
-        let checks = checklist(
+        let mut checks = checklist(
             &facts,
             &prices,
             &cfg,
             a.max_delivery_age,
             a.max_price_age_days,
         );
+        // The blind spot: bedrock-mantle traffic over the same window (CloudWatch metrics).
+        let start = facts.now.0 - a.recent.as_secs() as i64;
+        let mantle_usage = CloudWatchMantle::new(&config)
+            .usage(bedrock_meter_core::time::Timestamp(start), facts.now)
+            .await
+            .map_err(|e| e.to_string());
+        checks.push(mantle::check(
+            &mantle_usage,
+            &prices,
+            &facts.region,
+            &humantime_window(a.recent),
+            matches!(facts.logging, Ok(Some(_))),
+        ));
         let first = headline(&facts);
         match a.format {
             Format::Table => print!("{}", render_table(&facts.region, first.as_deref(), &checks)),

@@ -40,6 +40,7 @@ use bedrock_meter_core::live::detector::{
     Alert, Detector, DetectorConfig, Observed, StateStore, StoreError,
 };
 use bedrock_meter_core::live::metrics::{MetricsConfig, DEFAULT_NAMESPACE};
+use bedrock_meter_core::live::otel::{self, OtelSink};
 use bedrock_meter_core::ports::metrics::{put_all, MetricsSink};
 use bedrock_meter_core::ports::metrics::{Datum, Unit};
 use bedrock_meter_core::ports::notify::{Notification, Notifier};
@@ -216,6 +217,8 @@ pub struct Outcome {
     pub released: usize,
     /// IAM calls or ledger writes of containment that failed (said in the alert, logged).
     pub containment_failures: usize,
+    /// OTLP exports that failed (0 or 1 a batch; docs/otel.md).
+    pub otlp_export_failures: usize,
 }
 
 /// The metric counting alerts that could not be published (no dimensions, unit Count): an alarm on it
@@ -236,6 +239,8 @@ pub struct Ingest<P, M, N, S, I = contain::NoIam, L = MemoryLedger> {
     /// could not be recorded and that comes back from the outbox is then confirmed, not sent again.
     sent: std::sync::Mutex<std::collections::VecDeque<String>>,
     containment: Option<contain::Responder<I, L>>,
+    /// OTLP export of the batch's GenAI metrics (`with_otel`; docs/otel.md).
+    otel: Option<std::sync::Arc<dyn OtelSink>>,
 }
 
 /// How many published alert ids an instance remembers.
@@ -264,6 +269,7 @@ where
             detector: Detector::new(store, config.detector),
             sent: Default::default(),
             containment: None,
+            otel: None,
             config,
         }
     }
@@ -299,7 +305,15 @@ where
             notifier: self.notifier,
             detector: self.detector,
             sent: self.sent,
+            otel: self.otel,
         }
+    }
+
+    /// Also export each batch's GenAI metrics through `sink` (OTLP). A failed export is counted
+    /// (`OtlpExportFailures`, `Outcome::otlp_export_failures`) and never fails the batch.
+    pub fn with_otel(mut self, sink: std::sync::Arc<dyn OtelSink>) -> Self {
+        self.otel = Some(sink);
+        self
     }
 
     pub fn config(&self) -> &Config {
@@ -456,6 +470,32 @@ where
             .await
             .map_err(IngestError::Metrics)?;
         out.metric_requests = sent.requests;
+
+        // OpenTelemetry (optional), once CloudWatch has the batch (a slow collector cannot cost the
+        // CloudWatch metrics their time): the same records and prices. A failure is counted, never fatal.
+        if let Some(sink) = &self.otel {
+            let points = otel::points(
+                &parsed,
+                &resolutions,
+                &self.prices,
+                &self.config.attribution,
+            );
+            if let Err(e) = sink.export(&points).await {
+                out.otlp_export_failures = 1;
+                tracing::warn!(error = %e, "OTLP export failed: counted in OtlpExportFailures; CloudWatch metrics unaffected");
+                let d = Datum {
+                    metric: otel::OTLP_EXPORT_FAILURES,
+                    dimensions: Vec::new(),
+                    timestamp: now.minute(),
+                    value: 1.0,
+                    unit: Unit::Count,
+                };
+                match put_all(&self.metrics, &self.config.namespace, &[d]).await {
+                    Ok(r) => out.metric_requests += r.requests,
+                    Err(e) => tracing::warn!(error = %e, "could not put OtlpExportFailures"),
+                }
+            }
+        }
         tracing::info!(
             log_events = out.log_events,
             records = out.records,
@@ -475,6 +515,7 @@ where
             contained = out.contained,
             released = out.released,
             containment_failures = out.containment_failures,
+            otlp_export_failures = out.otlp_export_failures,
             "batch processed"
         );
         if failed_puts > 0 {

@@ -8,6 +8,7 @@ use bedrock_meter_core::aws::cloudwatch::CloudWatchMetrics;
 use bedrock_meter_core::aws::containment_ledger::DynamoLedger;
 use bedrock_meter_core::aws::dynamodb::DynamoStore;
 use bedrock_meter_core::aws::iam::IamClient;
+use bedrock_meter_core::aws::otlp::{OtlpConfig, OtlpMetrics};
 use bedrock_meter_core::aws::sns::SnsNotifier;
 use bedrock_meter_core::aws::sqs::SqsQueue;
 use bedrock_meter_core::live::detector::{MemoryStore, StateStore};
@@ -75,6 +76,14 @@ async fn serve<S: StateStore>(
         store,
     )
     .with_containment(IamClient::new(sdk), ledger);
+    // OTLP export of the GenAI metrics when OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT is set (docs/otel.md).
+    let ingest = match OtlpConfig::from_lookup(|k| std::env::var(k).ok())? {
+        Some(c) => {
+            tracing::info!(endpoint = %c.endpoint, "OTLP metrics export on");
+            ingest.with_otel(std::sync::Arc::new(OtlpMetrics::new(&c)?))
+        }
+        None => ingest,
+    };
     let (ingest, recorder) = (&ingest, &recorder);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<SubscriptionEvent>| async move {

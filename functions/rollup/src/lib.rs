@@ -228,6 +228,8 @@ pub struct Deps<E, P, N, S> {
     /// The organisation's fan-in bucket's store (its Region's client; used only with `fan_in`).
     pub fan_in_store: Option<S>,
     pub prices: PriceTable,
+    /// The `AWS/BedrockMantle` metrics (the summary's "not in invocation logs" lines); `None`: not read.
+    pub mantle: Option<bedrock_meter_core::aws::cloudwatch::CloudWatchMantle>,
 }
 
 /// What an invocation did (the Lambda's result).
@@ -452,6 +454,28 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectWriter>(
         ));
     }
 
+    // What invocation logs cannot see: the day's bedrock-mantle traffic (summary email and page).
+    let mantle = match &deps.mantle {
+        Some(m) => {
+            use bedrock_meter_core::ports::mantle::MantleSource as _;
+            let end = bedrock_meter_core::time::Timestamp(date.start().0 + 86_400);
+            match m.usage(date.start(), end).await {
+                Ok(u) => {
+                    // The metrics are the Lambda's Region's: priced at its rates.
+                    let region = std::env::var("AWS_REGION").ok();
+                    bedrock_meter_core::daily::mantle::lines(&u, &deps.prices, region.as_deref())
+                }
+                Err(e) => {
+                    notes.push(format!(
+                        "could not read the bedrock-mantle metrics (AWS/BedrockMantle): {e}"
+                    ));
+                    Vec::new()
+                }
+            }
+        }
+        None => Vec::new(),
+    };
+
     // Each hour's rows priced as the day's (same profiles and prices): the pages' chart and the fan-in.
     let rows_by_hour: std::collections::BTreeMap<i64, Vec<PricedRow>> =
         if cfg.reports.is_some() || cfg.fan_in.is_some() {
@@ -485,6 +509,7 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectWriter>(
                 rows_by_hour: &rows_by_hour,
                 date,
                 metadata_keys: keys,
+                mantle: &mantle,
             };
             reports::write_pages(&deps.store, rb, &day, &mut notes).await
         }
@@ -499,7 +524,12 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectWriter>(
                     None => e.email,
                 };
                 let team = e.team.unwrap_or_else(|| SUMMARY_TEAM.into());
-                let n = notification(email, &team);
+                let mut n = notification(email, &team);
+                if team == SUMMARY_TEAM {
+                    // Within SNS's message limit, with room for the chat format's envelope.
+                    let budget = bedrock_meter_core::ports::notify::MAX_MESSAGE_BYTES - 4_096;
+                    bedrock_meter_core::daily::email::add_mantle(&mut n, &mantle, budget);
+                }
                 (team, n)
             })
             .collect();

@@ -35,6 +35,9 @@ async fn main() -> Result<(), Error> {
             .as_ref()
             .map(|f| S3Store::in_region(&conf, &f.bucket_region)),
         prices: PriceTable::embedded(),
+        mantle: Some(bedrock_meter_core::aws::cloudwatch::CloudWatchMantle::new(
+            &conf,
+        )),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (deps, cfg) = (&deps, &cfg);

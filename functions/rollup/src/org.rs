@@ -314,6 +314,8 @@ where
                 rows_by_hour: &by_hour,
                 date,
                 metadata_keys: no_keys,
+                // The mantle metrics are each member Region's; the members' own pages show them.
+                mantle: &[],
             };
             reports::write_pages(&deps.store, rb, &day, &mut notes).await
         }

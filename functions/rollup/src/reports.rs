@@ -101,6 +101,8 @@ pub struct Day<'a> {
     pub rows_by_hour: &'a BTreeMap<i64, Vec<PricedRow>>,
     pub date: Date,
     pub metadata_keys: &'a [String],
+    /// bedrock-mantle traffic of the day (summary page only; `daily::mantle`).
+    pub mantle: &'a [bedrock_meter_core::daily::mantle::MantleLine],
 }
 
 /// Renders and writes every team's page and the summary's, `MAX_CONCURRENT_PUTS` at a time. Returns
@@ -133,12 +135,15 @@ pub async fn write_pages<S: ObjectWriter>(
     let hours = hourly(None);
     pages.push((
         None,
-        render(&Page {
-            report: org,
-            audience: Audience::Summary,
-            hourly: Some(&hours),
-            incidents: None,
-        }),
+        bedrock_meter_core::daily::report_html::add_mantle(
+            &render(&Page {
+                report: org,
+                audience: Audience::Summary,
+                hourly: Some(&hours),
+                incidents: None,
+            }),
+            day.mantle,
+        ),
     ));
     let results: Vec<(Option<String>, String, Result<(), _>)> = stream::iter(pages)
         .map(|(team, html)| async move {

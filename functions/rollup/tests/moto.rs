@@ -334,6 +334,7 @@ fn deps_with<E>(e: &Env, engine: E) -> Deps<E, FakeProfiles, SnsNotifier, S3Stor
         store: S3Store::new(&e.conf),
         fan_in_store: None,
         prices: PriceTable::embedded(),
+        mantle: None,
     }
 }
 

@@ -21,6 +21,8 @@ pub mod iam;
 pub mod logging;
 #[cfg(feature = "operator")]
 pub mod logs;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 #[cfg(feature = "operator")]
 pub mod runtime;
 #[cfg(feature = "services")]

@@ -367,6 +367,40 @@ pub fn render_with(
     }
 }
 
+/// Adds the "not in invocation logs" lines (bedrock-mantle traffic, `daily::mantle`) to a rendered
+/// email, before its closing "Prices:" paragraph, keeping the body within `max_body_bytes` (lines that
+/// do not fit are counted instead). Unchanged when there is none.
+pub fn add_mantle(
+    n: &mut Notification,
+    lines: &[crate::daily::mantle::MantleLine],
+    max_body_bytes: usize,
+) {
+    if lines.is_empty() {
+        return;
+    }
+    let at = n.body.rfind("\nPrices: ").unwrap_or(n.body.len());
+    let mut section = String::from(
+        "\nNot in invocation logs (bedrock-mantle endpoint; no caller, not in the totals above)\n",
+    );
+    let room = max_body_bytes.saturating_sub(n.body.len());
+    for (i, l) in lines.iter().enumerate() {
+        let line = format!(
+            "  {}: {}\n",
+            cut(&clean_line(&l.model), 120),
+            crate::daily::mantle::describe(l)
+        );
+        let more = format!("  … and {} more models\n", lines.len() - i);
+        if section.len() + line.len() + more.len() > room {
+            section.push_str(&more);
+            break;
+        }
+        section.push_str(&line);
+    }
+    if section.len() <= room {
+        n.body.insert_str(at, &section);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

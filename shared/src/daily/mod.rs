@@ -8,6 +8,7 @@ pub mod athena_sql;
 pub mod daily_email;
 pub mod email;
 pub mod fanin;
+pub mod mantle;
 pub mod org;
 pub mod profile_snapshot;
 pub mod query_pack;

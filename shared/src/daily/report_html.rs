@@ -319,6 +319,34 @@ pub fn render(page: &Page<'_>) -> String {
     o
 }
 
+/// Adds the "not in invocation logs" section (bedrock-mantle traffic, `daily::mantle`) to a rendered
+/// page, before its footer; the page is unchanged when there is none. No caller: the metrics have none.
+pub fn add_mantle(html: &str, lines: &[crate::daily::mantle::MantleLine]) -> String {
+    if lines.is_empty() {
+        return html.to_string();
+    }
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "<section id=\"mantle\"><h2>Not in invocation logs (bedrock-mantle)</h2>\
+         <p class=\"muted\">Calls through the OpenAI-compatible bedrock-mantle endpoint, from the \
+         AWS/BedrockMantle CloudWatch metrics: no caller, no app, not in the totals above.</p><ul>"
+    );
+    for l in lines {
+        let _ = writeln!(
+            o,
+            "<li><b>{}</b>: {}</li>",
+            esc(&l.model),
+            esc(&crate::daily::mantle::describe(l))
+        );
+    }
+    o.push_str("</ul></section>\n");
+    match html.rfind("<footer>") {
+        Some(i) => format!("{}{o}{}", &html[..i], &html[i..]),
+        None => format!("{html}{o}"),
+    }
+}
+
 fn kpis(o: &mut String, r: &Report) {
     let t = &r.totals;
     let cost_class = if t.unpriced_requests > 0 { " warn" } else { "" };

@@ -8,3 +8,4 @@ pub mod chat;
 pub mod containment;
 pub mod detector;
 pub mod metrics;
+pub mod otel;

@@ -20,6 +20,7 @@
 
 pub mod encoding;
 pub mod logging;
+pub mod mantle;
 pub mod metrics;
 pub mod notify;
 pub mod objects;
