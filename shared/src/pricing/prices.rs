@@ -1458,7 +1458,13 @@ mod tests {
             Ok(usd("13.20"))
         );
         assert_eq!(
-            t.cost(id, &Pool::Geographic("eu".into()), Some("eu-west-1"), 0, &one),
+            t.cost(
+                id,
+                &Pool::Geographic("eu".into()),
+                Some("eu-west-1"),
+                0,
+                &one
+            ),
             Err(Unpriced::NoRateForRegion("eu-west-1".into()))
         );
         assert_eq!(
