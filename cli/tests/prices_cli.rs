@@ -197,3 +197,62 @@ fn the_query_pack_names_the_cur_table_given() {
     let sql = std::fs::read_to_string(dir.path().join("06-estimate-vs-bill.sql")).unwrap();
     assert!(sql.contains("FROM \"YOUR_CUR_DATABASE\".\"YOUR_CUR_TABLE\""));
 }
+
+/// `prices update` over the Price List records in `tests/fixtures/price-list` (published SKUs, usage
+/// types, descriptions and prices; see its README for where each comes from): the Amazon models and
+/// the Marketplace-sold Claude Haiku 4.5 come out as the committed entries, and every token row is
+/// read — the Marketplace output rows ("Million Response Tokens …") included.
+#[test]
+fn update_over_published_offer_records_reproduces_the_committed_entries() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/price-list");
+    let amazon = dir.join("AmazonBedrock-us-east-1.json");
+    let marketplace = dir.join("AmazonBedrockFoundationModels-us-east-1.json");
+    let out = bin(&[
+        "prices",
+        "update",
+        "--offer",
+        amazon.to_str().unwrap(),
+        "--offer",
+        marketplace.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // 8 AmazonBedrock rows (Nova 2 Lite in-Region and global, Nova Lite, Nova Pro) and 4
+    // Marketplace rows (Haiku 4.5 input / output, regional / global): none skipped.
+    assert!(
+        text.contains("12 on-demand token rates read, 0 other rows skipped"),
+        "{text}"
+    );
+    for model in [
+        "Claude Haiku 4.5",
+        "Amazon Nova 2 Lite",
+        "Amazon Nova Lite",
+        "Amazon Nova Pro",
+    ] {
+        assert!(
+            text.contains(&format!("= {model}: unchanged\n")),
+            "{model}: {text}"
+        );
+    }
+    assert!(!text.contains("\n~ "), "{text}");
+    assert!(!text.contains("\n+ "), "{text}");
+
+    // The Haiku 4.5 output rows are what a changed price shows on: one cent more per million
+    // regional output must be reported against the committed 5.50.
+    let doc = std::fs::read_to_string(&marketplace)
+        .unwrap()
+        .replace("5.5000000000", "5.6000000000");
+    let tmp = tempfile::tempdir().unwrap();
+    let changed = tmp.path().join("fm.json");
+    std::fs::write(&changed, doc).unwrap();
+    let out = bin(&["prices", "update", "--offer", changed.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("~ Claude Haiku 4.5: regional.us.output 5.5 -> 5.6\n"),
+        "{text}"
+    );
+}

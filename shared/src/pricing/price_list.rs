@@ -192,7 +192,12 @@ fn read_item(item: &Value) -> Vec<Result<OfferRate, String>> {
                 RateKind::CacheWrite
             } else if what.contains("input token") || what.contains("input-token") {
                 RateKind::Input
-            } else if what.contains("output token") || what.contains("output-token") {
+            } else if what.contains("output token")
+                || what.contains("output-token")
+                // The Marketplace offer names output "Response Tokens" ("Million Response
+                // Tokens Regional"; usage type `…_OutputTokenCount-Units`).
+                || what.contains("response token")
+            {
                 RateKind::Output
             } else {
                 out.push(Err(format!("{name} ({usagetype}): not a token rate")));
@@ -833,6 +838,49 @@ mod tests {
         let (rates, skipped) = parse(&odd).unwrap();
         assert!(rates.is_empty());
         assert!(skipped[0].contains("unit"), "{skipped:?}");
+    }
+
+    /// The Marketplace offer calls output "Response Tokens": Claude Haiku 4.5's published us-east-1
+    /// records (SKUs X629GDA2GXAP6R54 regional, XADKFYXVGBFBJSU7 global; see
+    /// cli/tests/fixtures/price-list/README.md) are output rates, not skipped rows.
+    #[test]
+    fn marketplace_response_tokens_are_output() {
+        let haiku = "Claude Haiku 4.5 (Amazon Bedrock Edition)";
+        let row = |ut: &str, what: &str, usd: &str| {
+            item(
+                "AmazonBedrockFoundationModels",
+                serde_json::json!({"servicecode": "AmazonBedrockFoundationModels",
+                    "regionCode": "us-east-1", "servicename": haiku, "usagetype": ut}),
+                "1M tokens",
+                &format!("AWS Marketplace software usage|us-east-1|{what}"),
+                usd,
+            )
+        };
+        let doc = get_products(&[
+            row(
+                "USE1-MP:USE1_OutputTokenCount-Units",
+                "Million Response Tokens Regional",
+                "5.5000000000",
+            ),
+            row(
+                "USE1-MP:USE1_OutputTokenCount_Global-Units",
+                "Million Response Tokens Global",
+                "5.0000000000",
+            ),
+        ]);
+        let (rates, skipped) = parse(&doc).unwrap();
+        assert!(skipped.is_empty(), "{skipped:?}");
+        let got: Vec<(RateKind, bool, &str)> = rates
+            .iter()
+            .map(|r| (r.kind, r.global, r.per_million.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (RateKind::Output, false, "5.5"),
+                (RateKind::Output, true, "5")
+            ]
+        );
     }
 
     #[test]

@@ -879,7 +879,6 @@ mod tests {
             "mistral.voxtral-small-24b-2507",
             "qwen.qwen3-next-80b-a3b",
             "qwen.qwen3-coder-480b-a35b-v1:0",
-            "anthropic.claude-sonnet-5-5",
             "anthropic.claude-haiku-5-5",
             "google.gemma-3-12b-it",
         ] {
@@ -916,8 +915,15 @@ mod tests {
             t.model("anthropic.claude-sonnet-5").unwrap().name,
             "Claude Sonnet 5"
         );
-        assert!(t.model("anthropic.claude-sonnet-5-5").is_none());
-        assert!(t.model("anthropic.claude-sonnet-5-5-v1:0").is_none());
+        assert_eq!(
+            t.model("anthropic.claude-sonnet-5-5").unwrap().name,
+            "Claude Sonnet 5.5"
+        );
+        assert_eq!(
+            t.model("anthropic.claude-sonnet-5-5-v1:0").unwrap().name,
+            "Claude Sonnet 5.5"
+        );
+        assert!(t.model("anthropic.claude-sonnet-5-6").is_none());
         assert_eq!(
             t.model("anthropic.claude-fable-5-1").unwrap().name,
             "Claude Fable 5.1"
@@ -989,6 +995,7 @@ mod tests {
             "anthropic.claude-opus-5",
             "anthropic.claude-opus-5-5",
             "anthropic.claude-fable-5-1",
+            "anthropic.claude-sonnet-5-5",
         ];
         let mut checked = 0;
         for id in newer {
@@ -1428,6 +1435,51 @@ mod tests {
                 "{id}"
             );
         }
+    }
+
+    /// Claude Sonnet 5.5 at the rates of its us-east-1 offer records (source `sonnet55-offer`:
+    /// global 2 / 10, regional 2.20 / 11 per 1M): typed in here, not read from the table. Only US
+    /// regional rates are sourced, and no cache multiplier: those are unpriced, not guessed.
+    #[test]
+    fn sonnet_55_prices_at_its_offer_records() {
+        let t = t();
+        let id = "anthropic.claude-sonnet-5-5";
+        let one = tok(M, M, 0, 0, 0);
+        assert_eq!(
+            t.cost(id, &Pool::Global, Some("eu-west-1"), 0, &one),
+            Ok(usd("12.00"))
+        );
+        assert_eq!(
+            t.cost(id, &us(), Some("us-west-2"), 0, &one),
+            Ok(usd("13.20"))
+        );
+        assert_eq!(
+            t.cost(id, &Pool::InRegion, Some("us-east-1"), 0, &one),
+            Ok(usd("13.20"))
+        );
+        assert_eq!(
+            t.cost(
+                id,
+                &Pool::Geographic("eu".into()),
+                Some("eu-west-1"),
+                0,
+                &one
+            ),
+            Err(Unpriced::NoRateForRegion("eu-west-1".into()))
+        );
+        assert_eq!(
+            t.cost(id, &Pool::Global, Some("us-east-1"), 0, &tok(M, M, 5, 0, 0)),
+            Err(Unpriced::MissingRate("cache_read"))
+        );
+        assert_eq!(
+            t.cost(id, &Pool::Global, Some("us-east-1"), 0, &tok(M, M, 0, 5, 0)),
+            Err(Unpriced::MissingRate("cache_write_5m"))
+        );
+        // Its neighbour keeps its own entry.
+        assert_eq!(
+            t.model("anthropic.claude-sonnet-5").unwrap().name,
+            "Claude Sonnet 5"
+        );
     }
 
     #[test]
