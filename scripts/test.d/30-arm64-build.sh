@@ -4,7 +4,7 @@
 # one cargo run, so the dependencies are built once), and checks that each `bootstrap` is an aarch64 ELF
 # executable, stripped (no symbol table, no DWARF: Cargo.toml's release profile), and at most
 # MAX_BOOTSTRAP_BYTES. It prints each bootstrap's size and its zip's (deflate, as `sam package` zips).
-# Cold, this took ~5 min on 2 quiet cores with line tables (less without); SKIP_ARM64_BUILD=1 leaves it out.
+# Cold, it took ~5 min on 2 quiet cores with line tables (not re-timed stripped); SKIP_ARM64_BUILD=1 skips it.
 #
 # Installs what it needs: the aarch64 Rust standard library (rustup) and cargo-lambda + zig (PyPI, into
 # .venv via scripts/setup-venv.sh). Set CARGO_TARGET_DIR to build away from a target dir others are using.
