@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Cross-compiles every Lambda for arm64 (Graviton) exactly as `sam build` does for
-# `BuildMethod: rust-cargolambda` (cargo-lambda + zig as the linker), and checks that each `bootstrap`
-# is an aarch64 ELF executable. Cold, this takes ~5 min on 2 cores; SKIP_ARM64_BUILD=1 leaves it out.
+# `BuildMethod: rust-cargolambda` (`cargo lambda build --release --arm64`, zig as the linker; all three in
+# one cargo run, so the dependencies are built once), and checks that each `bootstrap` is an aarch64 ELF
+# executable, stripped (no symbol table, no DWARF: Cargo.toml's release profile), and at most
+# MAX_BOOTSTRAP_BYTES. It prints each bootstrap's size and its zip's (deflate, as `sam package` zips).
+# Cold, it took ~5 min on 2 quiet cores with line tables (not re-timed stripped); SKIP_ARM64_BUILD=1 skips it.
 #
 # Installs what it needs: the aarch64 Rust standard library (rustup) and cargo-lambda + zig (PyPI, into
 # .venv via scripts/setup-venv.sh). Set CARGO_TARGET_DIR to build away from a target dir others are using.
@@ -35,7 +38,14 @@ for f in "${functions[@]}"; do
   args+=(--package "$1")
 done
 
+# The size bound: stripped, the bootstraps are 13-16 MB (BENCHMARKS.md "Lambda packages"); with DWARF line
+# tables they were 70-86 MB. 24 MiB leaves half as much again for growth and still fails a package that
+# lost its stripping. (Lambda's own limits: 50 MB zipped direct upload, 250 MB unzipped.)
+max=${MAX_BOOTSTRAP_BYTES:-$((24 * 1024 * 1024))}
+
 out="${CARGO_TARGET_DIR:-$root/target}/lambda"
+# `sam build` passes --release (aws-lambda-builders' rust_cargo workflow), and cargo-lambda refuses
+# --release together with --profile: so the package settings live in [profile.release] itself.
 cargo lambda build --release --arm64 "${args[@]}"
 
 fail=0
@@ -56,6 +66,35 @@ for f in "${functions[@]}"; do
     fail=1
     continue
   fi
-  echo "ok: $bin ($(du -h "$bin" | cut -f1), aarch64)"
+  size=$(stat -c %s "$bin")
+  if [ "$size" -gt "$max" ]; then
+    echo "$bin is $size bytes, above the bound of $max (stripped packages are 13-16 MB)" >&2
+    fail=1
+  fi
+  # Section names: a stripped executable has no .symtab and no DWARF (.debug_info, .debug_line, ...);
+  # rustc's allocated .debug_gdb_scripts stays.
+  sections=$(python3 - "$bin" <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+shoff, = struct.unpack_from("<Q", d, 0x28)
+shentsize, shnum, shstrndx = struct.unpack_from("<HHH", d, 0x3A)
+def sh(i):
+    return struct.unpack_from("<IIQQQQIIQQ", d, shoff + i * shentsize)
+stroff = sh(shstrndx)[4]
+for i in range(shnum):
+    name = sh(i)[0]
+    print(d[stroff + name:d.index(b"\0", stroff + name)].decode())
+PY
+)
+  if grep -qE '^(\.symtab|\.debug_(info|line|line_str|str|abbrev|aranges|ranges|rnglists|loc|loclists))$' <<<"$sections"; then
+    echo "$bin is not stripped: $(grep -E '^(\.symtab|\.debug_(info|line|line_str|str|abbrev|aranges|ranges|rnglists|loc|loclists))$' <<<"$sections" | tr '\n' ' ')" >&2
+    fail=1
+  fi
+  zipped=$(python3 -c 'import io, sys, zipfile
+b = io.BytesIO()
+with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z:
+    z.write(sys.argv[1], "bootstrap")
+print(len(b.getvalue()))' "$bin")
+  echo "ok: $bin ($size bytes, zip $zipped bytes, aarch64, stripped)"
 done
 exit $fail
