@@ -2099,8 +2099,8 @@ fn forward(req: &Request, upstream: u16) -> std::io::Result<Vec<u8>> {
     }
     // moto's multi-account mode: a 12-digit access key id acts as that account (moto itself takes the
     // account from this header, or from IAM access keys it issued).
-    let account = caller_account(&req);
-    if account != MOTO_DEFAULT_ACCOUNT && header(&req, "x-moto-account-id").is_none() {
+    let account = caller_account(req);
+    if account != MOTO_DEFAULT_ACCOUNT && header(req, "x-moto-account-id").is_none() {
         head.push_str(&format!("x-moto-account-id: {account}\r\n"));
     }
     head.push_str(&format!(

@@ -336,12 +336,23 @@ async fn start<E: QueryEngine>(
     q: &RollupQuery,
     which: &'static str,
 ) -> Result<Started, RollupError> {
+    start_named(engine, q.sql(), &cfg.workgroup, &cfg.table.database, which).await
+}
+
+/// Starts one query of the run (`which` names it in the error: daily, previous-day, organisation…).
+pub(crate) async fn start_named<E: QueryEngine>(
+    engine: &E,
+    sql: String,
+    workgroup: &str,
+    database: &str,
+    which: &'static str,
+) -> Result<Started, RollupError> {
     start_query(
         engine,
         &StartQuery {
-            sql: q.sql(),
-            workgroup: cfg.workgroup.clone(),
-            database: cfg.table.database.clone(),
+            sql,
+            workgroup: workgroup.to_string(),
+            database: database.to_string(),
         },
     )
     .await

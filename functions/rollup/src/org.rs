@@ -23,9 +23,7 @@ use bedrock_meter_core::daily::report::Report;
 use bedrock_meter_core::daily::rollup::PricedRow;
 use bedrock_meter_core::ports::notify::{Notification, Notifier};
 use bedrock_meter_core::ports::objects::{KeyLister, ObjectWriter};
-use bedrock_meter_core::ports::query::{
-    finish_query, start_query, PollOptions, QueryEngine, StartQuery, Started,
-};
+use bedrock_meter_core::ports::query::{finish_query, PollOptions, QueryEngine, Started};
 use bedrock_meter_core::ports::AwsError;
 use bedrock_meter_core::pricing::prices::PriceTable;
 use bedrock_meter_core::settings::value;
@@ -181,16 +179,14 @@ async fn start_day<E: QueryEngine>(
     day: Date,
     which: &'static str,
 ) -> Result<Started, RollupError> {
-    start_query(
+    crate::start_named(
         engine,
-        &StartQuery {
-            sql: org_sql(&cfg.table, day),
-            workgroup: cfg.workgroup.clone(),
-            database: cfg.table.database.clone(),
-        },
+        org_sql(&cfg.table, day),
+        &cfg.workgroup,
+        &cfg.table.database,
+        which,
     )
     .await
-    .map_err(|source| RollupError::Query { which, source })
 }
 
 async fn query_rows<E: QueryEngine>(

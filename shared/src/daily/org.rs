@@ -136,16 +136,7 @@ pub struct OrgReport {
     pub unreadable_objects: u64,
 }
 
-fn sorted<K: Ord + Clone>(m: BTreeMap<K, Group>) -> Vec<(K, Group)> {
-    let mut v: Vec<(K, Group)> = m.into_iter().collect();
-    v.sort_by(|a, b| {
-        b.1.cost
-            .cmp(&a.1.cost)
-            .then(b.1.requests.cmp(&a.1.requests))
-            .then(a.0.cmp(&b.0))
-    });
-    v
-}
+use super::report::sorted;
 
 impl OrgReport {
     /// The report over every account's rows; `members` = None when who should have reported is not

@@ -171,7 +171,8 @@ pub struct Report {
     pub unreadable_files: u64,
 }
 
-fn sorted<K: Ord + Clone>(m: BTreeMap<K, Group>) -> Vec<(K, Group)> {
+/// Groups, most spend first (then most requests, then by key).
+pub(crate) fn sorted<K: Ord + Clone>(m: BTreeMap<K, Group>) -> Vec<(K, Group)> {
     let mut v: Vec<(K, Group)> = m.into_iter().collect();
     v.sort_by(|a, b| {
         b.1.cost
