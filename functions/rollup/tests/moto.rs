@@ -1214,3 +1214,115 @@ async fn writes_each_teams_html_page_and_links_it_from_the_email_on_moto() {
         .all(|(_, _, b)| !b.contains("console.aws.amazon.com")));
     check_reports(&msgs);
 }
+
+/// The bedrock-mantle blind spot end to end: `AWS/BedrockMantle` datums of the report's day seeded in
+/// moto are read by the real adapter (through the strict proxy) and shown, per model and with no caller,
+/// in the summary email and the summary page, never in a team's email.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summary_email_and_page_show_the_mantle_traffic_on_moto() {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+    use bedrock_meter_core::aws::cloudwatch::CloudWatchMantle;
+    use bedrock_meter_core::ports::mantle::NAMESPACE;
+    use bedrock_meter_rollup::reports::{page_key, ReportsBucket};
+    const MODEL: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";
+    let e = env().await;
+    // Straight to moto: AWS (and the strict proxy) refuse `AWS/` namespaces to callers.
+    let upstream = sdk_config_for(&format!("http://127.0.0.1:{}", e.moto.upstream_port)).await;
+    let datum = |metric: &str, dims: &[(&str, &str)], at: i64, v: f64| {
+        MetricDatum::builder()
+            .metric_name(metric)
+            .set_dimensions(Some(
+                dims.iter()
+                    .map(|(k, v)| Dimension::builder().name(*k).value(*v).build())
+                    .collect(),
+            ))
+            .timestamp(aws_smithy_types::DateTime::from_secs(at))
+            .value(v)
+            .unit(StandardUnit::Count)
+            .build()
+    };
+    let (t1, t2) = (day().start().0 + 10 * 3_600, day().start().0 + 20 * 3_600);
+    let mut d = Vec::new();
+    for (at, n, tokens_in, tokens_out) in [
+        (t1, 2.0, 600_000.0, 400_000.0),
+        (t2, 1.0, 400_000.0, 600_000.0),
+    ] {
+        d.push(datum("Inferences", &[("Model", MODEL)], at, n));
+        d.push(datum(
+            "TotalInputTokens",
+            &[("Model", MODEL)],
+            at,
+            tokens_in,
+        ));
+        d.push(datum(
+            "TotalOutputTokens",
+            &[("Model", MODEL)],
+            at,
+            tokens_out,
+        ));
+        // The project level repeats the same traffic: never counted twice.
+        d.push(datum(
+            "Inferences",
+            &[("Project", "proj_a"), ("Model", MODEL)],
+            at,
+            n,
+        ));
+    }
+    // The day after the report's: left out.
+    d.push(datum(
+        "Inferences",
+        &[("Model", MODEL)],
+        day().start().0 + 30 * 3_600,
+        500.0,
+    ));
+    aws_sdk_cloudwatch::Client::new(&upstream)
+        .put_metric_data()
+        .namespace(NAMESPACE)
+        .set_metric_data(Some(d))
+        .send()
+        .await
+        .expect("seed AWS/BedrockMantle in moto");
+
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&e.conf)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket("bedrock-meter-reports")
+        .send()
+        .await
+        .unwrap();
+    seed_results(&e);
+    let mut deps = deps_with(&e, AthenaEngine::new(&e.conf));
+    deps.mantle = Some(CloudWatchMantle::new(&e.conf));
+    let mut cfg = config(&e.reports, &e.alerts, Duration::from_secs(60));
+    cfg.reports = Some(ReportsBucket {
+        bucket: "bedrock-meter-reports".into(),
+        region: "us-east-1".into(),
+    });
+    let out = handle(&deps, &cfg, &json!({"date": "2026-11-25"}), now())
+        .await
+        .unwrap();
+    assert!(out.notes.is_empty(), "{:?}", out.notes);
+    let line = format!("{MODEL}: not in invocation logs: 3 inferences, 2,000,000 tokens");
+    let msgs = published(&e.moto, "bedrock-meter-reports");
+    let (team, _, summary) = msgs.last().unwrap();
+    assert_eq!(team, "all");
+    assert!(summary.contains(&line), "{summary}");
+    for (team, _, body) in &msgs[..msgs.len() - 1] {
+        assert!(!body.contains("not in invocation logs"), "{team}: {body}");
+    }
+    let page = s3
+        .get_object()
+        .bucket("bedrock-meter-reports")
+        .key(page_key(day(), None))
+        .send()
+        .await
+        .unwrap();
+    let html = String::from_utf8(page.body.collect().await.unwrap().to_vec()).unwrap();
+    assert!(
+        html.contains("not in invocation logs: 3 inferences, 2,000,000 tokens"),
+        "summary page"
+    );
+}
