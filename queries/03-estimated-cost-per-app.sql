@@ -81,6 +81,8 @@ prices AS (
       ('anthropic.claude-sonnet-5', 'Claude Sonnet 5', 'regional', 'gov', false, CAST(NULL AS INTEGER), '2.4', '12', '0.24', '3'),
       ('anthropic.claude-sonnet-5', 'Claude Sonnet 5', 'regional', 'jp', false, CAST(NULL AS INTEGER), '2.2', '11', '0.22', '2.75'),
       ('anthropic.claude-sonnet-5', 'Claude Sonnet 5', 'regional', 'us', false, CAST(NULL AS INTEGER), '2.2', '11', '0.22', '2.75'),
+      ('anthropic.claude-sonnet-5-5', 'Claude Sonnet 5.5', 'global', '', false, CAST(NULL AS INTEGER), '2', '10', NULL, NULL),
+      ('anthropic.claude-sonnet-5-5', 'Claude Sonnet 5.5', 'regional', 'us', false, CAST(NULL AS INTEGER), '2.2', '11', NULL, NULL),
       ('anthropic.claude-fable-5', 'Claude Fable 5', 'global', '', false, CAST(NULL AS INTEGER), '10', '50', '1', '12.5'),
       ('anthropic.claude-fable-5', 'Claude Fable 5', 'regional', 'eu', false, CAST(NULL AS INTEGER), '11', '55', '1.1', '13.75'),
       ('anthropic.claude-fable-5', 'Claude Fable 5', 'regional', 'us', false, CAST(NULL AS INTEGER), '11', '55', '1.1', '13.75'),
