@@ -13,9 +13,7 @@ use serde_json::value::RawValue;
 
 use crate::daily::daily_email::DayEmail;
 use crate::daily::email::{render_with, section, Audience, PreviousDay};
-use crate::daily::report::{
-    cost_cell, csv, priced_cost, reason_names, Group, Line, Report, SECTION_NAME_MAX,
-};
+use crate::daily::report::{cost_cell, priced_cost, Group, Line, Report, SECTION_NAME_MAX};
 use crate::daily::rollup::PricedRow;
 use crate::text::{clean_line, count, cut, thousands};
 use crate::time::Date;
@@ -448,42 +446,11 @@ impl OrgReport {
     /// `date,account,caller,team,app,model[,<metadata key>…],requests,…` — the report's CSV with the
     /// account after the date: one row per account × caller × team × app × model (× metadata values).
     pub fn to_csv(&self) -> String {
-        let base = self.report.to_csv();
-        let head = base.lines().next().unwrap_or_default();
-        let mut out = head.replacen("date,", "date,account,", 1);
+        let mut out = self.report.csv_head().replacen("date,", "date,account,", 1);
         out.push('\n');
         let date = self.report.date.map(|d| d.to_string()).unwrap_or_default();
-        let n_meta = self.report.by_metadata.len();
         for (a, l) in &self.account_detail {
-            let g = &l.group;
-            let _ = write!(
-                out,
-                "{date},{},{},{},{},{}",
-                csv(a),
-                csv(&l.caller),
-                csv(&l.team),
-                csv(&l.app),
-                csv(&l.model)
-            );
-            for i in 0..n_meta {
-                out.push(',');
-                out.push_str(&csv(l.metadata.get(i).map_or("", String::as_str)));
-            }
-            let _ = writeln!(
-                out,
-                ",{},{},{},{},{},{},{},{},{}",
-                g.requests,
-                g.errors,
-                g.input_tokens,
-                g.output_tokens,
-                g.cache_read_tokens,
-                g.cache_write_tokens,
-                priced_cost(g)
-                    .map(|c| c.to_decimal_string(9))
-                    .unwrap_or_default(),
-                g.unpriced_requests,
-                csv(&reason_names(g.unpriced_reasons).join("; "))
-            );
+            self.report.csv_row(&mut out, &date, Some(a), l);
         }
         out
     }

@@ -541,45 +541,62 @@ impl Report {
     /// with 9 decimals like the JSON, empty when no request of the row could be priced;
     /// `unpriced_reasons` the reasons of its unpriced requests (`; `-separated, empty when none).
     pub fn to_csv(&self) -> String {
+        let mut out = self.csv_head();
+        out.push('\n');
+        let date = self.date.map(|d| d.to_string()).unwrap_or_default();
+        for l in &self.detail {
+            self.csv_row(&mut out, &date, None, l);
+        }
+        out
+    }
+
+    /// The CSV head line (no line end): [`Self::to_csv`]'s columns.
+    pub(crate) fn csv_head(&self) -> String {
         let mut out = String::from("date,caller,team,app,model");
         for (key, _) in &self.by_metadata {
             out.push(',');
             out.push_str(&csv(key));
         }
-        out.push_str(",requests,errors,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cost_usd,unpriced_requests,unpriced_reasons\n");
-        let date = self.date.map(|d| d.to_string()).unwrap_or_default();
-        for l in &self.detail {
-            let g = &l.group;
-            let _ = write!(
-                out,
-                "{},{},{},{},{}",
-                date,
-                csv(&l.caller),
-                csv(&l.team),
-                csv(&l.app),
-                csv(&l.model),
-            );
-            for i in 0..self.by_metadata.len() {
-                out.push(',');
-                out.push_str(&csv(l.metadata.get(i).map_or("", String::as_str)));
-            }
-            let _ = writeln!(
-                out,
-                ",{},{},{},{},{},{},{},{},{}",
-                g.requests,
-                g.errors,
-                g.input_tokens,
-                g.output_tokens,
-                g.cache_read_tokens,
-                g.cache_write_tokens,
-                priced_cost(g)
-                    .map(|c| c.to_decimal_string(9))
-                    .unwrap_or_default(),
-                g.unpriced_requests,
-                csv(&reason_names(g.unpriced_reasons).join("; "))
-            );
-        }
+        out.push_str(",requests,errors,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cost_usd,unpriced_requests,unpriced_reasons");
         out
+    }
+
+    /// One CSV row of a detail line, with an `account` cell after the date when given (the
+    /// organisation report's CSV).
+    pub(crate) fn csv_row(&self, out: &mut String, date: &str, account: Option<&str>, l: &Line) {
+        let g = &l.group;
+        out.push_str(date);
+        if let Some(a) = account {
+            out.push(',');
+            out.push_str(&csv(a));
+        }
+        let _ = write!(
+            out,
+            ",{},{},{},{}",
+            csv(&l.caller),
+            csv(&l.team),
+            csv(&l.app),
+            csv(&l.model),
+        );
+        for i in 0..self.by_metadata.len() {
+            out.push(',');
+            out.push_str(&csv(l.metadata.get(i).map_or("", String::as_str)));
+        }
+        let _ = writeln!(
+            out,
+            ",{},{},{},{},{},{},{},{},{}",
+            g.requests,
+            g.errors,
+            g.input_tokens,
+            g.output_tokens,
+            g.cache_read_tokens,
+            g.cache_write_tokens,
+            priced_cost(g)
+                .map(|c| c.to_decimal_string(9))
+                .unwrap_or_default(),
+            g.unpriced_requests,
+            csv(&reason_names(g.unpriced_reasons).join("; "))
+        );
     }
 
     // ---- Table: what a person reads ----
