@@ -339,6 +339,35 @@ async fn start<E: QueryEngine>(
     start_named(engine, q.sql(), &cfg.workgroup, &cfg.table.database, which).await
 }
 
+/// Publishes each (team, message) in order: the teams that got theirs, or every failure with the
+/// number of messages.
+pub(crate) async fn publish_reports<N: Notifier>(
+    notifier: &N,
+    topic: &str,
+    messages: &[(String, Notification)],
+    what: &str,
+) -> Result<Vec<String>, RollupError> {
+    let mut failed = Vec::new();
+    let mut teams = Vec::new();
+    for (team, n) in messages {
+        match notifier.publish(topic, n).await {
+            Ok(id) => {
+                tracing::info!(%team, message_id = %id, "{what} published");
+                teams.push(team.clone());
+            }
+            Err(e) => failed.push((team.clone(), e)),
+        }
+    }
+    if failed.is_empty() {
+        Ok(teams)
+    } else {
+        Err(RollupError::Publish {
+            failed,
+            total: messages.len(),
+        })
+    }
+}
+
 /// Starts one query of the run (`which` names it in the error: daily, previous-day, organisation…).
 pub(crate) async fn start_named<E: QueryEngine>(
     engine: &E,
@@ -545,21 +574,7 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectWriter>(
             })
             .collect();
 
-    let total = messages.len();
-    let mut failed = Vec::new();
-    let mut teams = Vec::new();
-    for (team, n) in &messages {
-        match deps.notifier.publish(&cfg.report_topic_arn, n).await {
-            Ok(id) => {
-                tracing::info!(%team, message_id = %id, "report published");
-                teams.push(team.clone());
-            }
-            Err(e) => failed.push((team.clone(), e)),
-        }
-    }
-    if !failed.is_empty() {
-        return Err(RollupError::Publish { failed, total });
-    }
+    let teams = publish_reports(&deps.notifier, &cfg.report_topic_arn, &messages, "report").await?;
     let fan_in = match fan_in {
         Some(Err(e)) => return Err(e),
         Some(Ok(written)) => Some(written),

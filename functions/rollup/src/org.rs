@@ -318,29 +318,26 @@ where
         None => Default::default(),
     };
     let emails = org_emails(&org, &rows, Some(&prev), date, no_keys, &notes);
-    let total = emails.len();
-    let mut failed = Vec::new();
-    let mut teams = Vec::new();
-    for e in emails {
-        let email = match links.get(&e.team) {
-            Some(url) => reports::with_link(e.email, url),
-            None => e.email,
-        };
-        let team = e.team.unwrap_or_else(|| SUMMARY_TEAM.into());
-        let mut n = email;
-        n.attributes.push((TEAM_ATTRIBUTE.into(), team.clone()));
-        n.attributes.push(("scope".into(), "organization".into()));
-        match deps.notifier.publish(&cfg.report_topic_arn, &n).await {
-            Ok(id) => {
-                tracing::info!(%team, message_id = %id, "organisation report published");
-                teams.push(team);
-            }
-            Err(e) => failed.push((team, e)),
-        }
-    }
-    if !failed.is_empty() {
-        return Err(RollupError::Publish { failed, total });
-    }
+    let messages: Vec<(String, Notification)> = emails
+        .into_iter()
+        .map(|e| {
+            let mut n = match links.get(&e.team) {
+                Some(url) => reports::with_link(e.email, url),
+                None => e.email,
+            };
+            let team = e.team.unwrap_or_else(|| SUMMARY_TEAM.into());
+            n.attributes.push((TEAM_ATTRIBUTE.into(), team.clone()));
+            n.attributes.push(("scope".into(), "organization".into()));
+            (team, n)
+        })
+        .collect();
+    let teams = crate::publish_reports(
+        &deps.notifier,
+        &cfg.report_topic_arn,
+        &messages,
+        "organisation report",
+    )
+    .await?;
     Ok(OrgOutcome {
         date: date.to_string(),
         query_id,
