@@ -17,7 +17,7 @@ use bedrock_meter_core::live::detector::{
 };
 use bedrock_meter_core::pricing::money::Money;
 use bedrock_meter_core::records::record::Tokens;
-use bedrock_meter_core::text::thousands;
+use bedrock_meter_core::text::{count, thousands};
 use bedrock_meter_core::time::Timestamp;
 
 use crate::common::{ensure_paths, read_logs, Core, CoreOpts, Format};
@@ -206,13 +206,13 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     eprintln!(
-        "replayed {} records ({} unpriced) with window {} min, thresholds {} / {} requests: {} alerts",
+        "replayed {} records ({} unpriced) with window {} min, thresholds {} / {} requests: {}",
         thousands(records as u64),
         thousands(unpriced),
         config.window_minutes,
         config.max_cost,
         config.max_requests,
-        alerts.len()
+        count(alerts.len() as u64, "alert")
     );
     let contains = contained
         .iter()
@@ -220,12 +220,13 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         .count();
     if contains > 0 || !not_contained.is_empty() {
         eprintln!(
-            "containment (profiles tagged {}={}): {contains} denies would have been put, each lasting its {} min \
+            "containment (profiles tagged {}={}): {} would have been put, each lasting its {} min \
              (quiet and resolved never lift a deny; it ends at its until or by contain lift) \
              (the logs' later calls of a contained principal still count here: replay does not drop what a deny would have refused); \
              rule: {}",
             containment::TAG_ON_RUNAWAY,
             containment::ON_RUNAWAY_CONTAIN,
+            denies(contains as u64),
             a.contain_cool_down,
             containment::share_rule_text()
         );
@@ -333,4 +334,25 @@ fn applied_overrides(
     lines.sort();
     lines.dedup();
     lines
+}
+
+/// "1 deny", "2 denies" (`text::count` would write "denys").
+fn denies(n: u64) -> String {
+    if n == 1 {
+        "1 deny".to_string()
+    } else {
+        format!("{} denies", thousands(n))
+    }
+}
+
+#[cfg(test)]
+mod plural_tests {
+    use super::denies;
+
+    #[test]
+    fn one_deny_and_many_denies() {
+        assert_eq!(denies(1), "1 deny");
+        assert_eq!(denies(0), "0 denies");
+        assert_eq!(denies(1234), "1,234 denies");
+    }
 }

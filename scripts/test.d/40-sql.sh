@@ -12,8 +12,8 @@ root=$PWD
 [ -x .venv/bin/python ] && .venv/bin/python -c "import duckdb, sqlglot, yaml" 2>/dev/null || scripts/setup-venv.sh
 export PATH="$root/.venv/bin:$PATH"
 
-cargo build --quiet -p bedrock-meter
-target_dir=$(cargo metadata --format-version 1 --no-deps | python -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-export BEDROCK_METER_BIN="$target_dir/debug/bedrock-meter"
+# The CLI of the test build (the test step built it; nothing is compiled here).
+BEDROCK_METER_BIN=$(scripts/test-artifact.sh bedrock-meter:bin)
+export BEDROCK_METER_BIN
 
 python -m unittest discover -s tests/sql -p 'test_*.py' -v

@@ -17,22 +17,7 @@ root=$PWD
 export PATH="$root/.venv/bin:$PATH"
 
 # The artifacts of the test build: the bedrock-meter binary and the ingest_bench example.
-artifacts=$(cargo test --workspace --no-run --quiet --message-format=json | python3 -c '
-import json, sys
-want = {("bedrock-meter", "bin"), ("ingest_bench", "example")}
-found = {}
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable"):
-        for kind in m["target"]["kind"]:
-            if (m["target"]["name"], kind) in want:
-                found[m["target"]["name"]] = m["executable"]
-missing = sorted(name for name, _ in want if name not in found)
-if missing:
-    sys.exit("bench smoke: the test build has no " + ", ".join(missing))
-print(found["bedrock-meter"])
-print(found["ingest_bench"])
-')
+artifacts=$(scripts/test-artifact.sh bedrock-meter:bin ingest_bench:example)
 cli=$(sed -n 1p <<<"$artifacts")
 ingest_bench=$(sed -n 2p <<<"$artifacts")
 
