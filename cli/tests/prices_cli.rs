@@ -221,10 +221,12 @@ fn update_over_published_offer_records_reproduces_the_committed_entries() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // 8 AmazonBedrock rows (Nova 2 Lite in-Region and global, Nova Lite, Nova Pro) and 4
-    // Marketplace rows (Haiku 4.5 input / output, regional / global): none skipped.
+    // 16 AmazonBedrock rows (Nova 2 Lite in-Region and global, Nova Lite, Nova Pro; Qwen3 32B
+    // standard, Flex and Priority; Qwen3 Coder Next) and 4 Marketplace rows (Haiku 4.5 input /
+    // output, regional / global): none skipped. The Flex and Priority rows are read as tiers and
+    // left out of the standard rates' comparison.
     assert!(
-        text.contains("12 on-demand token rates read, 0 other rows skipped"),
+        text.contains("20 on-demand token rates read, 0 other rows skipped"),
         "{text}"
     );
     for model in [
@@ -232,6 +234,8 @@ fn update_over_published_offer_records_reproduces_the_committed_entries() {
         "Amazon Nova 2 Lite",
         "Amazon Nova Lite",
         "Amazon Nova Pro",
+        "Qwen3 32B",
+        "Qwen3 Coder Next",
     ] {
         assert!(
             text.contains(&format!("= {model}: unchanged\n")),

@@ -811,6 +811,13 @@ mod tests {
             per_record.add_record(&crate::records::record::parse(t).unwrap(), &cfg, &prices);
         }
         let m = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+        // The 250K-token record's prompt band under the table's thresholds (100K, 200K, 272K: 2).
+        let band = prices
+            .prompt_band(&crate::records::record::Tokens {
+                input: 250_000,
+                ..Default::default()
+            })
+            .to_string();
         let cols = result_columns(1);
         let rows = vec![
             row(&[
@@ -848,7 +855,7 @@ mod tests {
                 "us-east-1",
                 "",
                 "",
-                "1",
+                &band,
                 "3",
                 "1",
                 "0",

@@ -869,18 +869,32 @@ mod tests {
             "writer.palmyra-x5-v1:0",
             "ai21.jamba-1-5-large-v1:0",
             "ai21.jamba-1-5-mini-v1:0",
+            // Added 2026-12-07 (issue 23, second pass): a Price List read or the provider's page,
+            // and an independent table, agree.
+            "anthropic.claude-haiku-5-5",
+            "google.gemma-3-12b-it",
+            "google.gemma-3-27b-it",
+            "qwen.qwen3-coder-next",
+            "qwen.qwen3-next-80b-a3b",
+            "qwen.qwen3-next-80b-a3b-instruct",
+            "qwen.qwen3-vl-235b-a22b",
+            "qwen.qwen3-32b",
+            "openai.gpt-5.6-luna",
+            "openai.gpt-5.6-terra",
+            "openai.gpt-5.6-sol",
         ] {
             assert!(t().model(id).is_some(), "{id} has no price");
         }
-        // Disputed by two sources with no primary rate to settle them: unpriced, not guessed.
+        // Disputed by two sources with no Price List read or provider page to settle them, or with
+        // one source only: unpriced, not guessed.
         for id in [
-            "google.gemma-3-27b-it",
-            "qwen.qwen3-vl-235b-a22b",
             "mistral.voxtral-small-24b-2507",
-            "qwen.qwen3-next-80b-a3b",
             "qwen.qwen3-coder-480b-a35b-v1:0",
-            "anthropic.claude-haiku-5-5",
-            "google.gemma-3-12b-it",
+            "qwen.qwen3-coder-480b-a35b-instruct",
+            "amazon.nova-2-sonic-v1:0",
+            "openai.gpt-5.4",
+            "openai.gpt-5.5",
+            "openai.gpt-5.6-mini",
         ] {
             assert!(t().model(id).is_none(), "{id} is priced");
         }
@@ -996,6 +1010,7 @@ mod tests {
             "anthropic.claude-opus-5-5",
             "anthropic.claude-fable-5-1",
             "anthropic.claude-sonnet-5-5",
+            "anthropic.claude-haiku-5-5",
         ];
         let mut checked = 0;
         for id in newer {
@@ -1438,48 +1453,349 @@ mod tests {
     }
 
     /// Claude Sonnet 5.5 at the rates of its us-east-1 offer records (source `sonnet55-offer`:
-    /// global 2 / 10, regional 2.20 / 11 per 1M): typed in here, not read from the table. Only US
-    /// regional rates are sourced, and no cache multiplier: those are unpriced, not guessed.
+    /// global 2 / 10, regional 2.20 / 11 per 1M), EU regional 2.20 / 11 (`pi-ai-110`'s eu. entry),
+    /// cache reads at 0.05 x input since 2026-10-07 (`anthropic-2610`: 0.10 global; `apify-bedrock`:
+    /// 0.11 regional) and writes at 1.25 x / 2 x (2.50 / 4 global; 2.75 / 4.40 regional): each rate
+    /// typed in here as its source gives it, not read from the table.
     #[test]
     fn sonnet_55_prices_at_its_offer_records() {
         let t = t();
         let id = "anthropic.claude-sonnet-5-5";
+        let r = |text: &str| Rate::per_million(text).unwrap();
         let one = tok(M, M, 0, 0, 0);
         assert_eq!(
             t.cost(id, &Pool::Global, Some("eu-west-1"), 0, &one),
-            Ok(usd("12.00"))
+            Ok(r("2.00") * M + r("10.00") * M)
         );
         assert_eq!(
             t.cost(id, &us(), Some("us-west-2"), 0, &one),
-            Ok(usd("13.20"))
+            Ok(r("2.20") * M + r("11.00") * M)
         );
         assert_eq!(
             t.cost(id, &Pool::InRegion, Some("us-east-1"), 0, &one),
-            Ok(usd("13.20"))
+            Ok(r("2.20") * M + r("11.00") * M)
         );
         assert_eq!(
             t.cost(
                 id,
                 &Pool::Geographic("eu".into()),
-                Some("eu-west-1"),
+                Some("eu-central-1"),
                 0,
                 &one
             ),
-            Err(Unpriced::NoRateForRegion("eu-west-1".into()))
+            Ok(r("2.20") * M + r("11.00") * M)
         );
+        // Cache: 1M reads, 1M 5-minute writes, 1M 1-hour writes, at the sources' rates.
+        let reads = tok(0, 0, M, 0, 0);
+        let w5 = tok(0, 0, 0, M, 0);
+        let w1h = tok(0, 0, 0, M, M);
+        for (pool, region, read, five, hour) in [
+            (Pool::Global, "us-east-1", "0.10", "2.50", "4.00"),
+            (us(), "us-east-1", "0.11", "2.75", "4.40"),
+        ] {
+            let c = |tokens: &Tokens| t.cost(id, &pool, Some(region), 0, tokens);
+            assert_eq!(c(&reads), Ok(r(read) * M), "{pool:?}");
+            assert_eq!(c(&w5), Ok(r(five) * M), "{pool:?}");
+            assert_eq!(c(&w1h), Ok(r(hour) * M), "{pool:?}");
+        }
+        // Regions no source gives a regional rate for: unpriced.
+        for region in ["ap-northeast-1", "ap-southeast-2", "us-gov-west-1"] {
+            assert_eq!(
+                t.cost(id, &Pool::InRegion, Some(region), 0, &one),
+                Err(Unpriced::NoRateForRegion(region.into())),
+                "{region}"
+            );
+        }
+        // No long-context tier: a 900K prompt keeps the standard rates.
+        let long = tok(900_000, 0, 0, 0, 0);
         assert_eq!(
-            t.cost(id, &Pool::Global, Some("us-east-1"), 0, &tok(M, M, 5, 0, 0)),
-            Err(Unpriced::MissingRate("cache_read"))
-        );
-        assert_eq!(
-            t.cost(id, &Pool::Global, Some("us-east-1"), 0, &tok(M, M, 0, 5, 0)),
-            Err(Unpriced::MissingRate("cache_write_5m"))
+            t.cost_of_request(id, &Pool::Global, Some("us-east-1"), &long),
+            Ok(r("2.00") * 900_000)
         );
         // Its neighbour keeps its own entry.
         assert_eq!(
             t.model("anthropic.claude-sonnet-5").unwrap().name,
             "Claude Sonnet 5"
         );
+    }
+
+    /// Claude Haiku 5.5 at its sources' rates, typed in here: `anthropic-2610` (0.10 / 0.50, hits
+    /// 0.01, writes 0.125 / 0.20; over 100,000 prompt tokens 0.50 / 2.50, 0.05, 0.625 / 1.00),
+    /// `haiku55-bedrock` (the Bedrock usage types: 0.10 / 0.50, long-ctx 0.50 / 2.50),
+    /// `apify-bedrock` (regional 0.11 / 0.55 / 0.011 / 0.1375 / 0.22), `pi-ai-110` (regional long
+    /// tier 0.55 / 2.75 / 0.055 / 0.6875).
+    #[test]
+    fn haiku_55_prices_at_its_published_rates_with_its_100k_tier() {
+        let t = t();
+        let id = "anthropic.claude-haiku-5-5";
+        let r = |text: &str| Rate::per_million(text).unwrap();
+        let g = Pool::Global;
+        let east = Some("us-east-1");
+        // Short prompts (up to 100,000 tokens): 1M output needs no prompt.
+        assert_eq!(
+            t.cost_of_request(id, &g, east, &tok(0, M, 0, 0, 0)),
+            Ok(r("0.50") * M)
+        );
+        assert_eq!(
+            t.cost_of_request(id, &g, east, &tok(K100, 0, 0, 0, 0)),
+            Ok(r("0.10") * K100)
+        );
+        // Cache kinds, global: 50K reads, 40K 5-minute writes, 10K 1-hour writes (100K prompt).
+        assert_eq!(
+            t.cost_of_request(id, &g, east, &tok(0, 0, 50_000, 50_000, 10_000)),
+            Ok(r("0.01") * 50_000 + r("0.125") * 40_000 + r("0.20") * 10_000)
+        );
+        // Regional (US, EU, Japan, Australia): 1.1 x, cache included.
+        for region in ["us-east-1", "eu-west-3", "ap-northeast-1", "ap-southeast-2"] {
+            assert_eq!(
+                t.cost_of_request(
+                    id,
+                    &Pool::InRegion,
+                    Some(region),
+                    &tok(60_000, 1_000, 30_000, 10_000, 0)
+                ),
+                Ok(r("0.11") * 60_000
+                    + r("0.55") * 1_000
+                    + r("0.011") * 30_000
+                    + r("0.1375") * 10_000),
+                "{region}"
+            );
+        }
+        let reg_1h = tok(0, 0, 0, 20_000, 20_000);
+        assert_eq!(
+            t.cost_of_request(id, &us(), east, &reg_1h),
+            Ok(r("0.22") * 20_000)
+        );
+        // Over 100,000 prompt tokens (input + cache read + cache write): every token at 5 x.
+        let long = tok(1_000, 600, 150_000, 10_000, 0);
+        assert_eq!(
+            t.cost_of_request(id, &g, east, &long),
+            Ok(r("0.50") * 1_000 + r("2.50") * 600 + r("0.05") * 150_000 + r("0.625") * 10_000)
+        );
+        assert_eq!(
+            t.cost_of_request(id, &us(), Some("us-west-2"), &long),
+            Ok(r("0.55") * 1_000 + r("2.75") * 600 + r("0.055") * 150_000 + r("0.6875") * 10_000)
+        );
+        assert_eq!(
+            t.cost_of_request(id, &g, east, &tok(100_000, 0, 0, 2, 2)),
+            Ok(r("0.50") * 100_000 + r("1.00") * 2)
+        );
+        // The threshold: 100,000 is not over it, 100,001 is.
+        assert_eq!(
+            t.cost_of_request(id, &g, east, &tok(100_001, 0, 0, 0, 0)),
+            Ok(r("0.50") * 100_001)
+        );
+        let at = t.prompt_band(&tok(100_000, 0, 0, 0, 0));
+        let over = t.prompt_band(&tok(100_001, 0, 0, 0, 0));
+        assert!(!t.is_long_context(id, at) && t.is_long_context(id, over));
+        // Haiku 4.5 has no such tier: the same 100,001-token prompt keeps its rate.
+        assert_eq!(
+            t.cost_of_request(HAIKU45, &g, east, &tok(100_001, 0, 0, 0, 0)),
+            Ok(r("1.00") * 100_001)
+        );
+        // No source gives APAC (outside Japan / Australia) or GovCloud rates.
+        for region in [
+            "ap-south-1",
+            "ap-southeast-1",
+            "us-gov-west-1",
+            "ca-central-1",
+        ] {
+            assert_eq!(
+                t.cost_of_request(id, &Pool::InRegion, Some(region), &tok(1, 1, 0, 0, 0)),
+                Err(Unpriced::NoRateForRegion(region.into())),
+                "{region}"
+            );
+        }
+    }
+
+    /// Claude 1-hour cache writes now sourced: Opus 5.5 at 8 global (`anthropic-2610`) / 8.80
+    /// regional (`apify-bedrock`), Fable 5.1 at 20 global (`anthropic-2610`, `harness-2609`).
+    #[test]
+    fn opus_55_and_fable_51_one_hour_writes() {
+        let t = t();
+        let r = |text: &str| Rate::per_million(text).unwrap();
+        let w1h = tok(0, 0, 0, M, M);
+        let opus = "anthropic.claude-opus-5-5";
+        assert_eq!(
+            t.cost(opus, &Pool::Global, None, 0, &w1h),
+            Ok(r("8.00") * M)
+        );
+        assert_eq!(
+            t.cost(opus, &us(), Some("us-east-1"), 0, &w1h),
+            Ok(r("8.80") * M)
+        );
+        assert_eq!(
+            t.cost(opus, &us(), Some("us-east-1"), 0, &tok(0, 0, 0, M, 0)),
+            Ok(r("5.50") * M)
+        );
+        let fable = "anthropic.claude-fable-5-1";
+        assert_eq!(
+            t.cost(fable, &Pool::Global, None, 0, &w1h),
+            Ok(r("20.00") * M)
+        );
+    }
+
+    /// Open-weight rates settled or added on 2026-12-07, each typed in as its sources give it (USD
+    /// per 1M, us-east-1 / the US group): Gemma 3 12B 0.09 / 0.29 and 27B 0.23 / 0.38
+    /// (`price-list-use2`, `offer-catalog`, `bedrock-rates-peer`), Qwen3 Coder Next 0.50 / 1.20
+    /// (`price-list-qwen`, `bedrock-rates-peer`, `pi-ai-110`), Qwen3 Next 80B 0.14 / 1.20 and Qwen3
+    /// VL 235B 0.53 / 2.66 (`offer-catalog`, ...), Qwen3 32B Flex 0.075 / 0.30 and Priority 0.2625
+    /// / 1.05 (`price-list-qwen`).
+    #[test]
+    fn open_weight_rates_of_issue_23_are_their_sources_rates() {
+        let t = t();
+        let r = |text: &str| Rate::per_million(text).unwrap();
+        let q = tok(300_000, 70_000, 0, 0, 0);
+        for (id, region, input, output) in [
+            ("google.gemma-3-12b-it", "us-east-1", "0.09", "0.29"),
+            ("google.gemma-3-27b-it", "us-east-2", "0.23", "0.38"),
+            ("qwen.qwen3-coder-next", "us-west-2", "0.50", "1.20"),
+            ("qwen.qwen3-next-80b-a3b", "us-east-1", "0.14", "1.20"),
+            (
+                "qwen.qwen3-next-80b-a3b-instruct",
+                "us-east-1",
+                "0.14",
+                "1.20",
+            ),
+            ("qwen.qwen3-vl-235b-a22b", "us-east-1", "0.53", "2.66"),
+            ("qwen.qwen3-32b", "us-east-1", "0.15", "0.60"),
+            ("qwen.qwen3-32b-v1:0", "us-west-2", "0.15", "0.60"),
+        ] {
+            let want = r(input) * q.input + r(output) * q.output;
+            assert_eq!(
+                t.cost_of_request(id, &Pool::InRegion, Some(region), &q),
+                Ok(want),
+                "{id}"
+            );
+            // Only US rates are sourced: elsewhere unpriced, never the US rate.
+            assert_eq!(
+                t.cost_of_request(id, &Pool::InRegion, Some("eu-west-2"), &q),
+                Err(Unpriced::NoRateForRegion("eu-west-2".into())),
+                "{id}"
+            );
+            // No cache rate published: cache tokens unpriced, not free.
+            assert_eq!(
+                t.cost_of_request(id, &Pool::InRegion, Some(region), &tok(1, 1, 1, 0, 0)),
+                Err(Unpriced::MissingRate("cache_read")),
+                "{id}"
+            );
+        }
+        // Qwen3 32B's Flex and Priority tiers in the US.
+        let m = "qwen.qwen3-32b-v1:0";
+        let east = Some("us-east-1");
+        let one = tok(M, M, 0, 0, 0);
+        assert_eq!(
+            t.cost_in_tier(m, &Pool::InRegion, east, 0, "flex", &one),
+            Ok(r("0.075") * M + r("0.30") * M)
+        );
+        assert_eq!(
+            t.cost_in_tier(m, &Pool::InRegion, east, 0, "priority", &one),
+            Ok(r("0.2625") * M + r("1.05") * M)
+        );
+        assert_eq!(
+            t.cost_in_tier(m, &Pool::InRegion, east, 0, "reserved", &one),
+            Err(Unpriced::NoRateForTier("reserved".into()))
+        );
+        assert_eq!(
+            t.cost_in_tier(m, &Pool::InRegion, Some("eu-west-1"), 0, "flex", &one),
+            Err(Unpriced::NoRateForRegion("eu-west-1".into()))
+        );
+        // Qwen3 Coder Next's quoted tier records are one token kind each: no tier rate.
+        assert_eq!(
+            t.cost_in_tier(
+                "qwen.qwen3-coder-next",
+                &Pool::InRegion,
+                east,
+                0,
+                "flex",
+                &one
+            ),
+            Err(Unpriced::NoRateForTier("flex".into()))
+        );
+    }
+
+    /// GPT-5.6 on Bedrock (bedrock-mantle: these rates price the AWS/BedrockMantle lines), typed in
+    /// from `bedrock-rates-peer` (the AWS cards), `harness-2609`, `pi-ai-110` and `gov-terra`: Luna
+    /// 0.20 / 1.20 global, 0.22 / 1.32 US; Terra 2 / 12, 2.20 / 13.20, GovCloud 2.64 / 15.84; Sol 4 /
+    /// 20, 4.40 / 22; above 272,000 prompt tokens 2 x input and cache, 1.5 x output; reads 0.1 x.
+    #[test]
+    fn gpt_56_prices_at_its_card_rates() {
+        let t = t();
+        let r = |text: &str| Rate::per_million(text).unwrap();
+        let one = tok(M, M, 0, 0, 0);
+        let short = tok(200_000, 10_000, 50_000, 0, 0);
+        for (id, gi, go, ui, uo, gread, uread) in [
+            (
+                "openai.gpt-5.6-luna",
+                "0.20",
+                "1.20",
+                "0.22",
+                "1.32",
+                "0.02",
+                "0.022",
+            ),
+            (
+                "openai.gpt-5.6-terra",
+                "2.00",
+                "12.00",
+                "2.20",
+                "13.20",
+                "0.20",
+                "0.22",
+            ),
+            (
+                "openai.gpt-5.6-sol",
+                "4.00",
+                "20.00",
+                "4.40",
+                "22.00",
+                "0.40",
+                "0.44",
+            ),
+        ] {
+            // 1M in + 1M out is one request over 272K: the long rates.
+            assert_eq!(
+                t.cost_of_request(id, &Pool::Global, Some("us-east-1"), &one),
+                Ok(r(gi) * (2 * M) + r(go) * (3 * M / 2)),
+                "{id}"
+            );
+            assert_eq!(
+                t.cost_of_request(id, &Pool::Global, Some("us-east-1"), &short),
+                Ok(r(gi) * 200_000 + r(go) * 10_000 + r(gread) * 50_000),
+                "{id}"
+            );
+            assert_eq!(
+                t.cost_of_request(id, &Pool::InRegion, Some("us-west-2"), &short),
+                Ok(r(ui) * 200_000 + r(uo) * 10_000 + r(uread) * 50_000),
+                "{id}"
+            );
+            // A 30-minute write is not a kind this table holds: unpriced.
+            assert_eq!(
+                t.cost_of_request(id, &Pool::Global, None, &tok(1, 1, 0, 1, 0)),
+                Err(Unpriced::MissingRate("cache_write_5m")),
+                "{id}"
+            );
+            assert_eq!(
+                t.cost_of_request(id, &Pool::InRegion, Some("eu-west-1"), &short),
+                Err(Unpriced::NoRateForRegion("eu-west-1".into())),
+                "{id}"
+            );
+        }
+        // Terra in GovCloud: the us-gov-west-1 records, short and long-ctx.
+        let terra = "openai.gpt-5.6-terra";
+        let gov = Some("us-gov-west-1");
+        assert_eq!(
+            t.cost_of_request(terra, &Pool::InRegion, gov, &short),
+            Ok(r("2.64") * 200_000 + r("15.84") * 10_000 + r("0.264") * 50_000)
+        );
+        assert_eq!(
+            t.cost_of_request(terra, &Pool::InRegion, gov, &tok(300_000, 10_000, 0, 0, 0)),
+            Ok(r("5.28") * 300_000 + r("23.76") * 10_000)
+        );
+        // 272,000 is not over the threshold; 272,001 is.
+        let at = t.prompt_band(&tok(272_000, 0, 0, 0, 0));
+        let over = t.prompt_band(&tok(272_001, 0, 0, 0, 0));
+        assert!(!t.is_long_context(terra, at) && t.is_long_context(terra, over));
     }
 
     #[test]
@@ -1953,6 +2269,91 @@ mod tests {
                 tok(M, M, 0, 0, 0),
                 "0.96",
             ),
+            // Claude Code 2.1.293's own figures for Claude Haiku 5.5, captured in a public cost
+            // tracker's tests (search index file 70114525284, "captured: $0.001300 under, $0.015750
+            // over"; the same figures from models.dev's amazon-bedrock/global.anthropic.claude-haiku-5-5
+            // row, i.e. the Bedrock global rate): 1,000 in / 600 out / 90,000 cache reads, and 1,000 /
+            // 600 / 150,000 reads / 10,000 writes (161,000 prompt tokens: the 100K tier).
+            (
+                "claude-code 2.1.293: Haiku 5.5 under 100K",
+                "anthropic.claude-haiku-5-5",
+                Pool::Global,
+                "us-east-1",
+                tok(1_000, 600, 90_000, 0, 0),
+                "0.0013",
+            ),
+            (
+                "claude-code 2.1.293: Haiku 5.5 over 100K",
+                "anthropic.claude-haiku-5-5",
+                Pool::Global,
+                "us-west-2",
+                tok(1_000, 600, 150_000, 10_000, 0),
+                "0.01575",
+            ),
+            // same test: exactly 100,000 input tokens is not over the size (10,000 micros).
+            (
+                "claude-code 2.1.293: Haiku 5.5 at 100,000",
+                "anthropic.claude-haiku-5-5",
+                Pool::Global,
+                "eu-west-1",
+                tok(K100, 0, 0, 0, 0),
+                "0.01",
+            ),
+            // A Haiku 5.5 ledger test (search index file 70721342992, reconciled against the
+            // Bedrock bill's long-ctx usage types): one 200K-token call repriced → 100,000 micros.
+            (
+                "haiku55 ledger: a 200K long call",
+                "anthropic.claude-haiku-5-5",
+                Pool::Global,
+                "us-east-1",
+                tok(200_000, 0, 0, 0, 0),
+                "0.10",
+            ),
+            // GPT-5.6 Terra's us-gov-west-1 records (gov-terra, search index file 68618711038): the
+            // test asserts 0.00264 per 1K input, 0.01584 per 1K output, 0.000264 per 1K cache read.
+            (
+                "gov-terra: 1K input",
+                "openai.gpt-5.6-terra",
+                Pool::InRegion,
+                "us-gov-west-1",
+                tok(1_000, 0, 0, 0, 0),
+                "0.00264",
+            ),
+            (
+                "gov-terra: 1K output",
+                "openai.gpt-5.6-terra",
+                Pool::InRegion,
+                "us-gov-west-1",
+                tok(0, 1_000, 0, 0, 0),
+                "0.01584",
+            ),
+            (
+                "gov-terra: 1K cache read",
+                "openai.gpt-5.6-terra",
+                Pool::InRegion,
+                "us-gov-west-1",
+                tok(0, 0, 1_000, 0, 0),
+                "0.000264",
+            ),
+            // An offer-record test (price-list-qwen, search index file 55376802279): Qwen3 Coder
+            // Next's standard rows → PriceIn 0.5, PriceOut 1.2 per 1M; the same file's Gemma 3 4B
+            // rows → 0.04 / 0.08.
+            (
+                "offer test: Qwen3 Coder Next",
+                "qwen.qwen3-coder-next",
+                Pool::InRegion,
+                "us-east-1",
+                tok(M, M, 0, 0, 0),
+                "1.70",
+            ),
+            (
+                "offer test: Gemma 3 4B",
+                "google.gemma-3-4b-it",
+                Pool::InRegion,
+                "us-east-1",
+                tok(M, M, 0, 0, 0),
+                "0.12",
+            ),
         ];
         assert!(cases.len() >= 10);
         for (what, id, pool, region, tokens, want) in cases {
@@ -2003,6 +2404,7 @@ mod tests {
             ),
             Ok(usd("0.22"))
         );
+        // Its 1-hour writes: 2 x input (apify-bedrock: 8.80 regional).
         assert_eq!(
             cost(
                 "anthropic.claude-opus-5-5",
@@ -2010,7 +2412,103 @@ mod tests {
                 "us-east-1",
                 tok(0, 0, 0, M, M)
             ),
-            Err(Unpriced::MissingRate("cache_write_1h"))
+            Ok(usd("8.80"))
+        );
+        // The Claude Code figure for one token over the 100K size: 50,001 micros, i.e. our exact
+        // 0.0500005 rounded to the micro-dollar.
+        assert_eq!(
+            cost(
+                "anthropic.claude-haiku-5-5",
+                &Pool::Global,
+                "us-east-1",
+                tok(100_001, 0, 0, 0, 0)
+            )
+            .unwrap()
+            .to_decimal_string(6),
+            "0.050001"
+        );
+        // The Haiku 5.5 ledger's plain turn (1M input, 100K output, no long call: a sum of short
+        // calls, band 0) → 150,000 micros.
+        assert_eq!(
+            t.cost(
+                "anthropic.claude-haiku-5-5",
+                &Pool::Global,
+                Some("us-east-1"),
+                0,
+                &tok(M, K100, 0, 0, 0)
+            ),
+            Ok(usd("0.15"))
+        );
+        // Qwen3 32B's live us-east-1 rates of 2026-07-27 (price-list-qwen, search index file
+        // 57662124065: "priority input 0.2625, flex output 0.30 $/1M").
+        let q32 = "qwen.qwen3-32b-v1:0";
+        assert_eq!(
+            t.cost_in_tier(
+                q32,
+                &Pool::InRegion,
+                Some("us-east-1"),
+                0,
+                "priority",
+                &tok(M, 0, 0, 0, 0)
+            ),
+            Ok(usd("0.2625"))
+        );
+        assert_eq!(
+            t.cost_in_tier(
+                q32,
+                &Pool::InRegion,
+                Some("us-east-1"),
+                0,
+                "flex",
+                &tok(0, M, 0, 0, 0)
+            ),
+            Ok(usd("0.30"))
+        );
+        // GPT-5.6 Terra's long-ctx record in us-gov-west-1: 0.00528 per 1K input above 272K.
+        let over = t.prompt_band(&tok(272_001, 0, 0, 0, 0));
+        assert_eq!(
+            t.cost(
+                "openai.gpt-5.6-terra",
+                &Pool::InRegion,
+                Some("us-gov-west-1"),
+                over,
+                &tok(1_000, 0, 0, 0, 0)
+            ),
+            Ok(usd("0.00528"))
+        );
+        // - harness-2609 keys `us.anthropic.claude-opus-5` (and us. Fable 5.1) at the global rates
+        //   (5 / 25; 10 / 50): a geographic profile bills at 1.1 x (5.50; 11), as every other source
+        //   and its own us.anthropic.claude-sonnet-... rows say.
+        assert_eq!(
+            cost(
+                "anthropic.claude-opus-5",
+                &us(),
+                "us-east-1",
+                tok(M, 0, 0, 0, 0)
+            ),
+            Ok(usd("5.50"))
+        );
+        // - Some public maps give Qwen3 Coder Next the 0.22 / 1.80 row of Qwen3 Coder 480B; its
+        //   offer record says 0.50 / 1.20.
+        assert_ne!(
+            cost(
+                "qwen.qwen3-coder-next",
+                &Pool::InRegion,
+                "us-east-1",
+                tok(M, M, 0, 0, 0)
+            ),
+            Ok(usd("2.02"))
+        );
+        // - pi-ai (an older models.dev row) prices Gemma 3 27B at 0.12 / 0.20; two Price List reads
+        //   say 0.23 / 0.38.
+        assert_eq!(
+            cost(
+                "google.gemma-3-27b-it",
+                &Pool::InRegion,
+                "us-east-1",
+                tok(M, M, 0, 0, 0)
+            ),
+            Ok(usd("0.61"))
         );
         // Fable 5.1 in the US: 11 / 55, cache read 0.275 (litellm-2607).
         assert_eq!(

@@ -605,9 +605,15 @@ mod tests {
                 .sql
                 .contains("FROM \"bedrock_meter\".\"invocation_logs_profiles\"\n"));
             assert!(f.sql.contains(&format!("datehour BETWEEN date_format(current_date - INTERVAL '{days}' DAY, '%Y/%m/%d/00') AND date_format(current_date, '%Y/%m/%d/00')")));
+            // The prompt band over the table's thresholds (100K Haiku 5.5, 200K Sonnet 4 / 4.5,
+            // 272K GPT-5.6): the highest first.
+            assert!(f.sql.contains(&format!(
+                "{} AS prompt_band,",
+                prompt_band_sql(&t.long_context_thresholds)
+            )));
             assert!(f
                 .sql
-                .contains(") > 200000 THEN 1 ELSE 0 END AS prompt_band,"));
+                .contains(") > 100000 THEN 1 ELSE 0 END AS prompt_band,"));
             assert!(f.sql.ends_with(";\n"));
             assert!(!f.sql.contains("\n\n"));
         }
