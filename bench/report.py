@@ -49,6 +49,11 @@ def main():
     p = lines.append
     p(f"Machine: {res['machine']['nproc']} cores, {res['machine']['cpu']}; {res['machine']['rustc']}; Python {res['machine']['python']}. "
       f"One core (taskset). Medians of {res['runs']} runs (each run's figure is itself a median over iterations).")
+    loads = sorted(r["load"] for r in runs if r.get("load") is not None)
+    if loads:
+        res["load_average_1m"] = {"min": loads[0], "median": statistics.median(loads), "max": loads[-1]}
+        p(f"Load average (1 min) at the end of each run: min {loads[0]:.2f}, median {statistics.median(loads):.2f}, "
+          f"max {loads[-1]:.2f} on {res['machine']['nproc']} cores.")
     p("")
     for mix, title in (("body", "body-heavy (text delivery on)"), ("meta", "metadata-only (text delivery off)")):
         rs = [r for r in runs if r["mix"] == mix]

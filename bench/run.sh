@@ -73,7 +73,10 @@ for run in $(seq 1 "$RUNS"); do
     if [ -n "$BEFORE_BIN" ]; then
       b=$("${PIN[@]}" "$BEFORE_BIN" stages "$OUT/$mix.json" "$OUT/profiles.json" "$RUST_ITERS")
     fi
-    echo "{\"run\":$run,\"mix\":\"$mix\",\"rust\":$r,\"python\":$p,\"before\":$b}" >> "$OUT/runs.jsonl"
+    # The machine's load (1-minute average, runnable tasks) when this run ended: the figures are
+    # side by side in each run, but the report says how shared the machine was.
+    load=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo null)
+    echo "{\"run\":$run,\"mix\":\"$mix\",\"rust\":$r,\"python\":$p,\"before\":$b,\"load\":$load}" >> "$OUT/runs.jsonl"
   done
 done
 for mix in body meta; do

@@ -896,7 +896,7 @@ async fn the_strict_proxy_refuses_raw_values_cloudwatch_refuses() {
     for bad in ["Équipe", " ", "a\u{7}b"] {
         let d = Datum {
             metric: bedrock_meter_core::live::metrics::REQUESTS,
-            dimensions: vec![("Team".into(), bad.into())],
+            dimensions: vec![("Team".into(), bad.into())].into(),
             timestamp: Timestamp(minute_ago(1)),
             value: 1.0,
             unit: bedrock_meter_core::ports::metrics::Unit::Count,

@@ -485,7 +485,7 @@ where
                 tracing::warn!(error = %e, "OTLP export failed: counted in OtlpExportFailures; CloudWatch metrics unaffected");
                 let d = Datum {
                     metric: otel::OTLP_EXPORT_FAILURES,
-                    dimensions: Vec::new(),
+                    dimensions: Default::default(),
                     timestamp: now.minute(),
                     value: 1.0,
                     unit: Unit::Count,
@@ -701,7 +701,7 @@ struct Batch {
 fn publish_failures_datum(n: usize, now: Timestamp) -> Datum {
     Datum {
         metric: ALERT_PUBLISH_FAILURES,
-        dimensions: Vec::new(),
+        dimensions: Default::default(),
         timestamp: now.minute(),
         value: n as f64,
         unit: Unit::Count,

@@ -245,7 +245,7 @@ mod tests {
     fn a_datum_becomes_one_sdk_datum() {
         let d = Datum {
             metric: "Requests",
-            dimensions: vec![("Team".into(), "t0".into())],
+            dimensions: vec![("Team".into(), "t0".into())].into(),
             timestamp: Timestamp(1_700_000_000),
             value: 2.0,
             unit: Unit::Count,

@@ -33,6 +33,8 @@ pub struct Parsed<'a> {
     pub malformed: BTreeMap<&'static str, u64>,
     /// When each unreadable record's log event was ingested (its `MalformedRecords` metric minute).
     pub malformed_at: Vec<Timestamp>,
+    /// The `modelId`s, hashed once per record by [`parse_events`].
+    models: ModelIndex,
 }
 
 /// Parses every log event's message (in place, from its escaped text). A record that cannot be read is
@@ -56,13 +58,59 @@ pub fn parse_events<'a>(events: &[LogEvent<'a>]) -> Parsed<'a> {
             }
         }
     }
+    p.models = ModelIndex::of(&p.records);
     p
+}
+
+/// Each record's `modelId` as a small id: the index of the distinct `modelId` in the order the batch
+/// first names it.
+#[derive(Debug, Default)]
+struct ModelIndex {
+    /// Per record (in the order of `records`), its `modelId`'s id…
+    of: Vec<u32>,
+    /// …and per id, the first record that names it.
+    first: Vec<u32>,
+}
+
+impl ModelIndex {
+    fn of(records: &[Record<'_>]) -> ModelIndex {
+        let mut ids: HashMap<&str, u32, FxBuild> = HashMap::default();
+        let mut first = Vec::new();
+        let of = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                *ids.entry(r.model_id.as_ref()).or_insert_with(|| {
+                    first.push(i as u32);
+                    (first.len() - 1) as u32
+                })
+            })
+            .collect();
+        ModelIndex { of, first }
+    }
 }
 
 impl Parsed<'_> {
     /// Each distinct `modelId` of the batch.
     pub fn model_ids(&self) -> HashSet<&str, FxBuild> {
-        self.records.iter().map(|r| r.model_id.as_ref()).collect()
+        let fresh;
+        let index = match self.model_index() {
+            Some(i) => i,
+            None => {
+                fresh = ModelIndex::of(&self.records);
+                &fresh
+            }
+        };
+        index
+            .first
+            .iter()
+            .map(|&i| self.records[i as usize].model_id.as_ref())
+            .collect()
+    }
+
+    /// The index [`parse_events`] made, unless records were added to the batch by hand since.
+    fn model_index(&self) -> Option<&ModelIndex> {
+        (self.models.of.len() == self.records.len()).then_some(&self.models)
     }
 }
 
@@ -149,9 +197,21 @@ pub fn aggregate(
         // At its log event's time when CloudWatch accepts it, else now (as for records).
         agg.add_malformed(metric_time(at, at, now), 1);
     }
-    // Ids: each distinct modelId (with its resolution), caller, and tuple of metadata values.
-    let mut model_ids: HashMap<&str, u32, FxBuild> = HashMap::default();
-    let mut models: Vec<&Resolution> = Vec::new();
+    // Ids: each distinct modelId (with its resolution; hashed once per record, by `parse_events`),
+    // caller, and tuple of metadata values.
+    let fresh;
+    let model_index = match parsed.model_index() {
+        Some(i) => i,
+        None => {
+            fresh = ModelIndex::of(&parsed.records);
+            &fresh
+        }
+    };
+    let models: Vec<&Resolution> = model_index
+        .first
+        .iter()
+        .map(|&i| &resolutions[parsed.records[i as usize].model_id.as_ref()])
+        .collect();
     let mut raw_callers: HashMap<&str, u32, FxBuild> = HashMap::default();
     let mut caller_ids: HashMap<&str, u32, FxBuild> = HashMap::default();
     let mut callers: Vec<&str> = Vec::new();
@@ -174,11 +234,12 @@ pub fn aggregate(
     // tuple) → index into `groups`, which keeps first-seen order.
     let mut group_ids: HashMap<GroupKey, usize, FxBuild> = HashMap::default();
     let mut groups: Vec<(GroupKey, Usage, Money, u64)> = Vec::new();
-    for (r, ingested_at) in parsed.records.iter().zip(&parsed.ingested) {
-        let model = *model_ids.entry(r.model_id.as_ref()).or_insert_with(|| {
-            models.push(&resolutions[r.model_id.as_ref()]);
-            (models.len() - 1) as u32
-        });
+    for ((r, ingested_at), &model) in parsed
+        .records
+        .iter()
+        .zip(&parsed.ingested)
+        .zip(&model_index.of)
+    {
         let res = models[model as usize];
         if res.team == UNRESOLVED {
             out.unresolved_records += 1;

@@ -31,7 +31,7 @@
 //! 1 MB of payload per request), estimating each datum's size in the Query-protocol form (the larger
 //! of the two wire forms the SDK may use).
 
-use crate::ports::metrics::{Datum, Unit};
+use crate::ports::metrics::{Datum, Dimensions, Unit};
 use crate::text::ascii_fold;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -397,18 +397,29 @@ impl MetricsAggregator {
         minutes.extend(self.malformed.keys().copied());
         minutes.sort_unstable();
         minutes.dedup();
+        // Each series' dimensions, owned once and shared by its datums.
+        let owned: Vec<Dimensions> = series
+            .iter()
+            .map(|((_, dims), _)| {
+                dims_of(dims)
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            })
+            .collect();
         let mut out = Vec::with_capacity(series.len() * 4 + self.malformed.len());
         let mut start = 0;
         for minute in minutes {
             let end = start + series[start..].partition_point(|((m, _), _)| *m <= minute);
             let group = &series[start..end];
+            let group_dims = &owned[start..end];
             start = end;
             for &metric in &metrics {
                 if metric == MALFORMED_RECORDS {
                     if let Some(n) = self.malformed.get(&minute) {
                         out.push(Datum {
                             metric: MALFORMED_RECORDS,
-                            dimensions: Vec::new(),
+                            dimensions: Dimensions::default(),
                             timestamp: minute,
                             value: *n as f64,
                             unit: Unit::Count,
@@ -420,15 +431,12 @@ impl MetricsAggregator {
                     .iter()
                     .find(|m| m.0 == metric)
                     .expect("a series metric");
-                for ((_, dims), sums) in group {
+                for ((_, sums), dims) in group.iter().zip(group_dims) {
                     let value = value_of(sums);
                     if *always || value != 0.0 {
                         out.push(Datum {
                             metric,
-                            dimensions: dims_of(dims)
-                                .iter()
-                                .map(|(k, v)| (k.to_string(), v.to_string()))
-                                .collect(),
+                            dimensions: dims.clone(),
                             timestamp: minute,
                             value,
                             unit: *unit,
@@ -849,7 +857,7 @@ mod tests {
         }
         let ds = agg.datums();
         for d in &ds {
-            for (k, v) in &d.dimensions {
+            for (k, v) in d.dimensions.iter() {
                 assert!(is_valid_dimension(k, MAX_DIMENSION_NAME_CHARS), "{k:?}");
                 assert!(is_valid_dimension(v, MAX_DIMENSION_VALUE_CHARS), "{v:?}");
             }
@@ -982,7 +990,7 @@ mod tests {
                 if always || value != 0.0 {
                     out.push(Datum {
                         metric,
-                        dimensions: dims.clone(),
+                        dimensions: dims.clone().into(),
                         timestamp: minute,
                         value,
                         unit,
@@ -993,7 +1001,7 @@ mod tests {
         for (minute, n) in &a.malformed {
             out.push(Datum {
                 metric: MALFORMED_RECORDS,
-                dimensions: Vec::new(),
+                dimensions: Dimensions::default(),
                 timestamp: *minute,
                 value: *n as f64,
                 unit: Unit::Count,

@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::ops::Range;
+use std::sync::Arc;
 
 use super::AwsError;
 
@@ -29,12 +30,16 @@ impl Unit {
     }
 }
 
+/// A datum's dimensions: (name, value), in the order of the dimension set. Shared: the datums of
+/// one series (up to eight metrics) hold one copy, built once per series.
+pub type Dimensions = Arc<[(String, String)]>;
+
 /// One CloudWatch datum.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Datum {
     pub metric: &'static str,
     /// (name, value), in the order of the dimension set.
-    pub dimensions: Vec<(String, String)>,
+    pub dimensions: Dimensions,
     /// The start of the minute.
     pub timestamp: Timestamp,
     pub value: f64,
@@ -168,7 +173,7 @@ mod tests {
         (0..n)
             .map(|i| Datum {
                 metric: REQUESTS,
-                dimensions: vec![("Team".into(), format!("t{i}"))],
+                dimensions: vec![("Team".into(), format!("t{i}"))].into(),
                 timestamp: Timestamp(60),
                 value: 1.0,
                 unit: Unit::Count,
@@ -203,7 +208,8 @@ mod tests {
             dimensions: vec![
                 (TEAM.into(), "x".repeat(vlen)),
                 (APP.into(), format!("a{i}")),
-            ],
+            ]
+            .into(),
             timestamp: Timestamp(0),
             value: 1.0,
             unit: Unit::Count,

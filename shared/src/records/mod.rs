@@ -2,6 +2,7 @@
 //! Bedrock writes ([`logfiles`]) → the invocation-log [`record::Record`], read from the escaped JSON
 //! in place ([`scan`], with [`simd`] block scans).
 
+pub(crate) mod fast;
 pub mod logfiles;
 pub mod record;
 pub mod scan;

@@ -175,7 +175,19 @@ pub fn parse(text: &str) -> Result<Record<'_>, RecordError> {
 /// The record is read in place ([`Scanner::escaped`]); when that mode gives up, or the record is bad,
 /// the message is unescaped and parsed as text, so the result is always what [`parse`] gives for the
 /// decoded text.
+///
+/// Records as Bedrock writes them (compact, plain keys) take the fast path ([`crate::records::fast`]),
+/// which reads exactly what the general in-place parser would; everything else takes the general one.
 pub fn parse_escaped(escaped: &str) -> Result<Record<'_>, RecordError> {
+    if let Some(r) = crate::records::fast::parse_escaped(escaped) {
+        return Ok(r);
+    }
+    parse_escaped_general(escaped)
+}
+
+/// [`parse_escaped`] without the fast path: in place with the general scanner, else from the
+/// unescaped text.
+pub(crate) fn parse_escaped_general(escaped: &str) -> Result<Record<'_>, RecordError> {
     let mut sc = Scanner::escaped(escaped);
     if let Ok(r) = parse_at(&mut sc) {
         if sc.at_end() {
@@ -274,15 +286,9 @@ fn object_or_null<'a, const E: bool>(
     }
 }
 
-/// Parses the record at the scanner's position (leaves the scanner after it).
-fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>, RecordError> {
-    if sc.peek_kind()? != ValueKind::Object {
-        return Err(RecordError::NotAnObject);
-    }
-    let mut timestamp: Option<Cow<'a, str>> = None;
-    let mut model_id = None;
-    let mut schema_type: Option<Cow<'a, str>> = None;
-    let mut r = Record {
+/// A record with nothing read yet (`timestamp` and `model_id` are filled in by [`finish`]).
+pub(super) fn empty_record<'a>() -> Record<'a> {
+    Record {
         timestamp: Timestamp(0),
         account_id: None,
         region: None,
@@ -296,21 +302,75 @@ fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>, Re
         tokens: Tokens::default(),
         service_tier: None,
         body_logged: false,
-    };
-    let mut cache_1h_from_body: Option<u64> = None;
-    let (mut served_tier, mut requested_tier) = (None, None);
+    }
+}
+
+/// What a record's members say besides the fields of [`Record`] they fill in directly: read by
+/// [`parse_at`] and by the fast path ([`crate::records::fast`]), checked and combined by [`finish`].
+#[derive(Default)]
+pub(super) struct Pending<'a> {
+    pub(super) timestamp: Option<Cow<'a, str>>,
+    pub(super) model_id: Option<Cow<'a, str>>,
+    pub(super) schema_type: Option<Cow<'a, str>>,
+    pub(super) cache_1h_from_body: Option<u64>,
+    pub(super) served_tier: Option<Cow<'a, str>>,
+    pub(super) requested_tier: Option<Cow<'a, str>>,
+}
+
+/// The logged request body (`input.inputBodyJson`, an object): only its `serviceTier` is read.
+pub(super) fn read_request_body<'a, const E: bool>(
+    sc: &mut Scanner<'a, E>,
+    requested_tier: &mut Option<Cow<'a, str>>,
+) -> Result<(), RecordError> {
+    object_or_null(sc, "input.inputBodyJson", |sc, k| {
+        if k == "serviceTier" {
+            *requested_tier = read_tier(sc)?;
+        } else {
+            sc.skip()?;
+        }
+        Ok(())
+    })
+}
+
+/// Checks what every record needs and combines what was read into the record.
+pub(super) fn finish<'a>(mut r: Record<'a>, p: Pending<'a>) -> Result<Record<'a>, RecordError> {
+    if let Some(st) = &p.schema_type {
+        if st != "ModelInvocationLog" {
+            return Err(RecordError::OtherSchema);
+        }
+    }
+    let ts = p.timestamp.ok_or(RecordError::Missing("timestamp"))?;
+    r.timestamp = Timestamp::parse_iso8601(&ts).ok_or(RecordError::BadTimestamp)?;
+    r.model_id = p
+        .model_id
+        .filter(|m| !m.is_empty())
+        .ok_or(RecordError::Missing("modelId"))?;
+    if let Some(h) = p.cache_1h_from_body {
+        r.tokens.cache_write_1h = h.min(r.tokens.cache_write);
+    }
+    r.service_tier = p.served_tier.or(p.requested_tier);
+    Ok(r)
+}
+
+/// Parses the record at the scanner's position (leaves the scanner after it).
+fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>, RecordError> {
+    if sc.peek_kind()? != ValueKind::Object {
+        return Err(RecordError::NotAnObject);
+    }
+    let mut p = Pending::default();
+    let mut r = empty_record();
     object_or_null(sc, "record", |sc, key| {
         match key.as_ref() {
-            "timestamp" => timestamp = opt_string(sc, "timestamp")?,
-            "modelId" => model_id = opt_string(sc, "modelId")?,
-            "schemaType" => schema_type = opt_string(sc, "schemaType")?,
+            "timestamp" => p.timestamp = opt_string(sc, "timestamp")?,
+            "modelId" => p.model_id = opt_string(sc, "modelId")?,
+            "schemaType" => p.schema_type = opt_string(sc, "schemaType")?,
             "accountId" => r.account_id = opt_string(sc, "accountId")?,
             "region" => r.region = opt_string(sc, "region")?,
             "requestId" => r.request_id = opt_string(sc, "requestId")?,
             "operation" => r.operation = opt_string(sc, "operation")?,
             "inferenceRegion" => r.inference_region = opt_string(sc, "inferenceRegion")?,
             "errorCode" => r.error_code = opt_string(sc, "errorCode")?,
-            "serviceTier" => served_tier = read_tier(sc)?,
+            "serviceTier" => p.served_tier = read_tier(sc)?,
             "identity" => object_or_null(sc, "identity", |sc, k| {
                 if k == "arn" {
                     r.caller = opt_string(sc, "identity.arn")?;
@@ -344,14 +404,7 @@ fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>, Re
                     }
                     "inputBodyJson" if sc.peek_kind()? == ValueKind::Object => {
                         r.body_logged = true;
-                        object_or_null(sc, "input.inputBodyJson", |sc, k| {
-                            if k == "serviceTier" {
-                                requested_tier = read_tier(sc)?;
-                            } else {
-                                sc.skip()?;
-                            }
-                            Ok(())
-                        })?
+                        read_request_body(sc, &mut p.requested_tier)?
                     }
                     _ => sc.skip()?,
                 }
@@ -364,7 +417,7 @@ fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>, Re
                     }
                     "outputBodyJson" if sc.peek_kind()? == ValueKind::Object => {
                         r.body_logged = true;
-                        cache_1h_from_body = read_cache_ttl_split(sc, &mut served_tier)?
+                        p.cache_1h_from_body = read_cache_ttl_split(sc, &mut p.served_tier)?
                     }
                     _ => sc.skip()?,
                 }
@@ -374,26 +427,12 @@ fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>, Re
         }
         Ok(())
     })?;
-    if let Some(st) = &schema_type {
-        if st != "ModelInvocationLog" {
-            return Err(RecordError::OtherSchema);
-        }
-    }
-    let ts = timestamp.ok_or(RecordError::Missing("timestamp"))?;
-    r.timestamp = Timestamp::parse_iso8601(&ts).ok_or(RecordError::BadTimestamp)?;
-    r.model_id = model_id
-        .filter(|m| !m.is_empty())
-        .ok_or(RecordError::Missing("modelId"))?;
-    if let Some(h) = cache_1h_from_body {
-        r.tokens.cache_write_1h = h.min(r.tokens.cache_write);
-    }
-    r.service_tier = served_tier.or(requested_tier);
-    Ok(r)
+    finish(r, p)
 }
 
 /// A `serviceTier` value: `{"type": "flex"}` (the Converse shape) or a bare string; anything else is
 /// not a tier and is skipped (a body never makes its record unreadable for this).
-fn read_tier<'a, const E: bool>(
+pub(super) fn read_tier<'a, const E: bool>(
     sc: &mut Scanner<'a, E>,
 ) -> Result<Option<Cow<'a, str>>, RecordError> {
     match sc.peek_kind()? {
@@ -421,7 +460,7 @@ fn read_tier<'a, const E: bool>(
 /// `usage.cacheDetails[{ttl, inputTokens}]` (Converse) and
 /// `usage.cache_creation.ephemeral_1h_input_tokens` (Anthropic Messages); also the served tier
 /// (`serviceTier`, Converse) into `served_tier`; skips all else.
-fn read_cache_ttl_split<'a, const E: bool>(
+pub(super) fn read_cache_ttl_split<'a, const E: bool>(
     sc: &mut Scanner<'a, E>,
     served_tier: &mut Option<Cow<'a, str>>,
 ) -> Result<Option<u64>, RecordError> {

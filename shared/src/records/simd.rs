@@ -25,6 +25,10 @@ pub(crate) struct Masks {
     pub quote: u64,
     /// Bytes below 0x20 (raw control characters, which a JSON string cannot hold).
     pub control: u64,
+    /// `{` and `[`, and `}` and `]`: escaped mode's skip of a container counts them outside strings.
+    /// (A scan that does not read them does not compute them: the classification inlines into it.)
+    pub open: u64,
+    pub close: u64,
 }
 
 /// A way to classify 64 bytes. Implementations are zero-sized tokens; holding one means its
@@ -104,6 +108,10 @@ impl Classify for Portable {
             m.backslash |= gather(zero_bytes(w ^ (ONES * u64::from(b'\\')))) << shift;
             m.quote |= gather(zero_bytes(w ^ (ONES * u64::from(b'"')))) << shift;
             m.control |= gather(zero_bytes(w & (ONES * 0xe0))) << shift;
+            // `c | 0x20` is 0x7b only for `{` and `[`, 0x7d only for `}` and `]`.
+            let lower = w | (ONES * 0x20);
+            m.open |= gather(zero_bytes(lower ^ (ONES * 0x7b))) << shift;
+            m.close |= gather(zero_bytes(lower ^ (ONES * 0x7d))) << shift;
         }
         m
     }
@@ -186,6 +194,9 @@ mod x86 {
         let backslash = _mm_set1_epi8(b'\\' as i8);
         let quote = _mm_set1_epi8(b'"' as i8);
         let max_control = _mm_set1_epi8(0x1f);
+        let case = _mm_set1_epi8(0x20);
+        let open = _mm_set1_epi8(0x7b);
+        let close = _mm_set1_epi8(0x7d);
         let mut m = Masks::default();
         for k in 0..4 {
             let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast());
@@ -196,6 +207,10 @@ mod x86 {
             m.quote |= bits(_mm_cmpeq_epi8(v, quote));
             // Unsigned `v <= 0x1f`: SSE2 has no unsigned compare, but min(v, 0x1f) == v exactly then.
             m.control |= bits(_mm_cmpeq_epi8(_mm_min_epu8(v, max_control), v));
+            // `c | 0x20` is 0x7b only for `{` and `[`, 0x7d only for `}` and `]`.
+            let lower = _mm_or_si128(v, case);
+            m.open |= bits(_mm_cmpeq_epi8(lower, open));
+            m.close |= bits(_mm_cmpeq_epi8(lower, close));
         }
         m
     }
@@ -214,8 +229,13 @@ mod x86 {
         let backslash = _mm256_set1_epi8(b'\\' as i8);
         let quote = _mm256_set1_epi8(b'"' as i8);
         let max_control = _mm256_set1_epi8(0x1f);
+        let case = _mm256_set1_epi8(0x20);
+        let open = _mm256_set1_epi8(0x7b);
+        let close = _mm256_set1_epi8(0x7d);
         let lo = _mm256_loadu_si256(block.as_ptr().cast());
         let hi = _mm256_loadu_si256(block.as_ptr().add(32).cast());
+        // `c | 0x20` is 0x7b only for `{` and `[`, 0x7d only for `}` and `]`.
+        let (lo_lower, hi_lower) = (_mm256_or_si256(lo, case), _mm256_or_si256(hi, case));
         // movemask gives one bit per byte (32 bits): reinterpret as u32, never sign-extend.
         let bits = |l: __m256i, h: __m256i| {
             u64::from(_mm256_movemask_epi8(l) as u32)
@@ -230,6 +250,14 @@ mod x86 {
             control: bits(
                 _mm256_cmpeq_epi8(_mm256_min_epu8(lo, max_control), lo),
                 _mm256_cmpeq_epi8(_mm256_min_epu8(hi, max_control), hi),
+            ),
+            open: bits(
+                _mm256_cmpeq_epi8(lo_lower, open),
+                _mm256_cmpeq_epi8(hi_lower, open),
+            ),
+            close: bits(
+                _mm256_cmpeq_epi8(lo_lower, close),
+                _mm256_cmpeq_epi8(hi_lower, close),
             ),
         }
     }
@@ -299,10 +327,15 @@ mod arm {
         let backslash = vdupq_n_u8(b'\\');
         let quote = vdupq_n_u8(b'"');
         let control = vdupq_n_u8(0x20);
+        // `c | 0x20` is 0x7b only for `{` and `[`, 0x7d only for `}` and `]`.
+        let lower = v.map(|x| vorrq_u8(x, control));
+        let (open, close) = (vdupq_n_u8(0x7b), vdupq_n_u8(0x7d));
         Masks {
             backslash: movemask64(v.map(|x| vceqq_u8(x, backslash))),
             quote: movemask64(v.map(|x| vceqq_u8(x, quote))),
             control: movemask64(v.map(|x| vcltq_u8(x, control))),
+            open: movemask64(lower.map(|x| vceqq_u8(x, open))),
+            close: movemask64(lower.map(|x| vceqq_u8(x, close))),
         }
     }
 
@@ -339,6 +372,8 @@ mod tests {
             m.backslash |= u64::from(c == b'\\') << i;
             m.quote |= u64::from(c == b'"') << i;
             m.control |= u64::from(c < 0x20) << i;
+            m.open |= u64::from(c == b'{' || c == b'[') << i;
+            m.close |= u64::from(c == b'}' || c == b']') << i;
         }
         m
     }
@@ -373,8 +408,8 @@ mod tests {
             }
         }
         let edge = [
-            0x00, 0x1f, 0x20, 0x21, b'"', 0x23, 0x5b, b'\\', 0x5d, 0x7f, 0x80, 0xa2, 0xdc, 0xe0,
-            0xff,
+            0x00, 0x1f, 0x20, 0x21, b'"', 0x23, 0x3b, 0x5b, b'\\', 0x5d, 0x7b, 0x7d, 0x7f, 0x80,
+            0xa2, 0xdb, 0xdc, 0xdd, 0xe0, 0xfb, 0xff,
         ];
         for round in 0..20_000 {
             let mut b = [0u8; 64];
@@ -382,7 +417,7 @@ mod tests {
                 *c = match round % 3 {
                     0 => rng.next() as u8,
                     1 => edge[rng.below(edge.len() as u64) as usize],
-                    _ => b"ab \"\\\\{}:,\n\t\x01\xc3\xa9"[rng.below(15) as usize],
+                    _ => b"ab \"\\\\{}[]:,\n\t\x01\xc3\xa9"[rng.below(17) as usize],
                 };
             }
             out.push(b);

@@ -186,6 +186,9 @@ pub struct Decoder {
     inflate: Decompress,
     filters: Vec<Span>,
     events: Vec<EventSpans>,
+    /// Whether log events in CloudWatch's compact form are read by [`payload::compact_event`] (always,
+    /// except in the tests that hold it equal to the general scanner).
+    compact_events: bool,
 }
 
 impl Default for Decoder {
@@ -209,6 +212,7 @@ impl Decoder {
             inflate: Decompress::new(false),
             filters: Vec::new(),
             events: Vec::new(),
+            compact_events: true,
         }
     }
 
@@ -245,6 +249,7 @@ impl Decoder {
         let mut seen_events = false;
         let mut sc = Scanner::new(text);
         let (arena, filters, events) = (&mut self.arena, &mut self.filters, &mut self.events);
+        let compact_events = self.compact_events;
         let mut failed: Option<SubscriptionError> = None;
         let mut fail = |e: SubscriptionError| {
             failed.get_or_insert(e);
@@ -295,6 +300,14 @@ impl Decoder {
                         return Err(fail(SubscriptionError::Field("logEvents")));
                     }
                     sc.array(|sc| {
+                        if compact_events {
+                            if let Some((ev, end)) = payload::compact_event(text.as_bytes(), sc.pos)
+                            {
+                                sc.pos = end;
+                                events.push(ev);
+                                return Ok(());
+                            }
+                        }
                         if sc.peek_kind()? != ValueKind::Object {
                             return Err(fail(SubscriptionError::Field("logEvents[]")));
                         }
@@ -515,6 +528,108 @@ mod tests {
         ] {
             assert!(dec.decode_json(bad.as_bytes()).is_err(), "{bad}");
         }
+    }
+
+    /// The payload decoded with and without the compact-event reader: equal results (both errors, or
+    /// the same data).
+    fn decode_both_ways(json: &str) -> Result<usize, SubscriptionError> {
+        let mut fast = Decoder::new();
+        let mut general = Decoder::new();
+        general.compact_events = false;
+        let a = fast.decode_json(json.as_bytes());
+        let b = general.decode_json(json.as_bytes());
+        match (&a, &b) {
+            (Ok(x), Ok(y)) => {
+                assert_eq!(x.log_events.len(), y.log_events.len(), "{json}");
+                for (e, f) in x.log_events.iter().zip(&y.log_events) {
+                    // The same spans: equal text, escaped the same way.
+                    assert_eq!(
+                        (e.id, e.timestamp, e.message.body, e.message.escaped),
+                        (f.id, f.timestamp, f.message.body, f.message.escaped),
+                        "{json}"
+                    );
+                }
+                assert_eq!(x, y);
+            }
+            (Err(_), Err(_)) => {}
+            _ => panic!("{json}: {a:?} vs {b:?}"),
+        }
+        a.map(|d| d.log_events.len())
+    }
+
+    #[test]
+    fn compact_events_read_as_the_general_scanner_reads_them() {
+        let head = r#"{"messageType":"DATA_MESSAGE","owner":"1","logEvents":["#;
+        let events = [
+            r#"{"id":"37000000000000000000000000000000000000000000000000000001","timestamp":1764064500123,"message":"{\"modelId\":\"m\"}"}"#,
+            r#"{"id":"1","timestamp":0,"message":"plain"}"#,
+            r#"{"id":"1","timestamp":0,"message":""}"#,
+            r#"{"id":"","timestamp":9223372036854775807,"message":"x"}"#,
+            // not compact: read by the general scanner, the same way
+            r#"{"id":"1","timestamp":9223372036854775808,"message":"x"}"#,
+            r#"{"id":"1","timestamp":18446744073709551616,"message":"x"}"#,
+            r#"{"id":"1","timestamp":01,"message":"x"}"#,
+            r#"{"id":"1","timestamp":1.0,"message":"x"}"#,
+            r#"{"id":"1","timestamp":-1,"message":"x"}"#,
+            r#"{"id":"1\"2","timestamp":1,"message":"x"}"#,
+            r#"{"id":"1\u0032","timestamp":1,"message":"x"}"#,
+            r#"{"id":"1","message":"x","timestamp":1}"#,
+            r#"{"timestamp":1,"id":"1","message":"x"}"#,
+            r#"{"id":"1","timestamp":1,"message":"x","extra":[1,{"a":"}"}]}"#,
+            r#"{"id":"1","timestamp":1,"message":"x","message":"y"}"#,
+            r#"{"id":"1","timestamp":1,"id":"2","message":"y"}"#,
+            r#"{ "id":"1","timestamp":1,"message":"x"}"#,
+            r#"{"id":"1","timestamp":1,"message":"x" }"#,
+            r#"{"id":"1","timestamp":1,"message":"a\u00e9\ud83d\ude00\n\/\\\""}"#,
+            r#"{"id":"1","timestamp":1,"message":"bad \x escape is found when read"}"#,
+            r#"{"id":"1","timestamp":1,"message":"unterminated"#,
+            r#"{"id":"1","timestamp":1,"message":"x"]"#,
+            r#"{"id":1,"timestamp":1,"message":"x"}"#,
+            r#"{"id":"1","timestamp":"1","message":"x"}"#,
+            r#"{"id":"1","timestamp":1,"message":null}"#,
+            r#"{"id":"1","timestamp":1}"#,
+            "{\"id\":\"1\",\"timestamp\":1,\"message\":\"raw control \u{1}\"}",
+            "{\"id\":\"1\u{1}\",\"timestamp\":1,\"message\":\"control in the id\"}",
+        ];
+        let mut ok = 0;
+        for ev in events {
+            for n in [1, 3] {
+                let json = format!("{head}{}]}}", vec![ev; n].join(","));
+                ok += usize::from(decode_both_ways(&json).is_ok());
+            }
+        }
+        assert!(ok > 10, "{ok}");
+        // Random edits of a compact payload.
+        let good = format!("{head}{}]}}", [events[0], events[1], events[18]].join(","));
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let (mut n_ok, mut n_err) = (0, 0);
+        for _ in 0..20_000 {
+            let mut b = good.clone().into_bytes();
+            for _ in 0..=next(2) {
+                let at = next(b.len() as u64) as usize;
+                match next(3) {
+                    0 => {
+                        b.remove(at);
+                    }
+                    1 => b[at] = b"0 9\\\"{}:,\x01"[next(10) as usize],
+                    _ => b.insert(at, b"0 9\\\"{}:,"[next(9) as usize]),
+                }
+            }
+            let Ok(json) = String::from_utf8(b) else {
+                continue;
+            };
+            match decode_both_ways(&json) {
+                Ok(_) => n_ok += 1,
+                Err(_) => n_err += 1,
+            }
+        }
+        assert!(n_ok > 1_000 && n_err > 1_000, "{n_ok} {n_err}");
     }
 
     #[test]

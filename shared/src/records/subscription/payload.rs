@@ -1,7 +1,7 @@
 //! The inflated payload's JSON, read in place: strings borrowed when they have no escapes, unescaped
 //! into one arena otherwise; a message's end found 64 bytes at a time with its escapes left in.
 
-use super::Span;
+use super::{EventSpans, Span};
 use crate::records::scan::{decode_escape, ScanError, Scanner};
 use crate::records::simd::{self, BlockScan, Classify};
 
@@ -82,6 +82,65 @@ pub(super) fn message_span(sc: &mut Scanner<'_>, text: &str) -> Result<Span, Sca
     } else {
         Span::Json(start, end)
     })
+}
+
+/// A log event as CloudWatch Logs writes it — `{"id":"<digits>","timestamp":<digits>,"message":"…"}`,
+/// compact, members in that order — read at `pos` without the general scanner: its spans (the
+/// message's end found by the same block scan as [`message_span`]) and the position after it. `None`
+/// for anything else (other order, whitespace, escapes in the id, a timestamp beyond `i64`, an error of
+/// any kind): the general scanner then reads the event from `pos`, and for what this takes on it reads
+/// the same spans.
+pub(super) fn compact_event(b: &[u8], pos: usize) -> Option<(EventSpans, usize)> {
+    const ID: &[u8] = b"{\"id\":\"";
+    const TIMESTAMP: &[u8] = b"\",\"timestamp\":";
+    const MESSAGE: &[u8] = b",\"message\":\"";
+    let rest = b.get(pos..)?;
+    if !rest.starts_with(ID) {
+        return None;
+    }
+    // The id: up to the first quote, with no backslash before it (a string without escapes).
+    let id_start = pos + ID.len();
+    let id_end = simd::find_byte(b, id_start, b'"')?;
+    if simd::find_byte(&b[..id_end], id_start, b'\\').is_some() {
+        return None;
+    }
+    if !b[id_end..].starts_with(TIMESTAMP) {
+        return None;
+    }
+    // The timestamp: digits without a leading zero, within i64, then the comma.
+    let t_start = id_end + TIMESTAMP.len();
+    let mut i = t_start;
+    let mut t: u64 = 0;
+    while let Some(&d) = b.get(i) {
+        if !d.is_ascii_digit() {
+            break;
+        }
+        t = t.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        i += 1;
+    }
+    if i == t_start || (i - t_start > 1 && b[t_start] == b'0') {
+        return None;
+    }
+    let timestamp = i64::try_from(t).ok()?;
+    if !b[i..].starts_with(MESSAGE) {
+        return None;
+    }
+    let start = i + MESSAGE.len();
+    let (end, any_backslash) = simd::dispatch(MessageEnd { b, start }).ok()?;
+    if b.get(end + 1) != Some(&b'}') {
+        return None;
+    }
+    let message = if any_backslash {
+        Span::Escaped(start, end)
+    } else {
+        Span::Json(start, end)
+    };
+    let ev = EventSpans {
+        id: Span::Json(id_start, id_end),
+        timestamp,
+        message,
+    };
+    Some((ev, end + 2))
 }
 
 /// The scan of [`message_span`] from `start` (just inside the opening quote): the position of the
