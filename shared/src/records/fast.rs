@@ -466,7 +466,13 @@ mod tests {
         ];
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
         let (mut taken, mut total) = (0, 0);
-        for round in 0..20_000 {
+        // Fewer rounds under qemu (the aarch64 step of the test command), where each costs ~20×.
+        let rounds = if cfg!(target_arch = "aarch64") {
+            3_000
+        } else {
+            20_000
+        };
+        for round in 0..rounds {
             let mut b = seeds[round % seeds.len()].clone().into_bytes();
             for _ in 0..=rng.below(3) {
                 let at = rng.below(b.len() as u64 + 1) as usize;
@@ -506,6 +512,9 @@ mod tests {
             );
         }
         // Both kinds of outcome are exercised.
-        assert!(taken > 1_000 && total - taken > 1_000, "{taken} of {total}");
+        assert!(
+            taken * 20 > total && (total - taken) * 20 > total,
+            "{taken} of {total}"
+        );
     }
 }

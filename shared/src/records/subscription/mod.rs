@@ -609,7 +609,13 @@ mod tests {
             seed % n
         };
         let (mut n_ok, mut n_err) = (0, 0);
-        for _ in 0..20_000 {
+        // Fewer rounds under qemu (the aarch64 step of the test command), where each costs ~20×.
+        let rounds = if cfg!(target_arch = "aarch64") {
+            3_000
+        } else {
+            20_000
+        };
+        for _ in 0..rounds {
             let mut b = good.clone().into_bytes();
             for _ in 0..=next(2) {
                 let at = next(b.len() as u64) as usize;
@@ -629,7 +635,7 @@ mod tests {
                 Err(_) => n_err += 1,
             }
         }
-        assert!(n_ok > 1_000 && n_err > 1_000, "{n_ok} {n_err}");
+        assert!(n_ok * 20 > rounds && n_err * 20 > rounds, "{n_ok} {n_err}");
     }
 
     #[test]
