@@ -5,6 +5,7 @@
 # variables Lambda defines, with no CPU quota. Figures: BENCHMARKS.md "Lambda packages and memory sizes".
 #
 #   bench/lambda-init.sh BEFORE_DIR AFTER_DIR      # each DIR/<function>/bootstrap
+#   bench/lambda-init.sh none AFTER_DIR            # one build only
 #
 # RUNS rounds (default 40). Each round, for each function, for both builds (which goes first alternates
 # by round): one start with the bootstrap's pages dropped from the page cache first (fsync, then
@@ -26,7 +27,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for fn in $FUNCTIONS; do
   for d in "$BEFORE_DIR" "$AFTER_DIR"; do
-    [ -x "$d/$fn/bootstrap" ] || { echo "missing $d/$fn/bootstrap" >&2; exit 1; }
+    [ "$d" = none ] || [ -x "$d/$fn/bootstrap" ] || { echo "missing $d/$fn/bootstrap" >&2; exit 1; }
   done
   python3 bench/lambda_env.py "$fn" | sed 's/^/--env=/' > "$work/$fn.env"
 done
@@ -51,6 +52,7 @@ for round in $(seq "$RUNS"); do
     if [ $((round % 2)) = 1 ]; then order=("before $BEFORE_DIR" "after $AFTER_DIR"); else order=("after $AFTER_DIR" "before $BEFORE_DIR"); fi
     for o in "${order[@]}"; do
       set -- $o
+      [ "$2" = none ] && continue
       one "$fn" "$1" "$2" cold "$round"
       one "$fn" "$1" "$2" warm "$round"
     done

@@ -159,7 +159,7 @@ import json, sys
 work = sys.argv[1]
 counts = json.load(open(f"{work}/counts.json"))
 day = json.load(open(f"{work}/rollup/day.json"))
-counts["day"], counts["day_rows"] = day["requests"], day["rows"]
+counts["day"], counts["day_teams"] = day["requests"], day["teams"]
 print(json.dumps(counts))
 PY
 cp "$work/rollup/day.json" bench/out/lambda-memory-rollup-day.json

@@ -37,6 +37,9 @@ def main():
         sizes = {}
         for v, d in dirs.items():
             p = os.path.join(d, fn, "bootstrap")
+            if d == "none":
+                sizes[v] = (0, 0)
+                continue
             sizes[v] = (os.path.getsize(p), zipped(p))
         for cache in ("cold", "warm"):
             med = {}

@@ -81,10 +81,12 @@ def main():
                     bad.append(f"{r['function']} at {r['cpu_share_mb']} MB: {i['status']} {i['response'][:200]}")
                 elif r["function"] == "rollup":
                     out = json.loads(i["response"]) if i["response"].startswith("{") else {}
-                    if "day_rows" in records and out.get("rows") != records["day_rows"]:
-                        bad.append(f"rollup read {out.get('rows')} rows, not the day's {records['day_rows']}")
-                    if "unresolved" in i["response"] or "could not look up" in i["response"]:
-                        bad.append(f"rollup left profiles unresolved: {i['response'][:200]}")
+                    # Every team's message, the unattributed direct calls' and the summary; no note
+                    # (an unresolved profile or an unwritten snapshot is one), nothing unpriced.
+                    if "day_teams" in records and len(out.get("teams", [])) != records["day_teams"] + 2:
+                        bad.append(f"rollup reported {len(out.get('teams', []))} teams, not {records['day_teams']} + 2")
+                    if out.get("notes") or out.get("unpriced_requests"):
+                        bad.append(f"rollup notes or unpriced requests: {i['response'][:300]}")
     if bad:
         sys.exit("not every invocation did its work:\n  " + "\n  ".join(bad))
 
