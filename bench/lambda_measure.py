@@ -6,11 +6,25 @@ each invocation's duration (event handed over to response posted), the process's
 
 With --cpu-share MB the process runs in a cgroup-v1 cpu group limited to MB/1769 of one CPU (Lambda gives one
 vCPU at 1,769 MB and CPU in proportion to memory): the durations are then measured under that share, not
-computed. Used by bench/lambda-memory.sh; see BENCHMARKS.md "Lambda packages and memory sizes".
+computed. Used by bench/lambda-memory.sh and bench/lambda-init.sh; see BENCHMARKS.md "Lambda packages and
+memory sizes".
 
-  lambda_measure.py --bootstrap PATH --event EVENT.json [--event ...] [--cold N] [--cpu-share MB] [--env K=V ...]
+The process gets the environment Lambda gives a provided.al2023 function (the reserved variables: region,
+credentials, AWS_LAMBDA_*, _HANDLER, LAMBDA_TASK_ROOT, TZ; the JSON log format the template's LoggingConfig
+sets), then any AWS_ENDPOINT_URL* of this process (moto), then --env: not this shell's environment.
 
-Prints one JSON object: {"init_ms": [...], "invocations": [{"ms", "cpu_ms", "status"}...], "peak_rss_kb"}.
+  lambda_measure.py --bootstrap PATH [--event EVENT.json ...] [--cold N] [--cpu-share MB] [--env K=V ...]
+                    [--evict] [--before-cold CMD] [--put-sink]
+
+With no --event it measures the init only (each cold process is killed at its first GET next).
+--evict drops the bootstrap's own pages from the page cache before each cold start (fsync, then
+posix_fadvise DONTNEED; the resident bytes left are recorded): the shared libraries it loads stay cached.
+--before-cold runs a shell command before each cold process (not timed), e.g. to seed moto.
+--put-sink serves PUT on loopback (answers 200) and replaces @PUT_SINK@ in the events with its URL (a
+CloudFormation response URL).
+
+Prints one JSON object: {"runs": [{"init_ms", "resident_bytes_before", "invocations": [{"ms", "cpu_ms",
+"status"}...], "peak_rss_kb"}...]}.
 """
 import argparse
 import http.server
@@ -59,8 +73,9 @@ def make_handler(rt):
                 rt.seen_next = True
                 rt.first_next.put(time.monotonic())
             rid, body = rt.events.get()
-            if rid is None:  # shut down: leave the process waiting; it is killed next
-                time.sleep(3600)
+            if rid is None:  # shut down: the process is killed next; end this thread
+                self.close_connection = True
+                return
             rt.handed[rid] = time.monotonic()
             deadline_ms = int((time.time() + 900) * 1000)
             self._reply(200, body, [
@@ -101,6 +116,80 @@ def peak_rss_kb(pid):
     return None
 
 
+def lambda_env(args, runtime_api):
+    """The variables Lambda defines for a provided.al2023 function (docs: "Defined runtime environment
+    variables"), with placeholder credentials; the log format is the template's `LogFormat: JSON`."""
+    mb = args.memory_size or args.cpu_share or FULL_CPU_MB
+    env = {
+        "_HANDLER": "bootstrap",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_SESSION_TOKEN": "test",
+        "AWS_LAMBDA_RUNTIME_API": runtime_api,
+        "AWS_LAMBDA_FUNCTION_NAME": "bench",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(mb),
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "2026/12/07/[$LATEST]bench",
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        "AWS_LAMBDA_LOG_LEVEL": "INFO",
+        "LAMBDA_TASK_ROOT": os.path.dirname(os.path.abspath(args.bootstrap)),
+        "LAMBDA_RUNTIME_DIR": "/var/runtime",
+        "LANG": "en_US.UTF-8",
+        "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+        "TZ": ":UTC",
+        # No profile files (Lambda has none): the SDK's config loader finds nothing to read.
+        "AWS_CONFIG_FILE": "/nonexistent/config",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
+    }
+    env.update({k: v for k, v in os.environ.items() if k.startswith("AWS_ENDPOINT_URL")})
+    return env
+
+
+def evict(path):
+    """Drops the file's pages from the page cache; returns the bytes still resident (fincore)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    return resident_bytes(path)
+
+
+def resident_bytes(path):
+    try:
+        out = subprocess.run(["fincore", "--bytes", "--noheadings", "--raw", "--output", "RES", path],
+                             capture_output=True, text=True, check=True).stdout.split()
+        return int(out[0])
+    except (OSError, subprocess.CalledProcessError, ValueError, IndexError):
+        return None
+
+
+def put_sink():
+    """A loopback HTTP server that answers every PUT with 200 (a pre-signed response URL)."""
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_PUT(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            if n:
+                self.rfile.read(n)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, f"http://127.0.0.1:{srv.server_address[1]}/cfn-response"
+
+
 def make_cgroup(mb):
     path = f"{CG_ROOT}/bedrock-meter-bench-{os.getpid()}-{mb}"
     os.makedirs(path, exist_ok=True)
@@ -116,16 +205,13 @@ def run_process(args, env, events, cg):
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), make_handler(rt))
     srv.handle_error = lambda *a: None  # the process is killed mid-request at the end: not an error
     threading.Thread(target=srv.serve_forever, daemon=True).start()
-    penv = dict(os.environ)
-    penv.update({
-        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{srv.server_address[1]}",
-        "AWS_LAMBDA_FUNCTION_NAME": "bench",
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(args.cpu_share or FULL_CPU_MB),
-        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench",
-        "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
-    })
+    penv = lambda_env(args, f"127.0.0.1:{srv.server_address[1]}")
     penv.update(env)
+    if args.before_cold:
+        subprocess.run(args.before_cold, shell=True, check=True)
+    out = {"invocations": []}
+    if args.evict:
+        out["resident_bytes_before"] = evict(args.bootstrap)
     # The process joins its cgroup before exec, so its init runs under the share too.
     cmd = [args.bootstrap]
     if cg:
@@ -133,13 +219,19 @@ def run_process(args, env, events, cg):
     log = open(args.log, "ab") if args.log else subprocess.DEVNULL
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, env=penv, stdout=log, stderr=log, start_new_session=True)
-    out = {"invocations": []}
     try:
-        try:
-            t_first = rt.first_next.get(timeout=60)
-        except queue.Empty:
-            raise SystemExit(f"{args.bootstrap}: no GET next within 60 s (init failed?)")
+        t_first = None
+        for _ in range(600):
+            try:
+                t_first = rt.first_next.get(timeout=0.1)
+                break
+            except queue.Empty:
+                if p.poll() is not None:
+                    break
+        if t_first is None:
+            raise SystemExit(f"{args.bootstrap}: no GET next within 60 s (exit status {p.poll()}; init failed?)")
         out["init_ms"] = (t_first - t0) * 1000
+        out["init_cpu_ms"] = cpu_ms(p.pid)
         for body in events:
             rid = str(uuid.uuid4())
             c0 = cpu_ms(p.pid)
@@ -150,13 +242,15 @@ def run_process(args, env, events, cg):
                 "ms": (t_end - rt.handed[rid]) * 1000,
                 "cpu_ms": c1 - c0,
                 "status": kind,
-                "response": resp[:400].decode("utf-8", "replace"),
+                "response": resp[:20000].decode("utf-8", "replace"),
             })
         out["peak_rss_kb"] = peak_rss_kb(p.pid)
     finally:
         os.killpg(p.pid, 9)
         p.wait()
+        rt.events.put((None, None))
         srv.shutdown()
+        srv.server_close()
     return out
 
 
@@ -166,11 +260,20 @@ def main():
     ap.add_argument("--event", action="append", default=[], help="one invocation per --event, in order")
     ap.add_argument("--cold", type=int, default=1, help="fresh processes (cold starts), each gets all events")
     ap.add_argument("--cpu-share", type=int, default=0, help="memory size (MB) whose CPU share to emulate")
+    ap.add_argument("--memory-size", type=int, default=0,
+                    help="AWS_LAMBDA_FUNCTION_MEMORY_SIZE (default: the --cpu-share, else 1769)")
     ap.add_argument("--env", action="append", default=[])
+    ap.add_argument("--evict", action="store_true", help="drop the bootstrap from the page cache before each start")
+    ap.add_argument("--before-cold", help="shell command run before each cold process")
+    ap.add_argument("--put-sink", action="store_true", help="serve PUT; @PUT_SINK@ in events = its URL")
     ap.add_argument("--log")
     args = ap.parse_args()
     env = dict(kv.split("=", 1) for kv in args.env)
     events = [open(e, "rb").read() for e in args.event]
+    sink = None
+    if args.put_sink:
+        sink, url = put_sink()
+        events = [e.replace(b"@PUT_SINK@", url.encode()) for e in events]
     cg = make_cgroup(args.cpu_share) if args.cpu_share else None
     runs = []
     try:
@@ -179,6 +282,8 @@ def main():
     finally:
         if cg:
             os.rmdir(cg)
+        if sink:
+            sink.shutdown()
     json.dump({"bootstrap": args.bootstrap, "cpu_share_mb": args.cpu_share or None, "runs": runs}, sys.stdout)
     print()
 
