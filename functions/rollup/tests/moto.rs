@@ -171,7 +171,9 @@ fn day_rows() -> Vec<Row> {
             "us-east-1",
             &role("Support"),
             "globex",
-            "1",
+            // Prompt band 2: 300K is over the table's 100K (Haiku 5.5) and 200K (Sonnet 4 / 4.5)
+            // thresholds, not its 272K (GPT-5.6) one.
+            "2",
             "9",
             "1",
             "0",
