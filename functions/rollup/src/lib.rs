@@ -15,6 +15,8 @@
 
 use std::collections::BTreeSet;
 
+use futures::StreamExt;
+
 pub mod org;
 pub mod reports;
 use std::time::Duration;
@@ -411,6 +413,10 @@ async fn finish<E: QueryEngine>(
     Ok((out.query_id, rollup))
 }
 
+/// Profile look-ups in flight at once. Each is two Bedrock control-plane calls; the SDK's standard retry
+/// absorbs throttling, and eight keeps a busy account's day to a few seconds without a burst of hundreds.
+pub const PROFILE_LOOKUPS_IN_FLIGHT: usize = 8;
+
 /// Looks up every application profile the rows name. A failed lookup leaves the profile unresolved
 /// (its spend shows under team `unresolved`, unpriced — never $0) and is returned as a note.
 async fn profiles_for<P: ProfileSource>(
@@ -425,10 +431,21 @@ async fn profiles_for<P: ProfileSource>(
             _ => None,
         })
         .collect();
+    // Bounded and concurrent: a 200-profile day was 400 control-plane calls one after another (the
+    // adapter makes GetInferenceProfile + ListTagsForResource per profile). Results come back in ARN order,
+    // so the notes read the same on every run.
+    let looked_up: Vec<_> = futures::stream::iter(arns)
+        .map(|arn| async move {
+            let found = source.get_profile(&arn).await;
+            (arn, found)
+        })
+        .buffered(PROFILE_LOOKUPS_IN_FLIGHT)
+        .collect()
+        .await;
     let mut map = ProfileMap::default();
     let mut notes = Vec::new();
-    for arn in arns {
-        match source.get_profile(&arn).await {
+    for (arn, found) in looked_up {
+        match found {
             Ok(Some(p)) => map.insert(p),
             Ok(None) => notes.push(format!(
                 "application inference profile {arn} no longer exists: its spend is under team \"unresolved\""
@@ -783,6 +800,115 @@ mod tests {
 
     fn ts(s: &str) -> Timestamp {
         Timestamp::parse_iso8601(s).unwrap()
+    }
+
+    /// A profile source that counts the look-ups in flight; every fourth ARN fails, every fifth is gone.
+    struct CountingProfiles {
+        in_flight: std::sync::atomic::AtomicUsize,
+        most: std::sync::atomic::AtomicUsize,
+        calls: std::sync::atomic::AtomicUsize,
+    }
+
+    impl ProfileSource for CountingProfiles {
+        async fn get_profile(
+            &self,
+            arn: &str,
+        ) -> Result<Option<bedrock_meter_core::attribution::profiles::Profile>, AwsError> {
+            use std::sync::atomic::Ordering::SeqCst;
+            self.calls.fetch_add(1, SeqCst);
+            let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+            self.most.fetch_max(now, SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            self.in_flight.fetch_sub(1, SeqCst);
+            let n: usize = arn.rsplit('p').next().unwrap().parse().unwrap();
+            if n % 4 == 0 {
+                return Err(AwsError {
+                    operation: "GetInferenceProfile",
+                    code: Some("ThrottlingException".into()),
+                    message: "ThrottlingException: slow down".into(),
+                });
+            }
+            if n % 5 == 0 {
+                return Ok(None);
+            }
+            Ok(Some(bedrock_meter_core::attribution::profiles::Profile {
+                arn: arn.to_string(),
+                id: format!("p{n}"),
+                name: format!("p{n}"),
+                model_arns: vec![],
+                tags: [("app".to_string(), format!("app{n}"))].into(),
+            }))
+        }
+        async fn list_application_profiles(
+            &self,
+        ) -> Result<Vec<bedrock_meter_core::attribution::profiles::Profile>, AwsError> {
+            unreachable!("the rollup looks profiles up one by one")
+        }
+    }
+
+    #[tokio::test]
+    async fn profiles_are_looked_up_concurrently_and_bounded_once_each() {
+        use bedrock_meter_core::records::record::Usage;
+        use std::sync::atomic::Ordering::SeqCst;
+        let arn = |n: usize| {
+            format!("arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/p{n}")
+        };
+        let key = |model_id: String| bedrock_meter_core::daily::rollup::UsageKey {
+            model_id,
+            region: "us-east-1".into(),
+            caller: "role/x".into(),
+            metadata: vec![],
+            prompt_band: 0,
+            tier: "default".into(),
+        };
+        // 60 profiles over two days, 20 of them named on both, plus a foundation model.
+        let mut day = Rollup::default();
+        let mut prev = Rollup::default();
+        for n in 1..=40 {
+            day.rows.insert(key(arn(n)), Usage::default());
+        }
+        for n in 21..=60 {
+            prev.rows.insert(key(arn(n)), Usage::default());
+        }
+        day.rows
+            .insert(key("anthropic.claude-haiku-4-5".into()), Usage::default());
+        let source = CountingProfiles {
+            in_flight: 0.into(),
+            most: 0.into(),
+            calls: 0.into(),
+        };
+        let (map, notes) = profiles_for(&source, &[&day, &prev]).await;
+        assert_eq!(
+            source.calls.load(SeqCst),
+            60,
+            "one look-up per distinct profile"
+        );
+        let most = source.most.load(SeqCst);
+        assert!(
+            most > 1 && most <= PROFILE_LOOKUPS_IN_FLIGHT,
+            "{most} in flight"
+        );
+        // 15 fail (multiples of 4), 9 more are gone (multiples of 5 that are not of 4): each one note.
+        assert_eq!(notes.len(), 15 + 9, "{notes:#?}");
+        assert_eq!(map.len(), 60 - 24);
+        let failed: Vec<_> = notes
+            .iter()
+            .filter(|n| n.contains("ThrottlingException"))
+            .collect();
+        assert_eq!(failed.len(), 15);
+        // The notes come in ARN order whatever order the look-ups finished in.
+        let arns_in_notes: Vec<_> = notes
+            .iter()
+            .map(|n| {
+                n.split_whitespace()
+                    .find(|w| w.contains("profile/"))
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        let mut arns_sorted = arns_in_notes.clone();
+        arns_sorted.sort();
+        assert_eq!(arns_in_notes, arns_sorted);
     }
 
     #[test]
