@@ -394,9 +394,6 @@ fn run_fan_in(a: &ReportArgs, dir: &std::path::Path) -> anyhow::Result<ExitCode>
     if !dir.is_dir() {
         anyhow::bail!("--fan-in {}: not a directory", dir.display());
     }
-    if a.format == ReportFormat::Html {
-        anyhow::bail!("--fan-in: --format html is not available (table, json, csv or email)");
-    }
     let core = a.core.load()?;
     let keys: &[String] = &[];
     let day = match crate::fanin::read_day(dir, a.date, &a.expect_accounts, &core.prices) {
@@ -459,7 +456,17 @@ fn org_output(
         ReportFormat::Table => view.to_table_top((!a.all).then_some(a.top)),
         ReportFormat::Json => view.to_json() + "\n",
         ReportFormat::Csv => view.to_csv(),
-        ReportFormat::Html => unreachable!("checked by the callers"),
+        // The organisation's page (as the organisation rollup writes it): no per-hour chart (the
+        // organisation's figures are per day) and no incidents (those are in the live alerts).
+        ReportFormat::Html => view.to_html(
+            a.team
+                .as_deref()
+                .map_or(bedrock_meter_core::daily::email::Audience::Summary, |t| {
+                    bedrock_meter_core::daily::email::Audience::Team(t)
+                }),
+            None,
+            None,
+        ),
         ReportFormat::Email => {
             let Some(date) = date else {
                 anyhow::bail!("--format email is one day's email: give --date");

@@ -130,6 +130,53 @@ impl Moto {
     pub fn post_json(&self, path: &str, body: &serde_json::Value) -> String {
         http_request(self.port, "POST", path, Some(&body.to_string())).expect("moto POST")
     }
+
+    /// (`team` attribute, subject, body) of each message published to the topic named `topic_name`
+    /// (the reports the rollups publish carry a `team` attribute; a message without one fails).
+    pub fn published(&self, topic_name: &str) -> Vec<(String, String, String)> {
+        self.sns_sent(topic_name)
+            .iter()
+            .map(|m| {
+                let attrs = &m[3];
+                let team = attrs["team"]["Value"]
+                    .as_str()
+                    .or_else(|| attrs["team"]["StringValue"].as_str())
+                    .unwrap_or_else(|| panic!("team attribute in {attrs}"))
+                    .to_string();
+                (
+                    team,
+                    m[2].as_str().unwrap_or_default().to_string(),
+                    m[1].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// One query's result in the shape moto's Athena seeding endpoint
+/// (`/moto-api/static/athena/query-results`) takes: the header row first, every column `varchar`,
+/// `None` a NULL cell.
+pub fn athena_result<C: AsRef<str>>(cols: &[C], rows: &[Vec<Option<String>>]) -> serde_json::Value {
+    use serde_json::json;
+    let cell = |v: &Option<String>| match v {
+        Some(s) => json!({ "VarCharValue": s }),
+        None => json!({}),
+    };
+    let mut out = vec![
+        json!({"Data": cols.iter().map(|c| json!({"VarCharValue": c.as_ref()})).collect::<Vec<_>>()}),
+    ];
+    out.extend(
+        rows.iter()
+            .map(|r| json!({"Data": r.iter().map(cell).collect::<Vec<_>>()})),
+    );
+    json!({
+        "rows": out,
+        "column_info": cols.iter().map(|c| json!({
+            "CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": c.as_ref(),
+            "Label": c.as_ref(), "Type": "varchar", "Precision": 0, "Scale": 0,
+            "Nullable": "UNKNOWN", "CaseSensitive": true
+        })).collect::<Vec<_>>()
+    })
 }
 
 impl Drop for Moto {

@@ -63,6 +63,15 @@
 //!   loopback endpoint is the test's artefact); any other condition is refused as one the proxy cannot
 //!   judge, so a policy is never passed by ignorance. Same-account puts (identity policies) are not
 //!   evaluated.
+//! - **SNS topic policies across accounts** (moto stores a topic's `Policy` attribute and lets any
+//!   account publish to any topic): the proxy learns each topic's policy as it is set (`CreateTopic`'s
+//!   `Policy` attribute, `SetTopicAttributes`) and judges a `Publish` or `PublishBatch` from another
+//!   account than the topic's (the account in its ARN) by it, with the statement evaluation of bucket
+//!   policies above (principal, `sns:Publish`, the topic's ARN, the same conditions — `aws:PrincipalOrgID`
+//!   for the organisation's alerts topic); a topic without a policy of its own has SNS's default policy,
+//!   which grants its owner's account only. A publish no statement allows, or one a `Deny` matches, is
+//!   refused with SNS's 403 `AuthorizationError` ("User: … is not authorized to perform: SNS:Publish on
+//!   resource: … because no resource-based policy allows the SNS:Publish action").
 //! - **IAM inline policies** (`Put|Delete|Get Role|User Policy`, `List Role|User Policies`; Query
 //!   protocol; API reference, PutRolePolicy / PutUserPolicy, and "IAM and AWS STS quotas"): role and
 //!   user names 1–64 and policy names 1–128 characters of `[\w+=,.@-]`; a policy document of
@@ -1264,6 +1273,8 @@ struct State {
     /// S3: each bucket's owner account, its bucket policy, and each account's organisation.
     buckets: Mutex<HashMap<String, BucketFacts>>,
     organizations: Mutex<HashMap<String, String>>,
+    /// SNS: each topic's policy (by topic ARN), learnt as it is set.
+    topics: Mutex<HashMap<String, Value>>,
 }
 
 impl State {
@@ -1547,8 +1558,18 @@ fn check_request(state: &State, upstream: u16, req: &Request) -> Result<(), Reje
             bedrock_meter_core::time::Timestamp::now().0,
         ),
         ("monitoring", Some("GetMetricData")) => check_get_metric_data(&params),
-        ("sns", Some("Publish")) => check_sns_publish(&params),
-        ("sns", Some("PublishBatch")) => check_sns_publish_batch(&params),
+        ("sns", Some("Publish")) => {
+            check_sns_publish(&params)?;
+            check_cross_account_publish(state, req, &params)
+        }
+        ("sns", Some("PublishBatch")) => {
+            check_sns_publish_batch(&params)?;
+            check_cross_account_publish(state, req, &params)
+        }
+        ("sns", Some("CreateTopic" | "SetTopicAttributes")) => {
+            learn_topic_policy(state, req, &params);
+            Ok(())
+        }
         (
             "iam",
             Some(
@@ -1628,7 +1649,7 @@ fn check_cross_account_put(
         return Ok(());
     }
     let org = state.organizations.lock().unwrap().get(&account).cloned();
-    let ctx = PutContext {
+    let ctx = PolicyContext {
         account: &account,
         org: org.as_deref(),
         acl: header(req, "x-amz-acl"),
@@ -1636,13 +1657,13 @@ fn check_cross_account_put(
     evaluate_bucket_policy(facts.policy.as_ref(), bucket, key, &ctx)
 }
 
-/// What a cross-account `PutObject` presents to the bucket policy.
+/// What a cross-account request presents to a resource policy (a bucket's, a topic's).
 #[derive(Clone, Copy, Debug)]
-pub struct PutContext<'a> {
+pub struct PolicyContext<'a> {
     pub account: &'a str,
     /// The caller's organisation id, if its account is in one.
     pub org: Option<&'a str>,
-    /// The `x-amz-acl` header.
+    /// The `x-amz-acl` header (S3 only).
     pub acl: Option<&'a str>,
 }
 
@@ -1681,13 +1702,14 @@ fn glob(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
-/// Whether a statement's conditions all hold; an operator or key the proxy cannot judge is an error.
-fn conditions_hold(cond: Option<&Value>, ctx: &PutContext) -> Result<bool, Rejection> {
+/// Whether a statement's conditions all hold; an operator or key the proxy cannot judge is an error
+/// (its text), never a pass.
+fn conditions_hold(cond: Option<&Value>, ctx: &PolicyContext) -> Result<bool, String> {
     let Some(cond) = cond else { return Ok(true) };
     let Some(ops) = cond.as_object() else {
-        return Err(access_denied(format!(
+        return Err(format!(
             "strict proxy: a Condition that is not an object: {cond}"
-        )));
+        ));
     };
     for (op, keys) in ops {
         for (k, want) in keys.as_object().into_iter().flatten() {
@@ -1696,11 +1718,7 @@ fn conditions_hold(cond: Option<&Value>, ctx: &PutContext) -> Result<bool, Rejec
                 "aws:principalaccount" => Some(ctx.account),
                 "s3:x-amz-acl" => ctx.acl,
                 "aws:securetransport" => Some("true"),
-                _ => {
-                    return Err(access_denied(format!(
-                        "strict proxy: cannot evaluate condition key {k}"
-                    )))
-                }
+                _ => return Err(format!("strict proxy: cannot evaluate condition key {k}")),
             };
             let wants = one_or_many(want);
             let holds = match op.as_str() {
@@ -1708,9 +1726,9 @@ fn conditions_hold(cond: Option<&Value>, ctx: &PutContext) -> Result<bool, Rejec
                 "StringNotEquals" => have.is_none_or(|h| !wants.contains(&h)),
                 "StringLike" => have.is_some_and(|h| wants.iter().any(|w| glob(w, h))),
                 _ => {
-                    return Err(access_denied(format!(
+                    return Err(format!(
                         "strict proxy: cannot evaluate condition operator {op}"
-                    )))
+                    ))
                 }
             };
             if !holds {
@@ -1721,8 +1739,15 @@ fn conditions_hold(cond: Option<&Value>, ctx: &PutContext) -> Result<bool, Rejec
     Ok(true)
 }
 
-/// Whether a statement applies to this `PutObject` (principal, action, resource, conditions).
-fn statement_applies(st: &Value, object_arn: &str, ctx: &PutContext) -> Result<bool, Rejection> {
+/// Whether a statement applies to this request: principal, `action` (lowercase, e.g. `s3:putobject`;
+/// IAM actions are case-insensitive), `resource` (an ARN; `${aws:PrincipalAccount}` in the statement's
+/// resources substituted), and conditions.
+fn statement_applies(
+    st: &Value,
+    action: &str,
+    resource: &str,
+    ctx: &PolicyContext,
+) -> Result<bool, String> {
     let principal_ok = match &st["Principal"] {
         Value::String(s) => s == "*",
         Value::Object(o) => o.get("AWS").is_some_and(|a| {
@@ -1734,17 +1759,57 @@ fn statement_applies(st: &Value, object_arn: &str, ctx: &PutContext) -> Result<b
     };
     let action_ok = one_or_many(&st["Action"])
         .iter()
-        .any(|a| glob(&a.to_ascii_lowercase(), "s3:putobject"));
-    let resource_ok = one_or_many(&st["Resource"]).iter().any(|r| {
-        glob(
-            &r.replace("${aws:PrincipalAccount}", ctx.account),
-            object_arn,
-        )
-    });
+        .any(|a| glob(&a.to_ascii_lowercase(), action));
+    let resource_ok = one_or_many(&st["Resource"])
+        .iter()
+        .any(|r| glob(&r.replace("${aws:PrincipalAccount}", ctx.account), resource));
     if !(principal_ok && action_ok && resource_ok) {
         return Ok(false);
     }
     conditions_hold(st.get("Condition"), ctx)
+}
+
+/// A resource policy's answer to one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// No statement allows it.
+    NotAllowed,
+    /// A `Deny` statement applies (its Sid).
+    Denied(String),
+}
+
+/// A cross-account request (`action` on `resource`) against a resource policy: allowed only by an
+/// `Allow` that applies and no `Deny` that applies. `Err`: a statement the proxy cannot judge.
+pub fn evaluate_policy(
+    policy: &Value,
+    action: &str,
+    resource: &str,
+    ctx: &PolicyContext,
+) -> Result<Decision, String> {
+    let statements: Vec<&Value> = match &policy["Statement"] {
+        Value::Array(a) => a.iter().collect(),
+        v @ Value::Object(_) => vec![v],
+        _ => Vec::new(),
+    };
+    let mut allowed = false;
+    for st in statements {
+        let applies = statement_applies(st, action, resource, ctx)?;
+        match st["Effect"].as_str() {
+            Some("Deny") if applies => {
+                return Ok(Decision::Denied(
+                    st["Sid"].as_str().unwrap_or("no Sid").to_string(),
+                ))
+            }
+            Some("Allow") if applies => allowed = true,
+            _ => {}
+        }
+    }
+    Ok(if allowed {
+        Decision::Allow
+    } else {
+        Decision::NotAllowed
+    })
 }
 
 /// A cross-account `PutObject` of `bucket`/`key` against the bucket's policy: allowed only by an
@@ -1753,7 +1818,7 @@ pub fn evaluate_bucket_policy(
     policy: Option<&Value>,
     bucket: &str,
     key: &str,
-    ctx: &PutContext,
+    ctx: &PolicyContext,
 ) -> Result<(), Rejection> {
     let denied = || {
         access_denied(format!(
@@ -1765,29 +1830,113 @@ pub fn evaluate_bucket_policy(
         return Err(denied());
     };
     let object_arn = format!("arn:aws:s3:::{bucket}/{key}");
-    let statements: Vec<&Value> = match &policy["Statement"] {
-        Value::Array(a) => a.iter().collect(),
-        v @ Value::Object(_) => vec![v],
-        _ => Vec::new(),
-    };
-    let mut allowed = false;
-    for st in statements {
-        let applies = statement_applies(st, &object_arn, ctx)?;
-        match st["Effect"].as_str() {
-            Some("Deny") if applies => {
-                return Err(access_denied(format!(
-                    "Access Denied: explicit deny in the bucket policy of {bucket} ({})",
-                    st["Sid"].as_str().unwrap_or("no Sid")
-                )))
-            }
-            Some("Allow") if applies => allowed = true,
-            _ => {}
-        }
+    match evaluate_policy(policy, "s3:putobject", &object_arn, ctx).map_err(access_denied)? {
+        Decision::Allow => Ok(()),
+        Decision::NotAllowed => Err(denied()),
+        Decision::Denied(sid) => Err(access_denied(format!(
+            "Access Denied: explicit deny in the bucket policy of {bucket} ({sid})"
+        ))),
     }
-    if allowed {
-        Ok(())
-    } else {
-        Err(denied())
+}
+
+// ---- SNS topic policies across accounts ----
+
+/// `CreateTopic` (with a `Policy` attribute) and `SetTopicAttributes` of `Policy`: the topic's policy,
+/// by its ARN. A topic's owner is the account in its ARN.
+fn learn_topic_policy(state: &State, req: &Request, params: &BTreeMap<String, String>) {
+    let policy = |text: &str| serde_json::from_str::<Value>(text).ok();
+    match params.get("Action").map(String::as_str) {
+        Some("CreateTopic") => {
+            let (Some(name), Some(region)) = (params.get("Name"), signing_region(req)) else {
+                return;
+            };
+            let arn = format!("arn:aws:sns:{region}:{}:{name}", caller_account(req));
+            // Attributes.entry.N.key / Attributes.entry.N.value
+            let set = params.iter().find_map(|(k, v)| {
+                let n = k.strip_prefix("Attributes.entry.")?.strip_suffix(".key")?;
+                (v == "Policy").then(|| params.get(&format!("Attributes.entry.{n}.value")))?
+            });
+            if let Some(p) = set.and_then(|t| policy(t)) {
+                state.topics.lock().unwrap().insert(arn, p);
+            }
+        }
+        Some("SetTopicAttributes")
+            if params.get("AttributeName").map(String::as_str) == Some("Policy") =>
+        {
+            if let (Some(arn), Some(p)) = (
+                params.get("TopicArn"),
+                params.get("AttributeValue").and_then(|t| policy(t)),
+            ) {
+                state.topics.lock().unwrap().insert(arn.clone(), p);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The SigV4 signing Region of a request (`…/us-east-1/sns/aws4_request`).
+fn signing_region(req: &Request) -> Option<&str> {
+    let auth = header(req, "authorization")?;
+    let cred = auth.split("Credential=").nth(1)?;
+    let scope = cred.split([',', ' ']).next()?;
+    scope.split('/').nth(2)
+}
+
+/// A `Publish` / `PublishBatch` to a topic of another account, judged by the topic's policy.
+fn check_cross_account_publish(
+    state: &State,
+    req: &Request,
+    params: &BTreeMap<String, String>,
+) -> Result<(), Rejection> {
+    let Some(topic) = params.get("TopicArn") else {
+        return Ok(());
+    };
+    let account = caller_account(req);
+    let org = state.organizations.lock().unwrap().get(&account).cloned();
+    let policy = state.topics.lock().unwrap().get(topic).cloned();
+    let ctx = PolicyContext {
+        account: &account,
+        org: org.as_deref(),
+        acl: None,
+    };
+    evaluate_topic_policy(policy.as_ref(), topic, &ctx)
+}
+
+fn authorization_error(message: String) -> Rejection {
+    reject(Service::Sns, "AuthorizationError", message)
+}
+
+/// `sns:Publish` to `topic_arn` by `ctx.account`: the owner (the account in the ARN) may; another
+/// account only by the topic policy — an `Allow` that applies (principal, `sns:Publish`, the topic,
+/// conditions such as `aws:PrincipalOrgID`) and no `Deny`. A topic without a policy of its own has
+/// SNS's default policy, which grants its owner's account only. Refused as SNS does: 403
+/// `AuthorizationError`.
+pub fn evaluate_topic_policy(
+    policy: Option<&Value>,
+    topic_arn: &str,
+    ctx: &PolicyContext,
+) -> Result<(), Rejection> {
+    let owner = topic_arn.split(':').nth(4).unwrap_or("");
+    if owner == ctx.account {
+        return Ok(());
+    }
+    let refused = |why: &str| {
+        authorization_error(format!(
+            "User: arn:aws:iam::{}:root is not authorized to perform: SNS:Publish on resource: {topic_arn} {why}",
+            ctx.account
+        ))
+    };
+    let Some(policy) = policy else {
+        return Err(refused(
+            "because no resource-based policy allows the SNS:Publish action",
+        ));
+    };
+    match evaluate_policy(policy, "sns:publish", topic_arn, ctx).map_err(authorization_error)? {
+        Decision::Allow => Ok(()),
+        Decision::NotAllowed => Err(refused(
+            "because no resource-based policy allows the SNS:Publish action",
+        )),
+        Decision::Denied(_) => Err(refused("with an explicit deny in a resource-based policy")),
     }
 }
 
@@ -2067,8 +2216,9 @@ fn answer(conn: &mut TcpStream, status: u16, body: &str) -> std::io::Result<()> 
 
 fn refuse(conn: &mut TcpStream, state: &State, r: Rejection) -> std::io::Result<()> {
     let (content_type, body) = error_response(&r);
-    // S3 refuses a put its bucket policy does not allow with 403; every other rule here is a 400.
-    let status = if r.code == "AccessDenied" {
+    // S3 refuses a put its bucket policy does not allow with 403, SNS a publish its topic policy does
+    // not allow; every other rule here is a 400.
+    let status = if matches!(r.code, "AccessDenied" | "AuthorizationError") {
         "403 Forbidden"
     } else {
         "400 Bad Request"
@@ -2153,7 +2303,7 @@ mod tests {
     fn bucket_policy_admits_the_organisation_only_in_its_own_folder() {
         let p = fan_in_policy();
         let own = "bm/fanin/day=2026-11-25/account=111111111111/region=us-east-1/rows.json.gz";
-        let member = PutContext {
+        let member = PolicyContext {
             account: "111111111111",
             org: Some("o-abc1234567"),
             acl: Some("bucket-owner-full-control"),
@@ -2166,12 +2316,12 @@ mod tests {
         assert!(
             evaluate_bucket_policy(Some(&p), "home", &own.replace("bm/", "x/"), &member).is_err()
         );
-        let outsider = PutContext {
+        let outsider = PolicyContext {
             org: Some("o-other00000"),
             ..member
         };
         assert!(evaluate_bucket_policy(Some(&p), "home", own, &outsider).is_err());
-        let alone = PutContext {
+        let alone = PolicyContext {
             org: None,
             ..member
         };
@@ -2186,12 +2336,144 @@ mod tests {
         let mut deny = fan_in_policy();
         deny["Statement"][1]["Condition"] =
             json!({"StringNotEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}});
-        let no_acl = PutContext {
+        let no_acl = PolicyContext {
             acl: None,
             ..member
         };
         assert!(evaluate_bucket_policy(Some(&deny), "home", own, &no_acl).is_err());
         assert!(evaluate_bucket_policy(Some(&deny), "home", own, &member).is_ok());
+    }
+
+    /// The home stack's organisation alerts topic policy (org/home.yaml `OrgAlertsTopicPolicy`,
+    /// rendered).
+    fn org_topic_policy(topic: &str) -> Value {
+        json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "OrganisationPublishesAlerts", "Effect": "Allow", "Principal": {"AWS": "*"},
+             "Action": "sns:Publish", "Resource": topic,
+             "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc1234567"}}}
+        ]})
+    }
+
+    #[test]
+    fn topic_policy_admits_the_organisation_and_refuses_others_as_sns_does() {
+        let topic = "arn:aws:sns:us-east-1:999999999999:org-alerts";
+        let p = org_topic_policy(topic);
+        let member = PolicyContext {
+            account: "111111111111",
+            org: Some("o-abc1234567"),
+            acl: None,
+        };
+        assert!(evaluate_topic_policy(Some(&p), topic, &member).is_ok());
+        // Another organisation, none, another topic, no policy (SNS's default: the owner only).
+        let outsider = PolicyContext {
+            account: "555555555555",
+            org: Some("o-other00000"),
+            ..member
+        };
+        let e = evaluate_topic_policy(Some(&p), topic, &outsider).unwrap_err();
+        assert_eq!((e.service, e.code), (Service::Sns, "AuthorizationError"));
+        assert_eq!(
+            e.message,
+            "User: arn:aws:iam::555555555555:root is not authorized to perform: SNS:Publish on resource: \
+             arn:aws:sns:us-east-1:999999999999:org-alerts because no resource-based policy allows the SNS:Publish action"
+        );
+        let (_, body) = error_response(&e);
+        assert!(
+            body.contains("<Code>AuthorizationError</Code>") && body.contains("sns.amazonaws.com"),
+            "{body}"
+        );
+        let alone = PolicyContext {
+            org: None,
+            ..member
+        };
+        assert!(evaluate_topic_policy(Some(&p), topic, &alone).is_err());
+        let other_topic = topic.replace("org-alerts", "org-reports");
+        assert!(evaluate_topic_policy(Some(&p), &other_topic, &member).is_err());
+        assert!(evaluate_topic_policy(None, topic, &member).is_err());
+        // The owner publishes whatever the policy says.
+        let owner = PolicyContext {
+            account: "999999999999",
+            org: None,
+            acl: None,
+        };
+        assert!(evaluate_topic_policy(None, topic, &owner).is_ok());
+        // The action is matched without regard to case, and only Publish is granted.
+        let mut lower = org_topic_policy(topic);
+        lower["Statement"][0]["Action"] = json!("SNS:publish");
+        assert!(evaluate_topic_policy(Some(&lower), topic, &member).is_ok());
+        lower["Statement"][0]["Action"] = json!("sns:Subscribe");
+        assert!(evaluate_topic_policy(Some(&lower), topic, &member).is_err());
+        // A Deny wins; a condition the proxy cannot judge is refused, never ignored.
+        let mut deny = org_topic_policy(topic);
+        deny["Statement"].as_array_mut().unwrap().push(
+            json!({"Sid": "NoOne", "Effect": "Deny", "Principal": "*", "Action": "sns:*",
+                         "Resource": "*"}),
+        );
+        let e = evaluate_topic_policy(Some(&deny), topic, &member).unwrap_err();
+        assert!(
+            e.message
+                .ends_with("with an explicit deny in a resource-based policy"),
+            "{}",
+            e.message
+        );
+        let mut odd = org_topic_policy(topic);
+        odd["Statement"][0]["Condition"] = json!({"ArnLike": {"aws:SourceArn": "x"}});
+        let e = evaluate_topic_policy(Some(&odd), topic, &member).unwrap_err();
+        assert_eq!(e.code, "AuthorizationError");
+        assert!(e.message.contains("cannot evaluate"), "{}", e.message);
+    }
+
+    #[test]
+    fn topic_policies_are_learnt_from_create_topic_and_set_topic_attributes() {
+        let state = State::default();
+        let req = |params: &[(&str, &str)]| {
+            Request {
+            method: "POST".into(),
+            target: "/".into(),
+            headers: vec![(
+                "authorization".into(),
+                "AWS4-HMAC-SHA256 Credential=999999999999/20261125/eu-west-1/sns/aws4_request, SignedHeaders=host, Signature=x".into(),
+            )],
+            body: params
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.replace('%', "%25").replace('&', "%26").replace('=', "%3D").replace('+', "%2B")))
+                .collect::<Vec<_>>()
+                .join("&")
+                .into_bytes(),
+        }
+        };
+        let policy = org_topic_policy("arn:aws:sns:eu-west-1:999999999999:t").to_string();
+        let r = req(&[
+            ("Action", "CreateTopic"),
+            ("Name", "t"),
+            ("Attributes.entry.1.key", "Policy"),
+            ("Attributes.entry.1.value", &policy),
+        ]);
+        learn_topic_policy(
+            &state,
+            &r,
+            &form_params(std::str::from_utf8(&r.body).unwrap()),
+        );
+        assert_eq!(
+            state
+                .topics
+                .lock()
+                .unwrap()
+                .get("arn:aws:sns:eu-west-1:999999999999:t"),
+            Some(&serde_json::from_str::<Value>(&policy).unwrap())
+        );
+        let r = req(&[
+            ("Action", "SetTopicAttributes"),
+            ("TopicArn", "arn:aws:sns:eu-west-1:999999999999:u"),
+            ("AttributeName", "Policy"),
+            ("AttributeValue", &policy),
+        ]);
+        learn_topic_policy(
+            &state,
+            &r,
+            &form_params(std::str::from_utf8(&r.body).unwrap()),
+        );
+        assert_eq!(state.topics.lock().unwrap().len(), 2);
     }
 
     #[test]

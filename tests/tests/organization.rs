@@ -30,9 +30,9 @@ use bedrock_meter_core::ports::AwsError;
 use bedrock_meter_core::pricing::prices::PriceTable;
 use bedrock_meter_core::time::{Date, Timestamp};
 use bedrock_meter_integration_tests::strict_proxy::Service;
-use bedrock_meter_integration_tests::Moto;
+use bedrock_meter_integration_tests::{athena_result, Moto};
 use bedrock_meter_rollup::org::{handle_org, OrgConfig, OrgDeps};
-use bedrock_meter_rollup::reports::ReportsBucket;
+use bedrock_meter_rollup::reports::{console_url, page_key, ReportsBucket};
 use bedrock_meter_rollup::{handle, Config, Deps, FanIn, RollupError};
 use serde_json::{json, Value};
 
@@ -184,23 +184,7 @@ fn member_rows(account: &str, region: &str) -> Vec<Row> {
 
 /// Athena's result shape for moto's seeding endpoint: header row first.
 fn seeded(cols: &[String], rows: &[Row]) -> Value {
-    let cell = |v: &Option<String>| match v {
-        Some(s) => json!({ "VarCharValue": s }),
-        None => json!({}),
-    };
-    let mut out =
-        vec![json!({"Data": cols.iter().map(|c| json!({"VarCharValue": c})).collect::<Vec<_>>()})];
-    out.extend(
-        rows.iter()
-            .map(|r| json!({"Data": r.iter().map(cell).collect::<Vec<_>>()})),
-    );
-    json!({
-        "rows": out,
-        "column_info": cols.iter().map(|c| json!({
-            "CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": c, "Label": c,
-            "Type": "varchar", "Precision": 0, "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": true
-        })).collect::<Vec<_>>()
-    })
+    athena_result(cols, rows)
 }
 
 fn seed(moto: &Moto, account: &str, region: &str, results: Vec<Value>) {
@@ -233,22 +217,7 @@ async fn workgroup(conf: &aws_config::SdkConfig, name: &str) {
 
 /// (team, subject, body) of each message published to the topic named `name`.
 fn published(moto: &Moto, name: &str) -> Vec<(String, String, String)> {
-    moto.sns_sent(name)
-        .iter()
-        .map(|m| {
-            let attrs = &m[3];
-            let team = attrs["team"]["Value"]
-                .as_str()
-                .or_else(|| attrs["team"]["StringValue"].as_str())
-                .unwrap_or_else(|| panic!("team attribute in {attrs}"))
-                .to_string();
-            (
-                team,
-                m[2].as_str().unwrap_or_default().to_string(),
-                m[1].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
+    moto.published(name)
 }
 
 /// The dollar figure of a subject (`… - search: $2.10 (…)`), in cents.
@@ -509,6 +478,7 @@ async fn three_members_fan_in_and_the_home_rollup_sums_them_per_team() {
 
     // Each member's own per-team figures (its emails), summed per team.
     let mut member_sum: BTreeMap<String, i64> = BTreeMap::new();
+    let mut member_team: BTreeMap<(String, String), i64> = BTreeMap::new();
     for m in &members {
         let msgs = published(&moto, &format!("reports-{}", m.account));
         // The re-run member published twice: count its last run only.
@@ -518,6 +488,7 @@ async fn three_members_fan_in_and_the_home_rollup_sums_them_per_team() {
         for (team, subject, _) in &msgs[msgs.len() - per_run..] {
             if team != "all" {
                 *member_sum.entry(team.clone()).or_default() += cents(subject);
+                member_team.insert((team.clone(), m.account.to_string()), cents(subject));
             }
         }
     }
@@ -606,26 +577,158 @@ async fn three_members_fan_in_and_the_home_rollup_sums_them_per_team() {
         .contents()
         .len();
     assert_eq!(pages, 4, "one page per team and the summary's");
+    // Each team's page breaks its spend down by account: each row is what that account's own email
+    // said for the team, the rows sum to the team's organisation email, and the email links the page.
+    for (team, subject, body) in &msgs {
+        let key = page_key(day(), (team != "all").then_some(team.as_str()));
+        assert!(
+            body.contains(&console_url(
+                &ReportsBucket {
+                    bucket: "org-report-pages".into(),
+                    region: HOME_REGION.into()
+                },
+                &key
+            )),
+            "{team}: link to {key}"
+        );
+        let html = page(&s3, &key).await;
+        let rows = account_rows(&html);
+        let reported: Vec<&BTreeMap<String, String>> = rows
+            .iter()
+            .filter(|r| r["data-reported"] == "true")
+            .collect();
+        let sum: i64 = reported
+            .iter()
+            .map(|r| usd_cents(&r["data-cost-usd"]))
+            .sum();
+        assert_eq!(sum, cents(subject), "{team}: rows sum to the email");
+        if team == "all" {
+            // The summary lists every account: the three that reported, and the late one, named.
+            let listed: Vec<(&str, &str)> = rows
+                .iter()
+                .map(|r| (r["data-account"].as_str(), r["data-reported"].as_str()))
+                .collect();
+            assert_eq!(
+                listed,
+                [
+                    ("222222222222", "true"),
+                    ("111111111111", "true"),
+                    ("333333333333", "true"),
+                    (LATE.0, "false")
+                ],
+                "{html}"
+            );
+            assert!(html.contains(&format!(
+                "<li class=\"missing-account\" data-account=\"{}\" data-regions=\"{}\">",
+                LATE.0, LATE.1
+            )));
+            continue;
+        }
+        for r in &reported {
+            let account = r["data-account"].clone();
+            assert_eq!(
+                Some(&usd_cents(&r["data-cost-usd"])),
+                member_team.get(&(team.clone(), account.clone())),
+                "{team} in {account}: the page's row is the member's own email"
+            );
+        }
+        let want: Vec<&str> = member_team
+            .keys()
+            .filter(|(t, _)| t == team)
+            .map(|(_, a)| a.as_str())
+            .collect();
+        let mut got: Vec<&str> = reported
+            .iter()
+            .map(|r| r["data-account"].as_str())
+            .collect();
+        got.sort();
+        assert_eq!(got, want, "{team}: one row per account it spent in");
+        assert!(html.contains("1 of 4 accounts not reported yet"), "{team}");
+    }
 }
 
-/// A runaway in a member account (us-west-2) reaches the organisation's alerts topic in the home
-/// account (us-east-1) as well as its own, through the real ingest handler and SNS client: subject and
-/// body name the account and Region, and the `account` / `region` attributes carry them.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_members_runaway_reaches_the_organisation_topic_with_account_and_region() {
+/// An object of the pages bucket, as text.
+async fn page(s3: &aws_sdk_s3::Client, key: &str) -> String {
+    let o = s3
+        .get_object()
+        .bucket("org-report-pages")
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{key}: {e:?}"));
+    String::from_utf8(o.body.collect().await.unwrap().to_vec()).unwrap()
+}
+
+/// The `data-*` attributes of each row of a page's accounts table (one row per line), in order.
+fn account_rows(html: &str) -> Vec<BTreeMap<String, String>> {
+    html.lines()
+        .filter(|l| l.starts_with("<tr class=\"account-row"))
+        .map(|l| {
+            let head = &l[..l.find('>').unwrap()];
+            head.split(" data-")
+                .skip(1)
+                .map(|kv| {
+                    let (k, v) = kv.split_once("=\"").unwrap();
+                    (format!("data-{k}"), v[..v.find('"').unwrap()].to_string())
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// An exact decimal in whole cents (the test's figures are whole cents: anything else fails).
+fn usd_cents(s: &str) -> i64 {
+    let (d, f) = s.split_once('.').unwrap_or((s, ""));
+    let f = format!("{f:0<15}");
+    assert!(f[2..].bytes().all(|b| b == b'0'), "not whole cents: {s}");
+    d.parse::<i64>().unwrap() * 100 + f[..2].parse::<i64>().unwrap()
+}
+
+/// The home stack's organisation alerts topic policy (org/home.yaml's `OrgAlertsTopicPolicy`,
+/// rendered for `topic`).
+fn org_topic_policy(topic: &str) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "OrganisationPublishesAlerts", "Effect": "Allow", "Principal": {"AWS": "*"},
+         "Action": "sns:Publish", "Resource": topic,
+         "Condition": {"StringEquals": {"aws:PrincipalOrgID": ORG}}}
+    ]})
+}
+
+#[test]
+fn the_topic_policy_here_is_the_home_templates() {
+    let t =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../org/home.yaml")).unwrap();
+    assert!(t.contains(
+        "          - Sid: OrganisationPublishesAlerts
+            Effect: Allow
+            Principal:
+              AWS: \"*\"
+            Action: sns:Publish
+            Resource: !Ref OrgAlertsTopic
+            Condition:
+              StringEquals:
+                aws:PrincipalOrgID: !Ref OrganizationId
+"
+    ));
+}
+
+/// A member's ingest Lambda (the real handler and SNS client) with its own alerts topic and the
+/// organisation's, fed 700 direct calls in two minutes (above 600 requests in the window): one
+/// runaway alert. Returns its outcome and its own topic's name.
+async fn runaway_in(
+    moto: &Moto,
+    stub_endpoint: &str,
+    (account, region): (&str, &str),
+    org_topic: &str,
+) -> (ingest::Outcome, String) {
     use bedrock_meter_core::aws::bedrock::BedrockProfiles;
     use bedrock_meter_core::aws::cloudwatch::CloudWatchMetrics;
     use bedrock_meter_core::aws::dynamodb::DynamoStore;
-    use bedrock_meter_integration_tests::bedrock_stub::BedrockStub;
     use bedrock_meter_integration_tests::{minute_ago, sdk_config_for, subscription_event_json};
 
-    let moto = Moto::start();
-    let stub = BedrockStub::start();
-    let (account, region) = ("111111111111", "us-west-2");
-    let home = moto.sdk_config_as(HOME, HOME_REGION).await;
-    let org_topic = topic(&home, "org-alerts").await;
     let member = moto.sdk_config_as(account, region).await;
-    let own_topic = topic(&member, "member-alerts").await;
+    let own_name = format!("member-alerts-{account}");
+    let own_topic = topic(&member, &own_name).await;
     assert!(
         own_topic.contains(&format!(":{region}:{account}:")),
         "{own_topic}"
@@ -633,7 +736,7 @@ async fn a_members_runaway_reaches_the_organisation_topic_with_account_and_regio
     let env: BTreeMap<&str, String> = [
         ("METRICS_NAMESPACE", "BedrockMeterOrgTest".to_string()),
         ("ALERT_TOPIC_ARN", own_topic.clone()),
-        ("ORG_ALERT_TOPIC_ARN", org_topic.clone()),
+        ("ORG_ALERT_TOPIC_ARN", org_topic.to_string()),
         ("WINDOW_MINUTES", "15".into()),
         ("MAX_COST_USD", "10".into()),
         ("MAX_REQUESTS", "600".into()),
@@ -644,12 +747,11 @@ async fn a_members_runaway_reaches_the_organisation_topic_with_account_and_regio
     store.create_table().await.unwrap();
     let ingest = ingest::Ingest::new(
         cfg,
-        BedrockProfiles::new(&sdk_config_for(&stub.endpoint()).await),
+        BedrockProfiles::new(&sdk_config_for(stub_endpoint).await),
         CloudWatchMetrics::new(&member),
         SnsNotifier::new(&member),
         store,
     );
-    // 700 direct calls in two minutes: above 600 requests in the window.
     let m = minute_ago(3);
     let role = format!("arn:aws:sts::{account}:assumed-role/batch-worker");
     let msgs: Vec<(i64, String)> = (0..700)
@@ -672,8 +774,39 @@ async fn a_members_runaway_reaches_the_organisation_topic_with_account_and_regio
     .unwrap();
     let out = ingest.handle(&event, Timestamp(m + 120)).await.unwrap();
     assert_eq!(out.alerts.len(), 1, "{out:?}");
+    (out, own_name)
+}
+
+/// A runaway in a member account (us-west-2) reaches the organisation's alerts topic in the home
+/// account (us-east-1) as well as its own, through the real ingest handler and SNS client: subject and
+/// body name the account and Region, and the `account` / `region` attributes carry them. The strict
+/// proxy judges each cross-account publish by the topic's policy (org/home.yaml's, set on the topic):
+/// the member, in the organisation, may publish; an account outside it is refused with SNS's
+/// `AuthorizationError` — its own topic still gets the alert, and the failure is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_runaway_reaches_the_organisation_topic_with_account_and_region() {
+    use bedrock_meter_integration_tests::bedrock_stub::BedrockStub;
+
+    let moto = Moto::start();
+    let stub = BedrockStub::start();
+    let (account, region) = ("111111111111", "us-west-2");
+    moto.set_organization(HOME, ORG);
+    moto.set_organization(account, ORG);
+    moto.set_organization(OUTSIDER.0, "o-other00000");
+    let home = moto.sdk_config_as(HOME, HOME_REGION).await;
+    let org_topic = topic(&home, "org-alerts").await;
+    aws_sdk_sns::Client::new(&home)
+        .set_topic_attributes()
+        .topic_arn(&org_topic)
+        .attribute_name("Policy")
+        .attribute_value(org_topic_policy(&org_topic).to_string())
+        .send()
+        .await
+        .unwrap();
+
+    let (out, own_name) = runaway_in(&moto, &stub.endpoint(), (account, region), &org_topic).await;
     assert_eq!(out.alert_publish_failures, 0, "{out:?}");
-    let own = moto.sns_sent("member-alerts");
+    let own = moto.sns_sent(&own_name);
     let org = moto.sns_sent("org-alerts");
     assert_eq!((own.len(), org.len()), (1, 1), "one alert on each topic");
     let (own_subject, org_subject) = (own[0][2].as_str().unwrap(), org[0][2].as_str().unwrap());
@@ -695,4 +828,35 @@ async fn a_members_runaway_reaches_the_organisation_topic_with_account_and_regio
         (account.into(), region.into())
     );
     assert!(moto.rejections().is_empty(), "{:?}", moto.rejections());
+
+    // An account outside the organisation: its own topic gets the alert, the organisation's refuses
+    // it (every attempt), and the ingest counts a failed publish (AlertPublishFailures, alarmed).
+    let (out, own_name) = runaway_in(&moto, &stub.endpoint(), OUTSIDER, &org_topic).await;
+    assert_eq!(out.alert_publish_failures, 1, "{out:?}");
+    assert_eq!(
+        moto.sns_sent(&own_name).len(),
+        1,
+        "the outsider's own alert"
+    );
+    assert_eq!(
+        moto.sns_sent("org-alerts").len(),
+        1,
+        "nothing more on the org topic"
+    );
+    let refused = moto.rejections();
+    assert!(!refused.is_empty());
+    for r in &refused {
+        assert_eq!(
+            (r.service, r.code),
+            (Service::Sns, "AuthorizationError"),
+            "{r:?}"
+        );
+        assert!(
+            r.message
+                .contains(&format!("arn:aws:iam::{}:root", OUTSIDER.0))
+                && r.message.contains(&org_topic),
+            "{}",
+            r.message
+        );
+    }
 }

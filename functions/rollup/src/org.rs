@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use bedrock_meter_core::daily::athena_sql::{org_rows_from_results, org_sql, TableRef};
+use bedrock_meter_core::daily::email::Audience;
 use bedrock_meter_core::daily::fanin;
 use bedrock_meter_core::daily::org::{org_emails, AccountRow, Members, OrgReport, EXPECTED_DAYS};
 use bedrock_meter_core::daily::report::Report;
@@ -302,18 +303,8 @@ where
     }
     let links = match &cfg.reports {
         Some(rb) => {
-            let all: Vec<PricedRow> = rows.iter().map(|r| r.row.clone()).collect();
-            let by_hour = Default::default();
-            let day = reports::Day {
-                org: &org.report,
-                rows: &all,
-                rows_by_hour: &by_hour,
-                date,
-                metadata_keys: no_keys,
-                // The mantle metrics are each member Region's; the members' own pages show them.
-                mantle: &[],
-            };
-            reports::write_pages(&deps.store, rb, &day, &mut notes).await
+            let pages = org_pages(&org, &rows);
+            reports::put_pages(&deps.store, rb, date, pages, &mut notes).await
         }
         None => Default::default(),
     };
@@ -349,6 +340,28 @@ where
         teams,
         notes,
     })
+}
+
+/// The organisation's HTML pages: one per team (its spend in every account and Region, broken down
+/// by account) and the summary's (every account, the missing members named), keyed as the member's
+/// (`reports::page_key`). No per-hour chart: the organisation query sums the hours. No bedrock-mantle
+/// lines either: those metrics are each member Region's, on the members' own pages.
+pub fn org_pages(org: &OrgReport, rows: &[AccountRow]) -> Vec<(Option<String>, String)> {
+    let no_keys: &[String] = &[];
+    let mut pages: Vec<(Option<String>, String)> = org
+        .report
+        .by_team
+        .iter()
+        .map(|(team, _)| {
+            let view = org.for_team(team, rows, no_keys);
+            (
+                Some(team.clone()),
+                view.to_html(Audience::Team(team), None, None),
+            )
+        })
+        .collect();
+    pages.push((None, org.to_html(Audience::Summary, None, None)));
+    pages
 }
 
 #[cfg(test)]

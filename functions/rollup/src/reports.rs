@@ -145,6 +145,19 @@ pub async fn write_pages<S: ObjectWriter>(
             day.mantle,
         ),
     ));
+    put_pages(store, rb, date, pages, notes).await
+}
+
+/// Writes rendered pages (team, HTML; `None` for the summary) under their keys of `date`,
+/// `MAX_CONCURRENT_PUTS` at a time. Returns the console URL of each page written; a failed write is
+/// logged and noted.
+pub async fn put_pages<S: ObjectWriter>(
+    store: &S,
+    rb: &ReportsBucket,
+    date: Date,
+    pages: Vec<(Option<String>, String)>,
+    notes: &mut Vec<String>,
+) -> BTreeMap<Option<String>, String> {
     let results: Vec<(Option<String>, String, Result<(), _>)> = stream::iter(pages)
         .map(|(team, html)| async move {
             let key = page_key(date, team.as_deref());

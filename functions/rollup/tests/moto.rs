@@ -23,7 +23,7 @@ use bedrock_meter_core::ports::profiles::ProfileSource;
 use bedrock_meter_core::ports::AwsError;
 use bedrock_meter_core::pricing::prices::PriceTable;
 use bedrock_meter_core::time::{Date, Timestamp};
-use bedrock_meter_integration_tests::{sdk_config_for, Moto};
+use bedrock_meter_integration_tests::{athena_result, sdk_config_for, Moto};
 use bedrock_meter_rollup::{handle, handle_until, Config, Deps, RollupError, ALERT_RESERVE};
 use serde_json::{json, Value};
 
@@ -307,24 +307,7 @@ fn expected_subjects() -> Vec<(&'static str, &'static str)> {
 
 /// Athena's result shape for moto's seeding endpoint: header row first.
 fn seeded(rows: &[Row]) -> Value {
-    let cols = result_columns(1);
-    let cell = |v: &Option<String>| match v {
-        Some(s) => json!({ "VarCharValue": s }),
-        None => json!({}),
-    };
-    let mut out =
-        vec![json!({"Data": cols.iter().map(|c| json!({"VarCharValue": c})).collect::<Vec<_>>()})];
-    out.extend(
-        rows.iter()
-            .map(|r| json!({"Data": r.iter().map(cell).collect::<Vec<_>>()})),
-    );
-    json!({
-        "rows": out,
-        "column_info": cols.iter().map(|c| json!({
-            "CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": c, "Label": c,
-            "Type": "varchar", "Precision": 0, "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": true
-        })).collect::<Vec<_>>()
-    })
+    athena_result(&result_columns(1), rows)
 }
 
 /// The handler's dependencies: SNS and S3 on moto, the test's profiles, Athena as given.
@@ -390,22 +373,7 @@ async fn env() -> Env {
 
 /// (team attribute, subject, body) of each message published to a topic.
 fn published(moto: &Moto, topic: &str) -> Vec<(String, String, String)> {
-    moto.sns_sent(topic)
-        .iter()
-        .map(|m| {
-            let attrs = &m[3];
-            let team = attrs["team"]["Value"]
-                .as_str()
-                .or_else(|| attrs["team"]["StringValue"].as_str())
-                .unwrap_or_else(|| panic!("team attribute in {attrs}"))
-                .to_string();
-            (
-                team,
-                m[2].as_str().unwrap_or_default().to_string(),
-                m[1].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
+    moto.published(topic)
 }
 
 fn check_reports(msgs: &[(String, String, String)]) {
@@ -915,16 +883,11 @@ fn bars(html: &str) -> Vec<(String, String, String)> {
 
 /// A seeded result with these columns (header row first), all varchar.
 fn seeded_with(cols: &[&str], rows: &[Vec<&str>]) -> Value {
-    let line = |r: &[&str]| json!({"Data": r.iter().map(|v| json!({"VarCharValue": v})).collect::<Vec<_>>()});
-    let mut out = vec![line(cols)];
-    out.extend(rows.iter().map(|r| line(r)));
-    json!({
-        "rows": out,
-        "column_info": cols.iter().map(|c| json!({
-            "CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": c, "Label": c,
-            "Type": "varchar", "Precision": 0, "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": true
-        })).collect::<Vec<_>>()
-    })
+    let rows: Vec<Vec<Option<String>>> = rows
+        .iter()
+        .map(|r| r.iter().map(|v| Some(v.to_string())).collect())
+        .collect();
+    athena_result(cols, &rows)
 }
 
 /// With CUR_TABLE set, the summary gains the bill check of the latest fully billed day. The bill

@@ -14,7 +14,11 @@ use serde_json::value::RawValue;
 use crate::daily::daily_email::DayEmail;
 use crate::daily::email::{render_with, section, Audience, PreviousDay};
 use crate::daily::report::{cost_cell, priced_cost, Group, Line, Report, SECTION_NAME_MAX};
+use crate::daily::report_html::{
+    self, cost_bar, esc, exact, money_html, Hourly, IncidentSpan, Page,
+};
 use crate::daily::rollup::PricedRow;
+use crate::pricing::money::Money;
 use crate::text::{clean_line, count, cut, thousands};
 use crate::time::Date;
 
@@ -126,6 +130,9 @@ pub struct OrgReport {
     pub account_detail: Vec<(String, Line)>,
     /// How many accounts were expected (0: not known, e.g. a report over log files).
     pub accounts_expected: usize,
+    /// The accounts that reported the day and their Regions, in account order (empty when who
+    /// reported is not known, and in one team's view).
+    pub reported: Vec<(String, Vec<String>)>,
     pub missing: Vec<MissingAccount>,
     /// Fan-in lines that were not rows, and rows of another account than their object's: skipped.
     pub bad_rows: u64,
@@ -177,6 +184,10 @@ impl OrgReport {
             Some(m) => (m.accounts().len(), m.missing()),
             None => (0, Vec::new()),
         };
+        let mut reported: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (a, r) in members.into_iter().flat_map(|m| &m.reported) {
+            reported.entry(a.clone()).or_default().push(r.clone());
+        }
         OrgReport {
             report,
             by_account: sorted(acct),
@@ -184,6 +195,7 @@ impl OrgReport {
             by_team_account: sorted(team_acct),
             account_detail,
             accounts_expected,
+            reported: reported.into_iter().collect(),
             missing,
             bad_rows: 0,
             foreign_rows: 0,
@@ -212,6 +224,18 @@ impl OrgReport {
         o
     }
 
+    /// `1 of 4 accounts not reported yet` (whether or not any is missing).
+    fn missing_head(&self) -> String {
+        format!(
+            "{} of {} not reported yet",
+            thousands(self.missing.len() as u64),
+            count(
+                self.accounts_expected.max(self.missing.len()) as u64,
+                "account"
+            )
+        )
+    }
+
     /// `1 of 4 accounts not reported yet: 444455556666 (eu-west-1)`; `None` when none is missing.
     pub fn missing_line(&self) -> Option<String> {
         if self.missing.is_empty() {
@@ -238,12 +262,8 @@ impl OrgReport {
             n => format!(", … and {} more", thousands(n as u64)),
         };
         Some(format!(
-            "{} of {} not reported yet: {}{more}",
-            thousands(self.missing.len() as u64),
-            count(
-                self.accounts_expected.max(self.missing.len()) as u64,
-                "account"
-            ),
+            "{}: {}{more}",
+            self.missing_head(),
             names.join(", ")
         ))
     }
@@ -506,6 +526,263 @@ impl OrgReport {
         }
         out
     }
+}
+
+/// The organisation's HTML pages: the day page of [`report_html`] (same model, charts, escaping and
+/// rules: unknown money never drawn as $0) with the organisation's parts after the call-outs — the
+/// members that did not report, the fan-in input skipped, and the per-account breakdown.
+impl OrgReport {
+    /// The page of `audience`: one team's view ([`OrgReport::for_team`]: its spend in every account
+    /// and Region) or the whole organisation's (the summary, which lists every account: with spend,
+    /// reported without any, and not reported). `hourly` as [`Page::hourly`] (`None`: the
+    /// organisation query sums the hours away, the page says there is no per-hour data).
+    pub fn to_html(
+        &self,
+        audience: Audience<'_>,
+        hourly: Option<&Hourly>,
+        incidents: Option<&[IncidentSpan]>,
+    ) -> String {
+        let page = Page {
+            report: &self.report,
+            audience,
+            hourly,
+            incidents,
+        };
+        report_html::render_with(&page, ", all accounts", &|o| {
+            self.html_sections(o, matches!(audience, Audience::Summary))
+        })
+    }
+
+    fn html_sections(&self, o: &mut String, summary: bool) {
+        // Who did not report: named, and never silently out of the totals.
+        if !self.missing.is_empty() {
+            let _ = writeln!(
+                o,
+                "<section class=\"bad callout\" id=\"not-reported\" data-missing-accounts=\"{}\" \
+                 data-accounts-expected=\"{}\"><p><strong>{}</strong>: their spend is <strong>not</strong> \
+                 in any total on this page.</p><ul class=\"missing\">",
+                self.missing.len(),
+                self.accounts_expected,
+                esc(&self.missing_head())
+            );
+            for m in &self.missing {
+                let _ = writeln!(
+                    o,
+                    "<li class=\"missing-account\" data-account=\"{}\" data-regions=\"{}\">{} ({})</li>",
+                    esc(&m.account),
+                    esc(&m.regions.join(" ")),
+                    esc(&m.account),
+                    if m.regions.is_empty() {
+                        "no Region reported".to_string()
+                    } else {
+                        esc(&m.regions.join(", "))
+                    }
+                );
+            }
+            let _ = writeln!(o, "</ul></section>");
+        } else if self.accounts_expected > 0 {
+            let _ = writeln!(
+                o,
+                "<section class=\"callout\" id=\"not-reported\" data-missing-accounts=\"0\" \
+                 data-accounts-expected=\"{0}\"><p>Every expected account reported ({0}).</p></section>",
+                self.accounts_expected
+            );
+        }
+        if let Some(l) = self.skipped_line() {
+            let _ = writeln!(
+                o,
+                "<section class=\"bad callout\" id=\"fan-in-skipped\" data-bad-lines=\"{}\" \
+                 data-foreign-rows=\"{}\" data-unreadable-objects=\"{}\"><p><strong>{}</strong> (what \
+                 they held is not on this page).</p></section>",
+                self.bad_rows,
+                self.foreign_rows,
+                self.unreadable_objects,
+                esc(&l)
+            );
+        }
+        self.accounts_section(o, summary);
+    }
+
+    /// The per-account table: account, Region(s), requests, tokens, cost, unpriced; a footer with the
+    /// page's totals (the sum of the rows).
+    fn accounts_section(&self, o: &mut String, summary: bool) {
+        let t = &self.report.totals;
+        let _ = writeln!(
+            o,
+            "<section id=\"accounts\" data-accounts=\"{}\"><h2>By account</h2><p class=\"muted\">{} with spend{}.</p>",
+            self.by_account.len(),
+            count(self.by_account.len() as u64, "account"),
+            if self.accounts_expected > 0 {
+                format!(
+                    " · {} expected to report",
+                    thousands(self.accounts_expected as u64)
+                )
+            } else {
+                String::new()
+            }
+        );
+        let max = self
+            .by_account
+            .iter()
+            .filter_map(|(_, g)| priced_cost(g))
+            .map(Money::as_f64)
+            .fold(0.0, f64::max);
+        let _ = writeln!(
+            o,
+            "<table class=\"cards accounts\"><thead><tr><th>account</th><th>Region(s)</th><th class=\"bar\"></th>\
+             <th style=\"text-align:right\">requests</th><th style=\"text-align:right\">tokens</th>\
+             <th style=\"text-align:right\">cost</th><th style=\"text-align:right\">unpriced</th></tr></thead><tbody>"
+        );
+        let missing_regions = |account: &str| -> Vec<String> {
+            self.missing
+                .iter()
+                .find(|m| m.account == account)
+                .map(|m| m.regions.clone())
+                .unwrap_or_default()
+        };
+        for (account, g) in &self.by_account {
+            let regions: Vec<(&str, &Group)> = self
+                .by_account_region
+                .iter()
+                .filter(|((a, _), _)| a == account)
+                .map(|((_, r), g)| (r.as_str(), g))
+                .collect();
+            let mut cell: Vec<String> = regions
+                .iter()
+                .map(|(r, rg)| {
+                    format!(
+                        "<span class=\"region\" data-region=\"{}\" data-cost-usd=\"{}\" data-requests=\"{}\" \
+                         title=\"{} in {}\">{}</span>",
+                        esc(r),
+                        priced_cost(rg).map_or_else(|| "unpriced".into(), exact),
+                        rg.requests,
+                        esc(&cost_cell(rg)),
+                        esc(&count(rg.requests, "request")),
+                        if r.is_empty() { "-".to_string() } else { esc(r) }
+                    )
+                })
+                .collect();
+            let late = missing_regions(account);
+            if !late.is_empty() {
+                cell.push(format!(
+                    "<span class=\"unpriced\">{} not reported</span>",
+                    esc(&late.join(", "))
+                ));
+            }
+            account_row(
+                o,
+                account,
+                &regions.iter().map(|(r, _)| *r).collect::<Vec<_>>(),
+                &cell.join(", "),
+                g,
+                max,
+            );
+        }
+        if summary {
+            // Every account: those that reported without spend (a true zero), then those that did not.
+            let with_spend = |a: &str| self.by_account.iter().any(|(x, _)| x == a);
+            for (account, regions) in self.reported.iter().filter(|(a, _)| !with_spend(a)) {
+                let rs: Vec<&str> = regions.iter().map(String::as_str).collect();
+                account_row(
+                    o,
+                    account,
+                    &rs,
+                    &format!("{} (no calls)", esc(&regions.join(", "))),
+                    &Group::default(),
+                    max,
+                );
+            }
+            let reported = |a: &str| self.reported.iter().any(|(x, _)| x == a);
+            for m in self
+                .missing
+                .iter()
+                .filter(|m| !with_spend(&m.account) && !reported(&m.account))
+            {
+                let _ = writeln!(
+                    o,
+                    "<tr class=\"account-row not-reported\" data-account=\"{}\" data-regions=\"{}\" data-reported=\"false\">\
+                     <td class=\"name\">{}</td><td data-label=\"Region(s)\">{}</td><td class=\"bar\"></td>\
+                     <td class=\"num unpriced\" colspan=\"4\">not reported: not in the totals</td></tr>",
+                    esc(&m.account),
+                    esc(&m.regions.join(" ")),
+                    esc(&m.account),
+                    if m.regions.is_empty() {
+                        "-".to_string()
+                    } else {
+                        esc(&m.regions.join(", "))
+                    }
+                );
+            }
+        }
+        let _ = writeln!(
+            o,
+            "</tbody><tfoot><tr class=\"account-total\" data-requests=\"{}\" data-tokens=\"{}\" data-cost-usd=\"{}\" \
+             data-unpriced-requests=\"{}\"><td class=\"name\"><strong>total</strong></td><td></td><td class=\"bar\"></td>\
+             <td class=\"num\" data-label=\"requests\">{}</td><td class=\"num\" data-label=\"tokens\">{}</td>\
+             <td class=\"num\" data-label=\"cost\"><strong>{}</strong></td><td class=\"num\" data-label=\"unpriced\">{}</td></tr></tfoot></table></section>",
+            t.requests,
+            tokens(t),
+            priced_cost(t).map_or_else(|| "unpriced".into(), exact),
+            t.unpriced_requests,
+            thousands(t.requests),
+            thousands(tokens(t)),
+            money_html(t),
+            unpriced_cell(t)
+        );
+    }
+}
+
+/// Every token of a group (input, output, cache read, cache write).
+fn tokens(g: &Group) -> u64 {
+    g.input_tokens + g.output_tokens + g.cache_read_tokens + g.cache_write_tokens
+}
+
+fn unpriced_cell(g: &Group) -> String {
+    if g.unpriced_requests == 0 {
+        "—".into()
+    } else {
+        format!(
+            "<span class=\"unpriced\">{}</span>",
+            count(g.unpriced_requests, "request")
+        )
+    }
+}
+
+/// One row of the accounts table (an account that reported); `regions_html` is already escaped.
+fn account_row(
+    o: &mut String,
+    account: &str,
+    regions: &[&str],
+    regions_html: &str,
+    g: &Group,
+    max: f64,
+) {
+    let cost = priced_cost(g);
+    let _ = writeln!(
+        o,
+        "<tr class=\"account-row\" data-account=\"{}\" data-regions=\"{}\" data-reported=\"true\" \
+         data-requests=\"{}\" data-tokens=\"{}\" data-cost-usd=\"{}\" data-unpriced-requests=\"{}\">\
+         <td class=\"name\">{}</td><td data-label=\"Region(s)\">{regions_html}</td><td class=\"bar\">{}</td>\
+         <td class=\"num\" data-label=\"requests\">{}</td>\
+         <td class=\"num\" data-label=\"tokens\" title=\"in {} / out {} / cache read {} / cache write {}\">{}</td>\
+         <td class=\"num\" data-label=\"cost\">{}</td><td class=\"num\" data-label=\"unpriced\">{}</td></tr>",
+        esc(account),
+        esc(&regions.join(" ")),
+        g.requests,
+        tokens(g),
+        cost.map_or_else(|| "unpriced".into(), exact),
+        g.unpriced_requests,
+        esc(account),
+        cost_bar(cost, max),
+        thousands(g.requests),
+        thousands(g.input_tokens),
+        thousands(g.output_tokens),
+        thousands(g.cache_read_tokens),
+        thousands(g.cache_write_tokens),
+        thousands(tokens(g)),
+        money_html(g),
+        unpriced_cell(g)
+    );
 }
 
 fn pretty<T: Serialize>(v: &T) -> String {
@@ -820,5 +1097,331 @@ mod tests {
         assert_eq!(summary.team, None);
         assert!(summary.email.body.contains("By team and account"));
         assert!(!body.contains("By team and account"));
+    }
+
+    // ---- The organisation's pages ----
+
+    fn parse(html: &str) -> roxmltree::Document<'_> {
+        crate::daily::report_html::parse_page(html)
+    }
+
+    /// The priced money of a `data-cost-usd` value: none for `unpriced` (no part of it has a price;
+    /// never drawn as $0).
+    fn money(s: &str) -> Money {
+        if s == "unpriced" {
+            return Money::ZERO;
+        }
+        Money::from_usd_text(s).unwrap_or_else(|e| panic!("not money: {s}: {e:?}"))
+    }
+
+    fn rows_of<'d>(doc: &'d roxmltree::Document<'d>, class: &str) -> Vec<roxmltree::Node<'d, 'd>> {
+        doc.descendants()
+            .filter(|n| {
+                n.attribute("class")
+                    .is_some_and(|c| c.split(' ').any(|x| x == class))
+            })
+            .collect()
+    }
+
+    fn num(n: &roxmltree::Node<'_, '_>, attr: &str) -> u64 {
+        n.attribute(attr).unwrap().parse().unwrap()
+    }
+
+    /// Two teams in three accounts (a tagged app in two of them, direct calls in all three).
+    fn team_rows(team: &str, app: &str, accounts: &[&str]) -> Vec<AccountRow> {
+        use crate::attribution::profiles::{Profile, ProfileMap};
+        let prices = PriceTable::embedded();
+        let mut out = rows();
+        for (i, account) in accounts.iter().enumerate() {
+            let arn = format!("arn:aws:bedrock:us-east-1:1:application-inference-profile/p{i}");
+            let profiles = ProfileMap::new([Profile {
+                arn: arn.clone(),
+                id: format!("p{i}"),
+                name: app.into(),
+                model_arns: vec![
+                    "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0".into(),
+                ],
+                tags: [("app".into(), app.into()), ("team".into(), team.into())].into(),
+            }]);
+            let mut r = Rollup::default();
+            r.add_row(
+                UsageKey {
+                    model_id: arn,
+                    region: "us-east-1".into(),
+                    caller: format!("arn:aws:iam::{account}:user/\"><script>x</script>"),
+                    metadata: vec![],
+                    prompt_band: 0,
+                    tier: "default".into(),
+                },
+                &Usage {
+                    requests: 7,
+                    errors: 0,
+                    tokens: Tokens {
+                        input: 3_000_017 * (i as u64 + 1),
+                        output: 10_001,
+                        cache_read: 20_000,
+                        ..Default::default()
+                    },
+                },
+            );
+            for row in price_rows(&r.rows, &profiles, &prices, &AttributionConfig::default()) {
+                out.push(AccountRow {
+                    account: account.to_string(),
+                    row,
+                });
+            }
+        }
+        out
+    }
+
+    /// Checks one page's accounts table against its report: every reported row's figures sum to the
+    /// footer and to the report's totals, each row's Regions sum to the row, and each row is the
+    /// account's figures in `by_account`. Returns the accounts of the rows, in order.
+    fn check_accounts_table(html: &str, view: &OrgReport) -> Vec<String> {
+        let doc = parse(html);
+        let rows: Vec<_> = rows_of(&doc, "account-row")
+            .into_iter()
+            .filter(|r| r.attribute("data-reported") == Some("true"))
+            .collect();
+        let total = rows_of(&doc, "account-total");
+        assert_eq!(total.len(), 1);
+        let total = total[0];
+        let (mut cost, mut requests, mut tokens_sum, mut unpriced) = (Money::ZERO, 0, 0, 0);
+        for r in &rows {
+            let account = r.attribute("data-account").unwrap();
+            let row_cost = money(r.attribute("data-cost-usd").unwrap());
+            if r.attribute("data-cost-usd") == Some("unpriced") {
+                assert!(num(r, "data-unpriced-requests") > 0, "{account}");
+            }
+            cost += row_cost;
+            requests += num(r, "data-requests");
+            tokens_sum += num(r, "data-tokens");
+            unpriced += num(r, "data-unpriced-requests");
+            if let Some((_, g)) = view.by_account.iter().find(|(a, _)| a == account) {
+                assert_eq!(row_cost, g.cost, "{account}");
+                assert_eq!(num(r, "data-requests"), g.requests, "{account}");
+                assert_eq!(num(r, "data-tokens"), tokens(g), "{account}");
+            } else {
+                assert_eq!(
+                    num(r, "data-requests"),
+                    0,
+                    "{account}: no spend, no requests"
+                );
+            }
+            // The Regions of the row add up to it.
+            let regions = rows_of(&doc, "region")
+                .into_iter()
+                .filter(|s| s.ancestors().any(|a| a == *r))
+                .map(|s| money(s.attribute("data-cost-usd").unwrap()))
+                .fold(Money::ZERO, |a, b| a + b);
+            if num(r, "data-requests") > 0 {
+                assert_eq!(regions, row_cost, "{account}'s Regions");
+            }
+        }
+        let t = &view.report.totals;
+        assert_eq!(money(total.attribute("data-cost-usd").unwrap()), t.cost);
+        assert_eq!(
+            (cost, requests, unpriced),
+            (t.cost, t.requests, t.unpriced_requests)
+        );
+        assert_eq!(tokens_sum, tokens(t));
+        assert_eq!(num(&total, "data-requests"), t.requests);
+        rows.iter()
+            .map(|r| r.attribute("data-account").unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn org_pages_break_down_by_account_and_their_rows_sum_to_the_totals() {
+        let prices = PriceTable::embedded();
+        let rows = team_rows("search", "finder", &["111111111111", "333333333333"]);
+        let org = OrgReport::build(&rows, Some(d()), prices.as_of, &[], 0, Some(&members()));
+        assert_eq!(org.report.by_team.len(), 2);
+        // The summary: every account with spend, the organisation's totals.
+        let html = org.to_html(Audience::Summary, None, None);
+        let accounts = check_accounts_table(&html, &org);
+        assert_eq!(
+            accounts,
+            org.by_account
+                .iter()
+                .map(|(a, _)| a.clone())
+                .collect::<Vec<_>>()
+        );
+        assert!(html.contains("— all teams, all accounts</h1>"));
+        // Each team's page: only its accounts, summing to the team's total in the organisation.
+        for (team, g) in &org.report.by_team {
+            let view = org.for_team(team, &rows, &[]);
+            assert_eq!(view.report.totals, *g, "{team}");
+            let html = view.to_html(Audience::Team(team), None, None);
+            let accounts = check_accounts_table(&html, &view);
+            let want: BTreeSet<&str> = org
+                .by_team_account
+                .iter()
+                .filter(|((t, _), _)| t == team)
+                .map(|((_, a), _)| a.as_str())
+                .collect();
+            assert_eq!(
+                accounts.iter().map(String::as_str).collect::<BTreeSet<_>>(),
+                want,
+                "{team}"
+            );
+            // Summary-only rows (accounts without the team's spend) are not on a team's page.
+            assert!(!html.contains("data-reported=\"false\""), "{team}");
+        }
+        let search = org.for_team("search", &rows, &[]);
+        assert_eq!(search.by_account.len(), 2);
+    }
+
+    #[test]
+    fn org_pages_name_the_missing_members_and_list_every_account() {
+        let prices = PriceTable::embedded();
+        let rows = rows();
+        let mut m = members();
+        // Reported, without a call: a true zero on the summary page.
+        m.reported
+            .insert(("666666666666".into(), "eu-west-1".into()));
+        let org = OrgReport::build(&rows, Some(d()), prices.as_of, &[], 0, Some(&m));
+        let html = org.to_html(Audience::Summary, None, None);
+        check_accounts_table(&html, &org);
+        let doc = parse(&html);
+        let callout = doc
+            .descendants()
+            .find(|n| n.attribute("id") == Some("not-reported"))
+            .expect("the not-reported call-out");
+        assert_eq!(callout.attribute("data-missing-accounts"), Some("3"));
+        assert_eq!(callout.attribute("data-accounts-expected"), Some("6"));
+        let text: String = callout
+            .descendants()
+            .filter(|n| n.is_text())
+            .map(|n| n.text().unwrap())
+            .collect();
+        assert!(text.contains("3 of 6 accounts not reported yet"), "{text}");
+        let named: Vec<(&str, &str)> = rows_of(&doc, "missing-account")
+            .iter()
+            .map(|n| {
+                (
+                    n.attribute("data-account").unwrap(),
+                    n.attribute("data-regions").unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("333333333333", "eu-west-1"),
+                ("444444444444", "us-east-1"),
+                ("555555555555", "")
+            ]
+        );
+        // The table lists every account: three with spend (333333333333 also marked for its missing
+        // Region), one reported without calls, two not reported.
+        let table: Vec<(&str, &str)> = rows_of(&doc, "account-row")
+            .iter()
+            .map(|n| {
+                (
+                    n.attribute("data-account").unwrap(),
+                    n.attribute("data-reported").unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            table,
+            [
+                ("333333333333", "true"),
+                ("222222222222", "true"),
+                ("111111111111", "true"),
+                ("666666666666", "true"),
+                ("444444444444", "false"),
+                ("555555555555", "false"),
+            ]
+        );
+        let row_333 = rows_of(&doc, "account-row")[0];
+        assert!(row_333
+            .descendants()
+            .any(|n| n.text() == Some("eu-west-1 not reported")));
+        // A team's page names them too: a missing account may hold the team's spend.
+        let team = org.for_team("unattributed", &rows, &[]);
+        let page = team.to_html(Audience::Team("unattributed"), None, None);
+        assert!(page.contains("data-missing-accounts=\"3\""));
+        assert!(page.contains("444444444444 (us-east-1)"));
+        // Everyone reported: said so, no call-out.
+        let all = Members {
+            reported: m.expected.clone(),
+            expected: m.expected.clone(),
+            expected_accounts: Default::default(),
+        };
+        let org = OrgReport::build(&rows, Some(d()), prices.as_of, &[], 0, Some(&all));
+        let html = org.to_html(Audience::Summary, None, None);
+        assert!(
+            html.contains("Every expected account reported (3)."),
+            "{html}"
+        );
+        assert!(!html.contains("class=\"missing-account\""));
+        // Fan-in input skipped is on the page.
+        let mut org = org;
+        org.bad_rows = 2;
+        let html = org.to_html(Audience::Summary, None, None);
+        parse(&html);
+        assert!(html.contains("data-bad-lines=\"2\""), "{html}");
+        assert!(html.contains("Skipped: 2 bad fan-in lines"));
+    }
+
+    #[test]
+    fn org_pages_escape_account_team_app_and_caller() {
+        const EVIL_TEAM: &str = "<script>alert('t')</script>&";
+        const EVIL_APP: &str = "\"><img src=x onerror=alert(1)>";
+        const EVIL_ACCOUNT: &str = "12<b onmouseover=\"x\">&amp;";
+        let prices = PriceTable::embedded();
+        let rows = team_rows(EVIL_TEAM, EVIL_APP, &[EVIL_ACCOUNT, "222222222222"]);
+        let m = Members {
+            reported: [(EVIL_ACCOUNT.to_string(), "us-east-1".to_string())].into(),
+            expected: [("</li><script>".to_string(), "<x>".to_string())].into(),
+            expected_accounts: Default::default(),
+        };
+        let org = OrgReport::build(&rows, Some(d()), prices.as_of, &[], 0, Some(&m));
+        let team = org.for_team(EVIL_TEAM, &rows, &[]);
+        for html in [
+            org.to_html(Audience::Summary, None, None),
+            team.to_html(Audience::Team(EVIL_TEAM), None, None),
+        ] {
+            assert!(!html.contains("<script"), "markup from a value");
+            assert!(!html.contains("<img"), "markup from a value");
+            assert!(!html.contains("<b "), "markup from a value");
+            let doc = parse(&html);
+            for n in doc.descendants().filter(|n| n.is_element()) {
+                assert!(
+                    !matches!(n.tag_name().name(), "script" | "img" | "b" | "iframe"),
+                    "{:?}",
+                    n.tag_name()
+                );
+                for a in n.attributes() {
+                    assert!(!a.name().starts_with("on"), "event handler {}", a.name());
+                }
+            }
+            // The values survive as text and attributes.
+            assert!(doc
+                .descendants()
+                .any(|n| n.attribute("data-account") == Some(EVIL_ACCOUNT)));
+            assert!(doc
+                .descendants()
+                .any(|n| n.is_text() && n.text().unwrap().contains(EVIL_TEAM)));
+            check_accounts_table(
+                &html,
+                if html.contains("all teams") {
+                    &org
+                } else {
+                    &team
+                },
+            );
+        }
+        let html = org.to_html(Audience::Summary, None, None);
+        let doc = parse(&html);
+        assert!(doc
+            .descendants()
+            .any(|n| n.attribute("data-account") == Some("</li><script>")
+                && n.attribute("data-regions") == Some("<x>")));
+        assert!(doc
+            .descendants()
+            .any(|n| n.attribute("data-name") == Some(EVIL_APP)));
     }
 }

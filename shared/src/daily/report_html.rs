@@ -249,11 +249,19 @@ fn money_text(g: &Group) -> String {
 
 /// Renders the page.
 pub fn render(page: &Page<'_>) -> String {
+    render_with(page, "", &|_| {})
+}
+
+/// Renders the page with `scope` after the audience in its title (`", organisation"`) and the
+/// sections `extra` writes after the call-outs (the organisation view's accounts:
+/// `org::OrgReport::to_html`).
+pub(crate) fn render_with(page: &Page<'_>, scope: &str, extra: &dyn Fn(&mut String)) -> String {
     let r = page.report;
     let t = &r.totals;
     let day = r
         .date
         .map_or_else(|| "several days".to_string(), |d| d.to_string());
+    let title = format!("{}{scope}", audience_title(page.audience));
     let mut o = String::with_capacity(32 * 1024);
     let _ = write!(
         o,
@@ -262,13 +270,13 @@ pub fn render(page: &Page<'_>) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n\
          <title>Bedrock spend {} — {}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n",
         esc(&day),
-        esc(&audience_title(page.audience))
+        esc(&title)
     );
     let _ = writeln!(
         o,
         "<h1>Bedrock spend on {} (UTC) — {}</h1>",
         esc(&day),
-        esc(&audience_title(page.audience))
+        esc(&title)
     );
     let _ = writeln!(
         o,
@@ -278,6 +286,7 @@ pub fn render(page: &Page<'_>) -> String {
     );
     kpis(&mut o, r);
     callouts(&mut o, r);
+    extra(&mut o);
     hourly_section(&mut o, page);
     incident_section(&mut o, page);
     tokens_section(&mut o, t);
@@ -820,6 +829,31 @@ fn tokens_section(o: &mut String, t: &Group) {
     let _ = writeln!(o, "</ul></section>");
 }
 
+/// A group's cost cell: the money, `+ unpriced` when part of it has no price, `unpriced` when none
+/// has (never $0 for unknown money).
+pub(crate) fn money_html(g: &Group) -> String {
+    match priced_cost(g) {
+        None => "<span class=\"unpriced\">unpriced</span>".to_string(),
+        Some(c) if g.unpriced_requests > 0 => {
+            format!("{c} + <span class=\"unpriced\">unpriced</span>")
+        }
+        Some(c) => c.to_string(),
+    }
+}
+
+/// A table row's bar: `cost` against the largest cost `max` of the table; none for no or unknown
+/// money.
+pub(crate) fn cost_bar(cost: Option<Money>, max: f64) -> String {
+    match cost {
+        Some(c) if max > 0.0 && c.0 > 0 => format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 100 10\" preserveAspectRatio=\"none\">\
+             <rect class=\"bar\" x=\"0\" y=\"0\" width=\"{:.3}\" height=\"10\" fill=\"#4e79a7\"/></svg>",
+            (c.as_f64() / max * 100.0).max(0.5)
+        ),
+        _ => String::new(),
+    }
+}
+
 fn top_section(
     o: &mut String,
     id: &str,
@@ -848,21 +882,8 @@ fn top_section(
             (true, Some(t)) => format!("{} ({})", label(name), t),
             _ => label(name),
         };
-        let bar = match cost {
-            Some(c) if max > 0.0 && c.0 > 0 => format!(
-                "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 100 10\" preserveAspectRatio=\"none\">\
-                 <rect class=\"bar\" x=\"0\" y=\"0\" width=\"{:.3}\" height=\"10\" fill=\"#4e79a7\"/></svg>",
-                (c.as_f64() / max * 100.0).max(0.5)
-            ),
-            _ => String::new(),
-        };
-        let money = match cost {
-            None => "<span class=\"unpriced\">unpriced</span>".to_string(),
-            Some(c) if g.unpriced_requests > 0 => {
-                format!("{c} + <span class=\"unpriced\">unpriced</span>")
-            }
-            Some(c) => c.to_string(),
-        };
+        let bar = cost_bar(cost, max);
+        let money = money_html(g);
         let _ = writeln!(
             o,
             "<tr class=\"top-row\" data-name=\"{}\"{} data-cost-usd=\"{}\" data-requests=\"{}\" data-unpriced-requests=\"{}\">\
@@ -957,6 +978,19 @@ fn tier_unread_section(o: &mut String, r: &Report) {
         );
     }
     let _ = writeln!(o, "</ul></section>");
+}
+
+/// Parses a page the way the tests read it: well-formed XML, its DOCTYPE allowed.
+#[cfg(test)]
+pub(crate) fn parse_page(html: &str) -> roxmltree::Document<'_> {
+    roxmltree::Document::parse_with_options(
+        html,
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        },
+    )
+    .expect("the page is well-formed XML")
 }
 
 #[cfg(test)]
@@ -1079,14 +1113,7 @@ mod tests {
     }
 
     fn parse(html: &str) -> roxmltree::Document<'_> {
-        roxmltree::Document::parse_with_options(
-            html,
-            roxmltree::ParsingOptions {
-                allow_dtd: true,
-                ..Default::default()
-            },
-        )
-        .expect("the page is well-formed XML")
+        parse_page(html)
     }
 
     fn money(s: &str) -> Money {
