@@ -821,14 +821,14 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
             self.in_flight.fetch_sub(1, SeqCst);
             let n: usize = arn.rsplit('p').next().unwrap().parse().unwrap();
-            if n % 4 == 0 {
+            if n.is_multiple_of(4) {
                 return Err(AwsError {
                     operation: "GetInferenceProfile",
                     code: Some("ThrottlingException".into()),
                     message: "ThrottlingException: slow down".into(),
                 });
             }
-            if n % 5 == 0 {
+            if n.is_multiple_of(5) {
                 return Ok(None);
             }
             Ok(Some(bedrock_meter_core::attribution::profiles::Profile {
