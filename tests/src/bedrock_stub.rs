@@ -7,7 +7,9 @@
 //! - `GET /inference-profiles?type=APPLICATION&maxResults=…&nextToken=…` → `ListInferenceProfiles`
 //!   (pages of `pageSize` summaries);
 //! - `POST /inference-profiles` → `CreateInferenceProfile` (copyFrom becomes the profile's model ARN);
-//! - `POST /listTagsForResource` `{"resourceARN"}` → `{"tags":[{"key","value"}]}`.
+//! - `POST /listTagsForResource` `{"resourceARN"}` → `{"tags":[{"key","value"}]}`;
+//! - `GET /model-invocation-jobs?…` → `ListModelInvocationJobs`, from the strict double in
+//!   [`crate::batch_jobs`] (no jobs unless a test adds them; scripted failures do not apply).
 //!
 //! Errors come the restJson1 way: an HTTP status, `x-amzn-ErrorType: <Code>` and `{"message"}`.
 //! Failures are scripted per profile (by ARN or id) or for every request, and every request is logged
@@ -81,6 +83,7 @@ struct State {
     /// "METHOD target" of every request, in order.
     log: Vec<String>,
     page_size: usize,
+    batch_jobs: crate::batch_jobs::BatchJobs,
 }
 
 impl State {
@@ -172,6 +175,11 @@ impl BedrockStub {
     /// Scripts (or clears) a failure for every request.
     pub fn fail_all(&self, failure: Option<Failure>) {
         self.state.lock().unwrap().fail_all = failure;
+    }
+
+    /// Adds a batch inference job (`crate::batch_jobs::job_summary`) to `ListModelInvocationJobs`.
+    pub fn add_batch_job(&self, job: serde_json::Value) {
+        self.state.lock().unwrap().batch_jobs.add(job);
     }
 
     pub fn set_page_size(&self, n: usize) {
@@ -309,6 +317,14 @@ fn route(
                 serde_json::json!({"inferenceProfileArn": arn, "status": "ACTIVE"}).to_string(),
             )
         }
+        ("GET", "/model-invocation-jobs") => match s.batch_jobs.answer(query) {
+            Ok(page) => (200, None, page.to_string()),
+            Err((status, code, message)) => (
+                status,
+                Some(code),
+                serde_json::json!({ "message": message }).to_string(),
+            ),
+        },
         ("POST", "/listTagsForResource") => {
             let req: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
             let arn = req["resourceARN"].as_str().unwrap_or("").to_string();

@@ -10,6 +10,7 @@
 //! The moto server binary comes from the Python venv that the test command (`scripts/test.sh`) creates;
 //! `MOTO_SERVER` names it. A missing emulator is a test failure, never a silent skip.
 
+pub mod batch_jobs;
 pub mod bedrock_stub;
 pub mod strict_proxy;
 use std::net::TcpListener;
@@ -91,6 +92,11 @@ impl Moto {
             ))
             .load()
             .await
+    }
+
+    /// The Bedrock batch-jobs double the strict proxy answers `ListModelInvocationJobs` from.
+    pub fn batch_jobs(&self) -> &batch_jobs::BatchJobs {
+        self.proxy.batch_jobs()
     }
 
     /// Puts `account` in organisation `org_id` for the strict proxy's bucket-policy checks.

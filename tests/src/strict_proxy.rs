@@ -79,6 +79,13 @@
 //!   Basic Latin and Latin-1 printable characters: anything else is a `ValidationError`), JSON, and (whitespace not counted) at most 10,240 characters for a role and 2,048
 //!   for a user — the quota is for all of a principal's inline policies together: the proxy keeps the
 //!   sizes of the policies put through it per principal and refuses a put that would pass it.
+//! - **S3 `GetObject` across accounts**: refused with `AccessDenied` (403) when the bucket's owner is
+//!   another account and the bucket has no policy (AWS needs the bucket policy's grant for a
+//!   cross-account read); a bucket policy on such a read is not judged, and the read is refused rather
+//!   than passed by ignorance.
+//! - **Bedrock `ListModelInvocationJobs`**, which moto does not implement: answered by the strict
+//!   double in [`crate::batch_jobs`] ([`StrictProxy::batch_jobs`] seeds it), with the documented
+//!   request limits.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -108,6 +115,7 @@ pub enum Service {
     Sns,
     S3,
     Iam,
+    Bedrock,
 }
 
 fn reject(service: Service, code: &'static str, message: impl Into<String>) -> Rejection {
@@ -1186,6 +1194,11 @@ pub fn check_s3_put_object(key: &str, body_len: u64) -> Result<(), Rejection> {
 /// The 400 the service would answer: (content type, body).
 pub fn error_response(r: &Rejection) -> (&'static str, String) {
     match r.service {
+        // REST-JSON: the SDK reads the code from `__type` (or the x-amzn-ErrorType header).
+        Service::Bedrock => (
+            "application/json",
+            serde_json::json!({ "__type": r.code, "message": r.message }).to_string(),
+        ),
         Service::S3 => (
             "application/xml",
             format!(
@@ -1275,6 +1288,8 @@ struct State {
     organizations: Mutex<HashMap<String, String>>,
     /// SNS: each topic's policy (by topic ARN), learnt as it is set.
     topics: Mutex<HashMap<String, Value>>,
+    /// Bedrock batch inference jobs (`ListModelInvocationJobs`, which moto lacks).
+    batch_jobs: crate::batch_jobs::BatchJobs,
 }
 
 impl State {
@@ -1477,6 +1492,9 @@ struct BucketFacts {
 
 /// Checks one request; `upstream` is moto's port (for `DescribeTable` when a schema is unknown).
 fn check_request(state: &State, upstream: u16, req: &Request) -> Result<(), Rejection> {
+    if req.method == "GET" && signing_service(req) == Some("s3") {
+        return check_cross_account_get(state, req);
+    }
     // S3 PutObject, path-style: PUT /bucket/key (sub-resources such as ?acl or ?tagging are not it).
     if matches!(req.method.as_str(), "PUT" | "DELETE") && signing_service(req) == Some("s3") {
         let (path, query) = req.target.split_once('?').unwrap_or((&req.target, ""));
@@ -1655,6 +1673,37 @@ fn check_cross_account_put(
         acl: header(req, "x-amz-acl"),
     };
     evaluate_bucket_policy(facts.policy.as_ref(), bucket, key, &ctx)
+}
+
+/// `GET /bucket/key` (GetObject) by another account than the bucket's owner: refused unless a bucket
+/// policy could grant it, and a policy is not judged here (refused as well, never passed unjudged).
+fn check_cross_account_get(state: &State, req: &Request) -> Result<(), Rejection> {
+    let (path, query) = req.target.split_once('?').unwrap_or((&req.target, ""));
+    let sub_resource = query
+        .split('&')
+        .any(|q| !q.is_empty() && !q.starts_with("x-id=") && !q.starts_with("partNumber="));
+    let Some((bucket, key)) = path.trim_start_matches('/').split_once('/') else {
+        return Ok(());
+    };
+    if key.is_empty() || sub_resource {
+        return Ok(());
+    }
+    let Some(facts) = state.buckets.lock().unwrap().get(bucket).cloned() else {
+        return Ok(());
+    };
+    let account = caller_account(req);
+    if account == facts.owner {
+        return Ok(());
+    }
+    Err(access_denied(match facts.policy {
+        None => format!(
+            "Access Denied: account {account} may not GetObject from account {}'s bucket {bucket} (no bucket policy allows it)",
+            facts.owner
+        ),
+        Some(_) => format!(
+            "strict proxy: a cross-account GetObject from {bucket} is not judged against its bucket policy: refused"
+        ),
+    }))
 }
 
 /// What a cross-account request presents to a resource policy (a bucket's, a topic's).
@@ -1999,6 +2048,11 @@ impl StrictProxy {
         self.state.rejected.lock().unwrap().clone()
     }
 
+    /// The Bedrock batch-jobs double (seed jobs, cap its pages, read the queries it got).
+    pub fn batch_jobs(&self) -> &crate::batch_jobs::BatchJobs {
+        &self.state.batch_jobs
+    }
+
     /// Puts `account` in organisation `org_id` (what `aws:PrincipalOrgID` is for its requests).
     pub fn set_organization(&self, account: &str, org_id: &str) {
         self.state
@@ -2044,6 +2098,17 @@ fn serve(conn: TcpStream, state: &State, upstream: u16) -> std::io::Result<()> {
         ),
         None => (None, None),
     };
+    if req.method == "GET" && signing_service(&req) == Some("bedrock") {
+        let (path, query) = req.target.split_once('?').unwrap_or((&req.target, ""));
+        if path == "/model-invocation-jobs" {
+            return match state.batch_jobs.answer(query) {
+                Ok(page) => answer_json(&mut conn, &page.to_string()),
+                Err((_, code, message)) => {
+                    refuse(&mut conn, state, reject(Service::Bedrock, code, message))
+                }
+            };
+        }
+    }
     if let Err(r) = check_request(state, upstream, &req) {
         return refuse(&mut conn, state, r);
     }
@@ -2207,6 +2272,17 @@ fn answer(conn: &mut TcpStream, status: u16, body: &str) -> std::io::Result<()> 
     let reason = if status == 200 { "OK" } else { "Bad Request" };
     let head = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: application/x-amz-json-1.0\r\nx-amzn-RequestId: strict-proxy\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes())?;
+    conn.write_all(body.as_bytes())?;
+    conn.flush()
+}
+
+/// A REST-JSON answer (200) the proxy makes itself (the batch-jobs double).
+fn answer_json(conn: &mut TcpStream, body: &str) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nx-amzn-RequestId: strict-proxy\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     conn.write_all(head.as_bytes())?;

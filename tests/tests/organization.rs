@@ -303,6 +303,7 @@ impl Member {
             fan_in_store: Some(S3Store::in_region(&self.conf, HOME_REGION)),
             prices: PriceTable::embedded(),
             mantle: None,
+            batch: None,
         };
         handle(&deps, &self.cfg, &json!({"date": date.to_string()}), now()).await
     }

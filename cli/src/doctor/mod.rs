@@ -13,6 +13,7 @@
 //! with [`check`] (a check and its status) and [`render`] (table or JSON).
 
 mod attribution;
+mod batch;
 mod check;
 mod daily_path;
 mod facts;
@@ -31,7 +32,7 @@ use std::time::Duration;
 use anyhow::Context;
 use bedrock_meter_core::attribution::resolution::AttributionConfig;
 use bedrock_meter_core::aws::athena::AthenaEngine;
-use bedrock_meter_core::aws::bedrock::BedrockProfiles;
+use bedrock_meter_core::aws::bedrock::{BedrockBatchJobs, BedrockProfiles};
 use bedrock_meter_core::aws::cloudwatch::CloudWatchMantle;
 use bedrock_meter_core::aws::glue::GlueCatalog;
 use bedrock_meter_core::aws::logging::BedrockLogging;
@@ -213,6 +214,23 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| e.to_string());
         checks.push(mantle::check(
             &mantle_usage,
+            &prices,
+            &facts.region,
+            &humantime_window(a.recent),
+            matches!(facts.logging, Ok(Some(_))),
+        ));
+        // And batch inference jobs that ended in the window, from their manifests.
+        let batch_day = bedrock_meter_core::daily::batch::read_jobs(
+            &BedrockBatchJobs::new(&config),
+            &S3Store::new(&config),
+            None,
+            bedrock_meter_core::time::Timestamp(start),
+            facts.now,
+        )
+        .await
+        .map_err(|e| e.to_string());
+        checks.push(batch::check(
+            &batch_day,
             &prices,
             &facts.region,
             &humantime_window(a.recent),

@@ -232,6 +232,18 @@ pub struct Deps<E, P, N, S> {
     pub prices: PriceTable,
     /// The `AWS/BedrockMantle` metrics (the summary's "not in invocation logs" lines); `None`: not read.
     pub mantle: Option<bedrock_meter_core::aws::cloudwatch::CloudWatchMantle>,
+    /// Batch inference jobs and their manifests (the summary's "Batch inference" lines); `None`: off
+    /// (`BATCH_OUTPUT_BUCKETS` empty).
+    pub batch: Option<Batch>,
+}
+
+/// The batch-jobs feature: Bedrock's job listing, S3 for the manifests, and the only buckets
+/// manifests are read from (`BATCH_OUTPUT_BUCKETS`, the template's `BatchOutputBuckets`: the role may
+/// read no other).
+pub struct Batch {
+    pub jobs: bedrock_meter_core::aws::bedrock::BedrockBatchJobs,
+    pub objects: bedrock_meter_core::aws::s3::S3Store,
+    pub buckets: Vec<String>,
 }
 
 /// What an invocation did (the Lambda's result).
@@ -533,6 +545,38 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectWriter>(
         None => Vec::new(),
     };
 
+    // Batch inference jobs that ended in the day, counted from their manifests (summary email and page).
+    let (batch_lines, batch_problems) = match &deps.batch {
+        Some(b) => {
+            use bedrock_meter_core::daily::batch;
+            let end = bedrock_meter_core::time::Timestamp(date.start().0 + 86_400);
+            match batch::read_jobs(
+                &b.jobs,
+                &b.objects,
+                Some(b.buckets.as_slice()),
+                date.start(),
+                end,
+            )
+            .await
+            {
+                Ok(day) => {
+                    let region = std::env::var("AWS_REGION").ok();
+                    (
+                        batch::lines(&day, &deps.prices, region.as_deref()),
+                        batch::problems(&day),
+                    )
+                }
+                Err(e) => {
+                    notes.push(format!(
+                        "could not list the batch inference jobs (ListModelInvocationJobs): {e}; batch inference is not counted for {date}"
+                    ));
+                    (Vec::new(), Vec::new())
+                }
+            }
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+
     // Each hour's rows priced as the day's (same profiles and prices): the pages' chart and the fan-in.
     let rows_by_hour: std::collections::BTreeMap<i64, Vec<PricedRow>> =
         if cfg.reports.is_some() || cfg.fan_in.is_some() {
@@ -568,7 +612,14 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectWriter>(
                 metadata_keys: keys,
                 mantle: &mantle,
             };
-            reports::write_pages(&deps.store, rb, &day, &mut notes).await
+            reports::write_pages_with_batch(
+                &deps.store,
+                rb,
+                &day,
+                (&batch_lines, &batch_problems),
+                &mut notes,
+            )
+            .await
         }
         None => Default::default(),
     };
@@ -586,6 +637,12 @@ async fn run<E: QueryEngine, P: ProfileSource, N: Notifier, S: ObjectWriter>(
                     // Within SNS's message limit, with room for the chat format's envelope.
                     let budget = bedrock_meter_core::ports::notify::MAX_MESSAGE_BYTES - 4_096;
                     bedrock_meter_core::daily::email::add_mantle(&mut n, &mantle, budget);
+                    bedrock_meter_core::daily::batch::add_to_email(
+                        &mut n,
+                        &batch_lines,
+                        &batch_problems,
+                        budget,
+                    );
                 }
                 (team, n)
             })

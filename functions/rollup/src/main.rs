@@ -38,6 +38,17 @@ async fn main() -> Result<(), Error> {
         mantle: Some(bedrock_meter_core::aws::cloudwatch::CloudWatchMantle::new(
             &conf,
         )),
+        // Batch inference (optional): on when BATCH_OUTPUT_BUCKETS names the buckets it may read.
+        batch: bedrock_meter_core::daily::batch::buckets_from(
+            std::env::var(bedrock_meter_core::daily::batch::BUCKETS_ENV)
+                .ok()
+                .as_deref(),
+        )
+        .map(|buckets| bedrock_meter_rollup::Batch {
+            jobs: bedrock_meter_core::aws::bedrock::BedrockBatchJobs::new(&conf),
+            objects: S3Store::new(&conf),
+            buckets,
+        }),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (deps, cfg) = (&deps, &cfg);

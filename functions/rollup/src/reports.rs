@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use bedrock_meter_core::daily::batch::BatchLine;
 use bedrock_meter_core::daily::email::Audience;
 use bedrock_meter_core::daily::report::Report;
 use bedrock_meter_core::daily::report_html::{render, Hourly, Page};
@@ -114,6 +115,18 @@ pub async fn write_pages<S: ObjectWriter>(
     day: &Day<'_>,
     notes: &mut Vec<String>,
 ) -> BTreeMap<Option<String>, String> {
+    write_pages_with_batch(store, rb, day, (&[], &[]), notes).await
+}
+
+/// [`write_pages`], with the day's batch inference lines and what could not be counted
+/// (`daily::batch`) on the summary page.
+pub async fn write_pages_with_batch<S: ObjectWriter>(
+    store: &S,
+    rb: &ReportsBucket,
+    day: &Day<'_>,
+    batch: (&[BatchLine], &[String]),
+    notes: &mut Vec<String>,
+) -> BTreeMap<Option<String>, String> {
     let (org, date) = (day.org, day.date);
     let hourly =
         |team: Option<&str>| Hourly::build(Some(date), day.rows_by_hour, team, org.prices_as_of);
@@ -133,17 +146,18 @@ pub async fn write_pages<S: ObjectWriter>(
         })
         .collect();
     let hours = hourly(None);
+    let summary = bedrock_meter_core::daily::report_html::add_mantle(
+        &render(&Page {
+            report: org,
+            audience: Audience::Summary,
+            hourly: Some(&hours),
+            incidents: None,
+        }),
+        day.mantle,
+    );
     pages.push((
         None,
-        bedrock_meter_core::daily::report_html::add_mantle(
-            &render(&Page {
-                report: org,
-                audience: Audience::Summary,
-                hourly: Some(&hours),
-                incidents: None,
-            }),
-            day.mantle,
-        ),
+        bedrock_meter_core::daily::batch::add_to_page(&summary, batch.0, batch.1),
     ));
     put_pages(store, rb, date, pages, notes).await
 }

@@ -320,6 +320,7 @@ fn deps_with<E>(e: &Env, engine: E) -> Deps<E, FakeProfiles, SnsNotifier, S3Stor
         fan_in_store: None,
         prices: PriceTable::embedded(),
         mantle: None,
+        batch: None,
     }
 }
 
@@ -1290,4 +1291,125 @@ async fn the_summary_email_and_page_show_the_mantle_traffic_on_moto() {
         html.contains("not in invocation logs: 3 inferences, 2,000,000 tokens"),
         "summary page"
     );
+}
+
+/// Batch inference end to end: jobs of the report's day served by the strict proxy's batch-jobs double
+/// (moto lacks `ListModelInvocationJobs`), their manifests real S3 objects in moto, read by the real
+/// adapters; the summary email and the summary page count them per model (unpriced: the price table
+/// has no batch rate), name the job whose manifest was not readable, and no team's email has them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summary_email_and_page_count_the_batch_jobs_on_moto() {
+    use bedrock_meter_core::aws::bedrock::BedrockBatchJobs;
+    use bedrock_meter_integration_tests::batch_jobs::job_summary;
+    use bedrock_meter_rollup::reports::{page_key, ReportsBucket};
+    use bedrock_meter_rollup::Batch;
+    const MODEL: &str = "anthropic.claude-3-haiku-20240307-v1:0";
+    let e = env().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&e.conf)
+            .force_path_style(true)
+            .build(),
+    );
+    for b in ["bedrock-meter-reports", "batch-out", "not-granted"] {
+        s3.create_bucket().bucket(b).send().await.unwrap();
+    }
+    let start = day().start().0;
+    let jobs = e.moto.batch_jobs();
+    for (id, status, end, out) in [
+        (
+            "aaaaaaaaaaa1",
+            "Completed",
+            3_600,
+            "s3://batch-out/results/",
+        ),
+        (
+            "aaaaaaaaaaa2",
+            "PartiallyCompleted",
+            7_200,
+            "s3://batch-out/results/",
+        ),
+        // The role may not read this bucket (not among BATCH_OUTPUT_BUCKETS): named, not counted.
+        ("aaaaaaaaaaa3", "Completed", 8_000, "s3://not-granted/"),
+        // Ended the next day: the next report's.
+        (
+            "aaaaaaaaaaa4",
+            "Completed",
+            90_000,
+            "s3://batch-out/results/",
+        ),
+    ] {
+        jobs.add(job_summary(
+            id,
+            &format!("nightly-{id}"),
+            MODEL,
+            status,
+            start + end - 3_600,
+            Some(start + end),
+            out,
+        ));
+    }
+    for (id, records, input, output) in [
+        ("aaaaaaaaaaa1", 1_000, 2_000_000, 400_000),
+        ("aaaaaaaaaaa2", 500, 1_000_000, 100_000),
+        ("aaaaaaaaaaa4", 7, 7, 7),
+    ] {
+        s3.put_object()
+            .bucket("batch-out")
+            .key(format!("results/{id}/manifest.json.out"))
+            .body(
+                format!(
+                    r#"{{"totalRecordCount":{records},"processedRecordCount":{records},"successRecordCount":{records},"errorRecordCount":0,"inputTokenCount":{input},"outputTokenCount":{output}}}"#
+                )
+                .into_bytes()
+                .into(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    seed_results(&e);
+    let mut deps = deps_with(&e, AthenaEngine::new(&e.conf));
+    deps.batch = Some(Batch {
+        jobs: BedrockBatchJobs::new(&e.conf),
+        objects: S3Store::new(&e.conf),
+        buckets: vec!["batch-out".into()],
+    });
+    let mut cfg = config(&e.reports, &e.alerts, Duration::from_secs(60));
+    cfg.reports = Some(ReportsBucket {
+        bucket: "bedrock-meter-reports".into(),
+        region: "us-east-1".into(),
+    });
+    let out = handle(&deps, &cfg, &json!({"date": "2026-11-25"}), now())
+        .await
+        .unwrap();
+    assert!(out.notes.is_empty(), "{:?}", out.notes);
+    let line = format!(
+        "  {MODEL}: batch inference: 3 jobs (1 not read: not counted), 1,500 records, 3,000,000 input + 500,000 output tokens, no price (no batch rate)\n"
+    );
+    let msgs = published(&e.moto, "bedrock-meter-reports");
+    let (team, _, summary) = msgs.last().unwrap();
+    assert_eq!(team, "all");
+    assert!(summary.contains(&line), "{summary}");
+    assert!(
+        summary.contains("  not counted: job nightly-aaaaaaaaaaa3: manifest s3://not-granted/aaaaaaaaaaa3/manifest.json.out not read: bucket not-granted is not among the buckets the stack may read"),
+        "{summary}"
+    );
+    // The day's totals are the invocation logs' alone.
+    check_reports(&msgs);
+    for (team, _, body) in &msgs[..msgs.len() - 1] {
+        assert!(!body.contains("Batch inference"), "{team}: {body}");
+    }
+    let page = s3
+        .get_object()
+        .bucket("bedrock-meter-reports")
+        .key(page_key(day(), None))
+        .send()
+        .await
+        .unwrap();
+    let html = String::from_utf8(page.body.collect().await.unwrap().to_vec()).unwrap();
+    assert!(html.contains("<section id=\"batch\">"), "summary page");
+    assert!(html.contains(
+        "batch inference: 3 jobs (1 not read: not counted), 1,500 records, 3,000,000 input + 500,000 output tokens, no price (no batch rate)"
+    ));
+    assert!(e.moto.rejections().is_empty(), "{:?}", e.moto.rejections());
 }

@@ -2,12 +2,15 @@
 //! implements the core's [`ProfileSource`] port with aws-sdk-bedrock (`GetInferenceProfile`,
 //! `ListTagsForResource`, `ListInferenceProfiles` with `typeEquals=APPLICATION`,
 //! `CreateInferenceProfile`); [`Profiles`] picks it or a profiles file at cold start.
+//! [`BedrockBatchJobs`] implements the batch-jobs port (`ListModelInvocationJobs`).
 
 use aws_sdk_bedrock::types::{InferenceProfileModelSource, InferenceProfileType, Tag};
 
 use crate::attribution::profiles::{Profile, ProfileMap};
+use crate::ports::batch::{BatchJob, BatchJobSource, JobPage, JobQuery};
 use crate::ports::profiles::ProfileSource;
 use crate::ports::AwsError;
+use crate::time::Timestamp;
 
 #[derive(Clone, Debug)]
 pub struct BedrockProfiles {
@@ -127,6 +130,66 @@ impl ProfileSource for BedrockProfiles {
                 _ => return Ok(out),
             }
         }
+    }
+}
+
+/// Batch inference jobs from the Bedrock control plane: the core's [`BatchJobSource`]
+/// (`ListModelInvocationJobs`, one page per call, at most `maxResults` 1,000, by submit time).
+#[derive(Clone, Debug)]
+pub struct BedrockBatchJobs {
+    client: aws_sdk_bedrock::Client,
+}
+
+impl BedrockBatchJobs {
+    pub fn new(config: &aws_config::SdkConfig) -> BedrockBatchJobs {
+        BedrockBatchJobs {
+            client: aws_sdk_bedrock::Client::new(config),
+        }
+    }
+}
+
+impl BatchJobSource for BedrockBatchJobs {
+    async fn list_page(
+        &self,
+        query: &JobQuery,
+        next_token: Option<String>,
+    ) -> Result<JobPage, AwsError> {
+        let out = self
+            .client
+            .list_model_invocation_jobs()
+            .submit_time_after(aws_smithy_types::DateTime::from_secs(
+                query.submitted_after.0,
+            ))
+            .submit_time_before(aws_smithy_types::DateTime::from_secs(
+                query.submitted_before.0,
+            ))
+            .max_results(crate::ports::batch::MAX_RESULTS)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListModelInvocationJobs", e))?;
+        let jobs = out
+            .invocation_job_summaries()
+            .iter()
+            .map(|j| BatchJob {
+                arn: j.job_arn().to_string(),
+                name: j.job_name().to_string(),
+                model_id: j.model_id().to_string(),
+                status: j
+                    .status()
+                    .map_or_else(String::new, |s| s.as_str().to_string()),
+                submit_time: Timestamp(j.submit_time().secs()),
+                end_time: j.end_time().map(|t| Timestamp(t.secs())),
+                output_uri: j
+                    .output_data_config()
+                    .and_then(|o| o.as_s3_output_data_config().ok())
+                    .map(|s| s.s3_uri().to_string()),
+            })
+            .collect();
+        Ok(JobPage {
+            jobs,
+            next_token: out.next_token().map(str::to_string),
+        })
     }
 }
 

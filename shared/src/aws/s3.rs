@@ -1,11 +1,12 @@
 //! [`S3Store`] implements the core's [`ObjectWriter`] port with aws-sdk-s3 `PutObject` (and, for the
-//! organisation's fan-in bucket in another account, `PutObject` with `bucket-owner-full-control`), and (feature
+//! organisation's fan-in bucket in another account, `PutObject` with `bucket-owner-full-control`), the
+//! [`ObjectReader`] port with `GetObject` (batch inference manifests), and (feature
 //! `operator`) the operator port `ObjectLister` with `ListObjectsV2`, which `doctor` uses to find the
 //! newest delivered log object.
 
 use aws_sdk_s3::primitives::ByteStream;
 
-use crate::ports::objects::{KeyLister, ObjectWriter};
+use crate::ports::objects::{KeyLister, ObjectReader, ObjectWriter};
 use crate::ports::AwsError;
 
 #[derive(Clone, Debug)]
@@ -80,6 +81,44 @@ impl ObjectWriter for S3Store {
             .await
             .map_err(|e| AwsError::from_sdk("PutObject", e))?;
         Ok(())
+    }
+}
+
+impl ObjectReader for S3Store {
+    async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, AwsError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetObject", e))?;
+        let size = out.content_length().unwrap_or(0);
+        if u64::try_from(size).unwrap_or(u64::MAX) > max_bytes {
+            return Err(AwsError::new(
+                "GetObject",
+                format!("s3://{bucket}/{key} is {size} bytes, more than the {max_bytes} read"),
+            ));
+        }
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| AwsError::new("GetObject", format!("s3://{bucket}/{key}: {e}")))?
+            .into_bytes();
+        if body.len() as u64 > max_bytes {
+            return Err(AwsError::new(
+                "GetObject",
+                format!("s3://{bucket}/{key} is more than the {max_bytes} bytes read"),
+            ));
+        }
+        Ok(body.to_vec())
     }
 }
 

@@ -2,9 +2,11 @@
 //! rollup SQL ([`athena_sql`]), the console query pack ([`query_pack`]) and the profile snapshot its
 //! profiles table reads ([`profile_snapshot`]), the estimate against the bill
 //! ([`reconcile`]), the report ([`report`], [`report_html`]) and the emails ([`email`],
-//! [`daily_email`]).
+//! [`daily_email`]); what invocation logs cannot see: bedrock-mantle traffic ([`mantle`]) and batch
+//! inference jobs ([`batch`]).
 
 pub mod athena_sql;
+pub mod batch;
 pub mod daily_email;
 pub mod email;
 pub mod fanin;

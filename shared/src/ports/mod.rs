@@ -5,7 +5,10 @@
 //! - [`profiles`] — `ProfileSource` (Bedrock inference profiles and tags) and the TTL cache in front;
 //! - [`metrics`] — `MetricsSink` (CloudWatch `PutMetricData`) and request splitting;
 //! - [`notify`] — `Notifier` (SNS `Publish`), the `Notification` every alert and email renders to;
-//! - [`objects`] — `ObjectWriter` (S3 `PutObject`);
+//! - [`objects`] — `ObjectWriter` (S3 `PutObject`), `ObjectReader` (S3 `GetObject`);
+//! - [`batch`] — `BatchJobSource` (Bedrock `ListModelInvocationJobs`): batch inference jobs, which
+//!   invocation logs never record, and the paging loop;
+//! - [`mantle`] — `MantleSource` (the `AWS/BedrockMantle` CloudWatch metrics);
 //! - [`query`] — `QueryEngine` (Athena) and the poll-and-page loop;
 //! - [`queue`] — `MessageQueue` (SQS `SendMessage`): the live path's failure pointers;
 //! - [`logging`] — `LoggingApi` and `RoleCheck` (Bedrock's invocation-logging configuration, IAM
@@ -18,6 +21,7 @@
 //! `live::detector::StateStore` (DynamoDB) and containment's `IamPolicies` and `ContainmentLedger`
 //! (IAM, DynamoDB).
 
+pub mod batch;
 pub mod encoding;
 pub mod logging;
 pub mod mantle;

@@ -40,3 +40,15 @@ pub trait KeyLister {
         prefix: &str,
     ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
 }
+
+/// Reads one small object whole (S3 `GetObject`): a batch inference job's `manifest.json.out`
+/// (`daily::batch`). An object larger than `max_bytes` is an error, never read: the caller knows the
+/// size of what it reads.
+pub trait ObjectReader {
+    fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        max_bytes: u64,
+    ) -> impl Future<Output = Result<Vec<u8>, AwsError>> + Send;
+}

@@ -106,8 +106,9 @@ pub struct ModelPrice {
 
 /// The service tier every call without a logged tier is served in (Bedrock's Standard tier).
 pub(crate) const DEFAULT_TIER: &str = "default";
-/// The tiers Bedrock serves on-demand calls in (`ServiceTier.type`).
-const TIERS: &[&str] = &["default", "flex", "priority", "reserved"];
+/// The tiers a model's `tiers` rates may be given for: those Bedrock serves on-demand calls in
+/// (`ServiceTier.type`), and `batch` — batch inference jobs (`daily::batch`), never a logged call's.
+const TIERS: &[&str] = &["default", "flex", "priority", "reserved", "batch"];
 
 /// The tier a call is priced in from the tier its record names (served, else requested): none means
 /// `default`; names are lower-cased and `standard` (the tier's name on the pricing page) is `default`.
@@ -468,7 +469,7 @@ impl PriceTable {
             for (tier, t) in &m.tiers {
                 if !TIERS.contains(&tier.as_str()) || tier == DEFAULT_TIER {
                     return Err(PriceTableError::Invalid(format!(
-                        "{}: unknown service tier {tier:?} (flex, priority, reserved)",
+                        "{}: unknown service tier {tier:?} (flex, priority, reserved, batch)",
                         m.name
                     )));
                 }
