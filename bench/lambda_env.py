@@ -63,6 +63,7 @@ FUNCTIONS = {
         "PROFILES_SNAPSHOT_BUCKET": f"bedrock-meter-logs-{ACCOUNT}-us-east-1",
         "CUR_TABLE": "",
         "REPORTS_BUCKET": f"bedrock-meter-reports-{ACCOUNT}-us-east-1",
+        "BATCH_OUTPUT_BUCKETS": "",
         "FAN_IN_BUCKET": "",
         "AWS_ACCOUNT_ID": ACCOUNT,
         "FAN_IN_PREFIX": "bedrock-meter",
