@@ -106,20 +106,9 @@ pub struct Day<'a> {
     pub mantle: &'a [bedrock_meter_core::daily::mantle::MantleLine],
 }
 
-/// Renders and writes every team's page and the summary's, `MAX_CONCURRENT_PUTS` at a time. Returns
-/// the console URL of each page written (key: team, `None` for the summary); a failed write is logged
-/// and noted.
-pub async fn write_pages<S: ObjectWriter>(
-    store: &S,
-    rb: &ReportsBucket,
-    day: &Day<'_>,
-    notes: &mut Vec<String>,
-) -> BTreeMap<Option<String>, String> {
-    write_pages_with_batch(store, rb, day, (&[], &[]), notes).await
-}
-
-/// [`write_pages`], with the day's batch inference lines and what could not be counted
-/// (`daily::batch`) on the summary page.
+/// Renders and writes every team's page and the summary's (with the day's batch inference lines and
+/// what could not be counted, `daily::batch`), `MAX_CONCURRENT_PUTS` at a time. Returns the console URL
+/// of each page written (key: team, `None` for the summary); a failed write is logged and noted.
 pub async fn write_pages_with_batch<S: ObjectWriter>(
     store: &S,
     rb: &ReportsBucket,
