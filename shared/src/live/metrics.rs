@@ -119,15 +119,41 @@ impl Sums {
     }
 }
 
-/// The key of a leaf group: everything any dimension set can look at.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The key of a leaf group: everything any dimension set can look at. Its strings are interned in the
+/// aggregator ([`Strings`]): a new leaf allocates nothing of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Leaf {
     minute: Timestamp,
-    team: String,
-    app: String,
-    model: String,
-    caller: String,
-    metadata: Vec<String>,
+    team: u32,
+    app: u32,
+    model: u32,
+    caller: u32,
+    /// Where the leaf's metadata value ids start in `MetricsAggregator::leaf_metadata` (one per
+    /// configured key).
+    metadata: u32,
+}
+
+/// Each distinct string of the leaves (team, app, model, caller, metadata value), stored once.
+#[derive(Clone, Debug, Default)]
+struct Strings {
+    ids: HashMap<String, u32, FxBuild>,
+    all: Vec<String>,
+}
+
+impl Strings {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        let id = u32::try_from(self.all.len()).expect("fewer than 2^32 strings");
+        self.ids.insert(s.to_string(), id);
+        self.all.push(s.to_string());
+        id
+    }
+
+    fn get(&self, id: u32) -> &str {
+        &self.all[id as usize]
+    }
 }
 
 /// A leaf key borrowed from a contribution: looked up without allocating; owned only when new.
@@ -159,25 +185,32 @@ impl LeafRef<'_> {
         h.finish()
     }
 
-    fn matches(&self, leaf: &Leaf) -> bool {
+    fn matches(&self, leaf: &Leaf, strings: &Strings, metadata: &[u32]) -> bool {
+        let values = &metadata[leaf.metadata as usize..][..self.n_metadata];
         leaf.minute == self.minute
-            && leaf.team == self.team
-            && leaf.app == self.app
-            && leaf.model == self.model
-            && leaf.caller == self.caller
-            && (0..self.n_metadata).all(|i| leaf.metadata[i] == self.metadata(i))
+            && strings.get(leaf.team) == self.team
+            && strings.get(leaf.app) == self.app
+            && strings.get(leaf.model) == self.model
+            && strings.get(leaf.caller) == self.caller
+            && values
+                .iter()
+                .enumerate()
+                .all(|(i, &v)| strings.get(v) == self.metadata(i))
     }
 
-    fn to_owned(&self) -> Leaf {
+    /// The leaf of this key, its strings interned and its metadata value ids appended to `metadata`.
+    fn to_leaf(&self, strings: &mut Strings, metadata: &mut Vec<u32>) -> Leaf {
+        let start = u32::try_from(metadata.len()).expect("fewer than 2^32 metadata values");
+        for i in 0..self.n_metadata {
+            metadata.push(strings.id(self.metadata(i)));
+        }
         Leaf {
             minute: self.minute,
-            team: self.team.to_string(),
-            app: self.app.to_string(),
-            model: self.model.to_string(),
-            caller: self.caller.to_string(),
-            metadata: (0..self.n_metadata)
-                .map(|i| self.metadata(i).to_string())
-                .collect(),
+            team: strings.id(self.team),
+            app: strings.id(self.app),
+            model: strings.id(self.model),
+            caller: strings.id(self.caller),
+            metadata: start,
         }
     }
 }
@@ -277,6 +310,10 @@ pub struct MetricsAggregator {
     cfg: MetricsConfig,
     /// Every leaf group, in order of first contribution.
     leaves: Vec<(Leaf, Sums)>,
+    /// The leaves' strings, each once.
+    strings: Strings,
+    /// The leaves' metadata value ids, one per configured key per leaf (`Leaf::metadata` indexes it).
+    leaf_metadata: Vec<u32>,
     /// Hash of a leaf key → index of the most recent leaf with that hash; `next` chains the others.
     index: HashMap<u64, u32, FxBuild>,
     next: Vec<u32>,
@@ -303,16 +340,24 @@ impl MetricsAggregator {
 
     /// Remembers the sanitised form of each value of a new leaf that needs one.
     fn note_values(&mut self, leaf: &Leaf) {
-        let values = [&leaf.team, &leaf.app, &leaf.model, &leaf.caller]
+        let ids = [leaf.team, leaf.app, leaf.model, leaf.caller]
             .into_iter()
-            .chain(&leaf.metadata);
-        for v in values {
-            if !v.is_empty() && !self.sanitized.contains_key(v.as_str()) {
+            .chain(self.metadata_of(leaf).iter().copied());
+        let mut new = Vec::new();
+        for id in ids {
+            let v = self.strings.get(id);
+            if !v.is_empty() && !self.sanitized.contains_key(v) {
                 if let Some(clean) = sanitize_dimension(v, MAX_DIMENSION_VALUE_CHARS) {
-                    self.sanitized.insert(v.clone(), clean);
+                    new.push((v.to_string(), clean));
                 }
             }
         }
+        self.sanitized.extend(new);
+    }
+
+    /// A leaf's metadata value ids, one per configured key.
+    fn metadata_of(&self, leaf: &Leaf) -> &[u32] {
+        &self.leaf_metadata[leaf.metadata as usize..][..self.cfg.metadata_keys.len()]
     }
 
     /// The value CloudWatch gets for `v`: itself when valid, else its sanitised form.
@@ -342,7 +387,7 @@ impl MetricsAggregator {
         let mut i = head;
         while i != NONE {
             let (leaf, sums) = &mut self.leaves[i as usize];
-            if key.matches(leaf) {
+            if key.matches(leaf, &self.strings, &self.leaf_metadata) {
                 sums.add(c);
                 return;
             }
@@ -351,7 +396,7 @@ impl MetricsAggregator {
         let new = u32::try_from(self.leaves.len()).expect("fewer than 2^32 leaves");
         let mut sums = Sums::default();
         sums.add(c);
-        let leaf = key.to_owned();
+        let leaf = key.to_leaf(&mut self.strings, &mut self.leaf_metadata);
         self.note_values(&leaf);
         self.leaves.push((leaf, sums));
         self.next.push(head);
@@ -368,49 +413,118 @@ impl MetricsAggregator {
     }
 
     /// Every datum, one per series and minute, in a stable order (minute, metric, dimensions).
-    pub fn datums(&self) -> Vec<Datum> {
-        fn dims_of<'d, 'a>(d: &'d ([(&'a str, &'a str); 3], u8)) -> &'d [(&'a str, &'a str)] {
-            &d.0[..d.1 as usize]
-        }
-        // Series keyed by borrowed (name, value) dimensions; a set has at most three.
-        type Dims<'a> = ([(&'a str, &'a str); 3], u8);
-        let mut by_key: HashMap<(Timestamp, Dims<'_>), Sums, FxBuild> = HashMap::default();
-        let mut sets: Vec<Dims<'_>> = Vec::new();
-        let kept = self.kept_metadata_values();
-        for (leaf, sums) in &self.leaves {
-            sets.clear();
-            self.dimension_sets(leaf, &kept, &mut sets);
-            for dims in &sets {
-                by_key.entry((leaf.minute, *dims)).or_default().merge(sums);
+    pub fn datums<'s>(&'s self) -> Vec<Datum> {
+        // Series are keyed by interned dimension strings (names and values as CloudWatch gets them):
+        // a key is the minute and up to three (name, value) pairs of small ids, hashed and compared as
+        // integers. Each id is then replaced by its string's rank in byte order, so sorting the keys as
+        // integers orders the series exactly as sorting their strings would.
+        type Key = (Timestamp, [u32; 6], u8);
+        let mut interned: HashMap<&str, u32, FxBuild> = HashMap::default();
+        let mut strings: Vec<&str> = Vec::new();
+        let mut intern = |s: &'s str| -> u32 {
+            *interned.entry(s).or_insert_with(|| {
+                strings.push(s);
+                (strings.len() - 1) as u32
+            })
+        };
+        // The names, and each leaf string's value as CloudWatch gets it, interned once.
+        let [team_n, app_n, model_n, caller_n, other] =
+            [TEAM, APP, MODEL, CALLER, OTHER].map(&mut intern);
+        let key_n: Vec<u32> = self.key_names.iter().map(|k| intern(k)).collect();
+        let values: Vec<u32> = self
+            .strings
+            .all
+            .iter()
+            .map(|v| intern(self.dim(v)))
+            .collect();
+        // Per metadata key, the values that keep their own series: the first
+        // MAX_METADATA_VALUES_PER_KEY distinct ones in leaf order (as `kept_metadata_values`).
+        let mut kept: Vec<HashSet<u32, FxBuild>> =
+            vec![HashSet::default(); self.cfg.metadata_keys.len()];
+        for (leaf, _) in &self.leaves {
+            for (set, &v) in kept.iter_mut().zip(self.metadata_of(leaf)) {
+                if set.len() < MAX_METADATA_VALUES_PER_KEY {
+                    set.insert(values[v as usize]);
+                }
             }
         }
-        // Sorted once by (minute, dimensions) on borrowed strings; the datums then come out in
-        // (minute, metric, dimensions) order without sorting (or cloning for) the owned datums.
-        let mut series: Vec<((Timestamp, Dims<'_>), Sums)> = by_key.into_iter().collect();
-        series.sort_unstable_by(|(a, _), (b, _)| {
-            a.0.cmp(&b.0).then_with(|| dims_of(&a.1).cmp(dims_of(&b.1)))
+        // The dimension sets of each leaf (as `dimension_sets`), as ids.
+        let mut by_key: HashMap<Key, Sums, FxBuild> = HashMap::default();
+        for (leaf, sums) in &self.leaves {
+            let (team, app) = (values[leaf.team as usize], values[leaf.app as usize]);
+            let mut add = |ids: [u32; 6], len: u8| {
+                by_key.entry((leaf.minute, ids, len)).or_default().merge(sums);
+            };
+            add([team_n, team, 0, 0, 0, 0], 1);
+            add([team_n, team, app_n, app, 0, 0], 2);
+            add(
+                [team_n, team, app_n, app, model_n, values[leaf.model as usize]],
+                3,
+            );
+            if self.cfg.caller_dimensions {
+                add(
+                    [team_n, team, app_n, app, caller_n, values[leaf.caller as usize]],
+                    3,
+                );
+            }
+            for ((&name, &v), kept) in key_n.iter().zip(self.metadata_of(leaf)).zip(&kept) {
+                let v = values[v as usize];
+                let v = if kept.contains(&v) { v } else { other };
+                add([team_n, team, app_n, app, name, v], 3);
+            }
+        }
+        let mut order: Vec<u32> = (0..strings.len() as u32).collect();
+        order.sort_unstable_by_key(|&i| strings[i as usize]);
+        let mut rank = vec![0u32; strings.len()];
+        for (r, &i) in order.iter().enumerate() {
+            rank[i as usize] = r as u32;
+        }
+        let mut series: Vec<(Key, Sums)> = by_key
+            .into_iter()
+            .map(|((minute, ids, len), sums)| {
+                let mut ranks = [0u32; 6];
+                for (r, &id) in ranks.iter_mut().zip(&ids[..2 * len as usize]) {
+                    *r = rank[id as usize];
+                }
+                ((minute, ranks, len), sums)
+            })
+            .collect();
+        // (name, value) pairs compare as their flattened sequence does, the shorter prefix first.
+        series.sort_unstable_by(|((ma, a, la), _), ((mb, b, lb), _)| {
+            ma.cmp(mb)
+                .then_with(|| a[..2 * *la as usize].cmp(&b[..2 * *lb as usize]))
         });
         let mut metrics = SERIES_METRICS.map(|m| m.0).to_vec();
         metrics.push(MALFORMED_RECORDS);
         metrics.sort_unstable();
-        let mut minutes: Vec<Timestamp> = series.iter().map(|((m, _), _)| *m).collect();
+        let mut minutes: Vec<Timestamp> = series.iter().map(|((m, _, _), _)| *m).collect();
         minutes.extend(self.malformed.keys().copied());
         minutes.sort_unstable();
         minutes.dedup();
-        // Each series' dimensions, owned once and shared by its datums.
+        // Each dimension set owned once, shared by the datums of every series (minute) that has it.
+        let mut sets_owned: HashMap<([u32; 6], u8), Dimensions, FxBuild> = HashMap::default();
         let owned: Vec<Dimensions> = series
             .iter()
-            .map(|((_, dims), _)| {
-                dims_of(dims)
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect()
+            .map(|((_, ranks, len), _)| {
+                sets_owned
+                    .entry((*ranks, *len))
+                    .or_insert_with(|| {
+                        ranks[..2 * *len as usize]
+                            .chunks_exact(2)
+                            .map(|p| {
+                                let name = strings[order[p[0] as usize] as usize];
+                                let value = strings[order[p[1] as usize] as usize];
+                                (name.to_string(), value.to_string())
+                            })
+                            .collect()
+                    })
+                    .clone()
             })
             .collect();
         let mut out = Vec::with_capacity(series.len() * 4 + self.malformed.len());
         let mut start = 0;
         for minute in minutes {
-            let end = start + series[start..].partition_point(|((m, _), _)| *m <= minute);
+            let end = start + series[start..].partition_point(|((m, _, _), _)| *m <= minute);
             let group = &series[start..end];
             let group_dims = &owned[start..end];
             start = end;
@@ -449,14 +563,16 @@ impl MetricsAggregator {
     }
 
     /// Per metadata key, the (published) values that keep their own series: the first
-    /// [`MAX_METADATA_VALUES_PER_KEY`] distinct ones in the order the batch named them.
+    /// [`MAX_METADATA_VALUES_PER_KEY`] distinct ones in the order the batch named them. (The tests'
+    /// reference; [`Self::datums`] does the same on interned ids.)
+    #[cfg(test)]
     fn kept_metadata_values(&self) -> Vec<HashSet<&str, FxBuild>> {
         let mut kept: Vec<HashSet<&str, FxBuild>> =
             vec![HashSet::default(); self.cfg.metadata_keys.len()];
         for (leaf, _) in &self.leaves {
-            for (set, value) in kept.iter_mut().zip(&leaf.metadata) {
+            for (set, &value) in kept.iter_mut().zip(self.metadata_of(leaf)) {
                 if set.len() < MAX_METADATA_VALUES_PER_KEY {
-                    set.insert(self.dim(value));
+                    set.insert(self.dim(self.strings.get(value)));
                 }
             }
         }
@@ -465,6 +581,7 @@ impl MetricsAggregator {
 
     /// The dimension sets of a leaf, as borrowed (name, value) pairs (values as CloudWatch takes
     /// them, metadata values beyond the per-key cap as [`OTHER`]).
+    #[cfg(test)]
     #[allow(clippy::type_complexity)]
     fn dimension_sets<'a>(
         &'a self,
@@ -472,17 +589,18 @@ impl MetricsAggregator {
         kept: &[HashSet<&str, FxBuild>],
         sets: &mut Vec<([(&'a str, &'a str); 3], u8)>,
     ) {
-        let team = (TEAM, self.dim(&leaf.team));
-        let app = (APP, self.dim(&leaf.app));
+        let s = |id: u32| self.dim(self.strings.get(id));
+        let team = (TEAM, s(leaf.team));
+        let app = (APP, s(leaf.app));
         let none = ("", "");
         sets.push(([team, none, none], 1));
         sets.push(([team, app, none], 2));
-        sets.push(([team, app, (MODEL, self.dim(&leaf.model))], 3));
+        sets.push(([team, app, (MODEL, s(leaf.model))], 3));
         if self.cfg.caller_dimensions {
-            sets.push(([team, app, (CALLER, self.dim(&leaf.caller))], 3));
+            sets.push(([team, app, (CALLER, s(leaf.caller))], 3));
         }
-        for ((key, value), kept) in self.key_names.iter().zip(&leaf.metadata).zip(kept) {
-            let v = self.dim(value);
+        for ((key, &value), kept) in self.key_names.iter().zip(self.metadata_of(leaf)).zip(kept) {
+            let v = s(value);
             let v = if kept.contains(v) { v } else { OTHER };
             sets.push(([team, app, (key.as_str(), v)], 3));
         }
