@@ -240,7 +240,9 @@ impl Decoder {
     }
 
     fn parse_json(&mut self) -> Result<LogsData<'_>, SubscriptionError> {
-        let text = std::str::from_utf8(&self.json).map_err(|_| SubscriptionError::Utf8)?;
+        // The SIMD check (AVX2 or SSE4.2 chosen at run time, NEON on aarch64): the same answer as
+        // `std::str::from_utf8`, at a fraction of its instructions on mostly-ASCII payloads.
+        let text = simdutf8::basic::from_utf8(&self.json).map_err(|_| SubscriptionError::Utf8)?;
         self.arena.reset(text.len());
         self.filters.clear();
         self.events.clear();
