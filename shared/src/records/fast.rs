@@ -74,10 +74,10 @@ impl<'a> Fast<'a> {
         }
     }
 
-    /// At a quote: the string when it holds no escape (borrowed), the cursor then after its closing
-    /// quote. `None` (cursor unmoved) when it has an escape or does not end.
+    /// At a quote: where the string's body starts and ends when it holds no escape, the cursor then
+    /// after its closing quote. `None` (cursor unmoved) when it has an escape or does not end.
     #[inline(always)]
-    fn plain_string(&mut self) -> Option<&'a str> {
+    fn plain_span(&mut self) -> Option<(usize, usize)> {
         if !self.at_quote() {
             return None;
         }
@@ -87,6 +87,13 @@ impl<'a> Fast<'a> {
             return None;
         }
         self.pos = end + 2;
+        Some((start, end))
+    }
+
+    /// [`Fast::plain_span`] as a string borrowed from the message.
+    #[inline(always)]
+    fn plain_string(&mut self) -> Option<&'a str> {
+        let (start, end) = self.plain_span()?;
         self.t.get(start..end)
     }
 
@@ -115,12 +122,14 @@ impl<'a> Fast<'a> {
         self.general(|sc| sc.string())
     }
 
-    /// A key and its colon. Only plain keys: an escaped key gives up (the general parser decodes it).
+    /// A key and its colon, as bytes (keys are matched on their bytes: no `str` slicing, whose
+    /// boundary checks were a call per key). Only plain keys: an escaped key gives up (the general
+    /// parser decodes it).
     #[inline(always)]
-    fn key(&mut self) -> Option<&'a str> {
-        let k = self.plain_string()?;
+    fn key(&mut self) -> Option<&'a [u8]> {
+        let (start, end) = self.plain_span()?;
         self.eat(b':')?;
-        Some(k)
+        Some(&self.s[start..end])
     }
 
     /// A token count (`opt_count` of the general parser, without its `null` and the integral values
@@ -153,7 +162,7 @@ impl<'a> Fast<'a> {
     /// scanner (which checks it as the general parser would).
     #[inline(always)]
     fn skip(&mut self) -> Option<()> {
-        if self.plain_string().is_some() {
+        if self.plain_span().is_some() {
             return Some(());
         }
         self.value_start()?;
@@ -189,7 +198,7 @@ impl<'a> Fast<'a> {
 
     /// Calls `member(self, key)` for each member of the object at the cursor; `member` reads the value.
     #[inline(always)]
-    fn object(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+    fn object(&mut self, mut member: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
         if !self.open_object()? {
             return Some(());
         }
@@ -206,7 +215,7 @@ impl<'a> Fast<'a> {
         let mut r = empty_record();
         let mut p = Pending::default();
         self.object(|f, key| {
-            match key.as_bytes() {
+            match key {
                 b"timestamp" => p.timestamp = Some(f.string()?),
                 b"accountId" => r.account_id = Some(f.string()?),
                 b"region" => r.region = Some(f.string()?),
@@ -214,7 +223,7 @@ impl<'a> Fast<'a> {
                 b"operation" => r.operation = Some(f.string()?),
                 b"modelId" => p.model_id = Some(f.string()?),
                 b"input" => f.object(|f, k| {
-                    match k.as_bytes() {
+                    match k {
                         b"inputTokenCount" => r.tokens.input = f.count()?,
                         b"cacheReadInputTokenCount" => r.tokens.cache_read = f.count()?,
                         b"cacheWriteInputTokenCount" => r.tokens.cache_write = f.count()?,
@@ -227,7 +236,7 @@ impl<'a> Fast<'a> {
                     Some(())
                 })?,
                 b"output" => f.object(|f, k| {
-                    match k.as_bytes() {
+                    match k {
                         b"outputTokenCount" => r.tokens.output = f.count()?,
                         b"outputBodyJson" if f.peek() == Some(b'{') => {
                             r.body_logged = true;
@@ -239,7 +248,7 @@ impl<'a> Fast<'a> {
                     Some(())
                 })?,
                 b"identity" => f.object(|f, k| {
-                    if k == "arn" {
+                    if k == b"arn" {
                         r.caller = Some(f.string()?);
                     } else {
                         f.skip()?;
@@ -250,6 +259,7 @@ impl<'a> Fast<'a> {
                     r.request_metadata.clear();
                     f.object(|f, k| {
                         if f.at_quote() {
+                            let k = std::str::from_utf8(k).ok()?;
                             r.request_metadata.push((Cow::Borrowed(k), f.string()?));
                         } else {
                             f.skip()?;
@@ -268,7 +278,8 @@ impl<'a> Fast<'a> {
             }
             Some(())
         })?;
-        finish(r, p).ok()
+        finish(&mut r, p).ok()?;
+        Some(r)
     }
 }
 
