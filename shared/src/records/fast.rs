@@ -16,22 +16,30 @@
 
 use std::borrow::Cow;
 
-use super::record::{
-    empty_record, finish, read_cache_ttl_split, read_request_body, read_tier, Pending, Record,
-};
+use super::record::{finish, read_cache_ttl_split, read_request_body, read_tier, Pending, Record};
 use super::scan::Scanner;
 use super::simd::find_byte;
 
 /// The record in the escaped message `s`, or `None` when the fast path does not take it on (the
 /// general parser then decides).
+#[cfg(test)]
 pub(crate) fn parse_escaped(s: &str) -> Option<Record<'_>> {
+    let mut r = super::record::empty_record();
+    parse_escaped_into(s, &mut r)?;
+    Some(r)
+}
+
+/// [`parse_escaped`] into `r`, which must be [`super::record::empty_record`] on entry: the record is built where it
+/// will stay (no moves of it through `Option`s and `Result`s). On `None`, `r` holds whatever was read
+/// before the fast path gave up: the caller overwrites it.
+pub(crate) fn parse_escaped_into<'a>(s: &'a str, r: &mut Record<'a>) -> Option<()> {
     let mut f = Fast {
         t: s,
         s: s.as_bytes(),
         pos: 0,
     };
-    let r = f.record()?;
-    (f.pos == f.s.len()).then_some(r)
+    f.record(r)?;
+    (f.pos == f.s.len()).then_some(())
 }
 
 /// A cursor over the escaped message.
@@ -95,6 +103,13 @@ impl<'a> Fast<'a> {
     fn plain_string(&mut self) -> Option<&'a str> {
         let (start, end) = self.plain_span()?;
         self.t.get(start..end)
+    }
+
+    /// A key [`Fast::key`] read, as a string borrowed from the message (the key is a slice of it).
+    #[inline(always)]
+    fn key_str(&self, k: &'a [u8]) -> Option<&'a str> {
+        let start = (k.as_ptr() as usize).checked_sub(self.s.as_ptr() as usize)?;
+        self.t.get(start..start + k.len())
     }
 
     /// Runs a function of the general scanner at the cursor and moves the cursor to where it ends.
@@ -211,8 +226,7 @@ impl<'a> Fast<'a> {
         }
     }
 
-    fn record(&mut self) -> Option<Record<'a>> {
-        let mut r = empty_record();
+    fn record(&mut self, r: &mut Record<'a>) -> Option<()> {
         let mut p = Pending::default();
         self.object(|f, key| {
             match key {
@@ -259,7 +273,7 @@ impl<'a> Fast<'a> {
                     r.request_metadata.clear();
                     f.object(|f, k| {
                         if f.at_quote() {
-                            let k = std::str::from_utf8(k).ok()?;
+                            let k = f.key_str(k)?;
                             r.request_metadata.push((Cow::Borrowed(k), f.string()?));
                         } else {
                             f.skip()?;
@@ -278,15 +292,14 @@ impl<'a> Fast<'a> {
             }
             Some(())
         })?;
-        finish(&mut r, p).ok()?;
-        Some(r)
+        finish(r, p).ok()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::record::{parse, parse_escaped_general};
+    use crate::records::record::{parse, parse_escaped_general, parse_escaped_push};
     use crate::records::scan::unescape_body;
 
     /// Escapes `text` as the body of a JSON string (as a log event's message arrives).
@@ -299,6 +312,18 @@ mod tests {
     /// parser reads the same one from the same text, and so does parsing the unescaped text.
     fn check(escaped: &str) -> bool {
         let general = parse_escaped_general(escaped);
+        // Pushed in place after a record already there: the same record, or the same error and
+        // nothing pushed.
+        let before = parse(META).expect("META is a record");
+        let mut out = vec![before.clone()];
+        match (parse_escaped_push(escaped, &mut out), &general) {
+            (Ok(()), Ok(g)) => assert_eq!(out, [before, g.clone()], "pushed: {escaped}"),
+            (Err(e), Err(g)) => {
+                assert_eq!(&e, g, "push error: {escaped}");
+                assert_eq!(out, [before], "nothing pushed: {escaped}");
+            }
+            (pushed, g) => panic!("push {pushed:?} vs general {g:?}: {escaped}"),
+        }
         match parse_escaped(escaped) {
             Some(fast) => {
                 assert_eq!(Ok(&fast), general.as_ref(), "fast vs general: {escaped}");

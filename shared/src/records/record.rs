@@ -179,10 +179,35 @@ pub fn parse(text: &str) -> Result<Record<'_>, RecordError> {
 /// Records as Bedrock writes them (compact, plain keys) take the fast path ([`crate::records::fast`]),
 /// which reads exactly what the general in-place parser would; everything else takes the general one.
 pub fn parse_escaped(escaped: &str) -> Result<Record<'_>, RecordError> {
-    if let Some(r) = crate::records::fast::parse_escaped(escaped) {
+    let mut r = empty_record();
+    if crate::records::fast::parse_escaped_into(escaped, &mut r).is_some() {
         return Ok(r);
     }
     parse_escaped_general(escaped)
+}
+
+/// [`parse_escaped`], the record pushed onto `out`: the fast path builds it in its slot of `out` (no
+/// moves of the record); when the fast path does not take the message on, the general parser's
+/// record replaces what it left there. On an error `out` is as it was.
+pub fn parse_escaped_push<'a>(
+    escaped: &'a str,
+    out: &mut Vec<Record<'a>>,
+) -> Result<(), RecordError> {
+    out.push(empty_record());
+    let r = out.last_mut().expect("just pushed");
+    if crate::records::fast::parse_escaped_into(escaped, r).is_some() {
+        return Ok(());
+    }
+    match parse_escaped_general(escaped) {
+        Ok(general) => {
+            *r = general;
+            Ok(())
+        }
+        Err(e) => {
+            out.pop();
+            Err(e)
+        }
+    }
 }
 
 /// [`parse_escaped`] without the fast path: in place with the general scanner, else from the

@@ -20,7 +20,7 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use flate2::Decompress;
 
-use crate::records::record::{parse, parse_escaped, Record, RecordError};
+use crate::records::record::{parse, parse_escaped, parse_escaped_push, Record, RecordError};
 use crate::records::scan::{ScanError, Scanner, ValueKind};
 
 mod encode;
@@ -111,6 +111,17 @@ impl<'a> Message<'a> {
             parse_escaped(self.body)
         } else {
             parse(self.body)
+        }
+    }
+
+    /// [`Message::parse`], the record pushed onto `out` (read in place when the message was left
+    /// escaped, and built in its slot of `out`); on an error `out` is as it was.
+    pub fn parse_push(self, out: &mut Vec<Record<'a>>) -> Result<(), RecordError> {
+        if self.escaped {
+            parse_escaped_push(self.body, out)
+        } else {
+            out.push(parse(self.body)?);
+            Ok(())
         }
     }
 
