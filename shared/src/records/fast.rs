@@ -16,22 +16,30 @@
 
 use std::borrow::Cow;
 
-use super::record::{
-    empty_record, finish, read_cache_ttl_split, read_request_body, read_tier, Pending, Record,
-};
+use super::record::{finish, read_cache_ttl_split, read_request_body, read_tier, Pending, Record};
 use super::scan::Scanner;
 use super::simd::find_byte;
 
 /// The record in the escaped message `s`, or `None` when the fast path does not take it on (the
 /// general parser then decides).
+#[cfg(test)]
 pub(crate) fn parse_escaped(s: &str) -> Option<Record<'_>> {
+    let mut r = super::record::empty_record();
+    parse_escaped_into(s, &mut r)?;
+    Some(r)
+}
+
+/// [`parse_escaped`] into `r`, which must be [`super::record::empty_record`] on entry: the record is built where it
+/// will stay (no moves of it through `Option`s and `Result`s). On `None`, `r` holds whatever was read
+/// before the fast path gave up: the caller overwrites it.
+pub(crate) fn parse_escaped_into<'a>(s: &'a str, r: &mut Record<'a>) -> Option<()> {
     let mut f = Fast {
         t: s,
         s: s.as_bytes(),
         pos: 0,
     };
-    let r = f.record()?;
-    (f.pos == f.s.len()).then_some(r)
+    f.record(r)?;
+    (f.pos == f.s.len()).then_some(())
 }
 
 /// A cursor over the escaped message.
@@ -74,10 +82,10 @@ impl<'a> Fast<'a> {
         }
     }
 
-    /// At a quote: the string when it holds no escape (borrowed), the cursor then after its closing
-    /// quote. `None` (cursor unmoved) when it has an escape or does not end.
+    /// At a quote: where the string's body starts and ends when it holds no escape, the cursor then
+    /// after its closing quote. `None` (cursor unmoved) when it has an escape or does not end.
     #[inline(always)]
-    fn plain_string(&mut self) -> Option<&'a str> {
+    fn plain_span(&mut self) -> Option<(usize, usize)> {
         if !self.at_quote() {
             return None;
         }
@@ -87,7 +95,21 @@ impl<'a> Fast<'a> {
             return None;
         }
         self.pos = end + 2;
+        Some((start, end))
+    }
+
+    /// [`Fast::plain_span`] as a string borrowed from the message.
+    #[inline(always)]
+    fn plain_string(&mut self) -> Option<&'a str> {
+        let (start, end) = self.plain_span()?;
         self.t.get(start..end)
+    }
+
+    /// A key [`Fast::key`] read, as a string borrowed from the message (the key is a slice of it).
+    #[inline(always)]
+    fn key_str(&self, k: &'a [u8]) -> Option<&'a str> {
+        let start = (k.as_ptr() as usize).checked_sub(self.s.as_ptr() as usize)?;
+        self.t.get(start..start + k.len())
     }
 
     /// Runs a function of the general scanner at the cursor and moves the cursor to where it ends.
@@ -115,12 +137,14 @@ impl<'a> Fast<'a> {
         self.general(|sc| sc.string())
     }
 
-    /// A key and its colon. Only plain keys: an escaped key gives up (the general parser decodes it).
+    /// A key and its colon, as bytes (keys are matched on their bytes: no `str` slicing, whose
+    /// boundary checks were a call per key). Only plain keys: an escaped key gives up (the general
+    /// parser decodes it).
     #[inline(always)]
-    fn key(&mut self) -> Option<&'a str> {
-        let k = self.plain_string()?;
+    fn key(&mut self) -> Option<&'a [u8]> {
+        let (start, end) = self.plain_span()?;
         self.eat(b':')?;
-        Some(k)
+        Some(&self.s[start..end])
     }
 
     /// A token count (`opt_count` of the general parser, without its `null` and the integral values
@@ -153,7 +177,7 @@ impl<'a> Fast<'a> {
     /// scanner (which checks it as the general parser would).
     #[inline(always)]
     fn skip(&mut self) -> Option<()> {
-        if self.plain_string().is_some() {
+        if self.plain_span().is_some() {
             return Some(());
         }
         self.value_start()?;
@@ -189,7 +213,7 @@ impl<'a> Fast<'a> {
 
     /// Calls `member(self, key)` for each member of the object at the cursor; `member` reads the value.
     #[inline(always)]
-    fn object(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+    fn object(&mut self, mut member: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
         if !self.open_object()? {
             return Some(());
         }
@@ -202,11 +226,10 @@ impl<'a> Fast<'a> {
         }
     }
 
-    fn record(&mut self) -> Option<Record<'a>> {
-        let mut r = empty_record();
+    fn record(&mut self, r: &mut Record<'a>) -> Option<()> {
         let mut p = Pending::default();
         self.object(|f, key| {
-            match key.as_bytes() {
+            match key {
                 b"timestamp" => p.timestamp = Some(f.string()?),
                 b"accountId" => r.account_id = Some(f.string()?),
                 b"region" => r.region = Some(f.string()?),
@@ -214,7 +237,7 @@ impl<'a> Fast<'a> {
                 b"operation" => r.operation = Some(f.string()?),
                 b"modelId" => p.model_id = Some(f.string()?),
                 b"input" => f.object(|f, k| {
-                    match k.as_bytes() {
+                    match k {
                         b"inputTokenCount" => r.tokens.input = f.count()?,
                         b"cacheReadInputTokenCount" => r.tokens.cache_read = f.count()?,
                         b"cacheWriteInputTokenCount" => r.tokens.cache_write = f.count()?,
@@ -227,7 +250,7 @@ impl<'a> Fast<'a> {
                     Some(())
                 })?,
                 b"output" => f.object(|f, k| {
-                    match k.as_bytes() {
+                    match k {
                         b"outputTokenCount" => r.tokens.output = f.count()?,
                         b"outputBodyJson" if f.peek() == Some(b'{') => {
                             r.body_logged = true;
@@ -239,7 +262,7 @@ impl<'a> Fast<'a> {
                     Some(())
                 })?,
                 b"identity" => f.object(|f, k| {
-                    if k == "arn" {
+                    if k == b"arn" {
                         r.caller = Some(f.string()?);
                     } else {
                         f.skip()?;
@@ -250,6 +273,7 @@ impl<'a> Fast<'a> {
                     r.request_metadata.clear();
                     f.object(|f, k| {
                         if f.at_quote() {
+                            let k = f.key_str(k)?;
                             r.request_metadata.push((Cow::Borrowed(k), f.string()?));
                         } else {
                             f.skip()?;
@@ -275,7 +299,7 @@ impl<'a> Fast<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::record::{parse, parse_escaped_general};
+    use crate::records::record::{parse, parse_escaped_general, parse_escaped_push};
     use crate::records::scan::unescape_body;
 
     /// Escapes `text` as the body of a JSON string (as a log event's message arrives).
@@ -288,6 +312,18 @@ mod tests {
     /// parser reads the same one from the same text, and so does parsing the unescaped text.
     fn check(escaped: &str) -> bool {
         let general = parse_escaped_general(escaped);
+        // Pushed in place after a record already there: the same record, or the same error and
+        // nothing pushed.
+        let before = parse(META).expect("META is a record");
+        let mut out = vec![before.clone()];
+        match (parse_escaped_push(escaped, &mut out), &general) {
+            (Ok(()), Ok(g)) => assert_eq!(out, [before, g.clone()], "pushed: {escaped}"),
+            (Err(e), Err(g)) => {
+                assert_eq!(&e, g, "push error: {escaped}");
+                assert_eq!(out, [before], "nothing pushed: {escaped}");
+            }
+            (pushed, g) => panic!("push {pushed:?} vs general {g:?}: {escaped}"),
+        }
         match parse_escaped(escaped) {
             Some(fast) => {
                 assert_eq!(Ok(&fast), general.as_ref(), "fast vs general: {escaped}");

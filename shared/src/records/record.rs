@@ -179,10 +179,35 @@ pub fn parse(text: &str) -> Result<Record<'_>, RecordError> {
 /// Records as Bedrock writes them (compact, plain keys) take the fast path ([`crate::records::fast`]),
 /// which reads exactly what the general in-place parser would; everything else takes the general one.
 pub fn parse_escaped(escaped: &str) -> Result<Record<'_>, RecordError> {
-    if let Some(r) = crate::records::fast::parse_escaped(escaped) {
+    let mut r = empty_record();
+    if crate::records::fast::parse_escaped_into(escaped, &mut r).is_some() {
         return Ok(r);
     }
     parse_escaped_general(escaped)
+}
+
+/// [`parse_escaped`], the record pushed onto `out`: the fast path builds it in its slot of `out` (no
+/// moves of the record); when the fast path does not take the message on, the general parser's
+/// record replaces what it left there. On an error `out` is as it was.
+pub fn parse_escaped_push<'a>(
+    escaped: &'a str,
+    out: &mut Vec<Record<'a>>,
+) -> Result<(), RecordError> {
+    out.push(empty_record());
+    let r = out.last_mut().expect("just pushed");
+    if crate::records::fast::parse_escaped_into(escaped, r).is_some() {
+        return Ok(());
+    }
+    match parse_escaped_general(escaped) {
+        Ok(general) => {
+            *r = general;
+            Ok(())
+        }
+        Err(e) => {
+            out.pop();
+            Err(e)
+        }
+    }
 }
 
 /// [`parse_escaped`] without the fast path: in place with the general scanner, else from the
@@ -333,14 +358,14 @@ pub(super) fn read_request_body<'a, const E: bool>(
 }
 
 /// Checks what every record needs and combines what was read into the record.
-pub(super) fn finish<'a>(mut r: Record<'a>, p: Pending<'a>) -> Result<Record<'a>, RecordError> {
+pub(super) fn finish<'a>(r: &mut Record<'a>, p: Pending<'a>) -> Result<(), RecordError> {
     if let Some(st) = &p.schema_type {
         if st != "ModelInvocationLog" {
             return Err(RecordError::OtherSchema);
         }
     }
     let ts = p.timestamp.ok_or(RecordError::Missing("timestamp"))?;
-    r.timestamp = Timestamp::parse_iso8601(&ts).ok_or(RecordError::BadTimestamp)?;
+    r.timestamp = timestamp_of(&ts).ok_or(RecordError::BadTimestamp)?;
     r.model_id = p
         .model_id
         .filter(|m| !m.is_empty())
@@ -349,7 +374,53 @@ pub(super) fn finish<'a>(mut r: Record<'a>, p: Pending<'a>) -> Result<Record<'a>
         r.tokens.cache_write_1h = h.min(r.tokens.cache_write);
     }
     r.service_tier = p.served_tier.or(p.requested_tier);
-    Ok(r)
+    Ok(())
+}
+
+thread_local! {
+    /// The date (first ten bytes) of the last timestamp [`timestamp_of`] parsed in the plain form
+    /// `YYYY-MM-DDTHH:MM:SSZ`, and that day's first second; `i64::MIN` before any.
+    static LAST_DAY: std::cell::Cell<([u8; 10], i64)> =
+        const { std::cell::Cell::new(([0; 10], i64::MIN)) };
+}
+
+/// The two ASCII digits `a`, `b` as a number.
+#[inline(always)]
+fn two_digits(a: u8, b: u8) -> Option<i64> {
+    (a.is_ascii_digit() && b.is_ascii_digit())
+        .then(|| i64::from(a - b'0') * 10 + i64::from(b - b'0'))
+}
+
+/// [`Timestamp::parse_iso8601`] of a record's timestamp, always the same answer. The records of a
+/// batch share their date, so the timestamp in Bedrock's form `YYYY-MM-DDTHH:MM:SSZ` whose date is the
+/// last one parsed is read from its time alone (the date's day already known; the same range checks of
+/// hour, minute and second); any other is parsed in full, and a plain one then becomes the last.
+pub(crate) fn timestamp_of(ts: &str) -> Option<Timestamp> {
+    let b = ts.as_bytes();
+    let plain = b.len() == 20 && b[10] == b'T' && b[13] == b':' && b[16] == b':' && b[19] == b'Z';
+    let hms = || -> Option<i64> {
+        let (h, m, sec) = (
+            two_digits(b[11], b[12])?,
+            two_digits(b[14], b[15])?,
+            two_digits(b[17], b[18])?,
+        );
+        (h <= 23 && m <= 59 && sec <= 60).then_some(h * 3600 + m * 60 + sec)
+    };
+    if plain {
+        let (day, start) = LAST_DAY.get();
+        if start != i64::MIN && b[..10] == day {
+            if let Some(t) = hms() {
+                return Some(Timestamp(start + t));
+            }
+        }
+    }
+    let t = Timestamp::parse_iso8601(ts)?;
+    if plain {
+        if let (Some(secs), Ok(day)) = (hms(), b[..10].try_into()) {
+            LAST_DAY.set((day, t.0 - secs));
+        }
+    }
+    Some(t)
 }
 
 /// Parses the record at the scanner's position (leaves the scanner after it).
@@ -427,7 +498,8 @@ fn parse_at<'a, const E: bool>(sc: &mut Scanner<'a, E>) -> Result<Record<'a>, Re
         }
         Ok(())
     })?;
-    finish(r, p)
+    finish(&mut r, p)?;
+    Ok(r)
 }
 
 /// A `serviceTier` value: `{"type": "flex"}` (the Converse shape) or a bare string; anything else is
@@ -619,6 +691,64 @@ mod tests {
             env!("CARGO_MANIFEST_DIR")
         );
         std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+    }
+
+    /// `timestamp_of` (the last date's day remembered) gives what `Timestamp::parse_iso8601` gives, on
+    /// any sequence of timestamps: runs of one date, dates that change, bad days (Feb 30th), bad and
+    /// edge times (24:00, 23:59:60, a non-digit), other forms (`t`, a space, fractions, offsets, no
+    /// zone) between plain ones.
+    #[test]
+    fn timestamps_with_the_last_date_remembered_read_as_parsed_in_full() {
+        let mut x = 0x853c_49e6_748f_ea9bu64;
+        let mut below = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let dates = [
+            "2026-11-25",
+            "2026-11-26",
+            "2026-02-30",
+            "2024-02-29",
+            "1970-01-01",
+            "20x6-01-01",
+        ];
+        let (mut fast, mut total) = (0, 0);
+        let mut date = dates[0];
+        for _ in 0..20_000 {
+            // A date runs on for a while (as in a batch), then changes.
+            if below(8) == 0 {
+                date = dates[below(dates.len() as u64) as usize];
+            }
+            let (h, m, s) = (below(26), below(62), below(62));
+            let mut t = format!("{date}T{h:02}:{m:02}:{s:02}Z");
+            match below(12) {
+                0 => t = t.replace('T', "t"),
+                1 => t = t.replace('T', " "),
+                2 => t = t.replace('Z', ".250Z"),
+                3 => t = t.replace('Z', "+02:00"),
+                4 => {
+                    t.pop();
+                }
+                5 => t.replace_range(12..13, "x"),
+                6 => t.replace_range(18..19, ":"),
+                _ => {}
+            }
+            let before = LAST_DAY.get();
+            let got = timestamp_of(&t);
+            assert_eq!(got, Timestamp::parse_iso8601(&t), "{t}");
+            total += 1;
+            if before.1 != i64::MIN
+                && t.len() == 20
+                && t.as_bytes()[..10] == before.0
+                && got.is_some()
+            {
+                fast += 1;
+            }
+        }
+        // Most plain timestamps after the first of their date are read from the remembered day.
+        assert!(fast * 5 > total, "{fast} of {total}");
     }
 
     #[test]

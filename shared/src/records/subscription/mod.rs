@@ -20,7 +20,7 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use flate2::Decompress;
 
-use crate::records::record::{parse, parse_escaped, Record, RecordError};
+use crate::records::record::{parse, parse_escaped, parse_escaped_push, Record, RecordError};
 use crate::records::scan::{ScanError, Scanner, ValueKind};
 
 mod encode;
@@ -111,6 +111,17 @@ impl<'a> Message<'a> {
             parse_escaped(self.body)
         } else {
             parse(self.body)
+        }
+    }
+
+    /// [`Message::parse`], the record pushed onto `out` (read in place when the message was left
+    /// escaped, and built in its slot of `out`); on an error `out` is as it was.
+    pub fn parse_push(self, out: &mut Vec<Record<'a>>) -> Result<(), RecordError> {
+        if self.escaped {
+            parse_escaped_push(self.body, out)
+        } else {
+            out.push(parse(self.body)?);
+            Ok(())
         }
     }
 
@@ -240,7 +251,9 @@ impl Decoder {
     }
 
     fn parse_json(&mut self) -> Result<LogsData<'_>, SubscriptionError> {
-        let text = std::str::from_utf8(&self.json).map_err(|_| SubscriptionError::Utf8)?;
+        // The SIMD check (AVX2 or SSE4.2 chosen at run time, NEON on aarch64): the same answer as
+        // `std::str::from_utf8`, at a fraction of its instructions on mostly-ASCII payloads.
+        let text = simdutf8::basic::from_utf8(&self.json).map_err(|_| SubscriptionError::Utf8)?;
         self.arena.reset(text.len());
         self.filters.clear();
         self.events.clear();

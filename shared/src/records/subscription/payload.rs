@@ -159,6 +159,24 @@ impl BlockScan for MessageEnd<'_> {
         let mut pos = self.start;
         let mut next_escaped = 0u64;
         let mut any_backslash = false;
+        // Whole blocks without the closing quote: the common case, without the masking by `valid`
+        // and the cut at the end that the block holding the end needs (the step below, the same
+        // test on these blocks, where `valid` and the part before the end are every byte).
+        while let Some(full) = b.get(pos..pos + 64) {
+            let m = c.classify(full.try_into().expect("64 bytes"));
+            let mut after = next_escaped;
+            let escaped = escaped_chars(m.backslash, &mut after);
+            if m.quote & !escaped != 0 {
+                break; // the end is in this block: the step below reads it again
+            }
+            next_escaped = after;
+            if m.control != 0 {
+                let at = pos + m.control.trailing_zeros() as usize;
+                return Err(ScanError::Unexpected { byte: b[at], at });
+            }
+            any_backslash |= m.backslash != 0;
+            pos += 64;
+        }
         let mut pad = [b' '; 64];
         loop {
             // The 64 bytes at `pos`, padded with spaces past the end of the text; `valid`: those in it.
