@@ -453,17 +453,34 @@ impl MetricsAggregator {
         for (leaf, sums) in &self.leaves {
             let (team, app) = (values[leaf.team as usize], values[leaf.app as usize]);
             let mut add = |ids: [u32; 6], len: u8| {
-                by_key.entry((leaf.minute, ids, len)).or_default().merge(sums);
+                by_key
+                    .entry((leaf.minute, ids, len))
+                    .or_default()
+                    .merge(sums);
             };
             add([team_n, team, 0, 0, 0, 0], 1);
             add([team_n, team, app_n, app, 0, 0], 2);
             add(
-                [team_n, team, app_n, app, model_n, values[leaf.model as usize]],
+                [
+                    team_n,
+                    team,
+                    app_n,
+                    app,
+                    model_n,
+                    values[leaf.model as usize],
+                ],
                 3,
             );
             if self.cfg.caller_dimensions {
                 add(
-                    [team_n, team, app_n, app, caller_n, values[leaf.caller as usize]],
+                    [
+                        team_n,
+                        team,
+                        app_n,
+                        app,
+                        caller_n,
+                        values[leaf.caller as usize],
+                    ],
                     3,
                 );
             }
