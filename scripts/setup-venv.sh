@@ -1,13 +1,43 @@
 #!/usr/bin/env bash
 # Creates (or refreshes) .venv with everything the tests need. Idempotent: re-runs in seconds.
+#
+# The venv itself lives at a stable path outside the checkout, keyed by the Python version and the
+# requirements' hash: ${XDG_CACHE_HOME:-$HOME/.cache}/bedrock-meter/venv-py<X.Y>-<hash>; .venv is a symlink to
+# it. Why: cargo-lambda (cargo-zigbuild) writes its zig linker wrappers under a directory named after a
+# hash of the cargo-lambda executable's path (~/.cache/cargo-zigbuild/<ver>/wrappers/<hash>/), and that
+# path reaches every aarch64 crate's fingerprint (CARGO_TARGET_<T>_LINKER, and CC_/AR_<target> in the
+# build scripts' rerun-if-env-changed). With a venv inside each clone, every clone at a new path rebuilt
+# all the aarch64 dependencies even in a warm target directory. Clones now share one venv, so one
+# cargo-lambda path and one build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 req=scripts/requirements-test.txt
-stamp=.venv/.installed-$(sha256sum "$req" | cut -c1-16)
+hash=$(sha256sum "$req" | cut -c1-16)
+py=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/bedrock-meter"
+venv="$cache/venv-py$py-$hash"
+stamp="$venv/.installed-$hash"
+
 if [ ! -f "$stamp" ]; then
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/pip install --quiet --disable-pip-version-check -r "$req"
-  rm -f .venv/.installed-*
-  touch "$stamp"
+  mkdir -p "$cache"
+  # Two clones setting up at once share the one venv: install under a lock, and check again inside it.
+  exec 9>"$venv.lock"
+  flock 9
+  if [ ! -f "$stamp" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+    touch "$stamp"
+  fi
+  flock -u 9
+  exec 9>&-
+fi
+
+# .venv -> the shared venv. A .venv directory from before this layout (or a link to another requirements
+# hash) is replaced.
+if [ "$(readlink .venv 2>/dev/null)" != "$venv" ]; then
+  if [ -d .venv ] && [ ! -L .venv ]; then
+    rm -rf .venv
+  fi
+  ln -sfn "$venv" .venv
 fi

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Cross-compiles every Lambda for arm64 (Graviton) exactly as `sam build` does for
-# `BuildMethod: rust-cargolambda` (`cargo lambda build --release --arm64`, zig as the linker; all three in
-# one cargo run, so the dependencies are built once), and checks that each `bootstrap` is an aarch64 ELF
+# `BuildMethod: rust-cargolambda` (`cargo lambda build --release --arm64 --bin <Binary>` at the workspace
+# root, zig as the linker; here all three binaries in one cargo run, so the dependencies are built once, and
+# with the same feature resolution as sam's one-binary runs: the root's default-members, checked by
+# 25-lambda-features.sh, so a `sam build` after this step reuses every dependency), and checks that each `bootstrap` is an aarch64 ELF
 # executable, stripped (no symbol table, no DWARF: Cargo.toml's release profile), and at most
 # MAX_BOOTSTRAP_BYTES. It prints each bootstrap's size and its zip's (deflate, as `sam package` zips).
 # Cold, it took ~5 min on 2 quiet cores with line tables (not re-timed stripped); SKIP_ARM64_BUILD=1 skips it.
@@ -35,7 +37,7 @@ functions=(
 args=()
 for f in "${functions[@]}"; do
   set -- $f
-  args+=(--package "$1")
+  args+=(--bin "$2")
 done
 
 # The size bound: stripped, the bootstraps are 13-16 MB (BENCHMARKS.md "Lambda packages"); with DWARF line
