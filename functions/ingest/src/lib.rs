@@ -63,6 +63,9 @@ pub struct SubscriptionEvent {
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct AwsLogs {
+    #[serde(
+        deserialize_with = "bedrock_meter_core::records::subscription::deserialize_base64_text"
+    )]
     pub data: String,
 }
 

@@ -32,6 +32,9 @@ pub struct Event {
 
 #[derive(serde::Deserialize)]
 pub struct AwsLogs {
+    #[serde(
+        deserialize_with = "bedrock_meter_core::records::subscription::deserialize_base64_text"
+    )]
     pub data: String,
 }
 
