@@ -5,7 +5,10 @@
 //! Rules it encodes:
 //! - pool: `global.` profiles use the entry's `global` rates; geographic profiles and in-Region calls
 //!   use its `regional` rates of the call's source Region. A model without `global` rates prices a
-//!   global profile at the regional rates of the source Region.
+//!   global profile at the regional rates of the source Region, unless its entry says the global pool
+//!   is not priced (`global_unpriced`, with why: a source gives a different global rate that no second
+//!   source confirms): then a global profile is unpriced (`no rate for region`, Region `global`),
+//!   never priced at a Region's rate.
 //! - Region: `regional` is keyed by Region (`eu-west-2`) or Region group (`us`, `eu`, `apac`, `gov`, …,
 //!   the table's `region_groups`); the Region's own key wins over its groups, the groups are tried in
 //!   the table's order. A call from a Region the entry has no rate for — or whose Region is not logged
@@ -75,6 +78,9 @@ pub struct LongContextRule {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PoolRates {
     pub global: Option<Rates>,
+    /// Why the global pool is not priced (the entry's `global_unpriced`): set only without `global`
+    /// rates; a global profile is then unpriced instead of priced at its source Region's rates.
+    pub global_unpriced: Option<String>,
     /// Key: a Region (`eu-west-2`) or a Region group of the table (`us`, `eu`, …).
     pub regional: HashMap<String, Rates>,
 }
@@ -185,6 +191,9 @@ pub enum Unpriced {
 pub const REASON_UNKNOWN_MODEL: &str = "unknown model";
 pub const REASON_NO_RATE_FOR_REGION: &str = "no rate for region";
 pub const REASON_NO_RATE_FOR_TIER: &str = "no rate for tier";
+/// The Region of [`Unpriced::NoRateForRegion`] for a global profile of a model whose global pool is
+/// not priced (`global_unpriced`).
+pub const GLOBAL_POOL: &str = "global";
 
 impl Unpriced {
     /// The reason as reports show it.
@@ -267,6 +276,9 @@ struct ModelFile {
     #[serde(default)]
     rules: RulesFile,
     global: Option<RatesFile>,
+    /// Why the model's global pool is not priced (a global rate is unknown or disputed): a global
+    /// profile of it is unpriced, not priced at its source Region's rates. Excludes `global`.
+    global_unpriced: Option<String>,
     #[serde(default)]
     regional: HashMap<String, RatesFile>,
     #[serde(default)]
@@ -346,6 +358,7 @@ impl PoolFile {
     ) -> Result<PoolRates, PriceTableError> {
         let mut out = PoolRates {
             global: global.as_ref().map(|g| g.parse(model, cache)).transpose()?,
+            global_unpriced: None,
             regional: HashMap::new(),
         };
         for (k, v) in regional {
@@ -377,6 +390,7 @@ impl PoolRates {
     ) -> Result<PoolRates, PriceTableError> {
         Ok(PoolRates {
             global: self.global.as_ref().map(&f).transpose()?,
+            global_unpriced: self.global_unpriced.clone(),
             regional: self
                 .regional
                 .iter()
@@ -454,12 +468,27 @@ impl PriceTable {
                 input: l.input,
                 output: l.output,
             });
-            let rates = PoolFile::parse(&m.global, &m.regional, &m.name, &cache, &group_names)?;
+            let mut rates = PoolFile::parse(&m.global, &m.regional, &m.name, &cache, &group_names)?;
             if rates.global.is_none() && rates.regional.is_empty() {
                 return Err(PriceTableError::Invalid(format!(
                     "{}: neither global nor regional rates",
                     m.name
                 )));
+            }
+            if let Some(why) = &m.global_unpriced {
+                if why.trim().is_empty() {
+                    return Err(PriceTableError::Invalid(format!(
+                        "{}: global_unpriced without a reason",
+                        m.name
+                    )));
+                }
+                if rates.global.is_some() {
+                    return Err(PriceTableError::Invalid(format!(
+                        "{}: both global rates and global_unpriced",
+                        m.name
+                    )));
+                }
+                rates.global_unpriced = Some(why.clone());
             }
             let long_context = long_context_rule
                 .as_ref()
@@ -476,7 +505,12 @@ impl PriceTable {
                 // A tier's cache rates are only what the entry lists: the model's cache rule is a
                 // rule of its standard rates, not evidence of a tier's.
                 let none = CacheRule::default();
-                let r = PoolFile::parse(&t.global, &t.regional, &m.name, &none, &group_names)?;
+                let mut r = PoolFile::parse(&t.global, &t.regional, &m.name, &none, &group_names)?;
+                // A tier without global rates of a model whose global pool is unpriced: its global
+                // profiles are unpriced too, not priced at the tier's regional rates.
+                if r.global.is_none() {
+                    r.global_unpriced = rates.global_unpriced.clone();
+                }
                 if r.global.is_none() && r.regional.is_empty() {
                     return Err(PriceTableError::Invalid(format!(
                         "{}: tier {tier} has neither global nor regional rates",
@@ -585,6 +619,9 @@ impl PriceTable {
         if *pool == Pool::Global {
             if let Some(g) = &rates.global {
                 return Ok(g);
+            }
+            if rates.global_unpriced.is_some() {
+                return Err(Unpriced::NoRateForRegion(GLOBAL_POOL.to_string()));
             }
         }
         let no_rate = || Unpriced::NoRateForRegion(region.unwrap_or_default().to_string());
@@ -2233,6 +2270,103 @@ mod tests {
             );
             // No global rate is listed (one source): the entry has none.
             assert!(t.model(id).unwrap().rates.global.is_none(), "{id}");
+        }
+    }
+
+    /// GPT-5.4 / GPT-5.5: one source (litellm-1104) gives a global rate below the US one (2.50 / 15,
+    /// 5 / 30), the model cards none, so the entries say `global_unpriced`: a `global.` call is
+    /// unpriced (`no rate for region`, Region `global`), never priced at the US rate; the US
+    /// in-Region and geographic calls are priced at 2.75 / 16.50 and 5.50 / 33.
+    #[test]
+    fn a_global_profile_of_a_model_without_a_sourced_global_rate_is_unpriced() {
+        let t = t();
+        let r = |text: &str| Rate::per_million(text).unwrap();
+        let q = tok(250_000, 40_000, 0, 0, 0);
+        let long = tok(300_000, 1_000, 0, 0, 0);
+        for (id, i, o) in [
+            ("openai.gpt-5.4", "2.75", "16.50"),
+            ("openai.gpt-5.5", "5.50", "33"),
+        ] {
+            let m = t.model(id).unwrap();
+            assert!(m.rates.global.is_none(), "{id}");
+            assert!(
+                m.rates
+                    .global_unpriced
+                    .as_deref()
+                    .is_some_and(|why| why.contains("litellm-1104")),
+                "{id}: {:?}",
+                m.rates.global_unpriced
+            );
+            for region in ["us-east-1", "us-west-2", "eu-west-1"] {
+                for q in [&q, &long] {
+                    let c = t.cost_of_request(id, &Pool::Global, Some(region), q);
+                    assert_eq!(
+                        c,
+                        Err(Unpriced::NoRateForRegion(GLOBAL_POOL.into())),
+                        "{id} {region}"
+                    );
+                    assert_eq!(c.unwrap_err().reason(), REASON_NO_RATE_FOR_REGION);
+                }
+            }
+            let us = Ok(r(i) * q.input + r(o) * q.output);
+            assert_eq!(
+                t.cost_of_request(id, &Pool::InRegion, Some("us-east-1"), &q),
+                us,
+                "{id}"
+            );
+            assert_eq!(
+                t.cost_of_request(id, &Pool::Geographic("us".into()), Some("us-east-1"), &q),
+                us,
+                "{id}"
+            );
+        }
+        // A model without global rates and without `global_unpriced` (Nova Micro, whose sources
+        // give no different global rate) still prices a global profile at its source Region's rate.
+        let nova = "amazon.nova-micro-v1:0";
+        assert!(t.model(nova).unwrap().rates.global_unpriced.is_none());
+        assert_eq!(
+            t.rates(nova, &Pool::Global, Some("us-east-1"), 0),
+            t.rates(nova, &Pool::InRegion, Some("us-east-1"), 0)
+        );
+        assert!(t.rates(nova, &Pool::Global, Some("us-east-1"), 0).is_ok());
+    }
+
+    #[test]
+    fn global_unpriced_is_validated_and_applies_to_tiers_without_global_rates() {
+        let table = |extra: &str| {
+            PriceTable::from_json(&format!(
+                r#"{{"as_of": "2026-12-01", "region_groups": [{{"name": "us", "regions": ["us-east-1"]}}], "models": [
+                  {{ "name": "m", "match": ["x.m"], "source": "test", {extra}
+                    "regional": {{ "us": {{ "input": "1", "output": "2" }} }},
+                    "tiers": {{ "flex": {{ "regional": {{ "us": {{ "input": "0.5", "output": "1" }} }} }},
+                               "priority": {{ "global": {{ "input": "3", "output": "4" }} }} }} }} ]}}"#
+            ))
+        };
+        let one = tok(M, M, 0, 0, 0);
+        let t = table(r#""global_unpriced": "one source only","#).unwrap();
+        let cost =
+            |pool: &Pool, tier: &str| t.cost_in_tier("x.m", pool, Some("us-east-1"), 0, tier, &one);
+        let unpriced = Err(Unpriced::NoRateForRegion(GLOBAL_POOL.into()));
+        assert_eq!(cost(&Pool::Global, "default"), unpriced);
+        assert_eq!(cost(&Pool::Global, "flex"), unpriced);
+        // A tier's own global rates are sourced: they price its global profiles.
+        assert_eq!(cost(&Pool::Global, "priority"), Ok(usd("7")));
+        assert_eq!(cost(&Pool::InRegion, "default"), Ok(usd("3")));
+        assert_eq!(cost(&Pool::InRegion, "flex"), Ok(usd("1.5")));
+        // Without the key the global profile falls back to the source Region's rates.
+        let plain = table("").unwrap();
+        assert_eq!(
+            plain.cost_in_tier("x.m", &Pool::Global, Some("us-east-1"), 0, "default", &one),
+            Ok(usd("3"))
+        );
+        for bad in [
+            r#""global_unpriced": " ","#,
+            r#""global_unpriced": "why", "global": { "input": "1", "output": "2" },"#,
+        ] {
+            assert!(
+                matches!(table(bad), Err(PriceTableError::Invalid(_))),
+                "{bad}"
+            );
         }
     }
 
