@@ -5,7 +5,10 @@
 //! Rules it encodes:
 //! - pool: `global.` profiles use the entry's `global` rates; geographic profiles and in-Region calls
 //!   use its `regional` rates of the call's source Region. A model without `global` rates prices a
-//!   global profile at the regional rates of the source Region.
+//!   global profile at the regional rates of the source Region, unless its entry says the global pool
+//!   is not priced (`global_unpriced`, with why: a source gives a different global rate that no second
+//!   source confirms): then a global profile is unpriced (`no rate for region`, Region `global`),
+//!   never priced at a Region's rate.
 //! - Region: `regional` is keyed by Region (`eu-west-2`) or Region group (`us`, `eu`, `apac`, `gov`, …,
 //!   the table's `region_groups`); the Region's own key wins over its groups, the groups are tried in
 //!   the table's order. A call from a Region the entry has no rate for — or whose Region is not logged
@@ -75,6 +78,9 @@ pub struct LongContextRule {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PoolRates {
     pub global: Option<Rates>,
+    /// Why the global pool is not priced (the entry's `global_unpriced`): set only without `global`
+    /// rates; a global profile is then unpriced instead of priced at its source Region's rates.
+    pub global_unpriced: Option<String>,
     /// Key: a Region (`eu-west-2`) or a Region group of the table (`us`, `eu`, …).
     pub regional: HashMap<String, Rates>,
 }
@@ -185,6 +191,9 @@ pub enum Unpriced {
 pub const REASON_UNKNOWN_MODEL: &str = "unknown model";
 pub const REASON_NO_RATE_FOR_REGION: &str = "no rate for region";
 pub const REASON_NO_RATE_FOR_TIER: &str = "no rate for tier";
+/// The Region of [`Unpriced::NoRateForRegion`] for a global profile of a model whose global pool is
+/// not priced (`global_unpriced`).
+pub const GLOBAL_POOL: &str = "global";
 
 impl Unpriced {
     /// The reason as reports show it.
@@ -267,6 +276,9 @@ struct ModelFile {
     #[serde(default)]
     rules: RulesFile,
     global: Option<RatesFile>,
+    /// Why the model's global pool is not priced (a global rate is unknown or disputed): a global
+    /// profile of it is unpriced, not priced at its source Region's rates. Excludes `global`.
+    global_unpriced: Option<String>,
     #[serde(default)]
     regional: HashMap<String, RatesFile>,
     #[serde(default)]
@@ -346,6 +358,7 @@ impl PoolFile {
     ) -> Result<PoolRates, PriceTableError> {
         let mut out = PoolRates {
             global: global.as_ref().map(|g| g.parse(model, cache)).transpose()?,
+            global_unpriced: None,
             regional: HashMap::new(),
         };
         for (k, v) in regional {
@@ -377,6 +390,7 @@ impl PoolRates {
     ) -> Result<PoolRates, PriceTableError> {
         Ok(PoolRates {
             global: self.global.as_ref().map(&f).transpose()?,
+            global_unpriced: self.global_unpriced.clone(),
             regional: self
                 .regional
                 .iter()
@@ -454,12 +468,27 @@ impl PriceTable {
                 input: l.input,
                 output: l.output,
             });
-            let rates = PoolFile::parse(&m.global, &m.regional, &m.name, &cache, &group_names)?;
+            let mut rates = PoolFile::parse(&m.global, &m.regional, &m.name, &cache, &group_names)?;
             if rates.global.is_none() && rates.regional.is_empty() {
                 return Err(PriceTableError::Invalid(format!(
                     "{}: neither global nor regional rates",
                     m.name
                 )));
+            }
+            if let Some(why) = &m.global_unpriced {
+                if why.trim().is_empty() {
+                    return Err(PriceTableError::Invalid(format!(
+                        "{}: global_unpriced without a reason",
+                        m.name
+                    )));
+                }
+                if rates.global.is_some() {
+                    return Err(PriceTableError::Invalid(format!(
+                        "{}: both global rates and global_unpriced",
+                        m.name
+                    )));
+                }
+                rates.global_unpriced = Some(why.clone());
             }
             let long_context = long_context_rule
                 .as_ref()
@@ -476,7 +505,12 @@ impl PriceTable {
                 // A tier's cache rates are only what the entry lists: the model's cache rule is a
                 // rule of its standard rates, not evidence of a tier's.
                 let none = CacheRule::default();
-                let r = PoolFile::parse(&t.global, &t.regional, &m.name, &none, &group_names)?;
+                let mut r = PoolFile::parse(&t.global, &t.regional, &m.name, &none, &group_names)?;
+                // A tier without global rates of a model whose global pool is unpriced: its global
+                // profiles are unpriced too, not priced at the tier's regional rates.
+                if r.global.is_none() {
+                    r.global_unpriced = rates.global_unpriced.clone();
+                }
                 if r.global.is_none() && r.regional.is_empty() {
                     return Err(PriceTableError::Invalid(format!(
                         "{}: tier {tier} has neither global nor regional rates",
@@ -585,6 +619,9 @@ impl PriceTable {
         if *pool == Pool::Global {
             if let Some(g) = &rates.global {
                 return Ok(g);
+            }
+            if rates.global_unpriced.is_some() {
+                return Err(Unpriced::NoRateForRegion(GLOBAL_POOL.to_string()));
             }
         }
         let no_rate = || Unpriced::NoRateForRegion(region.unwrap_or_default().to_string());
@@ -883,18 +920,18 @@ mod tests {
             "openai.gpt-5.6-luna",
             "openai.gpt-5.6-terra",
             "openai.gpt-5.6-sol",
+            "mistral.voxtral-small-24b-2507",
+            "openai.gpt-5.4",
+            "openai.gpt-5.5",
         ] {
             assert!(t().model(id).is_some(), "{id} has no price");
         }
         // Disputed by two sources with no Price List read or provider page to settle them, or with
         // one source only: unpriced, not guessed.
         for id in [
-            "mistral.voxtral-small-24b-2507",
             "qwen.qwen3-coder-480b-a35b-v1:0",
             "qwen.qwen3-coder-480b-a35b-instruct",
             "amazon.nova-2-sonic-v1:0",
-            "openai.gpt-5.4",
-            "openai.gpt-5.5",
             "openai.gpt-5.6-mini",
         ] {
             assert!(t().model(id).is_none(), "{id} is priced");
@@ -1018,7 +1055,9 @@ mod tests {
             let m = t.model(id).unwrap();
             let g = m.rates.global.as_ref().unwrap();
             assert!(!m.rates.regional.is_empty(), "{id}");
-            for (key, r) in m.rates.regional.iter().filter(|(k, _)| *k != "gov") {
+            // GovCloud (the group or one of its Regions) is 1.2 x global: its own test below.
+            let commercial = |k: &str| k != "gov" && !k.starts_with("us-gov-");
+            for (key, r) in m.rates.regional.iter().filter(|(k, _)| commercial(k)) {
                 let opt = |a: Option<Rate>, b: Option<Rate>| match (a, b) {
                     (Some(a), b) => assert_eq!(a.times("1.1"), b, "{} {key}", m.name),
                     (None, b) => assert_eq!(b, None, "{} {key}", m.name),
@@ -1499,8 +1538,9 @@ mod tests {
             assert_eq!(c(&w5), Ok(r(five) * M), "{pool:?}");
             assert_eq!(c(&w1h), Ok(r(hour) * M), "{pool:?}");
         }
-        // Regions no source gives a regional rate for: unpriced.
-        for region in ["ap-northeast-1", "ap-southeast-2", "us-gov-west-1"] {
+        // Regions no source gives a regional rate for: unpriced (GovCloud: us-gov-west-1 only,
+        // `govcloud_claude_is_1_2x_global_as_sourced`).
+        for region in ["ap-northeast-1", "ap-southeast-2", "us-gov-east-1"] {
             assert_eq!(
                 t.cost(id, &Pool::InRegion, Some(region), 0, &one),
                 Err(Unpriced::NoRateForRegion(region.into())),
@@ -1668,10 +1708,10 @@ mod tests {
                 Ok(want),
                 "{id}"
             );
-            // Only US rates are sourced: elsewhere unpriced, never the US rate.
+            // No rate sourced for Frankfurt: unpriced, never the US rate.
             assert_eq!(
-                t.cost_of_request(id, &Pool::InRegion, Some("eu-west-2"), &q),
-                Err(Unpriced::NoRateForRegion("eu-west-2".into())),
+                t.cost_of_request(id, &Pool::InRegion, Some("eu-central-1"), &q),
+                Err(Unpriced::NoRateForRegion("eu-central-1".into())),
                 "{id}"
             );
             // No cache rate published: cache tokens unpriced, not free.
@@ -1958,6 +1998,376 @@ mod tests {
             ),
             Ok(usd("1.50"))
         );
+    }
+
+    /// GovCloud Claude: AWS's rule (GovCloud = 1.2 x global: litellm-gov, bedrock-facts section 8)
+    /// and the GovCloud rows of litellm-regional / litellm-1102 / litellm-1104 agree for every
+    /// Claude entry with a GovCloud rate; the cache rates follow the model's own rule, as
+    /// litellm-gov-haiku's Haiku 4.5 writes (1.50 / 2.40) say.
+    #[test]
+    fn govcloud_claude_is_1_2x_global_as_sourced() {
+        let t = t();
+        let mut checked = Vec::new();
+        for m in t
+            .models
+            .iter()
+            .filter(|m| m.matches[0].starts_with("anthropic."))
+        {
+            for (key, r) in m
+                .rates
+                .regional
+                .iter()
+                .filter(|(k, _)| *k == "gov" || k.starts_with("us-gov-"))
+            {
+                let g = m
+                    .rates
+                    .global
+                    .as_ref()
+                    .expect("a GovCloud Claude rate has a global base");
+                assert_eq!(g.input.times("1.2"), Some(r.input), "{} {key}", m.name);
+                assert_eq!(g.output.times("1.2"), Some(r.output), "{} {key}", m.name);
+                checked.push(m.name.as_str());
+            }
+        }
+        for name in [
+            "Claude Haiku 4.5",
+            "Claude Sonnet 4.5",
+            "Claude Opus 4.8",
+            "Claude Sonnet 5",
+            "Claude Sonnet 5.5",
+            "Claude Opus 5",
+            "Claude Opus 5.5",
+            "Claude Fable 5.1",
+        ] {
+            assert!(checked.contains(&name), "{name} has no GovCloud rate");
+        }
+        let r = |text: &str| Rate::per_million(text).unwrap();
+        let gov = Pool::Geographic("us-gov".into());
+        // Typed in from the sources: input, output, 5-minute write, 1-hour write, read (per 1M).
+        let q = tok(200_000, 30_000, 50_000, 30_000, 20_000);
+        for (id, region, i, o, w5, w1, rd) in [
+            // litellm-regional 1.20 / 6.00; litellm-gov-haiku writes 1.50 / 2.40; read 0.1 x.
+            (
+                HAIKU45,
+                "us-gov-west-1",
+                "1.20",
+                "6.00",
+                "1.50",
+                "2.40",
+                "0.12",
+            ),
+            (
+                HAIKU45,
+                "us-gov-east-1",
+                "1.20",
+                "6.00",
+                "1.50",
+                "2.40",
+                "0.12",
+            ),
+            // litellm-1102 6 / 30 (family rule: 1.25 x, 2 x, 0.1 x).
+            (
+                "anthropic.claude-opus-5",
+                "us-gov-east-1",
+                "6",
+                "30",
+                "7.50",
+                "12",
+                "0.60",
+            ),
+            // litellm-1102 12 / 60; Fable 5.1 reads at 0.025 x.
+            (
+                "anthropic.claude-fable-5-1",
+                "us-gov-west-1",
+                "12",
+                "60",
+                "15",
+                "24",
+                "0.30",
+            ),
+            // litellm-1104 4.80 / 24; Opus 5.5 reads at 0.05 x.
+            (
+                "anthropic.claude-opus-5-5",
+                "us-gov-east-1",
+                "4.80",
+                "24",
+                "6",
+                "9.60",
+                "0.24",
+            ),
+            // litellm-1104 2.40 / 12, us-gov-west-1 only; Sonnet 5.5 reads at 0.05 x.
+            (
+                "anthropic.claude-sonnet-5-5",
+                "us-gov-west-1",
+                "2.40",
+                "12",
+                "3",
+                "4.80",
+                "0.12",
+            ),
+        ] {
+            let want = r(i) * q.input
+                + r(o) * q.output
+                + r(w5) * q.cache_write_5m()
+                + r(w1) * q.cache_write_1h
+                + r(rd) * q.cache_read;
+            assert_eq!(
+                t.cost_of_request(id, &gov, Some(region), &q),
+                Ok(want),
+                "{id} {region}"
+            );
+        }
+        // Sonnet 5.5 has no us-gov-east-1 rate in any source: unpriced, never the west rate.
+        assert_eq!(
+            t.cost_of_request(
+                "anthropic.claude-sonnet-5-5",
+                &gov,
+                Some("us-gov-east-1"),
+                &q
+            ),
+            Err(Unpriced::NoRateForRegion("us-gov-east-1".into()))
+        );
+        // Nemotron Nano 9B v2 in GovCloud: 1.2 x commercial (litellm-1102).
+        assert_eq!(
+            t.cost_of_request(
+                "nvidia.nemotron-nano-9b-v2",
+                &Pool::InRegion,
+                Some("us-gov-west-1"),
+                &tok(M, M, 0, 0, 0)
+            ),
+            Ok(r("0.072") * M + r("0.276") * M)
+        );
+    }
+
+    /// Open-weight rates outside the US where two sources agree on the Region (issue 23): typed in
+    /// from bedrock-region-notes, aws-cache-2606, litellm-regional and litellm-1104. Every other
+    /// Region of these models stays unpriced, never the US rate.
+    #[test]
+    fn non_us_rates_are_their_regions_sourced_rates() {
+        let t = t();
+        let r = |text: &str| Rate::per_million(text).unwrap();
+        let q = tok(400_000, 90_000, 0, 0, 0);
+        let priced = [
+            ("qwen.qwen3-next-80b-a3b", "ap-south-1", "0.18", "1.41"),
+            ("qwen.qwen3-next-80b-a3b", "eu-west-1", "0.18", "1.41"),
+            ("qwen.qwen3-next-80b-a3b", "ap-northeast-1", "0.18", "1.45"),
+            ("qwen.qwen3-next-80b-a3b", "sa-east-1", "0.18", "1.45"),
+            ("qwen.qwen3-next-80b-a3b", "eu-west-2", "0.23", "1.86"),
+            ("qwen.qwen3-next-80b-a3b", "us-east-1", "0.14", "1.20"),
+            ("deepseek.v3.2", "ap-south-1", "0.74", "2.22"),
+            ("deepseek.v3.2", "ap-northeast-1", "0.74", "2.22"),
+            ("deepseek.v3.2", "ap-southeast-3", "0.74", "2.22"),
+            ("deepseek.v3.2", "eu-north-1", "0.74", "2.22"),
+            ("deepseek.v3.2", "sa-east-1", "0.74", "2.22"),
+            ("deepseek.v3.2", "us-west-2", "0.62", "1.85"),
+            ("moonshot.kimi-k2-thinking", "ap-south-1", "0.71", "2.94"),
+            (
+                "moonshot.kimi-k2-thinking",
+                "ap-northeast-1",
+                "0.73",
+                "3.03",
+            ),
+            ("moonshot.kimi-k2-thinking", "sa-east-1", "0.73", "3.03"),
+            (
+                "mistral.mistral-large-3-675b-instruct",
+                "ap-south-1",
+                "0.59",
+                "1.76",
+            ),
+        ];
+        for (id, region, i, o) in priced {
+            let want = r(i) * q.input + r(o) * q.output;
+            // A geographic profile bills at its source Region's rate, as an in-Region call does.
+            for pool in [Pool::InRegion, Pool::Geographic("apac".into())] {
+                assert_eq!(
+                    t.cost_of_request(id, &pool, Some(region), &q),
+                    Ok(want),
+                    "{id} {region} {pool:?}"
+                );
+            }
+        }
+        // Outside the US the rate is higher than the US one (about 20%, more in London).
+        let us = |id: &str| {
+            t.rates(id, &Pool::InRegion, Some("us-east-1"), 0)
+                .unwrap()
+                .input
+        };
+        for (id, region, _, _) in priced.iter().filter(|p| !p.1.starts_with("us-")) {
+            let here = t.rates(id, &Pool::InRegion, Some(region), 0).unwrap().input;
+            assert!(here > us(id), "{id} {region}");
+        }
+        // Regions in one source only (Milan, Sydney, Frankfurt, London for Kimi and Mistral, the
+        // rest of the EU for DeepSeek): unpriced.
+        for (id, region) in [
+            ("qwen.qwen3-next-80b-a3b", "eu-south-1"),
+            ("qwen.qwen3-next-80b-a3b", "ap-southeast-2"),
+            ("qwen.qwen3-next-80b-a3b", "eu-central-1"),
+            ("deepseek.v3.2", "ap-southeast-2"),
+            ("deepseek.v3.2", "eu-west-1"),
+            ("moonshot.kimi-k2-thinking", "eu-west-2"),
+            ("moonshotai.kimi-k2.5", "ap-south-1"),
+            ("minimax.minimax-m2.5", "eu-west-2"),
+            ("mistral.mistral-large-3-675b-instruct", "eu-west-1"),
+            ("mistral.voxtral-small-24b-2507", "eu-west-1"),
+            ("qwen.qwen3-coder-next", "eu-west-1"),
+        ] {
+            assert_eq!(
+                t.cost_of_request(id, &Pool::InRegion, Some(region), &q),
+                Err(Unpriced::NoRateForRegion(region.into())),
+                "{id} {region}"
+            );
+        }
+    }
+
+    /// Voxtral Small 24B (aws-cache-2606, bedrock-region-notes, pi-ai-110, litellm-regional: 0.10 /
+    /// 0.30 in the US) and GPT-5.4 / GPT-5.5 (pi-ai-110, litellm-1104, bedrock-openai-cards: US
+    /// 2.75 / 16.50 and 5.50 / 33; above 272,000 prompt tokens 2 x input, 1.5 x output).
+    #[test]
+    fn voxtral_small_and_gpt_54_55_price_at_their_sources_rates() {
+        let t = t();
+        let r = |text: &str| Rate::per_million(text).unwrap();
+        let q = tok(250_000, 40_000, 0, 0, 0);
+        for (id, i, o) in [
+            ("mistral.voxtral-small-24b-2507", "0.10", "0.30"),
+            ("openai.gpt-5.4", "2.75", "16.50"),
+            ("openai.gpt-5.5", "5.50", "33"),
+        ] {
+            assert_eq!(
+                t.cost_of_request(id, &Pool::InRegion, Some("us-east-1"), &q),
+                Ok(r(i) * q.input + r(o) * q.output),
+                "{id}"
+            );
+            // No cache rate published for these models on Bedrock: unpriced, not free.
+            assert_eq!(
+                t.cost_of_request(id, &Pool::InRegion, Some("us-east-1"), &tok(1, 1, 1, 0, 0)),
+                Err(Unpriced::MissingRate("cache_read")),
+                "{id}"
+            );
+            assert_eq!(
+                t.cost_of_request(id, &Pool::InRegion, Some("eu-west-1"), &q),
+                Err(Unpriced::NoRateForRegion("eu-west-1".into())),
+                "{id}"
+            );
+        }
+        // The mantle metric lines use these ids as the metrics name them (band 0, in-Region).
+        let long = tok(272_001, 10_000, 0, 0, 0);
+        for (id, i, o) in [
+            ("openai.gpt-5.4", "2.75", "16.50"),
+            ("openai.gpt-5.5", "5.50", "33"),
+        ] {
+            let want =
+                r(i).times("2").unwrap() * long.input + r(o).times("1.5").unwrap() * long.output;
+            assert_eq!(
+                t.cost_of_request(id, &Pool::InRegion, Some("us-west-2"), &long),
+                Ok(want),
+                "{id} above 272K"
+            );
+            let at = tok(272_000, 10_000, 0, 0, 0);
+            assert_eq!(
+                t.cost_of_request(id, &Pool::InRegion, Some("us-west-2"), &at),
+                Ok(r(i) * at.input + r(o) * at.output),
+                "{id} at 272K"
+            );
+            // No global rate is listed (one source): the entry has none.
+            assert!(t.model(id).unwrap().rates.global.is_none(), "{id}");
+        }
+    }
+
+    /// GPT-5.4 / GPT-5.5: one source (litellm-1104) gives a global rate below the US one (2.50 / 15,
+    /// 5 / 30), the model cards none, so the entries say `global_unpriced`: a `global.` call is
+    /// unpriced (`no rate for region`, Region `global`), never priced at the US rate; the US
+    /// in-Region and geographic calls are priced at 2.75 / 16.50 and 5.50 / 33.
+    #[test]
+    fn a_global_profile_of_a_model_without_a_sourced_global_rate_is_unpriced() {
+        let t = t();
+        let r = |text: &str| Rate::per_million(text).unwrap();
+        let q = tok(250_000, 40_000, 0, 0, 0);
+        let long = tok(300_000, 1_000, 0, 0, 0);
+        for (id, i, o) in [
+            ("openai.gpt-5.4", "2.75", "16.50"),
+            ("openai.gpt-5.5", "5.50", "33"),
+        ] {
+            let m = t.model(id).unwrap();
+            assert!(m.rates.global.is_none(), "{id}");
+            assert!(
+                m.rates
+                    .global_unpriced
+                    .as_deref()
+                    .is_some_and(|why| why.contains("litellm-1104")),
+                "{id}: {:?}",
+                m.rates.global_unpriced
+            );
+            for region in ["us-east-1", "us-west-2", "eu-west-1"] {
+                for q in [&q, &long] {
+                    let c = t.cost_of_request(id, &Pool::Global, Some(region), q);
+                    assert_eq!(
+                        c,
+                        Err(Unpriced::NoRateForRegion(GLOBAL_POOL.into())),
+                        "{id} {region}"
+                    );
+                    assert_eq!(c.unwrap_err().reason(), REASON_NO_RATE_FOR_REGION);
+                }
+            }
+            let us = Ok(r(i) * q.input + r(o) * q.output);
+            assert_eq!(
+                t.cost_of_request(id, &Pool::InRegion, Some("us-east-1"), &q),
+                us,
+                "{id}"
+            );
+            assert_eq!(
+                t.cost_of_request(id, &Pool::Geographic("us".into()), Some("us-east-1"), &q),
+                us,
+                "{id}"
+            );
+        }
+        // A model without global rates and without `global_unpriced` (Nova Micro, whose sources
+        // give no different global rate) still prices a global profile at its source Region's rate.
+        let nova = "amazon.nova-micro-v1:0";
+        assert!(t.model(nova).unwrap().rates.global_unpriced.is_none());
+        assert_eq!(
+            t.rates(nova, &Pool::Global, Some("us-east-1"), 0),
+            t.rates(nova, &Pool::InRegion, Some("us-east-1"), 0)
+        );
+        assert!(t.rates(nova, &Pool::Global, Some("us-east-1"), 0).is_ok());
+    }
+
+    #[test]
+    fn global_unpriced_is_validated_and_applies_to_tiers_without_global_rates() {
+        let table = |extra: &str| {
+            PriceTable::from_json(&format!(
+                r#"{{"as_of": "2026-12-01", "region_groups": [{{"name": "us", "regions": ["us-east-1"]}}], "models": [
+                  {{ "name": "m", "match": ["x.m"], "source": "test", {extra}
+                    "regional": {{ "us": {{ "input": "1", "output": "2" }} }},
+                    "tiers": {{ "flex": {{ "regional": {{ "us": {{ "input": "0.5", "output": "1" }} }} }},
+                               "priority": {{ "global": {{ "input": "3", "output": "4" }} }} }} }} ]}}"#
+            ))
+        };
+        let one = tok(M, M, 0, 0, 0);
+        let t = table(r#""global_unpriced": "one source only","#).unwrap();
+        let cost =
+            |pool: &Pool, tier: &str| t.cost_in_tier("x.m", pool, Some("us-east-1"), 0, tier, &one);
+        let unpriced = Err(Unpriced::NoRateForRegion(GLOBAL_POOL.into()));
+        assert_eq!(cost(&Pool::Global, "default"), unpriced);
+        assert_eq!(cost(&Pool::Global, "flex"), unpriced);
+        // A tier's own global rates are sourced: they price its global profiles.
+        assert_eq!(cost(&Pool::Global, "priority"), Ok(usd("7")));
+        assert_eq!(cost(&Pool::InRegion, "default"), Ok(usd("3")));
+        assert_eq!(cost(&Pool::InRegion, "flex"), Ok(usd("1.5")));
+        // Without the key the global profile falls back to the source Region's rates.
+        let plain = table("").unwrap();
+        assert_eq!(
+            plain.cost_in_tier("x.m", &Pool::Global, Some("us-east-1"), 0, "default", &one),
+            Ok(usd("3"))
+        );
+        for bad in [
+            r#""global_unpriced": " ","#,
+            r#""global_unpriced": "why", "global": { "input": "1", "output": "2" },"#,
+        ] {
+            assert!(
+                matches!(table(bad), Err(PriceTableError::Invalid(_))),
+                "{bad}"
+            );
+        }
     }
 
     fn tiered() -> PriceTable {

@@ -33,7 +33,8 @@ pub(crate) fn price_pool(pool: &Pool) -> &'static str {
 
 /// Every row of the pricing CTE: for each prefix, pool and long-context flag, the rates the core
 /// prices with (`PriceTable::rates`): the global rates (Region '') where the model has them for the
-/// global pool, else its rates per Region key. The SQL picks, for a call's source Region, the row of
+/// global pool, none where its global pool is not priced (`global_unpriced`), else its rates per
+/// Region key. The SQL picks, for a call's source Region, the row of
 /// the Region itself, else of its first group that has one (the core's order).
 pub(crate) fn pricing_cte_rows(prices: &PriceTable) -> Vec<PriceRow> {
     let mut out = Vec::new();
@@ -64,6 +65,9 @@ pub(crate) fn pricing_cte_rows(prices: &PriceTable) -> Vec<PriceRow> {
                     };
                     match (&pool, &rates.global) {
                         (Pool::Global, Some(g)) => out.push(row("", g)),
+                        // The global pool is not priced (`global_unpriced`): no global row, so
+                        // the SQL's pick does not fit ('no rate for region'), as in the core.
+                        (Pool::Global, None) if rates.global_unpriced.is_some() => {}
                         _ => {
                             let mut keys: Vec<&String> = rates.regional.keys().collect();
                             keys.sort();
@@ -253,6 +257,23 @@ mod tests {
             .collect();
         assert!(tokyo.iter().any(|r| r.price_match == "amazon.nova-micro-v1"
             && r.rates.input.per_million_text() == "0.042"));
+        // A model whose global pool is not priced (GPT-5.4 / 5.5, `global_unpriced`) has regional
+        // rows and no global row: the SQL's pick does not fit a global call ('no rate for region').
+        for prefix in ["openai.gpt-5.4", "openai.gpt-5.5"] {
+            assert!(rows
+                .iter()
+                .any(|r| r.price_match == prefix && r.pool == "regional" && r.region == "us"));
+            assert!(
+                !rows
+                    .iter()
+                    .any(|r| r.price_match == prefix && r.pool == "global"),
+                "{prefix}"
+            );
+            assert_eq!(
+                sql_pick(&t, &rows, prefix, &Pool::Global, "us-east-1", 0),
+                None
+            );
+        }
         // A model with global rates has one global row for every Region; one without (Nova Micro)
         // prices a global profile at its source Region's rate.
         for r in tokyo.iter().filter(|r| r.pool == "global") {
