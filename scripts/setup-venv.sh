@@ -24,7 +24,8 @@ if [ ! -f "$stamp" ]; then
   exec 9>"$venv.lock"
   flock 9
   if [ ! -f "$stamp" ]; then
-    python3 -m venv "$venv"
+    # --clear: a venv left by an install that did not finish (no stamp) starts over, not from its pieces.
+    python3 -m venv --clear "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
     touch "$stamp"
@@ -35,9 +36,15 @@ fi
 
 # .venv -> the shared venv. A .venv directory from before this layout (or a link to another requirements
 # hash) is replaced.
+# The link is swapped in by a rename (atomic), so a run in progress never sees .venv missing; an old directory
+# is moved aside first and removed after (a process still running from it keeps its open files).
 if [ "$(readlink .venv 2>/dev/null)" != "$venv" ]; then
+  old=
   if [ -d .venv ] && [ ! -L .venv ]; then
-    rm -rf .venv
+    old=".venv.replaced.$$"
+    mv .venv "$old"
   fi
-  ln -sfn "$venv" .venv
+  ln -sfn "$venv" ".venv.tmp.$$"
+  mv -Tf ".venv.tmp.$$" .venv
+  [ -z "$old" ] || rm -rf "$old"
 fi

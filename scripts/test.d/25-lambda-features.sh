@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 
-[ -x .venv/bin/python3 ] || scripts/setup-venv.sh
+scripts/setup-venv.sh  # quick when the venv is complete; repairs a partial or outdated one
 export PATH="$root/.venv/bin:$PATH"
 
 templates=(template.yaml)
@@ -42,6 +42,8 @@ TRIPLES = {"arm64": "aarch64-unknown-linux-gnu", "x86_64": "x86_64-unknown-linux
 
 def functions(path):
     doc = yaml.load(open(path), Loader=Loader) or {}
+    if not isinstance(doc, dict):
+        sys.exit(f"{path}: not a template (its top level is not a mapping)")
     glob = (doc.get("Globals") or {}).get("Function") or {}
     for name, res in (doc.get("Resources") or {}).items():
         if not isinstance(res, dict) or res.get("Type") != "AWS::Serverless::Function":

@@ -391,6 +391,18 @@ fn apply(
         cache_write_5m: None,
         cache_write_1h: None,
     };
+    // A global rate from the Price List settles a pool the table marked unpriced: the marker goes, and the
+    // review says so (a table with both would not load).
+    if global {
+        if let Some(why) = m.rates.global_unpriced.take() {
+            diffs.push((
+                pool.into(),
+                "global_unpriced".into(),
+                why,
+                "cleared: the offer has a global rate".into(),
+            ));
+        }
+    }
     let rates = if global {
         m.rates.global.get_or_insert_with(fresh)
     } else {
@@ -660,6 +672,30 @@ mod tests {
             ),
         ]);
         get_products(&items)
+    }
+
+    #[test]
+    fn a_global_rate_from_the_offer_clears_global_unpriced_and_says_so() {
+        let claude = "Claude Sonnet 4 (Amazon Bedrock Edition)";
+        let mut table = PriceTable::embedded();
+        let m = table
+            .models
+            .iter_mut()
+            .find(|m| m.price_list.iter().any(|n| n == claude))
+            .expect("an entry named in the fixture's Marketplace rows");
+        m.rates.global = None;
+        m.rates.global_unpriced = Some("one source only".into());
+        let name = m.name.clone();
+        let (rates, _) = parse(&fixture()).unwrap();
+        let (new, changes) = update(&table, &rates, "us-east-1");
+        let m = new.models.iter().find(|m| m.name == name).unwrap();
+        assert_eq!(m.rates.global_unpriced, None);
+        assert!(m.rates.global.is_some());
+        let said = changes.iter().any(|c| {
+            matches!(c, Change::Changed { model, changes } if *model == name
+                && changes.iter().any(|(_, field, was, _)| field == "global_unpriced" && was == "one source only"))
+        });
+        assert!(said, "{changes:?}");
     }
 
     #[test]

@@ -437,8 +437,10 @@ fn awslogs_data(event: &str) -> Result<Cow<'_, str>, SubscriptionError> {
 /// Deserializes `awslogs.data` (base64 text) through the format's byte path: serde_json then finds
 /// the string's end with a SIMD search for `"` and `\\` instead of its byte-word scan for those and
 /// for control bytes (≈0.3 ms of a 1 MB event, BENCHMARKS.md), still decoding JSON escapes. A control
-/// byte the string path would have refused is then refused by the base64 decoder, so such an event
-/// still fails, as a base64 error. Use as `#[serde(deserialize_with = "...")]` on a `String`.
+/// byte the string path would have refused is refused here at either end (where `decode_data`'s trim
+/// would drop it; also when it came from an escape, which no producer writes there) and by the base64
+/// decoder in the middle, so such an event still fails. Use as `#[serde(deserialize_with = "...")]` on
+/// a `String`.
 pub fn deserialize_base64_text<'de, D>(deserializer: D) -> Result<String, D::Error>
 where
     D: serde::Deserializer<'de>,
@@ -460,13 +462,26 @@ where
         }
 
         fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<String, E> {
-            String::from_utf8(v.to_vec())
-                .map_err(|_| E::invalid_value(serde::de::Unexpected::Bytes(v), &self))
+            self.visit_byte_buf(v.to_vec())
         }
 
         fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<String, E> {
-            String::from_utf8(v)
-                .map_err(|e| E::invalid_value(serde::de::Unexpected::Bytes(e.as_bytes()), &self))
+            let text = String::from_utf8(v)
+                .map_err(|e| E::invalid_value(serde::de::Unexpected::Bytes(e.as_bytes()), &self))?;
+            // `decode_data` trims whitespace, which would take a control byte at either end with it:
+            // refuse those here, as the string path did (in the middle, base64 refuses them).
+            let inner = text.trim();
+            let start = inner.as_ptr() as usize - text.as_ptr() as usize;
+            let ends = text.as_bytes()[..start]
+                .iter()
+                .chain(&text.as_bytes()[start + inner.len()..]);
+            if ends.clone().any(|&b| b < 0x20) {
+                return Err(E::invalid_value(
+                    serde::de::Unexpected::Str("a control character"),
+                    &self,
+                ));
+            }
+            Ok(text)
         }
     }
     deserializer.deserialize_byte_buf(Text)
@@ -820,6 +835,15 @@ mod tests {
             Decoder::default().decode_data(&via.data),
             Err(SubscriptionError::Base64(_))
         ));
+        // Raw control bytes at either end, where `decode_data`'s trim would drop them: refused here.
+        for (pre, post) in [("\n", ""), ("", "\t"), ("\r\n", " "), (" ", "\u{c}")] {
+            let json = format!("{{\"data\":\"{pre}{data}{post}\"}}");
+            assert!(serde_json::from_str::<Plain>(&json).is_err());
+            assert!(serde_json::from_str::<Via>(&json).is_err(), "{json:?}");
+        }
+        // Spaces at the ends: both paths take them, and the decoder trims them.
+        let spaced: Via = serde_json::from_str(&format!("{{\"data\":\" {data} \"}}")).unwrap();
+        assert!(Decoder::default().decode_data(&spaced.data).is_ok());
         // Not a string at all, and invalid UTF-8 in an escape: errors either way.
         assert!(serde_json::from_str::<Via>(r#"{"data":12}"#).is_err());
         assert!(serde_json::from_str::<Via>(r#"{"data":"\ud800"}"#).is_err());
