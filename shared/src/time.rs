@@ -61,6 +61,20 @@ fn digits(b: &[u8]) -> Option<u32> {
     Some(b.iter().fold(0u32, |a, &c| a * 10 + u32::from(c - b'0')))
 }
 
+/// The seconds into the day of an ISO 8601 timestamp's `HH:MM:SS` (bytes 11..19 of `b`, which must hold
+/// 19 bytes), with [`Timestamp::parse_iso8601`]'s range checks (a leap second 60 allowed).
+pub(crate) fn seconds_of_day(b: &[u8]) -> Option<i64> {
+    let (h, m, sec) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
+    if h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    Some(i64::from(h) * 3600 + i64::from(m) * 60 + i64::from(sec))
+}
+
 impl Date {
     /// A valid calendar date, or `None`.
     pub fn new(year: i32, month: u8, day: u8) -> Option<Date> {
@@ -167,14 +181,7 @@ impl Timestamp {
             return None;
         }
         let date = Date::parse(s.get(0..10)?)?;
-        let (h, m, sec) = (
-            digits(&b[11..13])?,
-            digits(&b[14..16])?,
-            digits(&b[17..19])?,
-        );
-        if h > 23 || m > 59 || sec > 60 {
-            return None;
-        }
+        let time = seconds_of_day(b)?;
         let mut rest = &b[19..];
         if let Some(r) = rest.strip_prefix(b".") {
             let n = r.iter().take_while(|c| c.is_ascii_digit()).count();
@@ -195,11 +202,7 @@ impl Timestamp {
             }
             _ => return None,
         };
-        let secs = date.days_since_epoch() * 86_400
-            + i64::from(h) * 3600
-            + i64::from(m) * 60
-            + i64::from(sec);
-        Some(Timestamp(secs - offset))
+        Some(Timestamp(date.days_since_epoch() * 86_400 + time - offset))
     }
 
     pub fn from_millis(ms: i64) -> Timestamp {

@@ -384,13 +384,6 @@ thread_local! {
         const { std::cell::Cell::new(([0; 10], i64::MIN)) };
 }
 
-/// The two ASCII digits `a`, `b` as a number.
-#[inline(always)]
-fn two_digits(a: u8, b: u8) -> Option<i64> {
-    (a.is_ascii_digit() && b.is_ascii_digit())
-        .then(|| i64::from(a - b'0') * 10 + i64::from(b - b'0'))
-}
-
 /// [`Timestamp::parse_iso8601`] of a record's timestamp, always the same answer. The records of a
 /// batch share their date, so the timestamp in Bedrock's form `YYYY-MM-DDTHH:MM:SSZ` whose date is the
 /// last one parsed is read from its time alone (the date's day already known; the same range checks of
@@ -398,14 +391,7 @@ fn two_digits(a: u8, b: u8) -> Option<i64> {
 pub(crate) fn timestamp_of(ts: &str) -> Option<Timestamp> {
     let b = ts.as_bytes();
     let plain = b.len() == 20 && b[10] == b'T' && b[13] == b':' && b[16] == b':' && b[19] == b'Z';
-    let hms = || -> Option<i64> {
-        let (h, m, sec) = (
-            two_digits(b[11], b[12])?,
-            two_digits(b[14], b[15])?,
-            two_digits(b[17], b[18])?,
-        );
-        (h <= 23 && m <= 59 && sec <= 60).then_some(h * 3600 + m * 60 + sec)
-    };
+    let hms = || crate::time::seconds_of_day(b);
     if plain {
         let (day, start) = LAST_DAY.get();
         if start != i64::MIN && b[..10] == day {
