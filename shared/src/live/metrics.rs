@@ -133,11 +133,14 @@ struct Leaf {
     metadata: u32,
 }
 
-/// Each distinct string of the leaves (team, app, model, caller, metadata value), stored once.
+/// Each distinct string of the leaves (team, app, model, caller, metadata value), stored once, with
+/// the value CloudWatch gets for it, worked out once when the string is first seen.
 #[derive(Clone, Debug, Default)]
 struct Strings {
     ids: HashMap<String, u32, FxBuild>,
     all: Vec<String>,
+    /// The sanitised form of each string that needs one ([`sanitize_dimension`]), by id.
+    sanitized: Vec<Option<String>>,
 }
 
 impl Strings {
@@ -148,11 +151,26 @@ impl Strings {
         let id = u32::try_from(self.all.len()).expect("fewer than 2^32 strings");
         self.ids.insert(s.to_string(), id);
         self.all.push(s.to_string());
+        self.sanitized.push(if s.is_empty() {
+            None
+        } else {
+            sanitize_dimension(s, MAX_DIMENSION_VALUE_CHARS)
+        });
         id
     }
 
     fn get(&self, id: u32) -> &str {
         &self.all[id as usize]
+    }
+
+    /// The value CloudWatch gets for string `id`: itself when valid, else its sanitised form;
+    /// [`EMPTY_VALUE`] for the empty string.
+    fn dim(&self, id: u32) -> &str {
+        let v = self.get(id);
+        if v.is_empty() {
+            return EMPTY_VALUE;
+        }
+        self.sanitized[id as usize].as_deref().unwrap_or(v)
     }
 }
 
@@ -318,8 +336,6 @@ pub struct MetricsAggregator {
     index: HashMap<u64, u32, FxBuild>,
     next: Vec<u32>,
     malformed: BTreeMap<Timestamp, u64>,
-    /// Raw value → the value CloudWatch gets, for the (rare) values that need sanitising.
-    sanitized: HashMap<String, String, FxBuild>,
     /// The metadata keys as dimension names (sanitised like values).
     key_names: Vec<String>,
 }
@@ -338,34 +354,9 @@ impl MetricsAggregator {
         }
     }
 
-    /// Remembers the sanitised form of each value of a new leaf that needs one.
-    fn note_values(&mut self, leaf: &Leaf) {
-        let ids = [leaf.team, leaf.app, leaf.model, leaf.caller]
-            .into_iter()
-            .chain(self.metadata_of(leaf).iter().copied());
-        let mut new = Vec::new();
-        for id in ids {
-            let v = self.strings.get(id);
-            if !v.is_empty() && !self.sanitized.contains_key(v) {
-                if let Some(clean) = sanitize_dimension(v, MAX_DIMENSION_VALUE_CHARS) {
-                    new.push((v.to_string(), clean));
-                }
-            }
-        }
-        self.sanitized.extend(new);
-    }
-
     /// A leaf's metadata value ids, one per configured key.
     fn metadata_of(&self, leaf: &Leaf) -> &[u32] {
         &self.leaf_metadata[leaf.metadata as usize..][..self.cfg.metadata_keys.len()]
-    }
-
-    /// The value CloudWatch gets for `v`: itself when valid, else its sanitised form.
-    fn dim<'a>(&'a self, v: &'a str) -> &'a str {
-        if v.is_empty() {
-            return EMPTY_VALUE;
-        }
-        self.sanitized.get(v).map_or(v, String::as_str)
     }
 
     pub fn add(&mut self, c: &Contribution<'_>) {
@@ -397,7 +388,6 @@ impl MetricsAggregator {
         let mut sums = Sums::default();
         sums.add(c);
         let leaf = key.to_leaf(&mut self.strings, &mut self.leaf_metadata);
-        self.note_values(&leaf);
         self.leaves.push((leaf, sums));
         self.next.push(head);
         self.index.insert(h, new);
@@ -431,11 +421,8 @@ impl MetricsAggregator {
         let [team_n, app_n, model_n, caller_n, other] =
             [TEAM, APP, MODEL, CALLER, OTHER].map(&mut intern);
         let key_n: Vec<u32> = self.key_names.iter().map(|k| intern(k)).collect();
-        let values: Vec<u32> = self
-            .strings
-            .all
-            .iter()
-            .map(|v| intern(self.dim(v)))
+        let values: Vec<u32> = (0..self.strings.all.len() as u32)
+            .map(|id| intern(self.strings.dim(id)))
             .collect();
         // Per metadata key, the values that keep their own series: the first
         // MAX_METADATA_VALUES_PER_KEY distinct ones in leaf order (as `kept_metadata_values`).
@@ -589,7 +576,7 @@ impl MetricsAggregator {
         for (leaf, _) in &self.leaves {
             for (set, &value) in kept.iter_mut().zip(self.metadata_of(leaf)) {
                 if set.len() < MAX_METADATA_VALUES_PER_KEY {
-                    set.insert(self.dim(self.strings.get(value)));
+                    set.insert(self.strings.dim(value));
                 }
             }
         }
@@ -606,7 +593,7 @@ impl MetricsAggregator {
         kept: &[HashSet<&str, FxBuild>],
         sets: &mut Vec<([(&'a str, &'a str); 3], u8)>,
     ) {
-        let s = |id: u32| self.dim(self.strings.get(id));
+        let s = |id: u32| self.strings.dim(id);
         let team = (TEAM, s(leaf.team));
         let app = (APP, s(leaf.app));
         let none = ("", "");
