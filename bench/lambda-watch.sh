@@ -7,14 +7,13 @@
 #   bench/lambda-watch.sh                 # 2,000 records from 2,000 session names of one role
 #   MODE=roles N=2000 bench/lambda-watch.sh   # 2,000 records from 2,000 distinct roles
 #
-# Needs .venv (scripts/setup-venv.sh: moto server, boto3, cargo-lambda). Loopback only; it stops what it
+# Needs .venv (scripts/setup-venv.sh: moto server, boto3, cargo-lambda). moto runs behind the strict proxy. Loopback only; it stops what it
 # started. Timings on moto mostly count calls (~7 ms each, one at a time): see BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 N=${N:-2000}
 MODE=${MODE:-sessions}
-MOTO_PORT=${MOTO_PORT:-5187}
 RT_PORT=${RT_PORT:-9187}
 [ -x .venv/bin/moto_server ] && [ -x .venv/bin/cargo-lambda ] || scripts/setup-venv.sh
 export PATH="$root/.venv/bin:$PATH"
@@ -23,11 +22,19 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill -- -"$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-setsid moto_server -H 127.0.0.1 -p "$MOTO_PORT" > "$work/moto.log" 2>&1 &
-pids+=($!)
-export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+# moto behind the strict proxy (tests/examples/moto_strict.rs): it refuses what AWS refuses, and runs
+# each DynamoDB transaction alone, as DynamoDB does; moto alone breaks on concurrent transactions (an
+# HTML 500 from a table copied while another request writes it). It serves until its stdin closes.
+cargo build --quiet -p bedrock-meter-integration-tests --example moto_strict
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+mkfifo "$work/moto.in"
+setsid "$target/debug/examples/moto_strict" < "$work/moto.in" > "$work/moto.env" 2> "$work/moto.log" &
+moto_pid=$!
+pids+=($moto_pid)
+exec 3> "$work/moto.in"
+for _ in $(seq 300); do grep -q READY "$work/moto.env" 2>/dev/null && break; sleep 0.2; done
+export "$(grep '^AWS_ENDPOINT_URL=' "$work/moto.env")" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
   AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-for _ in $(seq 50); do curl -s "$AWS_ENDPOINT_URL/moto-api/" >/dev/null 2>&1 && break; sleep 0.2; done
 
 # The table (as template.yaml's StateTable), the topic, and N records dated now.
 topic=$(python3 - "$work" "$N" "$MODE" <<'PY'
@@ -54,12 +61,11 @@ PY
 )
 
 cargo build --quiet -p bedrock-meter --bin bedrock-meter -p bedrock-meter-ingest
-target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 "$target/debug/bedrock-meter" event "$work/records.jsonl" > "$work/event.json"
 "$target/debug/bedrock-meter" event --control > "$work/control.json"
 
 STATE_TABLE=bedrock-meter-state ALERT_TOPIC_ARN=$topic setsid cargo lambda watch -A 127.0.0.1 -P "$RT_PORT" \
-  > "$work/watch.log" 2>&1 &
+  > "$work/watch.log" 2>&1 3>&- &
 pids+=($!)
 for _ in $(seq 300); do grep -q "starting Runtime server" "$work/watch.log" && break; sleep 1; done
 # The first invoke starts the function (and may build it): not timed.
@@ -78,3 +84,7 @@ print(f"wall time of the invocation: {wall:.2f} s")
 print("summary:", {k: out.get(k) for k in ("records", "scopes", "store_calls", "store_chain", "metric_requests", "alert_publish_failures")})
 print(f"alerts received by SNS: {len(alerts)}", *[f"  {s}" for s in alerts], sep="\n")
 PY
+# Close the proxy's stdin: it prints what it refused (and fails the run when it refused anything).
+exec 3>&-
+wait "$moto_pid" || { cat "$work/moto.log" >&2; exit 1; }
+cat "$work/moto.log"
