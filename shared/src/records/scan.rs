@@ -611,28 +611,6 @@ impl crate::records::simd::BlockScan for EscapedContainer<'_> {
                 continue;
             }
             let starts = b & !((b << 1) | u64::from(open_run.is_some()));
-            // Inside a string, a whole block without a quote (prose with the record's escapes:
-            // `\\n`, `\\\\`…): the general step below would find no structural quote (so every byte
-            // is inside), no bracket to count, no backslash outside strings, and its only error an
-            // odd run that ends here (a message escape). An odd run is told by its start's parity
-            // alone, so two classes of starts instead of four residues; the carried state is the
-            // general step's.
-            if m.quote == 0 && in_string != 0 && !pending_backslash && valid == u64::MAX {
-                let mut after_odd = 0u64;
-                for (p, parity) in [EVEN_BITS, !EVEN_BITS].into_iter().enumerate() {
-                    let mut st = starts & parity;
-                    if open_run.is_some_and(|r| r as usize & 1 == p) {
-                        st |= 1;
-                    }
-                    after_odd |= b.wrapping_add(st) & !b & !parity;
-                }
-                if after_odd != 0 {
-                    return None;
-                }
-                open_run = next_open_run(b, open_run);
-                pos += 64;
-                continue;
-            }
             // The byte after each run of backslashes: after an odd run, after a run ≡ 1 (mod 4).
             let (mut after_odd, mut after_one) = (0u64, 0u64);
             for (r, residue) in RESIDUE.iter().enumerate() {
@@ -686,25 +664,15 @@ impl crate::records::simd::BlockScan for EscapedContainer<'_> {
             }
             in_string = if inside >> 63 == 1 { u64::MAX } else { 0 };
             pending_backslash = outside_backslash >> 63 == 1;
-            open_run = next_open_run(b, open_run);
+            open_run = if b >> 63 == 0 {
+                None
+            } else if b == u64::MAX {
+                open_run.or(Some(0))
+            } else {
+                Some((64 - (!b).leading_zeros()) & 3)
+            };
             pos += 64;
         }
-    }
-}
-
-/// Bits of the even positions.
-const EVEN_BITS: u64 = 0x5555_5555_5555_5555;
-
-/// The residue (mod 4) of the start of the backslash run still open at the end of a block whose
-/// backslash mask is `b`, given the run open at its start.
-#[inline(always)]
-fn next_open_run(b: u64, open_run: Option<u32>) -> Option<u32> {
-    if b >> 63 == 0 {
-        None
-    } else if b == u64::MAX {
-        open_run.or(Some(0))
-    } else {
-        Some((64 - (!b).leading_zeros()) & 3)
     }
 }
 
