@@ -77,11 +77,11 @@ impl FailurePointer {
             };
         };
         let mut decoder = Decoder::new();
-        match decoder.decode_data(&logs.data) {
+        match decoder.decode_base64_data(&logs.data) {
             Ok(data) => FailurePointer::of(&data, error, now),
             Err(_) => FailurePointer {
                 kind: POINTER_KIND,
-                payload_bytes: logs.data.len(),
+                payload_bytes: logs.data.text_len(),
                 error: error.to_string(),
                 failed_at: now.to_string(),
                 ..FailurePointer::default()
@@ -156,7 +156,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bedrock_meter_core::records::subscription::{encode, LogEvent, DATA_MESSAGE};
+    use bedrock_meter_core::records::subscription::{encode, Base64Data, LogEvent, DATA_MESSAGE};
 
     #[test]
     fn a_pointer_names_the_batch_and_holds_none_of_it() {
@@ -192,7 +192,7 @@ mod tests {
         assert!(!json.contains("CANARY"), "{json}");
         let bad = SubscriptionEvent {
             awslogs: Some(crate::AwsLogs {
-                data: "not base64 CANARY".into(),
+                data: Base64Data::from_text(b"not base64 CANARY"),
             }),
         };
         let p = FailurePointer::of_event(&bad, "undecodable", Timestamp(0));

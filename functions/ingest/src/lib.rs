@@ -47,7 +47,7 @@ use bedrock_meter_core::ports::notify::{Notification, Notifier};
 use bedrock_meter_core::ports::profiles::{CachedProfiles, ProfileSource};
 use bedrock_meter_core::ports::AwsError;
 use bedrock_meter_core::pricing::prices::PriceTable;
-use bedrock_meter_core::records::subscription::{Decoder, LogsData, SubscriptionError};
+use bedrock_meter_core::records::subscription::{Base64Data, Decoder, LogsData, SubscriptionError};
 use bedrock_meter_core::settings::{flag, value, SettingError};
 use bedrock_meter_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -63,10 +63,8 @@ pub struct SubscriptionEvent {
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct AwsLogs {
-    #[serde(
-        deserialize_with = "bedrock_meter_core::records::subscription::deserialize_base64_text"
-    )]
-    pub data: String,
+    /// Out of base64 as the event is read (no copy of its text).
+    pub data: Base64Data,
 }
 
 /// Configuration from the environment (the SAM template passes exactly these).
@@ -345,7 +343,7 @@ where
             return self.tick(now).await;
         };
         let mut decoder = self.decoder.lock().await;
-        let data = decoder.decode_data(&logs.data)?;
+        let data = decoder.decode_base64_data(&logs.data)?;
         self.handle_data(&data, now).await
     }
 
@@ -826,7 +824,7 @@ mod tests {
             serde_json::from_str(&event).unwrap();
         let mut dec = Decoder::new();
         let ours: SubscriptionEvent = serde_json::from_str(&event).unwrap();
-        let ours = dec.decode_data(&ours.awslogs.unwrap().data).unwrap();
+        let ours = dec.decode_base64_data(&ours.awslogs.unwrap().data).unwrap();
         let t = &theirs.aws_logs.data;
         assert_eq!(t.log_group, ours.log_group);
         assert_eq!(t.message_type, ours.message_type);

@@ -17,7 +17,7 @@ use bedrock_meter_core::live::metrics::MetricsConfig;
 use bedrock_meter_core::pricing::money::Money;
 use bedrock_meter_core::pricing::prices::PriceTable;
 use bedrock_meter_core::pricing::prices::Unpriced;
-use bedrock_meter_core::records::subscription::{event_id, Decoder, LogsData};
+use bedrock_meter_core::records::subscription::{event_id, Base64Data, Decoder, LogsData};
 use bedrock_meter_core::time::Timestamp;
 use flate2::{Crc, Decompress, FlushDecompress, Status};
 
@@ -32,9 +32,17 @@ pub struct Event {
 
 #[derive(serde::Deserialize)]
 pub struct AwsLogs {
-    #[serde(
-        deserialize_with = "bedrock_meter_core::records::subscription::deserialize_base64_text"
-    )]
+    pub data: Base64Data,
+}
+
+/// The event with `awslogs.data` as text: what the decode-only limit and the decode stage start from.
+#[derive(serde::Deserialize)]
+pub struct TextEvent {
+    pub awslogs: TextLogs,
+}
+
+#[derive(serde::Deserialize)]
+pub struct TextLogs {
     pub data: String,
 }
 
@@ -78,7 +86,10 @@ impl Pipeline {
     /// The whole invocation, from the event's JSON text.
     pub fn handle_event(&mut self, event: &str) -> Summary {
         let ev: Event = serde_json::from_str(event).expect("subscription event");
-        let logs = self.decoder.decode_data(&ev.awslogs.data).expect("decode");
+        let logs = self
+            .decoder
+            .decode_base64_data(&ev.awslogs.data)
+            .expect("decode");
         process(
             &logs,
             &self.prices,
@@ -232,7 +243,7 @@ pub fn time<T>(iters: usize, mut f: impl FnMut() -> T) -> f64 {
 
 pub fn stages(event: &str, profiles_json: &str, iters: usize) -> String {
     let mut p = Pipeline::new(profiles_json);
-    let ev: Event = serde_json::from_str(event).expect("event");
+    let ev: TextEvent = serde_json::from_str(event).expect("event");
     let data = ev.awslogs.data.as_str();
 
     let mut raw = RawDecode::new();

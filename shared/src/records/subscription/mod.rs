@@ -15,7 +15,7 @@
 
 use std::borrow::Cow;
 
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use flate2::Decompress;
@@ -243,6 +243,15 @@ impl Decoder {
         self.parse_json()
     }
 
+    /// Decodes `awslogs.data` as the event's deserialization left it (already out of base64).
+    pub fn decode_base64_data<'s>(
+        &'s mut self,
+        data: &Base64Data,
+    ) -> Result<LogsData<'s>, SubscriptionError> {
+        gunzip(data.gzip()?, &mut self.inflate, &mut self.json)?;
+        self.parse_json()
+    }
+
     /// Decodes an already inflated payload (JSON text).
     pub fn decode_json<'s>(&'s mut self, json: &[u8]) -> Result<LogsData<'s>, SubscriptionError> {
         self.json.clear();
@@ -434,57 +443,100 @@ fn awslogs_data(event: &str) -> Result<Cow<'_, str>, SubscriptionError> {
     data.ok_or(SubscriptionError::NotAnEvent)
 }
 
-/// Deserializes `awslogs.data` (base64 text) through the format's byte path: serde_json then finds
-/// the string's end with a SIMD search for `"` and `\\` instead of its byte-word scan for those and
-/// for control bytes (≈0.3 ms of a 1 MB event, BENCHMARKS.md), still decoding JSON escapes. A control
-/// byte the string path would have refused is refused here at either end (where `decode_data`'s trim
-/// would drop it; also when it came from an escape, which no producer writes there) and by the base64
-/// decoder in the middle, so such an event still fails. Use as `#[serde(deserialize_with = "...")]` on
-/// a `String`.
-pub fn deserialize_base64_text<'de, D>(deserializer: D) -> Result<String, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    struct Text;
-    impl serde::de::Visitor<'_> for Text {
-        type Value = String;
+/// `awslogs.data` as a Lambda event carries it, decoded from base64 while the event is deserialized:
+/// the gzip bytes, straight from the event's text (serde's byte path: serde_json finds the string's
+/// end with a SIMD search for `"` and `\\`, and no copy of the 1 MB text or UTF-8 check of it is
+/// made), or — kept for the handler, which reports it as [`Decoder::decode_data`] would — the text and
+/// why it is not base64. A raw control byte at either end (where `decode_data`'s trim would drop it;
+/// also one from an escape, which no producer writes there) fails the deserialization, as the string
+/// path did; anywhere else base64 refuses it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Base64Data {
+    decoded: Result<Vec<u8>, NotBase64>,
+    text_len: usize,
+}
 
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a base64 string")
-        }
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct NotBase64 {
+    text: Vec<u8>,
+    error: String,
+}
 
-        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
-            Ok(v.to_string())
-        }
-
-        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<String, E> {
-            Ok(v)
-        }
-
-        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<String, E> {
-            self.visit_byte_buf(v.to_vec())
-        }
-
-        fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<String, E> {
-            let text = String::from_utf8(v)
-                .map_err(|e| E::invalid_value(serde::de::Unexpected::Bytes(e.as_bytes()), &self))?;
-            // `decode_data` trims whitespace, which would take a control byte at either end with it:
-            // refuse those here, as the string path did (in the middle, base64 refuses them).
-            let inner = text.trim();
-            let start = inner.as_ptr() as usize - text.as_ptr() as usize;
-            let ends = text.as_bytes()[..start]
-                .iter()
-                .chain(&text.as_bytes()[start + inner.len()..]);
-            if ends.clone().any(|&b| b < 0x20) {
-                return Err(E::invalid_value(
-                    serde::de::Unexpected::Str("a control character"),
-                    &self,
-                ));
-            }
-            Ok(text)
+impl Base64Data {
+    /// Decodes `text` (standard base64, padded or not, spaces at its ends ignored).
+    pub fn from_text(text: &[u8]) -> Base64Data {
+        let mut decoded = Vec::new();
+        let inner = text.trim_ascii();
+        let decoded = match LENIENT.decode_vec(inner, &mut decoded) {
+            Ok(()) => Ok(decoded),
+            Err(e) => Err(NotBase64 {
+                text: text.to_vec(),
+                error: e.to_string(),
+            }),
+        };
+        Base64Data {
+            decoded,
+            text_len: text.len(),
         }
     }
-    deserializer.deserialize_byte_buf(Text)
+
+    /// The length of the base64 text, in bytes.
+    pub fn text_len(&self) -> usize {
+        self.text_len
+    }
+
+    /// The gzip bytes, or why the text is not base64.
+    pub fn gzip(&self) -> Result<&[u8], SubscriptionError> {
+        match &self.decoded {
+            Ok(g) => Ok(g),
+            Err(e) => Err(SubscriptionError::Base64(e.error.clone())),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Base64Data {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Base64Data;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a base64 string")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Base64Data, E> {
+                self.visit_bytes(v.as_bytes())
+            }
+
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Base64Data, E> {
+                // The trim would take a control byte at either end with it: refuse those here, as
+                // the string path did (in the middle, base64 refuses them).
+                let inner = v.trim_ascii();
+                let start = inner.as_ptr() as usize - v.as_ptr() as usize;
+                if v[..start]
+                    .iter()
+                    .chain(&v[start + inner.len()..])
+                    .any(|&b| b < 0x20)
+                {
+                    return Err(E::invalid_value(
+                        serde::de::Unexpected::Str("a control character"),
+                        &self,
+                    ));
+                }
+                Ok(Base64Data::from_text(v))
+            }
+        }
+        deserializer.deserialize_bytes(Text)
+    }
+}
+
+impl serde::Serialize for Base64Data {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.decoded {
+            Ok(g) => serializer.serialize_str(&STANDARD.encode(g)),
+            Err(e) => serializer.serialize_str(&String::from_utf8_lossy(&e.text)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -804,11 +856,10 @@ mod tests {
     }
 
     #[test]
-    fn base64_text_reads_as_the_string_path_and_refuses_what_base64_refuses() {
-        #[derive(serde::Deserialize)]
+    fn base64_data_decodes_as_the_string_path_and_refuses_what_it_refuses() {
+        #[derive(serde::Deserialize, serde::Serialize)]
         struct Via {
-            #[serde(deserialize_with = "super::deserialize_base64_text")]
-            data: String,
+            data: Base64Data,
         }
         #[derive(serde::Deserialize)]
         struct Plain {
@@ -820,32 +871,63 @@ mod tests {
             format!(r#"{{"data":"{}"}}"#, data.replace('/', "\\/")),
             r#"{"data":"aA\/b"}"#.to_string(),
             r#"{"data":""}"#.to_string(),
+            format!(r#"{{"data":" {data} "}}"#),
         ] {
             let via: Via = serde_json::from_str(&json).unwrap();
             let plain: Plain = serde_json::from_str(&json).unwrap();
-            assert_eq!(via.data, plain.data, "{json}");
+            // The same bytes as base64 of the string the string path reads, and its length.
+            let want = LENIENT.decode(plain.data.trim()).unwrap();
+            assert_eq!(via.data.gzip().unwrap(), want.as_slice(), "{json}");
+            assert_eq!(via.data.text_len(), plain.data.len(), "{json}");
+            // Also read from bytes (what lambda_runtime hands serde_json).
+            let from_slice: Via = serde_json::from_slice(json.as_bytes()).unwrap();
+            assert_eq!(from_slice.data, via.data, "{json}");
         }
         let ok: Via = serde_json::from_str(&format!(r#"{{"data":"{data}"}}"#)).unwrap();
-        assert!(Decoder::default().decode_data(&ok.data).is_ok());
-        // A raw control byte: the string path refuses it; this one passes it to base64, which refuses.
+        let mut dec = Decoder::default();
+        let want = dec.decode_data(&data).unwrap().message_type.to_string();
+        assert_eq!(dec.decode_base64_data(&ok.data).unwrap().message_type, want);
+        // Serialized again, it is the same base64 text.
+        assert_eq!(
+            serde_json::to_string(&ok).unwrap(),
+            format!(r#"{{"data":"{data}"}}"#)
+        );
+        // A raw control byte: the string path refuses it; this one keeps base64's refusal for the
+        // handler (which reports it as decode_data does), and the text for a retry.
         let ctrl = format!("{{\"data\":\"{}\u{1}{}\"}}", &data[..8], &data[8..]);
         assert!(serde_json::from_str::<Plain>(&ctrl).is_err());
         let via: Via = serde_json::from_str(&ctrl).unwrap();
         assert!(matches!(
-            Decoder::default().decode_data(&via.data),
+            Decoder::default().decode_base64_data(&via.data),
             Err(SubscriptionError::Base64(_))
         ));
-        // Raw control bytes at either end, where `decode_data`'s trim would drop them: refused here.
+        assert_eq!(via.data.text_len(), data.len() + 1);
+        let again: Plain = serde_json::from_str(&serde_json::to_string(&via).unwrap()).unwrap();
+        assert_eq!(again.data, format!("{}\u{1}{}", &data[..8], &data[8..]));
+        // Not base64 at all: the same error as decode_data's.
+        let bad: Via = serde_json::from_str(r#"{"data":"not base64 !!!"}"#).unwrap();
+        assert_eq!(
+            Decoder::default()
+                .decode_base64_data(&bad.data)
+                .unwrap_err(),
+            Decoder::default()
+                .decode_data("not base64 !!!")
+                .unwrap_err()
+        );
+        // Raw control bytes at either end, where the trim would drop them: refused here.
         for (pre, post) in [("\n", ""), ("", "\t"), ("\r\n", " "), (" ", "\u{c}")] {
             let json = format!("{{\"data\":\"{pre}{data}{post}\"}}");
             assert!(serde_json::from_str::<Plain>(&json).is_err());
             assert!(serde_json::from_str::<Via>(&json).is_err(), "{json:?}");
         }
-        // Spaces at the ends: both paths take them, and the decoder trims them.
-        let spaced: Via = serde_json::from_str(&format!("{{\"data\":\" {data} \"}}")).unwrap();
-        assert!(Decoder::default().decode_data(&spaced.data).is_ok());
-        // Not a string at all, and invalid UTF-8 in an escape: errors either way.
+        // Not a string at all: refused. A lone surrogate escape: the string path refuses it; the
+        // byte path reads it as bytes, which base64 refuses.
         assert!(serde_json::from_str::<Via>(r#"{"data":12}"#).is_err());
-        assert!(serde_json::from_str::<Via>(r#"{"data":"\ud800"}"#).is_err());
+        assert!(serde_json::from_str::<Plain>(r#"{"data":"\ud800"}"#).is_err());
+        let lone: Via = serde_json::from_str(r#"{"data":"\ud800"}"#).unwrap();
+        assert!(matches!(
+            lone.data.gzip(),
+            Err(SubscriptionError::Base64(_))
+        ));
     }
 }
