@@ -12,7 +12,7 @@ mod support;
 
 use bedrock_meter_core::records::subscription::Decoder;
 use support::{
-    aggregate, generate, parse_all, price_all, resolve_all, Event, Mix, Pipeline, RawDecode,
+    aggregate, generate, parse_all, price_all, resolve_all, Mix, Pipeline, RawDecode, TextEvent,
     PROFILES_JSON,
 };
 
@@ -22,7 +22,7 @@ fn bench(c: &mut Criterion) {
         ("metadata_only", Mix::MetadataOnly),
     ] {
         let (event, _) = generate(mix, 1);
-        let ev: Event = serde_json::from_str(&event).expect("event");
+        let ev: TextEvent = serde_json::from_str(&event).expect("event");
         let data = ev.awslogs.data.as_str();
         let mut p = Pipeline::new(PROFILES_JSON);
         let mut raw = RawDecode::new();
