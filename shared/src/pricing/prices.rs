@@ -923,17 +923,17 @@ mod tests {
             "mistral.voxtral-small-24b-2507",
             "openai.gpt-5.4",
             "openai.gpt-5.5",
+            // Added 2026-12-07 (third pass): a Pricing API read quoted in public code and
+            // independent tables agree.
+            "qwen.qwen3-coder-480b-a35b-v1:0",
+            "qwen.qwen3-coder-480b-a35b-instruct",
+            "amazon.nova-2-pro-preview-20251202-v1:0",
         ] {
             assert!(t().model(id).is_some(), "{id} has no price");
         }
         // Disputed by two sources with no Price List read or provider page to settle them, or with
         // one source only: unpriced, not guessed.
-        for id in [
-            "qwen.qwen3-coder-480b-a35b-v1:0",
-            "qwen.qwen3-coder-480b-a35b-instruct",
-            "amazon.nova-2-sonic-v1:0",
-            "openai.gpt-5.6-mini",
-        ] {
+        for id in ["amazon.nova-2-sonic-v1:0", "openai.gpt-5.6-mini"] {
             assert!(t().model(id).is_none(), "{id} is priced");
         }
     }
@@ -2271,6 +2271,79 @@ mod tests {
             // No global rate is listed (one source): the entry has none.
             assert!(t.model(id).unwrap().rates.global.is_none(), "{id}");
         }
+    }
+
+    /// Qwen3 Coder 480B (issue 23: input 0.22 or 0.45) is priced at the Pricing API read quoted by
+    /// pricing-api-2603, 0.45 / 1.80, which pi-ai-110, bedrock-region-notes and roo-bedrock agree
+    /// on; Nova 2 Pro (preview) at its us-east-1 offer rows, 1.375 / 11 in-Region and 1.25 / 10
+    /// global (sim-bedrock-validation, arch-cost-map, nova2pro-tables). Each in the US only.
+    #[test]
+    fn qwen3_coder_480b_and_nova_2_pro_price_at_their_offer_rates() {
+        let t = t();
+        let r = |text: &str| Rate::per_million(text).unwrap();
+        let usd = |text: &str| Money::from_usd_text(text).unwrap();
+        let q = tok(1_000_000, 100_000, 0, 0, 0);
+        // Qwen3 Coder 480B: runtime and mantle ids, in each US Region; $0.45 + $0.18 for 1M in,
+        // 100K out (0.22 would give $0.40).
+        for id in [
+            "qwen.qwen3-coder-480b-a35b-v1:0",
+            "qwen.qwen3-coder-480b-a35b-instruct",
+        ] {
+            for region in ["us-east-1", "us-east-2", "us-west-2"] {
+                let cost = t.cost_of_request(id, &Pool::InRegion, Some(region), &q);
+                assert_eq!(
+                    cost,
+                    Ok(r("0.45") * q.input + r("1.80") * q.output),
+                    "{id} {region}"
+                );
+                assert_eq!(cost, Ok(usd("0.63")), "{id} {region}");
+            }
+            // One source for the Regional rows (bedrock-region-notes): unpriced, not the US rate.
+            for region in ["eu-west-1", "eu-west-2", "ap-south-1", "ap-northeast-1"] {
+                assert_eq!(
+                    t.cost_of_request(id, &Pool::InRegion, Some(region), &q),
+                    Err(Unpriced::NoRateForRegion(region.into())),
+                    "{id} {region}"
+                );
+            }
+            // No cache rate published.
+            assert_eq!(
+                t.cost_of_request(id, &Pool::InRegion, Some("us-east-1"), &tok(1, 1, 1, 0, 0)),
+                Err(Unpriced::MissingRate("cache_read")),
+                "{id}"
+            );
+        }
+        // Nova 2 Pro (preview id): in-Region / us. at 1.375 / 11, global. at 1.25 / 10.
+        let id = "amazon.nova-2-pro-preview-20251202-v1:0";
+        let regional = t.cost_of_request(id, &Pool::InRegion, Some("us-east-1"), &q);
+        assert_eq!(regional, Ok(r("1.375") * q.input + r("11") * q.output));
+        assert_eq!(regional, Ok(usd("2.475")));
+        assert_eq!(
+            t.cost_of_request(id, &Pool::Geographic("us".into()), Some("us-west-2"), &q),
+            regional
+        );
+        let global = t.cost_of_request(id, &Pool::Global, Some("us-east-1"), &q);
+        assert_eq!(global, Ok(r("1.25") * q.input + r("10") * q.output));
+        assert_eq!(global, Ok(usd("2.25")));
+        // Outside the US (one third-party figure for apac.) and for cache tokens: unpriced.
+        assert_eq!(
+            t.cost_of_request(id, &Pool::InRegion, Some("ap-northeast-1"), &q),
+            Err(Unpriced::NoRateForRegion("ap-northeast-1".into()))
+        );
+        assert_eq!(
+            t.cost_of_request(id, &Pool::InRegion, Some("us-east-1"), &tok(1, 1, 1, 0, 0)),
+            Err(Unpriced::MissingRate("cache_read"))
+        );
+        // The prefix does not take Nova 2 Lite's or Nova Pro's ids.
+        assert_eq!(t.model(id).unwrap().name, "Amazon Nova 2 Pro (preview)");
+        assert_eq!(
+            t.model("amazon.nova-2-lite-v1:0").unwrap().name,
+            "Amazon Nova 2 Lite"
+        );
+        assert_ne!(
+            t.model("amazon.nova-pro-v1:0").unwrap().name,
+            "Amazon Nova 2 Pro (preview)"
+        );
     }
 
     /// GPT-5.4 / GPT-5.5: one source (litellm-1104) gives a global rate below the US one (2.50 / 15,
