@@ -2000,6 +2000,58 @@ mod tests {
         );
     }
 
+    /// Models past their Bedrock end of life before the table's date (source `lifecycle-eol`:
+    /// Titan Text by late 2025, Cohere Command / Command Light 2025-08-12, Claude 3 Opus
+    /// 2026-01-15, Claude 3 Sonnet 2026-07-30, Command R / R+ 2026-08-19) are not sold on
+    /// 2026-12-07 and are not entered: their calls, in-Region or through a profile, are
+    /// `unknown model`, never priced at a neighbour's rate (Claude 3 Haiku, the Cohere and Titan
+    /// embeddings stay priced).
+    #[test]
+    fn models_past_end_of_life_before_the_table_date_are_unpriced() {
+        use crate::attribution::model_id::{classify, ModelRef};
+        let t = t();
+        let one = tok(M, M, 0, 0, 0);
+        for id in [
+            "amazon.titan-text-express-v1",
+            "amazon.titan-text-lite-v1",
+            "amazon.titan-text-premier-v1:0",
+            "cohere.command-text-v14",
+            "cohere.command-light-text-v14",
+            "cohere.command-r-v1:0",
+            "cohere.command-r-plus-v1:0",
+            "anthropic.claude-3-opus-20240229-v1:0",
+            "us.anthropic.claude-3-opus-20240229-v1:0",
+            "anthropic.claude-3-sonnet-20240229-v1:0",
+            "us.anthropic.claude-3-sonnet-20240229-v1:0",
+            "eu.anthropic.claude-3-sonnet-20240229-v1:0",
+            "apac.anthropic.claude-3-sonnet-20240229-v1:0",
+        ] {
+            let (model, pool) = match classify(id) {
+                ModelRef::SystemProfile { model, pool } => (model, pool),
+                ModelRef::Base { model } => (model, Pool::InRegion),
+                other => panic!("{id}: {other:?}"),
+            };
+            assert!(t.model(&model).is_none(), "{id} is priced");
+            assert_eq!(
+                t.cost(&model, &pool, Some("us-east-1"), 0, &one),
+                Err(Unpriced::UnknownModel),
+                "{id}"
+            );
+        }
+        // Their live neighbours keep their prices.
+        for (id, expect) in [
+            ("anthropic.claude-3-haiku-20240307-v1:0", "1.50"),
+            ("amazon.titan-embed-text-v2:0", "0.02"),
+            ("cohere.embed-english-v3", "0.10"),
+        ] {
+            assert_eq!(
+                t.cost(id, &Pool::InRegion, Some("us-east-1"), 0, &one),
+                Ok(usd(expect)),
+                "{id}"
+            );
+        }
+    }
+
     /// GovCloud Claude: AWS's rule (GovCloud = 1.2 x global: litellm-gov, bedrock-facts section 8)
     /// and the GovCloud rows of litellm-regional / litellm-1102 / litellm-1104 agree for every
     /// Claude entry with a GovCloud rate; the cache rates follow the model's own rule, as
