@@ -1045,6 +1045,82 @@ async fn no_prompt_text_reaches_the_failure_queue_logs_table_or_alerts() {
     assert!(!text.contains(CANARY), "a log line holds record text");
 }
 
+/// An event whose `awslogs.data` is not base64 (its text out of base64 as the event is read): the
+/// handler fails it as a decoding error for Lambda to retry, and the failure queue gets a pointer with
+/// the text's length and none of its text; no log line holds it either.
+#[tokio::test]
+async fn an_event_that_is_not_base64_fails_with_a_pointer_and_no_text() {
+    use bedrock_meter_core::aws::sqs::SqsQueue;
+    use bedrock_meter_core::records::subscription::SubscriptionError;
+    use ingest::failure::handle_recording_failures;
+    const CANARY: &str = "CANARY-77b2-not-base64";
+    let logs = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(logs.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let stub = BedrockStub::start();
+    let topic = create_topic(&sdk, "alerts").await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("failed-invocations")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let stub_sdk = sdk_config_for(&stub.endpoint()).await;
+    let ingest = Ingest::new(
+        config(&topic, &[]),
+        BedrockProfiles::new(&stub_sdk),
+        CloudWatchMetrics::new(&sdk),
+        SnsNotifier::new(&sdk),
+        state_table(&sdk).await,
+    );
+    let recorder = SqsQueue::new(&sdk, &queue_url);
+    let text = format!("H4sI {CANARY} !!");
+    let ev: SubscriptionEvent =
+        serde_json::from_slice(format!(r#"{{"awslogs":{{"data":"{text}"}}}}"#).as_bytes())
+            .expect("a string that is not base64 is still an event");
+    let err = handle_recording_failures(&ingest, &recorder, &ev, Timestamp(minute_ago(0)), None)
+        .await
+        .expect_err("not base64: the invocation fails, for Lambda to retry");
+    assert!(
+        matches!(
+            err,
+            ingest::IngestError::Decode(SubscriptionError::Base64(_))
+        ),
+        "{err}"
+    );
+    let got = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = got.messages().iter().filter_map(|m| m.body()).collect();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let p: serde_json::Value = serde_json::from_str(bodies[0]).unwrap();
+    assert_eq!(p["kind"], "bedrock-meter-ingest-failure");
+    assert_eq!(p["payload_bytes"], text.len());
+    assert!(!bodies[0].contains(CANARY), "{}", bodies[0]);
+    assert!(moto.sns_sent("alerts").is_empty());
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logged.contains("batch failed"), "the failure is logged");
+    assert!(
+        !logged.contains(CANARY),
+        "a log line holds the event's text"
+    );
+}
+
 /// CloudWatch that never answers.
 struct Hanging;
 

@@ -446,27 +446,48 @@ fn awslogs_data(event: &str) -> Result<Cow<'_, str>, SubscriptionError> {
 /// `awslogs.data` as a Lambda event carries it, decoded from base64 while the event is deserialized:
 /// the gzip bytes, straight from the event's text (serde's byte path: serde_json finds the string's
 /// end with a SIMD search for `"` and `\\`, and no copy of the 1 MB text or UTF-8 check of it is
-/// made), or — kept for the handler, which reports it as [`Decoder::decode_data`] would — the text and
-/// why it is not base64. A raw control byte at either end (where `decode_data`'s trim would drop it;
-/// also one from an escape, which no producer writes there) fails the deserialization, as the string
-/// path did; anywhere else base64 refuses it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// made), or — kept for the handler, which reports it as [`Decoder::decode_data`] would, with a
+/// failure pointer and a retry — the text and why it is not base64. Whitespace at the ends is
+/// ignored as `decode_data`'s trim does (Unicode whitespace included). What fails the deserialization
+/// itself: a value that is not a string, and a raw control byte among the whitespace at either end
+/// (where a trim would drop it). A control byte anywhere else, invalid UTF-8 and a lone surrogate
+/// escape are not base64: the handler's error. Its `Debug` shows lengths only, never the text.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Base64Data {
     decoded: Result<Vec<u8>, NotBase64>,
     text_len: usize,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+impl std::fmt::Debug for Base64Data {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Base64Data");
+        d.field("text_len", &self.text_len);
+        match &self.decoded {
+            Ok(g) => d.field("gzip_len", &g.len()),
+            Err(e) => d.field("not_base64", &e.error),
+        };
+        d.finish()
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
 struct NotBase64 {
     text: Vec<u8>,
     error: String,
 }
 
 impl Base64Data {
-    /// Decodes `text` (standard base64, padded or not, spaces at its ends ignored).
+    /// Decodes `text` (standard base64, padded or not, whitespace at its ends ignored as
+    /// `str::trim` does).
     pub fn from_text(text: &[u8]) -> Base64Data {
+        let mut inner = text.trim_ascii();
+        // Whitespace beyond ASCII at an end (rare): trimmed as `decode_data`'s `str::trim` does.
+        if inner.first().is_some_and(|&b| b >= 0x80) || inner.last().is_some_and(|&b| b >= 0x80) {
+            if let Ok(t) = std::str::from_utf8(inner) {
+                inner = t.trim().as_bytes();
+            }
+        }
         let mut decoded = Vec::new();
-        let inner = text.trim_ascii();
         let decoded = match LENIENT.decode_vec(inner, &mut decoded) {
             Ok(()) => Ok(decoded),
             Err(e) => Err(NotBase64 {
@@ -509,14 +530,11 @@ impl<'de> serde::Deserialize<'de> for Base64Data {
             }
 
             fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Base64Data, E> {
-                // The trim would take a control byte at either end with it: refuse those here, as
-                // the string path did (in the middle, base64 refuses them).
-                let inner = v.trim_ascii();
-                let start = inner.as_ptr() as usize - v.as_ptr() as usize;
-                if v[..start]
-                    .iter()
-                    .chain(&v[start + inner.len()..])
-                    .any(|&b| b < 0x20)
+                // A trim would take a control byte among the whitespace at either end with it:
+                // refuse those here, as the string path did (elsewhere, base64 refuses them).
+                let blank = |b: &&u8| **b < 0x20 || **b == b' ';
+                if v.iter().take_while(blank).any(|&b| b < 0x20)
+                    || v.iter().rev().take_while(blank).any(|&b| b < 0x20)
                 {
                     return Err(E::invalid_value(
                         serde::de::Unexpected::Str("a control character"),
@@ -914,12 +932,50 @@ mod tests {
                 .decode_data("not base64 !!!")
                 .unwrap_err()
         );
-        // Raw control bytes at either end, where the trim would drop them: refused here.
-        for (pre, post) in [("\n", ""), ("", "\t"), ("\r\n", " "), (" ", "\u{c}")] {
+        // Raw control bytes at either end, where a trim would drop them: refused here.
+        for (pre, post) in [
+            ("\n", ""),
+            ("", "\t"),
+            ("\r\n", " "),
+            (" ", "\u{c}"),
+            ("", "\u{b}"),
+            ("\u{1} ", ""),
+            ("", " \u{1f}"),
+        ] {
             let json = format!("{{\"data\":\"{pre}{data}{post}\"}}");
             assert!(serde_json::from_str::<Plain>(&json).is_err());
             assert!(serde_json::from_str::<Via>(&json).is_err(), "{json:?}");
         }
+        // Unicode whitespace at the ends: trimmed, as decode_data's str::trim does.
+        for (pre, post) in [("\u{a0}", ""), ("", "\u{3000}"), ("\u{2028} ", " \u{85}")] {
+            let text = format!("{pre}{data}{post}");
+            let via: Via = serde_json::from_str(&format!("{{\"data\":\"{text}\"}}")).unwrap();
+            let plain = Decoder::default()
+                .decode_data(&text)
+                .unwrap()
+                .message_type
+                .to_string();
+            let mut dec = Decoder::default();
+            assert_eq!(
+                dec.decode_base64_data(&via.data).unwrap().message_type,
+                plain
+            );
+        }
+        // Invalid UTF-8 inside the string (from bytes): not base64, the handler's error.
+        let mut bytes = format!(r#"{{"data":"{}"#, &data[..8]).into_bytes();
+        bytes.extend_from_slice(&[0xff, 0xfe]);
+        bytes.extend_from_slice(format!(r#"{}"}}"#, &data[8..]).as_bytes());
+        let via: Via = serde_json::from_slice(&bytes).unwrap();
+        assert!(matches!(via.data.gzip(), Err(SubscriptionError::Base64(_))));
+        // Debug shows lengths and base64's refusal, never the text.
+        let shown = format!(
+            "{:?}",
+            serde_json::from_str::<Via>(r#"{"data":"CANARY text!"}"#)
+                .unwrap()
+                .data
+        );
+        assert!(!shown.contains("CANARY"), "{shown}");
+        assert!(shown.contains("text_len: 12"), "{shown}");
         // Not a string at all: refused. A lone surrogate escape: the string path refuses it; the
         // byte path reads it as bytes, which base64 refuses.
         assert!(serde_json::from_str::<Via>(r#"{"data":12}"#).is_err());
