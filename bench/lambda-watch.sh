@@ -7,8 +7,10 @@
 #   bench/lambda-watch.sh                 # 2,000 records from 2,000 session names of one role
 #   MODE=roles N=2000 bench/lambda-watch.sh   # 2,000 records from 2,000 distinct roles
 #
-# Needs .venv (scripts/setup-venv.sh: moto server, boto3, cargo-lambda). moto runs behind the strict proxy. Loopback only; it stops what it
-# started. Timings on moto mostly count calls (~7 ms each, one at a time): see BENCHMARKS.md.
+# On a failure it prints what the strict proxy refused and the end of moto's own log.
+#
+# Needs .venv (scripts/setup-venv.sh: moto server, boto3, cargo-lambda). moto runs behind the strict
+# proxy. Loopback only; it stops what it started. Timings on moto mostly count calls (~7 ms each, one at a time): see BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -19,7 +21,19 @@ RT_PORT=${RT_PORT:-9187}
 export PATH="$root/.venv/bin:$PATH"
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill -- -"$p" 2>/dev/null || true; done; rm -rf "$work"; }
+moto_pid=
+# On a failure, what the proxy refused and moto's own log are printed before everything is removed.
+cleanup() {
+  local rc=$?
+  if [ "$rc" != 0 ] && [ -n "$moto_pid" ]; then
+    exec 3>&- 2>/dev/null || true
+    for _ in $(seq 20); do kill -0 "$moto_pid" 2>/dev/null || break; sleep 0.1; done
+    echo "--- the strict proxy (moto_strict):" >&2; cat "$work/moto.log" >&2 2>/dev/null || true
+    echo "--- moto server, last 40 lines:" >&2; tail -40 "$work/moto-server.log" >&2 2>/dev/null || true
+  fi
+  for p in "${pids[@]}"; do kill -- -"$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 # moto behind the strict proxy (tests/examples/moto_strict.rs): it refuses what AWS refuses, and runs
@@ -28,11 +42,17 @@ trap cleanup EXIT
 cargo build --quiet -p bedrock-meter-integration-tests --example moto_strict
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 mkfifo "$work/moto.in"
-setsid "$target/debug/examples/moto_strict" < "$work/moto.in" > "$work/moto.env" 2> "$work/moto.log" &
+MOTO_LOG="$work/moto-server.log" setsid "$target/debug/examples/moto_strict" < "$work/moto.in" \
+  > "$work/moto.env" 2> "$work/moto.log" &
 moto_pid=$!
 pids+=($moto_pid)
 exec 3> "$work/moto.in"
-for _ in $(seq 300); do grep -q READY "$work/moto.env" 2>/dev/null && break; sleep 0.2; done
+for _ in $(seq 300); do
+  grep -q READY "$work/moto.env" 2>/dev/null && break
+  kill -0 "$moto_pid" 2>/dev/null || break
+  sleep 0.2
+done
+grep -q READY "$work/moto.env" || { echo "moto behind the strict proxy did not start" >&2; exit 1; }
 export "$(grep '^AWS_ENDPOINT_URL=' "$work/moto.env")" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
   AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 
@@ -86,5 +106,5 @@ print(f"alerts received by SNS: {len(alerts)}", *[f"  {s}" for s in alerts], sep
 PY
 # Close the proxy's stdin: it prints what it refused (and fails the run when it refused anything).
 exec 3>&-
-wait "$moto_pid" || { cat "$work/moto.log" >&2; exit 1; }
+wait "$moto_pid" || exit 1   # the EXIT trap prints what it refused
 cat "$work/moto.log"

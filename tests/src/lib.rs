@@ -32,10 +32,16 @@ impl Moto {
     pub fn start() -> Moto {
         let bin = moto_binary();
         let port = free_port();
+        // `MOTO_LOG=FILE` keeps moto's own output (its tracebacks) there; by default it is dropped.
+        let log = std::env::var_os("MOTO_LOG").and_then(|f| std::fs::File::create(f).ok());
+        let (out, err) = match log.and_then(|f| Some((f.try_clone().ok()?, f))) {
+            Some((o, e)) => (Stdio::from(o), Stdio::from(e)),
+            None => (Stdio::null(), Stdio::null()),
+        };
         let child = Command::new(&bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(out)
+            .stderr(err)
             .spawn()
             .unwrap_or_else(|e| {
                 panic!(
