@@ -923,7 +923,7 @@ mod tests {
             "mistral.voxtral-small-24b-2507",
             "openai.gpt-5.4",
             "openai.gpt-5.5",
-            // Added 2026-12-07 (third pass): a Pricing API read quoted in public code and
+            // Added 2026-12-07 (fourth pass): a Pricing API read quoted in public code and
             // independent tables agree.
             "qwen.qwen3-coder-480b-a35b-v1:0",
             "qwen.qwen3-coder-480b-a35b-instruct",
