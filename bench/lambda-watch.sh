@@ -26,7 +26,7 @@ moto_pid=
 cleanup() {
   local rc=$?
   if [ "$rc" != 0 ] && [ -n "$moto_pid" ]; then
-    exec 3>&- 2>/dev/null || true
+    exec 3>&-
     for _ in $(seq 20); do kill -0 "$moto_pid" 2>/dev/null || break; sleep 0.1; done
     echo "--- the strict proxy (moto_strict):" >&2; cat "$work/moto.log" >&2 2>/dev/null || true
     echo "--- moto server, last 40 lines:" >&2; tail -40 "$work/moto-server.log" >&2 2>/dev/null || true
