@@ -532,7 +532,7 @@ impl<'de> serde::Deserialize<'de> for Base64Data {
             fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Base64Data, E> {
                 // A trim would take a control byte among the whitespace at either end with it:
                 // refuse those here, as the string path did (elsewhere, base64 refuses them).
-                let blank = |b: &&u8| **b < 0x20 || **b == b' ';
+                let blank = |b: &&u8| **b <= b' ';
                 if v.iter().take_while(blank).any(|&b| b < 0x20)
                     || v.iter().rev().take_while(blank).any(|&b| b < 0x20)
                 {
