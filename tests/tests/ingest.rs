@@ -932,6 +932,65 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
     }
 }
 
+/// What the failure-queue tests share: every log line at every level captured (until `_guard` drops),
+/// moto with an alerts topic and the failure queue, and the Bedrock stub.
+struct FailureWorld {
+    logs: LogBuffer,
+    _guard: tracing::subscriber::DefaultGuard,
+    moto: Moto,
+    sdk: aws_config::SdkConfig,
+    stub: BedrockStub,
+    topic: String,
+    queue_url: String,
+}
+
+async fn failure_world() -> FailureWorld {
+    let logs = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(logs.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let stub = BedrockStub::start();
+    let topic = create_topic(&sdk, "alerts").await;
+    let queue_url = aws_sdk_sqs::Client::new(&sdk)
+        .create_queue()
+        .queue_name("failed-invocations")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    FailureWorld {
+        logs,
+        _guard,
+        moto,
+        sdk,
+        stub,
+        topic,
+        queue_url,
+    }
+}
+
+/// The bodies of the messages in the failure queue (up to 10).
+async fn failure_queue(sdk: &aws_config::SdkConfig, queue_url: &str) -> Vec<String> {
+    let got = aws_sdk_sqs::Client::new(sdk)
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    got.messages()
+        .iter()
+        .filter_map(|m| m.body().map(str::to_string))
+        .collect()
+}
+
 /// No prompt or response text at rest outside the log destinations: a canary string in the prompts,
 /// the responses and a broken record goes through a batch that alerts, writes the detector's state and
 /// then fails (CloudWatch down). It is in none of: the failure queue's message (a pointer to the batch
@@ -942,28 +1001,15 @@ async fn no_prompt_text_reaches_the_failure_queue_logs_table_or_alerts() {
     use bedrock_meter_core::aws::sqs::SqsQueue;
     use ingest::failure::handle_recording_failures;
     const CANARY: &str = "CANARY-3e1f-do-not-store";
-    let logs = LogBuffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(logs.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let moto = Moto::start();
-    let sdk = moto.sdk_config().await;
-    let stub = BedrockStub::start();
-    let topic = create_topic(&sdk, "alerts").await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let queue_url = sqs
-        .create_queue()
-        .queue_name("failed-invocations")
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string();
+    let FailureWorld {
+        logs,
+        _guard,
+        moto,
+        sdk,
+        stub,
+        topic,
+        queue_url,
+    } = failure_world().await;
     let broken_sdk = sdk_config_for(&stub.endpoint()).await;
     let ingest = Ingest::new(
         config(
@@ -1004,16 +1050,9 @@ async fn no_prompt_text_reaches_the_failure_queue_logs_table_or_alerts() {
     assert!(matches!(err, ingest::IngestError::Metrics(_)), "{err}");
 
     // The failure queue holds a pointer to the batch, not the batch.
-    let got = sqs
-        .receive_message()
-        .queue_url(&queue_url)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .unwrap();
-    let bodies: Vec<&str> = got.messages().iter().filter_map(|m| m.body()).collect();
+    let bodies = failure_queue(&sdk, &queue_url).await;
     assert_eq!(bodies.len(), 1, "{bodies:?}");
-    let p: serde_json::Value = serde_json::from_str(bodies[0]).unwrap();
+    let p: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
     assert_eq!(p["kind"], "bedrock-meter-ingest-failure");
     assert_eq!(p["log_group"], LOG_GROUP);
     assert_eq!(p["log_events"], 9);
@@ -1054,28 +1093,15 @@ async fn an_event_that_is_not_base64_fails_with_a_pointer_and_no_text() {
     use bedrock_meter_core::records::subscription::SubscriptionError;
     use ingest::failure::handle_recording_failures;
     const CANARY: &str = "CANARY-77b2-not-base64";
-    let logs = LogBuffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(logs.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let moto = Moto::start();
-    let sdk = moto.sdk_config().await;
-    let stub = BedrockStub::start();
-    let topic = create_topic(&sdk, "alerts").await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let queue_url = sqs
-        .create_queue()
-        .queue_name("failed-invocations")
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string();
+    let FailureWorld {
+        logs,
+        _guard,
+        moto,
+        sdk,
+        stub,
+        topic,
+        queue_url,
+    } = failure_world().await;
     let stub_sdk = sdk_config_for(&stub.endpoint()).await;
     let ingest = Ingest::new(
         config(&topic, &[]),
@@ -1099,16 +1125,9 @@ async fn an_event_that_is_not_base64_fails_with_a_pointer_and_no_text() {
         ),
         "{err}"
     );
-    let got = sqs
-        .receive_message()
-        .queue_url(&queue_url)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .unwrap();
-    let bodies: Vec<&str> = got.messages().iter().filter_map(|m| m.body()).collect();
+    let bodies = failure_queue(&sdk, &queue_url).await;
     assert_eq!(bodies.len(), 1, "{bodies:?}");
-    let p: serde_json::Value = serde_json::from_str(bodies[0]).unwrap();
+    let p: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
     assert_eq!(p["kind"], "bedrock-meter-ingest-failure");
     assert_eq!(p["payload_bytes"], text.len());
     assert!(!bodies[0].contains(CANARY), "{}", bodies[0]);
