@@ -43,4 +43,22 @@ mod test_support {
             .expect("a test runtime")
             .block_on(f)
     }
+
+    /// The tests' pseudo-random numbers (xorshift64): the same sequence from the same seed, every
+    /// run and every target.
+    pub(crate) struct Rng(pub(crate) u64);
+
+    impl Rng {
+        pub(crate) fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        /// A number below `n`.
+        pub(crate) fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
 }

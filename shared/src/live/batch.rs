@@ -689,13 +689,8 @@ mod tests {
     /// Regions, tiers, minutes (some outside what CloudWatch accepts), errors, more metadata values than
     /// the per-key cap, unreadable records.
     fn generated_batch(seed: u64, n: usize) -> Vec<String> {
-        let mut x = seed;
-        let mut next = |m: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % m
-        };
+        let mut rng = crate::test_support::Rng(seed);
+        let mut next = |m: u64| rng.below(m);
         let models = [
             HAIKU,
             "us.anthropic.claude-sonnet-4-5-20250929-v1:0",

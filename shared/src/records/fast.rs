@@ -459,15 +459,7 @@ mod tests {
     }
 
     /// xorshift64: a fixed seed, so a failure repeats.
-    struct Rng(u64);
-    impl Rng {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0 % n
-        }
-    }
+    use crate::test_support::Rng;
 
     /// Random edits of escaped records (bytes replaced, removed, duplicated; pieces of JSON and escapes
     /// inserted): wherever the fast path reads a record, it is the general parser's.

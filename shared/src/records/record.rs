@@ -685,13 +685,8 @@ mod tests {
     /// zone) between plain ones.
     #[test]
     fn timestamps_with_the_last_date_remembered_read_as_parsed_in_full() {
-        let mut x = 0x853c_49e6_748f_ea9bu64;
-        let mut below = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rng = crate::test_support::Rng(0x853c_49e6_748f_ea9bu64);
+        let mut below = |n: u64| rng.below(n);
         let dates = [
             "2026-11-25",
             "2026-11-26",

@@ -806,13 +806,20 @@ mod tests {
     }
 
     /// xorshift64: a fixed seed, so a failure repeats.
-    struct Rng(u64);
-    impl Rng {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0 % n
+    use crate::test_support::Rng;
+
+    /// One random edit of `b` at `at`, of the `kind` drawn by the caller: 0 the byte removed, 1 replaced
+    /// by one of `bytes`, else one of `bytes` inserted before it.
+    fn edit(rng: &mut Rng, b: &mut Vec<u8>, at: usize, kind: u64, bytes: &[u8]) {
+        if kind == 0 {
+            b.remove(at);
+            return;
+        }
+        let byte = bytes[rng.below(bytes.len() as u64) as usize];
+        if kind == 1 {
+            b[at] = byte;
+        } else {
+            b.insert(at, byte);
         }
     }
 
@@ -918,13 +925,8 @@ mod tests {
             let mut b = text.into_bytes();
             for _ in 0..=rng.below(3) {
                 let at = prefix.len() + rng.below((b.len() - prefix.len()) as u64) as usize;
-                match rng.below(3) {
-                    0 => {
-                        b.remove(at);
-                    }
-                    1 => b[at] = b"\\\"{}[]n u"[rng.below(9) as usize],
-                    _ => b.insert(at, b"\\\"{}[]n u"[rng.below(9) as usize]),
-                }
+                let kind = rng.below(3);
+                edit(&mut rng, &mut b, at, kind, b"\\\"{}[]n u");
             }
             if let Ok(edited) = String::from_utf8(b) {
                 compare(&edited, prefix.len());
@@ -1023,18 +1025,14 @@ mod tests {
             let mut b = text.into_bytes();
             for _ in 0..=rng.below(2) {
                 let at = prefix.len() + rng.below((b.len() - prefix.len()) as u64) as usize;
-                match rng.below(4) {
-                    0 => {
-                        b.remove(at);
+                let kind = rng.below(4);
+                if kind == 3 {
+                    // A raw quote or a lone backslash deep in a plain run.
+                    if let Some(p) = b[at..].iter().position(|&c| c == b'a') {
+                        b[at + p] = if rng.below(2) == 0 { b'"' } else { b'\\' };
                     }
-                    1 => b[at] = b"\\\"{}[]"[rng.below(6) as usize],
-                    2 => b.insert(at, b"\\\"{}[]"[rng.below(6) as usize]),
-                    _ => {
-                        // A raw quote or a lone backslash deep in a plain run.
-                        if let Some(p) = b[at..].iter().position(|&c| c == b'a') {
-                            b[at + p] = if rng.below(2) == 0 { b'"' } else { b'\\' };
-                        }
-                    }
+                } else {
+                    edit(&mut rng, &mut b, at, kind, b"\\\"{}[]");
                 }
             }
             if let Ok(edited) = String::from_utf8(b) {

@@ -379,18 +379,7 @@ mod tests {
     }
 
     /// xorshift64: a fixed seed, so a failure repeats.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::test_support::Rng;
 
     /// Random blocks (any byte), JSON-like blocks, and adversarial ones: each byte value alone, the
     /// bytes next to the classes (0x1f/0x20, 0x21/0x23, 0x5b/0x5d, 0x7f/0x80, 0xa2, 0xdc, 0xff — where

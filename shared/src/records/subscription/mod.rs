@@ -737,13 +737,8 @@ mod tests {
         assert!(ok > 10, "{ok}");
         // Random edits of a compact payload.
         let good = format!("{head}{}]}}", [events[0], events[1], events[18]].join(","));
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rng = crate::test_support::Rng(0x9e37_79b9_7f4a_7c15u64);
+        let mut next = |n: u64| rng.below(n);
         let (mut n_ok, mut n_err) = (0, 0);
         // Fewer rounds under qemu (the aarch64 step of the test command), where each costs ~20×.
         let rounds = if cfg!(target_arch = "aarch64") {
@@ -777,13 +772,8 @@ mod tests {
     #[test]
     fn any_message_round_trips() {
         let alphabet: Vec<char> = "ab\"\\/\n\t\u{1}é😀{}:, 0123456789".chars().collect();
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::test_support::Rng(0x2545_f491_4f6c_dd1d);
+        let mut next = || rng.next();
         let msgs: Vec<String> = (0..300)
             .map(|_| {
                 let len = (next() % 80) as usize;

@@ -347,13 +347,8 @@ mod tests {
         let alphabet = [
             b'a', b'a', b'a', b'a', b'a', b'a', b'\\', b'\\', b'"', b'{', 0xc3,
         ];
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rng = crate::test_support::Rng(0x9e37_79b9_7f4a_7c15u64);
+        let mut next = |n: u64| rng.below(n);
         let mut out = Vec::new();
         for round in 0..20_000 {
             let len = next(if round % 10 == 0 { 600 } else { 200 }) as usize;
