@@ -573,8 +573,8 @@ impl crate::records::simd::BlockScan for EscapedContainer<'_> {
         let s = self.s;
         let mut pos = self.start;
         let mut pad = [b' '; 64];
-        // The residue (mod 4) of the start of a backslash run still open at the previous block's end.
-        let mut open_run: Option<u32> = None;
+        // The length of the backslash run still open at the previous block's end (0: none).
+        let mut run = 0usize;
         // All ones when the previous block ended inside a string.
         let mut in_string = 0u64;
         // The previous block ended with a backslash outside strings: it must open a string here.
@@ -602,7 +602,7 @@ impl crate::records::simd::BlockScan for EscapedContainer<'_> {
             // leave every carried state as it is. So go straight on (about a third of the blocks of
             // a body-heavy batch).
             if (b | m.quote) == 0
-                && open_run.is_none()
+                && run == 0
                 && !pending_backslash
                 && valid == u64::MAX
                 && (in_string != 0 || (m.open | m.close) == 0)
@@ -610,18 +610,8 @@ impl crate::records::simd::BlockScan for EscapedContainer<'_> {
                 pos += 64;
                 continue;
             }
-            let starts = b & !((b << 1) | u64::from(open_run.is_some()));
             // The byte after each run of backslashes: after an odd run, after a run ≡ 1 (mod 4).
-            let (mut after_odd, mut after_one) = (0u64, 0u64);
-            for (r, residue) in RESIDUE.iter().enumerate() {
-                let mut st = starts & residue;
-                if open_run == Some(r as u32) {
-                    st |= 1;
-                }
-                let after = b.wrapping_add(st) & !b;
-                after_one |= after & RESIDUE[(r + 1) % 4];
-                after_odd |= after & (RESIDUE[(r + 1) % 4] | RESIDUE[(r + 3) % 4]);
-            }
+            let (after_odd, after_one) = run_ends(b, run);
             let structural = m.quote & after_one;
             let inside = prefix_xor(structural) ^ in_string;
             let opening = structural & inside;
@@ -664,16 +654,62 @@ impl crate::records::simd::BlockScan for EscapedContainer<'_> {
             }
             in_string = if inside >> 63 == 1 { u64::MAX } else { 0 };
             pending_backslash = outside_backslash >> 63 == 1;
-            open_run = if b >> 63 == 0 {
-                None
-            } else if b == u64::MAX {
-                open_run.or(Some(0))
+            run = if b == u64::MAX {
+                run + 64
             } else {
-                Some((64 - (!b).leading_zeros()) & 3)
+                b.leading_ones() as usize
             };
             pos += 64;
         }
     }
+}
+
+/// The byte after each run of backslashes that ends in the block whose backslashes are `b`, given the
+/// length `run` of the run still open at the previous block's end: `(after_odd, after_one)`, the bytes
+/// after a run of odd length and after a run of length ≡ 1 (mod 4).
+///
+/// Runs are short in what a record's bodies hold: `\"` (length 1) around every record string, `\\n`
+/// (2) for a record's `\n`, `\\\"` (3) for a quote inside one. When no run of the block is longer
+/// than 3, the lengths are read off the backslash mask shifted by one to four places (the previous
+/// block's last bits are the open run's); otherwise, per residue r of a run's start (mod 4), adding
+/// the run starts of that residue to the mask carries each such run into the byte after it, whose
+/// position i then gives its length ≡ i − r (mod 4). Tests hold the two ways equal.
+#[inline(always)]
+fn run_ends(b: u64, run: usize) -> (u64, u64) {
+    if run < 4 {
+        // The open run's backslashes as the previous block's top bits.
+        let prev = !(u64::MAX >> run);
+        let b1 = (b << 1) | (prev >> 63);
+        let b2 = (b << 2) | (prev >> 62);
+        let b3 = (b << 3) | (prev >> 61);
+        if b & b1 & b2 & b3 == 0 {
+            // No run is longer than 3: a run of 3 ends where three shifted masks meet.
+            let one = b1 & !b2;
+            let three = b1 & b2 & b3;
+            return (!b & (one | three), !b & one);
+        }
+    }
+    run_ends_by_residue(b, run)
+}
+
+/// [`run_ends`] for any run lengths, by the residue of each run's start.
+#[inline(always)]
+fn run_ends_by_residue(b: u64, run: usize) -> (u64, u64) {
+    // The residue (mod 4) of the open run's start, in this block's positions (it started `run` bytes
+    // before the block).
+    let open_run = (run > 0).then_some((run.wrapping_neg() & 3) as u32);
+    let starts = b & !((b << 1) | u64::from(open_run.is_some()));
+    let (mut after_odd, mut after_one) = (0u64, 0u64);
+    for (r, residue) in RESIDUE.iter().enumerate() {
+        let mut st = starts & residue;
+        if open_run == Some(r as u32) {
+            st |= 1;
+        }
+        let after = b.wrapping_add(st) & !b;
+        after_one |= after & RESIDUE[(r + 1) % 4];
+        after_odd |= after & (RESIDUE[(r + 1) % 4] | RESIDUE[(r + 3) % 4]);
+    }
+    (after_odd, after_one)
 }
 
 /// The first backslash at or after `from`. In escaped text they are a few bytes apart (every quote of
@@ -956,6 +992,82 @@ mod tests {
             assert!(sc.skip().is_ok() && sc.pos == text.len(), "{n}");
         }
     }
+    /// The short-run way of [`run_ends`] gives what the residue way gives, on every block it takes
+    /// (and it takes those whose runs, the open one included, are at most 3 long): random backslash
+    /// masks of every density with every open run length, and every mask of runs of one length at
+    /// every position.
+    #[test]
+    fn run_ends_by_shifts_equal_run_ends_by_residue() {
+        let mut rng = Rng(0x6a09_e667_f3bc_c909);
+        let (mut short, mut long) = (0, 0);
+        let mut check = |b: u64, run: usize| {
+            let by_residue = run_ends_by_residue(b, run);
+            assert_eq!(
+                run_ends(b, run),
+                by_residue,
+                "{b:064b} after a run of {run}"
+            );
+            // The reference of the reference: each run's end, by counting.
+            let (mut odd, mut one) = (0u64, 0u64);
+            let mut len = run;
+            for i in 0..64 {
+                if b >> i & 1 == 1 {
+                    len += 1;
+                    continue;
+                }
+                if len % 2 == 1 {
+                    odd |= 1 << i;
+                }
+                if len % 4 == 1 {
+                    one |= 1 << i;
+                }
+                len = 0;
+            }
+            assert_eq!(by_residue, (odd, one), "{b:064b} after a run of {run}");
+            let longest = (0..64).fold((run, run), |(cur, max), i| {
+                let cur = if b >> i & 1 == 1 { cur + 1 } else { 0 };
+                (cur, max.max(cur))
+            });
+            if longest.1 <= 3 {
+                short += 1;
+            } else {
+                long += 1;
+            }
+        };
+        for _ in 0..200_000 {
+            // Sparse to dense: an AND of k random words has each bit set with probability 2^-k.
+            let mut b = u64::MAX;
+            for _ in 0..rng.below(5) {
+                b &= rng.next();
+            }
+            if rng.below(2) == 0 {
+                b = !b;
+            }
+            let run = match rng.below(4) {
+                0 => 0,
+                1 => rng.below(4) as usize,
+                2 => rng.below(9) as usize,
+                _ => rng.below(200) as usize,
+            };
+            check(b, run);
+        }
+        for len in 1..=9u32 {
+            for at in 0..64u32 {
+                let b = (u64::MAX >> (64 - len)) << at;
+                for run in 0..=9 {
+                    check(b, run);
+                }
+            }
+        }
+        check(u64::MAX, 0);
+        check(u64::MAX, 3);
+        check(0, 5);
+        assert!(
+            short > 20_000 && long > 20_000,
+            "{short} short, {long} long"
+        );
+    }
+
     /// The block skip's straight-on step (a block without backslash or quote, inside a string or
     /// outside strings without brackets) ends where the byte-at-a-time skip ends: bodies of long
     /// prose strings (plain runs over several blocks, with brackets, escaped quotes and newlines now
