@@ -17,7 +17,7 @@
 use std::borrow::Cow;
 
 use super::record::{finish, read_cache_ttl_split, read_request_body, read_tier, Pending, Record};
-use super::scan::Scanner;
+use super::scan::{ContainerEnds, Scanner};
 use super::simd::find_byte;
 
 /// The record in the escaped message `s`, or `None` when the fast path does not take it on (the
@@ -25,18 +25,26 @@ use super::simd::find_byte;
 #[cfg(test)]
 pub(crate) fn parse_escaped(s: &str) -> Option<Record<'_>> {
     let mut r = super::record::empty_record();
-    parse_escaped_into(s, &mut r)?;
+    parse_escaped_into(s, &[], &mut r)?;
     Some(r)
 }
 
 /// [`parse_escaped`] into `r`, which must be [`super::record::empty_record`] on entry: the record is built where it
 /// will stay (no moves of it through `Option`s and `Result`s). On `None`, `r` holds whatever was read
 /// before the fast path gave up: the caller overwrites it.
-pub(crate) fn parse_escaped_into<'a>(s: &'a str, r: &mut Record<'a>) -> Option<()> {
+///
+/// `ends`: the ends of containers the decoder already found in `s` ([`ContainerEnds`]), skipped by
+/// a lookup.
+pub(crate) fn parse_escaped_into<'a>(
+    s: &'a str,
+    ends: ContainerEnds<'a>,
+    r: &mut Record<'a>,
+) -> Option<()> {
     let mut f = Fast {
         t: s,
         s: s.as_bytes(),
         pos: 0,
+        ends,
     };
     f.record(r)?;
     (f.pos == f.s.len()).then_some(())
@@ -47,6 +55,7 @@ struct Fast<'a> {
     t: &'a str,
     s: &'a [u8],
     pos: usize,
+    ends: ContainerEnds<'a>,
 }
 
 impl<'a> Fast<'a> {
@@ -118,7 +127,7 @@ impl<'a> Fast<'a> {
         &mut self,
         f: impl FnOnce(&mut Scanner<'a, true>) -> Result<T, E>,
     ) -> Option<T> {
-        let mut sc = Scanner::escaped(self.t);
+        let mut sc = Scanner::escaped_with_ends(self.t, self.ends);
         sc.pos = self.pos;
         let v = f(&mut sc).ok()?;
         self.pos = sc.pos;

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use crate::records::scan::{ScanError, Scanner, ValueKind};
+use crate::records::scan::{ContainerEnds, ScanError, Scanner, ValueKind};
 use crate::time::Timestamp;
 
 /// What a record says, borrowed from its text where it can be.
@@ -179,11 +179,20 @@ pub fn parse(text: &str) -> Result<Record<'_>, RecordError> {
 /// Records as Bedrock writes them (compact, plain keys) take the fast path ([`crate::records::fast`]),
 /// which reads exactly what the general in-place parser would; everything else takes the general one.
 pub fn parse_escaped(escaped: &str) -> Result<Record<'_>, RecordError> {
+    parse_escaped_with(escaped, &[])
+}
+
+/// [`parse_escaped`] with the ends of containers the decoder already found in the message
+/// ([`ContainerEnds`]: the same record, its bodies skipped by a lookup).
+pub(crate) fn parse_escaped_with<'a>(
+    escaped: &'a str,
+    ends: ContainerEnds<'a>,
+) -> Result<Record<'a>, RecordError> {
     let mut r = empty_record();
-    if crate::records::fast::parse_escaped_into(escaped, &mut r).is_some() {
+    if crate::records::fast::parse_escaped_into(escaped, ends, &mut r).is_some() {
         return Ok(r);
     }
-    parse_escaped_general(escaped)
+    parse_escaped_general_with(escaped, ends)
 }
 
 /// [`parse_escaped`], the record pushed onto `out`: the fast path builds it in its slot of `out` (no
@@ -193,12 +202,21 @@ pub fn parse_escaped_push<'a>(
     escaped: &'a str,
     out: &mut Vec<Record<'a>>,
 ) -> Result<(), RecordError> {
+    parse_escaped_push_with(escaped, &[], out)
+}
+
+/// [`parse_escaped_push`] with the ends of containers the decoder already found in the message.
+pub(crate) fn parse_escaped_push_with<'a>(
+    escaped: &'a str,
+    ends: ContainerEnds<'a>,
+    out: &mut Vec<Record<'a>>,
+) -> Result<(), RecordError> {
     out.push(empty_record());
     let r = out.last_mut().expect("just pushed");
-    if crate::records::fast::parse_escaped_into(escaped, r).is_some() {
+    if crate::records::fast::parse_escaped_into(escaped, ends, r).is_some() {
         return Ok(());
     }
-    match parse_escaped_general(escaped) {
+    match parse_escaped_general_with(escaped, ends) {
         Ok(general) => {
             *r = general;
             Ok(())
@@ -212,8 +230,17 @@ pub fn parse_escaped_push<'a>(
 
 /// [`parse_escaped`] without the fast path: in place with the general scanner, else from the
 /// unescaped text.
+#[cfg(test)]
 pub(crate) fn parse_escaped_general(escaped: &str) -> Result<Record<'_>, RecordError> {
-    let mut sc = Scanner::escaped(escaped);
+    parse_escaped_general_with(escaped, &[])
+}
+
+/// [`parse_escaped_general`] with the ends of containers the decoder already found in the message.
+fn parse_escaped_general_with<'a>(
+    escaped: &'a str,
+    ends: ContainerEnds<'a>,
+) -> Result<Record<'a>, RecordError> {
+    let mut sc = Scanner::escaped_with_ends(escaped, ends);
     if let Ok(r) = parse_at(&mut sc) {
         if sc.at_end() {
             return Ok(r);

@@ -12,6 +12,12 @@
 //! scanning it normally ([`crate::records::record::parse_escaped`]). So escaped mode may give up where the
 //! normal mode would not, but when it succeeds it reads exactly what the normal mode reads from the
 //! unescaped text (a differential test and the fuzz harness check this).
+//!
+//! **One pass over the bodies.** A message long enough to hold bodies is read once: the decoder finds
+//! its end with the same block scan that skips a container (`scan_escaped_message`), and on the way
+//! keeps where the record's members, theirs and the bodies' members end (`ContainerEnds`). The
+//! scanner then skips a container that starts at one of those by a lookup; any other it scans as
+//! before. The ends are the ones its own skip would find, so the record read is the same.
 
 use std::borrow::Cow;
 
@@ -41,7 +47,15 @@ pub struct Scanner<'a, const ESC: bool = false> {
     /// …and its bytes.
     s: &'a [u8],
     pub pos: usize,
+    /// Escaped mode: the ends of containers the decoder's scan of the message already found
+    /// ([`ContainerEnds`]); empty otherwise.
+    ends: ContainerEnds<'a>,
 }
+
+/// Where some containers of an escaped message end, found by the decoder's scan of the message
+/// ([`scan_escaped_message`]): `(start, end)` pairs, positions in the message, sorted by start; the
+/// end is the position after the closing bracket, as [`skip_escaped_container`] gives it.
+pub(crate) type ContainerEnds<'a> = &'a [(u32, u32)];
 
 /// What the next value is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +74,7 @@ impl<'a> Scanner<'a, false> {
             t: s,
             s: s.as_bytes(),
             pos: 0,
+            ends: &[],
         }
     }
 }
@@ -67,10 +82,18 @@ impl<'a> Scanner<'a, false> {
 impl<'a> Scanner<'a, true> {
     /// A scanner over the body of a JSON string (escapes not decoded) that holds the JSON text.
     pub fn escaped(s: &'a str) -> Self {
+        Scanner::escaped_with_ends(s, &[])
+    }
+
+    /// [`Scanner::escaped`], with the ends of containers already found in `s` (which must be
+    /// [`scan_escaped_message`]'s for this text): a container that starts at one of them is skipped
+    /// by a lookup instead of a scan.
+    pub(crate) fn escaped_with_ends(s: &'a str, ends: ContainerEnds<'a>) -> Self {
         Scanner {
             t: s,
             s: s.as_bytes(),
             pos: 0,
+            ends,
         }
     }
 }
@@ -461,6 +484,13 @@ impl<'a, const ESC: bool> Scanner<'a, ESC> {
 
     fn skip_container(&mut self) -> Result<(), ScanError> {
         if ESC {
+            if let Ok(i) = self
+                .ends
+                .binary_search_by_key(&self.pos, |&(start, _)| start as usize)
+            {
+                self.pos = self.ends[i].1 as usize;
+                return Ok(());
+            }
             if let Some(end) = skip_escaped_container(self.s, self.pos) {
                 self.pos = end;
                 return Ok(());
@@ -536,7 +566,110 @@ impl<'a, const ESC: bool> Scanner<'a, ESC> {
 /// position i then gives L ≡ i − r. Strings are the ranges between those quotes (a prefix XOR), and the
 /// brackets outside them are counted one by one. Tests hold it equal to the general skip.
 pub(crate) fn skip_escaped_container(s: &[u8], start: usize) -> Option<usize> {
-    crate::records::simd::dispatch(EscapedContainer { s, start })
+    crate::records::simd::dispatch(EscapedContainer {
+        s,
+        start,
+        tally: NoTally,
+    })
+}
+
+/// The decoder's scan of a message that holds a record, escaped: `b[start..]` is the message's text
+/// in the payload, up to and past its closing quote. When the text is a record object that
+/// [`skip_escaped_container`] takes on whole (every escape of the message one the block scan takes
+/// on), with no control byte, and the closing quote follows it right away: the closing quote's
+/// position, with the ends of the record's members and of their members that are containers pushed
+/// onto `ends` (positions in the message; the bodies among them) — so the record parser skips those
+/// by a lookup instead of a second scan of the same bytes. `None` otherwise (`ends` as it was): the
+/// message's end is then found by the plain scan, and the record parser scans as before.
+///
+/// When it gives a position, it is the one the plain scan of the message's end gives (every quote
+/// before it is escaped, no control byte), and each end it pushes is the one
+/// [`skip_escaped_container`] gives from that start: the same block scan from the same state. Tests
+/// hold both.
+pub(crate) fn scan_escaped_message(
+    b: &[u8],
+    start: usize,
+    ends: &mut Vec<(u32, u32)>,
+) -> Option<usize> {
+    if b.get(start) != Some(&b'{') || b.len() > u32::MAX as usize {
+        return None;
+    }
+    let before = ends.len();
+    let tally = Members {
+        ends,
+        base: start,
+        open: [NOT_KEPT; 3],
+    };
+    let end = crate::records::simd::dispatch(EscapedContainer { s: b, start, tally });
+    match end {
+        Some(end) if b.get(end) == Some(&b'"') => Some(end),
+        _ => {
+            ends.truncate(before);
+            None
+        }
+    }
+}
+
+/// What a block scan of a container does at each bracket outside strings, beyond counting it.
+trait Tally {
+    /// Control bytes are refused (a message's text cannot hold them raw).
+    const CONTROL: bool;
+    /// A container opened at `at`, `depth` levels deep counting itself (the scanned container is 1).
+    fn open(&mut self, depth: u32, at: usize);
+    /// The container `depth` levels deep closed, its closing bracket at `at`.
+    fn close(&mut self, depth: u32, at: usize);
+}
+
+/// The skip of a container: nothing beyond counting.
+struct NoTally;
+
+impl Tally for NoTally {
+    const CONTROL: bool = false;
+    #[inline(always)]
+    fn open(&mut self, _: u32, _: usize) {}
+    #[inline(always)]
+    fn close(&mut self, _: u32, _: usize) {}
+}
+
+/// The most container ends kept per payload (512 KB of them): a payload of 64 MB of `[]` must not
+/// make them 256 MB. Past it, containers are not kept (the parser scans those): fewer ends, the same
+/// records.
+pub(crate) const MAX_CONTAINER_ENDS: usize = 1 << 16;
+
+/// [`Members::open`] of a container whose end is not kept.
+const NOT_KEPT: usize = usize::MAX;
+
+/// [`scan_escaped_message`]'s tally: the spans of the containers 2 to 4 levels deep (a record's
+/// members, theirs — the bodies — and the bodies' members, which the parser skips as it looks for
+/// the few it reads), relative to `base`, in the order they open (so sorted by start): each is pushed
+/// as it opens and its end filled in as it closes; none past [`MAX_CONTAINER_ENDS`] in `ends`.
+struct Members<'v> {
+    ends: &'v mut Vec<(u32, u32)>,
+    base: usize,
+    /// Per level 2 to 4, the index in `ends` of the container open there ([`NOT_KEPT`]: none).
+    open: [usize; 3],
+}
+
+impl Tally for Members<'_> {
+    const CONTROL: bool = true;
+    #[inline(always)]
+    fn open(&mut self, depth: u32, at: usize) {
+        if let 2..=4 = depth {
+            let kept = self.ends.len() < MAX_CONTAINER_ENDS;
+            self.open[depth as usize - 2] = if kept { self.ends.len() } else { NOT_KEPT };
+            if kept {
+                self.ends.push(((at - self.base) as u32, 0));
+            }
+        }
+    }
+    #[inline(always)]
+    fn close(&mut self, depth: u32, at: usize) {
+        if let 2..=4 = depth {
+            if let Some(e) = self.ends.get_mut(self.open[depth as usize - 2]) {
+                e.1 = (at + 1 - self.base) as u32;
+            }
+        }
+    }
 }
 
 /// Bits of the positions ≡ r (mod 4), for r = 0..4.
@@ -559,18 +692,20 @@ fn prefix_xor(mut x: u64) -> u64 {
     x
 }
 
-/// The scan of [`skip_escaped_container`].
-struct EscapedContainer<'s> {
+/// The scan of [`skip_escaped_container`] and [`scan_escaped_message`].
+struct EscapedContainer<'s, T> {
     s: &'s [u8],
     start: usize,
+    tally: T,
 }
 
-impl crate::records::simd::BlockScan for EscapedContainer<'_> {
+impl<T: Tally> crate::records::simd::BlockScan for EscapedContainer<'_, T> {
     type Out = Option<usize>;
 
     #[inline(always)]
     fn run<C: crate::records::simd::Classify>(self, c: C) -> Option<usize> {
         let s = self.s;
+        let mut tally = self.tally;
         let mut pos = self.start;
         let mut pad = [b' '; 64];
         // The length of the backslash run still open at the previous block's end (0: none).
@@ -602,10 +737,11 @@ impl crate::records::simd::BlockScan for EscapedContainer<'_> {
             // leave every carried state as it is. So go straight on (about a third of the blocks of
             // a body-heavy batch).
             if (b | m.quote) == 0
+                && (!T::CONTROL || m.control == 0)
                 && run == 0
                 && !pending_backslash
                 && valid == u64::MAX
-                && (in_string != 0 || (m.open | m.close) == 0)
+                && (in_string != 0 || m.bracket == 0)
             {
                 pos += 64;
                 continue;
@@ -624,9 +760,10 @@ impl crate::records::simd::BlockScan for EscapedContainer<'_> {
             // checked in the next block).
             let bad = ((m.quote & !after_odd)
                 | (after_odd & !m.quote)
-                | (outside_backslash & !(opening >> 1) & !(1 << 63)))
+                | (outside_backslash & !(opening >> 1) & !(1 << 63))
+                | if T::CONTROL { m.control } else { 0 })
                 & valid;
-            let mut brackets = (m.open | m.close) & !inside & valid;
+            let mut brackets = m.bracket & !inside & valid;
             while brackets != 0 {
                 let i = brackets.trailing_zeros();
                 brackets &= brackets - 1;
@@ -637,11 +774,13 @@ impl crate::records::simd::BlockScan for EscapedContainer<'_> {
                     }
                     kinds = (kinds << 1) | u64::from(byte == b'{');
                     depth += 1;
+                    tally.open(depth, pos + i as usize);
                     continue;
                 }
                 if depth == 0 || (kinds & 1 == 1) != (byte == b'}') {
                     return None;
                 }
+                tally.close(depth, pos + i as usize);
                 kinds >>= 1;
                 depth -= 1;
                 if depth == 0 {
@@ -992,6 +1131,156 @@ mod tests {
             assert!(sc.skip().is_ok() && sc.pos == text.len(), "{n}");
         }
     }
+    /// The decoder's scan of a record message ([`scan_escaped_message`]), on random records and
+    /// random edits of them, in a payload that goes on after the message: when it gives an end, it
+    /// is the message's end (the first quote no backslash escapes, no control byte before it), and
+    /// each container end it gives is the one [`skip_escaped_container`] gives from that start — the
+    /// ends sorted by start, one per container two to four levels deep; otherwise it leaves `ends`
+    /// as it was.
+    #[test]
+    fn message_scan_ends_where_the_plain_scan_ends_with_the_skips_container_ends() {
+        let mut rng = Rng(0xbb67_ae85_84ca_a73b);
+        // The message's end and whether a control byte comes before it, a byte at a time.
+        let reference_end = |b: &[u8], start: usize| -> Option<usize> {
+            let mut run = 0;
+            for (i, &c) in b.iter().enumerate().skip(start) {
+                match c {
+                    b'\\' => run += 1,
+                    b'"' if run % 2 == 0 => return Some(i),
+                    c if c < 0x20 => return None,
+                    _ => run = 0,
+                }
+                if c != b'\\' {
+                    run = 0;
+                }
+            }
+            None
+        };
+        let (mut found, mut entries) = (0, 0);
+        let mut ends = vec![(7, 7)];
+        for round in 0..4_000 {
+            let v = loop {
+                let v = value(&mut rng, 0);
+                if v.is_object() {
+                    break v;
+                }
+            };
+            let json = serde_json::to_string(&v).unwrap();
+            let prefix = "x".repeat(rng.below(70) as usize);
+            let mut b = format!(
+                "{prefix}{}\"}},{{\"id\":\"2\"}}",
+                message(&json, round % 7 == 0)
+            )
+            .into_bytes();
+            if round % 2 == 1 {
+                for _ in 0..=rng.below(2) {
+                    let at = prefix.len() + rng.below((b.len() - prefix.len()) as u64) as usize;
+                    let kind = rng.below(3);
+                    edit(&mut rng, &mut b, at, kind, b"\\\"{}[]x\x01\x1f");
+                }
+            }
+            if std::str::from_utf8(&b).is_err() {
+                continue; // the decoder checks the payload's UTF-8 before any scan
+            }
+            let start = prefix.len();
+            let Some(end) = scan_escaped_message(&b, start, &mut ends) else {
+                assert_eq!(ends, [(7, 7)], "left as it was");
+                continue;
+            };
+            found += 1;
+            assert_eq!(
+                Some(end),
+                reference_end(&b, start),
+                "{}",
+                String::from_utf8_lossy(&b)
+            );
+            let message = &b[start..end];
+            let mut last = None;
+            for &(p, e) in &ends[1..] {
+                assert!(last < Some(p), "sorted by start");
+                last = Some(p);
+                assert_eq!(
+                    skip_escaped_container(message, p as usize),
+                    Some(e as usize)
+                );
+                entries += 1;
+            }
+            // One per container two to four levels deep: count them in the record's text (when
+            // it is JSON: the scan checks brackets and strings, not the scalars between them).
+            let text = String::from_utf8(message.to_vec()).unwrap();
+            let Ok(record) =
+                serde_json::from_str::<serde_json::Value>(&unescape_body(&text).unwrap())
+            else {
+                ends.truncate(1);
+                continue;
+            };
+            fn count(v: &serde_json::Value, level: u32) -> usize {
+                let here = usize::from((2..=4).contains(&level) && (v.is_array() || v.is_object()));
+                let below: usize = match v {
+                    serde_json::Value::Array(a) => a.iter().map(|x| count(x, level + 1)).sum(),
+                    serde_json::Value::Object(o) => o.values().map(|x| count(x, level + 1)).sum(),
+                    _ => 0,
+                };
+                here + below
+            }
+            assert_eq!(ends.len() - 1, count(&record, 1), "{text}");
+            ends.truncate(1);
+        }
+        assert!(
+            found > 1_000 && entries > 1_000,
+            "{found} found, {entries} ends"
+        );
+        // A record closed early, then more of the message: no end (the plain scan finds it).
+        for text in [
+            "{\\\"a\\\":[1]}x}\"}",
+            "{\\\"a\\\":[1]}}\"",
+            "{\\\"a\\\":[1]}",
+            "{\\\"a\\\":[1\x01]}\"",
+        ] {
+            assert_eq!(
+                scan_escaped_message(text.as_bytes(), 0, &mut ends),
+                None,
+                "{text}"
+            );
+            assert_eq!(ends, [(7, 7)]);
+        }
+        assert_eq!(
+            scan_escaped_message("{\\\"a\\\":[1]}\"".as_bytes(), 0, &mut ends),
+            Some(11)
+        );
+        assert_eq!(ends, [(7, 7), (7, 10)]);
+        // Past the most kept: the first ones kept, each right; the end as ever.
+        let many = format!(
+            "{{\\\"a\\\":[{}]}}\"",
+            vec!["[]"; MAX_CONTAINER_ENDS + 5].join(",")
+        );
+        ends.clear();
+        let end = scan_escaped_message(many.as_bytes(), 0, &mut ends);
+        assert_eq!(end, Some(many.len() - 1));
+        assert_eq!(ends.len(), MAX_CONTAINER_ENDS);
+        let message = &many.as_bytes()[..many.len() - 1];
+        for &(p, e) in ends.iter().step_by(997).chain(ends.last()) {
+            assert_eq!(
+                skip_escaped_container(message, p as usize),
+                Some(e as usize)
+            );
+        }
+        // A kept container skipped by its end, one past the most by a scan: both where they end.
+        let text = &many[..many.len() - 1];
+        let last_kept = ends[MAX_CONTAINER_ENDS - 1];
+        let not_kept = last_kept.1 as usize + 1;
+        assert_eq!(&text[not_kept..not_kept + 2], "[]");
+        for (at, want) in [
+            (last_kept.0 as usize, last_kept.1 as usize),
+            (not_kept, not_kept + 2),
+            (0, text.len()),
+        ] {
+            let mut sc = Scanner::escaped_with_ends(text, &ends);
+            sc.pos = at;
+            assert!(sc.skip().is_ok() && sc.pos == want, "{at}");
+        }
+    }
+
     /// The short-run way of [`run_ends`] gives what the residue way gives, on every block it takes
     /// (and it takes those whose runs, the open one included, are at most 3 long): random backslash
     /// masks of every density with every open run length, and every mask of runs of one length at

@@ -25,10 +25,10 @@ pub(crate) struct Masks {
     pub quote: u64,
     /// Bytes below 0x20 (raw control characters, which a JSON string cannot hold).
     pub control: u64,
-    /// `{` and `[`, and `}` and `]`: escaped mode's skip of a container counts them outside strings.
+    /// `{`, `[`, `}` and `]`: escaped mode's skip of a container counts them outside strings (and
+    /// reads each one's byte to tell which it is). One mask for the four: one movemask, not two.
     /// (A scan that does not read them does not compute them: the classification inlines into it.)
-    pub open: u64,
-    pub close: u64,
+    pub bracket: u64,
 }
 
 /// A way to classify 64 bytes. Implementations are zero-sized tokens; holding one means its
@@ -110,8 +110,9 @@ impl Classify for Portable {
             m.control |= gather(zero_bytes(w & (ONES * 0xe0))) << shift;
             // `c | 0x20` is 0x7b only for `{` and `[`, 0x7d only for `}` and `]`.
             let lower = w | (ONES * 0x20);
-            m.open |= gather(zero_bytes(lower ^ (ONES * 0x7b))) << shift;
-            m.close |= gather(zero_bytes(lower ^ (ONES * 0x7d))) << shift;
+            m.bracket |=
+                gather(zero_bytes(lower ^ (ONES * 0x7b)) | zero_bytes(lower ^ (ONES * 0x7d)))
+                    << shift;
         }
         m
     }
@@ -209,8 +210,10 @@ mod x86 {
             m.control |= bits(_mm_cmpeq_epi8(_mm_min_epu8(v, max_control), v));
             // `c | 0x20` is 0x7b only for `{` and `[`, 0x7d only for `}` and `]`.
             let lower = _mm_or_si128(v, case);
-            m.open |= bits(_mm_cmpeq_epi8(lower, open));
-            m.close |= bits(_mm_cmpeq_epi8(lower, close));
+            m.bracket |= bits(_mm_or_si128(
+                _mm_cmpeq_epi8(lower, open),
+                _mm_cmpeq_epi8(lower, close),
+            ));
         }
         m
     }
@@ -251,13 +254,15 @@ mod x86 {
                 _mm256_cmpeq_epi8(_mm256_min_epu8(lo, max_control), lo),
                 _mm256_cmpeq_epi8(_mm256_min_epu8(hi, max_control), hi),
             ),
-            open: bits(
-                _mm256_cmpeq_epi8(lo_lower, open),
-                _mm256_cmpeq_epi8(hi_lower, open),
-            ),
-            close: bits(
-                _mm256_cmpeq_epi8(lo_lower, close),
-                _mm256_cmpeq_epi8(hi_lower, close),
+            bracket: bits(
+                _mm256_or_si256(
+                    _mm256_cmpeq_epi8(lo_lower, open),
+                    _mm256_cmpeq_epi8(lo_lower, close),
+                ),
+                _mm256_or_si256(
+                    _mm256_cmpeq_epi8(hi_lower, open),
+                    _mm256_cmpeq_epi8(hi_lower, close),
+                ),
             ),
         }
     }
@@ -334,8 +339,7 @@ mod arm {
             backslash: movemask64(v.map(|x| vceqq_u8(x, backslash))),
             quote: movemask64(v.map(|x| vceqq_u8(x, quote))),
             control: movemask64(v.map(|x| vcltq_u8(x, control))),
-            open: movemask64(lower.map(|x| vceqq_u8(x, open))),
-            close: movemask64(lower.map(|x| vceqq_u8(x, close))),
+            bracket: movemask64(lower.map(|x| vorrq_u8(vceqq_u8(x, open), vceqq_u8(x, close)))),
         }
     }
 
@@ -372,8 +376,7 @@ mod tests {
             m.backslash |= u64::from(c == b'\\') << i;
             m.quote |= u64::from(c == b'"') << i;
             m.control |= u64::from(c < 0x20) << i;
-            m.open |= u64::from(c == b'{' || c == b'[') << i;
-            m.close |= u64::from(c == b'}' || c == b']') << i;
+            m.bracket |= u64::from(matches!(c, b'{' | b'[' | b'}' | b']')) << i;
         }
         m
     }

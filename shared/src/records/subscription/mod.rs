@@ -20,7 +20,10 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use flate2::Decompress;
 
-use crate::records::record::{parse, parse_escaped, parse_escaped_push, Record, RecordError};
+use crate::records::record::{
+    parse, parse_escaped_push_with, parse_escaped_with, Record, RecordError,
+};
+use crate::records::scan::ContainerEnds;
 use crate::records::scan::{ScanError, Scanner, ValueKind};
 
 mod encode;
@@ -77,6 +80,9 @@ pub struct LogEvent<'a> {
 pub struct Message<'a> {
     body: &'a str,
     escaped: bool,
+    /// The ends of the record's containers the decoder found as it read the message (escaped
+    /// messages only; often none): the record parser skips those by a lookup.
+    ends: ContainerEnds<'a>,
 }
 
 impl<'a> Message<'a> {
@@ -85,6 +91,7 @@ impl<'a> Message<'a> {
         Message {
             body: text,
             escaped: false,
+            ends: &[],
         }
     }
 
@@ -108,7 +115,7 @@ impl<'a> Message<'a> {
     /// The log record the message holds, read in place when the message was left escaped.
     pub fn parse(self) -> Result<Record<'a>, RecordError> {
         if self.escaped {
-            parse_escaped(self.body)
+            parse_escaped_with(self.body, self.ends)
         } else {
             parse(self.body)
         }
@@ -118,7 +125,7 @@ impl<'a> Message<'a> {
     /// escaped, and built in its slot of `out`); on an error `out` is as it was.
     pub fn parse_push(self, out: &mut Vec<Record<'a>>) -> Result<(), RecordError> {
         if self.escaped {
-            parse_escaped_push(self.body, out)
+            parse_escaped_push_with(self.body, self.ends, out)
         } else {
             out.push(parse(self.body)?);
             Ok(())
@@ -187,6 +194,8 @@ struct EventSpans {
     id: Span,
     timestamp: i64,
     message: Span,
+    /// The range of the decoder's `ends` that holds the message's container ends.
+    ends: (u32, u32),
 }
 
 /// Reusable decoding state (keep one per Lambda instance).
@@ -197,6 +206,8 @@ pub struct Decoder {
     inflate: Decompress,
     filters: Vec<Span>,
     events: Vec<EventSpans>,
+    /// The messages' container ends ([`Message`]), each event's in its range.
+    ends: Vec<(u32, u32)>,
     /// Whether log events in CloudWatch's compact form are read by [`payload::compact_event`] (always,
     /// except in the tests that hold it equal to the general scanner).
     compact_events: bool,
@@ -223,6 +234,7 @@ impl Decoder {
             inflate: Decompress::new(false),
             filters: Vec::new(),
             events: Vec::new(),
+            ends: Vec::new(),
             compact_events: true,
         }
     }
@@ -266,11 +278,17 @@ impl Decoder {
         self.arena.reset(text.len());
         self.filters.clear();
         self.events.clear();
+        self.ends.clear();
         let mut head = [Span::Empty; 4]; // messageType, owner, logGroup, logStream
         let mut seen_type = false;
         let mut seen_events = false;
         let mut sc = Scanner::new(text);
-        let (arena, filters, events) = (&mut self.arena, &mut self.filters, &mut self.events);
+        let (arena, filters, events, ends) = (
+            &mut self.arena,
+            &mut self.filters,
+            &mut self.events,
+            &mut self.ends,
+        );
         let compact_events = self.compact_events;
         let mut failed: Option<SubscriptionError> = None;
         let mut fail = |e: SubscriptionError| {
@@ -323,7 +341,8 @@ impl Decoder {
                     }
                     sc.array(|sc| {
                         if compact_events {
-                            if let Some((ev, end)) = payload::compact_event(text.as_bytes(), sc.pos)
+                            if let Some((ev, end)) =
+                                payload::compact_event(text.as_bytes(), sc.pos, ends)
                             {
                                 sc.pos = end;
                                 events.push(ev);
@@ -410,6 +429,7 @@ impl Decoder {
                     message: Message {
                         body: get(e.message),
                         escaped: matches!(e.message, Span::Escaped(..)),
+                        ends: &self.ends[e.ends.0 as usize..e.ends.1 as usize],
                     },
                 })
                 .collect(),
@@ -684,6 +704,10 @@ mod tests {
                         (f.id, f.timestamp, f.message.body, f.message.escaped),
                         "{json}"
                     );
+                    // The same record, whatever container ends the compact reader found (the
+                    // general one finds none).
+                    assert!(f.message.ends.is_empty());
+                    assert_eq!(e.message.parse(), f.message.parse(), "{json}");
                 }
                 assert_eq!(x, y);
             }
@@ -767,6 +791,100 @@ mod tests {
             }
         }
         assert!(n_ok * 20 > rounds && n_err * 20 > rounds, "{n_ok} {n_err}");
+    }
+
+    /// Records with bodies, longer than the plain scan's share ([`payload::SHORT_MESSAGE`]): the
+    /// compact reader finds their members' ends as it finds the message's end, and the record read
+    /// with them is the one read without them (`decode_both_ways`), also after random edits of the
+    /// bodies (a raw quote, a control byte, a bracket more or less, a backslash).
+    #[test]
+    fn records_read_with_the_container_ends_found_while_decoding_are_the_same() {
+        let mut rng = crate::test_support::Rng(0x3c6e_f372_fe94_f82b);
+        let words = [
+            "cost ", "token ", "{x} ", "[y] ", "\"q\" ", "a\\b ", "\n", "é ", "😀 ",
+        ];
+        let prose = |rng: &mut crate::test_support::Rng, n: u64| -> String {
+            (0..n)
+                .map(|_| words[rng.below(words.len() as u64) as usize])
+                .collect()
+        };
+        let head = r#"{"messageType":"DATA_MESSAGE","owner":"1","logEvents":["#;
+        let (mut with_ends, mut edited_ok) = (0, 0);
+        for round in 0..300 {
+            let turns: Vec<serde_json::Value> = (0..1 + rng.below(8))
+                .map(|i| {
+                    let n = 20 + rng.below(200);
+                    serde_json::json!({
+                        "role": if i % 2 == 0 { "user" } else { "assistant" },
+                        "content": [{"text": prose(&mut rng, n)}],
+                    })
+                })
+                .collect();
+            let tier = ["priority", "flex", "default"][rng.below(3) as usize];
+            let mut body =
+                serde_json::json!({"messages": turns, "inferenceConfig": {"maxTokens": 512}});
+            if round % 2 == 0 {
+                body["serviceTier"] = serde_json::json!({"type": tier});
+            }
+            let record = serde_json::json!({
+                "schemaType": "ModelInvocationLog",
+                "timestamp": "2026-11-25T10:00:00Z",
+                "accountId": "123456789012",
+                "identity": {"arn": "arn:aws:sts::123456789012:assumed-role/r/s"},
+                "region": "us-east-1",
+                "requestId": format!("r{round}"),
+                "operation": "Converse",
+                "modelId": "anthropic.claude-3-haiku-20240307-v1:0",
+                "input": {
+                    "inputContentType": "application/json",
+                    "inputBodyJson": body,
+                    "inputTokenCount": rng.below(100_000),
+                    "cacheReadInputTokenCount": rng.below(1000),
+                },
+                "output": {
+                    "outputContentType": "application/json",
+                    "outputBodyJson": [{"delta": {"text": prose(&mut rng, 30)}}, {"usage": {"outputTokens": 9}}],
+                    "outputTokenCount": rng.below(5000),
+                },
+            });
+            let message = serde_json::Value::String(record.to_string()).to_string();
+            let event = format!(r#"{{"id":"{round}","timestamp":1,"message":{message}}}"#);
+            let json = format!("{head}{event},{event}]}}");
+            assert_eq!(decode_both_ways(&json).ok(), Some(2), "{json}");
+            let mut fast = Decoder::new();
+            let logs = fast.decode_json(json.as_bytes()).unwrap();
+            let long = message.len() > payload::SHORT_MESSAGE + 2;
+            if long {
+                assert!(
+                    logs.log_events.iter().all(|e| !e.message.ends.is_empty()),
+                    "{json}"
+                );
+                with_ends += 1;
+            }
+            assert_eq!(
+                logs.log_events[0].message.parse().unwrap(),
+                parse(&record.to_string()).unwrap().into_owned()
+            );
+            // Edits of the first event's message, in its bodies.
+            let mut b = json.clone().into_bytes();
+            let from = json.find("inputBodyJson").unwrap();
+            let to = json.find("outputTokenCount").unwrap();
+            for _ in 0..=rng.below(2) {
+                let at = from + rng.below((to - from) as u64) as usize;
+                match rng.below(3) {
+                    0 => {
+                        b.remove(at);
+                    }
+                    1 => b[at] = b"\"\\{}[]\x01n"[rng.below(8) as usize],
+                    _ => b.insert(at, b"\"\\{}[]\x1fn"[rng.below(8) as usize]),
+                }
+            }
+            if let Ok(edited) = String::from_utf8(b) {
+                edited_ok += usize::from(decode_both_ways(&edited).is_ok());
+            }
+        }
+        assert!(with_ends > 200, "{with_ends} payloads with container ends");
+        assert!(edited_ok > 50, "{edited_ok}");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The inflated payload's JSON, read in place: strings borrowed when they have no escapes, unescaped
-//! into one arena otherwise; a message's end found 64 bytes at a time with its escapes left in.
+//! into one arena otherwise; a message's end found 64 bytes at a time with its escapes left in (for a
+//! long record message, with the ends of its bodies: [`message_end`]).
 
 use super::{EventSpans, Span};
-use crate::records::scan::{decode_escape, ScanError, Scanner};
+use crate::records::scan::{decode_escape, scan_escaped_message, ScanError, Scanner};
 use crate::records::simd::{self, BlockScan, Classify};
 
 pub(super) const FIELDS: [&str; 4] = ["messageType", "owner", "logGroup", "logStream"];
@@ -90,7 +91,11 @@ pub(super) fn message_span(sc: &mut Scanner<'_>, text: &str) -> Result<Span, Sca
 /// for anything else (other order, whitespace, escapes in the id, a timestamp beyond `i64`, an error of
 /// any kind): the general scanner then reads the event from `pos`, and for what this takes on it reads
 /// the same spans.
-pub(super) fn compact_event(b: &[u8], pos: usize) -> Option<(EventSpans, usize)> {
+pub(super) fn compact_event(
+    b: &[u8],
+    pos: usize,
+    ends: &mut Vec<(u32, u32)>,
+) -> Option<(EventSpans, usize)> {
     const ID: &[u8] = b"{\"id\":\"";
     const TIMESTAMP: &[u8] = b"\",\"timestamp\":";
     const MESSAGE: &[u8] = b",\"message\":\"";
@@ -126,8 +131,10 @@ pub(super) fn compact_event(b: &[u8], pos: usize) -> Option<(EventSpans, usize)>
         return None;
     }
     let start = i + MESSAGE.len();
-    let (end, any_backslash) = simd::dispatch(MessageEnd { b, start }).ok()?;
+    let before = ends.len();
+    let (end, any_backslash) = message_end(b, start, ends)?;
     if b.get(end + 1) != Some(&b'}') {
+        ends.truncate(before);
         return None;
     }
     let message = if any_backslash {
@@ -139,9 +146,34 @@ pub(super) fn compact_event(b: &[u8], pos: usize) -> Option<(EventSpans, usize)>
         id: Span::Json(id_start, id_end),
         timestamp,
         message,
+        ends: (before as u32, ends.len() as u32),
     };
     Some((ev, end + 2))
 }
+
+/// A message's end in a compact event, from `start` (just inside its opening quote): the position of
+/// its closing quote and whether a backslash came before it, as [`MessageEnd`] gives them. A message
+/// longer than [`SHORT_MESSAGE`] that holds a record as Bedrock writes it (bodies and all) is read by
+/// [`scan_escaped_message`] instead, which also pushes onto `ends` where the record's members and
+/// their members end — the bodies — so the record parser does not scan them a second time. Short
+/// messages (a record without bodies) keep the plain scan, which costs less per byte.
+fn message_end(b: &[u8], start: usize, ends: &mut Vec<(u32, u32)>) -> Option<(usize, bool)> {
+    // The plain scan's answer within the first bytes is its answer for the whole text: the end is
+    // the first quote no backslash escapes, and a control byte is one wherever the text is cut.
+    let short = &b[..b.len().min(start.saturating_add(SHORT_MESSAGE))];
+    match simd::dispatch(MessageEnd { b: short, start }) {
+        Ok(found) => return Some(found),
+        Err(ScanError::Eof) if short.len() < b.len() => {}
+        Err(_) => return None,
+    }
+    if let Some(end) = scan_escaped_message(b, start, ends) {
+        return Some((end, simd::find_byte(&b[..end], start, b'\\').is_some()));
+    }
+    simd::dispatch(MessageEnd { b, start }).ok()
+}
+
+/// Messages up to this long are ended by the plain scan alone ([`message_end`]).
+pub(super) const SHORT_MESSAGE: usize = 2048;
 
 /// The scan of [`message_span`] from `start` (just inside the opening quote): the position of the
 /// closing quote and whether a backslash came before it.
