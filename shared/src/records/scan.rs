@@ -577,9 +577,10 @@ pub(crate) fn skip_escaped_container(s: &[u8], start: usize) -> Option<usize> {
 /// in the payload, up to and past its closing quote. When the text is a record object that
 /// [`skip_escaped_container`] takes on whole (every escape of the message one the block scan takes
 /// on), with no control byte, and the closing quote follows it right away: the closing quote's
-/// position, with the ends of the record's members and of their members that are containers pushed
-/// onto `ends` (positions in the message; the bodies among them) — so the record parser skips those
-/// by a lookup instead of a second scan of the same bytes. `None` otherwise (`ends` as it was): the
+/// position, with the ends of the containers two to four levels deep pushed onto `ends` (positions
+/// in the message: the record's members, theirs — the bodies — and the bodies' members), at most
+/// [`MAX_CONTAINER_ENDS`] in all — so the record parser skips those by a lookup instead of a second
+/// scan of the same bytes. `None` otherwise (`ends` as it was): the
 /// message's end is then found by the plain scan, and the record parser scans as before.
 ///
 /// When it gives a position, it is the one the plain scan of the message's end gives (every quote

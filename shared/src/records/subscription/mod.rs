@@ -76,13 +76,25 @@ pub struct LogEvent<'a> {
 /// A log event's message: its text, or, as the decoder leaves it, the body of the JSON string it came
 /// in with its escapes not decoded (no raw `"` or control character: the decoder found its end).
 /// Two messages are equal when their texts are.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Message<'a> {
     body: &'a str,
     escaped: bool,
-    /// The ends of the record's containers the decoder found as it read the message (escaped
-    /// messages only; often none): the record parser skips those by a lookup.
+    /// The ends of the record's containers the decoder found as it read the message (a message of
+    /// [`payload::SHORT_MESSAGE`] bytes or more that opens with `{`; often none): the in-place
+    /// parser of an escaped message skips those by a lookup (the plain parser does not read them).
     ends: ContainerEnds<'a>,
+}
+
+impl std::fmt::Debug for Message<'_> {
+    /// The text and how it is kept; of the container ends only how many (up to 65,536).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Message")
+            .field("body", &self.body)
+            .field("escaped", &self.escaped)
+            .field("ends", &self.ends.len())
+            .finish()
+    }
 }
 
 impl<'a> Message<'a> {
@@ -885,6 +897,125 @@ mod tests {
         }
         assert!(with_ends > 200, "{with_ends} payloads with container ends");
         assert!(edited_ok > 50, "{edited_ok}");
+    }
+
+    /// The record parser's fast path alone (no fallback to the unescaped text, which would mask a
+    /// wrong end as a slower read of the same record), with and without the ends the decoder found,
+    /// on records with bodies and edits of them: the same outcome and the same record. (A lookup
+    /// that skipped to a wrong place fails this.)
+    #[test]
+    fn the_fast_path_reads_the_same_record_with_and_without_the_container_ends() {
+        let mut rng = crate::test_support::Rng(0x1234_5678_9abc_def1);
+        let words = [
+            "cost ", "{x} ", "[y] ", "\"q\" ", "a\\b ", "\n", "é ", "\\\" ",
+        ];
+        let head = r#"{"messageType":"DATA_MESSAGE","owner":"1","logEvents":["#;
+        let (mut taken, mut with_ends) = (0, 0);
+        for round in 0..3000 {
+            let mut prose = |n: u64| -> String {
+                (0..n)
+                    .map(|_| words[rng.below(words.len() as u64) as usize])
+                    .collect()
+            };
+            let t1 = prose(300);
+            let t2 = prose(30);
+            let record = serde_json::json!({
+                "schemaType": "ModelInvocationLog",
+                "timestamp": "2026-11-25T10:00:00Z",
+                "accountId": "123456789012",
+                "identity": {"arn": "arn:aws:sts::123456789012:assumed-role/r/s"},
+                "region": "us-east-1",
+                "requestId": format!("r{round}"),
+                "operation": "Converse",
+                "modelId": "anthropic.claude-3-haiku-20240307-v1:0",
+                "input": {
+                    "inputContentType": "application/json",
+                    "inputBodyJson": {"messages": [{"role": "user", "content": [{"text": t1}]}], "serviceTier": {"type": "flex"}, "x": [[[[1]]]]},
+                    "inputTokenCount": 5,
+                    "cacheReadInputTokenCount": 3,
+                },
+                "output": {
+                    "outputContentType": "application/json",
+                    "outputBodyJson": [{"delta": {"text": t2}}, {"usage": {"outputTokens": 9}}],
+                    "outputTokenCount": 7,
+                },
+            });
+            let message = serde_json::Value::String(record.to_string()).to_string();
+            let event = format!(r#"{{"id":"{round}","timestamp":1,"message":{message}}}"#);
+            let json = format!("{head}{event}]}}");
+            let mut b = json.clone().into_bytes();
+            let from = json.find("\"input").unwrap();
+            let to = json.len() - 4;
+            for _ in 0..rng.below(4) {
+                let at = from + rng.below((to - from) as u64) as usize;
+                let c = b"\"\\{}[],:n1 \x01"[rng.below(12) as usize];
+                match rng.below(3) {
+                    0 => {
+                        b.remove(at);
+                    }
+                    1 => b[at] = c,
+                    _ => b.insert(at, c),
+                }
+            }
+            let Ok(text) = String::from_utf8(b) else {
+                continue;
+            };
+            let _ = decode_both_ways(&text);
+            let mut dec = Decoder::new();
+            let Ok(logs) = dec.decode_json(text.as_bytes()) else {
+                continue;
+            };
+            for e in &logs.log_events {
+                if !e.message.escaped {
+                    continue;
+                }
+                with_ends += usize::from(!e.message.ends.is_empty());
+                let mut r1 = crate::records::record::empty_record();
+                let mut r2 = crate::records::record::empty_record();
+                let a = crate::records::fast::parse_escaped_into(
+                    e.message.body,
+                    e.message.ends,
+                    &mut r1,
+                );
+                let b2 = crate::records::fast::parse_escaped_into(e.message.body, &[], &mut r2);
+                assert_eq!(a.is_some(), b2.is_some(), "{text}");
+                if a.is_some() {
+                    taken += 1;
+                    assert_eq!(r1, r2, "{text}");
+                }
+            }
+        }
+        assert!(taken > 500 && with_ends > 500, "{taken} {with_ends}");
+    }
+
+    /// Which messages get container ends: one of [`payload::SHORT_MESSAGE`] bytes or more that opens
+    /// with `{`, also without a backslash (not left escaped: the plain parser, which reads it,
+    /// ignores them); one shorter does not.
+    #[test]
+    fn long_messages_that_open_with_a_brace_get_container_ends() {
+        let head = r#"{"messageType":"DATA_MESSAGE","owner":"1","logEvents":["#;
+        let msg = format!("{{{}[[1]]}}", " ".repeat(2100));
+        let json = format!(r#"{head}{{"id":"1","timestamp":1,"message":"{msg}"}}]}}"#);
+        let mut dec = Decoder::new();
+        let logs = dec.decode_json(json.as_bytes()).unwrap();
+        let m = logs.log_events[0].message;
+        assert!(!m.escaped);
+        assert_eq!(m.ends.len(), 2);
+        let msg = format!(
+            "{{\\\"a\\\":[{}]}}",
+            " ".repeat(payload::SHORT_MESSAGE - 10)
+        );
+        assert_eq!(msg.len(), payload::SHORT_MESSAGE);
+        let json = format!(r#"{head}{{"id":"1","timestamp":1,"message":"{msg}"}}]}}"#);
+        let logs = dec.decode_json(json.as_bytes()).unwrap();
+        assert_eq!(logs.log_events[0].message.ends.len(), 1);
+        let msg = format!(
+            "{{\\\"a\\\":[{}]}}",
+            " ".repeat(payload::SHORT_MESSAGE - 11)
+        );
+        let json = format!(r#"{head}{{"id":"1","timestamp":1,"message":"{msg}"}}]}}"#);
+        let logs = dec.decode_json(json.as_bytes()).unwrap();
+        assert!(logs.log_events[0].message.ends.is_empty());
     }
 
     #[test]

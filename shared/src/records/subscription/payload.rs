@@ -156,7 +156,10 @@ pub(super) fn compact_event(
 /// longer than [`SHORT_MESSAGE`] that holds a record as Bedrock writes it (bodies and all) is read by
 /// [`scan_escaped_message`] instead, which also pushes onto `ends` where the record's members and
 /// their members end — the bodies — so the record parser does not scan them a second time. Short
-/// messages (a record without bodies) keep the plain scan, which costs less per byte.
+/// messages (a record without bodies) keep the plain scan, which costs less per byte. A long message
+/// the record scan does not take on (one that does not open with `{`, a message escape such as `\t`
+/// between tokens, a control byte) is scanned again from its start by the plain scan: at most about
+/// twice its bytes, which a forged message can force, but never more.
 fn message_end(b: &[u8], start: usize, ends: &mut Vec<(u32, u32)>) -> Option<(usize, bool)> {
     // The plain scan's answer within the first bytes is its answer for the whole text: the end is
     // the first quote no backslash escapes, and a control byte is one wherever the text is cut.
@@ -172,7 +175,8 @@ fn message_end(b: &[u8], start: usize, ends: &mut Vec<(u32, u32)>) -> Option<(us
     simd::dispatch(MessageEnd { b, start }).ok()
 }
 
-/// Messages up to this long are ended by the plain scan alone ([`message_end`]).
+/// Messages shorter than this are ended by the plain scan alone ([`message_end`]). 32 blocks of 64
+/// bytes: the prefix is scanned in the blocks a scan of the whole text uses.
 pub(super) const SHORT_MESSAGE: usize = 2048;
 
 /// The scan of [`message_span`] from `start` (just inside the opening quote): the position of the
@@ -475,5 +479,59 @@ mod tests {
             }
         }
         assert!(checked > 5_000, "{checked}");
+    }
+
+    /// [`message_end`] (the plain scan of the first [`SHORT_MESSAGE`] bytes, then the record scan,
+    /// then the plain scan again) gives what the plain scan of the whole text gives, on long
+    /// `{`-messages with a special byte put around the prefix's cut and around the record's end; and
+    /// each end it keeps is the container skip's.
+    #[test]
+    fn long_message_ends_equal_the_plain_scans() {
+        let mut checked = (0, 0);
+        let specials: [&[u8]; 9] = [
+            b"\"", b"\\\"", b"\\\\\"", b"\x01", b"\\", b"\\\\", b"}", b"{", b"\\\\\\",
+        ];
+        for filler_len in [
+            2040usize, 2045, 2046, 2047, 2048, 2049, 2050, 2100, 2111, 2112, 2113,
+        ] {
+            for at_rel in [2044usize, 2045, 2046, 2047, 2048, 2049, 2050, 10, 0] {
+                for sp in specials {
+                    for tail in [&b"\"},{\"id\":\"2\"}"[..], b"\" },", b"", b"\\\"x\"}"] {
+                        // "{\"a\":[\"xxxx...\"]}" + tail, start = 1
+                        let mut body = b"\"{\\\"a\\\":[\\\"".to_vec();
+                        while body.len() < filler_len {
+                            body.push(b'x');
+                        }
+                        body.extend_from_slice(b"\\\"]}");
+                        let at = (1 + at_rel).min(body.len());
+                        let mut b = body[..at].to_vec();
+                        b.extend_from_slice(sp);
+                        b.extend_from_slice(&body[at..]);
+                        b.extend_from_slice(tail);
+                        let want = simd::dispatch(MessageEnd { b: &b, start: 1 }).ok();
+                        let mut ends = vec![(9, 9)];
+                        let got = message_end(&b, 1, &mut ends);
+                        assert_eq!(got, want, "{}", String::from_utf8_lossy(&b));
+                        assert_eq!(got, message_end_reference(&b));
+                        if let Some((end, _)) = got {
+                            for &(p, e) in &ends[1..] {
+                                assert_eq!(
+                                    crate::records::scan::skip_escaped_container(
+                                        &b[1..end],
+                                        p as usize
+                                    ),
+                                    Some(e as usize)
+                                );
+                                checked.1 += 1;
+                            }
+                        } else {
+                            assert_eq!(ends, [(9, 9)]);
+                        }
+                        checked.0 += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked.0 > 1000 && checked.1 > 100, "{checked:?}");
     }
 }
