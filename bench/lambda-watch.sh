@@ -6,6 +6,8 @@
 #
 #   bench/lambda-watch.sh                 # 2,000 records from 2,000 session names of one role
 #   MODE=roles N=2000 bench/lambda-watch.sh   # 2,000 records from 2,000 distinct roles
+#   MODE=bodies N=100 bench/lambda-watch.sh   # 100 records with ~8 KB request and response bodies
+#                                             # (text delivery on: messages read in one pass)
 #
 # On a failure it prints what the strict proxy refused and the end of moto's own log.
 #
@@ -68,14 +70,20 @@ arn = boto3.client("sns").create_topic(Name="bedrock-meter-alerts")["TopicArn"]
 now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 with open(f"{work}/records.jsonl", "w") as f:
     for i in range(n):
-        who = f"assumed-role/eks-pods/botocore-session-{i}" if mode == "sessions" else f"assumed-role/svc-{i}/s"
+        who = f"assumed-role/svc-{i}/s" if mode == "roles" else f"assumed-role/eks-pods/botocore-session-{i}"
         ts = (now - datetime.timedelta(seconds=(n - i) * 60 // max(n, 1))).strftime("%Y-%m-%dT%H:%M:%SZ")
-        f.write(json.dumps({"schemaType": "ModelInvocationLog", "schemaVersion": "1.0", "timestamp": ts,
+        rec = {"schemaType": "ModelInvocationLog", "schemaVersion": "1.0", "timestamp": ts,
             "accountId": "111122223333", "region": "us-east-1", "requestId": str(uuid.uuid4()),
             "operation": "Converse", "modelId": "us.anthropic.claude-haiku-4-5-20251001-v1:0",
             "identity": {"arn": f"arn:aws:sts::111122223333:{who}"},
             "input": {"inputTokenCount": 20000, "cacheReadInputTokenCount": 0, "cacheWriteInputTokenCount": 0},
-            "output": {"outputTokenCount": 800}}) + "\n")
+            "output": {"outputTokenCount": 800}}
+        if mode == "bodies":
+            text = " ".join(f'word{j} "quoted" {{brace}} [x]\n' for j in range(300))
+            rec["input"]["inputBodyJson"] = {"messages": [{"role": "user", "content": [{"text": text}]}],
+                "serviceTier": {"type": "default"}}
+            rec["output"]["outputBodyJson"] = [{"delta": {"text": text[:2000]}}, {"usage": {"outputTokens": 800}}]
+        f.write(json.dumps(rec) + "\n")
 print(arn)
 PY
 )
