@@ -805,6 +805,37 @@ mod tests {
         assert!(n_ok * 20 > rounds && n_err * 20 > rounds, "{n_ok} {n_err}");
     }
 
+    /// A record as Bedrock logs it with text delivery on: its request and response bodies, token
+    /// counts `[input, cache read, output]`.
+    fn record_with_bodies(
+        round: usize,
+        input: serde_json::Value,
+        output: serde_json::Value,
+        tokens: [u64; 3],
+    ) -> serde_json::Value {
+        serde_json::json!({
+            "schemaType": "ModelInvocationLog",
+            "timestamp": "2026-11-25T10:00:00Z",
+            "accountId": "123456789012",
+            "identity": {"arn": "arn:aws:sts::123456789012:assumed-role/r/s"},
+            "region": "us-east-1",
+            "requestId": format!("r{round}"),
+            "operation": "Converse",
+            "modelId": "anthropic.claude-3-haiku-20240307-v1:0",
+            "input": {
+                "inputContentType": "application/json",
+                "inputBodyJson": input,
+                "inputTokenCount": tokens[0],
+                "cacheReadInputTokenCount": tokens[1],
+            },
+            "output": {
+                "outputContentType": "application/json",
+                "outputBodyJson": output,
+                "outputTokenCount": tokens[2],
+            },
+        })
+    }
+
     /// Records with bodies, longer than the plain scan's share ([`payload::SHORT_MESSAGE`]): the
     /// compact reader finds their members' ends as it finds the message's end, and the record read
     /// with them is the one read without them (`decode_both_ways`), also after random edits of the
@@ -838,27 +869,9 @@ mod tests {
             if round % 2 == 0 {
                 body["serviceTier"] = serde_json::json!({"type": tier});
             }
-            let record = serde_json::json!({
-                "schemaType": "ModelInvocationLog",
-                "timestamp": "2026-11-25T10:00:00Z",
-                "accountId": "123456789012",
-                "identity": {"arn": "arn:aws:sts::123456789012:assumed-role/r/s"},
-                "region": "us-east-1",
-                "requestId": format!("r{round}"),
-                "operation": "Converse",
-                "modelId": "anthropic.claude-3-haiku-20240307-v1:0",
-                "input": {
-                    "inputContentType": "application/json",
-                    "inputBodyJson": body,
-                    "inputTokenCount": rng.below(100_000),
-                    "cacheReadInputTokenCount": rng.below(1000),
-                },
-                "output": {
-                    "outputContentType": "application/json",
-                    "outputBodyJson": [{"delta": {"text": prose(&mut rng, 30)}}, {"usage": {"outputTokens": 9}}],
-                    "outputTokenCount": rng.below(5000),
-                },
-            });
+            let output = serde_json::json!([{"delta": {"text": prose(&mut rng, 30)}}, {"usage": {"outputTokens": 9}}]);
+            let tokens = [rng.below(100_000), rng.below(1000), rng.below(5000)];
+            let record = record_with_bodies(round, body, output, tokens);
             let message = serde_json::Value::String(record.to_string()).to_string();
             let event = format!(r#"{{"id":"{round}","timestamp":1,"message":{message}}}"#);
             let json = format!("{head}{event},{event}]}}");
@@ -919,27 +932,14 @@ mod tests {
             };
             let t1 = prose(300);
             let t2 = prose(30);
-            let record = serde_json::json!({
-                "schemaType": "ModelInvocationLog",
-                "timestamp": "2026-11-25T10:00:00Z",
-                "accountId": "123456789012",
-                "identity": {"arn": "arn:aws:sts::123456789012:assumed-role/r/s"},
-                "region": "us-east-1",
-                "requestId": format!("r{round}"),
-                "operation": "Converse",
-                "modelId": "anthropic.claude-3-haiku-20240307-v1:0",
-                "input": {
-                    "inputContentType": "application/json",
-                    "inputBodyJson": {"messages": [{"role": "user", "content": [{"text": t1}]}], "serviceTier": {"type": "flex"}, "x": [[[[1]]]]},
-                    "inputTokenCount": 5,
-                    "cacheReadInputTokenCount": 3,
-                },
-                "output": {
-                    "outputContentType": "application/json",
-                    "outputBodyJson": [{"delta": {"text": t2}}, {"usage": {"outputTokens": 9}}],
-                    "outputTokenCount": 7,
-                },
+            let input = serde_json::json!({
+                "messages": [{"role": "user", "content": [{"text": t1}]}],
+                "serviceTier": {"type": "flex"},
+                "x": [[[[1]]]],
             });
+            let output =
+                serde_json::json!([{"delta": {"text": t2}}, {"usage": {"outputTokens": 9}}]);
+            let record = record_with_bodies(round, input, output, [5, 3, 7]);
             let message = serde_json::Value::String(record.to_string()).to_string();
             let event = format!(r#"{{"id":"{round}","timestamp":1,"message":{message}}}"#);
             let json = format!("{head}{event}]}}");
