@@ -976,19 +976,36 @@ async fn failure_world() -> FailureWorld {
     }
 }
 
-/// The bodies of the messages in the failure queue (up to 10).
-async fn failure_queue(sdk: &aws_config::SdkConfig, queue_url: &str) -> Vec<String> {
-    let got = aws_sdk_sqs::Client::new(sdk)
-        .receive_message()
-        .queue_url(queue_url)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .unwrap();
-    got.messages()
-        .iter()
-        .filter_map(|m| m.body().map(str::to_string))
-        .collect()
+impl FailureWorld {
+    /// The failure queue, as the handler records to it.
+    fn recorder(&self) -> bedrock_meter_core::aws::sqs::SqsQueue {
+        bedrock_meter_core::aws::sqs::SqsQueue::new(&self.sdk, &self.queue_url)
+    }
+
+    /// The one message in the failure queue, a pointer to the batch: its JSON, after checking it is
+    /// the only one, is a pointer, and holds none of `canary`.
+    async fn the_pointer(&self, canary: &str) -> serde_json::Value {
+        let got = aws_sdk_sqs::Client::new(&self.sdk)
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        let bodies: Vec<&str> = got.messages().iter().filter_map(|m| m.body()).collect();
+        assert_eq!(bodies.len(), 1, "{bodies:?}");
+        let p: serde_json::Value = serde_json::from_str(bodies[0]).unwrap();
+        assert_eq!(p["kind"], "bedrock-meter-ingest-failure");
+        assert!(!bodies[0].contains(canary), "{}", bodies[0]);
+        p
+    }
+
+    /// Every log line so far, at every level; the failure is among them.
+    fn logged(&self) -> String {
+        let text = String::from_utf8(self.logs.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("batch failed"), "the failure is logged");
+        text
+    }
 }
 
 /// No prompt or response text at rest outside the log destinations: a canary string in the prompts,
@@ -998,30 +1015,22 @@ async fn failure_queue(sdk: &aws_config::SdkConfig, queue_url: &str) -> Vec<Stri
 /// items, the published alerts.
 #[tokio::test]
 async fn no_prompt_text_reaches_the_failure_queue_logs_table_or_alerts() {
-    use bedrock_meter_core::aws::sqs::SqsQueue;
     use ingest::failure::handle_recording_failures;
     const CANARY: &str = "CANARY-3e1f-do-not-store";
-    let FailureWorld {
-        logs,
-        _guard,
-        moto,
-        sdk,
-        stub,
-        topic,
-        queue_url,
-    } = failure_world().await;
-    let broken_sdk = sdk_config_for(&stub.endpoint()).await;
+    let w = failure_world().await;
+    let sdk = &w.sdk;
+    let broken_sdk = sdk_config_for(&w.stub.endpoint()).await;
     let ingest = Ingest::new(
         config(
-            &topic,
+            &w.topic,
             &[("MAX_REQUESTS", "5"), ("METADATA_KEYS", "tenant")],
         ),
         BedrockProfiles::new(&broken_sdk),
         CloudWatchMetrics::new(&broken_sdk),
-        SnsNotifier::new(&sdk),
-        state_table(&sdk).await,
+        SnsNotifier::new(sdk),
+        state_table(sdk).await,
     );
-    let recorder = SqsQueue::new(&sdk, &queue_url);
+    let recorder = w.recorder();
     let m = minute_ago(2);
     let mut msgs: Vec<(i64, String)> = (0..8)
         .map(|i| {
@@ -1050,25 +1059,21 @@ async fn no_prompt_text_reaches_the_failure_queue_logs_table_or_alerts() {
     assert!(matches!(err, ingest::IngestError::Metrics(_)), "{err}");
 
     // The failure queue holds a pointer to the batch, not the batch.
-    let bodies = failure_queue(&sdk, &queue_url).await;
-    assert_eq!(bodies.len(), 1, "{bodies:?}");
-    let p: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
-    assert_eq!(p["kind"], "bedrock-meter-ingest-failure");
+    let p = w.the_pointer(CANARY).await;
     assert_eq!(p["log_group"], LOG_GROUP);
     assert_eq!(p["log_events"], 9);
     assert_eq!(p["start_ms"], m * 1000);
     assert_eq!(p["end_ms"], (m + 9) * 1000);
     assert!(p["first_event_id"].as_str().is_some_and(|s| !s.is_empty()));
     assert!(p["error"].as_str().unwrap().contains("PutMetricData"));
-    assert!(!bodies[0].contains(CANARY), "{}", bodies[0]);
 
     // The alert went out, and holds no text either.
-    let sent = moto.sns_sent("alerts");
+    let sent = w.moto.sns_sent("alerts");
     assert_eq!(sent.len(), 1);
     assert!(!sent[0].to_string().contains(CANARY));
 
     // The detector's table.
-    let items = aws_sdk_dynamodb::Client::new(&sdk)
+    let items = aws_sdk_dynamodb::Client::new(sdk)
         .scan()
         .table_name("bedrock-meter-state")
         .send()
@@ -1078,8 +1083,7 @@ async fn no_prompt_text_reaches_the_failure_queue_logs_table_or_alerts() {
     assert!(!format!("{:?}", items.items()).contains(CANARY));
 
     // Every log line, at every level.
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(text.contains("batch failed"), "the failure is logged");
+    let text = w.logged();
     assert!(text.contains("records that could not be read"));
     assert!(!text.contains(CANARY), "a log line holds record text");
 }
@@ -1089,28 +1093,19 @@ async fn no_prompt_text_reaches_the_failure_queue_logs_table_or_alerts() {
 /// the text's length and none of its text; no log line holds it either.
 #[tokio::test]
 async fn an_event_that_is_not_base64_fails_with_a_pointer_and_no_text() {
-    use bedrock_meter_core::aws::sqs::SqsQueue;
     use bedrock_meter_core::records::subscription::SubscriptionError;
     use ingest::failure::handle_recording_failures;
     const CANARY: &str = "CANARY-77b2-not-base64";
-    let FailureWorld {
-        logs,
-        _guard,
-        moto,
-        sdk,
-        stub,
-        topic,
-        queue_url,
-    } = failure_world().await;
-    let stub_sdk = sdk_config_for(&stub.endpoint()).await;
+    let w = failure_world().await;
+    let stub_sdk = sdk_config_for(&w.stub.endpoint()).await;
     let ingest = Ingest::new(
-        config(&topic, &[]),
+        config(&w.topic, &[]),
         BedrockProfiles::new(&stub_sdk),
-        CloudWatchMetrics::new(&sdk),
-        SnsNotifier::new(&sdk),
-        state_table(&sdk).await,
+        CloudWatchMetrics::new(&w.sdk),
+        SnsNotifier::new(&w.sdk),
+        state_table(&w.sdk).await,
     );
-    let recorder = SqsQueue::new(&sdk, &queue_url);
+    let recorder = w.recorder();
     let text = format!("H4sI {CANARY} !!");
     let ev: SubscriptionEvent =
         serde_json::from_slice(format!(r#"{{"awslogs":{{"data":"{text}"}}}}"#).as_bytes())
@@ -1125,17 +1120,11 @@ async fn an_event_that_is_not_base64_fails_with_a_pointer_and_no_text() {
         ),
         "{err}"
     );
-    let bodies = failure_queue(&sdk, &queue_url).await;
-    assert_eq!(bodies.len(), 1, "{bodies:?}");
-    let p: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
-    assert_eq!(p["kind"], "bedrock-meter-ingest-failure");
+    let p = w.the_pointer(CANARY).await;
     assert_eq!(p["payload_bytes"], text.len());
-    assert!(!bodies[0].contains(CANARY), "{}", bodies[0]);
-    assert!(moto.sns_sent("alerts").is_empty());
-    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(logged.contains("batch failed"), "the failure is logged");
+    assert!(w.moto.sns_sent("alerts").is_empty());
     assert!(
-        !logged.contains(CANARY),
+        !w.logged().contains(CANARY),
         "a log line holds the event's text"
     );
 }
