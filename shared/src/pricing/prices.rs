@@ -773,6 +773,10 @@ mod tests {
     fn usd(s: &str) -> Money {
         Money::from_usd_text(s).unwrap()
     }
+    /// A rate per million tokens, from its text.
+    fn r(text: &str) -> Rate {
+        Rate::per_million(text).unwrap()
+    }
     fn tok(
         input: u64,
         output: u64,
@@ -1501,7 +1505,6 @@ mod tests {
     fn sonnet_55_prices_at_its_offer_records() {
         let t = t();
         let id = "anthropic.claude-sonnet-5-5";
-        let r = |text: &str| Rate::per_million(text).unwrap();
         let one = tok(M, M, 0, 0, 0);
         assert_eq!(
             t.cost(id, &Pool::Global, Some("eu-west-1"), 0, &one),
@@ -1569,7 +1572,6 @@ mod tests {
     fn haiku_55_prices_at_its_published_rates_with_its_100k_tier() {
         let t = t();
         let id = "anthropic.claude-haiku-5-5";
-        let r = |text: &str| Rate::per_million(text).unwrap();
         let g = Pool::Global;
         let east = Some("us-east-1");
         // Short prompts (up to 100,000 tokens): 1M output needs no prompt.
@@ -1654,7 +1656,6 @@ mod tests {
     #[test]
     fn opus_55_and_fable_51_one_hour_writes() {
         let t = t();
-        let r = |text: &str| Rate::per_million(text).unwrap();
         let w1h = tok(0, 0, 0, M, M);
         let opus = "anthropic.claude-opus-5-5";
         assert_eq!(
@@ -1685,7 +1686,6 @@ mod tests {
     #[test]
     fn open_weight_rates_of_issue_23_are_their_sources_rates() {
         let t = t();
-        let r = |text: &str| Rate::per_million(text).unwrap();
         let q = tok(300_000, 70_000, 0, 0, 0);
         for (id, region, input, output) in [
             ("google.gemma-3-12b-it", "us-east-1", "0.09", "0.29"),
@@ -1762,7 +1762,6 @@ mod tests {
     #[test]
     fn gpt_56_prices_at_its_card_rates() {
         let t = t();
-        let r = |text: &str| Rate::per_million(text).unwrap();
         let one = tok(M, M, 0, 0, 0);
         let short = tok(200_000, 10_000, 50_000, 0, 0);
         for (id, gi, go, ui, uo, gread, uread) in [
@@ -2093,7 +2092,6 @@ mod tests {
         ] {
             assert!(checked.contains(&name), "{name} has no GovCloud rate");
         }
-        let r = |text: &str| Rate::per_million(text).unwrap();
         let gov = Pool::Geographic("us-gov".into());
         // Typed in from the sources: input, output, 5-minute write, 1-hour write, read (per 1M).
         let q = tok(200_000, 30_000, 50_000, 30_000, 20_000);
@@ -2197,7 +2195,6 @@ mod tests {
     #[test]
     fn non_us_rates_are_their_regions_sourced_rates() {
         let t = t();
-        let r = |text: &str| Rate::per_million(text).unwrap();
         let q = tok(400_000, 90_000, 0, 0, 0);
         let priced = [
             ("qwen.qwen3-next-80b-a3b", "ap-south-1", "0.18", "1.41"),
@@ -2277,7 +2274,6 @@ mod tests {
     #[test]
     fn voxtral_small_and_gpt_54_55_price_at_their_sources_rates() {
         let t = t();
-        let r = |text: &str| Rate::per_million(text).unwrap();
         let q = tok(250_000, 40_000, 0, 0, 0);
         for (id, i, o) in [
             ("mistral.voxtral-small-24b-2507", "0.10", "0.30"),
@@ -2332,8 +2328,6 @@ mod tests {
     #[test]
     fn qwen3_coder_480b_and_nova_2_pro_price_at_their_offer_rates() {
         let t = t();
-        let r = |text: &str| Rate::per_million(text).unwrap();
-        let usd = |text: &str| Money::from_usd_text(text).unwrap();
         let q = tok(1_000_000, 100_000, 0, 0, 0);
         // Qwen3 Coder 480B: runtime and mantle ids, in each US Region; $0.45 + $0.18 for 1M in,
         // 100K out (0.22 would give $0.40).
@@ -2405,7 +2399,6 @@ mod tests {
     #[test]
     fn a_global_profile_of_a_model_without_a_sourced_global_rate_is_unpriced() {
         let t = t();
-        let r = |text: &str| Rate::per_million(text).unwrap();
         let q = tok(250_000, 40_000, 0, 0, 0);
         let long = tok(300_000, 1_000, 0, 0, 0);
         for (id, i, o) in [
