@@ -320,12 +320,12 @@ mod tests {
     /// The fast path's contract on one escaped message: when it reads a record, the general in-place
     /// parser reads the same one from the same text, and so does parsing the unescaped text.
     fn check(escaped: &str) -> bool {
-        let general = parse_escaped_general(escaped);
+        let general = parse_escaped_general(escaped, &[]);
         // Pushed in place after a record already there: the same record, or the same error and
         // nothing pushed.
         let before = parse(META).expect("META is a record");
         let mut out = vec![before.clone()];
-        match (parse_escaped_push(escaped, &mut out), &general) {
+        match (parse_escaped_push(escaped, &[], &mut out), &general) {
             (Ok(()), Ok(g)) => assert_eq!(out, [before, g.clone()], "pushed: {escaped}"),
             (Err(e), Err(g)) => {
                 assert_eq!(&e, g, "push error: {escaped}");
@@ -408,7 +408,7 @@ mod tests {
         for text in &cases {
             let e = escape(text);
             assert!(!check(&e), "not taken on: {e}");
-            let general = parse_escaped_general(&e);
+            let general = parse_escaped_general(&e, &[]);
             assert_eq!(crate::records::record::parse_escaped(&e), general, "{e}");
         }
     }
@@ -544,7 +544,7 @@ mod tests {
             }
             assert_eq!(
                 crate::records::record::parse_escaped(&e),
-                parse_escaped_general(&e),
+                parse_escaped_general(&e, &[]),
                 "{e}"
             );
         }

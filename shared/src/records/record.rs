@@ -192,21 +192,13 @@ pub(crate) fn parse_escaped_with<'a>(
     if crate::records::fast::parse_escaped_into(escaped, ends, &mut r).is_some() {
         return Ok(r);
     }
-    parse_escaped_general_with(escaped, ends)
+    parse_escaped_general(escaped, ends)
 }
 
-/// [`parse_escaped`], the record pushed onto `out`: the fast path builds it in its slot of `out` (no
-/// moves of the record); when the fast path does not take the message on, the general parser's
+/// [`parse_escaped_with`], the record pushed onto `out`: the fast path builds it in its slot of `out`
+/// (no moves of the record); when the fast path does not take the message on, the general parser's
 /// record replaces what it left there. On an error `out` is as it was.
-pub fn parse_escaped_push<'a>(
-    escaped: &'a str,
-    out: &mut Vec<Record<'a>>,
-) -> Result<(), RecordError> {
-    parse_escaped_push_with(escaped, &[], out)
-}
-
-/// [`parse_escaped_push`] with the ends of containers the decoder already found in the message.
-pub(crate) fn parse_escaped_push_with<'a>(
+pub(crate) fn parse_escaped_push<'a>(
     escaped: &'a str,
     ends: ContainerEnds<'a>,
     out: &mut Vec<Record<'a>>,
@@ -216,7 +208,7 @@ pub(crate) fn parse_escaped_push_with<'a>(
     if crate::records::fast::parse_escaped_into(escaped, ends, r).is_some() {
         return Ok(());
     }
-    match parse_escaped_general_with(escaped, ends) {
+    match parse_escaped_general(escaped, ends) {
         Ok(general) => {
             *r = general;
             Ok(())
@@ -228,15 +220,9 @@ pub(crate) fn parse_escaped_push_with<'a>(
     }
 }
 
-/// [`parse_escaped`] without the fast path: in place with the general scanner, else from the
+/// [`parse_escaped_with`] without the fast path: in place with the general scanner, else from the
 /// unescaped text.
-#[cfg(test)]
-pub(crate) fn parse_escaped_general(escaped: &str) -> Result<Record<'_>, RecordError> {
-    parse_escaped_general_with(escaped, &[])
-}
-
-/// [`parse_escaped_general`] with the ends of containers the decoder already found in the message.
-fn parse_escaped_general_with<'a>(
+pub(crate) fn parse_escaped_general<'a>(
     escaped: &'a str,
     ends: ContainerEnds<'a>,
 ) -> Result<Record<'a>, RecordError> {

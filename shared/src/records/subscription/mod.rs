@@ -20,9 +20,7 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use flate2::Decompress;
 
-use crate::records::record::{
-    parse, parse_escaped_push_with, parse_escaped_with, Record, RecordError,
-};
+use crate::records::record::{parse, parse_escaped_push, parse_escaped_with, Record, RecordError};
 use crate::records::scan::ContainerEnds;
 use crate::records::scan::{ScanError, Scanner, ValueKind};
 
@@ -137,7 +135,7 @@ impl<'a> Message<'a> {
     /// escaped, and built in its slot of `out`); on an error `out` is as it was.
     pub fn parse_push(self, out: &mut Vec<Record<'a>>) -> Result<(), RecordError> {
         if self.escaped {
-            parse_escaped_push_with(self.body, self.ends, out)
+            parse_escaped_push(self.body, self.ends, out)
         } else {
             out.push(parse(self.body)?);
             Ok(())
