@@ -353,27 +353,7 @@ pub(super) fn unescape_into(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Where a message string ends, found one character at a time: the reference for the block scan.
-    fn message_end_reference(b: &[u8]) -> Option<(usize, bool)> {
-        let mut i = 1;
-        let mut escaped = false;
-        let end = loop {
-            match b.get(i) {
-                None => return None,
-                Some(b'"') => break i,
-                Some(b'\\') => {
-                    escaped = true;
-                    i += 2;
-                }
-                Some(_) => i += 1,
-            }
-        };
-        if b[1..end].iter().any(|&c| c < 0x20) {
-            return None;
-        }
-        Some((end, escaped))
-    }
+    use crate::records::scan::message_end_by_bytes;
 
     /// Messages for the end scan: runs of backslashes of every length across 64-byte block boundaries,
     /// escaped and unescaped quotes, multi-byte characters, the odd control byte; plus adversarial
@@ -442,7 +422,7 @@ mod tests {
     fn message_ends_found_by_block_masks_equal_a_byte_by_byte_scan() {
         let mut checked = 0;
         for body in end_scan_inputs() {
-            let want = message_end_reference(&body);
+            let want = message_end_by_bytes(&body, 1);
             // Every classifier this CPU has, whatever the input (UTF-8 or not).
             assert_eq!(
                 end_with(crate::records::simd::Portable, &body),
@@ -512,7 +492,7 @@ mod tests {
                         let mut ends = vec![(9, 9)];
                         let got = message_end(&b, 1, &mut ends);
                         assert_eq!(got, want, "{}", String::from_utf8_lossy(&b));
-                        assert_eq!(got, message_end_reference(&b));
+                        assert_eq!(got, message_end_by_bytes(&b, 1));
                         if let Some((end, _)) = got {
                             for &(p, e) in &ends[1..] {
                                 assert_eq!(
