@@ -1,17 +1,52 @@
 //! Gzip inflation of a payload: one or more members, each member's CRC and length checked, the output
-//! buffer sized once from the trailer and capped at [`MAX_INFLATED_BYTES`].
+//! buffer sized once from the trailer and capped at [`MAX_INFLATED_BYTES`]. The same read of the
+//! inflated bytes that sums the CRC also checks that they are UTF-8 ([`Utf8Check`]): one pass over
+//! the output instead of two.
 
 use flate2::{Crc, Decompress, FlushDecompress, Status};
 
 use super::{SubscriptionError, MAX_INFLATED_BYTES};
 
+/// The inflated bytes are checked this many at a time: the CRC's read brings them into the L1 cache,
+/// where the UTF-8 check reads them again.
+const CHECK_CHUNK: usize = 16 * 1024;
+
+/// Whether the whole of `out` is UTF-8, checked piece by piece as the CRC reads it.
+///
+/// Each piece is cut before a byte that is not a UTF-8 continuation byte (`0b10xx_xxxx`), so a cut
+/// never splits a character of valid text: the pieces are all valid exactly when the whole is. (A
+/// cut lands inside a character only when the four bytes from the cut on are all continuation bytes,
+/// which no valid text holds; some piece is then invalid, as the whole is.)
+struct Utf8Check {
+    /// Where the next piece starts.
+    from: usize,
+    valid: bool,
+}
+
+impl Utf8Check {
+    /// Checks `out[from..]` up to `end`, or up to a character boundary at most three bytes before it.
+    fn upto(&mut self, out: &[u8], end: usize) {
+        let mut cut = end;
+        while cut > self.from && end - cut < 3 && out.get(cut).is_some_and(|&b| b & 0xc0 == 0x80) {
+            cut -= 1;
+        }
+        self.valid &= simdutf8::basic::from_utf8(&out[self.from..cut]).is_ok();
+        self.from = cut;
+    }
+}
+
 /// Inflates a gzip stream (one or more members) into `out`, checking each member's CRC and length.
+/// `Ok(true)` when the inflated bytes are UTF-8, `Ok(false)` when they are not.
 pub(super) fn gunzip(
     input: &[u8],
     z: &mut Decompress,
     out: &mut Vec<u8>,
-) -> Result<(), SubscriptionError> {
+) -> Result<bool, SubscriptionError> {
     out.clear();
+    let mut utf8 = Utf8Check {
+        from: 0,
+        valid: true,
+    };
     if input.len() >= 4 {
         // ISIZE of the last member: the inflated size (mod 2^32) when there is one member, the usual case.
         let t = &input[input.len() - 4..];
@@ -61,7 +96,17 @@ pub(super) fn gunzip(
             .get(consumed..consumed + 8)
             .ok_or(SubscriptionError::Gzip("truncated trailer"))?;
         let mut crc = Crc::new();
-        crc.update(&out[start..]);
+        let mut at = start;
+        while at < out.len() {
+            let end = (at + CHECK_CHUNK).min(out.len());
+            crc.update(&out[at..end]);
+            // At the member's end the next member's bytes are not out yet: a character may go on
+            // there. Its rest is checked with the next piece (the last one after the last member).
+            if end < out.len() {
+                utf8.upto(out, end);
+            }
+            at = end;
+        }
         let want_crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
         let want_len = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
         if crc.sum() != want_crc {
@@ -76,7 +121,8 @@ pub(super) fn gunzip(
     if members == 0 {
         return Err(SubscriptionError::Gzip("empty"));
     }
-    Ok(())
+    utf8.upto(out, out.len());
+    Ok(utf8.valid)
 }
 
 /// Skips a gzip member header (RFC 1952), returning what follows it.
@@ -111,4 +157,105 @@ pub(super) fn gzip_header(b: &[u8]) -> Result<&[u8], SubscriptionError> {
         pos += 2;
     }
     b.get(pos..).ok_or(short)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::Rng;
+    use flate2::write::GzEncoder;
+    use std::io::Write as _;
+
+    fn gzip(b: &[u8]) -> Vec<u8> {
+        let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(b).unwrap();
+        enc.finish().unwrap()
+    }
+
+    /// Text of `len` bytes or a few more: ASCII with characters of two to four bytes, and — when
+    /// `bad` — one byte that breaks UTF-8 somewhere (a stray continuation byte, a lead byte without
+    /// its continuation, an overlong or surrogate form, a byte no UTF-8 holds).
+    fn text(rng: &mut Rng, len: usize, bad: bool) -> Vec<u8> {
+        let mut b = Vec::with_capacity(len + 8);
+        while b.len() < len {
+            let c = match rng.below(8) {
+                0 => 'é',
+                1 => '€',
+                2 => '😀',
+                _ => char::from(b'a' + rng.below(26) as u8),
+            };
+            b.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+        }
+        if bad {
+            let at = rng.below(b.len() as u64) as usize;
+            let breaks: [&[u8]; 6] = [
+                b"\x80",
+                b"\xe2\x82",
+                b"\xc0\xaf",
+                b"\xed\xa0\x80",
+                b"\xff",
+                b"\xf0\x9f",
+            ];
+            b.splice(at..at, breaks[rng.below(6) as usize].iter().copied());
+        }
+        b
+    }
+
+    /// The UTF-8 answer of the inflate equals `std::str::from_utf8` of the whole output, with characters
+    /// across the check's pieces and members split inside a character, valid or not.
+    #[test]
+    fn the_utf8_check_done_with_the_crc_equals_the_whole_check() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut z = Decompress::new(false);
+        let mut out = Vec::new();
+        for case in 0..400 {
+            let len = [10, CHECK_CHUNK - 2, CHECK_CHUNK + 1, 3 * CHECK_CHUNK + 5][case % 4];
+            let bad = rng.below(2) == 0;
+            let mut whole = text(&mut rng, len, bad);
+            // A four-byte character across the first piece's end, and across the second's.
+            for at in [CHECK_CHUNK, 2 * CHECK_CHUNK] {
+                if whole.len() > at + 4 && rng.below(2) == 0 {
+                    let back = rng.below(4) as usize;
+                    whole.splice(at - back..at - back, "😀".bytes());
+                }
+            }
+            // One to three members, split anywhere (inside a character too).
+            let mut cuts: Vec<usize> = (0..rng.below(3))
+                .map(|_| rng.below(whole.len() as u64 + 1) as usize)
+                .collect();
+            cuts.sort_unstable();
+            let mut gz = Vec::new();
+            let mut from = 0;
+            for cut in cuts.into_iter().chain([whole.len()]) {
+                gz.extend(gzip(&whole[from..cut]));
+                from = cut;
+            }
+            let utf8 = gunzip(&gz, &mut z, &mut out).expect("a good stream");
+            assert_eq!(out, whole, "case {case}");
+            assert_eq!(
+                utf8,
+                std::str::from_utf8(&whole).is_ok(),
+                "case {case}: {len} bytes, bad {bad}"
+            );
+        }
+    }
+
+    /// A cut is never made inside a character of valid text, at every offset around a piece's end.
+    #[test]
+    fn a_piece_ends_before_a_character_never_inside_one() {
+        for c in ['é', '€', '😀'] {
+            for back in 0..6 {
+                let mut b = vec![b'a'; CHECK_CHUNK - back];
+                b.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                b.extend_from_slice(&[b'z'; 10]);
+                let mut check = Utf8Check {
+                    from: 0,
+                    valid: true,
+                };
+                check.upto(&b, CHECK_CHUNK.min(b.len()));
+                check.upto(&b, b.len());
+                assert!(check.valid, "{c:?} {back} bytes before the cut");
+            }
+        }
+    }
 }
