@@ -662,8 +662,17 @@ fn sanitize_dimension(v: &str, max: usize) -> Option<String> {
 }
 
 /// USD as a CloudWatch value: the exact amount rounded to nine decimals, then to the nearest `f64`.
+///
+/// Below 2^53 nano-dollars (about $9 million) both the count and 10^9 are exact `f64`s, and IEEE
+/// division rounds their exact quotient to the nearest `f64`, as parsing the decimal text does; above
+/// it, the text is parsed.
 fn usd_value(m: Money) -> f64 {
-    m.to_decimal_string(9).parse().unwrap_or(m.as_f64())
+    let nano = m.rounded(9);
+    if nano.unsigned_abs() < 1 << 53 {
+        nano as f64 / 1e9
+    } else {
+        m.to_decimal_string(9).parse().unwrap_or(m.as_f64())
+    }
 }
 
 /// A dimension value CloudWatch accepts: `v` itself when valid, else [`sanitize_dimension`]'s form.
@@ -1086,6 +1095,32 @@ mod tests {
         assert_eq!(usd_value(usd("41.2")), 41.2);
         assert_eq!(usd_value(Money(1)), 0.0);
         assert_eq!(usd_value(usd("0.000000001")), 1e-9);
+        assert_eq!(usd_value(usd("-0.0000000005")), -1e-9);
+    }
+
+    /// The division gives the `f64` that parsing the nine-decimal text gives, for amounts of every size
+    /// (halves of a nano-dollar, negative amounts, and past 2^53 nano-dollars, where the text is parsed).
+    #[test]
+    fn usd_values_equal_the_parsed_nine_decimal_text() {
+        let mut rng = crate::test_support::Rng(0x2545_f491_4f6c_dd1d);
+        for i in 0..200_000u32 {
+            let magnitude = 10i128.pow(rng.below(28) as u32);
+            let mut femto =
+                (rng.next() as i128 * 1_000 + rng.below(1_000) as i128) % magnitude.max(1);
+            if i % 5 == 0 {
+                femto = femto / 1_000_000 * 1_000_000 + 500_000; // a tie at the ninth decimal
+            }
+            if rng.below(2) == 0 {
+                femto = -femto;
+            }
+            let m = Money(femto);
+            let text: f64 = m.to_decimal_string(9).parse().unwrap();
+            assert_eq!(
+                usd_value(m).to_bits(),
+                text.to_bits(),
+                "{femto} femto-dollars"
+            );
+        }
     }
 
     /// The datums as the aggregator first computed them: every datum of every series, then one sort

@@ -99,14 +99,19 @@ impl Money {
 
     /// Rounded half away from zero to `decimals` (≤ 15) places, as text: `12.345678`.
     pub fn to_decimal_string(self, decimals: u32) -> String {
+        format_scaled(self.rounded(decimals), decimals)
+    }
+
+    /// The amount in units of 10^-`decimals` USD (at most 15), rounded half away from zero: the
+    /// digits [`Money::to_decimal_string`] writes.
+    pub fn rounded(self, decimals: u32) -> i128 {
         let drop = 10i128.pow(15 - decimals);
         let half = drop / 2;
-        let r = if self.0 >= 0 {
+        if self.0 >= 0 {
             (self.0 + half) / drop
         } else {
             (self.0 - half) / drop
-        };
-        format_scaled(r, decimals)
+        }
     }
 
     /// For display and ratios only: never for accumulation.
