@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::attribution::model_id::{classify, ModelRef};
 use crate::attribution::profiles::ProfileDirectory;
 use crate::attribution::resolution::{resolve, AttributionConfig, Resolution, UNRESOLVED};
-use crate::live::detector::Observation;
+use crate::live::detector::{Observation, Overrides};
 use crate::live::metrics::{Contribution, FxBuild, MetricsAggregator, MetricsConfig};
 use crate::ports::metrics::Datum;
 use crate::pricing::money::Money;
@@ -210,6 +210,12 @@ pub fn aggregate(
         .iter()
         .map(|&i| &resolutions[parsed.records[i as usize].model_id.as_ref()])
         .collect();
+    // The detector's threshold overrides, read from each profile's tags once (an invalid one is
+    // logged once per batch, not once per observation).
+    let overrides: Vec<Overrides> = models
+        .iter()
+        .map(|res| Overrides::from_tags(&res.tags))
+        .collect();
     let mut raw_callers: HashMap<&str, u32, FxBuild> = HashMap::default();
     let mut caller_ids: HashMap<&str, u32, FxBuild> = HashMap::default();
     let mut callers: Vec<&str> = Vec::new();
@@ -305,12 +311,13 @@ pub fn aggregate(
         match index.entry((r.timestamp.minute().0, model, caller)) {
             Entry::Vacant(v) => {
                 v.insert(out.observations.len());
-                out.observations.push(Observation::new(
+                out.observations.push(Observation::with_overrides(
                     r.timestamp,
                     res,
                     Some(callers[caller as usize]),
                     cost,
                     r.tokens,
+                    overrides[model as usize],
                 ));
             }
             Entry::Occupied(o) => merge_record(
@@ -698,6 +705,8 @@ mod tests {
             "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0",
             "arn:aws:bedrock:us-east-1:1:application-inference-profile/gone01",
             "vendor.no-such-model-v9",
+            "arn:aws:bedrock:us-east-1:1:application-inference-profile/tagged01",
+            "arn:aws:bedrock:us-east-1:1:application-inference-profile/tagged02",
         ];
         (0..n)
             .map(|i| {
@@ -755,6 +764,21 @@ mod tests {
             .collect()
     }
 
+    /// Two application profiles with threshold tags of their own (one also with an invalid one).
+    fn tagged_profiles() -> ProfileMap {
+        let profile = |id: &str, app: &str, max_cost: &str, window: &str| {
+            format!(
+                r#"{{"inferenceProfileArn":"arn:aws:bedrock:us-east-1:1:application-inference-profile/{id}","inferenceProfileId":"{id}","models":[{{"modelArn":"arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0"}}],"type":"APPLICATION","tags":[{{"key":"app","value":"{app}"}},{{"key":"team","value":"t"}},{{"key":"meter:max-cost-usd","value":"{max_cost}"}},{{"key":"meter:window-minutes","value":"{window}"}}]}}"#
+            )
+        };
+        ProfileMap::from_json(&format!(
+            r#"{{"inferenceProfileSummaries":[{},{}]}}"#,
+            profile("tagged01", "a1", "5", "10"),
+            profile("tagged02", "a2", "7.5", "soon")
+        ))
+        .expect("profiles")
+    }
+
     #[test]
     fn id_keyed_aggregate_equals_the_per_record_one() {
         let prices = PriceTable::embedded();
@@ -781,7 +805,7 @@ mod tests {
                     metadata_keys: keys,
                 };
                 let ids = parsed.model_ids();
-                let resolutions = resolve_all(&ids, &ProfileMap::default(), &attribution);
+                let resolutions = resolve_all(&ids, &tagged_profiles(), &attribution);
                 let want = aggregate_per_record(
                     &parsed,
                     &resolutions,
@@ -793,6 +817,15 @@ mod tests {
                 let got = aggregate(&parsed, &resolutions, &prices, &attribution, &metrics, now);
                 assert_eq!(got.datums, want.datums, "seed {seed}, {metrics:?}");
                 assert_eq!(got.observations, want.observations);
+                // Each profile's own thresholds, read once per batch, reach its observations.
+                for (profile, cost) in [("tagged01", "5"), ("tagged02", "7.5")] {
+                    assert!(got.observations.iter().any(|o| {
+                        o.profile_arn
+                            .as_deref()
+                            .is_some_and(|a| a.ends_with(profile))
+                            && o.overrides.max_cost == Money::from_usd_text(cost).ok()
+                    }));
+                }
                 assert_eq!(
                     (got.unpriced_requests, got.unresolved_records),
                     (want.unpriced_requests, want.unresolved_records)

@@ -35,6 +35,20 @@ impl Observation {
         cost: Result<Money, Unpriced>,
         tokens: Tokens,
     ) -> Observation {
+        let overrides = Overrides::from_tags(&resolution.tags);
+        Observation::with_overrides(at, resolution, caller, cost, tokens, overrides)
+    }
+
+    /// [`Observation::new`] with the resolution's threshold overrides already read from its tags
+    /// (once per profile and batch, not once per observation).
+    pub fn with_overrides(
+        at: Timestamp,
+        resolution: &Resolution,
+        caller: Option<&str>,
+        cost: Result<Money, Unpriced>,
+        tokens: Tokens,
+        overrides: Overrides,
+    ) -> Observation {
         Observation {
             at,
             app: resolution.app.clone(),
@@ -49,7 +63,7 @@ impl Observation {
             unpriced: cost.is_err(),
             requests: 1,
             tokens,
-            overrides: Overrides::from_tags(&resolution.tags),
+            overrides,
         }
     }
 }
