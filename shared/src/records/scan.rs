@@ -576,7 +576,9 @@ pub(crate) fn skip_escaped_container(s: &[u8], start: usize) -> Option<usize> {
 /// The decoder's scan of a message that holds a record, escaped: `b[start..]` is the message's text
 /// in the payload, up to and past its closing quote. When the text is a record object that
 /// [`skip_escaped_container`] takes on whole (every escape of the message one the block scan takes
-/// on), with no control byte, and the closing quote follows it right away: the closing quote's
+/// on), with no control byte in the 64-byte blocks it reads (the last of which may hold bytes past
+/// the record: a control byte there makes it give up too, and the plain scan then decides), and the
+/// closing quote follows it right away: the closing quote's
 /// position, with the ends of the containers two to four levels deep pushed onto `ends` (positions
 /// in the message: the record's members, theirs — the bodies — and the bodies' members), at most
 /// [`MAX_CONTAINER_ENDS`] in all — so the record parser skips those by a lookup instead of a second
@@ -613,7 +615,9 @@ pub(crate) fn scan_escaped_message(
 
 /// What a block scan of a container does at each bracket outside strings, beyond counting it.
 trait Tally {
-    /// Control bytes are refused (a message's text cannot hold them raw).
+    /// Control bytes are refused (a message's text cannot hold them raw): the least byte of the blocks
+    /// read is kept in registers and tested once, when the container closes, so a control byte
+    /// anywhere in the blocks read — past the container's end in its last block too — refuses it.
     const CONTROL: bool;
     /// A container opened at `at`, `depth` levels deep counting itself (the scanned container is 1).
     fn open(&mut self, depth: u32, at: usize);
@@ -681,18 +685,6 @@ const RESIDUE: [u64; 4] = [
     0x8888_8888_8888_8888,
 ];
 
-/// Bit i set when an odd number of bits of `x` are at or below i.
-#[inline(always)]
-fn prefix_xor(mut x: u64) -> u64 {
-    x ^= x << 1;
-    x ^= x << 2;
-    x ^= x << 4;
-    x ^= x << 8;
-    x ^= x << 16;
-    x ^= x << 32;
-    x
-}
-
 /// The scan of [`skip_escaped_container`] and [`scan_escaped_message`].
 struct EscapedContainer<'s, T> {
     s: &'s [u8],
@@ -718,6 +710,8 @@ impl<T: Tally> crate::records::simd::BlockScan for EscapedContainer<'_, T> {
         let mut depth = 0u32;
         // One bit per open level, innermost lowest: 1 for an object.
         let mut kinds = 0u64;
+        // The least byte of the blocks read (control bytes: one test at the record's end).
+        let mut least = c.least_start();
         loop {
             let (block, valid): (&[u8; 64], u64) = match s.get(pos..pos + 64) {
                 Some(full) => (full.try_into().ok()?, u64::MAX),
@@ -731,6 +725,9 @@ impl<T: Tally> crate::records::simd::BlockScan for EscapedContainer<'_, T> {
                 }
             };
             let m = c.classify(block);
+            if T::CONTROL {
+                least = c.least_with(least, block);
+            }
             let b = m.backslash;
             // A block with neither backslash nor quote, no backslash run carried into it and none
             // pending, inside a string (a stretch of prose) or outside one without brackets: the
@@ -738,7 +735,6 @@ impl<T: Tally> crate::records::simd::BlockScan for EscapedContainer<'_, T> {
             // leave every carried state as it is. So go straight on (about a third of the blocks of
             // a body-heavy batch).
             if (b | m.quote) == 0
-                && (!T::CONTROL || m.control == 0)
                 && run == 0
                 && !pending_backslash
                 && valid == u64::MAX
@@ -750,7 +746,7 @@ impl<T: Tally> crate::records::simd::BlockScan for EscapedContainer<'_, T> {
             // The byte after each run of backslashes: after an odd run, after a run ≡ 1 (mod 4).
             let (after_odd, after_one) = run_ends(b, run);
             let structural = m.quote & after_one;
-            let inside = prefix_xor(structural) ^ in_string;
+            let inside = c.prefix_xor(structural) ^ in_string;
             let opening = structural & inside;
             let outside_backslash = b & !inside;
             if pending_backslash && opening & 1 == 0 {
@@ -761,8 +757,7 @@ impl<T: Tally> crate::records::simd::BlockScan for EscapedContainer<'_, T> {
             // checked in the next block).
             let bad = ((m.quote & !after_odd)
                 | (after_odd & !m.quote)
-                | (outside_backslash & !(opening >> 1) & !(1 << 63))
-                | if T::CONTROL { m.control } else { 0 })
+                | (outside_backslash & !(opening >> 1) & !(1 << 63)))
                 & valid;
             let mut brackets = m.bracket & !inside & valid;
             while brackets != 0 {
@@ -785,6 +780,9 @@ impl<T: Tally> crate::records::simd::BlockScan for EscapedContainer<'_, T> {
                 kinds >>= 1;
                 depth -= 1;
                 if depth == 0 {
+                    if T::CONTROL && c.saw_control(least) {
+                        return None;
+                    }
                     let upto = u64::MAX >> (63 - i);
                     return (bad & upto == 0).then_some(pos + i as usize + 1);
                 }
@@ -1259,6 +1257,16 @@ mod tests {
             Some(11)
         );
         assert_eq!(ends, [(7, 7), (7, 10)]);
+        // A control byte past the closing quote, in the block where the record ends: refused too
+        // (the plain scan decides); one in a later block is never read.
+        let tail = "{\\\"a\\\":[1]}\"\x01";
+        assert_eq!(scan_escaped_message(tail.as_bytes(), 0, &mut ends), None);
+        let later = format!("{}{}\x01", &tail[..tail.len() - 1], " ".repeat(64));
+        assert_eq!(
+            scan_escaped_message(later.as_bytes(), 0, &mut ends),
+            Some(11)
+        );
+        ends.truncate(1);
         // Past the most kept: the first ones kept, each right; the end as ever.
         let many = format!(
             "{{\\\"a\\\":[{}]}}\"",

@@ -35,6 +35,36 @@ pub(crate) struct Masks {
 /// instructions can run on this CPU.
 pub(crate) trait Classify: Copy {
     fn classify(self, block: &[u8; 64]) -> Masks;
+
+    /// Bit `i` set when an odd number of the bits of `x` at or below `i` are set (a string mask from
+    /// its quotes): six shifts and XORs, or one carry-less multiply by all ones where the CPU has it.
+    #[inline(always)]
+    fn prefix_xor(self, x: u64) -> u64 {
+        prefix_xor_by_shifts(x)
+    }
+
+    /// The least byte of the blocks seen so far, per lane, kept in registers: whether any of them is a
+    /// control byte is then one test after the last block ([`Classify::saw_control`]) instead of a mask
+    /// per block.
+    type Least: Copy;
+    /// Before the first block.
+    fn least_start(self) -> Self::Least;
+    /// `least` with `block`'s bytes seen too.
+    fn least_with(self, least: Self::Least, block: &[u8; 64]) -> Self::Least;
+    /// Whether a byte below 0x20 was among the bytes seen.
+    fn saw_control(self, least: Self::Least) -> bool;
+}
+
+/// [`Classify::prefix_xor`] by shifts: any target.
+#[inline(always)]
+pub(crate) fn prefix_xor_by_shifts(mut x: u64) -> u64 {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    x
 }
 
 /// A scan that runs with whichever [`Classify`] the CPU offers ([`dispatch`]): written once, generic,
@@ -58,13 +88,13 @@ pub(crate) fn dispatch<S: BlockScan>(scan: S) -> S::Out {
     scan.run(Native::default())
 }
 
-/// Compiles `scan.run` (inlined here) with AVX2 enabled, so that the AVX2 classification inlines into
-/// its loop instead of being a call per block.
+/// Compiles `scan.run` (inlined here) with AVX2 and PCLMULQDQ enabled, so that the AVX2
+/// classification and the carry-less prefix XOR inline into its loop instead of being calls per block.
 ///
 /// # Safety
-/// The CPU must have AVX2; holding an [`Avx2`] proves it.
+/// The CPU must have AVX2 and PCLMULQDQ; holding an [`Avx2`] proves it.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,pclmulqdq")]
 unsafe fn run_avx2<S: BlockScan>(scan: S, avx2: Avx2) -> S::Out {
     scan.run(avx2)
 }
@@ -99,6 +129,24 @@ fn gather(m: u64) -> u64 {
 }
 
 impl Classify for Portable {
+    /// The control bytes seen, as a mask (any bit: one was seen).
+    type Least = u64;
+
+    #[inline(always)]
+    fn least_start(self) -> u64 {
+        0
+    }
+
+    #[inline(always)]
+    fn least_with(self, least: u64, block: &[u8; 64]) -> u64 {
+        least | self.classify(block).control
+    }
+
+    #[inline(always)]
+    fn saw_control(self, least: u64) -> bool {
+        least != 0
+    }
+
     #[inline(always)]
     fn classify(self, block: &[u8; 64]) -> Masks {
         let mut m = Masks::default();
@@ -169,19 +217,50 @@ mod x86 {
     #[derive(Clone, Copy, Debug, Default)]
     pub(crate) struct Sse2;
 
-    /// AVX2, proven present: only [`Avx2::detect`] makes one.
+    /// AVX2 and PCLMULQDQ (every CPU with AVX2 has both, but each is detected), proven present: only
+    /// [`Avx2::detect`] makes one.
     #[derive(Clone, Copy, Debug)]
     pub(crate) struct Avx2(());
 
     impl Avx2 {
-        /// An `Avx2` token when this CPU has AVX2 (`is_x86_feature_detected!` caches its answer).
+        /// An `Avx2` token when this CPU has AVX2 and PCLMULQDQ (`is_x86_feature_detected!` caches its
+        /// answers).
         #[inline]
         pub(crate) fn detect() -> Option<Avx2> {
-            is_x86_feature_detected!("avx2").then_some(Avx2(()))
+            (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("pclmulqdq"))
+                .then_some(Avx2(()))
         }
     }
 
     impl Classify for Sse2 {
+        type Least = __m128i;
+
+        #[inline(always)]
+        fn least_start(self) -> __m128i {
+            // SAFETY: SSE2 is baseline on x86-64.
+            unsafe { _mm_set1_epi8(-1) }
+        }
+
+        #[inline(always)]
+        fn least_with(self, least: __m128i, block: &[u8; 64]) -> __m128i {
+            // SAFETY: SSE2 is baseline on x86-64; the four 16-byte unaligned loads read `block[0..64]`.
+            unsafe {
+                let p = block.as_ptr();
+                let v = |k: usize| _mm_loadu_si128(p.add(16 * k).cast());
+                let m = _mm_min_epu8(_mm_min_epu8(v(0), v(1)), _mm_min_epu8(v(2), v(3)));
+                _mm_min_epu8(least, m)
+            }
+        }
+
+        #[inline(always)]
+        fn saw_control(self, least: __m128i) -> bool {
+            // SAFETY: SSE2 is baseline on x86-64. Unsigned `byte <= 0x1f`: min(byte, 0x1f) == byte.
+            unsafe {
+                let max_control = _mm_set1_epi8(0x1f);
+                _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(least, max_control), least)) != 0
+            }
+        }
+
         #[inline(always)]
         fn classify(self, block: &[u8; 64]) -> Masks {
             // SAFETY: SSE2 is enabled on every x86-64 target (baseline); the four 16-byte unaligned
@@ -219,11 +298,70 @@ mod x86 {
     }
 
     impl Classify for Avx2 {
+        type Least = __m256i;
+
+        #[inline(always)]
+        fn prefix_xor(self, x: u64) -> u64 {
+            // SAFETY: an `Avx2` exists only when the CPU has PCLMULQDQ.
+            unsafe { prefix_xor_clmul(x) }
+        }
+
+        #[inline(always)]
+        fn least_start(self) -> __m256i {
+            // SAFETY: an `Avx2` exists only when the CPU has AVX2.
+            unsafe { least_start_avx2() }
+        }
+
+        #[inline(always)]
+        fn least_with(self, least: __m256i, block: &[u8; 64]) -> __m256i {
+            // SAFETY: an `Avx2` exists only when the CPU has AVX2; the loads read `block[0..64]`.
+            unsafe { least_with_avx2(least, block) }
+        }
+
+        #[inline(always)]
+        fn saw_control(self, least: __m256i) -> bool {
+            // SAFETY: an `Avx2` exists only when the CPU has AVX2.
+            unsafe { saw_control_avx2(least) }
+        }
+
         #[inline(always)]
         fn classify(self, block: &[u8; 64]) -> Masks {
             // SAFETY: an `Avx2` exists only when the CPU has AVX2; the loads read `block[0..64]`.
             unsafe { classify_avx2(block) }
         }
+    }
+
+    /// The carry-less product of `x` and all ones: bit `i` is the XOR of bits 0..=i of `x`.
+    #[target_feature(enable = "pclmulqdq")]
+    #[inline]
+    unsafe fn prefix_xor_clmul(x: u64) -> u64 {
+        let product = _mm_clmulepi64_si128(_mm_cvtsi64_si128(x as i64), _mm_set1_epi8(-1), 0);
+        _mm_cvtsi128_si64(product) as u64
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn least_start_avx2() -> __m256i {
+        _mm256_set1_epi8(-1)
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn least_with_avx2(least: __m256i, block: &[u8; 64]) -> __m256i {
+        let lo = _mm256_loadu_si256(block.as_ptr().cast());
+        let hi = _mm256_loadu_si256(block.as_ptr().add(32).cast());
+        _mm256_min_epu8(least, _mm256_min_epu8(lo, hi))
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn saw_control_avx2(least: __m256i) -> bool {
+        // Unsigned `byte <= 0x1f`: min(byte, 0x1f) == byte.
+        let max_control = _mm256_set1_epi8(0x1f);
+        _mm256_movemask_epi8(_mm256_cmpeq_epi8(
+            _mm256_min_epu8(least, max_control),
+            least,
+        )) != 0
     }
 
     #[target_feature(enable = "avx2")]
@@ -298,6 +436,33 @@ mod arm {
     pub(crate) struct Neon;
 
     impl Classify for Neon {
+        type Least = uint8x16_t;
+
+        #[inline(always)]
+        fn least_start(self) -> uint8x16_t {
+            // SAFETY: NEON is baseline on aarch64.
+            unsafe { vdupq_n_u8(0xff) }
+        }
+
+        #[inline(always)]
+        fn least_with(self, least: uint8x16_t, block: &[u8; 64]) -> uint8x16_t {
+            // SAFETY: NEON is baseline on aarch64; the four 16-byte loads read `block[0..64]`.
+            unsafe {
+                let p = block.as_ptr();
+                let m = vminq_u8(
+                    vminq_u8(vld1q_u8(p), vld1q_u8(p.add(16))),
+                    vminq_u8(vld1q_u8(p.add(32)), vld1q_u8(p.add(48))),
+                );
+                vminq_u8(least, m)
+            }
+        }
+
+        #[inline(always)]
+        fn saw_control(self, least: uint8x16_t) -> bool {
+            // SAFETY: NEON is baseline on aarch64.
+            unsafe { vminvq_u8(least) < 0x20 }
+        }
+
         #[inline(always)]
         fn classify(self, block: &[u8; 64]) -> Masks {
             // SAFETY: NEON is enabled on every aarch64 target (baseline); the four 16-byte loads read
@@ -418,8 +583,39 @@ mod tests {
     }
 
     fn check<C: Classify>(c: C, name: &str) {
-        for b in blocks() {
-            assert_eq!(c.classify(&b), reference(&b), "{name}: {b:?}");
+        let bs = blocks();
+        for b in &bs {
+            assert_eq!(c.classify(b), reference(b), "{name}: {b:?}");
+        }
+        // The prefix XOR: random words of every density, no bit, every bit, single bits.
+        let mut rng = Rng(0x510e_527f_ade6_82d1);
+        let words = (0..20_000)
+            .map(|i| match i % 4 {
+                0 => rng.next(),
+                1 => rng.next() & rng.next() & rng.next(),
+                2 => rng.next() | rng.next(),
+                _ => 1u64.rotate_left(i),
+            })
+            .chain([0, u64::MAX]);
+        for x in words {
+            let want = (0..64).fold(0u64, |acc, i| {
+                acc | (u64::from((x & (u64::MAX >> (63 - i))).count_ones() % 2 == 1) << i)
+            });
+            assert_eq!(prefix_xor_by_shifts(x), want, "{x:#x}");
+            assert_eq!(c.prefix_xor(x), want, "{name}: {x:#x}");
+        }
+        // The least byte over runs of one to five blocks: a control byte among them, exactly.
+        let mut least = c.least_start();
+        let mut any = false;
+        assert!(!c.saw_control(least), "{name}: none before any block");
+        for (i, b) in bs.iter().enumerate() {
+            least = c.least_with(least, b);
+            any |= b.iter().any(|&x| x < 0x20);
+            assert_eq!(c.saw_control(least), any, "{name}: block {i} {b:?}");
+            if rng.below(5) == 0 {
+                least = c.least_start();
+                any = false;
+            }
         }
     }
 
