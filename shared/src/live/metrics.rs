@@ -1098,6 +1098,44 @@ mod tests {
         assert_eq!(usd_value(usd("-0.0000000005")), -1e-9);
     }
 
+    /// Review (review3): around 2^53 nano-dollars on both sides and both paths, sub-nano offsets
+    /// (ties and just off them), amounts that round to zero from below (no -0.0), and far past 2^53.
+    #[test]
+    fn usd_values_at_the_two_to_the_53_edge_equal_the_parsed_text() {
+        let edge = 1i128 << 53;
+        let mut checked = 0;
+        for base in [
+            0,
+            1,
+            edge - 2_000,
+            edge - 1,
+            edge,
+            edge + 1,
+            edge * 3 + 7,
+            edge * 1_000_003,
+            i64::MAX as i128,
+            (i128::MAX / 4) / 1_000_000,
+        ] {
+            for k in 0..2_000i128 {
+                for sub in [0, 1, 499_999, 500_000, 500_001, 999_999] {
+                    for sign in [1, -1] {
+                        let femto = sign * ((base + k) * 1_000_000 + sub);
+                        let m = Money(femto);
+                        let text: f64 = m.to_decimal_string(9).parse().unwrap();
+                        assert_eq!(
+                            usd_value(m).to_bits(),
+                            text.to_bits(),
+                            "{femto} femto-dollars"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 10 * 2_000 * 6 * 2);
+        assert_eq!(usd_value(Money(-499_999)).to_bits(), 0.0f64.to_bits());
+    }
+
     /// The division gives the `f64` that parsing the nine-decimal text gives, for amounts of every size
     /// (halves of a nano-dollar, negative amounts, and past 2^53 nano-dollars, where the text is parsed).
     #[test]

@@ -259,3 +259,184 @@ mod tests {
         }
     }
 }
+
+/// Review (review3): adversarial checks of the piecewise UTF-8 answer against `std::str::from_utf8`.
+#[cfg(test)]
+mod review_tests {
+    use super::*;
+    use crate::test_support::Rng;
+    use flate2::write::GzEncoder;
+    use std::io::Write as _;
+
+    fn gzip(b: &[u8]) -> Vec<u8> {
+        let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(b).unwrap();
+        enc.finish().unwrap()
+    }
+
+    /// A byte that is often at a UTF-8 edge: continuation, lead bytes of every length, bytes no UTF-8
+    /// holds, ASCII.
+    fn edgy(rng: &mut Rng) -> u8 {
+        match rng.below(8) {
+            0..=2 => 0x80 | rng.below(64) as u8,
+            3 => 0xc0 | rng.below(32) as u8,
+            4 => 0xe0 | rng.below(16) as u8,
+            5 => 0xf0 | rng.below(16) as u8,
+            _ => b'a' + rng.below(26) as u8,
+        }
+    }
+
+    /// Valid text (characters of one to four bytes), with `flips` random positions overwritten by
+    /// edgy bytes.
+    fn text(rng: &mut Rng, len: usize, flips: usize) -> Vec<u8> {
+        let mut b = Vec::with_capacity(len + 4);
+        while b.len() < len {
+            let c = match rng.below(6) {
+                0 => char::from_u32(0x80 + rng.below(0x780) as u32).unwrap(),
+                1 => char::from_u32(0x800 + rng.below(0xd000 - 0x800) as u32).unwrap(),
+                2 => char::from_u32(0x10000 + rng.below(0x100000) as u32).unwrap(),
+                _ => char::from(b'a' + rng.below(26) as u8),
+            };
+            b.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+        }
+        for _ in 0..flips {
+            if b.is_empty() {
+                break;
+            }
+            let at = rng.below(b.len() as u64) as usize;
+            b[at] = edgy(rng);
+        }
+        b
+    }
+
+    /// `Utf8Check` with any increasing sequence of piece ends (not only gunzip's) gives the whole's answer.
+    #[test]
+    fn utf8_check_with_arbitrary_piece_ends_equals_the_whole_check() {
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        let (mut valid_cases, mut invalid_cases) = (0, 0);
+        for case in 0..100_000 {
+            let len = rng.below(40) as usize;
+            let b: Vec<u8> = match case % 3 {
+                0 => (0..len).map(|_| edgy(&mut rng)).collect(),
+                1 => text(&mut rng, len, 1),
+                _ => text(&mut rng, len, 0),
+            };
+            let mut check = Utf8Check {
+                from: 0,
+                valid: true,
+            };
+            let mut end = 0;
+            while end < b.len() {
+                end += rng.below(6) as usize;
+                if end >= b.len() {
+                    break;
+                }
+                check.upto(&b, end);
+                assert!(check.from <= end);
+            }
+            check.upto(&b, b.len());
+            assert_eq!(check.from, b.len());
+            let want = std::str::from_utf8(&b).is_ok();
+            assert_eq!(check.valid, want, "case {case}: {b:x?}");
+            if want {
+                valid_cases += 1;
+            } else {
+                invalid_cases += 1;
+            }
+        }
+        assert!(valid_cases > 20_000 && invalid_cases > 20_000);
+    }
+
+    /// gunzip's answer equals `std::str::from_utf8` of its output, with edgy bytes right at the check's
+    /// piece ends and at member ends, empty members, and zero padding after the last member.
+    #[test]
+    fn gunzip_utf8_answer_with_edgy_bytes_at_piece_and_member_ends() {
+        let mut rng = Rng(0x0bad_cafe_f00d_beef);
+        let mut z = Decompress::new(false);
+        let mut out = Vec::new();
+        let (mut valid_cases, mut invalid_cases) = (0, 0);
+        for case in 0..600 {
+            let len = [
+                CHECK_CHUNK - 1,
+                CHECK_CHUNK + 3,
+                2 * CHECK_CHUNK + 2,
+                4 * CHECK_CHUNK + 7,
+            ][case % 4];
+            let mut whole = text(&mut rng, len, 0);
+            // Member cuts: none to four, anywhere, repeated ones giving empty members.
+            let mut cuts: Vec<usize> = (0..rng.below(5))
+                .map(|_| match rng.below(3) {
+                    0 => rng.below(whole.len() as u64 + 1) as usize,
+                    1 => (CHECK_CHUNK * (1 + rng.below(3) as usize)).min(whole.len()),
+                    _ => (CHECK_CHUNK + rng.below(8) as usize - 4).min(whole.len()),
+                })
+                .collect();
+            cuts.sort_unstable();
+            // Edgy bytes a few bytes around piece ends (within each member's own pieces too) and
+            // member ends, in about half the cases.
+            if case % 2 == 0 {
+                let mut spots: Vec<usize> = cuts.clone();
+                let mut m0 = 0;
+                for &c in cuts.iter().chain([whole.len()].iter()) {
+                    let mut p = m0 + CHECK_CHUNK;
+                    while p < c {
+                        spots.push(p);
+                        p += CHECK_CHUNK;
+                    }
+                    m0 = c;
+                }
+                for s in spots {
+                    for d in 0..5usize {
+                        let at = s + d;
+                        if at >= 4 && at - 4 < whole.len() && rng.below(3) == 0 {
+                            whole[at - 4] = edgy(&mut rng);
+                        }
+                    }
+                }
+            }
+            let mut gz = Vec::new();
+            let mut from = 0;
+            for &cut in cuts.iter().chain([whole.len()].iter()) {
+                gz.extend(gzip(&whole[from..cut]));
+                if rng.below(4) == 0 {
+                    gz.extend(gzip(b"")); // an extra empty member
+                }
+                from = cut;
+            }
+            if rng.below(3) == 0 {
+                gz.extend(std::iter::repeat_n(0, 1 + rng.below(20) as usize));
+            }
+            let utf8 = gunzip(&gz, &mut z, &mut out).expect("a good stream");
+            assert_eq!(out, whole, "case {case}");
+            let want = std::str::from_utf8(&whole).is_ok();
+            assert_eq!(utf8, want, "case {case}: cuts {cuts:?}");
+            if want {
+                valid_cases += 1;
+            } else {
+                invalid_cases += 1;
+            }
+        }
+        assert!(
+            valid_cases > 100 && invalid_cases > 100,
+            "{valid_cases} {invalid_cases}"
+        );
+    }
+
+    /// Four continuation bytes ending at a piece end: the cut lands inside a character, and both
+    /// the piece and the whole are invalid.
+    #[test]
+    fn four_continuation_bytes_at_a_piece_end() {
+        for back in 0..8 {
+            let mut b = vec![b'a'; CHECK_CHUNK - back];
+            b.extend_from_slice(b"\xf0\x9f\x98\x80\x80\x80");
+            b.extend_from_slice(&[b'z'; 10]);
+            let mut z = Decompress::new(false);
+            let mut out = Vec::new();
+            assert!(!gunzip(&gzip(&b), &mut z, &mut out).unwrap(), "{back}");
+            let mut ok = b.clone();
+            ok.truncate(CHECK_CHUNK - back + 4);
+            ok.extend_from_slice(&[b'z'; 10]);
+            assert!(gunzip(&gzip(&ok), &mut z, &mut out).unwrap(), "{back}");
+        }
+    }
+}
