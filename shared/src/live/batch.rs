@@ -210,8 +210,8 @@ pub fn aggregate(
         .iter()
         .map(|&i| &resolutions[parsed.records[i as usize].model_id.as_ref()])
         .collect();
-    // The detector's threshold overrides, read from each profile's tags once (an invalid one is
-    // logged once per batch, not once per observation).
+    // The detector's threshold overrides, read from each modelId's resolved tags once (an invalid one
+    // is logged once per modelId and batch, not once per observation).
     let overrides: Vec<Overrides> = models
         .iter()
         .map(|res| Overrides::from_tags(&res.tags))

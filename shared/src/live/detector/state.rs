@@ -40,7 +40,7 @@ impl Observation {
     }
 
     /// [`Observation::new`] with the resolution's threshold overrides already read from its tags
-    /// (once per profile and batch, not once per observation).
+    /// (once per modelId and batch, not once per observation).
     pub fn with_overrides(
         at: Timestamp,
         resolution: &Resolution,

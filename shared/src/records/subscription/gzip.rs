@@ -13,10 +13,16 @@ const CHECK_CHUNK: usize = 16 * 1024;
 
 /// Whether the whole of `out` is UTF-8, checked piece by piece as the CRC reads it.
 ///
-/// Each piece is cut before a byte that is not a UTF-8 continuation byte (`0b10xx_xxxx`), so a cut
-/// never splits a character of valid text: the pieces are all valid exactly when the whole is. (A
-/// cut lands inside a character only when the four bytes from the cut on are all continuation bytes,
-/// which no valid text holds; some piece is then invalid, as the whole is.)
+/// Soundness (a true answer means the whole is UTF-8): each piece starts where the last one was cut,
+/// the last one ends at the output's end, so the pieces cover the output end to end; bytes once checked
+/// are never written again (inflate only appends); and UTF-8 pieces joined are UTF-8.
+///
+/// No false refusal (UTF-8 text gets a true answer): each piece is cut before a byte that is not a
+/// continuation byte (`0b10xx_xxxx`), so a cut never splits a character of valid text. A cut lands
+/// inside a character only when the four bytes from the cut on are all continuation bytes, or when it
+/// stops at the piece's start; either happens only in text that is not UTF-8. A piece is not cut at a
+/// member's end (the next member may carry on a character): with many small members, pieces grow past
+/// [`CHECK_CHUNK`] (slower, still right).
 struct Utf8Check {
     /// Where the next piece starts.
     from: usize,

@@ -261,8 +261,11 @@ impl Decoder {
         LENIENT
             .decode_vec(data.trim().as_bytes(), &mut self.compressed)
             .map_err(|e| SubscriptionError::Base64(e.to_string()))?;
-        let utf8 = gunzip(&self.compressed, &mut self.inflate, &mut self.json)?;
-        self.parse_json(utf8)
+        if !gunzip(&self.compressed, &mut self.inflate, &mut self.json)? {
+            return Err(SubscriptionError::Utf8);
+        }
+        // SAFETY: `gunzip` answered true: it checked all of `self.json` to be UTF-8.
+        unsafe { self.parse_json() }
     }
 
     /// Decodes `awslogs.data` as the event's deserialization left it (already out of base64).
@@ -270,29 +273,35 @@ impl Decoder {
         &'s mut self,
         data: &Base64Data,
     ) -> Result<LogsData<'s>, SubscriptionError> {
-        let utf8 = gunzip(data.gzip()?, &mut self.inflate, &mut self.json)?;
-        self.parse_json(utf8)
+        if !gunzip(data.gzip()?, &mut self.inflate, &mut self.json)? {
+            return Err(SubscriptionError::Utf8);
+        }
+        // SAFETY: `gunzip` answered true: it checked all of `self.json` to be UTF-8.
+        unsafe { self.parse_json() }
     }
 
     /// Decodes an already inflated payload (JSON text).
     pub fn decode_json<'s>(&'s mut self, json: &[u8]) -> Result<LogsData<'s>, SubscriptionError> {
         self.json.clear();
         self.json.extend_from_slice(json);
-        let utf8 = simdutf8::basic::from_utf8(&self.json).is_ok();
-        self.parse_json(utf8)
-    }
-
-    /// Reads the payload in `self.json`, which `utf8` tells is UTF-8 or not: checked by the caller,
-    /// with simdutf8's SIMD check (AVX2 or SSE4.2 chosen at run time, NEON on aarch64; the same answer
-    /// as `std::str::from_utf8` at a fraction of its instructions), after inflating in the same pass
-    /// as the CRC ([`gunzip`]).
-    fn parse_json(&mut self, utf8: bool) -> Result<LogsData<'_>, SubscriptionError> {
-        if !utf8 {
+        if simdutf8::basic::from_utf8(&self.json).is_err() {
             return Err(SubscriptionError::Utf8);
         }
+        // SAFETY: `self.json` was just checked to be UTF-8.
+        unsafe { self.parse_json() }
+    }
+
+    /// Reads the payload in `self.json`.
+    ///
+    /// # Safety
+    /// All of `self.json` must be UTF-8, checked by the caller: with simdutf8's SIMD check (AVX2 or
+    /// SSE4.2 chosen at run time, NEON on aarch64; the same answer as `std::str::from_utf8` at a
+    /// fraction of its instructions), piece by piece in the same pass as the CRC ([`gunzip`]) or whole
+    /// (`decode_json`).
+    unsafe fn parse_json(&mut self) -> Result<LogsData<'_>, SubscriptionError> {
         debug_assert!(std::str::from_utf8(&self.json).is_ok());
-        // SAFETY: every caller passes `utf8` true only when all of `self.json` was checked to be
-        // UTF-8 (`gunzip` piece by piece, `decode_json` whole), and nothing has changed it since.
+        // SAFETY: the caller checked all of `self.json` to be UTF-8 (this function's contract), and
+        // nothing has changed it since.
         let text = unsafe { std::str::from_utf8_unchecked(&self.json) };
         self.arena.reset(text.len());
         self.filters.clear();
