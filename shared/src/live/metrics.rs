@@ -1119,14 +1119,7 @@ mod tests {
             for k in 0..2_000i128 {
                 for sub in [0, 1, 499_999, 500_000, 500_001, 999_999] {
                     for sign in [1, -1] {
-                        let femto = sign * ((base + k) * 1_000_000 + sub);
-                        let m = Money(femto);
-                        let text: f64 = m.to_decimal_string(9).parse().unwrap();
-                        assert_eq!(
-                            usd_value(m).to_bits(),
-                            text.to_bits(),
-                            "{femto} femto-dollars"
-                        );
+                        assert_usd_value_is_the_texts(Money(sign * ((base + k) * 1_000_000 + sub)));
                         checked += 1;
                     }
                 }
@@ -1151,14 +1144,19 @@ mod tests {
             if rng.below(2) == 0 {
                 femto = -femto;
             }
-            let m = Money(femto);
-            let text: f64 = m.to_decimal_string(9).parse().unwrap();
-            assert_eq!(
-                usd_value(m).to_bits(),
-                text.to_bits(),
-                "{femto} femto-dollars"
-            );
+            assert_usd_value_is_the_texts(Money(femto));
         }
+    }
+
+    /// `usd_value(m)` is, bit for bit, the `f64` parsed from `m`'s nine-decimal text.
+    fn assert_usd_value_is_the_texts(m: Money) {
+        let text: f64 = m.to_decimal_string(9).parse().unwrap();
+        assert_eq!(
+            usd_value(m).to_bits(),
+            text.to_bits(),
+            "{} femto-dollars",
+            m.0
+        );
     }
 
     /// The datums as the aggregator first computed them: every datum of every series, then one sort

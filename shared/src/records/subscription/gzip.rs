@@ -181,7 +181,7 @@ mod tests {
     /// Text of `len` bytes or a few more: ASCII with characters of two to four bytes, and — when
     /// `bad` — one byte that breaks UTF-8 somewhere (a stray continuation byte, a lead byte without
     /// its continuation, an overlong or surrogate form, a byte no UTF-8 holds).
-    fn text(rng: &mut Rng, len: usize, bad: bool) -> Vec<u8> {
+    fn text_with_a_break(rng: &mut Rng, len: usize, bad: bool) -> Vec<u8> {
         let mut b = Vec::with_capacity(len + 8);
         while b.len() < len {
             let c = match rng.below(8) {
@@ -217,7 +217,7 @@ mod tests {
         for case in 0..400 {
             let len = [10, CHECK_CHUNK - 2, CHECK_CHUNK + 1, 3 * CHECK_CHUNK + 5][case % 4];
             let bad = rng.below(2) == 0;
-            let mut whole = text(&mut rng, len, bad);
+            let mut whole = text_with_a_break(&mut rng, len, bad);
             // A four-byte character across the first piece's end, and across the second's.
             for at in [CHECK_CHUNK, 2 * CHECK_CHUNK] {
                 if whole.len() > at + 4 && rng.below(2) == 0 {
@@ -264,21 +264,8 @@ mod tests {
             }
         }
     }
-}
 
-/// Review (review3): adversarial checks of the piecewise UTF-8 answer against `std::str::from_utf8`.
-#[cfg(test)]
-mod review_tests {
-    use super::*;
-    use crate::test_support::Rng;
-    use flate2::write::GzEncoder;
-    use std::io::Write as _;
-
-    fn gzip(b: &[u8]) -> Vec<u8> {
-        let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        enc.write_all(b).unwrap();
-        enc.finish().unwrap()
-    }
+    // Review (review3): adversarial checks of the piecewise UTF-8 answer against `std::str::from_utf8`.
 
     /// A byte that is often at a UTF-8 edge: continuation, lead bytes of every length, bytes no UTF-8
     /// holds, ASCII.
