@@ -14,7 +14,7 @@ use crate::attribution::model_id::{classify, ModelRef};
 use crate::attribution::profiles::ProfileDirectory;
 use crate::attribution::resolution::{resolve, AttributionConfig, Resolution, UNRESOLVED};
 use crate::live::detector::{Observation, Overrides};
-use crate::live::metrics::{Contribution, FxBuild, MetricsAggregator, MetricsConfig};
+use crate::live::metrics::{FxBuild, MetricsAggregator, MetricsConfig};
 use crate::ports::metrics::Datum;
 use crate::pricing::money::Money;
 use crate::pricing::prices::{tier_of, PriceTable, Rates, Unpriced};
@@ -328,19 +328,38 @@ pub fn aggregate(
             ),
         }
     }
+    // The aggregator's ids of each model's team, app and model name, of each caller (callers as a
+    // dimension) or the empty string (not), and of each metadata tuple: each interned once per batch.
+    let model_strings: Vec<[u32; 3]> = models
+        .iter()
+        .map(|res| {
+            [
+                agg.intern(&res.team),
+                agg.intern(&res.app),
+                agg.intern(&res.model),
+            ]
+        })
+        .collect();
+    let no_caller = agg.intern("");
+    let caller_strings: Vec<u32> = if metrics.caller_dimensions {
+        callers.iter().map(|c| agg.intern(c)).collect()
+    } else {
+        Vec::new()
+    };
+    let tuple_at: Vec<u32> = tuples.iter().map(|t| agg.intern_metadata(t)).collect();
     for ((minute, model, caller, tuple), usage, cost, unpriced) in &groups {
-        let res = models[*model as usize];
-        agg.add(&Contribution {
-            at: Timestamp(*minute),
-            team: &res.team,
-            app: &res.app,
-            model: &res.model,
-            caller: callers.get(*caller as usize).copied().unwrap_or(""),
-            metadata: &tuples[*tuple as usize],
-            usage: *usage,
-            cost: *cost,
-            unpriced: *unpriced,
-        });
+        agg.add_interned(
+            Timestamp(*minute),
+            model_strings[*model as usize],
+            caller_strings
+                .get(*caller as usize)
+                .copied()
+                .unwrap_or(no_caller),
+            tuple_at[*tuple as usize],
+            *usage,
+            *cost,
+            *unpriced,
+        );
     }
     out.datums = agg.datums();
     out
@@ -376,6 +395,7 @@ fn metric_time(record: Timestamp, ingested: Timestamp, now: Timestamp) -> Timest
 mod tests {
     use super::*;
     use crate::attribution::profiles::ProfileMap;
+    use crate::live::metrics::Contribution;
     use crate::live::metrics::MALFORMED_RECORDS;
     use crate::records::subscription::{encode_data, Decoder, LogsData, DATA_MESSAGE};
 
@@ -707,6 +727,9 @@ mod tests {
             "vendor.no-such-model-v9",
             "arn:aws:bedrock:us-east-1:1:application-inference-profile/tagged01",
             "arn:aws:bedrock:us-east-1:1:application-inference-profile/tagged02",
+            // The same model as HAIKU (the system profile's) called directly: another modelId with
+            // the same team, app and model name.
+            "anthropic.claude-haiku-4-5-20251001-v1:0",
         ];
         (0..n)
             .map(|i| {
@@ -806,6 +829,15 @@ mod tests {
                 };
                 let ids = parsed.model_ids();
                 let resolutions = resolve_all(&ids, &tagged_profiles(), &attribution);
+                // Two modelIds whose series are the same (one model, one app): two groups, one series.
+                let names: HashSet<(&str, &str, &str)> = ids
+                    .iter()
+                    .map(|id| {
+                        let r = &resolutions[*id];
+                        (r.team.as_str(), r.app.as_str(), r.model.as_str())
+                    })
+                    .collect();
+                assert!(names.len() < ids.len(), "{names:?}");
                 let want = aggregate_per_record(
                     &parsed,
                     &resolutions,

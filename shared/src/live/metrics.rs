@@ -402,6 +402,59 @@ impl MetricsAggregator {
         self.leaves.is_empty() && self.malformed.is_empty()
     }
 
+    /// The id of string `s` among the aggregator's strings, for [`Self::add_interned`].
+    pub(crate) fn intern(&mut self, s: &str) -> u32 {
+        self.strings.id(s)
+    }
+
+    /// One tuple of metadata values (one per configured key, in order; missing ones empty) stored once,
+    /// for [`Self::add_interned`]: where its value ids start.
+    pub(crate) fn intern_metadata(&mut self, values: &[String]) -> u32 {
+        let start =
+            u32::try_from(self.leaf_metadata.len()).expect("fewer than 2^32 metadata values");
+        for i in 0..self.cfg.metadata_keys.len() {
+            let id = self.strings.id(values.get(i).map_or("", String::as_str));
+            self.leaf_metadata.push(id);
+        }
+        start
+    }
+
+    /// Adds a group its caller has keyed itself (the live batch groups records by minute, modelId,
+    /// caller and metadata tuple), its strings interned once per batch by [`Self::intern`] (`caller`:
+    /// the empty string's id unless callers are a dimension) and its tuple by
+    /// [`Self::intern_metadata`], instead of hashing and comparing them per contribution as
+    /// [`Self::add`] does. No lookup: two groups with the same strings (two modelIds of one model and
+    /// app) are two leaves, which [`Self::datums`] sums into the same series, as it sums the leaves of
+    /// every minute into their dimension sets — the same datums as [`Self::add`] gives.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn add_interned(
+        &mut self,
+        minute: Timestamp,
+        [team, app, model]: [u32; 3],
+        caller: u32,
+        metadata: u32,
+        usage: Usage,
+        cost: Money,
+        unpriced: u64,
+    ) {
+        let leaf = Leaf {
+            minute: minute.minute(),
+            team,
+            app,
+            model,
+            caller,
+            metadata,
+        };
+        self.leaves.push((
+            leaf,
+            Sums {
+                usage,
+                cost,
+                unpriced,
+            },
+        ));
+    }
+
     /// Every datum, one per series and minute, in a stable order (minute, metric, dimensions).
     pub fn datums<'s>(&'s self) -> Vec<Datum> {
         // Series are keyed by interned dimension strings (names and values as CloudWatch gets them):
