@@ -75,7 +75,8 @@ pub(crate) trait BlockScan {
 }
 
 /// Runs `scan` with the best classifier of this CPU: AVX2 when detected, else SSE2 on x86-64; NEON on
-/// aarch64; the portable one elsewhere.
+/// aarch64, with PMULL for the prefix XOR when detected (every Graviton has it); the portable one
+/// elsewhere.
 #[inline]
 pub(crate) fn dispatch<S: BlockScan>(scan: S) -> S::Out {
     #[cfg(target_arch = "x86_64")]
@@ -85,7 +86,25 @@ pub(crate) fn dispatch<S: BlockScan>(scan: S) -> S::Out {
             return unsafe { run_avx2(scan, avx2) };
         }
     }
+    #[cfg(target_arch = "aarch64")]
+    {
+        if let Some(pmull) = NeonPmull::detect() {
+            // SAFETY: `pmull` exists, so the CPU has PMULL (see `NeonPmull::detect`).
+            return unsafe { run_neon_pmull(scan, pmull) };
+        }
+    }
     scan.run(Native::default())
+}
+
+/// Compiles `scan.run` (inlined here) with the AES extension's PMULL enabled, so that the carry-less
+/// prefix XOR inlines into its loop.
+///
+/// # Safety
+/// The CPU must have PMULL (the `aes` feature); holding a [`NeonPmull`] proves it.
+#[cfg(target_arch = "aarch64")]
+#[target_feature(enable = "aes")]
+unsafe fn run_neon_pmull<S: BlockScan>(scan: S, pmull: NeonPmull) -> S::Out {
+    scan.run(pmull)
 }
 
 /// Compiles `scan.run` (inlined here) with AVX2 and PCLMULQDQ enabled, so that the AVX2
@@ -424,7 +443,7 @@ mod x86 {
 }
 
 #[cfg(target_arch = "aarch64")]
-pub(crate) use arm::Neon;
+pub(crate) use arm::{Neon, NeonPmull};
 
 #[cfg(target_arch = "aarch64")]
 mod arm {
@@ -434,6 +453,57 @@ mod arm {
     /// NEON (Advanced SIMD): part of the aarch64 baseline, so always available there.
     #[derive(Clone, Copy, Debug, Default)]
     pub(crate) struct Neon;
+
+    /// NEON with the AES extension's 64-bit carry-less multiply (PMULL), proven present: only
+    /// [`NeonPmull::detect`] makes one. It classifies as [`Neon`] does; its prefix XOR is one PMULL.
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct NeonPmull(());
+
+    impl NeonPmull {
+        /// A `NeonPmull` token when this CPU has PMULL (`is_aarch64_feature_detected!` caches its
+        /// answer).
+        #[inline]
+        pub(crate) fn detect() -> Option<NeonPmull> {
+            std::arch::is_aarch64_feature_detected!("aes").then_some(NeonPmull(()))
+        }
+    }
+
+    impl Classify for NeonPmull {
+        type Least = uint8x16_t;
+
+        #[inline(always)]
+        fn prefix_xor(self, x: u64) -> u64 {
+            // SAFETY: a `NeonPmull` exists only when the CPU has PMULL.
+            unsafe { prefix_xor_pmull(x) }
+        }
+
+        #[inline(always)]
+        fn least_start(self) -> uint8x16_t {
+            Neon.least_start()
+        }
+
+        #[inline(always)]
+        fn least_with(self, least: uint8x16_t, block: &[u8; 64]) -> uint8x16_t {
+            Neon.least_with(least, block)
+        }
+
+        #[inline(always)]
+        fn saw_control(self, least: uint8x16_t) -> bool {
+            Neon.saw_control(least)
+        }
+
+        #[inline(always)]
+        fn classify(self, block: &[u8; 64]) -> Masks {
+            Neon.classify(block)
+        }
+    }
+
+    /// The carry-less product of `x` and all ones, low 64 bits: bit `i` is the XOR of bits 0..=i of `x`.
+    #[target_feature(enable = "aes")]
+    #[inline]
+    unsafe fn prefix_xor_pmull(x: u64) -> u64 {
+        vmull_p64(x, u64::MAX) as u64
+    }
 
     impl Classify for Neon {
         type Least = uint8x16_t;
@@ -627,6 +697,18 @@ mod tests {
     #[test]
     fn native_classification_equals_byte_at_a_time() {
         check(Native::default(), std::any::type_name::<Native>());
+    }
+
+    /// The PMULL path on aarch64. `REQUIRE_PMULL=1` (the aarch64 test step) makes a CPU without it a
+    /// failure, so the step cannot pass without running this path.
+    #[cfg(target_arch = "aarch64")]
+    #[test]
+    fn neon_pmull_classification_equals_byte_at_a_time() {
+        match NeonPmull::detect() {
+            Some(pmull) => check(pmull, "neon+pmull"),
+            None if std::env::var_os("REQUIRE_PMULL").is_some() => panic!("no PMULL on this CPU"),
+            None => eprintln!("no PMULL on this CPU: its path is not exercised here"),
+        }
     }
 
     #[cfg(target_arch = "x86_64")]
