@@ -849,13 +849,17 @@ mod tests {
                 let got = aggregate(&parsed, &resolutions, &prices, &attribution, &metrics, now);
                 assert_eq!(got.datums, want.datums, "seed {seed}, {metrics:?}");
                 assert_eq!(got.observations, want.observations);
-                // Each profile's own thresholds, read once per batch, reach its observations.
-                for (profile, cost) in [("tagged01", "5"), ("tagged02", "7.5")] {
+                // Each profile's own thresholds, read once per batch, reach its observations
+                // (tagged02's window tag is invalid: the default window).
+                for (profile, cost, window) in
+                    [("tagged01", "5", Some(10)), ("tagged02", "7.5", None)]
+                {
                     assert!(got.observations.iter().any(|o| {
                         o.profile_arn
                             .as_deref()
                             .is_some_and(|a| a.ends_with(profile))
                             && o.overrides.max_cost == Money::from_usd_text(cost).ok()
+                            && o.overrides.window_minutes == window
                     }));
                 }
                 assert_eq!(
