@@ -41,13 +41,14 @@ impl Utf8Check {
     }
 }
 
-/// Inflates a gzip stream (one or more members) into `out`, checking each member's CRC and length.
-/// `Ok(true)` when the inflated bytes are UTF-8, `Ok(false)` when they are not.
+/// Inflates a gzip stream (one or more members) into `out`, checking each member's CRC and length, and
+/// that the whole of it is UTF-8 ([`SubscriptionError::Utf8`] when it is not, after every member's own
+/// checks): `Ok` means all of `out` is UTF-8.
 pub(super) fn gunzip(
     input: &[u8],
     z: &mut Decompress,
     out: &mut Vec<u8>,
-) -> Result<bool, SubscriptionError> {
+) -> Result<(), SubscriptionError> {
     out.clear();
     let mut utf8 = Utf8Check {
         from: 0,
@@ -128,7 +129,10 @@ pub(super) fn gunzip(
         return Err(SubscriptionError::Gzip("empty"));
     }
     utf8.upto(out, out.len());
-    Ok(utf8.valid)
+    if !utf8.valid {
+        return Err(SubscriptionError::Utf8);
+    }
+    Ok(())
 }
 
 /// Skips a gzip member header (RFC 1952), returning what follows it.
@@ -176,6 +180,15 @@ mod tests {
         let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(b).unwrap();
         enc.finish().unwrap()
+    }
+
+    /// Inflates a good stream: whether its output is UTF-8 (`gunzip`'s `Ok` or its `Utf8` error).
+    fn inflated_utf8(gz: &[u8], z: &mut Decompress, out: &mut Vec<u8>) -> bool {
+        match gunzip(gz, z, out) {
+            Ok(()) => true,
+            Err(SubscriptionError::Utf8) => false,
+            Err(e) => panic!("a good stream: {e:?}"),
+        }
     }
 
     /// Text of `len` bytes or a few more: ASCII with characters of two to four bytes, and — when
@@ -236,7 +249,7 @@ mod tests {
                 gz.extend(gzip(&whole[from..cut]));
                 from = cut;
             }
-            let utf8 = gunzip(&gz, &mut z, &mut out).expect("a good stream");
+            let utf8 = inflated_utf8(&gz, &mut z, &mut out);
             assert_eq!(out, whole, "case {case}");
             assert_eq!(
                 utf8,
@@ -399,7 +412,7 @@ mod tests {
             if rng.below(3) == 0 {
                 gz.extend(std::iter::repeat_n(0, 1 + rng.below(20) as usize));
             }
-            let utf8 = gunzip(&gz, &mut z, &mut out).expect("a good stream");
+            let utf8 = inflated_utf8(&gz, &mut z, &mut out);
             assert_eq!(out, whole, "case {case}");
             let want = std::str::from_utf8(&whole).is_ok();
             assert_eq!(utf8, want, "case {case}: cuts {cuts:?}");
@@ -425,11 +438,11 @@ mod tests {
             b.extend_from_slice(&[b'z'; 10]);
             let mut z = Decompress::new(false);
             let mut out = Vec::new();
-            assert!(!gunzip(&gzip(&b), &mut z, &mut out).unwrap(), "{back}");
+            assert!(!inflated_utf8(&gzip(&b), &mut z, &mut out), "{back}");
             let mut ok = b.clone();
             ok.truncate(CHECK_CHUNK - back + 4);
             ok.extend_from_slice(&[b'z'; 10]);
-            assert!(gunzip(&gzip(&ok), &mut z, &mut out).unwrap(), "{back}");
+            assert!(inflated_utf8(&gzip(&ok), &mut z, &mut out), "{back}");
         }
     }
 }
