@@ -594,6 +594,17 @@ pub(crate) fn scan_escaped_message(
     start: usize,
     ends: &mut Vec<(u32, u32)>,
 ) -> Option<usize> {
+    scan_escaped_message_by(b, start, ends, |scan| crate::records::simd::dispatch(scan))
+}
+
+/// [`scan_escaped_message`], its block scan run by `run` (the tests run it with each classifier).
+#[inline(always)]
+fn scan_escaped_message_by(
+    b: &[u8],
+    start: usize,
+    ends: &mut Vec<(u32, u32)>,
+    run: impl FnOnce(EscapedContainer<'_, Members<'_>>) -> Option<usize>,
+) -> Option<usize> {
     if b.get(start) != Some(&b'{') || b.len() > u32::MAX as usize {
         return None;
     }
@@ -603,7 +614,7 @@ pub(crate) fn scan_escaped_message(
         base: start,
         open: [NOT_KEPT; 3],
     };
-    let end = crate::records::simd::dispatch(EscapedContainer { s: b, start, tally });
+    let end = run(EscapedContainer { s: b, start, tally });
     match end {
         Some(end) if b.get(end) == Some(&b'"') => Some(end),
         _ => {
@@ -698,107 +709,137 @@ impl<T: Tally> crate::records::simd::BlockScan for EscapedContainer<'_, T> {
     #[inline(always)]
     fn run<C: crate::records::simd::Classify>(self, c: C) -> Option<usize> {
         let s = self.s;
-        let mut tally = self.tally;
+        let mut st = Escaped {
+            tally: self.tally,
+            run: 0,
+            in_string: 0,
+            pending_backslash: false,
+            depth: 0,
+            kinds: 0,
+            least: c.least_start(),
+        };
+        // Whole blocks (every byte valid), then what is left, padded with spaces: two copies of the
+        // step, so that the one over whole blocks carries no mask of valid bytes.
         let mut pos = self.start;
-        let mut pad = [b' '; 64];
-        // The length of the backslash run still open at the previous block's end (0: none).
-        let mut run = 0usize;
-        // All ones when the previous block ended inside a string.
-        let mut in_string = 0u64;
-        // The previous block ended with a backslash outside strings: it must open a string here.
-        let mut pending_backslash = false;
-        let mut depth = 0u32;
-        // One bit per open level, innermost lowest: 1 for an object.
-        let mut kinds = 0u64;
-        // The least byte of the blocks read (control bytes: one test at the record's end).
-        let mut least = c.least_start();
-        loop {
-            let (block, valid): (&[u8; 64], u64) = match s.get(pos..pos + 64) {
-                Some(full) => (full.try_into().ok()?, u64::MAX),
-                None => {
-                    let rest = s.get(pos..).unwrap_or_default();
-                    if rest.is_empty() {
-                        return None;
-                    }
-                    pad[..rest.len()].copy_from_slice(rest);
-                    (&pad, (1u64 << rest.len()) - 1)
-                }
-            };
-            let m = c.classify(block);
-            if T::CONTROL {
-                least = c.least_with(least, block);
+        while let Some(full) = s.get(pos..pos + 64) {
+            if let Some(answer) = st.step(c, full.try_into().ok()?, u64::MAX, pos) {
+                return answer;
             }
-            let b = m.backslash;
-            // A block with neither backslash nor quote, no backslash run carried into it and none
-            // pending, inside a string (a stretch of prose) or outside one without brackets: the
-            // general block step below would find no quote, no bad byte, no bracket to count, and
-            // leave every carried state as it is. So go straight on (about a third of the blocks of
-            // a body-heavy batch).
-            if (b | m.quote) == 0
-                && run == 0
-                && !pending_backslash
-                && valid == u64::MAX
-                && (in_string != 0 || m.bracket == 0)
-            {
-                pos += 64;
-                continue;
-            }
-            // The byte after each run of backslashes: after an odd run, after a run ≡ 1 (mod 4).
-            let (after_odd, after_one) = run_ends(b, run);
-            let structural = m.quote & after_one;
-            let inside = c.prefix_xor(structural) ^ in_string;
-            let opening = structural & inside;
-            let outside_backslash = b & !inside;
-            if pending_backslash && opening & 1 == 0 {
-                return None;
-            }
-            // A quote after no odd run (raw), an odd run before something else (a message escape), a
-            // backslash outside strings other than the one of an opening quote (the last byte's is
-            // checked in the next block).
-            let bad = ((m.quote & !after_odd)
-                | (after_odd & !m.quote)
-                | (outside_backslash & !(opening >> 1) & !(1 << 63)))
-                & valid;
-            let mut brackets = m.bracket & !inside & valid;
-            while brackets != 0 {
-                let i = brackets.trailing_zeros();
-                brackets &= brackets - 1;
-                let byte = block[i as usize];
-                if byte == b'{' || byte == b'[' {
-                    if depth == 64 {
-                        return None;
-                    }
-                    kinds = (kinds << 1) | u64::from(byte == b'{');
-                    depth += 1;
-                    tally.open(depth, pos + i as usize);
-                    continue;
-                }
-                if depth == 0 || (kinds & 1 == 1) != (byte == b'}') {
-                    return None;
-                }
-                tally.close(depth, pos + i as usize);
-                kinds >>= 1;
-                depth -= 1;
-                if depth == 0 {
-                    if T::CONTROL && c.saw_control(least) {
-                        return None;
-                    }
-                    let upto = u64::MAX >> (63 - i);
-                    return (bad & upto == 0).then_some(pos + i as usize + 1);
-                }
-            }
-            if bad != 0 || valid != u64::MAX {
-                return None;
-            }
-            in_string = if inside >> 63 == 1 { u64::MAX } else { 0 };
-            pending_backslash = outside_backslash >> 63 == 1;
-            run = if b == u64::MAX {
-                run + 64
-            } else {
-                b.leading_ones() as usize
-            };
             pos += 64;
         }
+        let rest = s.get(pos..).unwrap_or_default();
+        if rest.is_empty() {
+            return None;
+        }
+        let mut pad = [b' '; 64];
+        pad[..rest.len()].copy_from_slice(rest);
+        // A block with padding never goes on (its step says so): its answer is the scan's.
+        st.step(c, &pad, (1u64 << rest.len()) - 1, pos).flatten()
+    }
+}
+
+/// What [`EscapedContainer`] carries from one block to the next.
+struct Escaped<T, L> {
+    tally: T,
+    /// The length of the backslash run still open at the previous block's end (0: none).
+    run: usize,
+    /// All ones when the previous block ended inside a string.
+    in_string: u64,
+    /// The previous block ended with a backslash outside strings: it must open a string here.
+    pending_backslash: bool,
+    depth: u32,
+    /// One bit per open level, innermost lowest: 1 for an object.
+    kinds: u64,
+    /// The least byte of the blocks read (control bytes: one test at the container's end).
+    least: L,
+}
+
+impl<T: Tally, L: Copy> Escaped<T, L> {
+    /// The block at `pos` (`valid`: its bytes that are in the text; the rest is padding):
+    /// `Some(answer)` when the scan ends in it, `None` to go on with the next block (never when
+    /// `valid` is not every byte).
+    ///
+    #[inline(always)]
+    fn step<C: crate::records::simd::Classify<Least = L>>(
+        &mut self,
+        c: C,
+        block: &[u8; 64],
+        valid: u64,
+        pos: usize,
+    ) -> Option<Option<usize>> {
+        let m = c.classify(block);
+        if T::CONTROL {
+            self.least = c.least_with(self.least, block);
+        }
+        let b = m.backslash;
+        // A block with neither backslash nor quote, no backslash run carried into it and none
+        // pending, inside a string (a stretch of prose) or outside one without brackets: the step
+        // below would find no quote, no bad byte, no bracket to count, and leave every carried
+        // state as it is. Where the classifier says it pays, go straight on.
+        if C::SKIP_PLAIN_BLOCKS
+            && (b | m.quote) == 0
+            && self.run == 0
+            && !self.pending_backslash
+            && valid == u64::MAX
+            && (self.in_string != 0 || m.bracket == 0)
+        {
+            return None;
+        }
+        // The byte after each run of backslashes: after an odd run, after a run ≡ 1 (mod 4).
+        let (after_odd, after_one) = run_ends(b, self.run);
+        let structural = m.quote & after_one;
+        let inside = c.prefix_xor(structural) ^ self.in_string;
+        let opening = structural & inside;
+        let outside_backslash = b & !inside;
+        if self.pending_backslash && opening & 1 == 0 {
+            return Some(None);
+        }
+        // A quote after no odd run (raw), an odd run before something else (a message escape), a
+        // backslash outside strings other than the one of an opening quote (the last byte's is
+        // checked in the next block).
+        let bad = ((m.quote & !after_odd)
+            | (after_odd & !m.quote)
+            | (outside_backslash & !(opening >> 1) & !(1 << 63)))
+            & valid;
+        let mut brackets = m.bracket & !inside & valid;
+        while brackets != 0 {
+            let i = brackets.trailing_zeros();
+            brackets &= brackets - 1;
+            let byte = block[i as usize];
+            if byte == b'{' || byte == b'[' {
+                if self.depth == 64 {
+                    return Some(None);
+                }
+                self.kinds = (self.kinds << 1) | u64::from(byte == b'{');
+                self.depth += 1;
+                self.tally.open(self.depth, pos + i as usize);
+                continue;
+            }
+            if self.depth == 0 || (self.kinds & 1 == 1) != (byte == b'}') {
+                return Some(None);
+            }
+            self.tally.close(self.depth, pos + i as usize);
+            self.kinds >>= 1;
+            self.depth -= 1;
+            if self.depth == 0 {
+                if T::CONTROL && c.saw_control(self.least) {
+                    return Some(None);
+                }
+                let upto = u64::MAX >> (63 - i);
+                return Some((bad & upto == 0).then_some(pos + i as usize + 1));
+            }
+        }
+        if bad != 0 || valid != u64::MAX {
+            return Some(None);
+        }
+        self.in_string = if inside >> 63 == 1 { u64::MAX } else { 0 };
+        self.pending_backslash = outside_backslash >> 63 == 1;
+        self.run = if b == u64::MAX {
+            self.run + 64
+        } else {
+            b.leading_ones() as usize
+        };
+        None
     }
 }
 
@@ -950,6 +991,77 @@ pub(crate) fn message_end_by_bytes(b: &[u8], start: usize) -> Option<(usize, boo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::simd::{BlockScan, Classify, EachClassifier};
+
+    /// [`super::skip_escaped_container`] as the tests call it: run with every classifier this CPU has
+    /// (the portable one, the target's baseline, AVX2 and AVX-512 where present — each with its own
+    /// choice of skipping plain blocks), which must all give the dispatched answer.
+    fn skip_escaped_container(s: &[u8], start: usize) -> Option<usize> {
+        struct Each<'s> {
+            s: &'s [u8],
+            start: usize,
+            answers: Vec<(&'static str, Option<usize>)>,
+        }
+        impl EachClassifier for Each<'_> {
+            fn visit<C: Classify>(&mut self, name: &'static str, c: C) {
+                let (s, start) = (self.s, self.start);
+                let answer = EscapedContainer {
+                    s,
+                    start,
+                    tally: NoTally,
+                }
+                .run(c);
+                self.answers.push((name, answer));
+            }
+        }
+        let want = super::skip_escaped_container(s, start);
+        let mut each = Each {
+            s,
+            start,
+            answers: Vec::new(),
+        };
+        crate::records::simd::each_classifier(&mut each);
+        assert!(each.answers.len() >= 2);
+        for (name, answer) in each.answers {
+            assert_eq!(answer, want, "{name}: {}", String::from_utf8_lossy(s));
+        }
+        want
+    }
+
+    /// [`super::scan_escaped_message`] as the tests call it: every classifier gives the dispatched
+    /// answer and pushes the same ends.
+    fn scan_escaped_message(b: &[u8], start: usize, ends: &mut Vec<(u32, u32)>) -> Option<usize> {
+        type Answer = (&'static str, Option<usize>, Vec<(u32, u32)>);
+        struct Each<'s> {
+            b: &'s [u8],
+            start: usize,
+            ends: Vec<(u32, u32)>,
+            /// Per classifier: its name, its answer, the ends it pushed.
+            answers: Vec<Answer>,
+        }
+        impl EachClassifier for Each<'_> {
+            fn visit<C: Classify>(&mut self, name: &'static str, c: C) {
+                let mut ends = self.ends.clone();
+                let answer =
+                    scan_escaped_message_by(self.b, self.start, &mut ends, |scan| scan.run(c));
+                self.answers.push((name, answer, ends));
+            }
+        }
+        let mut each = Each {
+            b,
+            start,
+            ends: ends.clone(),
+            answers: Vec::new(),
+        };
+        let want = super::scan_escaped_message(b, start, ends);
+        crate::records::simd::each_classifier(&mut each);
+        assert!(each.answers.len() >= 2);
+        for (name, answer, their_ends) in each.answers {
+            assert_eq!(answer, want, "{name}: {}", String::from_utf8_lossy(b));
+            assert_eq!(&their_ends, ends, "{name}: {}", String::from_utf8_lossy(b));
+        }
+        want
+    }
 
     #[test]
     fn strings_with_escapes() {

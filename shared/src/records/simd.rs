@@ -36,6 +36,14 @@ pub(crate) struct Masks {
 pub(crate) trait Classify: Copy {
     fn classify(self, block: &[u8; 64]) -> Masks;
 
+    /// Whether a block scan should test each block for "nothing to do here" (no backslash, no quote,
+    /// no bracket outside strings: a third of a body-heavy batch's blocks, mixed with the rest) and
+    /// go straight on. The test's branch is often mispredicted; it pays where classifying and
+    /// stepping through a block costs more than those mispredictions (AVX2: measured equal; SSE2,
+    /// NEON: not measured, kept), and not with AVX-512, whose masks come straight from its compares
+    /// (BENCHMARKS.md, seventh round).
+    const SKIP_PLAIN_BLOCKS: bool = true;
+
     /// Bit `i` set when an odd number of the bits of `x` at or below `i` are set (a string mask from
     /// its quotes): six shifts and XORs, or one carry-less multiply by all ones where the CPU has it.
     #[inline(always)]
@@ -81,6 +89,10 @@ pub(crate) trait BlockScan {
 pub(crate) fn dispatch<S: BlockScan>(scan: S) -> S::Out {
     #[cfg(target_arch = "x86_64")]
     {
+        if let Some(avx512) = Avx512::detect() {
+            // SAFETY: `avx512` exists, so the CPU has AVX-512BW (see `Avx512::detect`).
+            return unsafe { run_avx512(scan, avx512) };
+        }
         if let Some(avx2) = Avx2::detect() {
             // SAFETY: `avx2` exists, so the CPU has AVX2 (see `Avx2::detect`).
             return unsafe { run_avx2(scan, avx2) };
@@ -94,6 +106,37 @@ pub(crate) fn dispatch<S: BlockScan>(scan: S) -> S::Out {
         }
     }
     scan.run(Native::default())
+}
+
+/// What the tests run with each classifier of this CPU ([`each_classifier`]).
+#[cfg(test)]
+pub(crate) trait EachClassifier {
+    fn visit<C: Classify>(&mut self, name: &'static str, c: C);
+}
+
+/// Visits every classifier this CPU can run: the portable one, the target's baseline, and those
+/// detected at run time. The tests of the scans built on [`dispatch`] hold each one to the same
+/// answer, so that a path the dispatch does not take on this machine is still tested here.
+#[cfg(test)]
+pub(crate) fn each_classifier(v: &mut impl EachClassifier) {
+    v.visit("portable", Portable);
+    #[cfg(target_arch = "x86_64")]
+    {
+        v.visit("sse2", Sse2);
+        if let Some(avx2) = Avx2::detect() {
+            v.visit("avx2", avx2);
+        }
+        if let Some(avx512) = Avx512::detect() {
+            v.visit("avx512", avx512);
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        v.visit("neon", Neon);
+        if let Some(pmull) = NeonPmull::detect() {
+            v.visit("neon+pmull", pmull);
+        }
+    }
 }
 
 /// Compiles `scan.run` (inlined here) with the AES extension's PMULL enabled, so that the carry-less
@@ -116,6 +159,17 @@ unsafe fn run_neon_pmull<S: BlockScan>(scan: S, pmull: NeonPmull) -> S::Out {
 #[target_feature(enable = "avx2,pclmulqdq")]
 unsafe fn run_avx2<S: BlockScan>(scan: S, avx2: Avx2) -> S::Out {
     scan.run(avx2)
+}
+
+/// Compiles `scan.run` (inlined here) with AVX-512F/BW and PCLMULQDQ enabled: one 64-byte load per
+/// block, and compares straight into 64-bit masks.
+///
+/// # Safety
+/// The CPU must have AVX-512F, AVX-512BW and PCLMULQDQ; holding an [`Avx512`] proves it.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,pclmulqdq")]
+unsafe fn run_avx512<S: BlockScan>(scan: S, avx512: Avx512) -> S::Out {
+    scan.run(avx512)
 }
 
 /// The baseline classifier of the target: SSE2 (x86-64), NEON (aarch64) or portable.
@@ -225,7 +279,7 @@ pub(crate) fn find_byte(s: &[u8], from: usize, needle: u8) -> Option<usize> {
 }
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) use x86::{Avx2, Sse2};
+pub(crate) use x86::{Avx2, Avx512, Sse2};
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
@@ -248,6 +302,94 @@ mod x86 {
         pub(crate) fn detect() -> Option<Avx2> {
             (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("pclmulqdq"))
                 .then_some(Avx2(()))
+        }
+    }
+
+    /// AVX-512F, AVX-512BW and PCLMULQDQ, proven present: only [`Avx512::detect`] makes one. A block
+    /// is one 512-bit register, and each compare gives its 64-bit mask directly (no movemask).
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct Avx512(());
+
+    impl Avx512 {
+        /// An `Avx512` token when this CPU has AVX-512F, AVX-512BW and PCLMULQDQ
+        /// (`is_x86_feature_detected!` caches its answers).
+        #[inline]
+        pub(crate) fn detect() -> Option<Avx512> {
+            (is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512bw")
+                && is_x86_feature_detected!("pclmulqdq"))
+            .then_some(Avx512(()))
+        }
+    }
+
+    impl Classify for Avx512 {
+        type Least = __m512i;
+
+        const SKIP_PLAIN_BLOCKS: bool = false;
+
+        #[inline(always)]
+        fn prefix_xor(self, x: u64) -> u64 {
+            // SAFETY: an `Avx512` exists only when the CPU has PCLMULQDQ.
+            unsafe { prefix_xor_clmul(x) }
+        }
+
+        #[inline(always)]
+        fn least_start(self) -> __m512i {
+            // SAFETY: an `Avx512` exists only when the CPU has AVX-512F.
+            unsafe { least_start_avx512() }
+        }
+
+        #[inline(always)]
+        fn least_with(self, least: __m512i, block: &[u8; 64]) -> __m512i {
+            // SAFETY: an `Avx512` exists only when the CPU has AVX-512BW; the load reads
+            // `block[0..64]`.
+            unsafe { least_with_avx512(least, block) }
+        }
+
+        #[inline(always)]
+        fn saw_control(self, least: __m512i) -> bool {
+            // SAFETY: an `Avx512` exists only when the CPU has AVX-512BW.
+            unsafe { saw_control_avx512(least) }
+        }
+
+        #[inline(always)]
+        fn classify(self, block: &[u8; 64]) -> Masks {
+            // SAFETY: an `Avx512` exists only when the CPU has AVX-512F/BW; the load reads
+            // `block[0..64]`.
+            unsafe { classify_avx512(block) }
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn least_start_avx512() -> __m512i {
+        _mm512_set1_epi8(-1)
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    unsafe fn least_with_avx512(least: __m512i, block: &[u8; 64]) -> __m512i {
+        _mm512_min_epu8(least, _mm512_loadu_si512(block.as_ptr().cast()))
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    unsafe fn saw_control_avx512(least: __m512i) -> bool {
+        _mm512_cmplt_epu8_mask(least, _mm512_set1_epi8(0x20)) != 0
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    unsafe fn classify_avx512(block: &[u8; 64]) -> Masks {
+        let v = _mm512_loadu_si512(block.as_ptr().cast());
+        // `c | 0x20` is 0x7b only for `{` and `[`, 0x7d only for `}` and `]`.
+        let lower = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
+        Masks {
+            backslash: _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\\' as i8)),
+            quote: _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'"' as i8)),
+            control: _mm512_cmplt_epu8_mask(v, _mm512_set1_epi8(0x20)),
+            bracket: _mm512_cmpeq_epi8_mask(lower, _mm512_set1_epi8(0x7b))
+                | _mm512_cmpeq_epi8_mask(lower, _mm512_set1_epi8(0x7d)),
         }
     }
 
@@ -708,6 +850,15 @@ mod tests {
             Some(pmull) => check(pmull, "neon+pmull"),
             None if std::env::var_os("REQUIRE_PMULL").is_some() => panic!("no PMULL on this CPU"),
             None => eprintln!("no PMULL on this CPU: its path is not exercised here"),
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx512_classification_equals_byte_at_a_time() {
+        match Avx512::detect() {
+            Some(avx512) => check(avx512, "avx512"),
+            None => eprintln!("no AVX-512BW on this CPU: its path is not exercised here"),
         }
     }
 
