@@ -4,19 +4,23 @@
 //!
 //! Both need the same few questions answered about many bytes at once — which are `\`, which are `"`,
 //! which are control bytes (< 0x20) — as bit masks (bit `i` for byte `i`). Each instruction set answers
-//! them for 16 or 32 bytes per compare:
+//! them for 16, 32 or 64 bytes per compare:
 //!
-//! - **x86-64**: SSE2 (part of the x86-64 baseline, so always there) and AVX2 (detected at run time:
-//!   [`Avx2::detect`]).
-//! - **aarch64**: NEON (part of the aarch64 baseline; the Lambda runs on Graviton).
+//! - **x86-64**: SSE2 (part of the x86-64 baseline, so always there), AVX2 (detected at run time:
+//!   [`Avx2::detect`]) and AVX-512BW ([`Avx512::detect`]), whose compares give the 64-bit masks
+//!   directly.
+//! - **aarch64**: NEON (part of the aarch64 baseline; the Lambda runs on Graviton), with PMULL for the
+//!   prefix XOR where detected.
 //! - anywhere else: [`Portable`], eight bytes per 64-bit word operation (SWAR).
 //!
 //! Every path is tested against a byte-at-a-time reference on random and adversarial blocks (the
-//! tests below; the aarch64 path runs under qemu in `scripts/test.d/35-aarch64-scan.sh`).
+//! tests below; the aarch64 path runs under qemu in `scripts/test.d/35-aarch64-scan.sh`), and the
+//! scans built on them are run with every classifier the CPU has (`each_classifier`, in tests).
 //!
 //! `unsafe` is confined to this module: the intrinsics themselves (loads from a `&[u8; 64]` or from a
-//! slice whose length was checked first) and calling an AVX2 function, which is sound only on a CPU
-//! that has AVX2 — so the [`Avx2`] token can only be obtained from [`Avx2::detect`].
+//! slice whose length was checked first) and calling an AVX2 or AVX-512 function, which is sound only
+//! on a CPU that has it — so the [`Avx2`] and [`Avx512`] tokens can only be obtained from their
+//! `detect`.
 
 /// Classification of a 64-byte block: bit `i` of each mask describes byte `i`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -39,7 +43,7 @@ pub(crate) trait Classify: Copy {
     /// Whether a block scan should test each block for "nothing to do here" (no backslash, no quote,
     /// no bracket outside strings: a third of a body-heavy batch's blocks, mixed with the rest) and
     /// go straight on. The test's branch is often mispredicted; it pays where classifying and
-    /// stepping through a block costs more than those mispredictions (AVX2: measured equal; SSE2,
+    /// stepping through a block costs more than those mispredictions (AVX2: measured, a little; SSE2,
     /// NEON: not measured, kept), and not with AVX-512, whose masks come straight from its compares
     /// (BENCHMARKS.md, seventh round).
     const SKIP_PLAIN_BLOCKS: bool = true;
