@@ -119,27 +119,64 @@ pub(crate) trait EachClassifier {
 }
 
 /// Visits every classifier this CPU can run: the portable one, the target's baseline, and those
-/// detected at run time. The tests of the scans built on [`dispatch`] hold each one to the same
-/// answer, so that a path the dispatch does not take on this machine is still tested here.
+/// detected at run time, each also with its [`Classify::SKIP_PLAIN_BLOCKS`] reversed
+/// ([`FlipSkip`]). The tests of the scans built on [`dispatch`] hold each one to the same answer, so
+/// that a path the dispatch does not take on this machine is still tested here — the plain-block
+/// skip and the step without it too, on a CPU where every classifier makes the same choice.
 #[cfg(test)]
 pub(crate) fn each_classifier(v: &mut impl EachClassifier) {
     v.visit("portable", Portable);
+    v.visit("portable, skip reversed", FlipSkip(Portable));
     #[cfg(target_arch = "x86_64")]
     {
         v.visit("sse2", Sse2);
+        v.visit("sse2, skip reversed", FlipSkip(Sse2));
         if let Some(avx2) = Avx2::detect() {
             v.visit("avx2", avx2);
+            v.visit("avx2, skip reversed", FlipSkip(avx2));
         }
         if let Some(avx512) = Avx512::detect() {
             v.visit("avx512", avx512);
+            v.visit("avx512, skip reversed", FlipSkip(avx512));
         }
     }
     #[cfg(target_arch = "aarch64")]
     {
         v.visit("neon", Neon);
+        v.visit("neon, skip reversed", FlipSkip(Neon));
         if let Some(pmull) = NeonPmull::detect() {
             v.visit("neon+pmull", pmull);
+            v.visit("neon+pmull, skip reversed", FlipSkip(pmull));
         }
+    }
+}
+
+/// `C` with its choice of skipping plain blocks reversed, everything else its own: the tests run the
+/// block scans both ways with every classifier ([`each_classifier`]).
+#[cfg(test)]
+#[derive(Clone, Copy)]
+struct FlipSkip<C>(C);
+
+#[cfg(test)]
+impl<C: Classify> Classify for FlipSkip<C> {
+    type Least = C::Least;
+
+    const SKIP_PLAIN_BLOCKS: bool = !C::SKIP_PLAIN_BLOCKS;
+
+    fn classify(self, block: &[u8; 64]) -> Masks {
+        self.0.classify(block)
+    }
+    fn prefix_xor(self, x: u64) -> u64 {
+        self.0.prefix_xor(x)
+    }
+    fn least_start(self) -> C::Least {
+        self.0.least_start()
+    }
+    fn least_with(self, least: C::Least, block: &[u8; 64]) -> C::Least {
+        self.0.least_with(least, block)
+    }
+    fn saw_control(self, least: C::Least) -> bool {
+        self.0.saw_control(least)
     }
 }
 
