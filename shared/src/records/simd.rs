@@ -42,10 +42,11 @@ pub(crate) trait Classify: Copy {
 
     /// Whether a block scan should test each block for "nothing to do here" (no backslash, no quote,
     /// no bracket outside strings: a third of a body-heavy batch's blocks, mixed with the rest) and
-    /// go straight on. The test's branch is often mispredicted; it pays where classifying and
-    /// stepping through a block costs more than those mispredictions (AVX2: measured, a little; SSE2,
-    /// NEON: not measured, kept), and not with AVX-512, whose masks come straight from its compares
-    /// (BENCHMARKS.md, seventh round).
+    /// go straight on. The test's branch is often mispredicted; without it the whole step runs on
+    /// every block. With AVX-512, whose masks come straight from its compares, going without the
+    /// skip is faster (measured); with AVX2 the two measured the same within noise, and SSE2, NEON and
+    /// the portable classifier were not measured: those keep the skip they had (BENCHMARKS.md, seventh
+    /// round).
     const SKIP_PLAIN_BLOCKS: bool = true;
 
     /// Bit `i` set when an odd number of the bits of `x` at or below `i` are set (a string mask from
@@ -86,15 +87,16 @@ pub(crate) trait BlockScan {
     fn run<C: Classify>(self, c: C) -> Self::Out;
 }
 
-/// Runs `scan` with the best classifier of this CPU: AVX2 when detected, else SSE2 on x86-64; NEON on
-/// aarch64, with PMULL for the prefix XOR when detected (every Graviton has it); the portable one
-/// elsewhere.
+/// Runs `scan` with the best classifier of this CPU: on x86-64, AVX-512 (F, BW and PCLMULQDQ) when
+/// detected, else AVX2 (with PCLMULQDQ) when detected, else SSE2; NEON on aarch64, with PMULL for the
+/// prefix XOR when detected (every Graviton has it); the portable one elsewhere.
 #[inline]
 pub(crate) fn dispatch<S: BlockScan>(scan: S) -> S::Out {
     #[cfg(target_arch = "x86_64")]
     {
         if let Some(avx512) = Avx512::detect() {
-            // SAFETY: `avx512` exists, so the CPU has AVX-512BW (see `Avx512::detect`).
+            // SAFETY: `avx512` exists, so the CPU has AVX-512F, AVX-512BW and PCLMULQDQ (see
+            // `Avx512::detect`).
             return unsafe { run_avx512(scan, avx512) };
         }
         if let Some(avx2) = Avx2::detect() {
