@@ -758,7 +758,6 @@ impl<T: Tally, L: Copy> Escaped<T, L> {
     /// The block at `pos` (`valid`: its bytes that are in the text; the rest is padding):
     /// `Some(answer)` when the scan ends in it, `None` to go on with the next block (never when
     /// `valid` is not every byte).
-    ///
     #[inline(always)]
     fn step<C: crate::records::simd::Classify<Least = L>>(
         &mut self,
