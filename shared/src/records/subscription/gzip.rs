@@ -191,20 +191,11 @@ mod tests {
         }
     }
 
-    /// Text of `len` bytes or a few more: ASCII with characters of two to four bytes, and — when
-    /// `bad` — one byte that breaks UTF-8 somewhere (a stray continuation byte, a lead byte without
-    /// its continuation, an overlong or surrogate form, a byte no UTF-8 holds).
+    /// Text of `len` bytes or a few more ([`text`]'s valid text), and — when `bad` — one byte sequence
+    /// that breaks UTF-8 spliced in somewhere (a stray continuation byte, a lead byte without its
+    /// continuation, an overlong or surrogate form, a byte no UTF-8 holds).
     fn text_with_a_break(rng: &mut Rng, len: usize, bad: bool) -> Vec<u8> {
-        let mut b = Vec::with_capacity(len + 8);
-        while b.len() < len {
-            let c = match rng.below(8) {
-                0 => 'é',
-                1 => '€',
-                2 => '😀',
-                _ => char::from(b'a' + rng.below(26) as u8),
-            };
-            b.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
-        }
+        let mut b = text(rng, len, 0);
         if bad {
             let at = rng.below(b.len() as u64) as usize;
             let breaks: [&[u8]; 6] = [
