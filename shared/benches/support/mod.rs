@@ -19,7 +19,7 @@ use bedrock_meter_core::pricing::prices::PriceTable;
 use bedrock_meter_core::pricing::prices::Unpriced;
 use bedrock_meter_core::records::subscription::{event_id, Base64Data, Decoder, LogsData};
 use bedrock_meter_core::time::Timestamp;
-use flate2::{Crc, Decompress, FlushDecompress, Status};
+use std::ptr::NonNull;
 
 // ---------------------------------------------------------------------------------------------------
 // The pipeline: what functions/ingest/src/lib.rs `handle_data` runs between its AWS calls.
@@ -168,20 +168,23 @@ pub fn process(
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Decode-only: base64 + gunzip (+ CRC check), nothing else — the limit no parser can beat.
+// Decode-only: base64 + gunzip (+ CRC check), nothing else — the limit no parser can beat. The inflate
+// is the decoder's own for a payload of one member: libdeflate, which also checks the CRC and length.
 
 pub struct RawDecode {
     compressed: Vec<u8>,
     out: Vec<u8>,
-    z: Decompress,
+    d: NonNull<libdeflate_sys::libdeflate_decompressor>,
 }
 
 impl RawDecode {
     pub fn new() -> RawDecode {
+        // SAFETY: no precondition; NULL only when out of memory.
+        let d = unsafe { libdeflate_sys::libdeflate_alloc_decompressor() };
         RawDecode {
             compressed: Vec::new(),
             out: Vec::new(),
-            z: Decompress::new(false),
+            d: NonNull::new(d).expect("libdeflate decompressor"),
         }
     }
 
@@ -195,21 +198,32 @@ impl RawDecode {
             c[0] == 0x1f && c[1] == 0x8b && c[3] == 0,
             "plain gzip header"
         );
-        let t = &c[c.len() - 8..];
-        let want_crc = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
-        let isize = u32::from_le_bytes([t[4], t[5], t[6], t[7]]) as usize;
-        self.out.clear();
-        self.out.reserve(isize + 1);
-        self.z.reset(false);
-        let st = self
-            .z
-            .decompress_vec(&c[10..c.len() - 8], &mut self.out, FlushDecompress::Finish)
-            .expect("inflate");
-        assert_eq!(st, Status::StreamEnd);
-        let mut crc = Crc::new();
-        crc.update(&self.out);
-        assert_eq!(crc.sum(), want_crc);
-        self.out.len()
+        let isize = u32::from_le_bytes(c[c.len() - 4..].try_into().expect("4 bytes")) as usize;
+        // Zeroed once (the first run), then reused: libdeflate writes into an initialized buffer.
+        self.out.resize(isize, 0);
+        let mut written = 0usize;
+        // SAFETY: `self.d` is a live decompressor used by this thread alone; libdeflate reads `c` and
+        // writes at most `isize` bytes into `self.out`, which holds `isize` bytes.
+        let r = unsafe {
+            libdeflate_sys::libdeflate_gzip_decompress(
+                self.d.as_ptr(),
+                c.as_ptr().cast(),
+                c.len(),
+                self.out.as_mut_ptr().cast(),
+                isize,
+                &mut written,
+            )
+        };
+        assert_eq!(r, libdeflate_sys::libdeflate_result_LIBDEFLATE_SUCCESS);
+        assert_eq!(written, isize);
+        written
+    }
+}
+
+impl Drop for RawDecode {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `libdeflate_alloc_decompressor`, freed once.
+        unsafe { libdeflate_sys::libdeflate_free_decompressor(self.d.as_ptr()) }
     }
 }
 

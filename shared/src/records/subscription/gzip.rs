@@ -1,9 +1,20 @@
 //! Gzip inflation of a payload: one or more members, each member's CRC and length checked, the output
-//! buffer sized once from the trailer and capped at [`MAX_INFLATED_BYTES`]. The same read of the
-//! inflated bytes that sums the CRC also checks that they are UTF-8 ([`Utf8Check`]): one pass over
-//! the output instead of two.
+//! buffer sized once from the trailer and capped at [`MAX_INFLATED_BYTES`].
+//!
+//! A payload as CloudWatch Logs sends it is one member: libdeflate inflates it in one call, checks
+//! its CRC and length, and the output is then checked to be UTF-8 ([`one_member`]). Anything else
+//! (several members, padding, a trailer that does not match, a stream libdeflate refuses) is read by
+//! zlib-rs, member by member ([`gunzip_members`]), which gives the answer or the error it always
+//! gave; there the read of the inflated bytes that sums the CRC also checks that they are UTF-8
+//! ([`Utf8Check`]).
+
+use std::ptr::NonNull;
 
 use flate2::{Crc, Decompress, FlushDecompress, Status};
+use libdeflate_sys::{
+    libdeflate_alloc_decompressor, libdeflate_decompressor, libdeflate_free_decompressor,
+    libdeflate_gzip_decompress_ex, libdeflate_result_LIBDEFLATE_SUCCESS,
+};
 
 use super::{SubscriptionError, MAX_INFLATED_BYTES};
 
@@ -41,10 +52,106 @@ impl Utf8Check {
     }
 }
 
+/// What a [`super::Decoder`] inflates with: libdeflate for a payload of one member, zlib-rs for the
+/// rest.
+pub(super) struct Inflaters {
+    one_shot: OneShot,
+    members: Decompress,
+}
+
+impl Inflaters {
+    pub(super) fn new() -> Inflaters {
+        Inflaters {
+            one_shot: OneShot::new(),
+            members: Decompress::new(false),
+        }
+    }
+}
+
+/// A libdeflate decompressor (it inflates a whole deflate stream in one call).
+struct OneShot(NonNull<libdeflate_decompressor>);
+
+// SAFETY: a libdeflate decompressor is a block of memory of its own, tied to no thread; it is only
+// used through `&mut OneShot`, so by one thread at a time.
+unsafe impl Send for OneShot {}
+// SAFETY: `&OneShot` gives no access to the decompressor (every use takes `&mut`).
+unsafe impl Sync for OneShot {}
+
+impl OneShot {
+    fn new() -> OneShot {
+        // SAFETY: no precondition; it returns NULL only when out of memory.
+        let p = unsafe { libdeflate_alloc_decompressor() };
+        OneShot(NonNull::new(p).expect("libdeflate_alloc_decompressor: out of memory"))
+    }
+}
+
+impl Drop for OneShot {
+    fn drop(&mut self) {
+        // SAFETY: the decompressor came from `libdeflate_alloc_decompressor` and is freed once.
+        unsafe { libdeflate_free_decompressor(self.0.as_ptr()) }
+    }
+}
+
 /// Inflates a gzip stream (one or more members) into `out`, checking each member's CRC and length, and
 /// that the whole of it is UTF-8 ([`SubscriptionError::Utf8`] when it is not, after every member's own
-/// checks): `Ok` means all of `out` is UTF-8.
+/// checks): `Ok` means all of `out` is UTF-8. One member is inflated by libdeflate ([`one_member`]);
+/// for anything else, [`gunzip_members`] gives the answer.
 pub(super) fn gunzip(
+    input: &[u8],
+    inflaters: &mut Inflaters,
+    out: &mut Vec<u8>,
+) -> Result<(), SubscriptionError> {
+    if one_member(input, &mut inflaters.one_shot, out) {
+        return match simdutf8::basic::from_utf8(out) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(SubscriptionError::Utf8),
+        };
+    }
+    gunzip_members(input, &mut inflaters.members, out)
+}
+
+/// Inflates `input` into `out` when it is exactly one gzip member — header, deflate stream, CRC and
+/// length, nothing after it — whose output is the length its trailer gives, at most
+/// [`MAX_INFLATED_BYTES`]: `true`, the CRC and the length checked by libdeflate. `false` (`out` then
+/// empty) for anything else: several members, padding after one, a length that is not the output's,
+/// a header or stream libdeflate refuses. [`gunzip_members`] then reads the input, and its answer or
+/// error is the one a payload always got.
+fn one_member(input: &[u8], d: &mut OneShot, out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let Some(trailer) = input.len().checked_sub(4).map(|at| &input[at..]) else {
+        return false;
+    };
+    let isize = u32::from_le_bytes(trailer.try_into().expect("4 bytes")) as usize;
+    if isize > MAX_INFLATED_BYTES {
+        return false;
+    }
+    out.reserve_exact(isize);
+    let (mut read, mut written) = (0usize, 0usize);
+    // SAFETY: `d` is a live decompressor, used by this thread alone (`&mut`); libdeflate reads
+    // `input` and writes at most `isize` bytes from `out`'s start, within the capacity just reserved
+    // (`out` is empty), then says how many bytes it read and wrote.
+    let result = unsafe {
+        libdeflate_gzip_decompress_ex(
+            d.0.as_ptr(),
+            input.as_ptr().cast(),
+            input.len(),
+            out.as_mut_ptr().cast(),
+            isize,
+            &mut read,
+            &mut written,
+        )
+    };
+    if result != libdeflate_result_LIBDEFLATE_SUCCESS || read != input.len() || written != isize {
+        return false;
+    }
+    // SAFETY: libdeflate succeeded and wrote `written` bytes from `out`'s start, within its capacity.
+    unsafe { out.set_len(written) };
+    true
+}
+
+/// Inflates a gzip stream of one or more members with zlib-rs: [`gunzip`] for what [`one_member`]
+/// does not take.
+fn gunzip_members(
     input: &[u8],
     z: &mut Decompress,
     out: &mut Vec<u8>,
@@ -182,13 +289,102 @@ mod tests {
         enc.finish().unwrap()
     }
 
-    /// Inflates a good stream: whether its output is UTF-8 (`gunzip`'s `Ok` or its `Utf8` error).
+    /// Inflates a good stream both ways — [`gunzip`] (libdeflate when it is one member) and
+    /// [`gunzip_members`] alone (zlib-rs, the UTF-8 check piece by piece) — asserts that the two give
+    /// the same output and answer, and returns whether the output is UTF-8 (`Ok`, or the `Utf8` error).
     fn inflated_utf8(gz: &[u8], z: &mut Decompress, out: &mut Vec<u8>) -> bool {
-        match gunzip(gz, z, out) {
+        let utf8 = |r: Result<(), SubscriptionError>| match r {
             Ok(()) => true,
             Err(SubscriptionError::Utf8) => false,
             Err(e) => panic!("a good stream: {e:?}"),
+        };
+        let mut first = Vec::new();
+        let either = utf8(gunzip(gz, &mut Inflaters::new(), &mut first));
+        let members = utf8(gunzip_members(gz, z, out));
+        assert_eq!((either, &first), (members, &*out));
+        members
+    }
+
+    /// A gzip member of `b` with the header flags `flags` (FEXTRA, FNAME, FCOMMENT, FHCRC) and their
+    /// fields.
+    fn gzip_with_header(b: &[u8], flags: u8) -> Vec<u8> {
+        let plain = gzip(b);
+        let mut gz = vec![0x1f, 0x8b, 8, flags, 0, 0, 0, 0, 0, 255];
+        if flags & 4 != 0 {
+            gz.extend([3, 0, b'x', b'y', b'z']);
         }
+        if flags & 8 != 0 {
+            gz.extend(b"name.json\0");
+        }
+        if flags & 16 != 0 {
+            gz.extend(b"a comment\0");
+        }
+        if flags & 2 != 0 {
+            gz.extend([0x12, 0x34]);
+        }
+        gz.extend(&plain[10..]);
+        gz
+    }
+
+    /// [`gunzip`] takes one member by libdeflate and gives what [`gunzip_members`] (zlib-rs) gives, for
+    /// streams good and broken: several members, zero padding, trailing bytes, a lying length or CRC,
+    /// a flipped byte, a cut, header fields. The one-member path must be the one taken for most good
+    /// single members (else this compares zlib-rs with itself).
+    #[test]
+    fn one_member_by_libdeflate_gives_what_zlib_rs_gives() {
+        let mut rng = Rng(0x005e_ed1a_bdef_1a7e);
+        let mut inflaters = Inflaters::new();
+        let mut z = Decompress::new(false);
+        let (mut out, mut want) = (Vec::new(), Vec::new());
+        let (mut taken, mut singles) = (0, 0);
+        for case in 0..3000 {
+            let len = [0, 1, 100, CHECK_CHUNK + 3, 5 * CHECK_CHUNK][case % 5];
+            let text_bytes = text(&mut rng, len, usize::from(case % 7 == 0));
+            let flags = [0, 2, 4, 8, 16, 30][rng.below(6) as usize];
+            let mut gz = gzip_with_header(&text_bytes, flags);
+            let kind = rng.below(9);
+            match kind {
+                0 | 1 => {}                                                        // one good member
+                2 => gz.extend(gzip(&text(&mut rng, 50, 0))), // a second member
+                3 => gz.extend(std::iter::repeat_n(0, 1 + rng.below(9) as usize)), // padding
+                4 => gz.extend([1, 2, 3]),                    // trailing bytes
+                5 => {
+                    // a lying length (the trailer's last four bytes)
+                    let n = gz.len();
+                    let lie = (text_bytes.len() as u32).wrapping_add(rng.below(5) as u32) ^ 1;
+                    gz[n - 4..].copy_from_slice(&lie.to_le_bytes());
+                }
+                6 => {
+                    let n = gz.len();
+                    gz[n - 8] ^= 1 + rng.below(255) as u8; // a wrong CRC
+                }
+                7 => {
+                    let at = rng.below(gz.len() as u64) as usize;
+                    gz[at] ^= 1 + rng.below(255) as u8; // a flipped byte anywhere
+                }
+                _ => gz.truncate(rng.below(gz.len() as u64) as usize), // a cut
+            }
+            let single = kind <= 1;
+            singles += usize::from(single);
+            if one_member(&gz, &mut inflaters.one_shot, &mut out) {
+                taken += usize::from(single);
+                assert!(
+                    kind != 2 && kind != 3 && kind != 4,
+                    "case {case}: not one member"
+                );
+            }
+            let got = gunzip(&gz, &mut inflaters, &mut out);
+            let expected = gunzip_members(&gz, &mut z, &mut want);
+            assert_eq!(got, expected, "case {case}, kind {kind}, flags {flags}");
+            if got.is_ok() || got == Err(SubscriptionError::Utf8) {
+                assert_eq!(out, want, "case {case}, kind {kind}, flags {flags}");
+            }
+        }
+        assert_eq!(
+            taken, singles,
+            "every good single member goes to libdeflate"
+        );
+        assert!(singles > 500, "{singles}");
     }
 
     /// Text of `len` bytes or a few more ([`text`]'s valid text), and — when `bad` — one byte sequence

@@ -18,7 +18,6 @@ use std::borrow::Cow;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
-use flate2::Decompress;
 
 use crate::records::record::{parse, parse_escaped_push, parse_escaped_with, Record, RecordError};
 use crate::records::scan::ContainerEnds;
@@ -31,7 +30,7 @@ mod payload;
 #[cfg(test)]
 pub(crate) use encode::encode_data;
 pub use encode::{control_message, encode, event_id, payload_json};
-use gzip::gunzip;
+use gzip::{gunzip, Inflaters};
 use payload::{message_span, string_span, Arena, FIELDS};
 
 /// `messageType` of a log batch.
@@ -213,7 +212,7 @@ pub struct Decoder {
     compressed: Vec<u8>,
     json: Vec<u8>,
     arena: Arena,
-    inflate: Decompress,
+    inflate: Inflaters,
     filters: Vec<Span>,
     events: Vec<EventSpans>,
     /// The messages' container ends ([`Message`]), each event's in its range.
@@ -241,7 +240,7 @@ impl Decoder {
             compressed: Vec::new(),
             json: Vec::new(),
             arena: Arena::default(),
-            inflate: Decompress::new(false),
+            inflate: Inflaters::new(),
             filters: Vec::new(),
             events: Vec::new(),
             ends: Vec::new(),
@@ -1112,7 +1111,7 @@ mod tests {
         let n = gz.len();
         gz[n - 4..].copy_from_slice(&100u32.to_le_bytes()); // a lying ISIZE
         let mut out = Vec::new();
-        let mut z = Decompress::new(false);
+        let mut z = Inflaters::new();
         assert_eq!(
             gunzip(&gz, &mut z, &mut out),
             Err(SubscriptionError::TooLarge)
