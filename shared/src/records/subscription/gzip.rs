@@ -337,8 +337,8 @@ mod tests {
         let mut z = Decompress::new(false);
         let (mut out, mut want) = (Vec::new(), Vec::new());
         let (mut taken, mut singles) = (0, 0);
-        for case in 0..3000 {
-            let len = [0, 1, 100, CHECK_CHUNK + 3, 5 * CHECK_CHUNK][case % 5];
+        for case in 0..1200 {
+            let len = [0, 1, 100, 1000, CHECK_CHUNK + 3][case % 5];
             let text_bytes = text(&mut rng, len, usize::from(case % 7 == 0));
             let flags = [0, 2, 4, 8, 16, 30][rng.below(6) as usize];
             let mut gz = gzip_with_header(&text_bytes, flags);
@@ -384,7 +384,7 @@ mod tests {
             taken, singles,
             "every good single member goes to libdeflate"
         );
-        assert!(singles > 500, "{singles}");
+        assert!(singles > 200, "{singles}");
     }
 
     /// Text of `len` bytes or a few more ([`text`]'s valid text), and — when `bad` — one byte sequence

@@ -291,8 +291,8 @@ impl Decoder {
     /// # Safety
     /// All of `self.json` must be UTF-8, checked by the caller: with simdutf8's SIMD check (AVX2 or
     /// SSE4.2 chosen at run time, NEON on aarch64; the same answer as `std::str::from_utf8` at a
-    /// fraction of its instructions), piece by piece in the same pass as the CRC ([`gunzip`]) or whole
-    /// (`decode_json`).
+    /// fraction of its instructions): by [`gunzip`] (whole after libdeflate's inflate of one member,
+    /// piece by piece in the same pass as the CRC after zlib-rs's), or whole (`decode_json`).
     unsafe fn parse_json(&mut self) -> Result<LogsData<'_>, SubscriptionError> {
         debug_assert!(std::str::from_utf8(&self.json).is_ok());
         // SAFETY: the caller checked all of `self.json` to be UTF-8 (this function's contract), and
