@@ -7,6 +7,12 @@
 //! zlib-rs, member by member ([`gunzip_members`]), which gives the answer or the error it always
 //! gave; there the read of the inflated bytes that sums the CRC also checks that they are UTF-8
 //! ([`Utf8Check`]).
+//!
+//! One difference: libdeflate inflates some deflate streams that break RFC 1951 and that zlib-rs
+//! refuses as corrupt (a length symbol 286 or 287, more than 30 distance codes, and the like; see
+//! `libdeflate_takes_streams_zlib_rs_refuses`). The output's CRC and length are still checked, so such
+//! a member is taken only when it inflates to exactly the bytes its trailer vouches for. A stream that
+//! both refuse is inflated twice before its error, by libdeflate then by zlib-rs (each within the cap).
 
 use std::ptr::NonNull;
 
@@ -115,7 +121,8 @@ pub(super) fn gunzip(
 /// [`MAX_INFLATED_BYTES`]: `true`, the CRC and the length checked by libdeflate. `false` (`out` then
 /// empty) for anything else: several members, padding after one, a length that is not the output's,
 /// a header or stream libdeflate refuses. [`gunzip_members`] then reads the input, and its answer or
-/// error is the one a payload always got.
+/// error is the one a payload always got. (libdeflate takes a few streams zlib-rs would refuse: see the
+/// module's documentation.)
 fn one_member(input: &[u8], d: &mut OneShot, out: &mut Vec<u8>) -> bool {
     out.clear();
     let Some(trailer) = input.len().checked_sub(4).map(|at| &input[at..]) else {
@@ -125,7 +132,9 @@ fn one_member(input: &[u8], d: &mut OneShot, out: &mut Vec<u8>) -> bool {
     if isize > MAX_INFLATED_BYTES {
         return false;
     }
-    out.reserve_exact(isize);
+    // One byte more than the member needs, as `gunzip_members` reserves: when this path says no, that
+    // one reuses the buffer without growing it.
+    out.reserve_exact(isize + 1);
     let (mut read, mut written) = (0usize, 0usize);
     // SAFETY: `d` is a live decompressor, used by this thread alone (`&mut`); libdeflate reads
     // `input` and writes at most `isize` bytes from `out`'s start, within the capacity just reserved
@@ -344,10 +353,19 @@ mod tests {
             let mut gz = gzip_with_header(&text_bytes, flags);
             let kind = rng.below(9);
             match kind {
-                0 | 1 => {}                                                        // one good member
-                2 => gz.extend(gzip(&text(&mut rng, 50, 0))), // a second member
+                0 | 1 => {} // one good member
+                2 => {
+                    // A second member: half the time the same text again, whose trailer then holds the
+                    // first member's CRC and length (only "all input read" tells it from one member).
+                    let second = if rng.below(2) == 0 {
+                        text_bytes.clone()
+                    } else {
+                        text(&mut rng, 50, 0)
+                    };
+                    gz.extend(gzip(&second));
+                }
                 3 => gz.extend(std::iter::repeat_n(0, 1 + rng.below(9) as usize)), // padding
-                4 => gz.extend([1, 2, 3]),                    // trailing bytes
+                4 => gz.extend([1, 2, 3]),                                         // trailing bytes
                 5 => {
                     // a lying length (the trailer's last four bytes)
                     let n = gz.len();
@@ -630,6 +648,112 @@ mod tests {
             ok.truncate(CHECK_CHUNK - back + 4);
             ok.extend_from_slice(&[b'z'; 10]);
             assert!(inflated_utf8(&gzip(&ok), &mut z, &mut out), "{back}");
+        }
+    }
+
+    /// A deflate stream written bit by bit (LSB first, as RFC 1951 packs them); Huffman codes go in
+    /// MSB first through [`Bits::code`].
+    struct Bits(Vec<u8>, u32);
+
+    impl Bits {
+        fn put(&mut self, v: u32, n: u32) {
+            for i in 0..n {
+                if self.1 % 8 == 0 {
+                    self.0.push(0);
+                }
+                let last = self.0.len() - 1;
+                self.0[last] |= (((v >> i) & 1) as u8) << (self.1 % 8);
+                self.1 += 1;
+            }
+        }
+
+        fn code(&mut self, c: u32, n: u32) {
+            for i in (0..n).rev() {
+                self.put((c >> i) & 1, 1);
+            }
+        }
+    }
+
+    /// `deflate` as one gzip member whose trailer vouches for `plain`.
+    fn member_of(deflate: &[u8], plain: &[u8]) -> Vec<u8> {
+        let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+        gz.extend_from_slice(deflate);
+        let mut crc = Crc::new();
+        crc.update(plain);
+        gz.extend(crc.sum().to_le_bytes());
+        gz.extend((plain.len() as u32).to_le_bytes());
+        gz
+    }
+
+    /// The difference the module's documentation names, pinned (from the review): libdeflate inflates
+    /// these two streams, which break RFC 1951, to the bytes their trailers vouch for, and zlib-rs
+    /// refuses them. A libdeflate that changes this makes the test fail, and the documentation is then
+    /// to be read again.
+    #[test]
+    fn libdeflate_takes_streams_zlib_rs_refuses() {
+        // A fixed-Huffman block: 'a', then length symbol 286 (never valid) at distance 1, then the end.
+        let mut fixed = Bits(Vec::new(), 0);
+        fixed.put(1, 1); // BFINAL
+        fixed.put(1, 2); // BTYPE 01, fixed codes
+        fixed.code(0x30 + u32::from(b'a'), 8);
+        fixed.code(0xc0 + (286 - 280), 8);
+        fixed.code(0, 5); // distance code 0: distance 1
+        fixed.code(0, 7); // end of block
+                          // A dynamic block declaring 32 distance codes (at most 30 are valid).
+        let mut dynamic = Bits(Vec::new(), 0);
+        dynamic.put(1, 1); // BFINAL
+        dynamic.put(2, 2); // BTYPE 10, dynamic codes
+        dynamic.put(0, 5); // HLIT: 257
+        dynamic.put(31, 5); // HDIST: 32
+        dynamic.put(14, 4); // HCLEN: 18 code-length codes
+        for sym in [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1] {
+            dynamic.put(u32::from(sym == 18 || sym == 1), 3); // 1 -> '0', 18 -> '1'
+        }
+        let zeros = |b: &mut Bits, n: u32| {
+            b.code(1, 1);
+            b.put(n - 11, 7);
+        };
+        zeros(&mut dynamic, 97); // lengths of 0..=96
+        dynamic.code(0, 1); // 'a' (97): length 1
+        zeros(&mut dynamic, 138); // 98..=235
+        zeros(&mut dynamic, 20); // 236..=255
+        dynamic.code(0, 1); // end of block (256): length 1
+        zeros(&mut dynamic, 32); // no distance code used
+        for _ in 0..3 {
+            dynamic.code(0, 1); // 'a'
+        }
+        dynamic.code(1, 1); // end of block
+        for (stream, plain) in [(fixed.0, vec![b'a'; 259]), (dynamic.0, b"aaa".to_vec())] {
+            let gz = member_of(&stream, &plain);
+            let mut out = Vec::new();
+            assert_eq!(gunzip(&gz, &mut Inflaters::new(), &mut out), Ok(()));
+            assert_eq!(out, plain);
+            assert_eq!(
+                gunzip_members(&gz, &mut Decompress::new(false), &mut out),
+                Err(SubscriptionError::Gzip("corrupt deflate stream"))
+            );
+        }
+    }
+
+    /// A trailer that claims more than the cap makes neither path reserve past it (from the review:
+    /// without `one_member`'s cap check the buffer took 4 GiB).
+    #[test]
+    fn a_huge_trailer_reserves_no_more_than_the_cap() {
+        let good = gzip(b"{}");
+        for lie in [u32::MAX, MAX_INFLATED_BYTES as u32 + 1] {
+            let mut gz = good.clone();
+            let n = gz.len();
+            gz[n - 4..].copy_from_slice(&lie.to_le_bytes());
+            let mut out = Vec::new();
+            assert_eq!(
+                gunzip(&gz, &mut Inflaters::new(), &mut out),
+                Err(SubscriptionError::Gzip("length mismatch"))
+            );
+            assert!(
+                out.capacity() <= MAX_INFLATED_BYTES + 1,
+                "{}",
+                out.capacity()
+            );
         }
     }
 }
