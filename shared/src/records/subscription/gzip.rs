@@ -658,7 +658,7 @@ mod tests {
     impl Bits {
         fn put(&mut self, v: u32, n: u32) {
             for i in 0..n {
-                if self.1 % 8 == 0 {
+                if self.1.is_multiple_of(8) {
                     self.0.push(0);
                 }
                 let last = self.0.len() - 1;
