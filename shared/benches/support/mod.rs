@@ -17,9 +17,10 @@ use bedrock_meter_core::live::metrics::MetricsConfig;
 use bedrock_meter_core::pricing::money::Money;
 use bedrock_meter_core::pricing::prices::PriceTable;
 use bedrock_meter_core::pricing::prices::Unpriced;
-use bedrock_meter_core::records::subscription::{event_id, Base64Data, Decoder, LogsData};
+use bedrock_meter_core::records::subscription::{
+    event_id, Base64Data, Decoder, LogsData, OneMember,
+};
 use bedrock_meter_core::time::Timestamp;
-use std::ptr::NonNull;
 
 // ---------------------------------------------------------------------------------------------------
 // The pipeline: what functions/ingest/src/lib.rs `handle_data` runs between its AWS calls.
@@ -174,17 +175,15 @@ pub fn process(
 pub struct RawDecode {
     compressed: Vec<u8>,
     out: Vec<u8>,
-    d: NonNull<libdeflate_sys::libdeflate_decompressor>,
+    inflate: OneMember,
 }
 
 impl RawDecode {
     pub fn new() -> RawDecode {
-        // SAFETY: no precondition; NULL only when out of memory.
-        let d = unsafe { libdeflate_sys::libdeflate_alloc_decompressor() };
         RawDecode {
             compressed: Vec::new(),
             out: Vec::new(),
-            d: NonNull::new(d).expect("libdeflate decompressor"),
+            inflate: OneMember::new(),
         }
     }
 
@@ -193,37 +192,11 @@ impl RawDecode {
         STANDARD
             .decode_vec(data.as_bytes(), &mut self.compressed)
             .expect("base64");
-        let c = &self.compressed;
         assert!(
-            c[0] == 0x1f && c[1] == 0x8b && c[3] == 0,
-            "plain gzip header"
+            self.inflate.inflate(&self.compressed, &mut self.out),
+            "one gzip member"
         );
-        let isize = u32::from_le_bytes(c[c.len() - 4..].try_into().expect("4 bytes")) as usize;
-        // Zeroed once (the first run), then reused: libdeflate writes into an initialized buffer.
-        self.out.resize(isize, 0);
-        let mut written = 0usize;
-        // SAFETY: `self.d` is a live decompressor used by this thread alone; libdeflate reads `c` and
-        // writes at most `isize` bytes into `self.out`, which holds `isize` bytes.
-        let r = unsafe {
-            libdeflate_sys::libdeflate_gzip_decompress(
-                self.d.as_ptr(),
-                c.as_ptr().cast(),
-                c.len(),
-                self.out.as_mut_ptr().cast(),
-                isize,
-                &mut written,
-            )
-        };
-        assert_eq!(r, libdeflate_sys::libdeflate_result_LIBDEFLATE_SUCCESS);
-        assert_eq!(written, isize);
-        written
-    }
-}
-
-impl Drop for RawDecode {
-    fn drop(&mut self) {
-        // SAFETY: allocated by `libdeflate_alloc_decompressor`, freed once.
-        unsafe { libdeflate_sys::libdeflate_free_decompressor(self.d.as_ptr()) }
+        self.out.len()
     }
 }
 

@@ -2,7 +2,7 @@
 //! buffer sized once from the trailer and capped at [`MAX_INFLATED_BYTES`].
 //!
 //! A payload as CloudWatch Logs sends it is one member: libdeflate inflates it in one call, checks
-//! its CRC and length, and the output is then checked to be UTF-8 ([`one_member`]). Anything else
+//! its CRC and length, and the output is then checked to be UTF-8 ([`OneMember::inflate`]). Anything else
 //! (several members, padding, a trailer that does not match, a stream libdeflate refuses) is read by
 //! zlib-rs, member by member ([`gunzip_members`]), which gives the answer or the error it always
 //! gave; there the read of the inflated bytes that sums the CRC also checks that they are UTF-8
@@ -61,53 +61,105 @@ impl Utf8Check {
 /// What a [`super::Decoder`] inflates with: libdeflate for a payload of one member, zlib-rs for the
 /// rest.
 pub(super) struct Inflaters {
-    one_shot: OneShot,
+    one_member: OneMember,
     members: Decompress,
 }
 
 impl Inflaters {
     pub(super) fn new() -> Inflaters {
         Inflaters {
-            one_shot: OneShot::new(),
+            one_member: OneMember::new(),
             members: Decompress::new(false),
         }
     }
 }
 
-/// A libdeflate decompressor (it inflates a whole deflate stream in one call).
-struct OneShot(NonNull<libdeflate_decompressor>);
+/// libdeflate's inflate of a gzip stream that is one member (a libdeflate decompressor, which
+/// inflates a whole deflate stream in one call): the decoder's, and the bench's decode-only limit's.
+pub struct OneMember(NonNull<libdeflate_decompressor>);
 
 // SAFETY: a libdeflate decompressor is a block of memory of its own, tied to no thread; it is only
-// used through `&mut OneShot`, so by one thread at a time.
-unsafe impl Send for OneShot {}
-// SAFETY: `&OneShot` gives no access to the decompressor (every use takes `&mut`).
-unsafe impl Sync for OneShot {}
+// used through `&mut OneMember`, so by one thread at a time.
+unsafe impl Send for OneMember {}
+// SAFETY: `&OneMember` gives no access to the decompressor (every use takes `&mut`).
+unsafe impl Sync for OneMember {}
 
-impl OneShot {
-    fn new() -> OneShot {
-        // SAFETY: no precondition; it returns NULL only when out of memory.
-        let p = unsafe { libdeflate_alloc_decompressor() };
-        OneShot(NonNull::new(p).expect("libdeflate_alloc_decompressor: out of memory"))
+impl Default for OneMember {
+    fn default() -> Self {
+        OneMember::new()
     }
 }
 
-impl Drop for OneShot {
+impl Drop for OneMember {
     fn drop(&mut self) {
         // SAFETY: the decompressor came from `libdeflate_alloc_decompressor` and is freed once.
         unsafe { libdeflate_free_decompressor(self.0.as_ptr()) }
     }
 }
 
+impl OneMember {
+    pub fn new() -> OneMember {
+        // SAFETY: no precondition; it returns NULL only when out of memory.
+        let p = unsafe { libdeflate_alloc_decompressor() };
+        OneMember(NonNull::new(p).expect("libdeflate_alloc_decompressor: out of memory"))
+    }
+
+    /// Inflates `input` into `out` when it is exactly one gzip member — header, deflate stream, CRC
+    /// and length, nothing after it — whose output is the length its trailer gives, at most
+    /// [`MAX_INFLATED_BYTES`]: `true`, the CRC and the length checked by libdeflate. `false` (`out`
+    /// then empty) for anything else: several members, padding after one, a length that is not the
+    /// output's, a header or stream libdeflate refuses. [`gunzip_members`] then reads the input, and
+    /// its answer or error is the one a payload always got. (libdeflate takes a few streams zlib-rs
+    /// would refuse: see the module's documentation.) The output is not checked to be UTF-8
+    /// ([`gunzip`] does that).
+    pub fn inflate(&mut self, input: &[u8], out: &mut Vec<u8>) -> bool {
+        out.clear();
+        let Some(trailer) = input.len().checked_sub(4).map(|at| &input[at..]) else {
+            return false;
+        };
+        let isize = u32::from_le_bytes(trailer.try_into().expect("4 bytes")) as usize;
+        if isize > MAX_INFLATED_BYTES {
+            return false;
+        }
+        // One byte more than the member needs, as `gunzip_members` reserves: when this path says no,
+        // that one reuses the buffer without growing it.
+        out.reserve_exact(isize + 1);
+        let (mut read, mut written) = (0usize, 0usize);
+        // SAFETY: `self.0` is a live decompressor, used by this thread alone (`&mut`); libdeflate
+        // reads `input` and writes at most `isize` bytes from `out`'s start, within the capacity just
+        // reserved (`out` is empty), then says how many bytes it read and wrote.
+        let result = unsafe {
+            libdeflate_gzip_decompress_ex(
+                self.0.as_ptr(),
+                input.as_ptr().cast(),
+                input.len(),
+                out.as_mut_ptr().cast(),
+                isize,
+                &mut read,
+                &mut written,
+            )
+        };
+        if result != libdeflate_result_LIBDEFLATE_SUCCESS || read != input.len() || written != isize
+        {
+            return false;
+        }
+        // SAFETY: libdeflate succeeded and wrote `written` bytes from `out`'s start, within its
+        // capacity.
+        unsafe { out.set_len(written) };
+        true
+    }
+}
+
 /// Inflates a gzip stream (one or more members) into `out`, checking each member's CRC and length, and
 /// that the whole of it is UTF-8 ([`SubscriptionError::Utf8`] when it is not, after every member's own
-/// checks): `Ok` means all of `out` is UTF-8. One member is inflated by libdeflate ([`one_member`]);
-/// for anything else, [`gunzip_members`] gives the answer.
+/// checks): `Ok` means all of `out` is UTF-8. One member is inflated by libdeflate
+/// ([`OneMember::inflate`]); for anything else, [`gunzip_members`] gives the answer.
 pub(super) fn gunzip(
     input: &[u8],
     inflaters: &mut Inflaters,
     out: &mut Vec<u8>,
 ) -> Result<(), SubscriptionError> {
-    if one_member(input, &mut inflaters.one_shot, out) {
+    if inflaters.one_member.inflate(input, out) {
         return match simdutf8::basic::from_utf8(out) {
             Ok(_) => Ok(()),
             Err(_) => Err(SubscriptionError::Utf8),
@@ -116,50 +168,8 @@ pub(super) fn gunzip(
     gunzip_members(input, &mut inflaters.members, out)
 }
 
-/// Inflates `input` into `out` when it is exactly one gzip member — header, deflate stream, CRC and
-/// length, nothing after it — whose output is the length its trailer gives, at most
-/// [`MAX_INFLATED_BYTES`]: `true`, the CRC and the length checked by libdeflate. `false` (`out` then
-/// empty) for anything else: several members, padding after one, a length that is not the output's,
-/// a header or stream libdeflate refuses. [`gunzip_members`] then reads the input, and its answer or
-/// error is the one a payload always got. (libdeflate takes a few streams zlib-rs would refuse: see the
-/// module's documentation.)
-fn one_member(input: &[u8], d: &mut OneShot, out: &mut Vec<u8>) -> bool {
-    out.clear();
-    let Some(trailer) = input.len().checked_sub(4).map(|at| &input[at..]) else {
-        return false;
-    };
-    let isize = u32::from_le_bytes(trailer.try_into().expect("4 bytes")) as usize;
-    if isize > MAX_INFLATED_BYTES {
-        return false;
-    }
-    // One byte more than the member needs, as `gunzip_members` reserves: when this path says no, that
-    // one reuses the buffer without growing it.
-    out.reserve_exact(isize + 1);
-    let (mut read, mut written) = (0usize, 0usize);
-    // SAFETY: `d` is a live decompressor, used by this thread alone (`&mut`); libdeflate reads
-    // `input` and writes at most `isize` bytes from `out`'s start, within the capacity just reserved
-    // (`out` is empty), then says how many bytes it read and wrote.
-    let result = unsafe {
-        libdeflate_gzip_decompress_ex(
-            d.0.as_ptr(),
-            input.as_ptr().cast(),
-            input.len(),
-            out.as_mut_ptr().cast(),
-            isize,
-            &mut read,
-            &mut written,
-        )
-    };
-    if result != libdeflate_result_LIBDEFLATE_SUCCESS || read != input.len() || written != isize {
-        return false;
-    }
-    // SAFETY: libdeflate succeeded and wrote `written` bytes from `out`'s start, within its capacity.
-    unsafe { out.set_len(written) };
-    true
-}
-
-/// Inflates a gzip stream of one or more members with zlib-rs: [`gunzip`] for what [`one_member`]
-/// does not take.
+/// Inflates a gzip stream of one or more members with zlib-rs: [`gunzip`] for what
+/// [`OneMember::inflate`] does not take.
 fn gunzip_members(
     input: &[u8],
     z: &mut Decompress,
@@ -317,7 +327,13 @@ mod tests {
     /// A gzip member of `b` with the header flags `flags` (FEXTRA, FNAME, FCOMMENT, FHCRC) and their
     /// fields.
     fn gzip_with_header(b: &[u8], flags: u8) -> Vec<u8> {
-        let plain = gzip(b);
+        let mut gz = header(flags);
+        gz.extend(&gzip(b)[10..]);
+        gz
+    }
+
+    /// A gzip member's header with the flags `flags` (FEXTRA, FNAME, FCOMMENT, FHCRC) and their fields.
+    fn header(flags: u8) -> Vec<u8> {
         let mut gz = vec![0x1f, 0x8b, 8, flags, 0, 0, 0, 0, 0, 255];
         if flags & 4 != 0 {
             gz.extend([3, 0, b'x', b'y', b'z']);
@@ -331,7 +347,6 @@ mod tests {
         if flags & 2 != 0 {
             gz.extend([0x12, 0x34]);
         }
-        gz.extend(&plain[10..]);
         gz
     }
 
@@ -384,7 +399,7 @@ mod tests {
             }
             let single = kind <= 1;
             singles += usize::from(single);
-            if one_member(&gz, &mut inflaters.one_shot, &mut out) {
+            if inflaters.one_member.inflate(&gz, &mut out) {
                 taken += usize::from(single);
                 assert!(
                     kind != 2 && kind != 3 && kind != 4,
@@ -676,7 +691,7 @@ mod tests {
 
     /// `deflate` as one gzip member whose trailer vouches for `plain`.
     fn member_of(deflate: &[u8], plain: &[u8]) -> Vec<u8> {
-        let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+        let mut gz = header(0);
         gz.extend_from_slice(deflate);
         let mut crc = Crc::new();
         crc.update(plain);
@@ -699,7 +714,8 @@ mod tests {
         fixed.code(0xc0 + (286 - 280), 8);
         fixed.code(0, 5); // distance code 0: distance 1
         fixed.code(0, 7); // end of block
-                          // A dynamic block declaring 32 distance codes (at most 30 are valid).
+
+        // A dynamic block declaring 32 distance codes (at most 30 are valid).
         let mut dynamic = Bits(Vec::new(), 0);
         dynamic.put(1, 1); // BFINAL
         dynamic.put(2, 2); // BTYPE 10, dynamic codes
@@ -736,7 +752,7 @@ mod tests {
     }
 
     /// A trailer that claims more than the cap makes neither path reserve past it (from the review:
-    /// without `one_member`'s cap check the buffer took 4 GiB).
+    /// without `OneMember::inflate`'s cap check the buffer took 4 GiB).
     #[test]
     fn a_huge_trailer_reserves_no_more_than_the_cap() {
         let good = gzip(b"{}");

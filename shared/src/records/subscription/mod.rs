@@ -30,6 +30,7 @@ mod payload;
 #[cfg(test)]
 pub(crate) use encode::encode_data;
 pub use encode::{control_message, encode, event_id, payload_json};
+pub use gzip::OneMember;
 use gzip::{gunzip, Inflaters};
 use payload::{message_span, string_span, Arena, FIELDS};
 
